@@ -1,0 +1,58 @@
+# Single entry point. `make run` and `make test` install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test lint fmt typecheck pytest unit integration e2e schemas bench up down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages --python 3.11
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv from the lock file
+
+run: install  ## the whole system on the embedded broker and database (Ctrl-C stops it)
+	$(VENV)/bin/python -m supplychain_devstack.run
+
+test: install lint typecheck pytest  ## ruff, mypy and every test
+
+lint: install  ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install  ## format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install  ## mypy (strict on libs/)
+	$(VENV)/bin/mypy libs/contracts/src libs/kit/src libs/devstack/src
+	$(VENV)/bin/mypy services/order_intake/src services/fulfilment/src services/invoicing/src services/monitoring/src
+
+pytest: install  ## every test; "no tests ran" is a failure
+	$(VENV)/bin/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
+
+unit: install
+	$(VENV)/bin/pytest tests/unit tests/contract
+
+integration: install
+	$(VENV)/bin/pytest tests/integration
+
+e2e: install
+	$(VENV)/bin/pytest tests/e2e
+
+schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
+	$(VENV)/bin/python -m supplychain_contracts.schemas
+
+clean:  ## remove the virtualenv and embedded data
+	rm -rf $(VENV) .data

@@ -1,0 +1,43 @@
+"""The event envelope every event carries (contract)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+DepartmentCode = Annotated[
+    str,
+    Field(min_length=2, max_length=32, pattern=r"^[A-Z][A-Z0-9_]*$", examples=["ASSEMBLY"]),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every contract model: immutable, strict about unknown fields on output."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Envelope(Contract):
+    """Fields every event carries, in this order, before its typed fields."""
+
+    event_id: UUID = Field(default_factory=uuid4)
+    event_type: str
+    schema_version: int = 1
+    occurred_at: UtcDatetime = Field(default_factory=utc_now)
+    order_id: UUID
+    root_order_id: UUID
+    causation_id: UUID | None = Field(
+        default=None, description="event_id of the event that caused this one"
+    )
+    producer: str = Field(description="name of the service that produced the event")

@@ -1,0 +1,148 @@
+"""Every event of the platform (contract). Events are past tense and additive-only."""
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from supplychain_contracts.envelope import Contract, DepartmentCode, Envelope, UtcDatetime
+
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+
+
+class Priority(StrEnum):
+    STANDARD = "standard"
+    RUSH = "rush"
+
+
+class Stage(StrEnum):
+    """Stages of a handoff (contract)."""
+
+    ACCEPTANCE = "acceptance"
+    FULFILMENT = "fulfilment"
+    DELIVERY = "delivery"
+    INVOICING = "invoicing"
+    END_TO_END = "end_to_end"
+
+
+class OrderLine(Contract):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    unit_price: Money = Field(description="price per unit fixed when the order was placed")
+
+
+class OrderParties(Envelope):
+    """Who supplies and who asked: carried by every order event so consumers need no lookup."""
+
+    supplier: DepartmentCode
+    requester: DepartmentCode
+    employee_id: str | None = Field(
+        default=None, description="set when an employee of `requester` buys for themselves"
+    )
+
+
+# --- supplychain.orders.v1 -------------------------------------------------------------
+
+
+class OrderPlaced(OrderParties):
+    event_type: Literal["OrderPlaced"] = "OrderPlaced"
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    priority: Priority = Priority.STANDARD
+    needed_by: date | None = None
+    parent_order_id: UUID | None = Field(
+        default=None, description="the order whose components this sub-order supplies"
+    )
+
+
+class OrderCancelled(OrderParties):
+    event_type: Literal["OrderCancelled"] = "OrderCancelled"
+    reason: str = ""
+
+
+# --- supplychain.fulfilment.v1 ---------------------------------------------------------
+
+
+class OrderAccepted(OrderParties):
+    event_type: Literal["OrderAccepted"] = "OrderAccepted"
+
+
+class OrderRejected(OrderParties):
+    event_type: Literal["OrderRejected"] = "OrderRejected"
+    reason: str
+
+
+class WorkStarted(OrderParties):
+    event_type: Literal["WorkStarted"] = "WorkStarted"
+
+
+class RequestedComponent(Contract):
+    order_id: UUID = Field(description="id of the sub-order raised for this component")
+    sku: str
+    quantity: int = Field(gt=0)
+    supplier: DepartmentCode
+
+
+class ComponentsRequested(OrderParties):
+    event_type: Literal["ComponentsRequested"] = "ComponentsRequested"
+    components: tuple[RequestedComponent, ...] = Field(min_length=1)
+
+
+class OrderShipped(OrderParties):
+    event_type: Literal["OrderShipped"] = "OrderShipped"
+
+
+class OrderDelivered(OrderParties):
+    event_type: Literal["OrderDelivered"] = "OrderDelivered"
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+
+
+# --- supplychain.invoicing.v1 ----------------------------------------------------------
+
+
+class InvoiceLine(Contract):
+    sku: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+
+
+class InvoiceIssued(OrderParties):
+    event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
+    invoice_id: UUID
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="month of delivery, YYYY-MM")
+    currency: str = Field(min_length=3, max_length=3)
+    lines: tuple[InvoiceLine, ...]
+    total: Money
+
+
+class CreditNoteIssued(OrderParties):
+    event_type: Literal["CreditNoteIssued"] = "CreditNoteIssued"
+    credit_note_id: UUID
+    invoice_id: UUID
+    period: str = Field(pattern=r"^\d{4}-\d{2}$")
+    currency: str = Field(min_length=3, max_length=3)
+    amount: Money
+    reason: str
+
+
+# --- supplychain.sla.v1 ----------------------------------------------------------------
+
+
+class SlaClockEvent(OrderParties):
+    stage: Stage
+    started_at: UtcDatetime
+    deadline: UtcDatetime
+    target_seconds: float = Field(ge=0)
+
+
+class SlaWarning(SlaClockEvent):
+    event_type: Literal["SlaWarning"] = "SlaWarning"
+
+
+class SlaBreached(SlaClockEvent):
+    event_type: Literal["SlaBreached"] = "SlaBreached"

@@ -1,0 +1,35 @@
+"""Kafka topic names (contract) and their dead-letter twins."""
+
+from typing import Final
+
+ORDERS: Final = "supplychain.orders.v1"
+FULFILMENT: Final = "supplychain.fulfilment.v1"
+INVOICING: Final = "supplychain.invoicing.v1"
+SLA: Final = "supplychain.sla.v1"
+
+ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA)
+
+DLQ_SUFFIX: Final = ".dlq"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The topic that receives messages of `topic` that failed after retries."""
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def all_topics_with_dead_letters() -> tuple[str, ...]:
+    return ALL_TOPICS + tuple(dead_letter_topic(t) for t in ALL_TOPICS)
+
+
+# Header names carried by every record (contract).
+HEADER_EVENT_TYPE: Final = "event_type"
+HEADER_TRACEPARENT: Final = "traceparent"
+HEADER_TRACESTATE: Final = "tracestate"
+# Dead-letter records carry the failure in headers.
+HEADER_DLQ_ERROR: Final = "dlq_error"
+HEADER_DLQ_ERROR_TYPE: Final = "dlq_error_type"
+HEADER_DLQ_SOURCE_TOPIC: Final = "dlq_source_topic"
+HEADER_DLQ_SOURCE_PARTITION: Final = "dlq_source_partition"
+HEADER_DLQ_SOURCE_OFFSET: Final = "dlq_source_offset"
+HEADER_DLQ_CONSUMER_GROUP: Final = "dlq_consumer_group"
+HEADER_DLQ_ATTEMPTS: Final = "dlq_attempts"

@@ -1,0 +1,105 @@
+"""The HTTP side every service has: health, metrics, AsyncAPI, problem+json, request metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
+
+from supplychain_kit import metrics
+from supplychain_kit.problems import install_problem_handlers
+from supplychain_kit.runtime import ServiceRuntime
+from supplychain_kit.telemetry import tracer
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with get_runtime(request).pool.acquire() as conn:
+        yield conn
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Db = Annotated[asyncpg.Connection, Depends(get_connection)]
+
+
+def create_http_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        if on_started is not None:
+            await on_started(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(_operations_router())
+    for router in routers:
+        app.include_router(router)
+    service = runtime.settings.service_name
+
+    @app.middleware("http")
+    async def observe_request(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        span_name = f"{request.method} {request.url.path}"
+        with tracer().start_as_current_span(span_name, kind=SpanKind.SERVER) as span:
+            response: Response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        if not template.startswith(("/health", "/metrics")):
+            metrics.HTTP_DURATION.labels(
+                service=service, method=request.method, route=template, status=str(response.status_code)
+            ).observe(time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @router.get("/health/ready", responses={503: {"description": "a dependency is unreachable"}})
+    async def ready(runtime: Runtime) -> JSONResponse:
+        """Broker and database reachable."""
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+    @router.get("/metrics", response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics (OpenMetrics with exemplars when asked for)."""
+        body, content_type = metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    @router.get("/asyncapi")
+    async def asyncapi(runtime: Runtime) -> JSONResponse:
+        """AsyncAPI document of the events this service consumes and publishes."""
+        return JSONResponse(runtime.asyncapi())
+
+    return router

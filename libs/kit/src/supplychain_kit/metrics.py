@@ -1,0 +1,69 @@
+"""Prometheus metrics of the platform, each declared once under the project prefix."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+HANDOFF_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
+
+# --- contract metrics --------------------------------------------------------------------
+HANDOFF_DURATION: Final = Histogram(
+    "supplychain_handoff_duration_seconds",
+    "Duration of a production-chain handoff stage",
+    ["stage", "supplier", "requester"],
+    buckets=HANDOFF_BUCKETS,
+)
+SLA_BREACHES: Final = Counter(
+    "supplychain_sla_breaches", "SLA deadlines that ran out", ["stage", "supplier"]
+)
+SLA_WARNINGS: Final = Counter(
+    "supplychain_sla_warnings", "SLA stages past their warning threshold", ["stage", "supplier"]
+)
+ORDERS_PLACED: Final = Counter(
+    "supplychain_orders_placed", "Internal orders placed", ["requester", "supplier"]
+)
+INVOICED_AMOUNT: Final = Counter(
+    "supplychain_invoiced_amount", "Amount invoiced between departments", ["supplier", "requester"]
+)
+OUTBOX_PENDING: Final = Gauge(
+    "supplychain_outbox_pending", "Outbox rows not yet published to Kafka", ["service"]
+)
+
+# --- service health ----------------------------------------------------------------------
+OUTBOX_PUBLISHED: Final = Counter(
+    "supplychain_outbox_published", "Outbox rows published to Kafka", ["service", "topic"]
+)
+OUTBOX_PUBLISH_ERRORS: Final = Counter(
+    "supplychain_outbox_publish_errors", "Failed outbox relay batches", ["service"]
+)
+CONSUMED: Final = Counter(
+    "supplychain_consumer_messages",
+    "Messages consumed, by outcome (applied, duplicate, dead_lettered, retried)",
+    ["service", "topic", "outcome"],
+)
+CONSUME_DURATION: Final = Histogram(
+    "supplychain_consumer_processing_seconds",
+    "Time to apply one consumed message",
+    ["service", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_LAG: Final = Gauge(
+    "supplychain_consumer_lag", "Records behind the end of the partition", ["service", "topic", "partition"]
+)
+HTTP_DURATION: Final = Histogram(
+    "supplychain_http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def exposition(accept_header: str | None) -> tuple[bytes, str]:
+    """Metrics in OpenMetrics (with exemplars) when the scraper asks for it, else text 0.0.4."""
+    if accept_header and "application/openmetrics-text" in accept_header:
+        return generate_openmetrics(REGISTRY), OPENMETRICS_TYPE
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

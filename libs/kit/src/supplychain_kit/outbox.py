@@ -1,0 +1,170 @@
+"""Transactional outbox: events are written with the state change, then relayed to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+from opentelemetry.trace import SpanKind
+
+from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.registry import topic_for
+from supplychain_contracts.topics import HEADER_EVENT_TYPE
+from supplychain_kit import metrics
+from supplychain_kit.telemetry import continue_trace, current_trace_headers
+
+log = logging.getLogger(__name__)
+
+# publish(topic, key, payload, headers) -> awaitable that completes when the broker confirmed.
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+async def append(conn: asyncpg.Connection, events: Sequence[Envelope], *, schema: str) -> None:
+    """Write events to the outbox in the caller's transaction, with the current trace context."""
+    if not events:
+        return
+    trace_headers = current_trace_headers()
+    rows = [
+        (
+            event.event_id,
+            topic_for(event),
+            str(event.order_id),
+            event.event_type,
+            event.model_dump_json(),
+            json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}),
+        )
+        for event in events
+    ]
+    await conn.executemany(
+        """INSERT INTO outbox (event_id, topic, key, event_type, payload, headers)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING""",
+        rows,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+
+
+class OutboxRelay:
+    """Publishes outbox rows in id order and marks them published.
+
+    One relay at a time per service holds a transaction-scoped advisory lock, so several
+    replicas are safe and the events of one order keep their order on the topic.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        publish: Publish,
+        schema: str,
+        service: str,
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        retention_days: int = 7,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._schema = schema
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._retention_days = retention_days
+        self._wakeup = asyncio.Event()
+        self._pending_gauge = metrics.OUTBOX_PENDING.labels(service=service)
+        self._errors = metrics.OUTBOX_PUBLISH_ERRORS.labels(service=service)
+        self._last_housekeeping = 0.0
+
+    def wake(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        listener = await self._listen()
+        backoff = self._poll_interval
+        try:
+            while True:
+                try:
+                    published = await self.publish_batch()
+                    await self._housekeeping()
+                    backoff = self._poll_interval
+                except Exception as exc:  # the relay must outlive any failure
+                    self._errors.inc()
+                    log.warning("outbox relay of %s failed, retrying: %r", self._service, exc)
+                    published = 0
+                    backoff = min(backoff * 2, 5.0)
+                    await asyncio.sleep(backoff)
+                    continue
+                if published < self._batch_size:
+                    self._wakeup.clear()
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
+                    except TimeoutError:
+                        pass
+        finally:
+            if listener is not None:
+                await self._pool.release(listener)
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            conn: asyncpg.Connection = await self._pool.acquire()
+            await conn.add_listener(notify_channel(self._schema), self.wake)
+            return conn
+        except (OSError, asyncpg.PostgresError) as exc:  # polling still works
+            log.warning("outbox relay cannot LISTEN, polling only: %r", exc)
+            return None
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch; returns how many rows were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            leader = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._schema}"
+            )
+            if not leader:
+                return 0
+            rows = await conn.fetch(
+                """SELECT id, topic, key, payload, headers FROM outbox
+                   WHERE published_at IS NULL ORDER BY id LIMIT $1""",
+                self._batch_size,
+            )
+            if not rows:
+                self._pending_gauge.set(0)
+                return 0
+            confirmations = [await self._send(row) for row in rows]
+            await asyncio.gather(*confirmations)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        self._pending_gauge.set(pending - len(rows))
+        for row in rows:
+            metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=row["topic"]).inc()
+        return len(rows)
+
+    async def _send(self, row: Mapping[str, Any]) -> Awaitable[Any]:
+        stored: dict[str, str] = json.loads(row["headers"])
+        with continue_trace(f"publish {row['topic']}", stored, kind=SpanKind.PRODUCER):
+            headers = {**stored, **current_trace_headers()}
+            return await self._publish(
+                row["topic"], row["key"].encode(), row["payload"].encode(), headers
+            )
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < 60:
+            return
+        self._last_housekeeping = now
+        async with self._pool.acquire() as conn:
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            self._pending_gauge.set(pending)
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)",
+                self._retention_days,
+            )

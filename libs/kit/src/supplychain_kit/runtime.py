@@ -1,0 +1,178 @@
+"""What every service runs: pool, migrations, broker, outbox relay, consumer, background jobs.
+
+A service's composition root builds one ServiceRuntime and hands it to `create_http_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from supplychain_contracts.registry import EVENTS_BY_TOPIC
+from supplychain_kit import db
+from supplychain_kit.consumer import ApplyEvent, ReliableConsumer
+from supplychain_kit.outbox import OutboxRelay
+from supplychain_kit.settings import ServiceSettings
+from supplychain_kit.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+# A background job gets the runtime and runs until cancelled.
+BackgroundJob = Callable[["ServiceRuntime"], Awaitable[None]]
+# Loads reference data (the sample company) into the service's tables.
+Seeder = Callable[[asyncpg.Pool], Awaitable[None]]
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        enable_idempotence=settings.kafka_enable_idempotence,
+        request_timeout_ms=15_000,
+        # Per-message framework logs cost ~100 µs each: keep them out of the hot path.
+        log_level=logging.DEBUG,
+    )
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    schema: str
+    migrations_package: str
+    consumes: Sequence[str] = ()
+    produces: Sequence[str] = ()
+    apply: ApplyEvent | None = None
+    seed: Seeder | None = None
+    jobs: Sequence[BackgroundJob] = ()
+    broker: KafkaBroker = field(init=False)
+    _pool: asyncpg.Pool | None = field(default=None, init=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
+    broker_started: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = create_broker(self.settings)
+        for topic in self.produces:
+            events = ", ".join(model.__name__ for model in EVENTS_BY_TOPIC[topic])
+            self.broker.publisher(
+                topic,
+                title=f"{self.settings.service_name}:{topic}",
+                description=f"Published through the transactional outbox: {events}",
+            )
+        if self.apply is not None and self.consumes:
+            ReliableConsumer(
+                service=self.settings.service_name,
+                group_id=self.settings.service_name,
+                topics=self.consumes,
+                pool=self.pool_proxy,
+                broker=self.broker,
+                apply=self.apply,
+                max_attempts=self.settings.consumer_max_attempts,
+                retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
+                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            ).register()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not open yet")
+        return self._pool
+
+    @property
+    def pool_proxy(self) -> Any:
+        """The pool, resolved when used (subscribers are registered before it opens)."""
+        runtime = self
+
+        class _Deferred:
+            def acquire(self) -> Any:
+                return runtime.pool.acquire()
+
+        return _Deferred()
+
+    async def start(self) -> None:
+        setup_tracing(
+            self.settings.service_name,
+            otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
+            sampling_ratio=self.settings.otel_sampling_ratio,
+        )
+        self._pool = await db.create_pool(
+            self.settings.database_url, schema=self.schema, max_size=self.settings.database_pool_size
+        )
+        files = db.kit_migrations() + db.package_migrations(self.migrations_package)
+        await db.migrate(self._pool, schema=self.schema, files=files)
+        if self.seed is not None and self.settings.load_sample_company:
+            await self.seed(self._pool)
+        self._spawn(self._start_broker(), "broker")
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(f"{self.settings.service_name}:{name}")
+
+    async def _start_broker(self) -> None:
+        """Keep trying until the broker is reachable: HTTP serves (and accepts) meanwhile."""
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except Exception as exc:  # the broker may be down at start; the outbox holds events
+                log.warning("broker not reachable yet (%r); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.broker_started = True
+        relay = OutboxRelay(
+            pool=self.pool,
+            publish=self._publish,
+            schema=self.schema,
+            service=self.settings.service_name,
+            batch_size=self.settings.outbox_batch_size,
+            poll_interval=self.settings.outbox_poll_interval_ms / 1000,
+        )
+        self._spawn(relay.run(), "outbox-relay")
+        for job in self.jobs:
+            self._spawn(job(self), getattr(job, "__name__", "job"))
+
+    async def _publish(self, topic: str, key: bytes, payload: bytes, headers: dict[str, str]) -> Any:
+        return await self.broker.publish(
+            payload, topic=topic, key=key, headers=headers, no_confirm=True
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def readiness(self) -> dict[str, bool]:
+        """Broker and database reachable."""
+        database = False
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                async with self._pool.acquire(timeout=2) as conn:
+                    database = await conn.fetchval("SELECT true") is True
+        broker = False
+        if self.broker_started:
+            with contextlib.suppress(Exception):
+                broker = bool(await self.broker.ping(timeout=2))
+        return {"database": database, "broker": broker}
+
+    def asyncapi(self) -> Any:
+        return AsyncAPI(
+            self.broker, title=self.settings.service_name, version="1.0.0"
+        ).to_specification().to_jsonable()

@@ -1,0 +1,95 @@
+"""Settings every service shares; a service subclasses it with its own prefix and fields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment variables common to every service (no prefix: one value for the stack).
+
+    Service-specific fields live in subclasses with an env prefix such as ``FULFILMENT_``.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="service", validation_alias="OTEL_SERVICE_NAME")
+    environment: Literal["local", "test", "staging", "production"] = Field(
+        default="local", validation_alias="SUPPLYCHAIN_ENVIRONMENT"
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=5000,
+        validation_alias="KAFKA_FETCH_MAX_WAIT_MS",
+        description="keep low on Tansu: it holds a fetch for the whole wait even with data",
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        validation_alias="KAFKA_ENABLE_IDEMPOTENCE",
+        description="Tansu's memory engine has no InitProducerId; turn on for Apache Kafka",
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/supplychain",
+        validation_alias="DATABASE_URL",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=100, validation_alias="DATABASE_POOL_SIZE")
+    http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    http_port: int = Field(default=8000, ge=1, le=65535, validation_alias="HTTP_PORT")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_sampling_ratio: float = Field(
+        default=1.0, ge=0.0, le=1.0, validation_alias="OTEL_TRACES_SAMPLER_RATIO"
+    )
+    outbox_batch_size: int = Field(default=500, ge=1, le=5000, validation_alias="OUTBOX_BATCH_SIZE")
+    outbox_poll_interval_ms: int = Field(
+        default=200, ge=5, le=60_000, validation_alias="OUTBOX_POLL_INTERVAL_MS"
+    )
+    consumer_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        validation_alias="CONSUMER_MAX_ATTEMPTS",
+        description="attempts for a failing message before it goes to the dead-letter topic",
+    )
+    consumer_retry_backoff_ms: int = Field(
+        default=100, ge=1, le=60_000, validation_alias="CONSUMER_RETRY_BACKOFF_MS"
+    )
+    load_sample_company: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("LOAD_SAMPLE_COMPANY"),
+        description="load the shipped sample company into this service's reference tables",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_outside_local(self) -> ServiceSettings:
+        if self.environment == "production" and "@" in self.database_url:
+            credentials = self.database_url.split("@", 1)[0]
+            if credentials.endswith("//postgres") or ":postgres" in credentials:
+                raise ValueError("DATABASE_URL uses the default postgres credentials in production")
+        return self
+
+
+def environment_variables(settings_cls: type[BaseSettings]) -> dict[str, str]:
+    """Environment variable name → field name for every field of a settings class."""
+    prefix = str(settings_cls.model_config.get("env_prefix", "")).upper()
+    names: dict[str, str] = {}
+    for field_name, field in settings_cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            names[alias.upper()] = field_name
+        elif isinstance(alias, AliasChoices):
+            for choice in alias.choices:
+                if isinstance(choice, str):
+                    names[choice.upper()] = field_name
+        else:
+            names[f"{prefix}{field_name}".upper()] = field_name
+    return names
