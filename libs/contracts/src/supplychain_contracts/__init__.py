@@ -46,4 +46,5 @@ __all__ = [
     "parse_event",
     "topic_for",
     "topics",
+    "utc_now",
 ]

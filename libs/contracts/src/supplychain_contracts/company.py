@@ -65,7 +65,9 @@ class CatalogueItem(Contract):
     unit: str
     standard_cost: Money
     transfer_price_rule: TransferPriceRule
-    list_price: Money | None = Field(default=None, description="price for employees, before discount")
+    list_price: Money | None = Field(
+        default=None, description="price for employees, before discount"
+    )
     lead_time_days: int = Field(ge=0)
     bill_of_materials: tuple[Component, ...] = ()
 
@@ -118,7 +120,9 @@ class Company(Contract):
         skus = {item.sku for item in self.catalogue}
         for department in self.departments:
             if department.legal_entity not in entities:
-                raise ValueError(f"{department.code}: unknown legal entity {department.legal_entity}")
+                raise ValueError(
+                    f"{department.code}: unknown legal entity {department.legal_entity}"
+                )
         for item in self.catalogue:
             if item.supplier not in codes:
                 raise ValueError(f"{item.sku}: unknown supplier {item.supplier}")
@@ -143,7 +147,9 @@ class Company(Contract):
 @cache
 def sample_company() -> Company:
     """The sample company shipped with the project (fixtures/sample_company.json)."""
-    text = resources.files(__package__).joinpath("fixtures", "sample_company.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files(__package__)
+        .joinpath("fixtures", "sample_company.json")
+        .read_text(encoding="utf-8")
     )
     return Company.model_validate(json.loads(text))

@@ -24,7 +24,12 @@ from supplychain_contracts.events import (
 
 OrderEvent: TypeAlias = Annotated[OrderPlaced | OrderCancelled, Field(discriminator="event_type")]
 FulfilmentEvent: TypeAlias = Annotated[
-    OrderAccepted | OrderRejected | WorkStarted | ComponentsRequested | OrderShipped | OrderDelivered,
+    OrderAccepted
+    | OrderRejected
+    | WorkStarted
+    | ComponentsRequested
+    | OrderShipped
+    | OrderDelivered,
     Field(discriminator="event_type"),
 ]
 InvoicingEvent: TypeAlias = Annotated[

@@ -103,8 +103,13 @@ def _compare(
         new_items = new.get("prefixItems", [])
         if prefix_index < len(new_items):
             _compare(
-                old_item, new_items[prefix_index], f"{path}[{prefix_index}]",
-                old_defs, new_defs, problems, seen,
+                old_item,
+                new_items[prefix_index],
+                f"{path}[{prefix_index}]",
+                old_defs,
+                new_defs,
+                problems,
+                seen,
             )
     old_props: Mapping[str, Any] = old.get("properties", {})
     new_props: Mapping[str, Any] = new.get("properties", {})

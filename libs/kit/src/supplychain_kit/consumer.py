@@ -20,7 +20,6 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
-
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.registry import parse_event
 from supplychain_contracts.topics import (
@@ -33,6 +32,7 @@ from supplychain_contracts.topics import (
     HEADER_DLQ_SOURCE_TOPIC,
     dead_letter_topic,
 )
+
 from supplychain_kit import inbox, metrics
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order_attributes
 
@@ -133,14 +133,21 @@ class ReliableConsumer:
             try:
                 return await self.apply_once(event)
             except TRANSIENT_ERRORS:
-                metrics.CONSUMED.labels(service=self.service, topic=record.topic, outcome="retried").inc()
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=record.topic, outcome="retried"
+                ).inc()
                 await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
                 if attempt == self._max_attempts:
                     raise  # not committed: fetched again once the outage is over
             except Exception as exc:
                 log.warning(
                     "%s failed to apply %s %s (attempt %d/%d): %r",
-                    self.service, event.event_type, event.event_id, attempt, self._max_attempts, exc,
+                    self.service,
+                    event.event_type,
+                    event.event_id,
+                    attempt,
+                    self._max_attempts,
+                    exc,
                 )
                 if attempt == self._max_attempts:
                     await self.dead_letter(record, exc, attempts=attempt)
@@ -182,8 +189,14 @@ class ReliableConsumer:
             key=record.key,
             headers=headers,
         )
-        metrics.CONSUMED.labels(service=self.service, topic=record.topic, outcome="dead_lettered").inc()
+        metrics.CONSUMED.labels(
+            service=self.service, topic=record.topic, outcome="dead_lettered"
+        ).inc()
         log.error(
             "%s dead-lettered %s[%d]@%d: %s",
-            self.service, record.topic, record.partition, record.offset, str(error)[:300],
+            self.service,
+            record.topic,
+            record.partition,
+            record.offset,
+            str(error)[:300],
         )

@@ -73,7 +73,9 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, files: Iterable[Traversabl
                     continue
                 async with conn.transaction():
                     await conn.execute(file.read_text(encoding="utf-8"))
-                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", file.name)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (name) VALUES ($1)", file.name
+                    )
                 applied_now.append(file.name)
                 log.info("applied migration %s to schema %s", file.name, schema)
         finally:

@@ -69,7 +69,10 @@ def create_http_app(
         template = getattr(route, "path", "unmatched")
         if not template.startswith(("/health", "/metrics")):
             metrics.HTTP_DURATION.labels(
-                service=service, method=request.method, route=template, status=str(response.status_code)
+                service=service,
+                method=request.method,
+                route=template,
+                status=str(response.status_code),
             ).observe(time.perf_counter() - started)
         return response
 
@@ -89,7 +92,9 @@ def _operations_router() -> APIRouter:
         """Broker and database reachable."""
         checks = await runtime.readiness()
         ok = all(checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        )
 
     @router.get("/metrics", response_class=Response)
     async def prometheus_metrics(request: Request) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncpg
-
 from supplychain_contracts.envelope import Envelope
 
 

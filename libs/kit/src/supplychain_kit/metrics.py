@@ -4,11 +4,36 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-HANDOFF_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
+HANDOFF_BUCKETS: Final = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    14400,
+    86400,
+)
 
 # --- contract metrics --------------------------------------------------------------------
 HANDOFF_DURATION: Final = Histogram(
@@ -52,7 +77,9 @@ CONSUME_DURATION: Final = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 CONSUMER_LAG: Final = Gauge(
-    "supplychain_consumer_lag", "Records behind the end of the partition", ["service", "topic", "partition"]
+    "supplychain_consumer_lag",
+    "Records behind the end of the partition",
+    ["service", "topic", "partition"],
 )
 HTTP_DURATION: Final = Histogram(
     "supplychain_http_request_duration_seconds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -11,10 +12,10 @@ from typing import Any
 
 import asyncpg
 from opentelemetry.trace import SpanKind
-
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
+
 from supplychain_kit import metrics
 from supplychain_kit.telemetry import continue_trace, current_trace_headers
 
@@ -103,10 +104,8 @@ class OutboxRelay:
                     continue
                 if published < self._batch_size:
                     self._wakeup.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
-                    except TimeoutError:
-                        pass
         finally:
             if listener is not None:
                 await self._pool.release(listener)

@@ -68,8 +68,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            request, exc.status, exc.detail, title=exc.title, type_=exc.type,
-            headers=exc.headers, **exc.extensions,
+            request,
+            exc.status,
+            exc.detail,
+            title=exc.title,
+            type_=exc.type,
+            headers=exc.headers,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -80,8 +85,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(
-            request, 422, f"The request is invalid: {summary}",
-            title="Invalid request", errors=errors,
+            request,
+            422,
+            f"The request is invalid: {summary}",
+            title="Invalid request",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -94,6 +102,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
-            request, 500, "An internal error occurred; it has been logged.",
+            request,
+            500,
+            "An internal error occurred; it has been logged.",
             title="Internal Server Error",
         )

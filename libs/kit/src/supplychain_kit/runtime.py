@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
+
 from supplychain_kit import db
 from supplychain_kit.consumer import ApplyEvent, ReliableConsumer
 from supplychain_kit.outbox import OutboxRelay
@@ -103,7 +103,9 @@ class ServiceRuntime:
             sampling_ratio=self.settings.otel_sampling_ratio,
         )
         self._pool = await db.create_pool(
-            self.settings.database_url, schema=self.schema, max_size=self.settings.database_pool_size
+            self.settings.database_url,
+            schema=self.schema,
+            max_size=self.settings.database_pool_size,
         )
         files = db.kit_migrations() + db.package_migrations(self.migrations_package)
         await db.migrate(self._pool, schema=self.schema, files=files)
@@ -141,7 +143,9 @@ class ServiceRuntime:
         for job in self.jobs:
             self._spawn(job(self), getattr(job, "__name__", "job"))
 
-    async def _publish(self, topic: str, key: bytes, payload: bytes, headers: dict[str, str]) -> Any:
+    async def _publish(
+        self, topic: str, key: bytes, payload: bytes, headers: dict[str, str]
+    ) -> Any:
         return await self.broker.publish(
             payload, topic=topic, key=key, headers=headers, no_confirm=True
         )
@@ -173,6 +177,8 @@ class ServiceRuntime:
         return {"database": database, "broker": broker}
 
     def asyncapi(self) -> Any:
-        return AsyncAPI(
-            self.broker, title=self.settings.service_name, version="1.0.0"
-        ).to_specification().to_jsonable()
+        return (
+            AsyncAPI(self.broker, title=self.settings.service_name, version="1.0.0")
+            .to_specification()
+            .to_jsonable()
+        )

@@ -14,7 +14,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind
-
 from supplychain_contracts.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,9 @@ def current_trace_headers() -> dict[str, str]:
     return carrier
 
 
-def headers_to_dict(headers: Sequence[tuple[str, bytes]] | Mapping[str, str] | None) -> dict[str, str]:
+def headers_to_dict(
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, str] | None,
+) -> dict[str, str]:
     if headers is None:
         return {}
     if isinstance(headers, Mapping):
@@ -92,12 +93,18 @@ def set_order_attributes(span: Span, event: Envelope, *, department: str | None 
 
 
 @contextmanager
-def continue_trace(name: str, headers: Mapping[str, str], *, kind: SpanKind) -> Iterator[Span]:
+def continue_trace(
+    name: str,
+    headers: Mapping[str, str],
+    *,
+    kind: SpanKind,
+    links: Sequence[trace.Link] | None = None,
+) -> Iterator[Span]:
     """Start a span whose parent is the trace context carried in `headers`."""
     parent = propagate.extract(dict(headers))
     token = otel_context.attach(parent)
     try:
-        with tracer().start_as_current_span(name, kind=kind) as span:
+        with tracer().start_as_current_span(name, kind=kind, links=links) as span:
             yield span
     finally:
         otel_context.detach(token)

@@ -2,12 +2,13 @@
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
 from supplychain_kit.settings import ServiceSettings
 
 
 class FulfilmentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="FULFILMENT_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="FULFILMENT_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = Field(default="fulfilment", validation_alias="OTEL_SERVICE_NAME")
     http_port: int = Field(default=8002, ge=1, le=65535, validation_alias="HTTP_PORT")

@@ -1,0 +1,82 @@
+"""HTTP API of fulfilment: a supplier's work queue and the commands on an order."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from supplychain_kit.http import Db, Runtime
+from supplychain_kit.problems import Problem
+
+from fulfilment import commands
+from fulfilment.domain import Command, IllegalTransition, WorkStatus
+
+router = APIRouter(prefix="/v1", tags=["fulfilment"])
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+class CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class CommandResult(BaseModel):
+    order_id: UUID
+    status: WorkStatus
+    event_id: UUID
+    event_type: str
+
+
+async def _run(
+    db: Db, runtime: Runtime, order_id: UUID, command: Command, reason: str | None
+) -> CommandResult:
+    try:
+        async with db.transaction():
+            status, event = await commands.execute(
+                db, order_id=order_id, command=command, schema=runtime.schema, reason=reason
+            )
+    except commands.UnknownOrder as exc:
+        raise Problem(404, f"no work item for order {order_id}") from exc
+    except IllegalTransition as exc:
+        raise Problem(
+            409, str(exc), title="Illegal transition", current_state=exc.current.value
+        ) from exc
+    return CommandResult(
+        order_id=order_id, status=status, event_id=event.event_id, event_type=event.event_type
+    )
+
+
+@router.get("/departments/{code}/queue")
+async def department_queue(code: str, db: Db) -> list[dict[str, Any]]:
+    """Open work of a supplier department, rush orders and earliest due first."""
+    from fulfilment import store
+
+    return await store.queue(db, code)
+
+
+@router.post(
+    "/fulfilments/{order_id}/{action}",
+    response_model=CommandResult,
+    responses={404: PROBLEM, 409: {"description": "illegal in the current state", **PROBLEM}},
+)
+async def supplier_command(
+    order_id: UUID,
+    action: Literal["accept", "reject", "start", "ship"],
+    db: Db,
+    runtime: Runtime,
+    body: CommandBody | None = None,
+) -> CommandResult:
+    """The supplier accepts, rejects (with reason), starts or ships an order."""
+    return await _run(db, runtime, order_id, Command(action), body.reason if body else None)
+
+
+@router.post(
+    "/orders/{order_id}/receipt",
+    response_model=CommandResult,
+    responses={404: PROBLEM, 409: PROBLEM},
+)
+async def confirm_receipt(order_id: UUID, db: Db, runtime: Runtime) -> CommandResult:
+    """The requester confirms delivery."""
+    return await _run(db, runtime, order_id, Command.RECEIPT, None)

@@ -1,0 +1,38 @@
+"""Composition root of invoicing."""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import FastAPI
+from supplychain_contracts import topics
+from supplychain_contracts.company import sample_company
+from supplychain_kit.http import create_http_app
+from supplychain_kit.runtime import ServiceRuntime
+
+from invoicing import api, store
+from invoicing.config import InvoicingSettings
+from invoicing.handlers import SCHEMA, apply_event
+
+
+async def seed(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await store.load_company(conn, sample_company())
+
+
+def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
+    settings = settings or InvoicingSettings()
+    runtime = ServiceRuntime(
+        settings=settings,
+        schema=SCHEMA,
+        migrations_package="invoicing",
+        consumes=(topics.FULFILMENT, topics.SLA),
+        produces=(topics.INVOICING,),
+        apply=apply_event,
+        seed=seed,
+    )
+    return create_http_app(
+        runtime,
+        title="Internal invoicing",
+        description="Invoices and credit notes between cost centres for delivered handoffs.",
+        routers=[api.router],
+    )

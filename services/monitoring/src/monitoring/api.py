@@ -1,0 +1,44 @@
+"""HTTP API of monitoring: handoff timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from supplychain_kit.http import Db
+from supplychain_kit.problems import Problem
+
+from monitoring import store
+
+router = APIRouter(prefix="/v1", tags=["handoffs"])
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+class Handoff(BaseModel):
+    order_id: UUID
+    parent_order_id: UUID | None
+    depth: int
+    stage: str
+    supplier: str
+    requester: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    status: str
+    trace_id: str | None
+
+
+@router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
+async def order_handoffs(order_id: UUID, db: Db) -> list[Handoff]:
+    """Every stage of the order and its sub-orders, with durations and trace ids."""
+    if not await store.order_exists(db, order_id):
+        raise Problem(404, f"no handoffs recorded for order {order_id}")
+    rows = await store.handoffs(db, order_id)
+    return [
+        Handoff.model_validate(
+            {**row, "status": "done" if row["duration_s"] is not None else "open"}
+        )
+        for row in rows
+    ]

@@ -1,0 +1,215 @@
+"""Rules of placing an internal order: pure, no IO."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
+
+PRODUCER = "order-intake"
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    AWAITING_COMPONENTS = "awaiting_components"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    INVOICED = "invoiced"
+    CANCELLED = "cancelled"
+
+
+# Which status a fulfilment/invoicing event moves the read model to.
+STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
+    "OrderAccepted": OrderStatus.ACCEPTED,
+    "OrderRejected": OrderStatus.REJECTED,
+    "WorkStarted": OrderStatus.IN_PROGRESS,
+    "ComponentsRequested": OrderStatus.AWAITING_COMPONENTS,
+    "OrderShipped": OrderStatus.SHIPPED,
+    "OrderDelivered": OrderStatus.DELIVERED,
+    "InvoiceIssued": OrderStatus.INVOICED,
+    "OrderCancelled": OrderStatus.CANCELLED,
+}
+CANCELLABLE = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.IN_PROGRESS,
+        OrderStatus.AWAITING_COMPONENTS,
+    }
+)
+
+
+class OrderRefused(Exception):
+    """The order breaks a business rule; `field` names the offending input."""
+
+    def __init__(self, message: str, *, field: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    sku: str
+    supplier: str
+    transfer_price: Decimal
+    list_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    requester: str
+    supplier: str
+    lines: tuple[RequestedLine, ...]
+    priority: Priority = Priority.STANDARD
+    needed_by: date | None = None
+    employee_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_lines: int
+    max_quantity: int
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """Stable hash of a request body: same key + same body is a replay."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def price_lines(
+    request: OrderRequest,
+    *,
+    catalogue: dict[str, CatalogueEntry],
+    departments: set[str],
+    limits: Limits,
+    today: date,
+    employee_discount_pct: Decimal | None = None,
+) -> tuple[OrderLine, ...]:
+    """Validate an order against the catalogue and price each line at placement."""
+    if request.requester not in departments:
+        raise OrderRefused(f"unknown requesting department {request.requester}", field="requester")
+    if request.supplier not in departments:
+        raise OrderRefused(f"unknown supplying department {request.supplier}", field="supplier")
+    if request.requester == request.supplier and request.employee_id is None:
+        raise OrderRefused("a department cannot order from itself", field="supplier")
+    if not request.lines:
+        raise OrderRefused("an order needs at least one line", field="lines")
+    if len(request.lines) > limits.max_lines:
+        raise OrderRefused(f"an order has at most {limits.max_lines} lines", field="lines")
+    if request.needed_by is not None and request.needed_by < today:
+        raise OrderRefused("needed_by is in the past", field="needed_by")
+    priced: list[OrderLine] = []
+    for index, line in enumerate(request.lines):
+        entry = catalogue.get(line.sku)
+        if entry is None:
+            raise OrderRefused(f"unknown sku {line.sku}", field=f"lines.{index}.sku")
+        if entry.supplier != request.supplier:
+            raise OrderRefused(
+                f"{line.sku} is supplied by {entry.supplier}, not {request.supplier}",
+                field=f"lines.{index}.sku",
+            )
+        if not 0 < line.quantity <= limits.max_quantity:
+            raise OrderRefused(
+                f"quantity must be between 1 and {limits.max_quantity}",
+                field=f"lines.{index}.quantity",
+            )
+        priced.append(
+            OrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=_unit_price(entry, request, employee_discount_pct, index),
+            )
+        )
+    return tuple(priced)
+
+
+def _unit_price(
+    entry: CatalogueEntry, request: OrderRequest, discount_pct: Decimal | None, index: int
+) -> Decimal:
+    if request.employee_id is None:
+        return entry.transfer_price
+    if entry.list_price is None or discount_pct is None:
+        raise OrderRefused(f"{entry.sku} is not sold to employees", field=f"lines.{index}.sku")
+    return (entry.list_price * (Decimal(100) - discount_pct) / Decimal(100)).quantize(
+        Decimal("0.01")
+    )
+
+
+def order_total(lines: tuple[OrderLine, ...]) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+
+
+def place(request: OrderRequest, lines: tuple[OrderLine, ...], *, currency: str) -> OrderPlaced:
+    """The OrderPlaced event of a new root order."""
+    order_id = uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer=PRODUCER,
+        supplier=request.supplier,
+        requester=request.requester,
+        employee_id=request.employee_id,
+        lines=lines,
+        currency=currency,
+        priority=request.priority,
+        needed_by=request.needed_by,
+    )
+
+
+def cancel(
+    *,
+    order_id: UUID,
+    root_order_id: UUID,
+    status: OrderStatus,
+    supplier: str,
+    requester: str,
+    employee_id: str | None,
+    reason: str,
+    causation_id: UUID | None,
+) -> OrderCancelled:
+    if status not in CANCELLABLE:
+        raise OrderRefused(
+            f"the order is {status.value} and can no longer be cancelled",
+            field="order_id",
+            status=409,
+        )
+    return OrderCancelled(
+        order_id=order_id,
+        root_order_id=root_order_id,
+        causation_id=causation_id,
+        producer=PRODUCER,
+        supplier=supplier,
+        requester=requester,
+        employee_id=employee_id,
+        reason=reason,
+    )
+
+
+def next_status(current: OrderStatus, event_type: str) -> OrderStatus:
+    """The read model's status after a fulfilment or invoicing event (never moves back)."""
+    target = STATUS_AFTER_EVENT.get(event_type)
+    if target is None or current in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+        return current
+    if target in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+        return target if current in CANCELLABLE else current
+    ranks = list(OrderStatus)
+    return target if ranks.index(target) > ranks.index(current) else current

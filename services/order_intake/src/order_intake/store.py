@@ -1,0 +1,232 @@
+"""SQL of the order-intake service (its own schema)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from supplychain_contracts import OrderPlaced
+from supplychain_contracts.company import Company
+
+from order_intake.domain import CatalogueEntry, OrderStatus
+
+
+async def load_company(conn: asyncpg.Connection, company: Company) -> None:
+    """Upsert the reference data this service owns (departments, catalogue, employees)."""
+    await conn.executemany(
+        """INSERT INTO departments (code, name, legal_entity, cost_centre, monthly_budget,
+               approval_threshold, over_budget, employee_shop, employee_discount_pct)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
+               legal_entity = EXCLUDED.legal_entity, cost_centre = EXCLUDED.cost_centre,
+               monthly_budget = EXCLUDED.monthly_budget,
+               approval_threshold = EXCLUDED.approval_threshold,
+               over_budget = EXCLUDED.over_budget, employee_shop = EXCLUDED.employee_shop,
+               employee_discount_pct = EXCLUDED.employee_discount_pct""",
+        [
+            (
+                d.code,
+                d.name,
+                d.legal_entity,
+                d.cost_centre,
+                d.monthly_budget,
+                d.approval_threshold,
+                d.over_budget,
+                d.employee_shop,
+                d.employee_discount_pct,
+            )
+            for d in company.departments
+        ],
+    )
+    await conn.executemany(
+        """INSERT INTO catalogue (sku, name, supplier, unit, standard_cost, transfer_price,
+               list_price, lead_time_days, components)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+           ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, supplier = EXCLUDED.supplier,
+               unit = EXCLUDED.unit, standard_cost = EXCLUDED.standard_cost,
+               transfer_price = EXCLUDED.transfer_price, list_price = EXCLUDED.list_price,
+               lead_time_days = EXCLUDED.lead_time_days, components = EXCLUDED.components""",
+        [
+            (
+                i.sku,
+                i.name,
+                i.supplier,
+                i.unit,
+                i.standard_cost,
+                i.transfer_price,
+                i.list_price,
+                i.lead_time_days,
+                json.dumps([c.model_dump() for c in i.bill_of_materials]),
+            )
+            for i in company.catalogue
+        ],
+    )
+    await conn.executemany(
+        """INSERT INTO employees (employee_id, name, department, yearly_allowance)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (employee_id) DO UPDATE SET name = EXCLUDED.name,
+               department = EXCLUDED.department, yearly_allowance = EXCLUDED.yearly_allowance""",
+        [(e.employee_id, e.name, e.department, e.yearly_allowance) for e in company.employees],
+    )
+
+
+async def department_codes(conn: asyncpg.Connection) -> set[str]:
+    return {row["code"] for row in await conn.fetch("SELECT code FROM departments")}
+
+
+async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM departments ORDER BY code")
+    return [dict(row) for row in rows]
+
+
+async def list_catalogue(
+    conn: asyncpg.Connection, *, supplier: str | None = None
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM catalogue WHERE $1::text IS NULL OR supplier = $1 ORDER BY sku", supplier
+    )
+    return [{**dict(row), "components": json.loads(row["components"])} for row in rows]
+
+
+async def catalogue_entries(conn: asyncpg.Connection, skus: list[str]) -> dict[str, CatalogueEntry]:
+    rows = await conn.fetch(
+        "SELECT sku, supplier, transfer_price, list_price FROM catalogue WHERE sku = ANY($1::text[])",
+        skus,
+    )
+    return {
+        row["sku"]: CatalogueEntry(
+            sku=row["sku"],
+            supplier=row["supplier"],
+            transfer_price=row["transfer_price"],
+            list_price=row["list_price"],
+        )
+        for row in rows
+    }
+
+
+async def employee_shop_discount(conn: asyncpg.Connection, supplier: str) -> Decimal | None:
+    row = await conn.fetchrow(
+        "SELECT employee_discount_pct FROM departments WHERE code = $1 AND employee_shop", supplier
+    )
+    return None if row is None else Decimal(row["employee_discount_pct"])
+
+
+async def claim_idempotency_key(
+    conn: asyncpg.Connection,
+    *,
+    order: OrderPlaced,
+    total: Decimal,
+    key: str,
+    request_hash: str,
+) -> bool:
+    """Insert the order; False when (requester, key) already exists (a replay or a clash)."""
+    inserted = await conn.fetchval(
+        """INSERT INTO orders (order_id, root_order_id, parent_order_id, requester, supplier,
+               employee_id, priority, needed_by, currency, total, status, idempotency_key,
+               request_hash, placed_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (requester, idempotency_key) DO NOTHING RETURNING true""",
+        order.order_id,
+        order.root_order_id,
+        order.parent_order_id,
+        order.requester,
+        order.supplier,
+        order.employee_id,
+        order.priority.value,
+        order.needed_by,
+        order.currency,
+        total,
+        OrderStatus.PLACED.value,
+        key,
+        request_hash,
+        order.event_id,
+    )
+    if not inserted:
+        return False
+    await conn.executemany(
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (order.order_id, n, line.sku, line.quantity, line.unit_price)
+            for n, line in enumerate(order.lines, 1)
+        ],
+    )
+    await add_timeline(
+        conn,
+        event_id=order.event_id,
+        order_id=order.order_id,
+        event_type=order.event_type,
+        occurred_at=order.occurred_at,
+    )
+    return True
+
+
+async def order_by_key(
+    conn: asyncpg.Connection, *, requester: str, key: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT order_id, request_hash FROM orders WHERE requester = $1 AND idempotency_key = $2",
+        requester,
+        key,
+    )
+    return row
+
+
+async def get_order(
+    conn: asyncpg.Connection, order_id: UUID, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT * FROM orders WHERE order_id = $1{lock}", order_id)
+    if row is None:
+        return None
+    lines = await conn.fetch(
+        "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY line_no",
+        order_id,
+    )
+    timeline = await conn.fetch(
+        "SELECT event_id, event_type, occurred_at, detail FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at, event_type",
+        order_id,
+    )
+    return {
+        **dict(row),
+        "lines": [dict(line) for line in lines],
+        "timeline": [dict(t) for t in timeline],
+    }
+
+
+async def set_status(conn: asyncpg.Connection, order_id: UUID, status: OrderStatus) -> None:
+    await conn.execute(
+        "UPDATE orders SET status = $2, updated_at = now() WHERE order_id = $1",
+        order_id,
+        status.value,
+    )
+
+
+async def add_timeline(
+    conn: asyncpg.Connection,
+    *,
+    event_id: UUID,
+    order_id: UUID,
+    event_type: str,
+    occurred_at: Any,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO order_timeline (event_id, order_id, event_type, occurred_at, detail)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING""",
+        event_id,
+        order_id,
+        event_type,
+        occurred_at,
+        detail,
+    )
+
+
+async def last_event_id(conn: asyncpg.Connection, order_id: UUID) -> UUID | None:
+    value: UUID | None = await conn.fetchval(
+        "SELECT event_id FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at DESC LIMIT 1",
+        order_id,
+    )
+    return value
