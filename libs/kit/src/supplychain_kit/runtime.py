@@ -69,7 +69,7 @@ class ServiceRuntime:
         if self.apply is not None and self.consumes:
             ReliableConsumer(
                 service=self.settings.service_name,
-                group_id=self.settings.service_name,
+                group_id=self.settings.consumer_group or self.settings.service_name,
                 topics=self.consumes,
                 pool=self.pool_proxy,
                 broker=self.broker,

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
         validation_alias="KAFKA_ENABLE_IDEMPOTENCE",
         description="Tansu's memory engine has no InitProducerId; turn on for Apache Kafka",
     )
+    consumer_group: str | None = Field(
+        default=None,
+        validation_alias="CONSUMER_GROUP",
+        description="Kafka consumer group; defaults to the service name",
+    )
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/supplychain",
         validation_alias="DATABASE_URL",

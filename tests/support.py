@@ -1,0 +1,108 @@
+"""Test helpers that talk to the real broker with plain aiokafka (never project code)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.value)
+
+    @property
+    def trace_id(self) -> str | None:
+        parts = self.headers.get("traceparent", "").split("-")
+        return parts[1] if len(parts) == 4 else None
+
+
+async def read_records(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    until: Callable[[list[Record]], bool],
+    timeout: float = 30,
+) -> list[Record]:
+    """Read the topics from the beginning until `until(records)` holds; fail on timeout."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
+                    records.append(Record(m.topic, m.partition, m.offset, m.key, m.value, headers))
+            if until(records):
+                return records
+    finally:
+        await consumer.stop()
+    summary = [(r.topic, r.headers.get("event_type")) for r in records][-30:]
+    raise AssertionError(f"condition not met within {timeout}s; saw {len(records)} records: {summary}")
+
+
+def events_of(records: list[Record], order_id: str) -> list[Record]:
+    return [r for r in records if r.value.startswith(b"{") and r.json.get("order_id") == order_id]
+
+
+def has_event(order_id: str, event_type: str) -> Callable[[list[Record]], bool]:
+    def check(records: list[Record]) -> bool:
+        return any(r.headers.get("event_type") == event_type for r in events_of(records, order_id))
+
+    return check
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, *, key: bytes | None = None,
+                  headers: dict[str, str] | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=key,
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+        )
+    finally:
+        await producer.stop()
+
+
+async def poll_http(
+    client: httpx.AsyncClient, url: str, *, until: Callable[[httpx.Response], bool], timeout: float = 30
+) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    response = await client.get(url)
+    while not until(response):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} never satisfied the condition; last: {response.status_code} {response.text[:500]}")
+        await asyncio.sleep(0.2)
+        response = await client.get(url)
+    return response
+
+
+def order_body(requester: str = "ASSEMBLY", supplier: str = "FRAMES", sku: str = "FRAME-CITY",
+               quantity: int = 2, **extra: Any) -> dict[str, Any]:
+    return {"requester": requester, "supplier": supplier, "lines": [{"sku": sku, "quantity": quantity}], **extra}
