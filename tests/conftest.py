@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import ServiceProcess
-from supplychain_devstack.tansu import EmbeddedTansu
+from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 
 
@@ -123,7 +122,7 @@ def start_service(broker: Broker, database: Database, tmp_path: Path) -> Iterato
         service_env = {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "DATABASE_URL": database_url,
-            "KAFKA_FETCH_MAX_WAIT_MS": "10",
+            **(TANSU_CLIENT_ENV if broker.tansu is not None else {}),
             "OUTBOX_POLL_INTERVAL_MS": "100",
             "CONSUMER_RETRY_BACKOFF_MS": "20",
             "FULFILMENT_AUTOPILOT": "false",
@@ -131,7 +130,9 @@ def start_service(broker: Broker, database: Database, tmp_path: Path) -> Iterato
             "CONSUMER_GROUP": f"{name}-{group_suffix}" if broker.tansu is None else name,
             **(env or {}),
         }
-        service = ServiceProcess(name=name, port=free_port(), env=service_env, log_dir=tmp_path / "logs")
+        service = ServiceProcess(
+            name=name, port=free_port(), env=service_env, log_dir=tmp_path / "logs"
+        )
         service.start()
         started.append(service)
         if wait:

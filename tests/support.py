@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,9 @@ async def read_records(
     finally:
         await consumer.stop()
     summary = [(r.topic, r.headers.get("event_type")) for r in records][-30:]
-    raise AssertionError(f"condition not met within {timeout}s; saw {len(records)} records: {summary}")
+    raise AssertionError(
+        f"condition not met within {timeout}s; saw {len(records)} records: {summary}"
+    )
 
 
 def events_of(records: list[Record], order_id: str) -> list[Record]:
@@ -77,13 +80,21 @@ def has_event(order_id: str, event_type: str) -> Callable[[list[Record]], bool]:
     return check
 
 
-async def produce(bootstrap: str, topic: str, value: bytes, *, key: bytes | None = None,
-                  headers: dict[str, str] | None = None) -> None:
+async def produce(
+    bootstrap: str,
+    topic: str,
+    value: bytes,
+    *,
+    key: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(
-            topic, value, key=key,
+            topic,
+            value,
+            key=key,
             headers=[(k, v.encode()) for k, v in (headers or {}).items()],
         )
     finally:
@@ -91,18 +102,57 @@ async def produce(bootstrap: str, topic: str, value: bytes, *, key: bytes | None
 
 
 async def poll_http(
-    client: httpx.AsyncClient, url: str, *, until: Callable[[httpx.Response], bool], timeout: float = 30
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    until: Callable[[httpx.Response], bool],
+    timeout: float = 30,
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout
     response = await client.get(url)
     while not until(response):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{url} never satisfied the condition; last: {response.status_code} {response.text[:500]}")
+            raise AssertionError(
+                f"{url} never satisfied the condition; last: {response.status_code} {response.text[:500]}"
+            )
         await asyncio.sleep(0.2)
         response = await client.get(url)
     return response
 
 
-def order_body(requester: str = "ASSEMBLY", supplier: str = "FRAMES", sku: str = "FRAME-CITY",
-               quantity: int = 2, **extra: Any) -> dict[str, Any]:
-    return {"requester": requester, "supplier": supplier, "lines": [{"sku": sku, "quantity": quantity}], **extra}
+def order_body(
+    requester: str = "ASSEMBLY",
+    supplier: str = "FRAMES",
+    sku: str = "FRAME-CITY",
+    quantity: int = 2,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "requester": requester,
+        "supplier": supplier,
+        "lines": [{"sku": sku, "quantity": quantity}],
+        **extra,
+    }
+
+
+def placed_event_json(
+    *,
+    supplier: str = "FRAMES",
+    requester: str = "ASSEMBLY",
+    sku: str = "FRAME-CITY",
+    quantity: int = 2,
+    unit_price: str = "104.50",
+) -> tuple[str, bytes]:
+    """An OrderPlaced as another producer would publish it: (order_id, JSON bytes)."""
+    from supplychain_contracts import OrderLine, OrderPlaced
+
+    order_id = uuid.uuid4()
+    event = OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="test",
+        supplier=supplier,
+        requester=requester,
+        lines=(OrderLine(sku=sku, quantity=quantity, unit_price=unit_price),),
+    )
+    return str(order_id), event.model_dump_json().encode()

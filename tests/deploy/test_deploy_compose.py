@@ -9,8 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import DEPLOY, ROOT, ServiceSpec
-
+from deploy_support import DEPLOY, ROOT, ServiceSpec
 from supplychain_contracts.topics import ALL_TOPICS, all_topics_with_dead_letters, dead_letter_topic
 
 INFRA = {"kafka", "topic-init", "postgres", "otel-collector", "jaeger", "prometheus", "grafana"}
@@ -63,10 +62,13 @@ def test_app_service_is_built_from_the_dockerfile_and_waits_for_its_dependencies
         assert "healthcheck" in compose["services"][dependency]
     assert depends["topic-init"]["condition"] == "service_completed_successfully"
     health = service["healthcheck"]["test"]
-    assert health[0] == "CMD" and "/health/ready" in health
+    assert health[0] == "CMD"
+    assert "/health/ready" in health
     limits = service["deploy"]["resources"]["limits"]
-    assert float(limits["cpus"]) > 0 and limits["memory"]
-    assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
+    assert float(limits["cpus"]) > 0
+    assert limits["memory"]
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
     assert service["ports"] == [f"{spec.port}:{spec.port}"]
 
 
@@ -89,7 +91,8 @@ def test_secrets_come_from_env_file_interpolation_not_literals(compose: dict[str
     )
     for name in ("order-intake", "fulfilment", "invoicing", "monitoring"):
         url = compose["services"][name]["environment"]["DATABASE_URL"]
-        assert "${POSTGRES_PASSWORD" in url and "@postgres:5432/" in url
+        assert "${POSTGRES_PASSWORD" in url
+        assert "@postgres:5432/" in url
 
 
 def _interpolated(text: str) -> set[str]:
@@ -97,13 +100,16 @@ def _interpolated(text: str) -> set[str]:
 
 
 def test_env_example_defines_exactly_the_interpolated_variables() -> None:
-    used = _interpolated((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    lines = (ROOT / "docker-compose.yml").read_text(encoding="utf-8").splitlines()
+    used = _interpolated("\n".join(line for line in lines if not line.lstrip().startswith("#")))
     example = {
         line.split("=", 1)[0]
         for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     }
-    assert used == example, f"only in compose: {used - example}; only in .env.example: {example - used}"
+    assert used == example, (
+        f"only in compose: {used - example}; only in .env.example: {example - used}"
+    )
 
 
 def test_bind_mounted_config_files_exist(compose: dict[str, Any]) -> None:
@@ -139,9 +145,11 @@ def test_topic_init_creates_every_contract_topic_and_its_dead_letter_twin(
     for topic in ALL_TOPICS:
         partitions, retention = created[topic]
         assert partitions >= 2, f"{topic}: one partition would allow only one consumer per group"
-        assert created[dead_letter_topic(topic)][1] == "$MONTH_MS"
-        assert retention == "$WEEK_MS"
-    assert compose["services"]["topic-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert created[dead_letter_topic(topic)][1] == '"$MONTH_MS"'
+        assert retention == '"$WEEK_MS"'
+    assert (
+        compose["services"]["topic-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    )
 
 
 def test_observability_services_are_wired(compose: dict[str, Any]) -> None:

@@ -7,9 +7,8 @@ import uuid
 
 import httpx
 import pytest
-from support import events_of, has_event, order_body, read_records
-
 from supplychain_contracts import topics
+from support import events_of, has_event, order_body, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +20,21 @@ def key() -> str:
 async def test_placed_order_is_stored_priced_and_published(start_service, broker) -> None:
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url) as client:
-        response = await client.post("/v1/orders", json=order_body(quantity=3), headers={"Idempotency-Key": key()})
+        response = await client.post(
+            "/v1/orders", json=order_body(quantity=3), headers={"Idempotency-Key": key()}
+        )
         assert response.status_code == 201, response.text
         order = response.json()
         assert order["status"] == "placed"
-        assert order["total"] == "313.50"  # 3 × FRAME-CITY at cost + 10 %
+        assert order["total"] == "313.50"  # 3 x FRAME-CITY at cost + 10 %
         assert order["lines"] == [{"sku": "FRAME-CITY", "quantity": 3, "unit_price": "104.50"}]
         fetched = await client.get(f"/v1/orders/{order['order_id']}")
         assert fetched.json()["timeline"][0]["event_type"] == "OrderPlaced"
 
     order_id = order["order_id"]
-    records = await read_records(broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced"))
+    records = await read_records(
+        broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced")
+    )
     [placed] = events_of(records, order_id)
     assert placed.key == order_id.encode()
     assert placed.headers["event_type"] == "OrderPlaced"
@@ -49,7 +52,9 @@ async def test_idempotency_key_replays_and_conflicts(start_service) -> None:
     async with httpx.AsyncClient(base_url=intake.url) as client:
         first = await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
         replay = await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
-        clash = await client.post("/v1/orders", json=order_body(quantity=5), headers={"Idempotency-Key": k})
+        clash = await client.post(
+            "/v1/orders", json=order_body(quantity=5), headers={"Idempotency-Key": k}
+        )
     assert first.status_code == 201
     assert replay.status_code == 200
     assert replay.json()["order_id"] == first.json()["order_id"]
@@ -63,21 +68,35 @@ async def test_concurrent_retries_make_exactly_one_order(start_service, broker) 
     k = key()
     async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
         responses = await asyncio.gather(
-            *(client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k}) for _ in range(12))
+            *(
+                client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
+                for _ in range(12)
+            )
         )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 11 + [201]
     order_ids = {r.json()["order_id"] for r in responses}
     assert len(order_ids) == 1
     order_id = order_ids.pop()
-    await read_records(broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced"))
+    await read_records(
+        broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced")
+    )
     await asyncio.sleep(1.0)  # give a duplicate every chance to show up
-    records = await read_records(broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced"))
+    records = await read_records(
+        broker.bootstrap_servers, [topics.ORDERS], until=has_event(order_id, "OrderPlaced")
+    )
     assert len(events_of(records, order_id)) == 1
 
 
 BAD_ORDERS = [
-    ({"requester": "ASSEMBLY", "supplier": "FRAMES", "lines": [{"sku": "FRAME-CITY", "quantity": "many"}]}, "lines.0.quantity"),
+    (
+        {
+            "requester": "ASSEMBLY",
+            "supplier": "FRAMES",
+            "lines": [{"sku": "FRAME-CITY", "quantity": "many"}],
+        },
+        "lines.0.quantity",
+    ),
     ({"requester": "ASSEMBLY", "supplier": "FRAMES", "lines": []}, "lines"),
     ({"requester": "ASSEMBLY", "lines": [{"sku": "FRAME-CITY", "quantity": 1}]}, "supplier"),
     (order_body(sku="NO-SUCH-SKU"), "lines.0.sku"),
@@ -92,7 +111,9 @@ async def test_bad_orders_get_problem_json_naming_the_field(start_service) -> No
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url) as client:
         for body, field in BAD_ORDERS:
-            response = await client.post("/v1/orders", json=body, headers={"Idempotency-Key": key()})
+            response = await client.post(
+                "/v1/orders", json=body, headers={"Idempotency-Key": key()}
+            )
             assert response.status_code == 422, (body, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
             problem = response.json()
@@ -113,15 +134,21 @@ async def test_missing_idempotency_key_is_refused(start_service) -> None:
 async def test_cancel_before_shipment_emits_order_cancelled(start_service, broker) -> None:
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url) as client:
-        order = (await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": key()})).json()
-        cancelled = await client.post(f"/v1/orders/{order['order_id']}/cancel", json={"reason": "plan changed"})
+        order = (
+            await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": key()})
+        ).json()
+        cancelled = await client.post(
+            f"/v1/orders/{order['order_id']}/cancel", json={"reason": "plan changed"}
+        )
         again = await client.post(f"/v1/orders/{order['order_id']}/cancel")
         missing = await client.post(f"/v1/orders/{uuid.uuid4()}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
     assert missing.status_code == 404
     records = await read_records(
-        broker.bootstrap_servers, [topics.ORDERS], until=has_event(order["order_id"], "OrderCancelled")
+        broker.bootstrap_servers,
+        [topics.ORDERS],
+        until=has_event(order["order_id"], "OrderCancelled"),
     )
     placed, cancel = events_of(records, order["order_id"])
     assert cancel.json["reason"] == "plan changed"
@@ -138,4 +165,6 @@ async def test_reference_data_is_served(start_service) -> None:
     assert len(departments) >= 8
     assert {item["sku"] for item in catalogue} >= {"EBIKE-CITY", "FRAME-CITY", "TUBE-AL-6061"}
     assert "/v1/orders" in openapi["paths"]
-    assert any(topics.ORDERS in name for name in asyncapi["channels"]) or topics.ORDERS in str(asyncapi)
+    assert any(topics.ORDERS in name for name in asyncapi["channels"]) or topics.ORDERS in str(
+        asyncapi
+    )

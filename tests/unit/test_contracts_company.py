@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from supplychain_contracts import Stage
 from supplychain_contracts.company import (
     CatalogueItem,

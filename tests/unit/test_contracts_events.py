@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 
 import pytest
 from pydantic import ValidationError
-
 from supplychain_contracts import (
     ComponentsRequested,
     CreditNoteIssued,
@@ -223,9 +222,7 @@ def test_defaults_of_a_minimal_event() -> None:
 
 def test_occurred_at_is_normalised_to_utc() -> None:
     berlin_summer = timezone(timedelta(hours=2))
-    event = OrderShipped(
-        **_parties(occurred_at=datetime(2025, 7, 1, 0, 30, tzinfo=berlin_summer))
-    )
+    event = OrderShipped(**_parties(occurred_at=datetime(2025, 7, 1, 0, 30, tzinfo=berlin_summer)))
     assert event.occurred_at.utcoffset() == timedelta(0)
     assert event.occurred_at == datetime(2025, 6, 30, 22, 30, tzinfo=UTC)
     assert (event.occurred_at.year, event.occurred_at.month, event.occurred_at.hour) == (

@@ -73,6 +73,15 @@ class ServiceProcess:
     def stop(self) -> None:
         stop(self.process, sig=signal.SIGTERM, timeout=20)
 
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): it neither runs nor reconnects until resumed."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Crash: no shutdown, no flush, nothing committed that was not committed already."""
         if self.process is not None and self.process.poll() is None:

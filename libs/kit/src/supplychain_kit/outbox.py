@@ -127,21 +127,21 @@ class OutboxRelay:
             )
             if not leader:
                 return 0
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            self._pending_gauge.set(pending)  # before publishing: a broker outage shows as backlog
+            if not pending:
+                return 0
             rows = await conn.fetch(
                 """SELECT id, topic, key, payload, headers FROM outbox
                    WHERE published_at IS NULL ORDER BY id LIMIT $1""",
                 self._batch_size,
             )
-            if not rows:
-                self._pending_gauge.set(0)
-                return 0
             confirmations = [await self._send(row) for row in rows]
             await asyncio.gather(*confirmations)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in rows],
             )
-            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         self._pending_gauge.set(pending - len(rows))
         for row in rows:
             metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=row["topic"]).inc()

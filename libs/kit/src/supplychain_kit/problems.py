@@ -107,3 +107,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             "An internal error occurred; it has been logged.",
             title="Internal Server Error",
         )
+
+
+# For `responses=` in route declarations: the error body is a problem document.
+PROBLEM_RESPONSE: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}

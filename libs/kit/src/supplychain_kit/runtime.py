@@ -37,6 +37,10 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         client_id=settings.service_name,
         enable_idempotence=settings.kafka_enable_idempotence,
         request_timeout_ms=15_000,
+        # Topics are created by the platform (topic-init job, KafkaTopic resources), never
+        # implicitly: a producer retrying after an outage must not create a topic with the
+        # broker's default partitioning before the real one exists.
+        allow_auto_create_topics=False,
         # Per-message framework logs cost ~100 µs each: keep them out of the hot path.
         log_level=logging.DEBUG,
     )
@@ -77,6 +81,8 @@ class ServiceRuntime:
                 max_attempts=self.settings.consumer_max_attempts,
                 retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
                 fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             ).register()
 
     @property

@@ -30,6 +30,15 @@ class ServiceSettings(BaseSettings):
         validation_alias="KAFKA_FETCH_MAX_WAIT_MS",
         description="keep low on Tansu: it holds a fetch for the whole wait even with data",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        validation_alias="KAFKA_SESSION_TIMEOUT_MS",
+        description="Tansu holds a first JoinGroup for half of it: keep it low there",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=3000, ge=100, validation_alias="KAFKA_HEARTBEAT_INTERVAL_MS"
+    )
     kafka_enable_idempotence: bool = Field(
         default=False,
         validation_alias="KAFKA_ENABLE_IDEMPOTENCE",

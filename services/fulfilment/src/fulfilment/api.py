@@ -8,13 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_kit.http import Db, Runtime
-from supplychain_kit.problems import Problem
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands
 from fulfilment.domain import Command, IllegalTransition, WorkStatus
 
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 
 
 class CommandBody(BaseModel):

@@ -10,12 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from supplychain_kit.http import Db
-from supplychain_kit.problems import Problem
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from invoicing import store
 
 router = APIRouter(prefix="/v1", tags=["invoices"])
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 
 
 class InvoiceLineOut(BaseModel):

@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 from supplychain_kit.http import Db
-from supplychain_kit.problems import Problem
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from monitoring import store
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 
 
 class Handoff(BaseModel):

@@ -13,14 +13,14 @@ from supplychain_contracts import Priority
 from supplychain_contracts.envelope import DepartmentCode
 from supplychain_kit import metrics, outbox
 from supplychain_kit.http import Db, Runtime
-from supplychain_kit.problems import Problem
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from order_intake import domain, store
 from order_intake.domain import OrderRefused, OrderStatus
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 IdempotencyKey = Annotated[
     str,
     Header(

@@ -1,0 +1,154 @@
+"""Fulfilment over the real broker and database: queue, state machine, redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from supplychain_contracts import topics
+from support import events_of, has_event, placed_event_json, poll_http, produce, read_records
+
+pytestmark = pytest.mark.integration
+
+
+async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dict]:
+    order_id, payload = placed_event_json()
+    await produce(
+        broker.bootstrap_servers,
+        topics.ORDERS,
+        payload,
+        key=order_id.encode(),
+        headers={"event_type": "OrderPlaced"},
+    )
+    await poll_http(
+        client,
+        "/v1/departments/FRAMES/queue",
+        until=lambda r: any(i["order_id"] == order_id for i in r.json()),
+    )
+    return order_id, json.loads(payload)
+
+
+async def test_order_walks_the_state_machine_with_causation_chain(start_service, broker) -> None:
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+        order_id, placed = await _receive(broker, fulfilment, client)
+        for action in ("accept", "start", "ship"):
+            response = await client.post(f"/v1/fulfilments/{order_id}/{action}")
+            assert response.status_code == 200, response.text
+        receipt = await client.post(f"/v1/orders/{order_id}/receipt")
+        assert receipt.json()["status"] == "delivered"
+        queue = (await client.get("/v1/departments/FRAMES/queue")).json()
+        assert order_id not in [item["order_id"] for item in queue]
+
+    records = await read_records(
+        broker.bootstrap_servers, [topics.FULFILMENT], until=has_event(order_id, "OrderDelivered")
+    )
+    events = [r.json for r in events_of(records, order_id)]
+    assert [e["event_type"] for e in events] == [
+        "OrderAccepted",
+        "WorkStarted",
+        "OrderShipped",
+        "OrderDelivered",
+    ]
+    causes = [placed["event_id"]] + [e["event_id"] for e in events[:-1]]
+    assert [e["causation_id"] for e in events] == causes
+    assert {e["root_order_id"] for e in events} == {order_id}
+    assert events[-1]["lines"] == placed["lines"]
+    assert all(e["producer"] == "fulfilment" for e in events)
+
+
+async def test_illegal_moves_are_refused_with_the_current_state(start_service, broker) -> None:
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+        order_id, _ = await _receive(broker, fulfilment, client)
+        ship_early = await client.post(f"/v1/fulfilments/{order_id}/ship")
+        receipt_early = await client.post(f"/v1/orders/{order_id}/receipt")
+        unknown = await client.post("/v1/fulfilments/00000000-0000-0000-0000-000000000000/accept")
+        bad_action = await client.post(f"/v1/fulfilments/{order_id}/explode")
+    assert ship_early.status_code == 409
+    assert ship_early.headers["content-type"].startswith("application/problem+json")
+    assert ship_early.json()["current_state"] == "received"
+    assert "received" in ship_early.json()["detail"]
+    assert receipt_early.status_code == 409
+    assert unknown.status_code == 404
+    assert bad_action.status_code == 422
+
+
+async def test_concurrent_commands_cannot_both_win(start_service, broker) -> None:
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url, timeout=30) as client:
+        order_id, _ = await _receive(broker, fulfilment, client)
+        responses = await asyncio.gather(
+            *(
+                client.post(f"/v1/fulfilments/{order_id}/{a}")
+                for a in ["accept"] * 4 + ["reject"] * 4
+            )
+        )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    records = await read_records(
+        broker.bootstrap_servers,
+        [topics.FULFILMENT],
+        until=lambda rs: len(events_of(rs, order_id)) >= 1,
+    )
+    await asyncio.sleep(0.5)
+    records = await read_records(
+        broker.bootstrap_servers,
+        [topics.FULFILMENT],
+        until=lambda rs: len(events_of(rs, order_id)) >= 1,
+    )
+    assert len(events_of(records, order_id)) == 1
+
+
+async def test_redelivered_order_placed_changes_nothing(start_service, broker) -> None:
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+        order_id, placed = await _receive(broker, fulfilment, client)
+        accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
+        assert accepted.status_code == 200
+        # the same event again, as Kafka's at-least-once delivery may hand it over
+        await produce(
+            broker.bootstrap_servers,
+            topics.ORDERS,
+            json.dumps(placed).encode(),
+            key=order_id.encode(),
+            headers={"event_type": "OrderPlaced"},
+        )
+        await asyncio.sleep(1.0)
+        queue = (await client.get("/v1/departments/FRAMES/queue")).json()
+    mine = [item for item in queue if item["order_id"] == order_id]
+    assert len(mine) == 1
+    assert mine[0]["status"] == "accepted"  # not reset to received
+
+
+async def test_cancelled_order_refuses_further_work(start_service, broker) -> None:
+    from supplychain_contracts import OrderCancelled
+
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+        order_id, placed = await _receive(broker, fulfilment, client)
+        cancel = OrderCancelled(
+            order_id=order_id,
+            root_order_id=order_id,
+            producer="test",
+            supplier="FRAMES",
+            requester="ASSEMBLY",
+            reason="no longer needed",
+            causation_id=placed["event_id"],
+        )
+        await produce(
+            broker.bootstrap_servers,
+            topics.ORDERS,
+            cancel.model_dump_json().encode(),
+            key=order_id.encode(),
+            headers={"event_type": "OrderCancelled"},
+        )
+        await poll_http(
+            client,
+            "/v1/departments/FRAMES/queue",
+            until=lambda r: order_id not in [i["order_id"] for i in r.json()],
+        )
+        accept = await client.post(f"/v1/fulfilments/{order_id}/accept")
+    assert accept.status_code == 409
+    assert accept.json()["current_state"] == "cancelled"

@@ -1,0 +1,439 @@
+"""Rules of placing, pricing and cancelling an internal order (order_intake.domain, pure)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from order_intake.domain import (
+    CANCELLABLE,
+    CatalogueEntry,
+    Limits,
+    OrderRefused,
+    OrderRequest,
+    OrderStatus,
+    RequestedLine,
+    cancel,
+    next_status,
+    order_total,
+    place,
+    price_lines,
+    request_fingerprint,
+)
+from supplychain_contracts import OrderLine, Priority
+
+TODAY = date(2025, 6, 15)
+DEPARTMENTS = {"ASSEMBLY", "FRAMES", "METALWORKS", "EMPLOYEE_SHOP"}
+CATALOGUE = {
+    "FRAME-CITY": CatalogueEntry("FRAME-CITY", "FRAMES", Decimal("104.50"), None),
+    "TUBE-AL-6061": CatalogueEntry("TUBE-AL-6061", "METALWORKS", Decimal("13.50"), None),
+    "SHOP-BIKE-CITY": CatalogueEntry(
+        "SHOP-BIKE-CITY", "EMPLOYEE_SHOP", Decimal("299.00"), Decimal("549.00")
+    ),
+    "SHOP-HELMET": CatalogueEntry(
+        "SHOP-HELMET", "EMPLOYEE_SHOP", Decimal("30.00"), Decimal("59.00")
+    ),
+    "SHOP-GIFT": CatalogueEntry("SHOP-GIFT", "EMPLOYEE_SHOP", Decimal("5.00"), None),
+    "SHOP-ODD": CatalogueEntry("SHOP-ODD", "EMPLOYEE_SHOP", Decimal("1.00"), Decimal("9.99")),
+}
+LIMITS = Limits(max_lines=3, max_quantity=100)
+
+
+def request(**overrides: Any) -> OrderRequest:
+    fields: dict[str, Any] = {
+        "requester": "ASSEMBLY",
+        "supplier": "FRAMES",
+        "lines": (RequestedLine("FRAME-CITY", 2),),
+    }
+    fields.update(overrides)
+    return OrderRequest(**fields)
+
+
+def price(req: OrderRequest, discount: Decimal | None = None) -> tuple[OrderLine, ...]:
+    return price_lines(
+        req,
+        catalogue=CATALOGUE,
+        departments=DEPARTMENTS,
+        limits=LIMITS,
+        today=TODAY,
+        employee_discount_pct=discount,
+    )
+
+
+def refusal(req: OrderRequest, discount: Decimal | None = None) -> OrderRefused:
+    with pytest.raises(OrderRefused) as caught:
+        price(req, discount)
+    assert caught.value.status == 422
+    assert str(caught.value) == caught.value.message
+    return caught.value
+
+
+# --- price_lines: accepted orders ------------------------------------------------------
+
+
+def test_department_pays_the_transfer_price() -> None:
+    lines = price(request(lines=(RequestedLine("FRAME-CITY", 3),)))
+    assert lines == (OrderLine(sku="FRAME-CITY", quantity=3, unit_price=Decimal("104.50")),)
+
+
+def test_lines_keep_their_order() -> None:
+    lines = price(
+        request(
+            supplier="EMPLOYEE_SHOP",
+            lines=(RequestedLine("SHOP-HELMET", 1), RequestedLine("SHOP-BIKE-CITY", 1)),
+        )
+    )
+    assert [line.sku for line in lines] == ["SHOP-HELMET", "SHOP-BIKE-CITY"]
+    assert [line.unit_price for line in lines] == [Decimal("30.00"), Decimal("299.00")]
+
+
+def test_employee_pays_list_price_less_discount() -> None:
+    req = request(
+        supplier="EMPLOYEE_SHOP",
+        employee_id="E-1001",
+        lines=(RequestedLine("SHOP-BIKE-CITY", 1), RequestedLine("SHOP-HELMET", 2)),
+    )
+    lines = price(req, Decimal("30"))
+    assert [line.unit_price for line in lines] == [Decimal("384.30"), Decimal("41.30")]
+    assert order_total(lines) == Decimal("466.90")
+
+
+def test_employee_price_is_quantized_to_cents() -> None:
+    req = request(
+        supplier="EMPLOYEE_SHOP", employee_id="E-1", lines=(RequestedLine("SHOP-ODD", 1),)
+    )
+    (line,) = price(req, Decimal("33"))  # 9.99 * 0.67 = 6.6933
+    assert line.unit_price == Decimal("6.69")
+    assert line.unit_price.as_tuple().exponent == -2
+    (line,) = price(req, Decimal("0"))
+    assert line.unit_price == Decimal("9.99")
+
+
+def test_employee_of_the_shop_department_may_buy_from_it() -> None:
+    req = request(
+        requester="EMPLOYEE_SHOP",
+        supplier="EMPLOYEE_SHOP",
+        employee_id="E-9",
+        lines=(RequestedLine("SHOP-HELMET", 1),),
+    )
+    (line,) = price(req, Decimal("50"))
+    assert line.unit_price == Decimal("29.50")
+
+
+def test_needed_by_today_and_limits_at_their_bounds_are_accepted() -> None:
+    req = request(
+        needed_by=TODAY,
+        lines=(
+            RequestedLine("FRAME-CITY", 1),
+            RequestedLine("FRAME-CITY", LIMITS.max_quantity),
+            RequestedLine("FRAME-CITY", 5),
+        ),
+    )
+    assert [line.quantity for line in price(req)] == [1, 100, 5]
+
+
+# --- price_lines: refusals -------------------------------------------------------------
+
+
+def test_unknown_requester_is_refused() -> None:
+    refused = refusal(request(requester="GHOSTS"))
+    assert refused.field == "requester"
+    assert refused.message == "unknown requesting department GHOSTS"
+
+
+def test_unknown_supplier_is_refused() -> None:
+    refused = refusal(request(supplier="GHOSTS"))
+    assert refused.field == "supplier"
+    assert refused.message == "unknown supplying department GHOSTS"
+
+
+def test_department_cannot_order_from_itself() -> None:
+    refused = refusal(request(requester="FRAMES", supplier="FRAMES"))
+    assert refused.field == "supplier"
+    assert refused.message == "a department cannot order from itself"
+
+
+def test_order_without_lines_is_refused() -> None:
+    refused = refusal(request(lines=()))
+    assert refused.field == "lines"
+    assert "at least one line" in refused.message
+
+
+def test_too_many_lines_are_refused() -> None:
+    refused = refusal(request(lines=(RequestedLine("FRAME-CITY", 1),) * 4))
+    assert refused.field == "lines"
+    assert refused.message == "an order has at most 3 lines"
+
+
+def test_needed_by_in_the_past_is_refused() -> None:
+    refused = refusal(request(needed_by=TODAY - timedelta(days=1)))
+    assert refused.field == "needed_by"
+    assert refused.message == "needed_by is in the past"
+
+
+def test_unknown_sku_is_refused_naming_its_line() -> None:
+    refused = refusal(
+        request(lines=(RequestedLine("FRAME-CITY", 1), RequestedLine("FRAME-CARGO", 1)))
+    )
+    assert refused.field == "lines.1.sku"
+    assert refused.message == "unknown sku FRAME-CARGO"
+
+
+def test_sku_of_another_supplier_is_refused() -> None:
+    refused = refusal(request(lines=(RequestedLine("TUBE-AL-6061", 1),)))
+    assert refused.field == "lines.0.sku"
+    assert refused.message == "TUBE-AL-6061 is supplied by METALWORKS, not FRAMES"
+
+
+@pytest.mark.parametrize("quantity", [0, -1, LIMITS.max_quantity + 1])
+def test_quantity_out_of_bounds_is_refused(quantity: int) -> None:
+    refused = refusal(
+        request(lines=(RequestedLine("FRAME-CITY", 1), RequestedLine("FRAME-CITY", quantity)))
+    )
+    assert refused.field == "lines.1.quantity"
+    assert refused.message == "quantity must be between 1 and 100"
+
+
+def test_employee_cannot_buy_an_item_without_list_price() -> None:
+    refused = refusal(
+        request(
+            supplier="EMPLOYEE_SHOP",
+            employee_id="E-1001",
+            lines=(RequestedLine("SHOP-HELMET", 1), RequestedLine("SHOP-GIFT", 1)),
+        ),
+        Decimal("30"),
+    )
+    assert refused.field == "lines.1.sku"
+    assert refused.message == "SHOP-GIFT is not sold to employees"
+
+
+def test_employee_cannot_buy_from_a_department_that_is_no_shop() -> None:
+    # the caller passes no discount when the supplier is not an employee shop
+    refused = refusal(
+        request(
+            supplier="EMPLOYEE_SHOP", employee_id="E-1", lines=(RequestedLine("SHOP-HELMET", 1),)
+        ),
+        None,
+    )
+    assert refused.field == "lines.0.sku"
+    assert "not sold to employees" in refused.message
+    refused = refusal(request(employee_id="E-1"), None)
+    assert refused.field == "lines.0.sku"
+    assert refused.message == "FRAME-CITY is not sold to employees"
+
+
+# --- totals, fingerprints, events ------------------------------------------------------
+
+
+def test_order_total() -> None:
+    lines = (
+        OrderLine(sku="A", quantity=3, unit_price=Decimal("0.10")),
+        OrderLine(sku="B", quantity=2, unit_price=Decimal("104.50")),
+    )
+    total = order_total(lines)
+    assert total == Decimal("209.30")
+    assert isinstance(total, Decimal)
+    assert order_total(()) == Decimal("0.00")
+
+
+def test_request_fingerprint_is_stable_under_key_order() -> None:
+    a = {"supplier": "FRAMES", "requester": "ASSEMBLY", "lines": [{"sku": "X", "quantity": 1}]}
+    b = {"lines": [{"quantity": 1, "sku": "X"}], "requester": "ASSEMBLY", "supplier": "FRAMES"}
+    assert request_fingerprint(a) == request_fingerprint(b)
+    assert len(request_fingerprint(a)) == 64
+
+
+def test_request_fingerprint_differs_when_the_body_differs() -> None:
+    a = {"supplier": "FRAMES", "lines": [{"sku": "X", "quantity": 1}]}
+    b = {"supplier": "FRAMES", "lines": [{"sku": "X", "quantity": 2}]}
+    c = {"supplier": "FRAMES", "lines": [{"sku": "X", "quantity": 1}], "priority": "rush"}
+    assert len({request_fingerprint(a), request_fingerprint(b), request_fingerprint(c)}) == 3
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6), st.randoms())
+def test_request_fingerprint_ignores_key_order_property(body: dict[str, Any], rnd: Any) -> None:
+    def shuffled(value: Any) -> Any:
+        if isinstance(value, dict):
+            items = [(k, shuffled(v)) for k, v in value.items()]
+            rnd.shuffle(items)
+            return dict(items)
+        if isinstance(value, list):
+            return [shuffled(v) for v in value]
+        return value
+
+    assert request_fingerprint(shuffled(body)) == request_fingerprint(body)
+
+
+def test_place_builds_a_root_order_event() -> None:
+    req = request(priority=Priority.RUSH, needed_by=TODAY)
+    lines = price(req)
+    event = place(req, lines, currency="EUR")
+    assert event.event_type == "OrderPlaced"
+    assert event.order_id == event.root_order_id
+    assert event.parent_order_id is None
+    assert event.causation_id is None
+    assert event.producer == "order-intake"
+    assert (event.requester, event.supplier) == ("ASSEMBLY", "FRAMES")
+    assert event.lines == lines
+    assert event.priority is Priority.RUSH
+    assert event.needed_by == TODAY
+    assert place(req, lines, currency="EUR").order_id != event.order_id
+
+
+def _cancel(status: OrderStatus) -> Any:
+    return cancel(
+        order_id=uuid4(),
+        root_order_id=uuid4(),
+        status=status,
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        employee_id=None,
+        reason="plans changed",
+        causation_id=uuid4(),
+    )
+
+
+@pytest.mark.parametrize("status", sorted(CANCELLABLE))
+def test_cancel_before_shipping_emits_order_cancelled(status: OrderStatus) -> None:
+    event = _cancel(status)
+    assert event.event_type == "OrderCancelled"
+    assert event.reason == "plans changed"
+    assert event.producer == "order-intake"
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.INVOICED,
+        OrderStatus.REJECTED,
+        OrderStatus.CANCELLED,
+    ],
+)
+def test_cancel_is_refused_with_409_once_shipped_or_closed(status: OrderStatus) -> None:
+    with pytest.raises(OrderRefused) as caught:
+        _cancel(status)
+    assert caught.value.status == 409
+    assert caught.value.field == "order_id"
+    assert caught.value.message == f"the order is {status.value} and can no longer be cancelled"
+
+
+# --- next_status -----------------------------------------------------------------------
+
+HAPPY_PATH = [
+    ("OrderAccepted", OrderStatus.ACCEPTED),
+    ("WorkStarted", OrderStatus.IN_PROGRESS),
+    ("ComponentsRequested", OrderStatus.AWAITING_COMPONENTS),
+    ("OrderShipped", OrderStatus.SHIPPED),
+    ("OrderDelivered", OrderStatus.DELIVERED),
+    ("InvoiceIssued", OrderStatus.INVOICED),
+]
+
+
+def test_next_status_follows_the_happy_path() -> None:
+    status = OrderStatus.PLACED
+    for event_type, expected in HAPPY_PATH:
+        status = next_status(status, event_type)
+        assert status is expected
+
+
+@pytest.mark.parametrize(
+    ("current", "event_type"),
+    [
+        (OrderStatus.SHIPPED, "OrderAccepted"),
+        (OrderStatus.SHIPPED, "WorkStarted"),
+        (OrderStatus.AWAITING_COMPONENTS, "WorkStarted"),
+        (OrderStatus.DELIVERED, "OrderShipped"),
+        (OrderStatus.INVOICED, "OrderDelivered"),
+        (OrderStatus.ACCEPTED, "OrderAccepted"),
+    ],
+)
+def test_next_status_never_moves_backwards(current: OrderStatus, event_type: str) -> None:
+    assert next_status(current, event_type) is current
+
+
+def test_a_late_event_skips_ahead() -> None:
+    assert next_status(OrderStatus.PLACED, "OrderShipped") is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.ACCEPTED, "InvoiceIssued") is OrderStatus.INVOICED
+
+
+def test_unknown_or_own_events_leave_the_status_alone() -> None:
+    assert next_status(OrderStatus.ACCEPTED, "OrderPlaced") is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.ACCEPTED, "SlaBreached") is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.SHIPPED, "Nonsense") is OrderStatus.SHIPPED
+
+
+def test_rejection_and_cancellation() -> None:
+    assert next_status(OrderStatus.PLACED, "OrderRejected") is OrderStatus.REJECTED
+    assert next_status(OrderStatus.IN_PROGRESS, "OrderCancelled") is OrderStatus.CANCELLED
+    # too late: the order already left the supplier
+    assert next_status(OrderStatus.SHIPPED, "OrderCancelled") is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.DELIVERED, "OrderRejected") is OrderStatus.DELIVERED
+    # terminal states stay terminal
+    for event_type, _ in HAPPY_PATH:
+        assert next_status(OrderStatus.REJECTED, event_type) is OrderStatus.REJECTED
+        assert next_status(OrderStatus.CANCELLED, event_type) is OrderStatus.CANCELLED
+    assert next_status(OrderStatus.REJECTED, "OrderCancelled") is OrderStatus.REJECTED
+    assert next_status(OrderStatus.CANCELLED, "OrderRejected") is OrderStatus.CANCELLED
+
+
+PROGRESS = [
+    OrderStatus.PLACED,
+    OrderStatus.ACCEPTED,
+    OrderStatus.IN_PROGRESS,
+    OrderStatus.AWAITING_COMPONENTS,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.INVOICED,
+]
+TERMINAL = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
+EVENT_TYPES = [
+    "OrderAccepted",
+    "OrderRejected",
+    "WorkStarted",
+    "ComponentsRequested",
+    "OrderShipped",
+    "OrderDelivered",
+    "InvoiceIssued",
+    "OrderCancelled",
+    "OrderPlaced",
+    "SlaWarning",
+]
+
+
+@given(st.lists(st.sampled_from(EVENT_TYPES), max_size=30))
+def test_next_status_is_monotonic_over_any_event_sequence(events: list[str]) -> None:
+    status = OrderStatus.PLACED
+    for event_type in events:
+        new = next_status(status, event_type)
+        if status in TERMINAL:
+            assert new is status
+        elif new in TERMINAL:
+            assert status in CANCELLABLE
+        else:
+            assert PROGRESS.index(new) >= PROGRESS.index(status)
+        status = new
+
+
+@given(st.permutations([event for event, _ in HAPPY_PATH]))
+def test_any_delivery_order_of_the_happy_path_ends_invoiced(events: list[str]) -> None:
+    status = OrderStatus.PLACED
+    for event_type in events:
+        status = next_status(status, event_type)
+    assert status is OrderStatus.INVOICED
