@@ -99,18 +99,23 @@ def _compare(
         _compare(old_branch, new_branch, path, old_defs, new_defs, problems, seen)
     if "items" in old and "items" in new:
         _compare(old["items"], new["items"], f"{path}[]", old_defs, new_defs, problems, seen)
+    new_items = new.get("prefixItems", [])
     for prefix_index, old_item in enumerate(old.get("prefixItems", [])):
-        new_items = new.get("prefixItems", [])
-        if prefix_index < len(new_items):
-            _compare(
-                old_item,
-                new_items[prefix_index],
-                f"{path}[{prefix_index}]",
-                old_defs,
-                new_defs,
-                problems,
-                seen,
-            )
+        if prefix_index >= len(new_items):
+            problems.append(f"{path}[{prefix_index}]: tuple position removed")
+            continue
+        _compare(
+            old_item,
+            new_items[prefix_index],
+            f"{path}[{prefix_index}]",
+            old_defs,
+            new_defs,
+            problems,
+            seen,
+        )
+    old_values, new_values = old.get("additionalProperties"), new.get("additionalProperties")
+    if isinstance(old_values, dict) and isinstance(new_values, dict):
+        _compare(old_values, new_values, f"{path}{{}}", old_defs, new_defs, problems, seen)
     old_props: Mapping[str, Any] = old.get("properties", {})
     new_props: Mapping[str, Any] = new.get("properties", {})
     for name, old_prop in old_props.items():

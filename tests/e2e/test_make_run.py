@@ -1,0 +1,202 @@
+"""The whole system as `make run` starts it: one order through the four services.
+
+Events are observed with a plain aiokafka consumer, the invoice and metrics over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support import events_of, has_event, order_body, poll_http, read_records
+
+from supplychain_contracts import topics
+from supplychain_devstack.processes import free_port, port_open
+
+pytestmark = pytest.mark.e2e
+
+CHAIN = ["OrderPlaced", "OrderAccepted", "WorkStarted", "OrderShipped", "OrderDelivered", "InvoiceIssued"]
+STAGES = ["acceptance", "fulfilment", "delivery", "invoicing", "end_to_end"]
+
+
+@dataclass
+class RunningSystem:
+    process: subprocess.Popen[str]
+    output: list[str]
+    kafka: str
+    ports: dict[str, int]
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+def _free_port_block(size: int) -> int:
+    for _ in range(200):
+        base = random.randint(20_000, 40_000)
+        if not any(port_open(base + i) for i in range(size + 1)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "supplychain_devstack.run"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + 180
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("make run exited before it was ready:\n" + "".join(output))
+        output.append(line)
+        if line.startswith("ready"):
+            return process, output
+    process.kill()
+    raise AssertionError("make run was not ready in time:\n" + "".join(output))
+
+
+def _stop(process: subprocess.Popen[str], output: list[str]) -> None:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    remaining, _ = process.communicate(timeout=90)
+    output.append(remaining)
+    assert process.returncode == 0, "".join(output)
+
+
+def _leftovers(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSystem, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("make-run")
+    base = _free_port_block(4)
+    env = {
+        **os.environ,
+        "DEVSTACK_DATA_DIR": str(data_dir),
+        "DEVSTACK_KAFKA_PORT": str(free_port()),
+        "DEVSTACK_POSTGRES_PORT": str(free_port()),
+        "DEVSTACK_HTTP_PORT_BASE": str(base),
+        "FULFILMENT_AUTOPILOT": "true",
+        "FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S": "0.3",
+        "FULFILMENT_AUTOPILOT_SHIP_DELAY_S": "0.5",
+        "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.3",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process, output = _start(env)
+    ports = {name: base + i for i, name in enumerate(["order-intake", "fulfilment", "invoicing", "monitoring"], 1)}
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{env['DEVSTACK_KAFKA_PORT']}"
+    running = RunningSystem(process=process, output=output, kafka=kafka, ports=ports)
+    try:
+        yield running, env
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> None:
+    running, _ = system
+    printed = "".join(running.output)
+    for name, port in running.ports.items():
+        assert f"http://127.0.0.1:{port}" in printed and name in printed
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{running.url('order-intake')}/v1/orders",
+            json=order_body(requester="ASSEMBLY", supplier="WHEELS", sku="WHEEL-28", quantity=4),
+            headers={"Idempotency-Key": f"e2e-{uuid.uuid4()}"},
+        )
+        assert response.status_code == 201, response.text
+        order_id = response.json()["order_id"]
+
+        records = await read_records(
+            running.kafka, topics.ALL_TOPICS, until=has_event(order_id, "InvoiceIssued"), timeout=60
+        )
+        chain = sorted(events_of(records, order_id), key=lambda r: r.json["occurred_at"])
+        assert [r.headers["event_type"] for r in chain] == CHAIN
+        assert [r.json["event_type"] for r in chain] == CHAIN
+        # one trace for the order across the four services
+        assert len({r.trace_id for r in chain}) == 1
+        trace_id = chain[0].trace_id
+        assert trace_id is not None and trace_id != "0" * 32
+        # each event was caused by the one before it
+        for before, after in zip(chain, chain[1:], strict=False):
+            assert after.json["causation_id"] == before.json["event_id"]
+        assert {r.json["root_order_id"] for r in chain} == {order_id}
+        assert {r.key for r in chain} == {order_id.encode()}
+        assert [r.json["producer"] for r in chain] == [
+            "order-intake", "fulfilment", "fulfilment", "fulfilment", "fulfilment", "invoicing",
+        ]
+
+        invoices = await poll_http(
+            client, f"{running.url('invoicing')}/v1/invoices?department=WHEELS",
+            until=lambda r: order_id in [i["order_id"] for i in r.json()],
+        )
+        [invoice] = [i for i in invoices.json() if i["order_id"] == order_id]
+        assert invoice["total"] == "154.00"  # 4 x 38.50
+        assert invoice["requester_cost_centre"] == "CC-1600"
+
+        order = await poll_http(
+            client, f"{running.url('order-intake')}/v1/orders/{order_id}",
+            until=lambda r: r.json()["status"] == "invoiced",
+        )
+        assert [t["event_type"] for t in order.json()["timeline"]] == CHAIN
+
+        def all_stages_observed(r: httpx.Response) -> bool:
+            return all(
+                f'supplychain_handoff_duration_seconds_count{{requester="ASSEMBLY",stage="{s}",supplier="WHEELS"}}' in r.text
+                for s in STAGES
+            )
+
+        metrics = await poll_http(client, f"{running.url('monitoring')}/metrics", until=all_stages_observed)
+        openmetrics = await client.get(
+            f"{running.url('monitoring')}/metrics", headers={"Accept": "application/openmetrics-text"}
+        )
+        assert f'trace_id="{trace_id}"' in openmetrics.text
+        assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
+        handoffs = (await client.get(f"{running.url('monitoring')}/v1/orders/{order_id}/handoffs")).json()
+        assert {h["stage"] for h in handoffs} == set(STAGES)
+        assert {h["trace_id"] for h in handoffs} == {trace_id}
+
+
+async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
+    running, env = system
+    data_dir = env["DEVSTACK_DATA_DIR"]
+    _stop(running.process, running.output)
+    assert "stopped" in running.output[-1]
+    assert not any(port_open(p) for p in running.ports.values())
+    assert not port_open(int(env["DEVSTACK_KAFKA_PORT"]))
+    assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
+    assert _leftovers(data_dir) == []
+    assert _leftovers(f"127.0.0.1:{env['DEVSTACK_KAFKA_PORT']}") == []
+
+    process, output = _start(env)  # the same data folder: PostgreSQL keeps its data
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            departments = await client.get(f"{running.url('order-intake')}/v1/departments")
+            assert departments.status_code == 200
+            assert len(departments.json()) >= 8
+    finally:
+        _stop(process, output)
+    assert _leftovers(data_dir) == []
