@@ -107,16 +107,17 @@ async def poll_http(
     *,
     until: Callable[[httpx.Response], bool],
     timeout: float = 30,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout
-    response = await client.get(url)
+    response = await client.get(url, headers=headers)
     while not until(response):
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"{url} never satisfied the condition; last: {response.status_code} {response.text[:500]}"
             )
         await asyncio.sleep(0.2)
-        response = await client.get(url)
+        response = await client.get(url, headers=headers)
     return response
 
 
@@ -156,3 +157,8 @@ def placed_event_json(
         lines=(OrderLine(sku=sku, quantity=quantity, unit_price=unit_price),),
     )
     return str(order_id), event.model_dump_json().encode()
+
+
+def auth(department: str, key_number: int = 1) -> dict[str, str]:
+    """The development bearer key of a department (see supplychain_kit.auth)."""
+    return {"Authorization": f"Bearer dev-{department.lower()}-{key_number}"}

@@ -5,6 +5,7 @@ Events are observed with a plain aiokafka consumer, the invoice and metrics over
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -18,14 +19,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import events_of, has_event, order_body, poll_http, read_records
-
 from supplychain_contracts import topics
 from supplychain_devstack.processes import free_port, port_open
+from support import auth, events_of, has_event, order_body, poll_http, read_records
 
 pytestmark = pytest.mark.e2e
 
-CHAIN = ["OrderPlaced", "OrderAccepted", "WorkStarted", "OrderShipped", "OrderDelivered", "InvoiceIssued"]
+CHAIN = [
+    "OrderPlaced",
+    "OrderAccepted",
+    "WorkStarted",
+    "OrderShipped",
+    "OrderDelivered",
+    "InvoiceIssued",
+]
 STAGES = ["acceptance", "fulfilment", "delivery", "invoicing", "end_to_end"]
 
 
@@ -51,7 +58,10 @@ def _free_port_block(size: int) -> int:
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "supplychain_devstack.run"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output: list[str] = []
     deadline = time.monotonic() + 180
@@ -89,7 +99,9 @@ def _leftovers(marker: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSystem, dict[str, str]]]:
+def system(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningSystem, dict[str, str]]]:
     data_dir = tmp_path_factory.mktemp("make-run")
     base = _free_port_block(4)
     env = {
@@ -105,7 +117,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSy
         "PYTHONUNBUFFERED": "1",
     }
     process, output = _start(env)
-    ports = {name: base + i for i, name in enumerate(["order-intake", "fulfilment", "invoicing", "monitoring"], 1)}
+    ports = {
+        name: base + i
+        for i, name in enumerate(["order-intake", "fulfilment", "invoicing", "monitoring"], 1)
+    }
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{env['DEVSTACK_KAFKA_PORT']}"
     running = RunningSystem(process=process, output=output, kafka=kafka, ports=ports)
     try:
@@ -125,7 +140,7 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         response = await client.post(
             f"{running.url('order-intake')}/v1/orders",
             json=order_body(requester="ASSEMBLY", supplier="WHEELS", sku="WHEEL-28", quantity=4),
-            headers={"Idempotency-Key": f"e2e-{uuid.uuid4()}"},
+            headers={"Idempotency-Key": f"e2e-{uuid.uuid4()}", **auth("ASSEMBLY")},
         )
         assert response.status_code == 201, response.text
         order_id = response.json()["order_id"]
@@ -141,41 +156,58 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         trace_id = chain[0].trace_id
         assert trace_id is not None and trace_id != "0" * 32
         # each event was caused by the one before it
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             assert after.json["causation_id"] == before.json["event_id"]
         assert {r.json["root_order_id"] for r in chain} == {order_id}
         assert {r.key for r in chain} == {order_id.encode()}
         assert [r.json["producer"] for r in chain] == [
-            "order-intake", "fulfilment", "fulfilment", "fulfilment", "fulfilment", "invoicing",
+            "order-intake",
+            "fulfilment",
+            "fulfilment",
+            "fulfilment",
+            "fulfilment",
+            "invoicing",
         ]
 
         invoices = await poll_http(
-            client, f"{running.url('invoicing')}/v1/invoices?department=WHEELS",
-            until=lambda r: order_id in [i["order_id"] for i in r.json()],
+            client,
+            f"{running.url('invoicing')}/v1/invoices",
+            headers=auth("WHEELS"),
+            until=lambda r: r.status_code == 200 and order_id in [i["order_id"] for i in r.json()],
         )
         [invoice] = [i for i in invoices.json() if i["order_id"] == order_id]
         assert invoice["total"] == "154.00"  # 4 x 38.50
         assert invoice["requester_cost_centre"] == "CC-1600"
 
         order = await poll_http(
-            client, f"{running.url('order-intake')}/v1/orders/{order_id}",
+            client,
+            f"{running.url('order-intake')}/v1/orders/{order_id}",
+            headers=auth("ASSEMBLY"),
             until=lambda r: r.json()["status"] == "invoiced",
         )
         assert [t["event_type"] for t in order.json()["timeline"]] == CHAIN
 
         def all_stages_observed(r: httpx.Response) -> bool:
             return all(
-                f'supplychain_handoff_duration_seconds_count{{requester="ASSEMBLY",stage="{s}",supplier="WHEELS"}}' in r.text
+                f'supplychain_handoff_duration_seconds_count{{requester="ASSEMBLY",stage="{s}",supplier="WHEELS"}}'
+                in r.text
                 for s in STAGES
             )
 
-        metrics = await poll_http(client, f"{running.url('monitoring')}/metrics", until=all_stages_observed)
+        metrics = await poll_http(
+            client, f"{running.url('monitoring')}/metrics", until=all_stages_observed
+        )
         openmetrics = await client.get(
-            f"{running.url('monitoring')}/metrics", headers={"Accept": "application/openmetrics-text"}
+            f"{running.url('monitoring')}/metrics",
+            headers={"Accept": "application/openmetrics-text"},
         )
         assert f'trace_id="{trace_id}"' in openmetrics.text
         assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
-        handoffs = (await client.get(f"{running.url('monitoring')}/v1/orders/{order_id}/handoffs")).json()
+        handoffs = (
+            await client.get(
+                f"{running.url('monitoring')}/v1/orders/{order_id}/handoffs", headers=auth("WHEELS")
+            )
+        ).json()
         assert {h["stage"] for h in handoffs} == set(STAGES)
         assert {h["trace_id"] for h in handoffs} == {trace_id}
 
@@ -194,7 +226,9 @@ async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
     process, output = _start(env)  # the same data folder: PostgreSQL keeps its data
     try:
         async with httpx.AsyncClient(timeout=30) as client:
-            departments = await client.get(f"{running.url('order-intake')}/v1/departments")
+            departments = await client.get(
+                f"{running.url('order-intake')}/v1/departments", headers=auth("FACILITIES")
+            )
             assert departments.status_code == 200
             assert len(departments.json()) >= 8
     finally:

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 from supplychain_contracts import topics
-from support import events_of, has_event, placed_event_json, poll_http, produce, read_records
+from support import auth, events_of, has_event, placed_event_json, poll_http, produce, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,12 @@ async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dic
 
 async def test_order_walks_the_state_machine_with_causation_chain(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         for action in ("accept", "start", "ship"):
             response = await client.post(f"/v1/fulfilments/{order_id}/{action}")
             assert response.status_code == 200, response.text
-        receipt = await client.post(f"/v1/orders/{order_id}/receipt")
+        receipt = await client.post(f"/v1/orders/{order_id}/receipt", headers=auth("ASSEMBLY"))
         assert receipt.json()["status"] == "delivered"
         queue = (await client.get("/v1/departments/FRAMES/queue")).json()
         assert order_id not in [item["order_id"] for item in queue]
@@ -61,10 +61,12 @@ async def test_order_walks_the_state_machine_with_causation_chain(start_service,
 
 async def test_illegal_moves_are_refused_with_the_current_state(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         ship_early = await client.post(f"/v1/fulfilments/{order_id}/ship")
-        receipt_early = await client.post(f"/v1/orders/{order_id}/receipt")
+        receipt_early = await client.post(
+            f"/v1/orders/{order_id}/receipt", headers=auth("ASSEMBLY")
+        )
         unknown = await client.post("/v1/fulfilments/00000000-0000-0000-0000-000000000000/accept")
         bad_action = await client.post(f"/v1/fulfilments/{order_id}/explode")
     assert ship_early.status_code == 409
@@ -78,7 +80,9 @@ async def test_illegal_moves_are_refused_with_the_current_state(start_service, b
 
 async def test_concurrent_commands_cannot_both_win(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=fulfilment.url, timeout=30, headers=auth("FRAMES")
+    ) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         responses = await asyncio.gather(
             *(
@@ -103,7 +107,7 @@ async def test_concurrent_commands_cannot_both_win(start_service, broker) -> Non
 
 async def test_redelivered_order_placed_changes_nothing(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
         assert accepted.status_code == 200
@@ -126,7 +130,7 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
     from supplychain_contracts import OrderCancelled
 
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         cancel = OrderCancelled(
             order_id=order_id,
@@ -152,3 +156,21 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
         accept = await client.post(f"/v1/fulfilments/{order_id}/accept")
     assert accept.status_code == 409
     assert accept.json()["current_state"] == "cancelled"
+
+
+async def test_only_the_department_that_owes_a_step_can_take_it(start_service, broker) -> None:
+    fulfilment = start_service("fulfilment")
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+        order_id, _ = await _receive(broker, fulfilment, client)
+        by_requester = await client.post(
+            f"/v1/fulfilments/{order_id}/accept", headers=auth("ASSEMBLY")
+        )
+        by_stranger = await client.post(
+            f"/v1/fulfilments/{order_id}/accept", headers=auth("WHEELS")
+        )
+        other_queue = await client.get("/v1/departments/WHEELS/queue")
+        anonymous = await client.get("/v1/departments/FRAMES/queue", headers={"Authorization": ""})
+    assert by_requester.status_code == 403
+    assert by_stranger.status_code == 404
+    assert other_queue.status_code == 403
+    assert anonymous.status_code == 401

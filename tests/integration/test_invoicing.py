@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 from supplychain_contracts import OrderDelivered, OrderLine, topics
-from support import events_of, has_event, poll_http, produce, read_records
+from support import auth, events_of, has_event, poll_http, produce, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ async def test_delivered_order_is_invoiced_once_even_when_redelivered(
     assert invoice["causation_id"] == str(event.event_id)
     assert invoice["period"] == event.occurred_at.strftime("%Y-%m")
 
-    async with httpx.AsyncClient(base_url=invoicing.url) as client:
+    async with httpx.AsyncClient(base_url=invoicing.url, headers=auth("FRAMES")) as client:
         listed = await poll_http(
             client, "/v1/invoices?department=FRAMES", until=lambda r: len(r.json()) >= 1
         )

@@ -17,7 +17,7 @@ from supplychain_contracts import (
     OrderShipped,
     topic_for,
 )
-from support import poll_http, produce
+from support import auth, poll_http, produce
 
 pytestmark = pytest.mark.integration
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -64,7 +64,7 @@ async def test_stage_durations_are_recorded_with_trace_exemplars(start_service, 
                 "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01",
             },
         )
-    async with httpx.AsyncClient(base_url=monitoring.url) as client:
+    async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("ASSEMBLY")) as client:
         handoffs = await poll_http(
             client,
             f"/v1/orders/{order_id}/handoffs",
@@ -102,7 +102,7 @@ async def test_redelivered_events_do_not_double_count(start_service, broker) -> 
             event.model_dump_json().encode(),
             key=str(order_id).encode(),
         )
-    async with httpx.AsyncClient(base_url=monitoring.url) as client:
+    async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("ASSEMBLY")) as client:
         await poll_http(
             client,
             f"/v1/orders/{order_id}/handoffs",

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 from supplychain_contracts import topics
-from support import events_of, has_event, order_body, read_records
+from support import auth, events_of, has_event, order_body, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ def key() -> str:
 
 async def test_placed_order_is_stored_priced_and_published(start_service, broker) -> None:
     intake = start_service("order-intake")
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         response = await client.post(
             "/v1/orders", json=order_body(quantity=3), headers={"Idempotency-Key": key()}
         )
@@ -49,7 +49,7 @@ async def test_placed_order_is_stored_priced_and_published(start_service, broker
 async def test_idempotency_key_replays_and_conflicts(start_service) -> None:
     intake = start_service("order-intake")
     k = key()
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         first = await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
         replay = await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
         clash = await client.post(
@@ -66,7 +66,9 @@ async def test_idempotency_key_replays_and_conflicts(start_service) -> None:
 async def test_concurrent_retries_make_exactly_one_order(start_service, broker) -> None:
     intake = start_service("order-intake")
     k = key()
-    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=intake.url, timeout=30, headers=auth("ASSEMBLY")
+    ) as client:
         responses = await asyncio.gather(
             *(
                 client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": k})
@@ -101,7 +103,7 @@ BAD_ORDERS = [
     ({"requester": "ASSEMBLY", "lines": [{"sku": "FRAME-CITY", "quantity": 1}]}, "supplier"),
     (order_body(sku="NO-SUCH-SKU"), "lines.0.sku"),
     (order_body(sku="WHEEL-28"), "lines.0.sku"),
-    (order_body(requester="FRAMES"), "supplier"),
+    (order_body(supplier="ASSEMBLY", sku="BIKE-CITY"), "supplier"),
     (order_body(needed_by="2000-01-01"), "needed_by"),
     (order_body(quantity=10_001), "lines.0.quantity"),
 ]
@@ -109,7 +111,7 @@ BAD_ORDERS = [
 
 async def test_bad_orders_get_problem_json_naming_the_field(start_service) -> None:
     intake = start_service("order-intake")
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         for body, field in BAD_ORDERS:
             response = await client.post(
                 "/v1/orders", json=body, headers={"Idempotency-Key": key()}
@@ -125,7 +127,7 @@ async def test_bad_orders_get_problem_json_naming_the_field(start_service) -> No
 
 async def test_missing_idempotency_key_is_refused(start_service) -> None:
     intake = start_service("order-intake")
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         response = await client.post("/v1/orders", json=order_body())
     assert response.status_code == 422
     assert "Idempotency-Key" in [e["field"] for e in response.json()["errors"]]
@@ -133,7 +135,7 @@ async def test_missing_idempotency_key_is_refused(start_service) -> None:
 
 async def test_cancel_before_shipment_emits_order_cancelled(start_service, broker) -> None:
     intake = start_service("order-intake")
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         order = (
             await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": key()})
         ).json()
@@ -157,7 +159,7 @@ async def test_cancel_before_shipment_emits_order_cancelled(start_service, broke
 
 async def test_reference_data_is_served(start_service) -> None:
     intake = start_service("order-intake")
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         departments = (await client.get("/v1/departments")).json()
         catalogue = (await client.get("/v1/catalogue")).json()
         openapi = (await client.get("/openapi.json")).json()
@@ -168,3 +170,40 @@ async def test_reference_data_is_served(start_service) -> None:
     assert any(topics.ORDERS in name for name in asyncapi["channels"]) or topics.ORDERS in str(
         asyncapi
     )
+
+
+async def test_departments_act_only_for_themselves(start_service) -> None:
+    intake = start_service("order-intake")
+    async with httpx.AsyncClient(base_url=intake.url) as client:
+        anonymous = await client.post(
+            "/v1/orders", json=order_body(), headers={"Idempotency-Key": key()}
+        )
+        forged = await client.post(
+            "/v1/orders",
+            json=order_body(),
+            headers={"Idempotency-Key": key(), "Authorization": "Bearer guessed"},
+        )
+        for_another = await client.post(
+            "/v1/orders",
+            json=order_body(requester="MARKETING", supplier="RETAIL_OPS", sku="DEMO-BIKE-SET"),
+            headers={"Idempotency-Key": key(), **auth("ASSEMBLY")},
+        )
+        placed = await client.post(
+            "/v1/orders", json=order_body(), headers={"Idempotency-Key": key(), **auth("ASSEMBLY")}
+        )
+        order_id = placed.json()["order_id"]
+        by_supplier = await client.get(f"/v1/orders/{order_id}", headers=auth("FRAMES"))
+        by_stranger = await client.get(f"/v1/orders/{order_id}", headers=auth("MARKETING"))
+        cancel_by_supplier = await client.post(
+            f"/v1/orders/{order_id}/cancel", headers=auth("FRAMES")
+        )
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    assert forged.status_code == 401
+    assert for_another.status_code == 403
+    assert "ASSEMBLY cannot place orders for MARKETING" in for_another.json()["detail"]
+    assert placed.status_code == 201
+    assert by_supplier.status_code == 200
+    assert by_stranger.status_code == 404
+    assert cancel_by_supplier.status_code == 403

@@ -10,6 +10,7 @@ import pytest
 from supplychain_contracts import topics
 from supplychain_contracts.topics import dead_letter_topic
 from support import (
+    auth,
     events_of,
     has_event,
     order_body,
@@ -43,7 +44,7 @@ async def test_unparseable_records_go_to_the_dead_letter_topic_and_the_consumer_
         assert record.headers["dlq_error"]
     assert "order_id" in by_value[wrong].headers["dlq_error"]
     assert by_value[garbage].key == b"k1"
-    async with httpx.AsyncClient(base_url=fulfilment.url) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
         await poll_http(
             client,
             "/v1/departments/FRAMES/queue",
@@ -56,7 +57,9 @@ async def test_order_accepted_while_the_broker_is_down_is_published_when_it_is_b
 ) -> None:
     intake = start_service("order-intake")
     broker.kill()
-    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=intake.url, timeout=30, headers=auth("ASSEMBLY")
+    ) as client:
         response = await client.post(
             "/v1/orders", json=order_body(), headers={"Idempotency-Key": f"k-{uuid.uuid4()}"}
         )
@@ -91,7 +94,9 @@ async def test_order_accepted_while_the_broker_is_down_is_published_when_it_is_b
 async def test_a_crashed_consumer_loses_nothing(start_service, broker) -> None:
     intake = start_service("order-intake")
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=intake.url, timeout=30, headers=auth("ASSEMBLY")
+    ) as client:
         fulfilment.kill()  # crash: no shutdown, no offset commit
         order_ids = []
         for _ in range(5):
@@ -101,7 +106,7 @@ async def test_a_crashed_consumer_loses_nothing(start_service, broker) -> None:
             assert r.status_code == 201
             order_ids.append(r.json()["order_id"])
     restarted = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=restarted.url) as client:
+    async with httpx.AsyncClient(base_url=restarted.url, headers=auth("FRAMES")) as client:
         queue = await poll_http(
             client,
             "/v1/departments/FRAMES/queue",

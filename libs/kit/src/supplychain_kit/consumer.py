@@ -7,13 +7,14 @@ error seeks back to the record, so it is fetched again).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -21,7 +22,7 @@ from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Envelope
-from supplychain_contracts.registry import parse_event
+from supplychain_contracts.registry import EVENTS_BY_TOPIC, parse_event
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
     HEADER_DLQ_CONSUMER_GROUP,
@@ -57,8 +58,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 MAX_ERROR_HEADER = 2000
 
 
-class PoisonMessage(Exception):
-    """A record that can never be applied (unparseable, or failing after every attempt)."""
+def _is_unknown_event_type(value: bytes | None, topic: str) -> bool:
+    """A well-formed event whose type this version of the contracts does not know."""
+    try:
+        event_type = json.loads(value or b"").get("event_type")
+    except (ValueError, AttributeError):
+        return False
+    known = {model.model_fields["event_type"].default for model in EVENTS_BY_TOPIC.get(topic, ())}
+    return isinstance(event_type, str) and bool(event_type) and event_type not in known
 
 
 async def _raw_body(message: StreamMessage[Any]) -> Any:
@@ -99,7 +106,9 @@ class ReliableConsumer:
         """Subscribe one consumer (one group member) to all of this service's topics."""
 
         async def on_record(message: KafkaMessage) -> None:
-            await self.handle(message.raw_message)
+            record = message.raw_message
+            await self.handle(record)
+            self._observe_lag(message.consumer, record)
 
         self._broker.subscriber(
             *self.topics,
@@ -122,6 +131,13 @@ class ReliableConsumer:
             try:
                 event = parse_event(record.value or b"", topic=topic)
             except ValidationError as exc:
+                if _is_unknown_event_type(record.value, topic):
+                    # Contracts evolve additively: an event type this consumer does not
+                    # know yet is not an error; it is skipped, not dead-lettered.
+                    metrics.CONSUMED.labels(
+                        service=self.service, topic=topic, outcome="ignored"
+                    ).inc()
+                    return
                 span.set_status(Status(StatusCode.ERROR, "unparseable record"))
                 await self.dead_letter(record, exc, attempts=1)
                 return
@@ -133,6 +149,16 @@ class ReliableConsumer:
         metrics.CONSUME_DURATION.labels(service=self.service, topic=topic).observe(
             time.perf_counter() - started
         )
+
+    def _observe_lag(self, consumer: Any, record: ConsumerRecord[Any, Any]) -> None:
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:
+            return
+        end = highwater(TopicPartition(record.topic, record.partition))
+        if end is not None:
+            metrics.CONSUMER_LAG.labels(
+                service=self.service, topic=record.topic, partition=str(record.partition)
+            ).set(max(0, end - record.offset - 1))
 
     async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], event: Envelope) -> str:
         for attempt in range(1, self._max_attempts + 1):

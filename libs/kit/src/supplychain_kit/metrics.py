@@ -67,7 +67,7 @@ OUTBOX_PUBLISH_ERRORS: Final = Counter(
 )
 CONSUMED: Final = Counter(
     "supplychain_consumer_messages",
-    "Messages consumed, by outcome (applied, duplicate, dead_lettered, retried)",
+    "Messages consumed, by outcome (applied, duplicate, ignored, dead_lettered, retried)",
     ["service", "topic", "outcome"],
 )
 CONSUME_DURATION: Final = Histogram(

@@ -83,8 +83,16 @@ class ServiceSettings(BaseSettings):
         description="load the shipped sample company into this service's reference tables",
     )
 
+    department_api_keys: str | None = Field(
+        default=None,
+        validation_alias="DEPARTMENT_API_KEYS",
+        description='JSON list of {"key_id", "department", "sha256"}; unset: development keys',
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> ServiceSettings:
+        if self.environment in ("staging", "production") and not self.department_api_keys:
+            raise ValueError("DEPARTMENT_API_KEYS must be set outside local and test")
         if self.environment == "production" and "@" in self.database_url:
             credentials = self.database_url.split("@", 1)[0]
             if credentials.endswith("//postgres") or ":postgres" in credentials:

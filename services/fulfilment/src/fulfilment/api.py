@@ -7,14 +7,21 @@ from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from fulfilment import commands
-from fulfilment.domain import Command, IllegalTransition, WorkStatus
+from fulfilment import commands, store
+from fulfilment.domain import Command, IllegalTransition, NotYourOrder, WorkStatus
 
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
 PROBLEM = PROBLEM_RESPONSE
+COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: PROBLEM,
+    403: {"description": "another department owes this step", **PROBLEM},
+    404: PROBLEM,
+    409: {"description": "illegal in the current state (`current_state`)", **PROBLEM},
+}
 
 
 class CommandBody(BaseModel):
@@ -30,15 +37,22 @@ class CommandResult(BaseModel):
 
 
 async def _run(
-    db: Db, runtime: Runtime, order_id: UUID, command: Command, reason: str | None
+    db: Db, runtime: Runtime, caller: Caller, order_id: UUID, command: Command, reason: str | None
 ) -> CommandResult:
     try:
         async with db.transaction():
             status, event = await commands.execute(
-                db, order_id=order_id, command=command, schema=runtime.schema, reason=reason
+                db,
+                order_id=order_id,
+                command=command,
+                schema=runtime.schema,
+                reason=reason,
+                department=caller.department,
             )
     except commands.UnknownOrder as exc:
         raise Problem(404, f"no work item for order {order_id}") from exc
+    except NotYourOrder as exc:
+        raise Problem(403, str(exc), title="Forbidden") from exc
     except IllegalTransition as exc:
         raise Problem(
             409, str(exc), title="Illegal transition", current_state=exc.current.value
@@ -48,35 +62,31 @@ async def _run(
     )
 
 
-@router.get("/departments/{code}/queue")
-async def department_queue(code: str, db: Db) -> list[dict[str, Any]]:
+@router.get("/departments/{code}/queue", responses={401: PROBLEM, 403: PROBLEM})
+async def department_queue(code: str, db: Db, caller: Caller) -> list[dict[str, Any]]:
     """Open work of a supplier department, rush orders and earliest due first."""
-    from fulfilment import store
-
+    require_department(caller, code, action="read the work queue")
     return await store.queue(db, code)
 
 
 @router.post(
-    "/fulfilments/{order_id}/{action}",
-    response_model=CommandResult,
-    responses={404: PROBLEM, 409: {"description": "illegal in the current state", **PROBLEM}},
+    "/fulfilments/{order_id}/{action}", response_model=CommandResult, responses=COMMAND_ERRORS
 )
 async def supplier_command(
     order_id: UUID,
     action: Literal["accept", "reject", "start", "ship"],
     db: Db,
     runtime: Runtime,
+    caller: Caller,
     body: CommandBody | None = None,
 ) -> CommandResult:
     """The supplier accepts, rejects (with reason), starts or ships an order."""
-    return await _run(db, runtime, order_id, Command(action), body.reason if body else None)
+    return await _run(db, runtime, caller, order_id, Command(action), body.reason if body else None)
 
 
-@router.post(
-    "/orders/{order_id}/receipt",
-    response_model=CommandResult,
-    responses={404: PROBLEM, 409: PROBLEM},
-)
-async def confirm_receipt(order_id: UUID, db: Db, runtime: Runtime) -> CommandResult:
+@router.post("/orders/{order_id}/receipt", response_model=CommandResult, responses=COMMAND_ERRORS)
+async def confirm_receipt(
+    order_id: UUID, db: Db, runtime: Runtime, caller: Caller
+) -> CommandResult:
     """The requester confirms delivery."""
-    return await _run(db, runtime, order_id, Command.RECEIPT, None)
+    return await _run(db, runtime, caller, order_id, Command.RECEIPT, None)

@@ -25,12 +25,22 @@ async def execute(
     command: Command,
     schema: str,
     reason: str | None = None,
+    department: str | None = None,
 ) -> tuple[WorkStatus, Envelope]:
-    """Apply `command` to the order; raises UnknownOrder or domain.IllegalTransition."""
+    """Apply `command` to the order, given by `department` (None: the autopilot).
+
+    Raises UnknownOrder, domain.NotYourOrder or domain.IllegalTransition.
+    """
     found = await store.lock_item(conn, order_id)
     if found is None:
         raise UnknownOrder(order_id)
     item, order_trace = found
+    if department is not None:
+        if department not in (item.supplier, item.requester):
+            raise UnknownOrder(order_id)  # another department's order is not even visible
+        owner = domain.who_commands(item, command)
+        if department != owner:
+            raise domain.NotYourOrder(f"only {owner} can {command.value} this order")
     # The command joins the order's trace (one trace per root order), linked to the caller's.
     caller = get_current_span().get_span_context()
     with continue_trace(

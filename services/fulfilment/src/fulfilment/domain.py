@@ -77,6 +77,15 @@ class WorkItem:
     lines: tuple[OrderLine, ...]
 
 
+class NotYourOrder(Exception):
+    """The department giving the command is not the one that owes it."""
+
+
+def who_commands(item: WorkItem, command: Command) -> str:
+    """The supplier works the order; the requester confirms receipt."""
+    return item.requester if command is Command.RECEIPT else item.supplier
+
+
 def next_status(current: WorkStatus, command: Command) -> WorkStatus:
     allowed_from, target = TRANSITIONS[command]
     if current not in allowed_from:

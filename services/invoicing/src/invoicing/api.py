@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
@@ -45,12 +46,15 @@ class InvoiceOut(BaseModel):
 @router.get("/invoices", response_model=list[InvoiceOut])
 async def list_invoices(
     db: Db,
+    caller: Caller,
     department: str | None = None,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[InvoiceOut]:
-    """Invoices, newest first, optionally for one department and period."""
+    """The caller's invoices (charged or charging), newest first, optionally for one period."""
+    require_department(caller, department or caller.department, action="read invoices")
+    department = caller.department
     rows = await store.list_invoices(
         db, department=department, period=period, limit=limit, offset=offset
     )
@@ -58,9 +62,9 @@ async def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut, responses={404: PROBLEM})
-async def get_invoice(invoice_id: UUID, db: Db) -> InvoiceOut:
+async def get_invoice(invoice_id: UUID, db: Db, caller: Caller) -> InvoiceOut:
     """One invoice with its lines."""
     invoice = await store.get_invoice(db, invoice_id)
-    if invoice is None:
+    if invoice is None or caller.department not in (invoice["supplier"], invoice["requester"]):
         raise Problem(404, f"invoice {invoice_id} does not exist")
     return InvoiceOut.model_validate(invoice)

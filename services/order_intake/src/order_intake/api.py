@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import Priority
 from supplychain_contracts.envelope import DepartmentCode
 from supplychain_kit import metrics, outbox
+from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
@@ -86,9 +87,10 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
-async def _load(db: Db, order_id: UUID) -> OrderOut:
+async def _load(db: Db, order_id: UUID, caller: Caller) -> OrderOut:
     order = await store.get_order(db, order_id)
-    if order is None:
+    if order is None or caller.department not in (order["requester"], order["supplier"]):
+        # another department's order is indistinguishable from a missing one
         raise Problem(404, f"order {order_id} does not exist")
     return OrderOut.model_validate(order)
 
@@ -99,14 +101,22 @@ async def _load(db: Db, order_id: UUID) -> OrderOut:
     response_model=OrderOut,
     responses={
         200: {"model": OrderOut, "description": "replay of an earlier request with this key"},
+        401: PROBLEM,
+        403: {"description": "a department orders only for itself", **PROBLEM},
         409: {"description": "the key was used with a different body", **PROBLEM},
         422: {"description": "the order breaks a rule; `errors` names the field", **PROBLEM},
     },
 )
 async def place_order(
-    body: PlaceOrder, idempotency_key: IdempotencyKey, db: Db, runtime: Runtime, response: Response
+    body: PlaceOrder,
+    idempotency_key: IdempotencyKey,
+    db: Db,
+    runtime: Runtime,
+    caller: Caller,
+    response: Response,
 ) -> OrderOut:
     """Place an internal order; it is stored and its OrderPlaced is published via the outbox."""
+    require_department(caller, body.requester, action="place orders")
     settings = runtime.settings
     fingerprint = domain.request_fingerprint(body.model_dump(mode="json"))
     request = domain.OrderRequest(
@@ -151,7 +161,7 @@ async def place_order(
             await outbox.append(db, [event], schema=runtime.schema)
     if created:
         metrics.ORDERS_PLACED.labels(requester=event.requester, supplier=event.supplier).inc()
-        return await _load(db, event.order_id)
+        return await _load(db, event.order_id, caller)
     existing = await store.order_by_key(db, requester=body.requester, key=idempotency_key)
     assert existing is not None
     if existing["request_hash"] != fingerprint:
@@ -161,26 +171,27 @@ async def place_order(
             title="Idempotency key reused",
         )
     response.status_code = 200
-    return await _load(db, existing["order_id"])
+    return await _load(db, existing["order_id"], caller)
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, responses={404: PROBLEM})
-async def get_order(order_id: UUID, db: Db) -> OrderOut:
+@router.get("/orders/{order_id}", response_model=OrderOut, responses={401: PROBLEM, 404: PROBLEM})
+async def get_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
     """An order with its current status and the timeline of its handoffs."""
-    return await _load(db, order_id)
+    return await _load(db, order_id, caller)
 
 
 @router.post(
     "/orders/{order_id}/cancel", response_model=OrderOut, responses={404: PROBLEM, 409: PROBLEM}
 )
 async def cancel_order(
-    order_id: UUID, db: Db, runtime: Runtime, body: CancelOrder | None = None
+    order_id: UUID, db: Db, runtime: Runtime, caller: Caller, body: CancelOrder | None = None
 ) -> OrderOut:
     """Cancel an order before it is shipped; emits OrderCancelled."""
     async with db.transaction():
         order = await store.get_order(db, order_id, for_update=True)
-        if order is None:
+        if order is None or caller.department not in (order["requester"], order["supplier"]):
             raise Problem(404, f"order {order_id} does not exist")
+        require_department(caller, order["requester"], action="cancel orders")
         try:
             event = domain.cancel(
                 order_id=order_id,
@@ -206,16 +217,16 @@ async def cancel_order(
             detail=event.reason or None,
         )
         await outbox.append(db, [event], schema=runtime.schema)
-    return await _load(db, order_id)
+    return await _load(db, order_id, caller)
 
 
 @router.get("/departments", tags=["reference"])
-async def departments(db: Db) -> list[dict[str, Any]]:
+async def departments(db: Db, caller: Caller) -> list[dict[str, Any]]:
     """Departments: cost centre, monthly budget, legal entity."""
     return await store.list_departments(db)
 
 
 @router.get("/catalogue", tags=["reference"])
-async def catalogue(db: Db, supplier: str | None = None) -> list[dict[str, Any]]:
+async def catalogue(db: Db, caller: Caller, supplier: str | None = None) -> list[dict[str, Any]]:
     """Catalogue items with supplier, transfer price, lead time and bill of materials."""
     return await store.list_catalogue(db, supplier=supplier)
