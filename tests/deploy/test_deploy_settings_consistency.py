@@ -26,6 +26,13 @@ def compose_environment(compose: dict[str, Any], name: str) -> dict[str, str]:
     return {key: str(value) for key, value in compose["services"][name]["environment"].items()}
 
 
+# Stand-ins for the values Kubernetes takes from Secrets (None in k8s_environment).
+SECRET_VALUES = {
+    "database_url": "postgresql://u:p@db:5432/x",
+    "department_api_keys": '[{"key_id": "k", "department": "ASSEMBLY", "sha256": "00"}]',
+}
+
+
 def k8s_environment(docs: list[dict[str, Any]], name: str) -> dict[str, str | None]:
     """Variables of the service's container: envFrom ConfigMaps, then env (None: from a Secret)."""
     config_maps = of_kind(docs, "ConfigMap")
@@ -93,9 +100,7 @@ def test_kubernetes_sets_only_variables_the_service_reads(
     assert env["OTEL_SERVICE_NAME"] == spec.name
     assert int(env["HTTP_PORT"] or 0) == spec.port
     plain = {alias_field(spec, k): v for k, v in env.items() if v is not None}
-    settings = spec.settings_cls.model_validate(
-        plain | {"database_url": "postgresql://u:p@db:5432/x"}
-    )
+    settings = spec.settings_cls.model_validate(plain | SECRET_VALUES)
     assert settings.http_port == spec.port
     assert settings.kafka_enable_idempotence is True
 
@@ -129,4 +134,6 @@ def test_production_settings_are_accepted_by_the_validators(
     assert env["SUPPLYCHAIN_ENVIRONMENT"] == "production"
     plain = {alias_field(spec, k): v for k, v in env.items() if v is not None}
     with pytest.raises(ValueError, match="default postgres credentials"):
-        spec.settings_cls.model_validate(plain | {"database_url": "postgresql://postgres@db/x"})
+        spec.settings_cls.model_validate(
+            plain | SECRET_VALUES | {"database_url": "postgresql://postgres@db/x"}
+        )
