@@ -12,9 +12,12 @@ from pydantic import ValidationError
 from supplychain_contracts import (
     ComponentsRequested,
     CreditNoteIssued,
+    FeedbackGiven,
+    HelpRequested,
     InvoiceIssued,
     InvoiceLine,
     OrderAccepted,
+    OrderBlocked,
     OrderCancelled,
     OrderDelivered,
     OrderLine,
@@ -124,6 +127,9 @@ def sample_events() -> list[Envelope]:
             deadline=WHEN + timedelta(minutes=15),
             target_seconds=900.0,
         ),
+        OrderBlocked(**_parties(), reason="component rejected", blocking_order_id=uuid4()),
+        FeedbackGiven(**_parties(), rating=4, comment="on time"),
+        HelpRequested(**_parties(), subject="where is it?", message="needed tomorrow"),
     ]
 
 
@@ -132,7 +138,7 @@ SAMPLES = sample_events()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 12
+    assert len(all_event_models()) == 15
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -358,6 +364,9 @@ def test_header_names_are_the_contract() -> None:
         (ComponentsRequested, topics.FULFILMENT),
         (OrderShipped, topics.FULFILMENT),
         (OrderDelivered, topics.FULFILMENT),
+        (OrderBlocked, topics.FULFILMENT),
+        (FeedbackGiven, topics.FULFILMENT),
+        (HelpRequested, topics.FULFILMENT),
         (InvoiceIssued, topics.INVOICING),
         (CreditNoteIssued, topics.INVOICING),
         (SlaWarning, topics.SLA),
@@ -373,4 +382,4 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 12
+    assert len(TOPIC_BY_EVENT_TYPE) == 15

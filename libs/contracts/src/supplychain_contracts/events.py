@@ -101,6 +101,30 @@ class OrderDelivered(OrderParties):
     currency: str = Field(default="EUR", min_length=3, max_length=3)
 
 
+class OrderBlocked(OrderParties):
+    """A component sub-order was rejected or cancelled: the order cannot ship as it stands."""
+
+    event_type: Literal["OrderBlocked"] = "OrderBlocked"
+    reason: str
+    blocking_order_id: UUID | None = Field(default=None, description="the sub-order that blocks")
+
+
+class FeedbackGiven(OrderParties):
+    """The requester rated a delivered order."""
+
+    event_type: Literal["FeedbackGiven"] = "FeedbackGiven"
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
+class HelpRequested(OrderParties):
+    """The requester asked the supplier for help on an open order."""
+
+    event_type: Literal["HelpRequested"] = "HelpRequested"
+    subject: str = Field(min_length=1, max_length=200)
+    message: str = Field(default="", max_length=4000)
+
+
 # --- supplychain.invoicing.v1 ----------------------------------------------------------
 
 

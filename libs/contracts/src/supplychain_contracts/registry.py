@@ -10,8 +10,11 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import (
     ComponentsRequested,
     CreditNoteIssued,
+    FeedbackGiven,
+    HelpRequested,
     InvoiceIssued,
     OrderAccepted,
+    OrderBlocked,
     OrderCancelled,
     OrderDelivered,
     OrderPlaced,
@@ -45,6 +48,9 @@ AnyEvent: TypeAlias = Annotated[
     | ComponentsRequested
     | OrderShipped
     | OrderDelivered
+    | OrderBlocked
+    | FeedbackGiven
+    | HelpRequested
     | InvoiceIssued
     | CreditNoteIssued
     | SlaWarning
@@ -62,6 +68,9 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Envelope], ...]]] = Mapp
             ComponentsRequested,
             OrderShipped,
             OrderDelivered,
+            OrderBlocked,
+            FeedbackGiven,
+            HelpRequested,
         ),
         topics.INVOICING: (InvoiceIssued, CreditNoteIssued),
         topics.SLA: (SlaWarning, SlaBreached),
