@@ -32,7 +32,10 @@ FulfilmentEvent: TypeAlias = Annotated[
     | WorkStarted
     | ComponentsRequested
     | OrderShipped
-    | OrderDelivered,
+    | OrderDelivered
+    | OrderBlocked
+    | FeedbackGiven
+    | HelpRequested,
     Field(discriminator="event_type"),
 ]
 InvoicingEvent: TypeAlias = Annotated[
