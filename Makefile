@@ -61,5 +61,8 @@ e2e: install
 schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
 	$(VENV)/bin/python -m supplychain_contracts.schemas
 
+bench: install  ## throughput and memory vs a raw-aiokafka baseline -> bench-report.md
+	$(VENV)/bin/python bench/run_bench.py
+
 clean:  ## remove the virtualenv and embedded data
 	rm -rf $(VENV) .data

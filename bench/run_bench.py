@@ -1,0 +1,331 @@
+"""`make bench`: throughput and memory of the platform's Kafka paths, against raw aiokafka.
+
+Everything runs in one process, in one run, on the embedded Tansu and PostgreSQL (or the ones
+in KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), so the ratios compare like with like:
+
+- publish: raw aiokafka `send` loop + flush  vs  the outbox relay draining committed rows
+- consume with exactly-once effects: raw aiokafka + one asyncpg transaction per record
+  (inbox insert + effect)  vs  the kit's ReliableConsumer on FastStream doing the same
+- raw consume (`getmany`) as the ceiling
+
+Writes bench-report.md and prints it. Figures are for this machine at this moment: compare
+ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from supplychain_contracts import OrderLine, OrderPlaced
+from supplychain_contracts.envelope import Envelope
+from supplychain_devstack.postgres import EmbeddedPostgres
+from supplychain_devstack.processes import free_port
+from supplychain_devstack.tansu import EmbeddedTansu
+from supplychain_kit import db, outbox
+from supplychain_kit.consumer import ReliableConsumer
+from supplychain_kit.outbox import OutboxRelay
+from supplychain_kit.runtime import create_broker
+from supplychain_kit.settings import ServiceSettings
+
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "5000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+REPORT = Path(os.environ.get("BENCH_REPORT", "bench-report.md"))
+
+
+@dataclass
+class Result:
+    name: str
+    rates: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
+
+
+def sample_event() -> OrderPlaced:
+    order_id = uuid.uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="bench",
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        lines=(OrderLine(sku="FRAME-CITY", quantity=2, unit_price="104.50"),),
+    )
+
+
+async def new_topic(bootstrap: str) -> str:
+    name = f"bench.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def fill(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
+    await producer.start()
+    try:
+        for payload in payloads:
+            await producer.send(topic, payload, key=payload[14:50])
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def raw_produce(bootstrap: str, payloads: list[bytes]) -> float:
+    topic = await new_topic(bootstrap)
+    started = time.perf_counter()
+    await fill(bootstrap, topic, payloads)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+async def raw_consume(bootstrap: str, payloads: list[bytes]) -> float:
+    topic = await new_topic(bootstrap)
+    await fill(bootstrap, topic, payloads)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    seen, started = 0, time.perf_counter()
+    try:
+        while seen < len(payloads):
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            seen += sum(len(records) for records in batch.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def fresh_schema(pool_url: str) -> tuple[asyncpg.Pool, str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    pool = await db.create_pool(pool_url, schema=schema, max_size=4)
+    await db.migrate(pool, schema=schema, files=db.kit_migrations())
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE effects (order_id uuid PRIMARY KEY)")
+    return pool, schema
+
+
+async def raw_exactly_once_consume(
+    bootstrap: str, database_url: str, payloads: list[bytes]
+) -> float:
+    """The baseline for the same semantics: parse, one transaction (inbox + effect), commit."""
+    topic = await new_topic(bootstrap)
+    await fill(bootstrap, topic, payloads)
+    pool, _ = await fresh_schema(database_url)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    seen, started = 0, 0.0
+    try:
+        while seen < len(payloads):
+            record = await consumer.getone()
+            started = started or time.perf_counter()
+            event = OrderPlaced.model_validate_json(record.value)
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO inbox (consumer, event_id, event_type) VALUES ('raw', $1, $2)",
+                    event.event_id,
+                    event.event_type,
+                )
+                await conn.execute("INSERT INTO effects (order_id) VALUES ($1)", event.order_id)
+            await consumer.commit()
+            seen += 1
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await pool.close()
+
+
+async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) -> float:
+    topic = await new_topic(bootstrap)
+    await fill(bootstrap, topic, payloads)
+    pool, _ = await fresh_schema(database_url)
+    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
+    broker = create_broker(settings)
+
+    async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
+        await conn.execute("INSERT INTO effects (order_id) VALUES ($1)", event.order_id)
+
+    consumer = ReliableConsumer(
+        service="bench",
+        group_id=f"kit-{topic}",
+        topics=[topic],
+        pool=pool,
+        broker=broker,
+        apply=apply,
+        fetch_max_wait_ms=10,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
+    )
+    # The bench topic is not a contract topic: parse every record as an OrderPlaced.
+    consumer.topics = (topic,)
+    import supplychain_kit.consumer as consumer_module
+
+    original = consumer_module.parse_event
+    consumer_module.parse_event = lambda payload, topic=None: OrderPlaced.model_validate_json(
+        payload
+    )
+    consumer.register()
+    await broker.start()
+    try:
+        # the clock starts with the first applied record: joining the group is not throughput
+        first, started = 0, 0.0
+        while True:
+            async with pool.acquire() as conn:
+                done = await conn.fetchval("SELECT count(*) FROM effects")
+            if done and not started:
+                first, started = done, time.perf_counter()
+            if done >= len(payloads):
+                break
+            await asyncio.sleep(0.02)
+        return (len(payloads) - first) / (time.perf_counter() - started)
+    finally:
+        consumer_module.parse_event = original
+        await broker.stop()
+        await pool.close()
+
+
+async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPlaced]) -> float:
+    topic = await new_topic(bootstrap)
+    pool, schema = await fresh_schema(database_url)
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, events, schema=schema)
+        await conn.execute("UPDATE outbox SET topic = $1", topic)
+    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
+    broker = create_broker(settings)
+    await broker.start()
+
+    async def publish(topic: str, key: bytes, payload: bytes, headers: dict[str, str]) -> object:
+        return await broker.publish(payload, topic=topic, key=key, headers=headers, no_confirm=True)
+
+    relay = OutboxRelay(pool=pool, publish=publish, schema=schema, service="bench", batch_size=500)
+    started = time.perf_counter()
+    try:
+        published = 0
+        while published < len(events):
+            published += await relay.publish_batch()
+        return published / (time.perf_counter() - started)
+    finally:
+        await broker.stop()
+        await pool.close()
+
+
+async def measure(name: str, run: Callable[[], Awaitable[float]]) -> Result:
+    rates = [await run() for _ in range(ROUNDS)]
+    print(f"  {name}: {', '.join(f'{r:,.0f}' for r in rates)} msg/s", flush=True)
+    return Result(name, rates)
+
+
+async def bench(bootstrap: str, database_url: str) -> str:
+    events = [sample_event() for _ in range(MESSAGES)]
+    payloads = [e.model_dump_json().encode() for e in events]
+    size = statistics.mean(len(p) for p in payloads)
+    print(f"{MESSAGES} messages of ~{size:.0f} bytes, {ROUNDS} rounds each", flush=True)
+    raw_p = await measure("raw aiokafka produce", lambda: raw_produce(bootstrap, payloads))
+    relay = await measure(
+        "outbox relay publish",
+        lambda: outbox_publish(bootstrap, database_url, [sample_event() for _ in range(MESSAGES)]),
+    )
+    raw_c = await measure("raw aiokafka consume", lambda: raw_consume(bootstrap, payloads))
+    consume_n = min(MESSAGES, 2000)  # one commit per record: keep the run short
+    raw_eo = await measure(
+        "raw aiokafka exactly-once consume",
+        lambda: raw_exactly_once_consume(bootstrap, database_url, payloads[:consume_n]),
+    )
+    kit = await measure(
+        "kit ReliableConsumer",
+        lambda: kit_consume(
+            bootstrap,
+            database_url,
+            [sample_event().model_dump_json().encode() for _ in range(consume_n)],
+        ),
+    )
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = [
+        ("publish", raw_p, relay, "outbox relay / raw produce"),
+        ("consume, exactly-once effect", raw_eo, kit, "kit consumer / raw same-semantics"),
+    ]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        f"- broker: {bootstrap}, database: {database_url.rsplit('@', 1)[-1]}",
+        f"- {MESSAGES} messages (~{size:.0f} bytes) for publish; {consume_n} for exactly-once consume; "
+        f"{ROUNDS} rounds, median shown",
+        "",
+        "| path | raw aiokafka baseline (msg/s) | platform (msg/s) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for label, base, ours, meaning in rows:
+        lines.append(
+            f"| {label} ({meaning}) | {base.median:,.0f} | {ours.median:,.0f} | {ours.median / base.median:.2f} |"
+        )
+    lines += [
+        f"| ceiling: raw consume (`getmany`) | {raw_c.median:,.0f} | | |",
+        "",
+        f"Peak resident memory of the benchmark process: {peak_rss_mib:.0f} MiB.",
+        "",
+        "All rounds (msg/s):",
+        "",
+    ]
+    lines += [
+        f"- {r.name}: {', '.join(f'{x:,.0f}' for x in r.rates)}"
+        for r in (raw_p, relay, raw_c, raw_eo, kit)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    database_url = os.environ.get("DATABASE_URL", "")
+    tansu = postgres = None
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        if not bootstrap:
+            tansu = EmbeddedTansu(port=free_port(), log_file=workdir / "tansu.log")
+            tansu.start()
+            bootstrap = tansu.bootstrap_servers
+        if not database_url:
+            postgres = EmbeddedPostgres(data_dir=workdir / "pgdata", port=free_port())
+            postgres.start()
+            database_url = postgres.url()
+        report = asyncio.run(bench(bootstrap, database_url))
+    finally:
+        if tansu is not None:
+            tansu.stop()
+        if postgres is not None:
+            postgres.stop()
+    REPORT.write_text(report, encoding="utf-8")
+    print()
+    print(report)
+    print(f"written to {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
