@@ -30,7 +30,6 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from supplychain_contracts import OrderLine, OrderPlaced
 from supplychain_contracts.envelope import Envelope
 from supplychain_devstack.postgres import EmbeddedPostgres
