@@ -114,3 +114,48 @@ async def test_a_crashed_consumer_loses_nothing(start_service, broker) -> None:
         )
     mine = [i for i in queue.json() if i["order_id"] in order_ids]
     assert len(mine) == 5
+
+
+async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service, broker) -> None:
+    """Records fetched together are applied in one transaction; a poison one is isolated."""
+    from supplychain_contracts import OrderDelivered, OrderLine
+
+    invoicing = start_service("invoicing", env={"CONSUMER_MAX_ATTEMPTS": "2"})
+
+    def delivered(supplier: str) -> OrderDelivered:
+        order_id = uuid.uuid4()
+        return OrderDelivered(
+            order_id=order_id,
+            root_order_id=order_id,
+            producer="test",
+            supplier=supplier,
+            requester="FRAMES",
+            lines=(OrderLine(sku="TUBE-AL-6061", quantity=1, unit_price="13.50"),),
+        )
+
+    good_before, poison, good_after = (
+        delivered("METALWORKS"),
+        delivered("NOWHERE"),
+        delivered("PAINTSHOP"),
+    )
+    for event in (good_before, poison, good_after):
+        await produce(
+            broker.bootstrap_servers,
+            topics.FULFILMENT,
+            event.model_dump_json().encode(),
+            key=str(event.order_id).encode(),
+        )
+    dlq = await read_records(
+        broker.bootstrap_servers,
+        [dead_letter_topic(topics.FULFILMENT)],
+        until=lambda rs: len(rs) >= 1,
+    )
+    assert [r.json["order_id"] for r in dlq] == [str(poison.order_id)]
+    assert "NOWHERE" in dlq[0].headers["dlq_error"]
+    assert dlq[0].headers["dlq_attempts"] == "2"
+    async with httpx.AsyncClient(base_url=invoicing.url, headers=auth("FRAMES")) as client:
+        invoices = await poll_http(client, "/v1/invoices", until=lambda r: len(r.json()) == 2)
+    assert {i["order_id"] for i in invoices.json()} == {
+        str(good_before.order_id),
+        str(good_after.order_id),
+    }

@@ -89,6 +89,7 @@ class ReliableConsumer:
         fetch_max_wait_ms: int = 100,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3000,
+        batch_size: int = 100,
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -101,76 +102,133 @@ class ReliableConsumer:
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._batch_size = batch_size
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics."""
 
-        async def on_record(message: KafkaMessage) -> None:
-            record = message.raw_message
-            await self.handle(record)
-            self._observe_lag(message.consumer, record)
+        async def on_records(message: KafkaMessage) -> None:
+            records = message.raw_message
+            batch = list(records) if isinstance(records, tuple) else [records]
+            await self.handle_batch(batch)
+            self._observe_lag(message.consumer, batch)
 
         self._broker.subscriber(
             *self.topics,
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=self._batch_size,
+            batch_timeout_ms=200,
             fetch_max_wait_ms=self._fetch_max_wait_ms,
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=self._heartbeat_interval_ms,
             decoder=_raw_body,
             title=f"{self.service}:{','.join(self.topics)}",
             description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
-        )(on_record)
+        )(on_records)
+
+    async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Apply the records fetched together in one transaction (commits bound throughput).
+
+        Unparseable records are dead-lettered first. If the transaction fails for a reason
+        other than an outage, the records are applied one by one instead, so only a poison
+        record ends up in the dead-letter topic.
+        """
+        parsed: list[tuple[ConsumerRecord[Any, Any], Envelope]] = []
+        for record in records:
+            event = await self._parse(record)
+            if event is not None:
+                parsed.append((record, event))
+        if not parsed:
+            return
+        started = time.perf_counter()
+        try:
+            outcomes = await self._apply_together(parsed)
+        except TRANSIENT_ERRORS:
+            raise  # nothing committed: the batch is fetched again once the outage is over
+        except Exception as exc:
+            log.info(
+                "%s: batch of %d failed (%r); applying one by one", self.service, len(parsed), exc
+            )
+            outcomes = [await self._apply_alone(record, event) for record, event in parsed]
+        elapsed = (time.perf_counter() - started) / len(parsed)
+        for (record, _), outcome in zip(parsed, outcomes, strict=True):
+            if outcome != "dead_lettered":  # dead_letter() counted it
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=record.topic, outcome=outcome
+                ).inc()
+            metrics.CONSUME_DURATION.labels(service=self.service, topic=record.topic).observe(
+                elapsed
+            )
 
     async def handle(self, record: ConsumerRecord[Any, Any]) -> None:
-        topic = record.topic
-        headers = headers_to_dict(record.headers)
-        started = time.perf_counter()
-        with continue_trace(f"consume {topic}", headers, kind=SpanKind.CONSUMER) as span:
-            try:
-                event = parse_event(record.value or b"", topic=topic)
-            except ValidationError as exc:
-                if _is_unknown_event_type(record.value, topic):
-                    # Contracts evolve additively: an event type this consumer does not
-                    # know yet is not an error; it is skipped, not dead-lettered.
-                    metrics.CONSUMED.labels(
-                        service=self.service, topic=topic, outcome="ignored"
-                    ).inc()
-                    return
+        """One record on its own (a batch of one)."""
+        await self.handle_batch([record])
+
+    async def _parse(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
+        try:
+            return parse_event(record.value or b"", topic=record.topic)
+        except ValidationError as exc:
+            if _is_unknown_event_type(record.value, record.topic):
+                # Contracts evolve additively: an event type this consumer does not know
+                # yet is not an error; it is skipped, not dead-lettered.
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=record.topic, outcome="ignored"
+                ).inc()
+                return None
+            headers = headers_to_dict(record.headers)
+            with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
                 span.set_status(Status(StatusCode.ERROR, "unparseable record"))
                 await self.dead_letter(record, exc, attempts=1)
-                return
-            set_order_attributes(span, event)
-            outcome = await self._apply_with_retries(record, event)
-            span.set_attribute("supplychain.consume_outcome", outcome)
-        if outcome != "dead_lettered":  # dead_letter() counted it
-            metrics.CONSUMED.labels(service=self.service, topic=topic, outcome=outcome).inc()
-        metrics.CONSUME_DURATION.labels(service=self.service, topic=topic).observe(
-            time.perf_counter() - started
-        )
+            return None
 
-    def _observe_lag(self, consumer: Any, record: ConsumerRecord[Any, Any]) -> None:
-        highwater = getattr(consumer, "highwater", None)
-        if highwater is None:
-            return
-        end = highwater(TopicPartition(record.topic, record.partition))
-        if end is not None:
-            metrics.CONSUMER_LAG.labels(
-                service=self.service, topic=record.topic, partition=str(record.partition)
-            ).set(max(0, end - record.offset - 1))
-
-    async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], event: Envelope) -> str:
+    async def _apply_together(
+        self, parsed: list[tuple[ConsumerRecord[Any, Any], Envelope]]
+    ) -> list[str]:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self.apply_once(event)
+                async with self._pool.acquire() as conn, conn.transaction():
+                    return [
+                        await self._apply_traced(conn, record, event) for record, event in parsed
+                    ]
+            except TRANSIENT_ERRORS:
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=parsed[0][0].topic, outcome="retried"
+                ).inc()
+                if attempt == self._max_attempts:
+                    raise
+                await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
+        raise AssertionError("unreachable")
+
+    async def _apply_traced(
+        self, conn: asyncpg.Connection, record: ConsumerRecord[Any, Any], event: Envelope
+    ) -> str:
+        """Claim the event in the inbox and apply it, inside the order's trace."""
+        headers = headers_to_dict(record.headers)
+        with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
+            set_order_attributes(span, event)
+            if not await inbox.claim(conn, consumer=self.group_id, event=event):
+                span.set_attribute("supplychain.consume_outcome", "duplicate")
+                return "duplicate"
+            await self._apply(conn, event)
+            span.set_attribute("supplychain.consume_outcome", "applied")
+            return "applied"
+
+    async def _apply_alone(self, record: ConsumerRecord[Any, Any], event: Envelope) -> str:
+        """Apply one event in its own transaction, with retries, then dead-letter it."""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    return await self._apply_traced(conn, record, event)
             except TRANSIENT_ERRORS:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=record.topic, outcome="retried"
                 ).inc()
-                await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
                 if attempt == self._max_attempts:
                     raise  # not committed: fetched again once the outage is over
+                await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
             except Exception as exc:
                 log.warning(
                     "%s failed to apply %s %s (attempt %d/%d): %r",
@@ -187,13 +245,17 @@ class ReliableConsumer:
                 await asyncio.sleep(self._retry_backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
-    async def apply_once(self, event: Envelope) -> str:
-        """Apply one event exactly once; 'duplicate' when the inbox already had it."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, consumer=self.group_id, event=event):
-                return "duplicate"
-            await self._apply(conn, event)
-        return "applied"
+    def _observe_lag(self, consumer: Any, records: list[ConsumerRecord[Any, Any]]) -> None:
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:
+            return
+        last = {(r.topic, r.partition): r.offset for r in records}
+        for (topic, partition), offset in last.items():
+            end = highwater(TopicPartition(topic, partition))
+            if end is not None:
+                metrics.CONSUMER_LAG.labels(
+                    service=self.service, topic=topic, partition=str(partition)
+                ).set(max(0, end - offset - 1))
 
     async def dead_letter(
         self, record: ConsumerRecord[Any, Any], error: BaseException, *, attempts: int

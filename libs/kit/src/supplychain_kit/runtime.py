@@ -83,6 +83,7 @@ class ServiceRuntime:
                 fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
                 session_timeout_ms=self.settings.kafka_session_timeout_ms,
                 heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+                batch_size=self.settings.consumer_batch_size,
             ).register()
 
     @property

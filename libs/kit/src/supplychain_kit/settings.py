@@ -74,6 +74,13 @@ class ServiceSettings(BaseSettings):
         validation_alias="CONSUMER_MAX_ATTEMPTS",
         description="attempts for a failing message before it goes to the dead-letter topic",
     )
+    consumer_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        validation_alias="CONSUMER_BATCH_SIZE",
+        description="records applied in one transaction (a poison record is isolated after)",
+    )
     consumer_retry_backoff_ms: int = Field(
         default=100, ge=1, le=60_000, validation_alias="CONSUMER_RETRY_BACKOFF_MS"
     )
