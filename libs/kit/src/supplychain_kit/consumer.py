@@ -190,9 +190,18 @@ class ReliableConsumer:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    return [
-                        await self._apply_traced(conn, record, event) for record, event in parsed
-                    ]
+                    fresh = await inbox.claim_many(
+                        conn, consumer=self.group_id, events=[event for _, event in parsed]
+                    )
+                    outcomes = []
+                    for record, event in parsed:
+                        # the same event twice in one batch is applied once
+                        claimed = event.event_id in fresh
+                        fresh.discard(event.event_id)
+                        outcomes.append(
+                            await self._apply_traced(conn, record, event, claimed=claimed)
+                        )
+                    return outcomes
             except TRANSIENT_ERRORS:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=parsed[0][0].topic, outcome="retried"
@@ -203,13 +212,23 @@ class ReliableConsumer:
         raise AssertionError("unreachable")
 
     async def _apply_traced(
-        self, conn: asyncpg.Connection, record: ConsumerRecord[Any, Any], event: Envelope
+        self,
+        conn: asyncpg.Connection,
+        record: ConsumerRecord[Any, Any],
+        event: Envelope,
+        *,
+        claimed: bool | None = None,
     ) -> str:
-        """Claim the event in the inbox and apply it, inside the order's trace."""
+        """Apply the event inside the order's trace unless the inbox already had it.
+
+        `claimed` is the answer of a batch claim; None claims this event now.
+        """
         headers = headers_to_dict(record.headers)
         with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
             set_order_attributes(span, event)
-            if not await inbox.claim(conn, consumer=self.group_id, event=event):
+            if claimed is None:
+                claimed = await inbox.claim(conn, consumer=self.group_id, event=event)
+            if not claimed:
                 span.set_attribute("supplychain.consume_outcome", "duplicate")
                 return "duplicate"
             await self._apply(conn, event)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from uuid import UUID
+
 import asyncpg
 from supplychain_contracts.envelope import Envelope
 
@@ -19,3 +22,18 @@ async def claim(conn: asyncpg.Connection, *, consumer: str, event: Envelope) -> 
         event.event_type,
     )
     return bool(row)
+
+
+async def claim_many(
+    conn: asyncpg.Connection, *, consumer: str, events: Sequence[Envelope]
+) -> set[UUID]:
+    """Record a batch of events in one round trip; returns the ids not applied before."""
+    rows = await conn.fetch(
+        """INSERT INTO inbox (consumer, event_id, event_type)
+           SELECT $1, event_id, event_type FROM unnest($2::uuid[], $3::text[]) AS e(event_id, event_type)
+           ON CONFLICT DO NOTHING RETURNING event_id""",
+        consumer,
+        [event.event_id for event in events],
+        [event.event_type for event in events],
+    )
+    return {row["event_id"] for row in rows}
