@@ -159,3 +159,36 @@ async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service
         str(good_before.order_id),
         str(good_after.order_id),
     }
+
+
+async def test_two_replicas_publish_every_order_exactly_once(start_service, broker) -> None:
+    """The outbox relay of several replicas: one leader at a time, nothing twice, in order."""
+    replicas = [start_service("order-intake"), start_service("order-intake")]
+    order_ids = []
+    async with httpx.AsyncClient(timeout=30, headers=auth("ASSEMBLY")) as client:
+        for n in range(10):
+            response = await client.post(
+                f"{replicas[n % 2].url}/v1/orders",
+                json=order_body(),
+                headers={"Idempotency-Key": f"k-{uuid.uuid4()}"},
+            )
+            assert response.status_code == 201
+            order_ids.append(response.json()["order_id"])
+        cancelled = await client.post(f"{replicas[1].url}/v1/orders/{order_ids[0]}/cancel")
+        assert cancelled.status_code == 200
+
+    def all_published(records: list) -> bool:
+        return all(has_event(o, "OrderPlaced")(records) for o in order_ids) and has_event(
+            order_ids[0], "OrderCancelled"
+        )(records)
+
+    await read_records(broker.bootstrap_servers, [topics.ORDERS], until=all_published)
+    await asyncio.sleep(1.0)
+    records = await read_records(broker.bootstrap_servers, [topics.ORDERS], until=all_published)
+    for order_id in order_ids[1:]:
+        assert [r.headers["event_type"] for r in events_of(records, order_id)] == ["OrderPlaced"]
+    first = events_of(records, order_ids[0])
+    assert [r.headers["event_type"] for r in sorted(first, key=lambda r: r.offset)] == [
+        "OrderPlaced",
+        "OrderCancelled",
+    ]
