@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from uuid import UUID
 
-from supplychain_contracts import InvoiceIssued, InvoiceLine, OrderDelivered
+from supplychain_contracts import (
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceLine,
+    OrderCancelled,
+    OrderDelivered,
+    SlaBreached,
+    Stage,
+)
 
 PRODUCER = "invoicing"
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def month_of(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
 
 
 def invoice_period(delivered: OrderDelivered) -> str:
     """Invoices fall in the month of delivery (UTC)."""
-    return delivered.occurred_at.strftime("%Y-%m")
+    return month_of(delivered.occurred_at)
 
 
 def invoice_for_delivery(delivered: OrderDelivered, *, invoice_id: UUID) -> InvoiceIssued:
@@ -22,7 +44,7 @@ def invoice_for_delivery(delivered: OrderDelivered, *, invoice_id: UUID) -> Invo
             sku=line.sku,
             quantity=line.quantity,
             unit_price=line.unit_price,
-            amount=(line.unit_price * line.quantity).quantize(Decimal("0.01")),
+            amount=to_cents(line.unit_price * line.quantity),
         )
         for line in delivered.lines
     )
@@ -40,3 +62,180 @@ def invoice_for_delivery(delivered: OrderDelivered, *, invoice_id: UUID) -> Invo
         lines=lines,
         total=sum((line.amount for line in lines), Decimal("0.00")),
     )
+
+
+# --- credit notes --------------------------------------------------------------------------
+
+
+class CreditKind(StrEnum):
+    """Why a credit note is issued; an invoice carries at most one credit note of each kind."""
+
+    SLA_CREDIT = "sla_credit"
+    CANCELLATION = "cancellation"
+
+
+# When both causes are waiting for the invoice, settle them in this order. The total credited
+# is the same either way (a cancellation credits what is still outstanding).
+SETTLEMENT_ORDER: tuple[CreditKind, ...] = (CreditKind.SLA_CREDIT, CreditKind.CANCELLATION)
+
+# The stages whose breach earns the requester a service credit: those the supplier owes.
+# `delivery` is owed by the requester (it confirms receipt), so its breach credits nobody.
+CREDITED_STAGES = frozenset({Stage.ACCEPTANCE, Stage.FULFILMENT, Stage.INVOICING, Stage.END_TO_END})
+
+
+@dataclass(frozen=True)
+class CreditClaim:
+    """A reason to credit an order's invoice, possibly known before the invoice exists."""
+
+    kind: CreditKind
+    order_id: UUID
+    supplier: str
+    detail: str
+    cause_event_id: UUID
+    caused_at: datetime
+
+
+def claim_for_breach(breach: SlaBreached) -> CreditClaim | None:
+    """A breach of a stage the supplier owes claims its service credit; others claim nothing."""
+    if breach.stage not in CREDITED_STAGES:
+        return None
+    return CreditClaim(
+        kind=CreditKind.SLA_CREDIT,
+        order_id=breach.order_id,
+        supplier=breach.supplier,
+        detail=f"{breach.stage.value} stage breached its {breach.target_seconds:g}s target",
+        cause_event_id=breach.event_id,
+        caused_at=breach.occurred_at,
+    )
+
+
+def claim_for_cancellation(cancelled: OrderCancelled) -> CreditClaim:
+    return CreditClaim(
+        kind=CreditKind.CANCELLATION,
+        order_id=cancelled.order_id,
+        supplier=cancelled.supplier,
+        detail=f"order cancelled{': ' + cancelled.reason if cancelled.reason else ''}",
+        cause_event_id=cancelled.event_id,
+        caused_at=cancelled.occurred_at,
+    )
+
+
+@dataclass(frozen=True)
+class Party:
+    """A department as an invoice froze it."""
+
+    code: str
+    legal_entity: str
+    cost_centre: str
+
+
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """An invoice as stored: what credit notes and postings are computed from."""
+
+    invoice_id: UUID
+    order_id: UUID
+    root_order_id: UUID
+    supplier: Party
+    requester: Party
+    employee_id: str | None
+    period: str
+    currency: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class SlaCreditPolicy:
+    """The service credit part of an SLA policy; None fields match anything."""
+
+    supplier: str
+    requester: str | None
+    priority: str | None
+    service_credit_pct: Decimal
+
+
+def matching_policy(
+    policies: Iterable[SlaCreditPolicy], *, supplier: str, requester: str, priority: str | None
+) -> SlaCreditPolicy | None:
+    """The most specific policy for the order: a policy naming the requester beats one naming
+    the priority (a bilateral agreement outranks a general rush rule), which beats a policy for
+    the supplier alone. An unknown priority matches only priority-free policies."""
+    candidates = [
+        p
+        for p in policies
+        if p.supplier == supplier
+        and p.requester in (None, requester)
+        and (p.priority is None or p.priority == priority)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.requester is not None, p.priority is not None))
+
+
+def sla_credit_amount(total: Decimal, pct: Decimal) -> Decimal:
+    return to_cents(total * pct / HUNDRED)
+
+
+def credit_note_period(invoice_period: str, caused_at: datetime) -> str:
+    """A credit note falls in the month of its cause, but never before its invoice's month
+    (a breach or cancellation known before delivery is credited in the invoice's period)."""
+    return max(invoice_period, month_of(caused_at))
+
+
+def credit_amount(
+    invoice: IssuedInvoice,
+    claim: CreditClaim,
+    *,
+    already_credited: Decimal,
+    policy: SlaCreditPolicy | None,
+) -> Decimal:
+    """What the claim credits, never more than is still outstanding on the invoice.
+
+    A cancellation credits everything outstanding (the full amount unless an SLA credit came
+    first); an SLA credit is the policy's percentage of the invoice total.
+    """
+    outstanding = invoice.total - already_credited
+    if claim.kind is CreditKind.CANCELLATION:
+        wanted = outstanding
+    elif policy is None:
+        wanted = Decimal("0.00")
+    else:
+        wanted = sla_credit_amount(invoice.total, policy.service_credit_pct)
+    return max(Decimal("0.00"), min(wanted, outstanding))
+
+
+def credit_note_for(
+    invoice: IssuedInvoice,
+    claim: CreditClaim,
+    *,
+    amount: Decimal,
+    credit_note_id: UUID,
+    policy: SlaCreditPolicy | None = None,
+) -> CreditNoteIssued:
+    if claim.kind is CreditKind.SLA_CREDIT and policy is not None:
+        reason = (
+            f"{claim.kind.value}: {claim.detail}; {policy.service_credit_pct:g}% service credit"
+        )
+    else:
+        reason = f"{claim.kind.value}: {claim.detail}"
+    return CreditNoteIssued(
+        order_id=invoice.order_id,
+        root_order_id=invoice.root_order_id,
+        causation_id=claim.cause_event_id,
+        producer=PRODUCER,
+        supplier=invoice.supplier.code,
+        requester=invoice.requester.code,
+        employee_id=invoice.employee_id,
+        credit_note_id=credit_note_id,
+        invoice_id=invoice.invoice_id,
+        period=credit_note_period(invoice.period, claim.caused_at),
+        currency=invoice.currency,
+        amount=amount,
+        reason=reason,
+    )
+
+
+def claims_for_invoice(invoice: IssuedInvoice, claims: Sequence[CreditClaim]) -> list[CreditClaim]:
+    """The waiting claims that apply to this invoice, in settlement order."""
+    applicable = [c for c in claims if c.supplier == invoice.supplier.code]
+    return sorted(applicable, key=lambda c: SETTLEMENT_ORDER.index(c.kind))

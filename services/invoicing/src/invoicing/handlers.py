@@ -1,29 +1,135 @@
-"""Consumed events: a delivered order is invoiced exactly once."""
+"""Consumed events: a delivered order is invoiced, and credited, exactly once.
+
+Each handler runs inside the consumer's transaction (inbox + state + outbox). Events of one
+order arrive on several topics, so every handler first takes the order's advisory lock.
+"""
 
 from __future__ import annotations
 
 from uuid import uuid4
 
 import asyncpg
-from supplychain_contracts import Envelope, OrderDelivered
+from supplychain_contracts import (
+    CreditNoteIssued,
+    Envelope,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPlaced,
+    SlaBreached,
+)
 from supplychain_kit import metrics, outbox
 
-from invoicing import domain, store
+from invoicing import domain, ledger, store
+from invoicing.metrics import CREDITED_AMOUNT
 
 SCHEMA = "invoicing"
 
 
 async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
-    if isinstance(event, OrderDelivered):
+    if isinstance(event, OrderPlaced):
+        await store.remember_priority(conn, order_id=event.order_id, priority=event.priority.value)
+    elif isinstance(event, OrderDelivered):
         await issue_invoice(conn, event)
+    elif isinstance(event, OrderCancelled):
+        await credit_order(conn, domain.claim_for_cancellation(event))
+    elif isinstance(event, SlaBreached):
+        claim = domain.claim_for_breach(event)
+        if claim is not None:
+            await credit_order(conn, claim)
 
 
 async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
+    await store.lock_order(conn, delivered.order_id)
     if await store.invoice_exists(conn, delivered.order_id):
         return
     invoice = domain.invoice_for_delivery(delivered, invoice_id=uuid4())
-    if await store.save_invoice(conn, invoice, delivered_event_id=delivered.event_id):
-        await outbox.append(conn, [invoice], schema=SCHEMA)
-        metrics.INVOICED_AMOUNT.labels(supplier=invoice.supplier, requester=invoice.requester).inc(
-            float(invoice.total)
+    supplier = await store.party(conn, invoice.supplier)
+    requester = await store.party(conn, invoice.requester)
+    if not await store.save_invoice(
+        conn,
+        invoice,
+        supplier=supplier,
+        requester=requester,
+        delivered_event_id=delivered.event_id,
+    ):
+        return
+    issued = domain.IssuedInvoice(
+        invoice_id=invoice.invoice_id,
+        order_id=invoice.order_id,
+        root_order_id=invoice.root_order_id,
+        supplier=supplier,
+        requester=requester,
+        employee_id=invoice.employee_id,
+        period=invoice.period,
+        currency=invoice.currency,
+        total=invoice.total,
+    )
+    await store.save_postings(
+        conn,
+        ledger.postings_for_invoice(issued),
+        document_kind="invoice",
+        document_id=invoice.invoice_id,
+        period=invoice.period,
+        currency=invoice.currency,
+        posted_at=invoice.occurred_at,
+    )
+    await outbox.append(conn, [invoice], schema=SCHEMA)
+    metrics.INVOICED_AMOUNT.labels(supplier=invoice.supplier, requester=invoice.requester).inc(
+        float(invoice.total)
+    )
+    # Causes that arrived before the invoice are credited right after it, in this transaction.
+    waiting = await store.take_pending_claims(conn, invoice.order_id)
+    for claim in domain.claims_for_invoice(issued, waiting):
+        await settle_claim(conn, issued, claim)
+
+
+async def credit_order(conn: asyncpg.Connection, claim: domain.CreditClaim) -> None:
+    """Credit the order's invoice now, or remember the claim until the invoice is issued."""
+    await store.lock_order(conn, claim.order_id)
+    invoice = await store.issued_invoice(conn, claim.order_id)
+    if invoice is None:
+        await store.remember_claim(conn, claim)
+    elif claim.supplier == invoice.supplier.code:
+        await settle_claim(conn, invoice, claim)
+
+
+async def settle_claim(
+    conn: asyncpg.Connection, invoice: domain.IssuedInvoice, claim: domain.CreditClaim
+) -> CreditNoteIssued | None:
+    if await store.credit_note_exists(conn, invoice.invoice_id, claim.kind):
+        return None  # one credit note per invoice and kind: a repeated cause changes nothing
+    policy = None
+    if claim.kind is domain.CreditKind.SLA_CREDIT:
+        policy = domain.matching_policy(
+            await store.sla_policies(conn, supplier=invoice.supplier.code),
+            supplier=invoice.supplier.code,
+            requester=invoice.requester.code,
+            priority=await store.order_priority(conn, invoice.order_id),
         )
+    amount = domain.credit_amount(
+        invoice,
+        claim,
+        already_credited=await store.credited_amount(conn, invoice.invoice_id),
+        policy=policy,
+    )
+    if amount <= 0:
+        return None  # a 0 % policy, or nothing left outstanding
+    note = domain.credit_note_for(
+        invoice, claim, amount=amount, credit_note_id=uuid4(), policy=policy
+    )
+    if not await store.save_credit_note(conn, note, kind=claim.kind):
+        return None
+    await store.save_postings(
+        conn,
+        ledger.postings_for_credit_note(invoice, amount),
+        document_kind="credit_note",
+        document_id=note.credit_note_id,
+        period=note.period,
+        currency=note.currency,
+        posted_at=note.occurred_at,
+    )
+    await outbox.append(conn, [note], schema=SCHEMA)
+    CREDITED_AMOUNT.labels(
+        supplier=note.supplier, requester=note.requester, reason=claim.kind.value
+    ).inc(float(note.amount))
+    return note

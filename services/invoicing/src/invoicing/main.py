@@ -25,7 +25,7 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="invoicing",
-        consumes=(topics.FULFILMENT, topics.SLA),
+        consumes=(topics.ORDERS, topics.FULFILMENT, topics.SLA),
         produces=(topics.INVOICING,),
         apply=apply_event,
         seed=seed,
@@ -33,6 +33,9 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     return create_http_app(
         runtime,
         title="Internal invoicing",
-        description="Invoices and credit notes between cost centres for delivered handoffs.",
+        description=(
+            "Invoices and credit notes between cost centres for delivered handoffs, the "
+            "double-entry internal ledger and department statements."
+        ),
         routers=[api.router],
     )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import InvoiceIssued
+from supplychain_contracts import CreditNoteIssued, InvoiceIssued
 from supplychain_contracts.company import Company
+
+from invoicing.domain import CreditClaim, CreditKind, IssuedInvoice, Party, SlaCreditPolicy
+from invoicing.ledger import AccountBalance, Posting
+from invoicing.statements import StatementDocument
+
+# --- reference data ------------------------------------------------------------------------
 
 
 async def load_company(conn: asyncpg.Connection, company: Company) -> None:
@@ -17,15 +26,74 @@ async def load_company(conn: asyncpg.Connection, company: Company) -> None:
                cost_centre = EXCLUDED.cost_centre""",
         [(d.code, d.legal_entity, d.cost_centre) for d in company.departments],
     )
-
-
-async def cost_centre(conn: asyncpg.Connection, department: str) -> str:
-    value: str | None = await conn.fetchval(
-        "SELECT cost_centre FROM departments WHERE code = $1", department
+    await conn.executemany(
+        """INSERT INTO sla_policies (supplier, requester, priority, service_credit_pct)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (supplier, requester, priority)
+           DO UPDATE SET service_credit_pct = EXCLUDED.service_credit_pct""",
+        [
+            (
+                p.supplier,
+                p.requester or "",
+                p.priority.value if p.priority else "",
+                p.service_credit_pct,
+            )
+            for p in company.sla_policies
+        ],
     )
-    if value is None:
+
+
+async def party(conn: asyncpg.Connection, department: str) -> Party:
+    row = await conn.fetchrow(
+        "SELECT code, legal_entity, cost_centre FROM departments WHERE code = $1", department
+    )
+    if row is None:
         raise LookupError(f"unknown department {department}")
+    return Party(row["code"], row["legal_entity"], row["cost_centre"])
+
+
+async def sla_policies(conn: asyncpg.Connection, *, supplier: str) -> list[SlaCreditPolicy]:
+    rows = await conn.fetch(
+        "SELECT requester, priority, service_credit_pct FROM sla_policies WHERE supplier = $1",
+        supplier,
+    )
+    return [
+        SlaCreditPolicy(
+            supplier=supplier,
+            requester=row["requester"] or None,
+            priority=row["priority"] or None,
+            service_credit_pct=row["service_credit_pct"],
+        )
+        for row in rows
+    ]
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> None:
+    """Serialise the events of one order across topics and replicas until commit: a breach
+    and the delivery of the same order arrive on different topics, possibly at different
+    replicas, and each must see the other's effect (else the credit would be lost)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(order_id))
+
+
+async def remember_priority(conn: asyncpg.Connection, *, order_id: UUID, priority: str) -> None:
+    await conn.execute(
+        "INSERT INTO order_terms (order_id, priority) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        order_id,
+        priority,
+    )
+
+
+async def order_priority(conn: asyncpg.Connection, order_id: UUID) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT priority FROM order_terms WHERE order_id = $1", order_id
+    )
     return value
+
+
+# --- invoices ------------------------------------------------------------------------------
 
 
 async def invoice_exists(conn: asyncpg.Connection, order_id: UUID) -> bool:
@@ -33,13 +101,19 @@ async def invoice_exists(conn: asyncpg.Connection, order_id: UUID) -> bool:
 
 
 async def save_invoice(
-    conn: asyncpg.Connection, invoice: InvoiceIssued, *, delivered_event_id: UUID
+    conn: asyncpg.Connection,
+    invoice: InvoiceIssued,
+    *,
+    supplier: Party,
+    requester: Party,
+    delivered_event_id: UUID,
 ) -> bool:
     inserted = await conn.fetchval(
         """INSERT INTO invoices (invoice_id, order_id, root_order_id, supplier, requester,
                employee_id, supplier_cost_centre, requester_cost_centre, payroll_deduction,
-               period, currency, total, issued_at, delivered_event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               period, currency, total, issued_at, delivered_event_id,
+               supplier_legal_entity, requester_legal_entity)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            ON CONFLICT (order_id) DO NOTHING RETURNING true""",
         invoice.invoice_id,
         invoice.order_id,
@@ -47,14 +121,16 @@ async def save_invoice(
         invoice.supplier,
         invoice.requester,
         invoice.employee_id,
-        await cost_centre(conn, invoice.supplier),
-        await cost_centre(conn, invoice.requester),
+        supplier.cost_centre,
+        requester.cost_centre,
         invoice.employee_id is not None,
         invoice.period,
         invoice.currency,
         invoice.total,
         invoice.occurred_at,
         delivered_event_id,
+        supplier.legal_entity,
+        requester.legal_entity,
     )
     if not inserted:
         return False
@@ -69,11 +145,38 @@ async def save_invoice(
     return True
 
 
+async def issued_invoice(conn: asyncpg.Connection, order_id: UUID) -> IssuedInvoice | None:
+    row = await conn.fetchrow(
+        """SELECT i.*,
+               coalesce(i.supplier_legal_entity, s.legal_entity) AS supplier_entity,
+               coalesce(i.requester_legal_entity, r.legal_entity) AS requester_entity
+           FROM invoices i
+           LEFT JOIN departments s ON s.code = i.supplier
+           LEFT JOIN departments r ON r.code = i.requester
+           WHERE i.order_id = $1""",
+        order_id,
+    )
+    if row is None:
+        return None
+    return IssuedInvoice(
+        invoice_id=row["invoice_id"],
+        order_id=row["order_id"],
+        root_order_id=row["root_order_id"],
+        supplier=Party(row["supplier"], row["supplier_entity"], row["supplier_cost_centre"]),
+        requester=Party(row["requester"], row["requester_entity"], row["requester_cost_centre"]),
+        employee_id=row["employee_id"],
+        period=row["period"],
+        currency=row["currency"],
+        total=row["total"],
+    )
+
+
 async def list_invoices(
     conn: asyncpg.Connection, *, department: str | None, period: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of invoices, newest first, and how many match in all."""
     rows = await conn.fetch(
-        """SELECT * FROM invoices
+        """SELECT *, count(*) OVER () AS matching FROM invoices
            WHERE ($1::text IS NULL OR supplier = $1 OR requester = $1)
              AND ($2::text IS NULL OR period = $2)
            ORDER BY issued_at DESC, invoice_id LIMIT $3 OFFSET $4""",
@@ -82,7 +185,16 @@ async def list_invoices(
         limit,
         offset,
     )
-    return [dict(row) for row in rows]
+    if rows:
+        return [dict(row) for row in rows], rows[0]["matching"]
+    total: int = await conn.fetchval(
+        """SELECT count(*) FROM invoices
+           WHERE ($1::text IS NULL OR supplier = $1 OR requester = $1)
+             AND ($2::text IS NULL OR period = $2)""",
+        department,
+        period,
+    )
+    return [], total
 
 
 async def get_invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, Any] | None:
@@ -93,4 +205,162 @@ async def get_invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, A
         "SELECT sku, quantity, unit_price, amount FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no",
         invoice_id,
     )
-    return {**dict(row), "lines": [dict(line) for line in lines]}
+    credit_notes = await conn.fetch(
+        """SELECT credit_note_id, kind, period, amount, reason, issued_at FROM credit_notes
+           WHERE invoice_id = $1 ORDER BY issued_at, credit_note_id""",
+        invoice_id,
+    )
+    return {
+        **dict(row),
+        "lines": [dict(line) for line in lines],
+        "credit_notes": [dict(note) for note in credit_notes],
+    }
+
+
+# --- credit notes --------------------------------------------------------------------------
+
+
+async def remember_claim(conn: asyncpg.Connection, claim: CreditClaim) -> None:
+    await conn.execute(
+        """INSERT INTO pending_credits (order_id, kind, supplier, detail, cause_event_id, caused_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        claim.order_id,
+        claim.kind.value,
+        claim.supplier,
+        claim.detail,
+        claim.cause_event_id,
+        claim.caused_at,
+    )
+
+
+async def take_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> list[CreditClaim]:
+    """The claims waiting for this order's invoice, removed: they are settled now."""
+    rows = await conn.fetch("DELETE FROM pending_credits WHERE order_id = $1 RETURNING *", order_id)
+    return [
+        CreditClaim(
+            kind=CreditKind(row["kind"]),
+            order_id=row["order_id"],
+            supplier=row["supplier"],
+            detail=row["detail"],
+            cause_event_id=row["cause_event_id"],
+            caused_at=row["caused_at"],
+        )
+        for row in rows
+    ]
+
+
+async def credited_amount(conn: asyncpg.Connection, invoice_id: UUID) -> Decimal:
+    value: Decimal = await conn.fetchval(
+        "SELECT coalesce(sum(amount), 0) FROM credit_notes WHERE invoice_id = $1", invoice_id
+    )
+    return value
+
+
+async def credit_note_exists(conn: asyncpg.Connection, invoice_id: UUID, kind: CreditKind) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM credit_notes WHERE invoice_id = $1 AND kind = $2",
+            invoice_id,
+            kind.value,
+        )
+    )
+
+
+async def save_credit_note(
+    conn: asyncpg.Connection, note: CreditNoteIssued, *, kind: CreditKind
+) -> bool:
+    inserted = await conn.fetchval(
+        """INSERT INTO credit_notes (credit_note_id, invoice_id, order_id, root_order_id, kind,
+               supplier, requester, employee_id, period, currency, amount, reason, issued_at,
+               cause_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (invoice_id, kind) DO NOTHING RETURNING true""",
+        note.credit_note_id,
+        note.invoice_id,
+        note.order_id,
+        note.root_order_id,
+        kind.value,
+        note.supplier,
+        note.requester,
+        note.employee_id,
+        note.period,
+        note.currency,
+        note.amount,
+        note.reason,
+        note.occurred_at,
+        note.causation_id,
+    )
+    return bool(inserted)
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+async def save_postings(
+    conn: asyncpg.Connection,
+    postings: Sequence[Posting],
+    *,
+    document_kind: str,
+    document_id: UUID,
+    period: str,
+    currency: str,
+    posted_at: datetime,
+) -> None:
+    await conn.executemany(
+        """INSERT INTO postings (document_kind, document_id, line_no, period, currency,
+               legal_entity, account, department, cost_centre, counterparty_entity,
+               counterparty, debit, credit, posted_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT DO NOTHING""",
+        [
+            (
+                document_kind,
+                document_id,
+                n,
+                period,
+                currency,
+                p.legal_entity,
+                p.account.value,
+                p.department,
+                p.cost_centre,
+                p.counterparty_entity,
+                p.counterparty,
+                p.debit,
+                p.credit,
+                posted_at,
+            )
+            for n, p in enumerate(postings, 1)
+        ],
+    )
+
+
+async def account_balances(conn: asyncpg.Connection, *, period: str | None) -> list[AccountBalance]:
+    rows = await conn.fetch(
+        """SELECT legal_entity, account, cost_centre, counterparty_entity, currency,
+               sum(debit) AS debit, sum(credit) AS credit
+           FROM postings WHERE ($1::text IS NULL OR period = $1)
+           GROUP BY legal_entity, account, cost_centre, counterparty_entity, currency""",
+        period,
+    )
+    return [AccountBalance(**dict(row)) for row in rows]
+
+
+# --- statements ----------------------------------------------------------------------------
+
+
+async def statement_documents(
+    conn: asyncpg.Connection, *, department: str, period: str
+) -> list[StatementDocument]:
+    rows = await conn.fetch(
+        """SELECT 'invoice' AS document, invoice_id AS document_id, invoice_id, order_id,
+               supplier, requester, employee_id, issued_at, currency, total AS amount,
+               '' AS reason
+           FROM invoices WHERE period = $2 AND (supplier = $1 OR requester = $1)
+           UNION ALL
+           SELECT 'credit_note', credit_note_id, invoice_id, order_id, supplier, requester,
+               employee_id, issued_at, currency, amount, reason
+           FROM credit_notes WHERE period = $2 AND (supplier = $1 OR requester = $1)""",
+        department,
+        period,
+    )
+    return [StatementDocument(**dict(row)) for row in rows]
