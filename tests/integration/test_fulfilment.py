@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dict]:
-    order_id, payload = placed_event_json()
+    # WHEEL-28 has no bill of materials: these tests are about one order's own state machine
+    order_id, payload = placed_event_json(supplier="WHEELS", sku="WHEEL-28", unit_price="38.50")
     await produce(
         broker.bootstrap_servers,
         topics.ORDERS,
@@ -24,7 +25,7 @@ async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dic
     )
     await poll_http(
         client,
-        "/v1/departments/FRAMES/queue",
+        "/v1/departments/WHEELS/queue",
         until=lambda r: any(i["order_id"] == order_id for i in r.json()),
     )
     return order_id, json.loads(payload)
@@ -32,14 +33,14 @@ async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dic
 
 async def test_order_walks_the_state_machine_with_causation_chain(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         for action in ("accept", "start", "ship"):
             response = await client.post(f"/v1/fulfilments/{order_id}/{action}")
             assert response.status_code == 200, response.text
         receipt = await client.post(f"/v1/orders/{order_id}/receipt", headers=auth("ASSEMBLY"))
         assert receipt.json()["status"] == "delivered"
-        queue = (await client.get("/v1/departments/FRAMES/queue")).json()
+        queue = (await client.get("/v1/departments/WHEELS/queue")).json()
         assert order_id not in [item["order_id"] for item in queue]
 
     records = await read_records(
@@ -61,7 +62,7 @@ async def test_order_walks_the_state_machine_with_causation_chain(start_service,
 
 async def test_illegal_moves_are_refused_with_the_current_state(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         ship_early = await client.post(f"/v1/fulfilments/{order_id}/ship")
         receipt_early = await client.post(
@@ -81,7 +82,7 @@ async def test_illegal_moves_are_refused_with_the_current_state(start_service, b
 async def test_concurrent_commands_cannot_both_win(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
     async with httpx.AsyncClient(
-        base_url=fulfilment.url, timeout=30, headers=auth("FRAMES")
+        base_url=fulfilment.url, timeout=30, headers=auth("WHEELS")
     ) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         responses = await asyncio.gather(
@@ -107,7 +108,7 @@ async def test_concurrent_commands_cannot_both_win(start_service, broker) -> Non
 
 async def test_redelivered_order_placed_changes_nothing(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
         assert accepted.status_code == 200
@@ -120,7 +121,7 @@ async def test_redelivered_order_placed_changes_nothing(start_service, broker) -
             headers={"event_type": "OrderPlaced"},
         )
         await asyncio.sleep(1.0)
-        queue = (await client.get("/v1/departments/FRAMES/queue")).json()
+        queue = (await client.get("/v1/departments/WHEELS/queue")).json()
     mine = [item for item in queue if item["order_id"] == order_id]
     assert len(mine) == 1
     assert mine[0]["status"] == "accepted"  # not reset to received
@@ -130,13 +131,13 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
     from supplychain_contracts import OrderCancelled
 
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         cancel = OrderCancelled(
             order_id=order_id,
             root_order_id=order_id,
             producer="test",
-            supplier="FRAMES",
+            supplier="WHEELS",
             requester="ASSEMBLY",
             reason="no longer needed",
             causation_id=placed["event_id"],
@@ -150,7 +151,7 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
         )
         await poll_http(
             client,
-            "/v1/departments/FRAMES/queue",
+            "/v1/departments/WHEELS/queue",
             until=lambda r: order_id not in [i["order_id"] for i in r.json()],
         )
         accept = await client.post(f"/v1/fulfilments/{order_id}/accept")
@@ -160,16 +161,16 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
 
 async def test_only_the_department_that_owes_a_step_can_take_it(start_service, broker) -> None:
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         by_requester = await client.post(
             f"/v1/fulfilments/{order_id}/accept", headers=auth("ASSEMBLY")
         )
         by_stranger = await client.post(
-            f"/v1/fulfilments/{order_id}/accept", headers=auth("WHEELS")
+            f"/v1/fulfilments/{order_id}/accept", headers=auth("PAINTSHOP")
         )
-        other_queue = await client.get("/v1/departments/WHEELS/queue")
-        anonymous = await client.get("/v1/departments/FRAMES/queue", headers={"Authorization": ""})
+        other_queue = await client.get("/v1/departments/PAINTSHOP/queue")
+        anonymous = await client.get("/v1/departments/WHEELS/queue", headers={"Authorization": ""})
     assert by_requester.status_code == 403
     assert by_stranger.status_code == 404
     assert other_queue.status_code == 403

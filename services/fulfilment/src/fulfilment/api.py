@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_kit.auth import Caller, require_department
@@ -12,7 +15,14 @@ from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
-from fulfilment.domain import Command, IllegalTransition, NotYourOrder, WorkStatus
+from fulfilment.domain import (
+    Command,
+    FeedbackAlreadyGiven,
+    IllegalTransition,
+    NotYourOrder,
+    WaitingForSubOrders,
+    WorkStatus,
+)
 
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
 PROBLEM = PROBLEM_RESPONSE
@@ -20,7 +30,14 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     401: PROBLEM,
     403: {"description": "another department owes this step", **PROBLEM},
     404: PROBLEM,
-    409: {"description": "illegal in the current state (`current_state`)", **PROBLEM},
+    409: {
+        "description": (
+            "illegal in the current state (`current_state`); ship before every sub-order is "
+            "delivered (`waiting_for`)"
+        ),
+        **PROBLEM,
+    },
+    422: PROBLEM,
 }
 
 
@@ -29,36 +46,96 @@ class CommandBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class RaisedSubOrder(BaseModel):
+    order_id: UUID
+    sku: str
+    quantity: int
+    supplier: str
+
+
 class CommandResult(BaseModel):
     order_id: UUID
     status: WorkStatus
     event_id: UUID
     event_type: str
+    sub_orders: list[RaisedSubOrder] = Field(
+        default_factory=list, description="sub-orders raised for components on acceptance"
+    )
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent)")
+    comment: str = Field(default="", max_length=2000)
+
+
+class HelpBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=200)
+    message: str = Field(default="", max_length=4000)
+
+
+class EventResult(BaseModel):
+    order_id: UUID
+    event_id: UUID
+    event_type: str
+
+
+@asynccontextmanager
+async def _command_errors(db: asyncpg.Connection, order_id: UUID) -> AsyncIterator[None]:
+    """One transaction; the domain's refusals as problem documents."""
+    try:
+        async with db.transaction():
+            yield
+    except commands.UnknownOrder as exc:
+        raise Problem(404, f"no work item for order {order_id}", order_id=str(order_id)) from exc
+    except NotYourOrder as exc:
+        raise Problem(403, str(exc), title="Forbidden") from exc
+    except WaitingForSubOrders as exc:
+        raise Problem(
+            409,
+            str(exc),
+            title="Waiting for sub-orders",
+            current_state=exc.current.value,
+            waiting_for=[
+                {
+                    "order_id": str(s.order_id),
+                    "sku": s.sku,
+                    "supplier": s.supplier,
+                    "status": s.status.value,
+                }
+                for s in exc.waiting
+            ],
+        ) from exc
+    except IllegalTransition as exc:
+        raise Problem(
+            409, str(exc), title="Illegal transition", current_state=exc.current.value
+        ) from exc
+    except FeedbackAlreadyGiven as exc:
+        raise Problem(409, str(exc), title="Feedback already given", field="order_id") from exc
 
 
 async def _run(
     db: Db, runtime: Runtime, caller: Caller, order_id: UUID, command: Command, reason: str | None
 ) -> CommandResult:
-    try:
-        async with db.transaction():
-            status, event = await commands.execute(
-                db,
-                order_id=order_id,
-                command=command,
-                schema=runtime.schema,
-                reason=reason,
-                department=caller.department,
-            )
-    except commands.UnknownOrder as exc:
-        raise Problem(404, f"no work item for order {order_id}") from exc
-    except NotYourOrder as exc:
-        raise Problem(403, str(exc), title="Forbidden") from exc
-    except IllegalTransition as exc:
-        raise Problem(
-            409, str(exc), title="Illegal transition", current_state=exc.current.value
-        ) from exc
+    async with _command_errors(db, order_id):
+        outcome = await commands.execute(
+            db,
+            order_id=order_id,
+            command=command,
+            schema=runtime.schema,
+            reason=reason,
+            department=caller.department,
+        )
     return CommandResult(
-        order_id=order_id, status=status, event_id=event.event_id, event_type=event.event_type
+        order_id=order_id,
+        status=outcome.status,
+        event_id=outcome.event.event_id,
+        event_type=outcome.event.event_type,
+        sub_orders=[
+            RaisedSubOrder(order_id=s.order_id, sku=s.sku, quantity=s.quantity, supplier=s.supplier)
+            for s in outcome.sub_orders
+        ],
     )
 
 
@@ -67,6 +144,15 @@ async def department_queue(code: str, db: Db, caller: Caller) -> list[dict[str, 
     """Open work of a supplier department, rush orders and earliest due first."""
     require_department(caller, code, action="read the work queue")
     return await store.queue(db, code)
+
+
+@router.get("/fulfilments/{order_id}", responses={401: PROBLEM, 404: PROBLEM})
+async def work_item(order_id: UUID, db: Db, caller: Caller) -> dict[str, Any]:
+    """One order as its supplier works it (with its sub-orders); supplier or requester only."""
+    view = await store.work_item_view(db, order_id)
+    if view is None or caller.department not in (view["supplier"], view["requester"]):
+        raise Problem(404, f"no work item for order {order_id}", order_id=str(order_id))
+    return view
 
 
 @router.post(
@@ -90,3 +176,44 @@ async def confirm_receipt(
 ) -> CommandResult:
     """The requester confirms delivery."""
     return await _run(db, runtime, caller, order_id, Command.RECEIPT, None)
+
+
+@router.post(
+    "/orders/{order_id}/feedback",
+    status_code=201,
+    response_model=EventResult,
+    responses=COMMAND_ERRORS,
+)
+async def give_feedback(
+    order_id: UUID, body: FeedbackBody, db: Db, runtime: Runtime, caller: Caller
+) -> EventResult:
+    """The requester rates a delivered order 1 to 5, once."""
+    async with _command_errors(db, order_id):
+        event = await commands.give_feedback(
+            db,
+            order_id=order_id,
+            department=caller.department,
+            rating=body.rating,
+            comment=body.comment,
+            schema=runtime.schema,
+        )
+    return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)
+
+
+@router.post(
+    "/orders/{order_id}/help", status_code=201, response_model=EventResult, responses=COMMAND_ERRORS
+)
+async def request_help(
+    order_id: UUID, body: HelpBody, db: Db, runtime: Runtime, caller: Caller
+) -> EventResult:
+    """The requester asks the supplier for help on an open order."""
+    async with _command_errors(db, order_id):
+        event = await commands.request_help(
+            db,
+            order_id=order_id,
+            department=caller.department,
+            subject=body.subject,
+            message=body.message,
+            schema=runtime.schema,
+        )
+    return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)

@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
-from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace import Link, Span, SpanKind, get_current_span
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import outbox
 from supplychain_kit.telemetry import continue_trace, set_order_attributes
 
-from fulfilment import domain, store
-from fulfilment.domain import Command, WorkStatus
+from fulfilment import chain, domain, store
+from fulfilment.domain import Command, WorkItem, WorkStatus
 
 
 class UnknownOrder(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: WorkStatus
+    event: Envelope  # the event the command is named after
+    sub_orders: tuple[domain.SubOrder, ...] = ()
+
+
+@contextmanager
+def _order_span(name: str, order_trace: dict[str, str]) -> Iterator[Span]:
+    """A command joins the order's trace (one trace per root order), linked to the caller's."""
+    caller = get_current_span().get_span_context()
+    with continue_trace(
+        name, order_trace, kind=SpanKind.INTERNAL, links=[Link(caller)] if caller.is_valid else None
+    ) as span:
+        yield span
+
+
+def _requester(item: WorkItem) -> str:
+    return item.requester
+
+
+async def _load(
+    conn: asyncpg.Connection,
+    order_id: UUID,
+    *,
+    department: str | None,
+    owner: Callable[[WorkItem], str],
+    action: str,
+) -> tuple[WorkItem, dict[str, str]]:
+    """The locked work item and its trace, if `department` (None: the autopilot) owes `action`."""
+    found = await store.lock_item(conn, order_id)
+    if found is None:
+        raise UnknownOrder(order_id)
+    item, order_trace = found
+    if department is not None:
+        if department not in (item.supplier, item.requester):
+            raise UnknownOrder(order_id)  # another department's order is not even visible
+        if department != owner(item):
+            raise domain.NotYourOrder(f"only {owner(item)} can {action} this order")
+    return item, order_trace
 
 
 async def execute(
@@ -26,31 +71,86 @@ async def execute(
     schema: str,
     reason: str | None = None,
     department: str | None = None,
-) -> tuple[WorkStatus, Envelope]:
+) -> Outcome:
     """Apply `command` to the order, given by `department` (None: the autopilot).
 
+    Accepting an order made from components raises its sub-orders in the same transaction.
     Raises UnknownOrder, domain.NotYourOrder or domain.IllegalTransition.
     """
-    found = await store.lock_item(conn, order_id)
-    if found is None:
-        raise UnknownOrder(order_id)
-    item, order_trace = found
-    if department is not None:
-        if department not in (item.supplier, item.requester):
-            raise UnknownOrder(order_id)  # another department's order is not even visible
-        owner = domain.who_commands(item, command)
-        if department != owner:
-            raise domain.NotYourOrder(f"only {owner} can {command.value} this order")
-    # The command joins the order's trace (one trace per root order), linked to the caller's.
-    caller = get_current_span().get_span_context()
-    with continue_trace(
-        f"fulfilment {command.value}",
-        order_trace,
-        kind=SpanKind.INTERNAL,
-        links=[Link(caller)] if caller.is_valid else None,
-    ) as span:
-        status, event = domain.decide(item, command, reason=reason)
+    item, order_trace = await _load(
+        conn,
+        order_id,
+        department=department,
+        owner=lambda it: domain.who_commands(it, command),
+        action=command.value,
+    )
+    with _order_span(f"fulfilment {command.value}", order_trace) as span:
+        sub_orders = await store.sub_orders_of(conn, order_id) if command is Command.SHIP else []
+        status, event = domain.decide(item, command, reason=reason, sub_orders=sub_orders)
         set_order_attributes(span, event)
-        await store.set_status(conn, order_id, status, event_id=event.event_id, reason=reason)
+        events: list[Envelope] = [event]
+        last_event_id = event.event_id
+        raised: tuple[domain.SubOrder, ...] = ()
+        if command is Command.ACCEPT:
+            chained = chain.raise_sub_orders(
+                item, cause_id=event.event_id, catalogue=await store.catalogue(conn)
+            )
+            if chained is not None:
+                requested, placed, raised = chained
+                events += [requested, *placed]
+                last_event_id = requested.event_id
+                await store.add_sub_orders(conn, raised)
+        await store.set_status(conn, order_id, status, event_id=last_event_id, reason=reason)
+        await outbox.append(conn, events, schema=schema)
+    return Outcome(status=status, event=event, sub_orders=raised)
+
+
+async def give_feedback(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    department: str,
+    rating: int,
+    comment: str,
+    schema: str,
+) -> Envelope:
+    """The requester rates a delivered order, once (FeedbackAlreadyGiven the second time)."""
+    item, order_trace = await _load(
+        conn, order_id, department=department, owner=_requester, action="give feedback on"
+    )
+    with _order_span("fulfilment feedback", order_trace) as span:
+        event = domain.give_feedback(
+            item,
+            rating=rating,
+            comment=comment,
+            already_given=await store.feedback_given(conn, order_id),
+        )
+        set_order_attributes(span, event)
+        await store.save_feedback(
+            conn, order_id=order_id, rating=rating, comment=comment, event_id=event.event_id
+        )
         await outbox.append(conn, [event], schema=schema)
-    return status, event
+    return event
+
+
+async def request_help(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    department: str,
+    subject: str,
+    message: str,
+    schema: str,
+) -> Envelope:
+    """The requester asks the supplier for help on an open order."""
+    item, order_trace = await _load(
+        conn, order_id, department=department, owner=_requester, action="ask for help on"
+    )
+    with _order_span("fulfilment help", order_trace) as span:
+        event = domain.request_help(item, subject=subject, message=message)
+        set_order_attributes(span, event)
+        await store.save_help_request(
+            conn, order_id=order_id, subject=subject, message=message, event_id=event.event_id
+        )
+        await outbox.append(conn, [event], schema=schema)
+    return event

@@ -1,8 +1,23 @@
 """Settings of the fulfilment service (env prefix FULFILMENT_)."""
 
-from pydantic import Field
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 from supplychain_kit.settings import ServiceSettings
+
+
+class DepartmentAutopilot(BaseModel):
+    """One department's simulated worker; unset fields take the global values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="false: this department works by hand")
+    accept_delay_s: float | None = Field(default=None, ge=0)
+    start_delay_s: float | None = Field(default=None, ge=0)
+    ship_delay_s: float | None = Field(default=None, ge=0)
+    receipt_delay_s: float | None = Field(default=None, ge=0)
+    reject_probability: float | None = Field(default=None, ge=0, le=1)
 
 
 class FulfilmentSettings(ServiceSettings):
@@ -16,6 +31,17 @@ class FulfilmentSettings(ServiceSettings):
         default=False, description="a simulated worker per department drives the commands"
     )
     autopilot_accept_delay_s: float = Field(default=1.0, ge=0)
+    autopilot_start_delay_s: float = Field(default=0.0, ge=0)
     autopilot_ship_delay_s: float = Field(default=2.0, ge=0)
     autopilot_receipt_delay_s: float = Field(default=1.0, ge=0)
+    autopilot_reject_probability: float = Field(
+        default=0.0, ge=0, le=1, description="chance that the autopilot rejects an order"
+    )
+    autopilot_departments: dict[str, DepartmentAutopilot] = Field(
+        default_factory=dict,
+        description=(
+            'per-department overrides, JSON: {"FRAMES": {"accept_delay_s": 1, '
+            '"reject_probability": 0.05}, "PAINTSHOP": {"enabled": false}}'
+        ),
+    )
     autopilot_poll_interval_ms: int = Field(default=200, ge=10)

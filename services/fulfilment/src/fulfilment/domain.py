@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from supplychain_contracts import (
+    FeedbackGiven,
+    HelpRequested,
     OrderAccepted,
     OrderDelivered,
     OrderLine,
     OrderRejected,
     OrderShipped,
+    Priority,
     WorkStarted,
 )
 from supplychain_contracts.envelope import Envelope
@@ -28,6 +33,9 @@ class WorkStatus(StrEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+    # A component sub-order was rejected, cancelled or is itself blocked: the order cannot
+    # ship as it stands; only cancelling it (which compensates its other sub-orders) is left.
+    BLOCKED = "blocked"
 
 
 class Command(StrEnum):
@@ -46,7 +54,19 @@ TRANSITIONS: dict[Command, tuple[frozenset[WorkStatus], WorkStatus]] = {
     Command.SHIP: (frozenset({WorkStatus.IN_PROGRESS}), WorkStatus.SHIPPED),
     Command.RECEIPT: (frozenset({WorkStatus.SHIPPED}), WorkStatus.DELIVERED),
 }
-CANCELLABLE = frozenset({WorkStatus.RECEIVED, WorkStatus.ACCEPTED, WorkStatus.IN_PROGRESS})
+CANCELLABLE = frozenset(
+    {WorkStatus.RECEIVED, WorkStatus.ACCEPTED, WorkStatus.IN_PROGRESS, WorkStatus.BLOCKED}
+)
+# Orders the requester is still waiting for (where asking for help makes sense).
+OPEN = frozenset(
+    {
+        WorkStatus.RECEIVED,
+        WorkStatus.ACCEPTED,
+        WorkStatus.IN_PROGRESS,
+        WorkStatus.SHIPPED,
+        WorkStatus.BLOCKED,
+    }
+)
 
 EVENT_OF_COMMAND: dict[Command, type[Envelope]] = {
     Command.ACCEPT: OrderAccepted,
@@ -58,10 +78,24 @@ EVENT_OF_COMMAND: dict[Command, type[Envelope]] = {
 
 
 class IllegalTransition(Exception):
-    def __init__(self, command: Command, current: WorkStatus) -> None:
-        super().__init__(f"cannot {command.value} an order that is {current.value}")
+    def __init__(self, command: Command | str, current: WorkStatus, detail: str = "") -> None:
+        name = command.value if isinstance(command, Command) else command
+        super().__init__(detail or f"cannot {name} an order that is {current.value}")
         self.command = command
         self.current = current
+
+
+class WaitingForSubOrders(IllegalTransition):
+    """Ship refused: some component sub-orders are not delivered yet."""
+
+    def __init__(self, current: WorkStatus, waiting: Sequence[SubOrder]) -> None:
+        names = ", ".join(
+            f"{s.order_id} ({s.sku} from {s.supplier}: {s.status.value})" for s in waiting
+        )
+        super().__init__(
+            Command.SHIP, current, f"cannot ship before every sub-order is delivered: {names}"
+        )
+        self.waiting = tuple(waiting)
 
 
 @dataclass(frozen=True)
@@ -75,6 +109,20 @@ class WorkItem:
     last_event_id: UUID
     currency: str
     lines: tuple[OrderLine, ...]
+    priority: Priority = Priority.STANDARD
+    needed_by: date | None = None
+
+
+@dataclass(frozen=True)
+class SubOrder:
+    """A component sub-order as its parent sees it; `status` mirrors the child's own."""
+
+    order_id: UUID
+    parent_order_id: UUID
+    sku: str
+    quantity: int
+    supplier: str
+    status: WorkStatus
 
 
 class NotYourOrder(Exception):
@@ -93,19 +141,28 @@ def next_status(current: WorkStatus, command: Command) -> WorkStatus:
     return target
 
 
+def undelivered(sub_orders: Sequence[SubOrder]) -> tuple[SubOrder, ...]:
+    return tuple(s for s in sub_orders if s.status is not WorkStatus.DELIVERED)
+
+
 def decide(
-    item: WorkItem, command: Command, *, reason: str | None = None
+    item: WorkItem,
+    command: Command,
+    *,
+    reason: str | None = None,
+    sub_orders: Sequence[SubOrder] = (),
 ) -> tuple[WorkStatus, Envelope]:
-    """The new state and the event a command produces, or IllegalTransition."""
+    """The new state and the event a command produces, or IllegalTransition.
+
+    An order may start while its sub-orders are under way, but ships only once all of
+    them are delivered (WaitingForSubOrders).
+    """
     status = next_status(item.status, command)
+    if command is Command.SHIP and (waiting := undelivered(sub_orders)):
+        raise WaitingForSubOrders(item.status, waiting)
     fields: dict[str, Any] = {
-        "order_id": item.order_id,
-        "root_order_id": item.root_order_id,
+        **parties(item),
         "causation_id": item.last_event_id,
-        "producer": PRODUCER,
-        "supplier": item.supplier,
-        "requester": item.requester,
-        "employee_id": item.employee_id,
     }
     if command is Command.REJECT:
         fields["reason"] = reason or "rejected by the supplier"
@@ -113,3 +170,41 @@ def decide(
         fields["lines"] = item.lines
         fields["currency"] = item.currency
     return status, EVENT_OF_COMMAND[command](**fields)
+
+
+def parties(item: WorkItem) -> dict[str, Any]:
+    """The envelope fields every event about this order carries (causation left out)."""
+    return {
+        "order_id": item.order_id,
+        "root_order_id": item.root_order_id,
+        "producer": PRODUCER,
+        "supplier": item.supplier,
+        "requester": item.requester,
+        "employee_id": item.employee_id,
+    }
+
+
+class FeedbackAlreadyGiven(Exception):
+    """An order is rated once."""
+
+
+def give_feedback(
+    item: WorkItem, *, rating: int, comment: str, already_given: bool
+) -> FeedbackGiven:
+    """The requester rates a delivered order, once."""
+    if item.status is not WorkStatus.DELIVERED:
+        raise IllegalTransition("give feedback on", item.status)
+    if already_given:
+        raise FeedbackAlreadyGiven(f"feedback on order {item.order_id} was already given")
+    return FeedbackGiven(
+        **parties(item), causation_id=item.last_event_id, rating=rating, comment=comment
+    )
+
+
+def request_help(item: WorkItem, *, subject: str, message: str) -> HelpRequested:
+    """The requester asks the supplier for help while the order is still open."""
+    if item.status not in OPEN:
+        raise IllegalTransition("ask for help on", item.status)
+    return HelpRequested(
+        **parties(item), causation_id=item.last_event_id, subject=subject, message=message
+    )

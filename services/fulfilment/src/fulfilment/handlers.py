@@ -1,25 +1,76 @@
-"""Consumed events: orders placed with (or cancelled at) a supplier department."""
+"""Consumed events: orders placed with (or cancelled at) a supplier department, and the
+fulfilment events of the sub-orders this service raised for components."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 from supplychain_contracts import Envelope, OrderCancelled, OrderPlaced
+from supplychain_kit import outbox
 from supplychain_kit.telemetry import current_trace_headers
 
-from fulfilment import store
+from fulfilment import chain, store
 from fulfilment.domain import CANCELLABLE, WorkStatus
+
+SCHEMA = "fulfilment"
 
 
 async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
     if isinstance(event, OrderPlaced):
         await store.receive(conn, event, current_trace_headers())
     elif isinstance(event, OrderCancelled):
-        found = await store.lock_item(conn, event.order_id)
-        if found is not None and found[0].status in CANCELLABLE:
-            await store.set_status(
-                conn,
-                event.order_id,
-                WorkStatus.CANCELLED,
-                event_id=event.event_id,
-                reason=event.reason or "cancelled by the requester",
-            )
+        await cancel(conn, event)
+    elif event.event_type in chain.REPORTED_STATUS:
+        await record_sub_order_progress(conn, event)
+
+
+async def cancel(conn: asyncpg.Connection, event: OrderCancelled) -> None:
+    """Cancel the work and, down the chain, the sub-orders that can still be stopped."""
+    found = await store.lock_item(conn, event.order_id)
+    if found is None or found[0].status not in CANCELLABLE:
+        return  # shipped goods are on their way: a late cancellation changes nothing
+    item = found[0]
+    reason = event.reason or "cancelled by the requester"
+    await store.set_status(
+        conn, item.order_id, WorkStatus.CANCELLED, event_id=event.event_id, reason=reason
+    )
+    compensations = chain.compensate(
+        item, await store.sub_orders_of(conn, item.order_id, lock=True), cause=event
+    )
+    for compensation in compensations:
+        await store.set_sub_order_status(
+            conn, compensation.order_id, WorkStatus.CANCELLED, reason=compensation.reason
+        )
+    await outbox.append(conn, compensations, schema=SCHEMA)
+    await record_sub_order_progress(conn, event)  # this order may itself be a sub-order
+
+
+async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A sub-order's own event updates its record on the parent; one that can no longer be
+    delivered blocks the parent."""
+    parent_order_id = await store.parent_of(conn, event.order_id)
+    if parent_order_id is None:
+        return  # not a sub-order raised by this service
+    found = await store.lock_item(conn, parent_order_id)  # parent first: the lock order of `ship`
+    sub_order = await store.lock_sub_order(conn, event.order_id)
+    if found is None or sub_order is None:
+        return
+    parent = found[0]
+    status = chain.sub_order_status_after(sub_order.status, chain.REPORTED_STATUS[event.event_type])
+    if status is None:
+        return
+    reason: str | None = getattr(event, "reason", None) or None
+    await store.set_sub_order_status(conn, sub_order.order_id, status, reason=reason)
+    blocked = chain.block_parent(
+        parent, replace(sub_order, status=status), cause=event, reason=reason or status.value
+    )
+    if blocked is not None:
+        await store.set_status(
+            conn,
+            parent.order_id,
+            WorkStatus.BLOCKED,
+            event_id=blocked.event_id,
+            reason=blocked.reason,
+        )
+        await outbox.append(conn, [blocked], schema=SCHEMA)

@@ -3,13 +3,50 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import OrderLine, OrderPlaced
+from supplychain_contracts import OrderLine, OrderPlaced, Priority
+from supplychain_contracts.company import Company
 
-from fulfilment.domain import WorkItem, WorkStatus
+from fulfilment.chain import Catalogue, CatalogueEntry
+from fulfilment.domain import SubOrder, WorkItem, WorkStatus
+
+
+async def load_catalogue(conn: asyncpg.Connection, company: Company) -> None:
+    await conn.executemany(
+        """INSERT INTO catalogue_items (sku, supplier, transfer_price, bill_of_materials)
+           VALUES ($1, $2, $3, $4::jsonb)
+           ON CONFLICT (sku) DO UPDATE SET supplier = EXCLUDED.supplier,
+               transfer_price = EXCLUDED.transfer_price,
+               bill_of_materials = EXCLUDED.bill_of_materials""",
+        [
+            (
+                item.sku,
+                item.supplier,
+                item.transfer_price,
+                json.dumps([[c.sku, c.quantity] for c in item.bill_of_materials]),
+            )
+            for item in company.catalogue
+        ],
+    )
+
+
+async def catalogue(conn: asyncpg.Connection) -> Catalogue:
+    rows = await conn.fetch("SELECT * FROM catalogue_items")
+    return {
+        row["sku"]: CatalogueEntry(
+            sku=row["sku"],
+            supplier=row["supplier"],
+            transfer_price=row["transfer_price"],
+            bill_of_materials=tuple(
+                (sku, int(quantity)) for sku, quantity in json.loads(row["bill_of_materials"])
+            ),
+        )
+        for row in rows
+    }
 
 
 async def receive(
@@ -47,6 +84,8 @@ def _item(row: asyncpg.Record) -> WorkItem:
         last_event_id=row["last_event_id"],
         currency=row["currency"],
         lines=tuple(OrderLine.model_validate(line) for line in json.loads(row["lines"])),
+        priority=Priority(row["priority"]),
+        needed_by=row["needed_by"],
     )
 
 
@@ -80,26 +119,142 @@ async def set_status(
 
 async def queue(conn: asyncpg.Connection, supplier: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT order_id, root_order_id, parent_order_id, requester, employee_id, priority,
-                  needed_by, status, reason, received_at, status_changed_at, lines
-           FROM work_items
-           WHERE supplier = $1 AND status NOT IN ('delivered', 'rejected', 'cancelled')
-           ORDER BY priority = 'rush' DESC, needed_by NULLS LAST, received_at""",
+        f"""SELECT {_VIEW_COLUMNS} FROM work_items w
+            WHERE supplier = $1 AND status NOT IN ('delivered', 'rejected', 'cancelled')
+            ORDER BY priority = 'rush' DESC, needed_by NULLS LAST, received_at""",
         supplier,
     )
-    return [{**dict(row), "lines": json.loads(row["lines"])} for row in rows]
+    return [_view(row) for row in rows]
+
+
+_VIEW_COLUMNS = """order_id, root_order_id, parent_order_id, supplier, requester, employee_id,
+    priority, needed_by, status, reason, received_at, status_changed_at, lines,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('order_id', s.order_id, 'sku', s.sku,
+                'quantity', s.quantity, 'supplier', s.supplier, 'status', s.status,
+                'reason', s.reason) ORDER BY s.sku), '[]'::jsonb)
+       FROM sub_orders s WHERE s.parent_order_id = w.order_id) AS sub_orders,
+    (SELECT count(*) FROM help_requests h WHERE h.order_id = w.order_id) AS help_requests,
+    (SELECT f.rating FROM feedback f WHERE f.order_id = w.order_id) AS feedback_rating"""
+
+
+def _view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        **dict(row),
+        "lines": json.loads(row["lines"]),
+        "sub_orders": json.loads(row["sub_orders"]),
+    }
+
+
+async def work_item_view(conn: asyncpg.Connection, order_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_VIEW_COLUMNS} FROM work_items w WHERE order_id = $1", order_id
+    )
+    return None if row is None else _view(row)
 
 
 async def due_for_autopilot(
     conn: asyncpg.Connection, status: WorkStatus, *, older_than_s: float, limit: int = 50
-) -> list[UUID]:
-    """Items waiting in `status` for at least the delay, skipping ones another replica holds."""
+) -> list[tuple[UUID, str, str, float]]:
+    """(order_id, supplier, requester, seconds in `status`) of items waiting there for at
+    least `older_than_s`, skipping ones another replica holds. Orders whose sub-orders are
+    not all delivered are left out: they cannot ship yet."""
     rows = await conn.fetch(
-        """SELECT order_id FROM work_items
+        """SELECT order_id, supplier, requester,
+                  extract(epoch FROM now() - status_changed_at)::float8 AS waited_s
+           FROM work_items w
            WHERE status = $1 AND status_changed_at <= now() - make_interval(secs => $2)
+             AND NOT EXISTS (SELECT 1 FROM sub_orders s
+                             WHERE s.parent_order_id = w.order_id AND s.status <> 'delivered')
            ORDER BY status_changed_at LIMIT $3 FOR UPDATE SKIP LOCKED""",
         status.value,
         older_than_s,
         limit,
     )
-    return [row["order_id"] for row in rows]
+    return [(r["order_id"], r["supplier"], r["requester"], r["waited_s"]) for r in rows]
+
+
+def _sub_order(row: asyncpg.Record) -> SubOrder:
+    return SubOrder(
+        order_id=row["order_id"],
+        parent_order_id=row["parent_order_id"],
+        sku=row["sku"],
+        quantity=row["quantity"],
+        supplier=row["supplier"],
+        status=WorkStatus(row["status"]),
+    )
+
+
+async def add_sub_orders(conn: asyncpg.Connection, sub_orders: Sequence[SubOrder]) -> None:
+    await conn.executemany(
+        """INSERT INTO sub_orders (order_id, parent_order_id, sku, quantity, supplier, status)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [
+            (s.order_id, s.parent_order_id, s.sku, s.quantity, s.supplier, s.status.value)
+            for s in sub_orders
+        ],
+    )
+
+
+async def sub_orders_of(
+    conn: asyncpg.Connection, parent_order_id: UUID, *, lock: bool = False
+) -> list[SubOrder]:
+    rows = await conn.fetch(
+        "SELECT * FROM sub_orders WHERE parent_order_id = $1 ORDER BY sku"
+        + (" FOR UPDATE" if lock else ""),
+        parent_order_id,
+    )
+    return [_sub_order(row) for row in rows]
+
+
+async def parent_of(conn: asyncpg.Connection, order_id: UUID) -> UUID | None:
+    """The order a sub-order supplies (None: not a sub-order raised here)."""
+    parent: UUID | None = await conn.fetchval(
+        "SELECT parent_order_id FROM sub_orders WHERE order_id = $1", order_id
+    )
+    return parent
+
+
+async def lock_sub_order(conn: asyncpg.Connection, order_id: UUID) -> SubOrder | None:
+    row = await conn.fetchrow("SELECT * FROM sub_orders WHERE order_id = $1 FOR UPDATE", order_id)
+    return None if row is None else _sub_order(row)
+
+
+async def set_sub_order_status(
+    conn: asyncpg.Connection, order_id: UUID, status: WorkStatus, *, reason: str | None = None
+) -> None:
+    await conn.execute(
+        """UPDATE sub_orders SET status = $2, reason = COALESCE($3, reason),
+               status_changed_at = now() WHERE order_id = $1""",
+        order_id,
+        status.value,
+        reason,
+    )
+
+
+async def feedback_given(conn: asyncpg.Connection, order_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM feedback WHERE order_id = $1", order_id))
+
+
+async def save_feedback(
+    conn: asyncpg.Connection, *, order_id: UUID, rating: int, comment: str, event_id: UUID
+) -> None:
+    await conn.execute(
+        "INSERT INTO feedback (order_id, rating, comment, event_id) VALUES ($1, $2, $3, $4)",
+        order_id,
+        rating,
+        comment,
+        event_id,
+    )
+
+
+async def save_help_request(
+    conn: asyncpg.Connection, *, order_id: UUID, subject: str, message: str, event_id: UUID
+) -> None:
+    await conn.execute(
+        """INSERT INTO help_requests (event_id, order_id, subject, message)
+           VALUES ($1, $2, $3, $4)""",
+        event_id,
+        order_id,
+        subject,
+        message,
+    )

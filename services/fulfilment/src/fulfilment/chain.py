@@ -1,0 +1,198 @@
+"""The production chain: sub-orders for components, blocking and compensation (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID, uuid5
+
+from supplychain_contracts import (
+    ComponentsRequested,
+    OrderBlocked,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    RequestedComponent,
+)
+from supplychain_contracts.envelope import Envelope
+
+from fulfilment.domain import PRODUCER, SubOrder, WorkItem, WorkStatus, parties
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """What fulfilment needs of a catalogue item: who makes it, its price, its components."""
+
+    sku: str
+    supplier: str
+    transfer_price: Decimal
+    bill_of_materials: tuple[tuple[str, int], ...] = ()  # (component sku, quantity per unit)
+
+
+Catalogue = Mapping[str, CatalogueEntry]
+
+
+@dataclass(frozen=True)
+class ComponentNeed:
+    sku: str
+    quantity: int
+    supplier: str
+    unit_price: Decimal
+
+
+def explode(lines: Sequence[OrderLine], catalogue: Catalogue) -> tuple[ComponentNeed, ...]:
+    """Components the ordered lines need: BOM quantity times ordered quantity, one need per sku
+    (summed when several lines use the same component), in bill-of-materials order."""
+    quantities: dict[str, int] = {}
+    for line in lines:
+        entry = catalogue.get(line.sku)
+        for sku, per_unit in entry.bill_of_materials if entry else ():
+            quantities[sku] = quantities.get(sku, 0) + per_unit * line.quantity
+    return tuple(
+        ComponentNeed(
+            sku=sku,
+            quantity=quantity,
+            supplier=catalogue[sku].supplier,
+            unit_price=catalogue[sku].transfer_price,
+        )
+        for sku, quantity in quantities.items()
+    )
+
+
+def sub_order_id(parent_order_id: UUID, sku: str) -> UUID:
+    """Derived, not random: raising the sub-orders of one order twice gives the same ids."""
+    return uuid5(parent_order_id, sku)
+
+
+def raise_sub_orders(
+    item: WorkItem, *, cause_id: UUID, catalogue: Catalogue
+) -> tuple[ComponentsRequested, tuple[OrderPlaced, ...], tuple[SubOrder, ...]] | None:
+    """On acceptance of an order made from components: ComponentsRequested on the order and
+    one OrderPlaced per component to its supplier (requester: this order's supplier).
+
+    None when nothing ordered has a bill of materials.
+    """
+    needs = explode(item.lines, catalogue)
+    if not needs:
+        return None
+    ids = [sub_order_id(item.order_id, need.sku) for need in needs]
+    requested = ComponentsRequested(
+        **parties(item),
+        causation_id=cause_id,
+        components=tuple(
+            RequestedComponent(
+                order_id=order_id, sku=need.sku, quantity=need.quantity, supplier=need.supplier
+            )
+            for order_id, need in zip(ids, needs, strict=True)
+        ),
+    )
+    placed = tuple(
+        OrderPlaced(
+            order_id=order_id,
+            root_order_id=item.root_order_id,
+            parent_order_id=item.order_id,
+            causation_id=requested.event_id,
+            producer=PRODUCER,
+            supplier=need.supplier,
+            requester=item.supplier,
+            lines=(OrderLine(sku=need.sku, quantity=need.quantity, unit_price=need.unit_price),),
+            currency=item.currency,
+            priority=item.priority,
+            needed_by=item.needed_by,
+        )
+        for order_id, need in zip(ids, needs, strict=True)
+    )
+    sub_orders = tuple(
+        SubOrder(
+            order_id=order_id,
+            parent_order_id=item.order_id,
+            sku=need.sku,
+            quantity=need.quantity,
+            supplier=need.supplier,
+            status=WorkStatus.RECEIVED,
+        )
+        for order_id, need in zip(ids, needs, strict=True)
+    )
+    return requested, placed, sub_orders
+
+
+# What a sub-order's own events say about its state, as the parent records it.
+REPORTED_STATUS: Mapping[str, WorkStatus] = {
+    "OrderAccepted": WorkStatus.ACCEPTED,
+    "WorkStarted": WorkStatus.IN_PROGRESS,
+    "OrderShipped": WorkStatus.SHIPPED,
+    "OrderDelivered": WorkStatus.DELIVERED,
+    "OrderRejected": WorkStatus.REJECTED,
+    "OrderBlocked": WorkStatus.BLOCKED,
+    "OrderCancelled": WorkStatus.CANCELLED,
+}
+FINAL = frozenset({WorkStatus.DELIVERED, WorkStatus.REJECTED, WorkStatus.CANCELLED})
+_PROGRESS = {
+    WorkStatus.RECEIVED: 0,
+    WorkStatus.ACCEPTED: 1,
+    WorkStatus.IN_PROGRESS: 2,
+    WorkStatus.BLOCKED: 3,
+    WorkStatus.SHIPPED: 3,
+}
+# A sub-order in one of these states keeps its parent from ever shipping as planned.
+BLOCKING = frozenset({WorkStatus.REJECTED, WorkStatus.CANCELLED, WorkStatus.BLOCKED})
+# Sub-orders a cancelled parent can still stop (shipped goods are on their way: they arrive).
+STOPPABLE = frozenset(
+    {WorkStatus.RECEIVED, WorkStatus.ACCEPTED, WorkStatus.IN_PROGRESS, WorkStatus.BLOCKED}
+)
+
+
+def sub_order_status_after(current: WorkStatus, reported: WorkStatus) -> WorkStatus | None:
+    """The sub-order's new recorded state, or None when the report changes nothing.
+
+    A final state never changes, and nothing moves backwards: the sub-order's events and its
+    cancellation travel on different topics, so they may arrive in either order.
+    """
+    if current in FINAL or reported == current:
+        return None
+    if reported in FINAL or _PROGRESS[reported] > _PROGRESS[current]:
+        return reported
+    return None
+
+
+def block_parent(
+    parent: WorkItem, sub_order: SubOrder, *, cause: Envelope, reason: str
+) -> OrderBlocked | None:
+    """OrderBlocked when a sub-order can no longer be delivered while the parent is in work."""
+    if sub_order.status not in BLOCKING or parent.status not in (
+        WorkStatus.ACCEPTED,
+        WorkStatus.IN_PROGRESS,
+    ):
+        return None
+    return OrderBlocked(
+        **parties(parent),
+        causation_id=cause.event_id,
+        reason=(
+            f"sub-order {sub_order.order_id} for {sub_order.quantity} x {sub_order.sku} "
+            f"from {sub_order.supplier} is {sub_order.status.value}: {reason}"
+        ),
+        blocking_order_id=sub_order.order_id,
+    )
+
+
+def compensate(
+    parent: WorkItem, sub_orders: Sequence[SubOrder], *, cause: OrderCancelled
+) -> tuple[OrderCancelled, ...]:
+    """Cancelling an order cancels those of its sub-orders that can still be stopped."""
+    reason = f"parent order {parent.order_id} was cancelled"
+    if cause.reason:
+        reason = f"{reason}: {cause.reason}"
+    return tuple(
+        OrderCancelled(
+            order_id=sub_order.order_id,
+            root_order_id=parent.root_order_id,
+            causation_id=cause.event_id,
+            producer=PRODUCER,
+            supplier=sub_order.supplier,
+            requester=parent.supplier,
+            reason=reason,
+        )
+        for sub_order in sub_orders
+        if sub_order.status in STOPPABLE
+    )

@@ -1,0 +1,97 @@
+"""Helpers for the fulfilment production-chain tests (plain clients, no project code)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from typing import Any
+
+from supplychain_contracts import OrderLine, OrderPlaced, topics
+from supplychain_contracts.company import sample_company
+from support import Record, produce
+
+
+def transfer_price(sku: str) -> str:
+    item = sample_company().item(sku)
+    assert item is not None
+    return str(item.transfer_price)
+
+
+def new_traceparent() -> tuple[str, str]:
+    """(trace id, traceparent) of a sampled root span, as the intake request would start it."""
+    trace_id = secrets.token_hex(16)
+    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+async def place_root_order(
+    bootstrap: str,
+    *,
+    sku: str,
+    quantity: int,
+    requester: str,
+    supplier: str,
+    traceparent: str | None = None,
+) -> dict[str, Any]:
+    """Publish an OrderPlaced as order-intake does; returns the event as JSON."""
+    order_id = uuid.uuid4()
+    event = OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="order-intake",
+        supplier=supplier,
+        requester=requester,
+        lines=(OrderLine(sku=sku, quantity=quantity, unit_price=transfer_price(sku)),),
+    )
+    headers = {"event_type": "OrderPlaced"}
+    if traceparent:
+        headers["traceparent"] = traceparent
+    await produce(
+        bootstrap,
+        topics.ORDERS,
+        event.model_dump_json().encode(),
+        key=str(order_id).encode(),
+        headers=headers,
+    )
+    return event.model_dump(mode="json")
+
+
+def of_tree(records: list[Record], root_order_id: str) -> list[Record]:
+    return [
+        r
+        for r in records
+        if r.value.startswith(b"{") and r.json.get("root_order_id") == root_order_id
+    ]
+
+
+def by_order(records: list[Record]) -> dict[str, list[dict[str, Any]]]:
+    """Each order's events in topic order (one partition per order key)."""
+    orders: dict[str, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+        orders.setdefault(record.json["order_id"], []).append(record.json)
+    return orders
+
+
+def metric_total(metrics_text: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus counter's samples whose labels include `labels`."""
+    pattern = re.compile(rf"^{name}\{{([^}}]*)\}} ([0-9.e+]+)$", re.MULTILINE)
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    return sum(
+        float(value)
+        for found, value in pattern.findall(metrics_text)
+        if all(label in found for label in wanted)
+    )
+
+
+def duplicates_seen(metrics_text: str) -> float:
+    """How many consumed records fulfilment's inbox recognised as already applied."""
+    return metric_total(
+        metrics_text,
+        "supplychain_consumer_messages_total",
+        service="fulfilment",
+        outcome="duplicate",
+    )
+
+
+def events_published(metrics_text: str) -> float:
+    return metric_total(metrics_text, "supplychain_outbox_published_total", service="fulfilment")
