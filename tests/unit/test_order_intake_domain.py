@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -13,17 +13,28 @@ from hypothesis import strategies as st
 from order_intake.domain import (
     CANCELLABLE,
     CatalogueEntry,
+    DepartmentBudget,
+    Employee,
     Limits,
     OrderRefused,
     OrderRequest,
     OrderStatus,
     RequestedLine,
+    announced,
+    approve,
+    budget_warnings,
     cancel,
+    check_allowance,
+    check_employee_purchase,
+    month_start,
+    needs_approval,
     next_status,
     order_total,
     place,
     price_lines,
     request_fingerprint,
+    visible_to,
+    year_start,
 )
 from supplychain_contracts import OrderLine, Priority
 
@@ -437,3 +448,202 @@ def test_any_delivery_order_of_the_happy_path_ends_invoiced(events: list[str]) -
     for event_type in events:
         status = next_status(status, event_type)
     assert status is OrderStatus.INVOICED
+
+
+# --- budgets ---------------------------------------------------------------------------
+
+LOGISTICS = DepartmentBudget("LOGISTICS", Decimal("30000.00"))
+FACILITIES = DepartmentBudget("FACILITIES", Decimal("20000.00"), over_budget="warn")
+
+
+def test_an_order_within_the_budget_passes_without_warnings() -> None:
+    assert (
+        budget_warnings(
+            LOGISTICS, committed_this_month=Decimal("9000.00"), total=Decimal("21000.00")
+        )
+        == ()
+    )  # exactly the budget is still within it
+
+
+def test_an_order_over_the_budget_is_refused_with_the_figures() -> None:
+    with pytest.raises(OrderRefused) as caught:
+        budget_warnings(
+            LOGISTICS, committed_this_month=Decimal("21000.00"), total=Decimal("9000.01")
+        )
+    assert caught.value.status == 422
+    assert caught.value.field == "total"
+    assert caught.value.message == (
+        "this order (9000.01 EUR) takes LOGISTICS to 30000.01 EUR this month, over its "
+        "monthly budget of 30000.00 EUR (21000.00 EUR already committed, 9000.00 EUR left)"
+    )
+
+
+def test_a_department_already_over_budget_has_nothing_left() -> None:
+    with pytest.raises(OrderRefused) as caught:
+        budget_warnings(LOGISTICS, committed_this_month=Decimal("31000.00"), total=Decimal("1"))
+    assert "0.00 EUR left" in caught.value.message
+
+
+def test_a_warning_department_accepts_over_budget_with_a_warning() -> None:
+    (warning,) = budget_warnings(
+        FACILITIES, committed_this_month=Decimal("0.00"), total=Decimal("21600.00")
+    )
+    assert "takes FACILITIES to 21600.00 EUR" in warning
+    assert "monthly budget of 20000.00 EUR" in warning
+    assert budget_warnings(FACILITIES, committed_this_month=Decimal("0"), total=Decimal("5")) == ()
+
+
+@given(
+    committed=st.decimals(min_value=0, max_value=100_000, places=2),
+    total=st.decimals(min_value=0, max_value=100_000, places=2),
+)
+def test_budget_refuses_exactly_when_the_month_would_exceed_it(
+    committed: Decimal, total: Decimal
+) -> None:
+    over = committed + total > LOGISTICS.monthly_budget
+    try:
+        warnings = budget_warnings(LOGISTICS, committed_this_month=committed, total=total)
+    except OrderRefused:
+        assert over
+    else:
+        assert not over and warnings == ()
+    warned = budget_warnings(FACILITIES, committed_this_month=committed, total=total)
+    assert bool(warned) == (committed + total > FACILITIES.monthly_budget)
+
+
+def test_calendar_month_and_year_are_counted_in_utc() -> None:
+    # 00:30 on 1 July in Berlin is still June in UTC
+    berlin = timezone(timedelta(hours=2))
+    now = datetime(2025, 7, 1, 0, 30, tzinfo=berlin)
+    assert month_start(now) == datetime(2025, 6, 1, tzinfo=UTC)
+    assert year_start(now) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert month_start(datetime(2025, 12, 31, 23, 59, tzinfo=UTC)) == datetime(
+        2025, 12, 1, tzinfo=UTC
+    )
+
+
+# --- approval --------------------------------------------------------------------------
+
+MARKETING = DepartmentBudget(
+    "MARKETING", Decimal("50000.00"), approval_threshold=Decimal("10000.00")
+)
+
+
+def test_orders_above_the_threshold_need_approval() -> None:
+    assert needs_approval(MARKETING, Decimal("10000.01"))
+    assert not needs_approval(MARKETING, Decimal("10000.00"))
+    assert not needs_approval(LOGISTICS, Decimal("1000000.00"))  # no threshold
+
+
+def _approve(status: OrderStatus, approver: str, placed_by: str | None = "marketing-1") -> Any:
+    req = request(requester="MARKETING", supplier="RETAIL_OPS", priority=Priority.RUSH)
+    lines = (OrderLine(sku="DEMO-BIKE-SET", quantity=11, unit_price=Decimal("945.00")),)
+    return approve(
+        order_id=ORDER_ID,
+        status=status,
+        placed_by_key_id=placed_by,
+        approver_key_id=approver,
+        request=req,
+        lines=lines,
+        currency="EUR",
+    )
+
+
+ORDER_ID = uuid4()
+
+
+def test_a_second_key_approves_and_the_order_is_placed() -> None:
+    event = _approve(OrderStatus.PENDING_APPROVAL, "marketing-2")
+    assert event.event_type == "OrderPlaced"
+    assert event.order_id == ORDER_ID and event.root_order_id == ORDER_ID
+    assert (event.requester, event.supplier) == ("MARKETING", "RETAIL_OPS")
+    assert event.priority is Priority.RUSH
+    assert event.lines[0].unit_price == Decimal("945.00")
+
+
+def test_the_placing_key_cannot_approve() -> None:
+    with pytest.raises(OrderRefused) as caught:
+        _approve(OrderStatus.PENDING_APPROVAL, "marketing-1")
+    assert caught.value.status == 403
+    assert caught.value.field == "Authorization"
+    with pytest.raises(OrderRefused):  # who placed it is unknown: nobody can be the second key
+        _approve(OrderStatus.PENDING_APPROVAL, "marketing-2", placed_by=None)
+
+
+@pytest.mark.parametrize(
+    "status", [s for s in OrderStatus if s is not OrderStatus.PENDING_APPROVAL]
+)
+def test_only_a_pending_order_can_be_approved(status: OrderStatus) -> None:
+    with pytest.raises(OrderRefused) as caught:
+        _approve(status, "marketing-2")
+    assert caught.value.status == 409
+    assert caught.value.message.startswith(f"the order is {status.value}")
+
+
+def test_a_pending_order_is_hidden_from_the_supplier_and_never_announced() -> None:
+    pending = OrderStatus.PENDING_APPROVAL
+    assert visible_to(requester="A", supplier="B", status=pending) == {"A"}
+    assert visible_to(requester="A", supplier="B", status=OrderStatus.PLACED) == {"A", "B"}
+    assert not announced(pending)
+    assert all(announced(s) for s in OrderStatus if s is not pending)
+    assert pending not in CANCELLABLE  # withdrawn without an OrderCancelled instead
+
+
+def test_a_pending_order_is_not_moved_by_fulfilment_events_backwards() -> None:
+    assert next_status(OrderStatus.PENDING_APPROVAL, "OrderAccepted") is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.PLACED, "Nonsense") is OrderStatus.PLACED
+
+
+# --- employee purchases ----------------------------------------------------------------
+
+ADA = Employee("E-1001", "ASSEMBLY", Decimal("2000.00"))
+
+
+def _shop(employee_id: str | None = "E-1001", supplier: str = "EMPLOYEE_SHOP") -> OrderRequest:
+    return request(
+        supplier=supplier, employee_id=employee_id, lines=(RequestedLine("SHOP-BIKE-CITY", 1),)
+    )
+
+
+def test_an_employee_buys_through_their_department_from_the_shop() -> None:
+    check_employee_purchase(_shop(), ADA, supplier_is_employee_shop=True)
+    check_employee_purchase(request(), None, supplier_is_employee_shop=False)  # no employee
+
+
+@pytest.mark.parametrize(
+    ("req", "employee", "shop", "field", "message"),
+    [
+        (_shop("E-0"), None, True, "employee_id", "unknown employee E-0"),
+        (
+            _shop("E-1002"),
+            Employee("E-1002", "FRAMES", Decimal("1500.00")),
+            True,
+            "employee_id",
+            "E-1002 is not an employee of ASSEMBLY",
+        ),
+        (
+            _shop(supplier="FRAMES"),
+            ADA,
+            False,
+            "supplier",
+            "employees buy only from the employee shop; FRAMES is not one",
+        ),
+    ],
+)
+def test_employee_purchase_refusals(
+    req: OrderRequest, employee: Employee | None, shop: bool, field: str, message: str
+) -> None:
+    with pytest.raises(OrderRefused) as caught:
+        check_employee_purchase(req, employee, supplier_is_employee_shop=shop)
+    assert (caught.value.status, caught.value.field, caught.value.message) == (422, field, message)
+
+
+def test_the_yearly_allowance_caps_employee_purchases() -> None:
+    check_allowance(ADA, spent_this_year=Decimal("1921.50"), total=Decimal("78.50"))
+    with pytest.raises(OrderRefused) as caught:
+        check_allowance(ADA, spent_this_year=Decimal("1921.50"), total=Decimal("384.30"))
+    assert caught.value.field == "employee_id"
+    assert caught.value.message == (
+        "this order (384.30 EUR) takes E-1001 to 2305.80 EUR this year, over the yearly "
+        "allowance of 2000.00 EUR (1921.50 EUR already spent, 78.50 EUR left)"
+    )

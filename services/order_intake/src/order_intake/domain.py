@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
@@ -17,6 +17,8 @@ PRODUCER = "order-intake"
 
 
 class OrderStatus(StrEnum):
+    # declared in the order an order moves through them (next_status relies on it)
+    PENDING_APPROVAL = "pending_approval"
     PLACED = "placed"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
@@ -158,9 +160,15 @@ def order_total(lines: tuple[OrderLine, ...]) -> Decimal:
     return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
 
 
-def place(request: OrderRequest, lines: tuple[OrderLine, ...], *, currency: str) -> OrderPlaced:
-    """The OrderPlaced event of a new root order."""
-    order_id = uuid4()
+def place(
+    request: OrderRequest,
+    lines: tuple[OrderLine, ...],
+    *,
+    currency: str,
+    order_id: UUID | None = None,
+) -> OrderPlaced:
+    """The OrderPlaced event of a root order (new, or one that waited for approval)."""
+    order_id = order_id or uuid4()
     return OrderPlaced(
         order_id=order_id,
         root_order_id=order_id,
@@ -213,3 +221,137 @@ def next_status(current: OrderStatus, event_type: str) -> OrderStatus:
         return target if current in CANCELLABLE else current
     ranks = list(OrderStatus)
     return target if ranks.index(target) > ranks.index(current) else current
+
+
+# --- who sees an order -----------------------------------------------------------------
+
+
+def visible_to(*, requester: str, supplier: str, status: OrderStatus) -> frozenset[str]:
+    """Departments that may read an order: the supplier learns of it only once it is placed."""
+    if status is OrderStatus.PENDING_APPROVAL:
+        return frozenset({requester})
+    return frozenset({requester, supplier})
+
+
+def announced(status: OrderStatus) -> bool:
+    """Whether suppliers were told of the order (OrderPlaced): a pending order was not, so
+    cancelling it retracts nothing on the topic."""
+    return status is not OrderStatus.PENDING_APPROVAL
+
+
+# --- budgets and approval --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepartmentBudget:
+    department: str
+    monthly_budget: Decimal
+    approval_threshold: Decimal | None = None
+    over_budget: Literal["refuse", "warn"] = "refuse"
+
+
+def month_start(now: datetime) -> datetime:
+    """Start of the calendar month (UTC) that budgets are counted in."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def year_start(now: datetime) -> datetime:
+    """Start of the calendar year (UTC) that employee allowances are counted in."""
+    return month_start(now).replace(month=1)
+
+
+def budget_warnings(
+    budget: DepartmentBudget, *, committed_this_month: Decimal, total: Decimal
+) -> tuple[str, ...]:
+    """Refuse an order that takes the department over its monthly budget, or warn about it.
+
+    `committed_this_month` is what the department's other live orders (placed or waiting
+    for approval, not cancelled or rejected) of this month add up to.
+    """
+    after = committed_this_month + total
+    if after <= budget.monthly_budget:
+        return ()
+    message = (
+        f"this order ({total} EUR) takes {budget.department} to {after} EUR this month, "
+        f"over its monthly budget of {budget.monthly_budget} EUR "
+        f"({committed_this_month} EUR already committed, "
+        f"{max(budget.monthly_budget - committed_this_month, Decimal('0.00'))} EUR left)"
+    )
+    if budget.over_budget == "warn":
+        return (message,)
+    raise OrderRefused(message, field="total")
+
+
+def needs_approval(budget: DepartmentBudget, total: Decimal) -> bool:
+    """Orders above the department's approval threshold wait for a second key."""
+    return budget.approval_threshold is not None and total > budget.approval_threshold
+
+
+def approve(
+    *,
+    order_id: UUID,
+    status: OrderStatus,
+    placed_by_key_id: str | None,
+    approver_key_id: str,
+    request: OrderRequest,
+    lines: tuple[OrderLine, ...],
+    currency: str,
+) -> OrderPlaced:
+    """Approve a pending order with a second key of its department: only now is it placed."""
+    if status is not OrderStatus.PENDING_APPROVAL:
+        raise OrderRefused(
+            f"the order is {status.value}: only an order pending approval can be approved",
+            field="order_id",
+            status=409,
+        )
+    if placed_by_key_id is None or approver_key_id == placed_by_key_id:
+        raise OrderRefused(
+            "the key that placed the order cannot approve it: "
+            "approve with another key of the department",
+            field="Authorization",
+            status=403,
+        )
+    return place(request, lines, currency=currency, order_id=order_id)
+
+
+# --- employee purchases ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Employee:
+    employee_id: str
+    department: str
+    yearly_allowance: Decimal
+
+
+def check_employee_purchase(
+    request: OrderRequest, employee: Employee | None, *, supplier_is_employee_shop: bool
+) -> None:
+    """An employee buys for themself, through their own department, from the employee shop."""
+    if request.employee_id is None:
+        return
+    if employee is None:
+        raise OrderRefused(f"unknown employee {request.employee_id}", field="employee_id")
+    if employee.department != request.requester:
+        raise OrderRefused(
+            f"{employee.employee_id} is not an employee of {request.requester}",
+            field="employee_id",
+        )
+    if not supplier_is_employee_shop:
+        raise OrderRefused(
+            f"employees buy only from the employee shop; {request.supplier} is not one",
+            field="supplier",
+        )
+
+
+def check_allowance(employee: Employee, *, spent_this_year: Decimal, total: Decimal) -> None:
+    """Refuse an employee purchase beyond the employee's yearly allowance."""
+    after = spent_this_year + total
+    if after > employee.yearly_allowance:
+        left = max(employee.yearly_allowance - spent_this_year, Decimal("0.00"))
+        raise OrderRefused(
+            f"this order ({total} EUR) takes {employee.employee_id} to {after} EUR this year, "
+            f"over the yearly allowance of {employee.yearly_allowance} EUR "
+            f"({spent_this_year} EUR already spent, {left} EUR left)",
+            field="employee_id",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,10 @@ import asyncpg
 from supplychain_contracts import OrderPlaced
 from supplychain_contracts.company import Company
 
-from order_intake.domain import CatalogueEntry, OrderStatus
+from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
+
+# Orders that no longer commit money: they count against no budget or allowance.
+_RELEASED = [OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value]
 
 
 async def load_company(conn: asyncpg.Connection, company: Company) -> None:
@@ -121,13 +125,21 @@ async def claim_idempotency_key(
     total: Decimal,
     key: str,
     request_hash: str,
+    status: OrderStatus = OrderStatus.PLACED,
+    placed_by_key_id: str | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> bool:
-    """Insert the order; False when (requester, key) already exists (a replay or a clash)."""
+    """Insert the order; False when (requester, key) already exists (a replay or a clash).
+
+    An order pending approval is stored without its OrderPlaced: that event only exists
+    (and enters the timeline) once the order is approved.
+    """
+    placed = status is not OrderStatus.PENDING_APPROVAL
     inserted = await conn.fetchval(
         """INSERT INTO orders (order_id, root_order_id, parent_order_id, requester, supplier,
                employee_id, priority, needed_by, currency, total, status, idempotency_key,
-               request_hash, placed_event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               request_hash, placed_event_id, placed_by_key_id, warnings)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            ON CONFLICT (requester, idempotency_key) DO NOTHING RETURNING true""",
         order.order_id,
         order.root_order_id,
@@ -139,10 +151,12 @@ async def claim_idempotency_key(
         order.needed_by,
         order.currency,
         total,
-        OrderStatus.PLACED.value,
+        status.value,
         key,
         request_hash,
-        order.event_id,
+        order.event_id if placed else None,
+        placed_by_key_id,
+        list(warnings),
     )
     if not inserted:
         return False
@@ -153,6 +167,30 @@ async def claim_idempotency_key(
             for n, line in enumerate(order.lines, 1)
         ],
     )
+    if placed:
+        await add_timeline(
+            conn,
+            event_id=order.event_id,
+            order_id=order.order_id,
+            event_type=order.event_type,
+            occurred_at=order.occurred_at,
+        )
+    return True
+
+
+async def mark_approved(
+    conn: asyncpg.Connection, *, order: OrderPlaced, approved_by_key_id: str
+) -> None:
+    """A pending order is approved: it is placed now, with its OrderPlaced in the timeline."""
+    await conn.execute(
+        """UPDATE orders SET status = $2, placed_event_id = $3, approved_by_key_id = $4,
+               approved_at = now(), updated_at = now()
+           WHERE order_id = $1""",
+        order.order_id,
+        OrderStatus.PLACED.value,
+        order.event_id,
+        approved_by_key_id,
+    )
     await add_timeline(
         conn,
         event_id=order.event_id,
@@ -160,7 +198,100 @@ async def claim_idempotency_key(
         event_type=order.event_type,
         occurred_at=order.occurred_at,
     )
-    return True
+
+
+async def lock_department(conn: asyncpg.Connection, code: str) -> DepartmentBudget | None:
+    """Lock a department's row for this transaction and return its budget settings.
+
+    Its orders are then placed one at a time, so budget, allowance and idempotency checks
+    see every committed order of the department.
+    """
+    row = await conn.fetchrow(
+        """SELECT code, monthly_budget, approval_threshold, over_budget FROM departments
+           WHERE code = $1 FOR UPDATE""",
+        code,
+    )
+    if row is None:
+        return None
+    return DepartmentBudget(
+        department=row["code"],
+        monthly_budget=row["monthly_budget"],
+        approval_threshold=row["approval_threshold"],
+        over_budget="warn" if row["over_budget"] == "warn" else "refuse",
+    )
+
+
+async def committed_this_month(
+    conn: asyncpg.Connection, *, department: str, since: datetime
+) -> Decimal:
+    """What a department's live orders since `since` add up to (its own, not its employees')."""
+    value: Decimal = await conn.fetchval(
+        """SELECT COALESCE(sum(total), 0)::numeric(18, 2) FROM orders
+           WHERE requester = $1 AND employee_id IS NULL AND created_at >= $2
+             AND status <> ALL($3::text[])""",
+        department,
+        since,
+        _RELEASED,
+    )
+    return value
+
+
+async def employee(conn: asyncpg.Connection, employee_id: str) -> Employee | None:
+    row = await conn.fetchrow(
+        "SELECT employee_id, department, yearly_allowance FROM employees WHERE employee_id = $1",
+        employee_id,
+    )
+    if row is None:
+        return None
+    return Employee(
+        employee_id=row["employee_id"],
+        department=row["department"],
+        yearly_allowance=row["yearly_allowance"],
+    )
+
+
+async def employee_spent(conn: asyncpg.Connection, *, employee_id: str, since: datetime) -> Decimal:
+    value: Decimal = await conn.fetchval(
+        """SELECT COALESCE(sum(total), 0)::numeric(18, 2) FROM orders
+           WHERE employee_id = $1 AND created_at >= $2 AND status <> ALL($3::text[])""",
+        employee_id,
+        since,
+        _RELEASED,
+    )
+    return value
+
+
+async def list_orders(
+    conn: asyncpg.Connection,
+    *,
+    requester: str,
+    status: OrderStatus | None,
+    supplier: str | None,
+    since: datetime | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A department's orders, newest first, from just after the keyset position `after`."""
+    rows = await conn.fetch(
+        """SELECT order_id, root_order_id, requester, supplier, employee_id, priority,
+                  needed_by, currency, total, status, created_at, updated_at
+           FROM orders
+           WHERE requester = $1
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::text IS NULL OR supplier = $3)
+             AND ($4::timestamptz IS NULL OR created_at >= $4)
+             AND ($5::timestamptz IS NULL OR (created_at, order_id) < ($5, $6::uuid))
+           ORDER BY created_at DESC, order_id DESC
+           LIMIT $7""",
+        requester,
+        status.value if status else None,
+        supplier,
+        since,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [dict(row) for row in rows]
 
 
 async def order_by_key(

@@ -1,0 +1,244 @@
+"""HTTP request and response models of order intake (they are the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from supplychain_contracts import Priority
+from supplychain_contracts.envelope import DepartmentCode
+
+from order_intake.domain import OrderStatus
+
+Sku = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="catalogue item (see GET /v1/catalogue)",
+        examples=["FRAME-CITY"],
+    ),
+]
+EmployeeId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="the employee buying from the employee shop, an employee of `requester`",
+        examples=["E-1001"],
+    ),
+]
+# Free text is stored as is; PostgreSQL text cannot hold NUL, so refuse it up front.
+FreeText = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+Money = Annotated[Decimal, Field(description="amount in the order's currency", examples=["209.00"])]
+
+
+class OrderLineIn(BaseModel):
+    """One catalogue item and how many of it."""
+
+    model_config = ConfigDict(extra="forbid")
+    sku: Sku
+    quantity: int = Field(
+        gt=0,
+        le=1_000_000,
+        description="positive whole number, at most ORDER_INTAKE_MAX_QUANTITY_PER_LINE",
+        examples=[2],
+    )
+
+
+class PlaceOrder(BaseModel):
+    """An internal order from a department (or one of its employees) to a supplier."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "requester": "ASSEMBLY",
+                    "supplier": "FRAMES",
+                    "lines": [{"sku": "FRAME-CITY", "quantity": 2}],
+                    "priority": "standard",
+                    "needed_by": "2030-01-31",
+                }
+            ]
+        },
+    )
+    requester: DepartmentCode = Field(
+        description="the ordering department: the caller's own department"
+    )
+    supplier: DepartmentCode = Field(
+        description="the supplying department; every sku must be supplied by it",
+        examples=["FRAMES"],
+    )
+    lines: list[OrderLineIn] = Field(
+        min_length=1,
+        max_length=1000,
+        description="at least one line, at most ORDER_INTAKE_MAX_LINES_PER_ORDER",
+    )
+    priority: Priority = Field(default=Priority.STANDARD, description="`standard` or `rush`")
+    needed_by: date | None = Field(
+        default=None, description="date the goods are needed by; not in the past"
+    )
+    employee_id: EmployeeId | None = Field(
+        default=None,
+        description=(
+            "set when an employee of `requester` buys from the employee shop: priced at list "
+            "price less the shop's employee discount, within the employee's yearly allowance"
+        ),
+    )
+
+
+class CancelOrder(BaseModel):
+    """Why the order is cancelled."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: FreeText = Field(
+        default="", description="shown to the supplier", examples=["plan changed"]
+    )
+
+
+class OrderLineOut(BaseModel):
+    sku: str = Field(description="catalogue item", examples=["FRAME-CITY"])
+    quantity: int = Field(description="units ordered", examples=[2])
+    unit_price: Money = Field(description="price per unit fixed at placement")
+
+
+class TimelineEntry(BaseModel):
+    """A handoff of the order as this service saw it (its own and consumed events)."""
+
+    event_id: UUID = Field(description="the event's id")
+    event_type: str = Field(description="e.g. OrderPlaced, OrderAccepted", examples=["OrderPlaced"])
+    occurred_at: datetime = Field(description="when it happened (UTC)")
+    detail: str | None = Field(default=None, description="reason of a rejection/cancellation")
+
+
+class OrderOut(BaseModel):
+    """An order as placed, with its current status and timeline."""
+
+    order_id: UUID = Field(description="the order's id")
+    root_order_id: UUID = Field(description="the first order of its chain (itself here)")
+    parent_order_id: UUID | None = Field(description="the order this one supplies, if any")
+    requester: str = Field(description="ordering department", examples=["ASSEMBLY"])
+    supplier: str = Field(description="supplying department", examples=["FRAMES"])
+    employee_id: str | None = Field(description="the buying employee, for employee purchases")
+    priority: str = Field(description="`standard` or `rush`", examples=["standard"])
+    needed_by: date | None = Field(description="date the goods are needed by")
+    currency: str = Field(description="ISO 4217 currency", examples=["EUR"])
+    total: Money = Field(description="sum of quantity x unit price")
+    status: OrderStatus = Field(
+        description="`pending_approval` until a second key approves, then `placed`, and on "
+        "as the supplier works it"
+    )
+    lines: list[OrderLineOut] = Field(description="the priced lines")
+    timeline: list[TimelineEntry] = Field(description="handoffs so far, oldest first")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="why the order was accepted with reservations (e.g. over budget)",
+    )
+    placed_by_key_id: str | None = Field(
+        default=None, description="the API key that placed it", examples=["assembly-1"]
+    )
+    approved_by_key_id: str | None = Field(
+        default=None, description="the second API key that approved it, if it needed approval"
+    )
+    approved_at: datetime | None = Field(default=None, description="when it was approved")
+    created_at: datetime = Field(description="when it was received")
+    updated_at: datetime = Field(description="last change of status")
+
+
+class OrderSummary(BaseModel):
+    """An order in a list (GET /v1/orders/{order_id} has lines and timeline)."""
+
+    order_id: UUID = Field(description="the order's id")
+    root_order_id: UUID = Field(description="the first order of its chain")
+    requester: str = Field(description="ordering department", examples=["ASSEMBLY"])
+    supplier: str = Field(description="supplying department", examples=["FRAMES"])
+    employee_id: str | None = Field(description="the buying employee, for employee purchases")
+    priority: str = Field(description="`standard` or `rush`")
+    needed_by: date | None = Field(description="date the goods are needed by")
+    currency: str = Field(description="ISO 4217 currency", examples=["EUR"])
+    total: Money = Field(description="sum of quantity x unit price")
+    status: OrderStatus = Field(description="current status")
+    created_at: datetime = Field(description="when it was received")
+    updated_at: datetime = Field(description="last change of status")
+
+
+class OrderPage(BaseModel):
+    """One page of the caller's orders, newest first."""
+
+    orders: list[OrderSummary] = Field(description="at most `limit` orders")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class Component(BaseModel):
+    sku: str = Field(description="component sku, supplied by another department")
+    quantity: int = Field(description="units per unit of the item")
+
+
+class DepartmentOut(BaseModel):
+    """A department of the company: an internal customer and supplier."""
+
+    code: str = Field(description="department code", examples=["ASSEMBLY"])
+    name: str = Field(description="display name", examples=["Final assembly"])
+    legal_entity: str = Field(description="the subsidiary it belongs to", examples=["NC-MFG"])
+    cost_centre: str = Field(description="cost centre charged for its orders", examples=["CC-1600"])
+    monthly_budget: Money = Field(description="what its orders may add up to per month")
+    approval_threshold: Money | None = Field(
+        description="orders above this total wait for a second key's approval"
+    )
+    over_budget: str = Field(
+        description="`refuse` orders over budget, or `warn` and accept them", examples=["refuse"]
+    )
+    employee_shop: bool = Field(description="sells to employees")
+    employee_discount_pct: Decimal = Field(description="employee discount off the list price")
+
+
+class CatalogueItemOut(BaseModel):
+    """An item a department supplies."""
+
+    sku: str = Field(description="item id", examples=["FRAME-CITY"])
+    name: str = Field(description="display name", examples=["City bike frame"])
+    supplier: str = Field(description="supplying department", examples=["FRAMES"])
+    unit: str = Field(description="unit of quantity", examples=["piece"])
+    standard_cost: Money = Field(description="the supplier's standard cost")
+    transfer_price: Money = Field(description="price charged to departments")
+    list_price: Money | None = Field(description="price for employees, before their discount")
+    lead_time_days: int = Field(description="usual days from acceptance to shipment")
+    components: list[Component] = Field(description="bill of materials")
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="the offending input", examples=["lines.0.quantity"])
+    message: str = Field(description="what is wrong with it")
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem document (media type application/problem+json)."""
+
+    type: str = Field(default="about:blank", description="problem type URI")
+    title: str = Field(description="short summary", examples=["Order refused"])
+    status: int = Field(description="HTTP status", examples=[422])
+    detail: str = Field(
+        description="human-readable explanation", examples=["needed_by is in the past"]
+    )
+    instance: str = Field(description="the request path", examples=["/v1/orders"])
+    errors: list[ErrorItem] | None = Field(
+        default=None, description="for 422 and rule refusals: each offending field"
+    )
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An entry of a route's `responses=`: an error answered as problem+json."""
+    return {"model": ProblemDetail, "description": description}
+
+
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORIZED: Responses = {401: problem("no or unknown API key (`Authorization: Bearer <key>`)")}
+INVALID: Responses = {422: problem("the request is malformed; `errors` names each field")}
