@@ -155,6 +155,7 @@ async def test_cancel_before_shipment_emits_order_cancelled(start_service, broke
     placed, cancel = events_of(records, order["order_id"])
     assert cancel.json["reason"] == "plan changed"
     assert cancel.json["causation_id"] == placed.json["event_id"]
+    assert cancel.trace_id == placed.trace_id  # the cancel joins the order's trace
 
 
 async def test_reference_data_is_served(start_service) -> None:

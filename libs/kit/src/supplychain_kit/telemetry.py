@@ -108,3 +108,13 @@ def continue_trace(
             yield span
     finally:
         otel_context.detach(token)
+
+
+@contextmanager
+def join_trace(name: str, order_trace: Mapping[str, str]) -> Iterator[Span]:
+    """Work on an order joins the order's trace (one trace per root order), linked to the
+    span of whoever asked for it (an HTTP request, a scheduler tick)."""
+    caller = trace.get_current_span().get_span_context()
+    links = [trace.Link(caller)] if caller.is_valid else None
+    with continue_trace(name, order_trace, kind=SpanKind.INTERNAL, links=links) as span:
+        yield span

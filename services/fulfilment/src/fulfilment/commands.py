@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
-from opentelemetry.trace import Link, Span, SpanKind, get_current_span
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import outbox
-from supplychain_kit.telemetry import continue_trace, set_order_attributes
+from supplychain_kit.telemetry import join_trace, set_order_attributes
 
 from fulfilment import chain, domain, store
 from fulfilment.domain import Command, WorkItem, WorkStatus
@@ -26,16 +24,6 @@ class Outcome:
     status: WorkStatus
     event: Envelope  # the event the command is named after
     sub_orders: tuple[domain.SubOrder, ...] = ()
-
-
-@contextmanager
-def _order_span(name: str, order_trace: dict[str, str]) -> Iterator[Span]:
-    """A command joins the order's trace (one trace per root order), linked to the caller's."""
-    caller = get_current_span().get_span_context()
-    with continue_trace(
-        name, order_trace, kind=SpanKind.INTERNAL, links=[Link(caller)] if caller.is_valid else None
-    ) as span:
-        yield span
 
 
 def _requester(item: WorkItem) -> str:
@@ -84,7 +72,7 @@ async def execute(
         owner=lambda it: domain.who_commands(it, command),
         action=command.value,
     )
-    with _order_span(f"fulfilment {command.value}", order_trace) as span:
+    with join_trace(f"fulfilment {command.value}", order_trace) as span:
         sub_orders = await store.sub_orders_of(conn, order_id) if command is Command.SHIP else []
         status, event = domain.decide(item, command, reason=reason, sub_orders=sub_orders)
         set_order_attributes(span, event)
@@ -118,7 +106,7 @@ async def give_feedback(
     item, order_trace = await _load(
         conn, order_id, department=department, owner=_requester, action="give feedback on"
     )
-    with _order_span("fulfilment feedback", order_trace) as span:
+    with join_trace("fulfilment feedback", order_trace) as span:
         event = domain.give_feedback(
             item,
             rating=rating,
@@ -146,7 +134,7 @@ async def request_help(
     item, order_trace = await _load(
         conn, order_id, department=department, owner=_requester, action="ask for help on"
     )
-    with _order_span("fulfilment help", order_trace) as span:
+    with join_trace("fulfilment help", order_trace) as span:
         event = domain.request_help(item, subject=subject, message=message)
         set_order_attributes(span, event)
         await store.save_help_request(

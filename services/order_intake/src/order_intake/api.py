@@ -15,6 +15,7 @@ from supplychain_kit import metrics, outbox
 from supplychain_kit.auth import Caller, Principal, require_department
 from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import Problem
+from supplychain_kit.telemetry import current_trace_headers, join_trace
 
 from order_intake import domain, store
 from order_intake.domain import DepartmentBudget, OrderRefused, OrderStatus
@@ -158,6 +159,8 @@ async def _place_new(
         placed_by_key_id=caller.key_id,
         warnings=warnings,
     )
+    if created:
+        await store.remember_trace(db, event.order_id, current_trace_headers())
     if created and status is OrderStatus.PLACED:
         await outbox.append(db, [event], schema=runtime.schema)
     return event, status, created
@@ -374,7 +377,8 @@ async def approve_order(order_id: UUID, db: Db, runtime: Runtime, caller: Caller
         except OrderRefused as refused:
             raise _refusal(refused, title="Cannot approve", status_now=order["status"]) from refused
         await store.mark_approved(db, order=event, approved_by_key_id=caller.key_id)
-        await outbox.append(db, [event], schema=runtime.schema)
+        with join_trace("order-intake approve", store.order_trace(order)):
+            await outbox.append(db, [event], schema=runtime.schema)
     metrics.ORDERS_PLACED.labels(requester=event.requester, supplier=event.supplier).inc()
     return await _load(db, order_id, caller)
 
@@ -427,7 +431,8 @@ async def cancel_order(
             occurred_at=event.occurred_at,
             detail=event.reason or None,
         )
-        await outbox.append(db, [event], schema=runtime.schema)
+        with join_trace("order-intake cancel", store.order_trace(order)):
+            await outbox.append(db, [event], schema=runtime.schema)
     return await _load(db, order_id, caller)
 
 

@@ -361,3 +361,17 @@ async def last_event_id(conn: asyncpg.Connection, order_id: UUID) -> UUID | None
         order_id,
     )
     return value
+
+
+async def remember_trace(conn: asyncpg.Connection, order_id: UUID, headers: dict[str, str]) -> None:
+    await conn.execute(
+        "UPDATE orders SET trace_headers = $2::jsonb WHERE order_id = $1",
+        order_id,
+        json.dumps(headers),
+    )
+
+
+def order_trace(order: dict[str, Any]) -> dict[str, str]:
+    stored = order.get("trace_headers") or "{}"
+    headers: dict[str, str] = json.loads(stored) if isinstance(stored, str) else dict(stored)
+    return headers
