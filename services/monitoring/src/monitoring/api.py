@@ -1,19 +1,25 @@
-"""HTTP API of monitoring: handoff timelines."""
+"""HTTP API of monitoring: handoff timelines, SLA policies, supplier scorecards.
+
+Any authenticated department may read them: service levels are visible across the company.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from supplychain_contracts.company import BusinessCalendar
 from supplychain_kit.auth import Caller
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from monitoring import store
+from monitoring import scorecards, sla, store
 
-router = APIRouter(prefix="/v1", tags=["handoffs"])
+router = APIRouter(prefix="/v1", tags=["monitoring"])
 PROBLEM = PROBLEM_RESPONSE
 
 
@@ -27,22 +33,79 @@ class Handoff(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     duration_s: float | None
-    status: str
+    target_seconds: float | None
+    warn_at: datetime | None
+    deadline: datetime | None
+    status: sla.Status
     trace_id: str | None
+
+
+class Policy(BaseModel):
+    policy_id: int
+    supplier: str
+    requester: str | None
+    priority: str | None
+    targets_seconds: dict[str, float]
+    warning_threshold: float
+    calendar: BusinessCalendar
+    service_credit_pct: Decimal
 
 
 @router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
 async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff]:
-    """Every stage of the order and its sub-orders, with durations and trace ids.
-
-    Any department may read handoffs: service levels are visible across the company.
-    """
+    """Every stage of the order and its sub-orders: durations, targets, SLA status, trace ids."""
     if not await store.order_exists(db, order_id):
-        raise Problem(404, f"no handoffs recorded for order {order_id}")
-    rows = await store.handoffs(db, order_id)
+        raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
+    now = datetime.now(UTC)
     return [
         Handoff.model_validate(
-            {**row, "status": "done" if row["duration_s"] is not None else "open"}
+            {
+                **row,
+                "target_seconds": row["target_s"],
+                "status": sla.stage_status(
+                    ended_at=row["ended_at"] if row["started_at"] else None,
+                    warn_at=row["warn_at"],
+                    deadline=row["deadline"],
+                    now=now,
+                ),
+            }
         )
-        for row in rows
+        for row in await store.handoffs(db, order_id)
     ]
+
+
+@router.get("/sla/policies", response_model=list[Policy])
+async def sla_policies(
+    db: Db,
+    caller: Caller,
+    supplier: Annotated[str | None, Query(description="only this supplying department")] = None,
+) -> list[Policy]:
+    """The SLA policies in force: targets per stage, warning threshold, business calendar."""
+    return [
+        Policy(
+            policy_id=policy_id,
+            supplier=policy.supplier,
+            requester=policy.requester,
+            priority=policy.priority.value if policy.priority else None,
+            targets_seconds={
+                stage.value: target for stage, target in policy.targets_seconds.items()
+            },
+            warning_threshold=policy.warning_threshold,
+            calendar=policy.calendar,
+            service_credit_pct=policy.service_credit_pct,
+        )
+        for policy_id, policy in await store.policies(db, supplier=supplier)
+    ]
+
+
+@router.get("/scorecards", response_model=list[scorecards.Scorecard], responses={422: PROBLEM})
+async def supplier_scorecards(
+    db: Db,
+    caller: Caller,
+    period: Annotated[
+        str, Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="month, YYYY-MM (UTC)")
+    ],
+) -> list[scorecards.Scorecard]:
+    """Per supplier department in the month: orders, on-time % per stage, rejects, breaches,
+    satisfaction and help requests."""
+    return await scorecards.for_period(db, period=period, now=datetime.now(UTC))

@@ -1,8 +1,13 @@
 """Settings of the monitoring service (env prefix MONITORING_)."""
 
-from pydantic import Field
+from __future__ import annotations
+
+from pydantic import Field, TypeAdapter, field_validator
 from pydantic_settings import SettingsConfigDict
+from supplychain_contracts.company import SlaPolicy, sample_company
 from supplychain_kit.settings import ServiceSettings
+
+POLICY_LIST: TypeAdapter[list[SlaPolicy]] = TypeAdapter(list[SlaPolicy])
 
 
 class MonitoringSettings(ServiceSettings):
@@ -15,3 +20,25 @@ class MonitoringSettings(ServiceSettings):
     sla_scan_interval_ms: int = Field(
         default=500, ge=10, description="how often SLA clocks are checked"
     )
+    sla_grace_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="how long past a deadline the clock waits for an end event still in flight",
+    )
+    sla_policies_json: str | None = Field(
+        default=None,
+        description="JSON list of SLA policies replacing the sample company's (tests, overrides)",
+    )
+
+    @field_validator("sla_policies_json")
+    @classmethod
+    def _policies_parse(cls, value: str | None) -> str | None:
+        if value:
+            POLICY_LIST.validate_json(value)
+        return value
+
+    def sla_policies(self) -> list[SlaPolicy]:
+        """The policies the service runs with: the override, or the sample company's."""
+        if self.sla_policies_json:
+            return POLICY_LIST.validate_json(self.sla_policies_json)
+        return list(sample_company().sla_policies)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import asyncpg
 from fastapi import FastAPI
 from supplychain_contracts import topics
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import api
+from monitoring import api, store
+from monitoring.clocks import run_sla_clocks
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import apply_event
+from monitoring.handlers import SCHEMA, apply_event
 
-SCHEMA = "monitoring"
+
+def policy_seeder(settings: MonitoringSettings) -> Callable[[asyncpg.Pool], Awaitable[None]]:
+    async def seed(pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await store.replace_policies(conn, settings.sla_policies())
+
+    return seed
 
 
 def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
@@ -23,6 +33,8 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         consumes=topics.ALL_TOPICS,
         produces=(topics.SLA,),
         apply=apply_event,
+        seed=policy_seeder(settings),
+        jobs=(run_sla_clocks,),
     )
     return create_http_app(
         runtime,

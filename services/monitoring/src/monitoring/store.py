@@ -1,16 +1,59 @@
-"""SQL of the monitoring service (its own schema)."""
+"""SQL of the monitoring service (its own schema; the pool's search_path names it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import Stage
-from supplychain_contracts.events import OrderParties
+from supplychain_contracts.company import SlaPolicy
+from supplychain_contracts.events import OrderParties, SlaClockEvent
 
 from monitoring.domain import Edge
+from monitoring.sla import Alarm, Clock
+
+ALARM_COLUMN = {Alarm.WARNING: "warning_raised_at", Alarm.BREACH: "breach_raised_at"}
+
+
+# --- policies ------------------------------------------------------------------------------
+
+
+async def replace_policies(conn: asyncpg.Connection, policies: Sequence[SlaPolicy]) -> None:
+    """Make the table hold exactly these policies; ids are their positions (stable on restart)."""
+    # Replicas starting together must not interleave their DELETE and INSERT.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('monitoring:sla_policies'))")
+    await conn.execute("DELETE FROM sla_policies")
+    await conn.executemany(
+        """INSERT INTO sla_policies (policy_id, supplier, requester, priority, policy)
+           VALUES ($1, $2, $3, $4, $5::jsonb)""",
+        [
+            (
+                index,
+                policy.supplier,
+                policy.requester,
+                policy.priority.value if policy.priority else None,
+                policy.model_dump_json(),
+            )
+            for index, policy in enumerate(policies, start=1)
+        ],
+    )
+
+
+async def policies(
+    conn: asyncpg.Connection, *, supplier: str | None = None
+) -> list[tuple[int, SlaPolicy]]:
+    rows = await conn.fetch(
+        """SELECT policy_id, policy::text AS policy FROM sla_policies
+           WHERE $1::text IS NULL OR supplier = $1 ORDER BY policy_id""",
+        supplier,
+    )
+    return [(row["policy_id"], SlaPolicy.model_validate_json(row["policy"])) for row in rows]
+
+
+# --- events, orders, stages ------------------------------------------------------------------
 
 
 async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: str | None) -> None:
@@ -38,8 +81,9 @@ async def record_order(
     trace_id: str | None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO orders (order_id, root_order_id, parent_order_id, supplier, requester, priority, trace_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING""",
+        """INSERT INTO orders (order_id, root_order_id, parent_order_id, supplier, requester,
+               priority, trace_id, placed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING""",
         event.order_id,
         event.root_order_id,
         parent_order_id,
@@ -47,28 +91,83 @@ async def record_order(
         event.requester,
         priority,
         trace_id,
+        event.occurred_at,
+    )
+
+
+async def order_priority(conn: asyncpg.Connection, order_id: UUID) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT priority FROM orders WHERE order_id = $1", order_id
+    )
+    return value
+
+
+async def record_feedback(conn: asyncpg.Connection, event: OrderParties, *, rating: int) -> None:
+    await conn.execute(
+        """INSERT INTO feedback (event_id, order_id, supplier, requester, rating, occurred_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
+        event.event_id,
+        event.order_id,
+        event.supplier,
+        event.requester,
+        rating,
+        event.occurred_at,
     )
 
 
 async def mark_boundary(
-    conn: asyncpg.Connection, event: OrderParties, stage: Stage, edge: Edge, trace_id: str | None
+    conn: asyncpg.Connection,
+    event: OrderParties,
+    stage: Stage,
+    edge: Edge,
+    *,
+    trace_id: str | None,
+    traceparent: str | None,
 ) -> asyncpg.Record:
-    """Set the stage's start or end (the first one seen wins); returns the stage row."""
+    """Set the stage's start or end (the first one seen wins); returns the stage row.
+
+    The start event's id and traceparent are kept: the SLA events a clock raises later are
+    caused by it and continue its trace.
+    """
     column = "started_at" if edge is Edge.START else "ended_at"
+    start_event_id = event.event_id if edge is Edge.START else None
+    start_traceparent = traceparent if edge is Edge.START else None
     row: asyncpg.Record = await conn.fetchrow(
-        f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, {column}, trace_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+        f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, employee_id,
+                {column}, trace_id, start_event_id, traceparent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (order_id, stage) DO UPDATE
                SET {column} = COALESCE(stages.{column}, EXCLUDED.{column}),
-                   trace_id = COALESCE(stages.trace_id, EXCLUDED.trace_id)
+                   trace_id = COALESCE(stages.trace_id, EXCLUDED.trace_id),
+                   start_event_id = COALESCE(stages.start_event_id, EXCLUDED.start_event_id),
+                   traceparent = COALESCE(stages.traceparent, EXCLUDED.traceparent)
             RETURNING *""",
         event.order_id,
         stage.value,
         event.root_order_id,
         event.supplier,
         event.requester,
+        event.employee_id,
         event.occurred_at,
         trace_id,
+        start_event_id,
+        start_traceparent,
+    )
+    return row
+
+
+async def set_clock(
+    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: Clock
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6
+           WHERE order_id = $1 AND stage = $2 RETURNING *""",
+        order_id,
+        stage.value,
+        clock.policy_id,
+        clock.target_seconds,
+        clock.warn_at,
+        clock.deadline,
     )
     return row
 
@@ -85,6 +184,69 @@ async def close_stage(
         duration,
     )
     return bool(updated)
+
+
+async def mark_raised(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    stage: str,
+    alarms: Sequence[Alarm],
+    at: datetime,
+) -> None:
+    """Record that the alarms were raised (first time wins)."""
+    for alarm in alarms:
+        column = ALARM_COLUMN[alarm]
+        await conn.execute(
+            f"""UPDATE stages SET {column} = COALESCE({column}, $3)
+                WHERE order_id = $1 AND stage = $2""",
+            order_id,
+            stage,
+            at,
+        )
+
+
+async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Alarm) -> None:
+    """An SLA event seen on the topic: its alarm was raised (the stage row may not exist yet
+    when the replay reads the SLA topic before the order's own events)."""
+    column = ALARM_COLUMN[alarm]
+    await conn.execute(
+        f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, {column})
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (order_id, stage) DO UPDATE
+               SET {column} = COALESCE(stages.{column}, EXCLUDED.{column})""",
+        event.order_id,
+        event.stage.value,
+        event.root_order_id,
+        event.supplier,
+        event.requester,
+        event.occurred_at,
+    )
+
+
+async def claim_due_clocks(
+    conn: asyncpg.Connection, *, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Running stages with an alarm due, locked for this transaction.
+
+    SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
+    whose end event is being applied right now (row locked by the consumer) is left alone.
+    """
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM stages
+           WHERE ended_at IS NULL
+             AND ((warning_raised_at IS NULL AND warn_at <= $1)
+                  OR (breach_raised_at IS NULL AND deadline <= $1))
+           ORDER BY deadline
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return rows
+
+
+# --- reads ---------------------------------------------------------------------------------
 
 
 async def handoffs(conn: asyncpg.Connection, order_id: UUID) -> list[dict[str, Any]]:
@@ -106,6 +268,75 @@ async def order_exists(conn: asyncpg.Connection, order_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM orders WHERE order_id = $1", order_id))
 
 
-def started(row: asyncpg.Record) -> datetime | None:
-    value: datetime | None = row["started_at"]
-    return value
+async def stage_results(conn: asyncpg.Connection, *, schema: str) -> list[dict[str, Any]]:
+    """Every stage of a schema (the live one or a replay), for comparison."""
+    rows = await conn.fetch(
+        f"""SELECT order_id, stage, supplier, requester, started_at, ended_at, duration_s,
+                   target_s, warn_at, deadline, trace_id,
+                   warning_raised_at IS NOT NULL AS warning_raised,
+                   breach_raised_at IS NOT NULL AS breach_raised
+            FROM "{schema}".stages ORDER BY order_id, stage"""
+    )
+    return [dict(row) for row in rows]
+
+
+# --- scorecards ----------------------------------------------------------------------------
+
+
+async def orders_handled(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT supplier, count(*) AS n FROM orders
+           WHERE placed_at >= $1 AND placed_at < $2 GROUP BY supplier""",
+        start,
+        end,
+    )
+    return {row["supplier"]: row["n"] for row in rows}
+
+
+async def stage_outcomes(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime, now: datetime
+) -> list[asyncpg.Record]:
+    """Per supplier and stage, of the timed stages started in the period: met and breached
+    (closed late, or still running past the deadline)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT supplier, stage,
+                  count(*) FILTER (WHERE ended_at IS NOT NULL AND ended_at <= deadline) AS met,
+                  count(*) FILTER (WHERE (ended_at IS NOT NULL AND ended_at > deadline)
+                                      OR (ended_at IS NULL AND deadline <= $3)) AS breached
+           FROM stages
+           WHERE deadline IS NOT NULL AND started_at >= $1 AND started_at < $2
+           GROUP BY supplier, stage""",
+        start,
+        end,
+        now,
+    )
+    return rows
+
+
+async def event_counts(
+    conn: asyncpg.Connection, *, event_type: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT supplier, count(*) AS n FROM handoff_events
+           WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3
+           GROUP BY supplier""",
+        event_type,
+        start,
+        end,
+    )
+    return {row["supplier"]: row["n"] for row in rows}
+
+
+async def satisfaction(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime
+) -> dict[str, tuple[float, int]]:
+    """Average rating and number of ratings per supplier."""
+    rows = await conn.fetch(
+        """SELECT supplier, avg(rating)::float8 AS average, count(*) AS n FROM feedback
+           WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY supplier""",
+        start,
+        end,
+    )
+    return {row["supplier"]: (row["average"], row["n"]) for row in rows}

@@ -1,0 +1,209 @@
+"""SLA repair: rebuild timelines and SLA results from the beginning of the topics into fresh
+tables and report how they differ from the live ones. Nothing is emitted: alarms the live
+service raised are learnt from the SLA topic itself.
+
+    python -m monitoring.replay [--schema monitoring_replay] [--timeout 60]
+
+Prints a JSON report; exits 0 when replay and live agree, 1 when they differ.
+Run it when the live service has caught up (consumer lag 0), or expect in-flight differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+from supplychain_contracts import topics
+from supplychain_contracts.registry import parse_event
+from supplychain_kit import db, inbox
+from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
+
+from monitoring import sla, store
+from monitoring.config import MonitoringSettings
+from monitoring.handlers import SCHEMA, event_applier
+
+REPLAY_SCHEMA = "monitoring_replay"
+REPLAY_CONSUMER = "monitoring-replay"
+# Compared per stage; alarm times differ by nature (scan time), whether they were raised must not.
+COMPARED = (
+    "supplier",
+    "requester",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "target_s",
+    "warn_at",
+    "deadline",
+    "trace_id",
+    "status",
+    "warning_raised",
+    "breach_raised",
+)
+
+
+@dataclass
+class Report:
+    records_read: int = 0
+    events_replayed: int = 0
+    records_skipped: int = 0
+    stages_compared: int = 0
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        return json.dumps(self.__dict__, default=str, indent=2)
+
+
+async def rebuild_schema(settings: MonitoringSettings, schema: str) -> asyncpg.Pool:
+    """A fresh schema with monitoring's tables and the policies in force."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+    pool = await db.create_pool(settings.database_url, schema=schema, max_size=2)
+    files = db.kit_migrations() + db.package_migrations("monitoring")
+    await db.migrate(pool, schema=schema, files=files)
+    async with pool.acquire() as conn, conn.transaction():
+        await store.replace_policies(conn, settings.sla_policies())
+    return pool
+
+
+async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report: Report) -> None:
+    """Apply every record up to the end of the topics (a plain consumer, no group)."""
+    apply = event_applier(emit=False, schema=REPLAY_SCHEMA)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the metadata
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics.ALL_TOPICS
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        report.records_read += 1
+                        await _apply_record(pool, apply, record, report)
+            # the end is where the topics were when we got there, not when we started
+            latest = await consumer.end_offsets(partitions)
+            if latest == ends:
+                return
+            ends = latest
+    finally:
+        await consumer.stop()
+
+
+async def _apply_record(pool: asyncpg.Pool, apply: Any, record: Any, report: Report) -> None:
+    headers = headers_to_dict(record.headers)
+    try:
+        event = parse_event(record.value or b"", topic=record.topic)
+    except ValidationError:
+        report.records_skipped += 1  # dead-lettered (or unknown) live as well
+        return
+    with continue_trace(f"replay {record.topic}", headers, kind=SpanKind.CONSUMER):
+        async with pool.acquire() as conn, conn.transaction():
+            if await inbox.claim(conn, consumer=REPLAY_CONSUMER, event=event):
+                await apply(conn, event)
+                report.events_replayed += 1
+
+
+def compare(
+    live: Sequence[dict[str, Any]], replayed: Sequence[dict[str, Any]], *, now: datetime
+) -> tuple[int, list[dict[str, Any]]]:
+    """Differences per (order, stage) and field; statuses judged at the same instant."""
+
+    def keyed(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {
+            (str(row["order_id"]), row["stage"]): {
+                **row,
+                "status": sla.stage_status(
+                    ended_at=row["ended_at"] if row["started_at"] else None,
+                    warn_at=row["warn_at"],
+                    deadline=row["deadline"],
+                    now=now,
+                ).value,
+            }
+            for row in rows
+        }
+
+    live_rows, replay_rows = keyed(live), keyed(replayed)
+    differences: list[dict[str, Any]] = []
+    for key in sorted(live_rows.keys() | replay_rows.keys()):
+        order_id, stage = key
+        a, b = live_rows.get(key), replay_rows.get(key)
+        if a is None or b is None:
+            differences.append(
+                {
+                    "order_id": order_id,
+                    "stage": stage,
+                    "field": "*",
+                    "live": a and "present",
+                    "replay": b and "present",
+                }
+            )
+            continue
+        for name in COMPARED:
+            if a[name] != b[name]:
+                differences.append(
+                    {
+                        "order_id": order_id,
+                        "stage": stage,
+                        "field": name,
+                        "live": a[name],
+                        "replay": b[name],
+                    }
+                )
+    return len(live_rows.keys() & replay_rows.keys()), differences
+
+
+async def run(settings: MonitoringSettings, *, schema: str) -> Report:
+    setup_tracing("monitoring-replay", otlp_endpoint=None, sampling_ratio=1.0)
+    report = Report()
+    pool = await rebuild_schema(settings, schema)
+    try:
+        await replay_topics(settings, pool, report)
+        async with pool.acquire() as conn:
+            live = await store.stage_results(conn, schema=SCHEMA)
+            replayed = await store.stage_results(conn, schema=schema)
+        report.stages_compared, report.differences = compare(live, replayed, now=datetime.now(UTC))
+    finally:
+        await pool.close()
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monitoring.replay", description=__doc__)
+    parser.add_argument("--schema", default=REPLAY_SCHEMA, help="fresh schema to rebuild into")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to reach the end")
+    args = parser.parse_args(argv)
+    if args.schema == SCHEMA:
+        parser.error("the replay never writes into the live schema")
+    settings = MonitoringSettings()
+    report = asyncio.run(asyncio.wait_for(run(settings, schema=args.schema), args.timeout))
+    print(report.as_json())
+    return 1 if report.differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

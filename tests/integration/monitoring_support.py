@@ -1,0 +1,100 @@
+"""Helpers of the monitoring tests: tiny SLA policies, events as other services publish them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from supplychain_contracts import (
+    OrderAccepted,
+    OrderLine,
+    OrderPlaced,
+    topic_for,
+)
+from supplychain_contracts.envelope import Envelope
+from support import Record, produce
+
+SUPPLIER, REQUESTER = "WHEELS", "ASSEMBLY"
+
+
+def policies_env(targets: dict[str, float], *, warning_threshold: float = 0.5) -> dict[str, str]:
+    """Service settings replacing the sample policies by one tiny-target policy of WHEELS."""
+    policy = {
+        "supplier": SUPPLIER,
+        "targets_seconds": targets,
+        "warning_threshold": warning_threshold,
+    }
+    return {
+        "MONITORING_SLA_POLICIES_JSON": json.dumps([policy]),
+        "MONITORING_SLA_SCAN_INTERVAL_MS": "100",
+        "MONITORING_SLA_GRACE_MS": "200",
+    }
+
+
+def traceparent(trace_id: str) -> str:
+    return f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+
+
+def parties(order_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "root_order_id": order_id,
+        "producer": "test",
+        "supplier": SUPPLIER,
+        "requester": REQUESTER,
+    }
+
+
+def placed(order_id: uuid.UUID, at: datetime | None = None) -> OrderPlaced:
+    return OrderPlaced(
+        **parties(order_id),
+        occurred_at=at or datetime.now(UTC),
+        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+    )
+
+
+def accepted(order_id: uuid.UUID, at: datetime | None = None) -> OrderAccepted:
+    return OrderAccepted(**parties(order_id), occurred_at=at or datetime.now(UTC))
+
+
+async def publish(bootstrap: str, event: Envelope, *, trace_id: str) -> None:
+    """Publish as the owning service would: keyed by order, event_type and traceparent headers."""
+    await produce(
+        bootstrap,
+        topic_for(event),
+        event.model_dump_json().encode(),
+        key=str(event.order_id).encode(),
+        headers={"event_type": event.event_type, "traceparent": traceparent(trace_id)},
+    )
+
+
+def alarms_of(records: list[Record], order_id: uuid.UUID) -> list[str]:
+    """SLA event types raised for an order's stages, in topic order: ["SlaWarning:acceptance", …]."""
+    return [
+        f"{r.json['event_type']}:{r.json['stage']}"
+        for r in records
+        if r.json.get("order_id") == str(order_id)
+    ]
+
+
+def counter(metrics_text: str, name: str, **labels: str) -> float:
+    """Value of one series in a text exposition (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def stage_of(
+    client: httpx.AsyncClient, order_id: uuid.UUID, stage: str
+) -> dict[str, Any] | None:
+    response = await client.get(f"/v1/orders/{order_id}/handoffs")
+    if response.status_code != 200:
+        return None
+    return next(
+        (h for h in response.json() if h["stage"] == stage and h["order_id"] == str(order_id)), None
+    )
