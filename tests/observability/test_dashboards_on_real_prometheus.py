@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 from supplychain_contracts.company import sample_company
-from supplychain_devstack.processes import free_port
+from supplychain_devstack.processes import free_port, wait_until
 from support import auth, order_body, poll_http
 
 pytestmark = pytest.mark.integration
@@ -128,6 +128,18 @@ def prometheus(
             stderr=subprocess.STDOUT,
         )
     try:
+        # the HTTP API answers only once the TSDB is open: wait for it, not just the port
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    (tmp_path / "prometheus.log").read_text(errors="replace")[-2000:]
+                )
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/-/ready", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout=60, what="Prometheus to be ready", interval=0.2)
         yield f"http://127.0.0.1:{port}", {s.name: s.url for s in services}
     finally:
         process.terminate()
