@@ -34,7 +34,7 @@ from supplychain_contracts.topics import (
     dead_letter_topic,
 )
 
-from supplychain_kit import inbox, metrics
+from supplychain_kit import effects, inbox, metrics
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order_attributes
 
 log = logging.getLogger(__name__)
@@ -189,19 +189,21 @@ class ReliableConsumer:
     ) -> list[str]:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    fresh = await inbox.claim_many(
-                        conn, consumer=self.group_id, events=[event for _, event in parsed]
-                    )
-                    outcomes = []
-                    for record, event in parsed:
-                        # the same event twice in one batch is applied once
-                        claimed = event.event_id in fresh
-                        fresh.discard(event.event_id)
-                        outcomes.append(
-                            await self._apply_traced(conn, record, event, claimed=claimed)
+                with effects.unit_of_work() as committed_effects:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        fresh = await inbox.claim_many(
+                            conn, consumer=self.group_id, events=[event for _, event in parsed]
                         )
-                    return outcomes
+                        outcomes = []
+                        for record, event in parsed:
+                            # the same event twice in one batch is applied once
+                            claimed = event.event_id in fresh
+                            fresh.discard(event.event_id)
+                            outcomes.append(
+                                await self._apply_traced(conn, record, event, claimed=claimed)
+                            )
+                effects.run(committed_effects)
+                return outcomes
             except TRANSIENT_ERRORS:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=parsed[0][0].topic, outcome="retried"
@@ -239,8 +241,11 @@ class ReliableConsumer:
         """Apply one event in its own transaction, with retries, then dead-letter it."""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    return await self._apply_traced(conn, record, event)
+                with effects.unit_of_work() as committed_effects:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        outcome = await self._apply_traced(conn, record, event)
+                effects.run(committed_effects)
+                return outcome
             except TRANSIENT_ERRORS:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=record.topic, outcome="retried"

@@ -14,7 +14,9 @@ from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
 
 from supplychain_kit import db
@@ -43,6 +45,9 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         allow_auto_create_topics=False,
         # Per-message framework logs cost ~100 µs each: keep them out of the hot path.
         log_level=logging.DEBUG,
+        # FastStream's own consumer/publisher metrics (faststream_received_messages_total,
+        # faststream_message_process_duration_seconds, ...) beside the platform's.
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)],
     )
 
 

@@ -18,6 +18,7 @@ from supplychain_contracts import (
     SlaBreached,
 )
 from supplychain_kit import metrics, outbox
+from supplychain_kit.effects import after_commit
 
 from invoicing import domain, ledger, store
 from invoicing.metrics import CREDITED_AMOUNT
@@ -74,9 +75,10 @@ async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> 
         posted_at=invoice.occurred_at,
     )
     await outbox.append(conn, [invoice], schema=SCHEMA)
-    metrics.INVOICED_AMOUNT.labels(supplier=invoice.supplier, requester=invoice.requester).inc(
-        float(invoice.total)
+    invoiced = metrics.INVOICED_AMOUNT.labels(
+        supplier=invoice.supplier, requester=invoice.requester
     )
+    after_commit(lambda: invoiced.inc(float(invoice.total)))
     # Causes that arrived before the invoice are credited right after it, in this transaction.
     waiting = await store.take_pending_claims(conn, invoice.order_id)
     for claim in domain.claims_for_invoice(issued, waiting):
@@ -129,7 +131,8 @@ async def settle_claim(
         posted_at=note.occurred_at,
     )
     await outbox.append(conn, [note], schema=SCHEMA)
-    CREDITED_AMOUNT.labels(
+    credited = CREDITED_AMOUNT.labels(
         supplier=note.supplier, requester=note.requester, reason=claim.kind.value
-    ).inc(float(note.amount))
+    )
+    after_commit(lambda: credited.inc(float(note.amount)))
     return note

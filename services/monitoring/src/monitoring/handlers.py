@@ -9,6 +9,7 @@ from supplychain_contracts import Envelope, FeedbackGiven, OrderPlaced, Stage
 from supplychain_contracts.events import OrderParties, SlaBreached, SlaClockEvent, SlaWarning
 from supplychain_kit import metrics
 from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit.effects import after_commit
 from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 
 from monitoring import clocks, domain, sla, store
@@ -96,12 +97,13 @@ async def _close(
             conn, row, late_alarms, now=datetime.now(UTC), emit=emit, schema=schema
         )
         if emit:
-            clocks.count_alarms(row, late_alarms)
+            after_commit(lambda: clocks.count_alarms(row, late_alarms))
     if emit:
         exemplar = {"trace_id": row["trace_id"]} if row["trace_id"] else None
-        metrics.HANDOFF_DURATION.labels(
+        histogram = metrics.HANDOFF_DURATION.labels(
             stage=stage.value, supplier=row["supplier"], requester=row["requester"]
-        ).observe(duration, exemplar=exemplar)
+        )
+        after_commit(lambda: histogram.observe(duration, exemplar=exemplar))
 
 
 async def _note_raised(conn: asyncpg.Connection, event: SlaClockEvent) -> None:
