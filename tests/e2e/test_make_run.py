@@ -204,7 +204,7 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         assert f'trace_id="{trace_id}"' in openmetrics.text
         assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
         assert "faststream_received_messages_total" in metrics.text  # FastStream's own metrics
-        assert 'supplychain_consumer_lag{partition=' in metrics.text
+        assert "supplychain_consumer_lag{partition=" in metrics.text
         handoffs = (
             await client.get(
                 f"{running.url('monitoring')}/v1/orders/{order_id}/handoffs", headers=auth("WHEELS")
