@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -90,6 +90,7 @@ class ReliableConsumer:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3000,
         batch_size: int = 100,
+        middlewares: Sequence[Any] = (),
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -103,6 +104,7 @@ class ReliableConsumer:
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._batch_size = batch_size
+        self._middlewares = tuple(middlewares)
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics."""
@@ -113,7 +115,8 @@ class ReliableConsumer:
             await self.handle_batch(batch)
             self._observe_lag(message.consumer, batch)
 
-        self._broker.subscriber(
+        router = KafkaRouter(middlewares=self._middlewares)
+        router.subscriber(
             *self.topics,
             group_id=self.group_id,
             auto_offset_reset="earliest",
@@ -128,6 +131,7 @@ class ReliableConsumer:
             title=f"{self.service}:{','.join(self.topics)}",
             description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
         )(on_records)
+        self._broker.include_router(router)
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         """Apply the records fetched together in one transaction (commits bound throughput).
