@@ -111,6 +111,8 @@ def system(
         "DEVSTACK_POSTGRES_PORT": str(free_port()),
         "DEVSTACK_HTTP_PORT_BASE": str(base),
         "FULFILMENT_AUTOPILOT": "true",
+        "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY": "0",  # the order under test must go through
+        "DEVSTACK_DEMAND_INTERVAL_S": "0.5",  # simulated demand runs beside the order under test
         "FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S": "0.3",
         "FULFILMENT_AUTOPILOT_SHIP_DELAY_S": "0.5",
         "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.3",
@@ -205,6 +207,19 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
         assert "faststream_received_messages_total" in metrics.text  # FastStream's own metrics
         assert "supplychain_consumer_lag{partition=" in metrics.text
+
+        # the simulated demand places orders of several departments through the public API
+        def placed_by_many(r: httpx.Response) -> bool:
+            requesters = {
+                line.split('requester="')[1].split('"')[0]
+                for line in r.text.splitlines()
+                if line.startswith("supplychain_orders_placed_total{")
+            }
+            return len(requesters) >= 3
+
+        await poll_http(
+            client, f"{running.url('order-intake')}/metrics", until=placed_by_many, timeout=60
+        )
         handoffs = (
             await client.get(
                 f"{running.url('monitoring')}/v1/orders/{order_id}/handoffs", headers=auth("WHEELS")

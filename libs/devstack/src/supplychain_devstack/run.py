@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
+from supplychain_devstack.demand import DemandSimulator
 from supplychain_devstack.stack import Stack, StackConfig
 
 PROJECT_ROOT = Path.cwd()
@@ -37,6 +39,14 @@ def main() -> int:
             f"  {name:<13} {service.url}   docs {service.url}/docs   metrics {service.url}/metrics"
         )
     print(f"  logs      {config.data_dir / 'logs'}")
+    demand = None
+    interval = float(os.environ.get("DEVSTACK_DEMAND_INTERVAL_S", "5"))
+    if interval > 0:
+        demand = DemandSimulator(stack.services["order-intake"].url, interval_s=interval)
+        demand.start()
+        print(
+            f"  demand    an order every {interval:g} s (DEVSTACK_DEMAND_INTERVAL_S=0 turns it off)"
+        )
     print("ready: press Ctrl-C to stop everything", flush=True)
     try:
         while not stopping.wait(timeout=1.0):
@@ -46,6 +56,8 @@ def main() -> int:
                     stopping.set()
     finally:
         print("stopping ...", flush=True)
+        if demand is not None:
+            demand.stop()
         stack.stop()
         print("stopped", flush=True)
     return 0

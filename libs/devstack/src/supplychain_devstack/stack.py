@@ -73,6 +73,10 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "DATABASE_URL": self.database_url,
             "FULFILMENT_AUTOPILOT": "true" if self.config.autopilot else "false",
+            # now and then a supplier turns an order down, so blocked chains show up too
+            "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY": os.environ.get(
+                "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY", "0.02"
+            ),
         }
         if self.tansu is not None:
             # Tansu holds a fetch for the whole wait even when data arrives.
