@@ -108,6 +108,8 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
         finally:
             if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(notify_channel(self._schema), self.wake)
                 await self._pool.release(listener)
 
     async def _listen(self) -> asyncpg.Connection | None:
