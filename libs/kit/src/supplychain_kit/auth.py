@@ -77,7 +77,7 @@ def authenticate(
             title="Unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    configured = getattr(request.app.state.runtime.settings, "department_api_keys", None)
+    configured = request.app.state.runtime.settings.department_api_keys
     digest = key_digest(credentials.credentials)
     for known, key in _keys(configured).items():
         if hmac.compare_digest(known, digest):

@@ -167,10 +167,6 @@ class ReliableConsumer:
                 elapsed
             )
 
-    async def handle(self, record: ConsumerRecord[Any, Any]) -> None:
-        """One record on its own (a batch of one)."""
-        await self.handle_batch([record])
-
     async def _parse(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
         try:
             return parse_event(record.value or b"", topic=record.topic)

@@ -18,6 +18,7 @@ from supplychain_kit.problems import Problem
 from supplychain_kit.telemetry import current_trace_headers, join_trace
 
 from order_intake import domain, store
+from order_intake.config import OrderIntakeSettings
 from order_intake.domain import DepartmentBudget, OrderRefused, OrderStatus
 from order_intake.models import (
     INVALID,
@@ -125,25 +126,26 @@ async def _place_new(
 ) -> tuple[OrderPlaced, OrderStatus, bool]:
     """Validate, price, check spending and store a new order (in the caller's transaction)."""
     settings = runtime.settings
+    assert isinstance(settings, OrderIntakeSettings)
     request = _request_of(body)
     now = datetime.now(UTC)
+    shop_discount = await store.employee_shop_discount(db, body.supplier)
     if request.employee_id is not None:
         domain.check_employee_purchase(
             request,
             await store.employee(db, request.employee_id),
-            supplier_is_employee_shop=await store.employee_shop_discount(db, body.supplier)
-            is not None,
+            supplier_is_employee_shop=shop_discount is not None,
         )
     lines = domain.price_lines(
         request,
         catalogue=await store.catalogue_entries(db, [line.sku for line in body.lines]),
         departments=await store.department_codes(db),
         limits=domain.Limits(
-            max_lines=getattr(settings, "max_lines_per_order", 50),
-            max_quantity=getattr(settings, "max_quantity_per_line", 10_000),
+            max_lines=settings.max_lines_per_order,
+            max_quantity=settings.max_quantity_per_line,
         ),
         today=now.date(),
-        employee_discount_pct=await store.employee_shop_discount(db, body.supplier),
+        employee_discount_pct=shop_discount,
     )
     assert budget is not None  # price_lines refused an unknown requester
     total = domain.order_total(lines)
