@@ -123,6 +123,20 @@ async def fresh_schema(pool_url: str) -> tuple[asyncpg.Pool, str]:
     return pool, schema
 
 
+async def committing_consumer(bootstrap: str, topic: str, *, group: str) -> AIOKafkaConsumer:
+    """A started consumer in its own group that commits by hand, as the baselines need."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    return consumer
+
+
 async def raw_exactly_once_consume(
     bootstrap: str, database_url: str, payloads: list[bytes]
 ) -> float:
@@ -130,15 +144,7 @@ async def raw_exactly_once_consume(
     topic = await new_topic(bootstrap)
     await fill(bootstrap, topic, payloads)
     pool, _ = await fresh_schema(database_url)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"raw-{topic}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
-    await consumer.start()
+    consumer = await committing_consumer(bootstrap, topic, group=f"raw-{topic}")
     seen, started = 0, 0.0
     try:
         while seen < len(payloads):
@@ -167,15 +173,7 @@ async def raw_batched_exactly_once_consume(
     topic = await new_topic(bootstrap)
     await fill(bootstrap, topic, payloads)
     pool, _ = await fresh_schema(database_url)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"rawb-{topic}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
-    await consumer.start()
+    consumer = await committing_consumer(bootstrap, topic, group=f"rawb-{topic}")
     seen, started = 0, 0.0
     try:
         while seen < len(payloads):

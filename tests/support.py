@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -162,3 +163,21 @@ def placed_event_json(
 def auth(department: str, key_number: int = 1) -> dict[str, str]:
     """The development bearer key of a department (see supplychain_kit.auth)."""
     return {"Authorization": f"Bearer dev-{department.lower()}-{key_number}"}
+
+
+def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, PromQL) of every panel target and query variable."""
+    queries: list[tuple[str, str]] = []
+    panels = list(dashboard["panels"])
+    while panels:
+        panel = panels.pop()
+        panels.extend(panel.get("panels", []))
+        queries += [(f"panel {panel['title']!r}", t["expr"]) for t in panel.get("targets", [])]
+    for variable in dashboard["templating"]["list"]:
+        query = (
+            variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
+        )
+        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
+        assert match, f"variable {variable['name']}: {query}"
+        queries.append((f"variable {variable['name']}", match.group(1)))
+    return queries

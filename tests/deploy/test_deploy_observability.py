@@ -15,6 +15,7 @@ import yaml
 from deploy_support import DEPLOY, load_yaml
 from prometheus_client.metrics import MetricWrapperBase
 from supplychain_kit import metrics
+from support import panel_queries
 
 PROMETHEUS = DEPLOY / "compose/prometheus"
 GRAFANA = DEPLOY / "compose/grafana"
@@ -68,24 +69,6 @@ def rules() -> list[dict[str, Any]]:
 
 def recorded() -> set[str]:
     return {rule["record"] for rule in rules() if "record" in rule}
-
-
-def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    """(where, PromQL) of every panel target and query variable."""
-    queries: list[tuple[str, str]] = []
-    panels = list(dashboard["panels"])
-    while panels:
-        panel = panels.pop()
-        panels.extend(panel.get("panels", []))
-        queries += [(f"panel {panel['title']!r}", t["expr"]) for t in panel.get("targets", [])]
-    for variable in dashboard["templating"]["list"]:
-        query = (
-            variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
-        )
-        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
-        assert match, f"variable {variable['name']}: {query}"
-        queries.append((f"variable {variable['name']}", match.group(1)))
-    return queries
 
 
 def test_the_kit_declares_the_contract_metrics() -> None:

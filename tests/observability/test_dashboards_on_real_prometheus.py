@@ -20,7 +20,7 @@ import pytest
 import yaml
 from supplychain_contracts.company import sample_company
 from supplychain_devstack.processes import free_port, wait_until
-from support import auth, order_body, poll_http
+from support import auth, order_body, panel_queries, poll_http
 
 pytestmark = pytest.mark.integration
 
@@ -30,23 +30,6 @@ DASHBOARDS = sorted((ROOT / "deploy/compose/grafana/dashboards").glob("*.json"))
 # Grafana's own variables, at values that suit a run of a minute scraped every second.
 GRAFANA_VARIABLES = {"$__rate_interval": "20s", "$__interval": "5s", "$__range": "5m"}
 SERVICES = ("order-intake", "fulfilment", "invoicing", "monitoring")
-
-
-def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    """(where, PromQL) of every panel target and `label_values(<query>, label)` variable."""
-    queries: list[tuple[str, str]] = []
-    panels = list(dashboard["panels"])
-    while panels:
-        panel = panels.pop()
-        panels.extend(panel.get("panels", []))
-        queries += [(f"panel {panel['title']!r}", t["expr"]) for t in panel.get("targets", [])]
-    for variable in dashboard["templating"]["list"]:
-        query = variable["query"]
-        query = query["query"] if isinstance(query, dict) else query
-        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
-        assert match, query
-        queries.append((f"variable {variable['name']}", match.group(1)))
-    return queries
 
 
 def as_run(expr: str) -> str:
