@@ -36,7 +36,7 @@ from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_kit import db, outbox
-from supplychain_kit.consumer import ReliableConsumer
+from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.runtime import create_broker
 from supplychain_kit.settings import ServiceSettings
@@ -209,24 +209,23 @@ async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) 
     async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
         await conn.execute("INSERT INTO effects (order_id) VALUES ($1)", event.order_id)
 
+    def parse(payload: bytes, topic: str) -> Envelope:
+        # the bench topic is not a contract topic: every record is an OrderPlaced
+        return OrderPlaced.model_validate_json(payload)
+
     consumer = ReliableConsumer(
         service="bench",
-        group_id=f"kit-{topic}",
         topics=[topic],
         pool=pool,
         broker=broker,
         apply=apply,
-        fetch_max_wait_ms=10,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=300,
-    )
-    # The bench topic is not a contract topic: parse every record as an OrderPlaced.
-    consumer.topics = (topic,)
-    import supplychain_kit.consumer as consumer_module
-
-    original = consumer_module.parse_event
-    consumer_module.parse_event = lambda payload, topic=None: OrderPlaced.model_validate_json(
-        payload
+        parse=parse,
+        config=ConsumerConfig(
+            group_id=f"kit-{topic}",
+            fetch_max_wait_ms=10,
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=300,
+        ),
     )
     consumer.register()
     await broker.start()
@@ -243,7 +242,6 @@ async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) 
             await asyncio.sleep(0.02)
         return (len(payloads) - first) / (time.perf_counter() - started)
     finally:
-        consumer_module.parse_event = original
         await broker.stop()
         await pool.close()
 
@@ -252,7 +250,7 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
     topic = await new_topic(bootstrap)
     pool, schema = await fresh_schema(database_url)
     async with pool.acquire() as conn, conn.transaction():
-        await outbox.append(conn, events, schema=schema)
+        await outbox.append(conn, events)
         await conn.execute("UPDATE outbox SET topic = $1", topic)
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
     broker = create_broker(settings)

@@ -1,7 +1,7 @@
 """Contracts shared by every service of the internal supply chain: events, topics, schemas."""
 
 from supplychain_contracts import topics
-from supplychain_contracts.envelope import Envelope, utc_now
+from supplychain_contracts.envelope import Envelope, follow_up, utc_now
 from supplychain_contracts.events import (
     ComponentsRequested,
     CreditNoteIssued,
@@ -24,7 +24,12 @@ from supplychain_contracts.events import (
     Stage,
     WorkStarted,
 )
-from supplychain_contracts.registry import all_event_models, parse_event, topic_for
+from supplychain_contracts.registry import (
+    all_event_models,
+    parse_event,
+    parse_known_event,
+    topic_for,
+)
 
 __all__ = [
     "ComponentsRequested",
@@ -49,7 +54,9 @@ __all__ = [
     "Stage",
     "WorkStarted",
     "all_event_models",
+    "follow_up",
     "parse_event",
+    "parse_known_event",
     "topic_for",
     "topics",
     "utc_now",

@@ -1,7 +1,7 @@
 """The event envelope every event carries (contract)."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -41,3 +41,28 @@ class Envelope(Contract):
         default=None, description="event_id of the event that caused this one"
     )
     producer: str = Field(description="name of the service that produced the event")
+
+
+E = TypeVar("E", bound=Envelope)
+
+# What a follow-up event carries over from its cause when both declare the field: the order
+# it is about, the chain it belongs to and, for order events, who supplies and who asked.
+CARRIED_FROM_CAUSE: tuple[str, ...] = (
+    "order_id",
+    "root_order_id",
+    "supplier",
+    "requester",
+    "employee_id",
+)
+
+
+def follow_up(cause: Envelope, model: type[E], *, producer: str, **fields: Any) -> E:
+    """The event `model` caused by `cause`: the same order and parties, `causation_id` set to
+    the cause's id, produced by `producer`. `fields` adds the event's own fields and may
+    override what is carried (a sub-order's event naming its parent, say)."""
+    carried = {
+        name: getattr(cause, name)
+        for name in CARRIED_FROM_CAUSE
+        if name in model.model_fields and name in type(cause).model_fields
+    }
+    return model(**{**carried, "causation_id": cause.event_id, "producer": producer, **fields})

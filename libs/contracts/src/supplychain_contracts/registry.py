@@ -1,7 +1,16 @@
-"""Which events travel on which topic, and how to parse any record of a topic."""
+"""Which events travel on which topic, and how to parse any record of a topic.
 
+`EVENTS_BY_TOPIC` is the one list of events: the per-topic parsers, the any-topic parser and
+the event-type lookups are all derived from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
 from types import MappingProxyType
-from typing import Annotated, Final, TypeAlias
+from typing import Annotated, Any, Final
 
 from pydantic import Field, TypeAdapter
 
@@ -25,42 +34,6 @@ from supplychain_contracts.events import (
     WorkStarted,
 )
 
-OrderEvent: TypeAlias = Annotated[OrderPlaced | OrderCancelled, Field(discriminator="event_type")]
-FulfilmentEvent: TypeAlias = Annotated[
-    OrderAccepted
-    | OrderRejected
-    | WorkStarted
-    | ComponentsRequested
-    | OrderShipped
-    | OrderDelivered
-    | OrderBlocked
-    | FeedbackGiven
-    | HelpRequested,
-    Field(discriminator="event_type"),
-]
-InvoicingEvent: TypeAlias = Annotated[
-    InvoiceIssued | CreditNoteIssued, Field(discriminator="event_type")
-]
-SlaEvent: TypeAlias = Annotated[SlaWarning | SlaBreached, Field(discriminator="event_type")]
-AnyEvent: TypeAlias = Annotated[
-    OrderPlaced
-    | OrderCancelled
-    | OrderAccepted
-    | OrderRejected
-    | WorkStarted
-    | ComponentsRequested
-    | OrderShipped
-    | OrderDelivered
-    | OrderBlocked
-    | FeedbackGiven
-    | HelpRequested
-    | InvoiceIssued
-    | CreditNoteIssued
-    | SlaWarning
-    | SlaBreached,
-    Field(discriminator="event_type"),
-]
-
 EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Envelope], ...]]] = MappingProxyType(
     {
         topics.ORDERS: (OrderPlaced, OrderCancelled),
@@ -80,20 +53,36 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Envelope], ...]]] = Mapp
     }
 )
 
+
+def event_type_of(model: type[Envelope]) -> str:
+    """The `event_type` literal an event class declares."""
+    value: str = model.model_fields["event_type"].default
+    return value
+
+
 TOPIC_BY_EVENT_TYPE: Final[MappingProxyType[str, str]] = MappingProxyType(
-    {
-        model.model_fields["event_type"].default: topic
-        for topic, models in EVENTS_BY_TOPIC.items()
-        for model in models
-    }
+    {event_type_of(model): topic for topic, models in EVENTS_BY_TOPIC.items() for model in models}
+)
+MODEL_BY_EVENT_TYPE: Final[MappingProxyType[str, type[Envelope]]] = MappingProxyType(
+    {event_type_of(model): model for models in EVENTS_BY_TOPIC.values() for model in models}
 )
 
-_ANY_EVENT: Final[TypeAdapter[Envelope]] = TypeAdapter(AnyEvent)
+
+def _adapter(models: tuple[type[Envelope], ...]) -> TypeAdapter[Envelope]:
+    """A parser for a discriminated union of `models` (a single model needs no union)."""
+    union: Any = functools.reduce(operator.or_, models)
+    if len(models) == 1:
+        return TypeAdapter(union)
+    return TypeAdapter(Annotated[union, Field(discriminator="event_type")])
+
+
+def all_event_models() -> tuple[type[Envelope], ...]:
+    return tuple(model for models in EVENTS_BY_TOPIC.values() for model in models)
+
+
+_ANY_EVENT: Final[TypeAdapter[Envelope]] = _adapter(all_event_models())
 _ADAPTERS: Final[dict[str, TypeAdapter[Envelope]]] = {
-    topics.ORDERS: TypeAdapter(OrderEvent),
-    topics.FULFILMENT: TypeAdapter(FulfilmentEvent),
-    topics.INVOICING: TypeAdapter(InvoicingEvent),
-    topics.SLA: TypeAdapter(SlaEvent),
+    topic: _adapter(models) for topic, models in EVENTS_BY_TOPIC.items()
 }
 
 
@@ -106,10 +95,32 @@ def parse_event(payload: bytes | str, *, topic: str | None = None) -> Envelope:
     return adapter.validate_json(payload)
 
 
-def topic_for(event: Envelope) -> str:
-    """The topic an event is published on."""
-    return TOPIC_BY_EVENT_TYPE[event.event_type]
+def is_unknown_event_type(payload: bytes | str | None, *, topic: str) -> bool:
+    """A well-formed event whose type this version of the contracts does not know on `topic`.
+
+    Contracts evolve additively: a subscriber skips such an event instead of failing on it.
+    """
+    try:
+        event_type = json.loads(payload or b"").get("event_type")
+    except (ValueError, AttributeError):
+        return False
+    known = {event_type_of(model) for model in EVENTS_BY_TOPIC.get(topic, ())}
+    return isinstance(event_type, str) and bool(event_type) and event_type not in known
 
 
-def all_event_models() -> tuple[type[Envelope], ...]:
-    return tuple(model for models in EVENTS_BY_TOPIC.values() for model in models)
+def topic_for(event: Envelope | type[Envelope]) -> str:
+    """The topic an event (or event class) is published on."""
+    event_type = event_type_of(event) if isinstance(event, type) else event.event_type
+    return TOPIC_BY_EVENT_TYPE[event_type]
+
+
+def parse_known_event(payload: bytes | str, *, topic: str) -> Envelope | None:
+    """Parse a record of `topic`; None for an event type this version does not know yet
+    (skip it: contracts evolve additively). Raises pydantic.ValidationError for a record
+    that is not a valid event."""
+    try:
+        return parse_event(payload, topic=topic)
+    except ValueError:
+        if is_unknown_event_type(payload, topic=topic):
+            return None
+        raise

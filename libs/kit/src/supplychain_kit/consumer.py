@@ -7,10 +7,10 @@ error seeks back to the record, so it is fetched again).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -22,7 +22,7 @@ from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Envelope
-from supplychain_contracts.registry import EVENTS_BY_TOPIC, parse_event
+from supplychain_contracts.registry import all_event_models, parse_known_event
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
     HEADER_DLQ_CONSUMER_GROUP,
@@ -35,12 +35,71 @@ from supplychain_contracts.topics import (
 )
 
 from supplychain_kit import effects, inbox, metrics
+from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order_attributes
 
 log = logging.getLogger(__name__)
 
 # An effect: applied inside the transaction that also records the event in the inbox.
 ApplyEvent = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+# One event class's effect; the table of them is the service's subscriber.
+EventHandler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+# Parses a record's value of a topic: the event, None to skip it (a type not known yet), or
+# raises (pydantic.ValidationError) for a record that is no event: it is dead-lettered.
+ParseRecord = Callable[[bytes, str], Envelope | None]
+
+
+def parse_contract_record(payload: bytes, topic: str) -> Envelope | None:
+    return parse_known_event(payload, topic=topic)
+
+
+def dispatch(handlers: Mapping[type[Envelope], EventHandler]) -> ApplyEvent:
+    """One effect from a table of event class → handler; events without one are ignored.
+
+    A handler registered for a base class (OrderParties) handles every event deriving from
+    it that has no handler of its own. The table is resolved once, over every contract event.
+    """
+    for model in handlers:
+        if not (isinstance(model, type) and issubclass(model, Envelope)):
+            raise TypeError(f"{model!r} is not an event class")
+    resolved: dict[type[Envelope], EventHandler] = {}
+    for model in (*all_event_models(), *handlers):
+        handler = next((handlers[base] for base in model.__mro__ if base in handlers), None)
+        if handler is not None:
+            resolved[model] = handler
+
+    async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
+        handler = resolved.get(type(event))
+        if handler is not None:
+            await handler(conn, event)
+
+    return apply
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """How a service's consumer group reads, batches, retries and gives up."""
+
+    group_id: str
+    batch_size: int = 100
+    max_attempts: int = 3
+    retry_backoff_s: float = 0.1
+    fetch_max_wait_ms: int = 100
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3000
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ConsumerConfig:
+        return cls(
+            group_id=settings.consumer_group or settings.service_name,
+            batch_size=settings.consumer_batch_size,
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_s=settings.consumer_retry_backoff_ms / 1000,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        )
+
 
 # Errors that say "the world is not reachable right now", not "this message is bad":
 # the record is fetched again later instead of being dead-lettered.
@@ -58,16 +117,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 MAX_ERROR_HEADER = 2000
 
 
-def _is_unknown_event_type(value: bytes | None, topic: str) -> bool:
-    """A well-formed event whose type this version of the contracts does not know."""
-    try:
-        event_type = json.loads(value or b"").get("event_type")
-    except (ValueError, AttributeError):
-        return False
-    known = {model.model_fields["event_type"].default for model in EVENTS_BY_TOPIC.get(topic, ())}
-    return isinstance(event_type, str) and bool(event_type) and event_type not in known
-
-
 async def _raw_body(message: StreamMessage[Any]) -> Any:
     # Decode nothing: the contracts parse the bytes, so a malformed body reaches the
     # handler and is dead-lettered instead of failing inside the framework.
@@ -79,31 +128,22 @@ class ReliableConsumer:
         self,
         *,
         service: str,
-        group_id: str,
         topics: Sequence[str],
         pool: asyncpg.Pool,
         broker: KafkaBroker,
         apply: ApplyEvent,
-        max_attempts: int = 3,
-        retry_backoff: float = 0.1,
-        fetch_max_wait_ms: int = 100,
-        session_timeout_ms: int = 10_000,
-        heartbeat_interval_ms: int = 3000,
-        batch_size: int = 100,
+        config: ConsumerConfig,
+        parse: ParseRecord = parse_contract_record,
         middlewares: Sequence[Any] = (),
     ) -> None:
         self.service = service
-        self.group_id = group_id
         self.topics = tuple(topics)
+        self.config = config
+        self.group_id = config.group_id
         self._pool = pool
         self._broker = broker
         self._apply = apply
-        self._max_attempts = max_attempts
-        self._retry_backoff = retry_backoff
-        self._fetch_max_wait_ms = fetch_max_wait_ms
-        self._session_timeout_ms = session_timeout_ms
-        self._heartbeat_interval_ms = heartbeat_interval_ms
-        self._batch_size = batch_size
+        self._parse_record = parse
         self._middlewares = tuple(middlewares)
 
     def register(self) -> None:
@@ -122,11 +162,11 @@ class ReliableConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,
-            max_records=self._batch_size,
+            max_records=self.config.batch_size,
             batch_timeout_ms=200,
-            fetch_max_wait_ms=self._fetch_max_wait_ms,
-            session_timeout_ms=self._session_timeout_ms,
-            heartbeat_interval_ms=self._heartbeat_interval_ms,
+            fetch_max_wait_ms=self.config.fetch_max_wait_ms,
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             decoder=_raw_body,
             title=f"{self.service}:{','.join(self.topics)}",
             description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
@@ -169,25 +209,25 @@ class ReliableConsumer:
 
     async def _parse(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
         try:
-            return parse_event(record.value or b"", topic=record.topic)
+            event = self._parse_record(record.value or b"", record.topic)
         except ValidationError as exc:
-            if _is_unknown_event_type(record.value, record.topic):
-                # Contracts evolve additively: an event type this consumer does not know
-                # yet is not an error; it is skipped, not dead-lettered.
-                metrics.CONSUMED.labels(
-                    service=self.service, topic=record.topic, outcome="ignored"
-                ).inc()
-                return None
             headers = headers_to_dict(record.headers)
             with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
                 span.set_status(Status(StatusCode.ERROR, "unparseable record"))
                 await self.dead_letter(record, exc, attempts=1)
             return None
+        if event is None:
+            # Contracts evolve additively: an event type this consumer does not know yet is
+            # not an error; it is skipped, not dead-lettered.
+            metrics.CONSUMED.labels(
+                service=self.service, topic=record.topic, outcome="ignored"
+            ).inc()
+        return event
 
     async def _apply_together(
         self, parsed: list[tuple[ConsumerRecord[Any, Any], Envelope]]
     ) -> list[str]:
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.config.max_attempts + 1):
             try:
                 with effects.unit_of_work() as committed_effects:
                     async with self._pool.acquire() as conn, conn.transaction():
@@ -208,9 +248,9 @@ class ReliableConsumer:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=parsed[0][0].topic, outcome="retried"
                 ).inc()
-                if attempt == self._max_attempts:
+                if attempt == self.config.max_attempts:
                     raise
-                await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
+                await asyncio.sleep(self.config.retry_backoff_s * 2 ** min(attempt, 6))
         raise AssertionError("unreachable")
 
     async def _apply_traced(
@@ -239,7 +279,7 @@ class ReliableConsumer:
 
     async def _apply_alone(self, record: ConsumerRecord[Any, Any], event: Envelope) -> str:
         """Apply one event in its own transaction, with retries, then dead-letter it."""
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.config.max_attempts + 1):
             try:
                 with effects.unit_of_work() as committed_effects:
                     async with self._pool.acquire() as conn, conn.transaction():
@@ -250,9 +290,9 @@ class ReliableConsumer:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=record.topic, outcome="retried"
                 ).inc()
-                if attempt == self._max_attempts:
+                if attempt == self.config.max_attempts:
                     raise  # not committed: fetched again once the outage is over
-                await asyncio.sleep(self._retry_backoff * 2 ** min(attempt, 6))
+                await asyncio.sleep(self.config.retry_backoff_s * 2 ** min(attempt, 6))
             except Exception as exc:
                 log.warning(
                     "%s failed to apply %s %s (attempt %d/%d): %r",
@@ -260,13 +300,13 @@ class ReliableConsumer:
                     event.event_type,
                     event.event_id,
                     attempt,
-                    self._max_attempts,
+                    self.config.max_attempts,
                     exc,
                 )
-                if attempt == self._max_attempts:
+                if attempt == self.config.max_attempts:
                     await self.dead_letter(record, exc, attempts=attempt)
                     return "dead_lettered"
-                await asyncio.sleep(self._retry_backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(self.config.retry_backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
     def _observe_lag(self, consumer: Any, records: list[ConsumerRecord[Any, Any]]) -> None:

@@ -13,14 +13,22 @@ from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 
 from supplychain_kit import metrics
-from supplychain_kit.problems import install_problem_handlers
+from supplychain_kit.problems import install_problem_handlers, install_problem_openapi
 from supplychain_kit.runtime import ServiceRuntime
+from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import tracer
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
+def get_runtime(request: Request) -> ServiceRuntime[Any]:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    """The service's settings; a service aliases it with its own settings class:
+    ``Settings = Annotated[OrderIntakeSettings, Depends(get_settings)]``."""
+    settings: ServiceSettings = get_runtime(request).settings
+    return settings
 
 
 async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
@@ -28,17 +36,17 @@ async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Runtime = Annotated[ServiceRuntime[Any], Depends(get_runtime)]
 Db = Annotated[asyncpg.Connection, Depends(get_connection)]
 
 
 def create_http_app(
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime[Any],
     *,
     title: str,
     description: str,
     routers: Sequence[APIRouter] = (),
-    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    on_started: Callable[[ServiceRuntime[Any]], Awaitable[None]] | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +61,7 @@ def create_http_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)

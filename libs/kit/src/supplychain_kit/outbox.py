@@ -26,31 +26,37 @@ Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]
 
 
 def notify_channel(schema: str) -> str:
+    """The channel a service's relay listens on: one per schema, so one per service."""
     return f"{schema}_outbox"
 
 
-async def append(conn: asyncpg.Connection, events: Sequence[Envelope], *, schema: str) -> None:
-    """Write events to the outbox in the caller's transaction, with the current trace context."""
+async def append(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+    """Publish `events` once the caller's transaction commits (the outbox is the port).
+
+    The rows go to the outbox of the connection's own schema (its search_path), with the
+    current trace context, and the relay is woken on that schema's channel, all in one round
+    trip. Callers name no schema, topic or channel.
+    """
     if not events:
         return
     trace_headers = current_trace_headers()
-    rows = [
-        (
-            event.event_id,
-            topic_for(event),
-            str(event.order_id),
-            event.event_type,
-            event.model_dump_json(),
-            json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}),
-        )
-        for event in events
-    ]
-    await conn.executemany(
-        """INSERT INTO outbox (event_id, topic, key, event_type, payload, headers)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING""",
-        rows,
+    await conn.execute(
+        """WITH appended AS (
+               INSERT INTO outbox (event_id, topic, key, event_type, payload, headers)
+               SELECT event_id, topic, key, event_type, payload, headers
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::jsonb[]) WITH ORDINALITY
+                    AS e(event_id, topic, key, event_type, payload, headers, position)
+               ORDER BY position  -- ids in the order given: the relay publishes in id order
+               ON CONFLICT (event_id) DO NOTHING RETURNING 1)
+           SELECT pg_notify(current_schema() || '_outbox', '')""",
+        [event.event_id for event in events],
+        [topic_for(event) for event in events],
+        [str(event.order_id) for event in events],
+        [event.event_type for event in events],
+        [event.model_dump_json() for event in events],
+        [json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}) for event in events],
     )
-    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
 class OutboxRelay:

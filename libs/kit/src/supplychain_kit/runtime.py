@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -20,15 +20,17 @@ from prometheus_client import REGISTRY
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
 
 from supplychain_kit import db
-from supplychain_kit.consumer import ApplyEvent, ReliableConsumer
+from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
 
+S = TypeVar("S", bound=ServiceSettings)
+
 # A background job gets the runtime and runs until cancelled.
-BackgroundJob = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundJob = Callable[["ServiceRuntime[S]"], Awaitable[None]]
 # Loads reference data (the sample company) into the service's tables.
 Seeder = Callable[[asyncpg.Pool], Awaitable[None]]
 
@@ -49,15 +51,18 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 @dataclass
-class ServiceRuntime:
-    settings: ServiceSettings
+class ServiceRuntime(Generic[S]):
+    """One service's process: typed by its settings class, so jobs and routes read
+    `runtime.settings` as the service's own settings."""
+
+    settings: S
     schema: str
     migrations_package: str
     consumes: Sequence[str] = ()
     produces: Sequence[str] = ()
     apply: ApplyEvent | None = None
     seed: Seeder | None = None
-    jobs: Sequence[BackgroundJob] = ()
+    jobs: Sequence[BackgroundJob[S]] = ()
     broker: KafkaBroker = field(init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
@@ -72,29 +77,6 @@ class ServiceRuntime:
                 title=f"{self.settings.service_name}:{topic}",
                 description=f"Published through the transactional outbox: {events}",
             )
-        if self.apply is not None and self.consumes:
-            ReliableConsumer(
-                service=self.settings.service_name,
-                group_id=self.settings.consumer_group or self.settings.service_name,
-                topics=self.consumes,
-                pool=self.pool_proxy,
-                broker=self.broker,
-                apply=self.apply,
-                max_attempts=self.settings.consumer_max_attempts,
-                retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
-                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-                session_timeout_ms=self.settings.kafka_session_timeout_ms,
-                heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-                batch_size=self.settings.consumer_batch_size,
-                # FastStream's own consumer metrics (faststream_received_messages_total, ...);
-                # on the subscriber only: on the broker it would cost the outbox relay ~150 µs
-                # per publish, and the relay counts what it publishes itself.
-                middlewares=(
-                    KafkaPrometheusMiddleware(
-                        registry=REGISTRY, app_name=self.settings.service_name
-                    ),
-                ),
-            ).register()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -102,16 +84,24 @@ class ServiceRuntime:
             raise RuntimeError("the database pool is not open yet")
         return self._pool
 
-    @property
-    def pool_proxy(self) -> Any:
-        """The pool, resolved when used (subscribers are registered before it opens)."""
-        runtime = self
-
-        class _Deferred:
-            def acquire(self) -> Any:
-                return runtime.pool.acquire()
-
-        return _Deferred()
+    def _subscribe(self, pool: asyncpg.Pool) -> None:
+        """The consumer, registered once the pool exists and before the broker starts."""
+        if self.apply is None or not self.consumes:
+            return
+        ReliableConsumer(
+            service=self.settings.service_name,
+            topics=self.consumes,
+            pool=pool,
+            broker=self.broker,
+            apply=self.apply,
+            config=ConsumerConfig.from_settings(self.settings),
+            # FastStream's own consumer metrics (faststream_received_messages_total, ...); on
+            # the subscriber only: on the broker it would cost the outbox relay ~150 µs per
+            # publish, and the relay counts what it publishes itself.
+            middlewares=(
+                KafkaPrometheusMiddleware(registry=REGISTRY, app_name=self.settings.service_name),
+            ),
+        ).register()
 
     async def start(self) -> None:
         setup_tracing(
@@ -128,6 +118,7 @@ class ServiceRuntime:
         await db.migrate(self._pool, schema=self.schema, files=files)
         if self.seed is not None and self.settings.load_sample_company:
             await self.seed(self._pool)
+        self._subscribe(self._pool)
         self._spawn(self._start_broker(), "broker")
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:

@@ -123,7 +123,6 @@ async def _run(
             db,
             order_id=order_id,
             command=command,
-            schema=runtime.schema,
             reason=reason,
             department=caller.department,
         )
@@ -195,7 +194,6 @@ async def give_feedback(
             department=caller.department,
             rating=body.rating,
             comment=body.comment,
-            schema=runtime.schema,
         )
     return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)
 
@@ -214,6 +212,5 @@ async def request_help(
             department=caller.department,
             subject=body.subject,
             message=body.message,
-            schema=runtime.schema,
         )
     return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)

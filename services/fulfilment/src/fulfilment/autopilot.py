@@ -80,7 +80,9 @@ def shortest_delay(settings: FulfilmentSettings, step: Step) -> float:
     return min([step.delay(worker_for(settings, "")), *overrides])
 
 
-async def run_step(runtime: ServiceRuntime, settings: FulfilmentSettings, step: Step) -> None:
+async def run_step(
+    runtime: ServiceRuntime[FulfilmentSettings], settings: FulfilmentSettings, step: Step
+) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
         due = await store.due_for_autopilot(
             conn, step.waiting_in, older_than_s=shortest_delay(settings, step)
@@ -98,7 +100,6 @@ async def run_step(runtime: ServiceRuntime, settings: FulfilmentSettings, step: 
                         conn,
                         order_id=order_id,
                         command=command,
-                        schema=runtime.schema,
                         reason=REJECT_REASON if command is Command.REJECT else None,
                     )
             except IllegalTransition:
@@ -107,9 +108,8 @@ async def run_step(runtime: ServiceRuntime, settings: FulfilmentSettings, step: 
                 log.warning("autopilot could not %s %s: %r", command.value, order_id, exc)
 
 
-async def run_autopilot(runtime: ServiceRuntime) -> None:
+async def run_autopilot(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
     settings = runtime.settings
-    assert isinstance(settings, FulfilmentSettings)
     if not settings.autopilot:
         return
     log.info("autopilot on")

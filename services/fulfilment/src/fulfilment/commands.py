@@ -56,7 +56,6 @@ async def execute(
     *,
     order_id: UUID,
     command: Command,
-    schema: str,
     reason: str | None = None,
     department: str | None = None,
 ) -> Outcome:
@@ -89,7 +88,7 @@ async def execute(
                 last_event_id = requested.event_id
                 await store.add_sub_orders(conn, raised)
         await store.set_status(conn, order_id, status, event_id=last_event_id, reason=reason)
-        await outbox.append(conn, events, schema=schema)
+        await outbox.append(conn, events)
     return Outcome(status=status, event=event, sub_orders=raised)
 
 
@@ -100,7 +99,6 @@ async def give_feedback(
     department: str,
     rating: int,
     comment: str,
-    schema: str,
 ) -> Envelope:
     """The requester rates a delivered order, once (FeedbackAlreadyGiven the second time)."""
     item, order_trace = await _load(
@@ -117,7 +115,7 @@ async def give_feedback(
         await store.save_feedback(
             conn, order_id=order_id, rating=rating, comment=comment, event_id=event.event_id
         )
-        await outbox.append(conn, [event], schema=schema)
+        await outbox.append(conn, [event])
     return event
 
 
@@ -128,7 +126,6 @@ async def request_help(
     department: str,
     subject: str,
     message: str,
-    schema: str,
 ) -> Envelope:
     """The requester asks the supplier for help on an open order."""
     item, order_trace = await _load(
@@ -140,5 +137,5 @@ async def request_help(
         await store.save_help_request(
             conn, order_id=order_id, subject=subject, message=message, event_id=event.event_id
         )
-        await outbox.append(conn, [event], schema=schema)
+        await outbox.append(conn, [event])
     return event

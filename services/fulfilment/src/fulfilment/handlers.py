@@ -13,8 +13,6 @@ from supplychain_kit.telemetry import current_trace_headers
 from fulfilment import chain, store
 from fulfilment.domain import CANCELLABLE, WorkStatus
 
-SCHEMA = "fulfilment"
-
 
 async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
     if isinstance(event, OrderPlaced):
@@ -42,7 +40,7 @@ async def cancel(conn: asyncpg.Connection, event: OrderCancelled) -> None:
         await store.set_sub_order_status(
             conn, compensation.order_id, WorkStatus.CANCELLED, reason=compensation.reason
         )
-    await outbox.append(conn, compensations, schema=SCHEMA)
+    await outbox.append(conn, compensations)
     await record_sub_order_progress(conn, event)  # this order may itself be a sub-order
 
 
@@ -73,4 +71,4 @@ async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -
             event_id=blocked.event_id,
             reason=blocked.reason,
         )
-        await outbox.append(conn, [blocked], schema=SCHEMA)
+        await outbox.append(conn, [blocked])

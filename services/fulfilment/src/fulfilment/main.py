@@ -12,7 +12,9 @@ from supplychain_kit.runtime import ServiceRuntime
 from fulfilment import api, store
 from fulfilment.autopilot import run_autopilot
 from fulfilment.config import FulfilmentSettings
-from fulfilment.handlers import SCHEMA, apply_event
+from fulfilment.handlers import apply_event
+
+SCHEMA = "fulfilment"
 
 
 async def seed(pool: asyncpg.Pool) -> None:

@@ -23,8 +23,6 @@ from supplychain_kit.effects import after_commit
 from invoicing import domain, ledger, store
 from invoicing.metrics import CREDITED_AMOUNT
 
-SCHEMA = "invoicing"
-
 
 async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
     if isinstance(event, OrderPlaced):
@@ -74,7 +72,7 @@ async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> 
         currency=invoice.currency,
         posted_at=invoice.occurred_at,
     )
-    await outbox.append(conn, [invoice], schema=SCHEMA)
+    await outbox.append(conn, [invoice])
     invoiced = metrics.INVOICED_AMOUNT.labels(
         supplier=invoice.supplier, requester=invoice.requester
     )
@@ -130,7 +128,7 @@ async def settle_claim(
         currency=note.currency,
         posted_at=note.occurred_at,
     )
-    await outbox.append(conn, [note], schema=SCHEMA)
+    await outbox.append(conn, [note])
     credited = CREDITED_AMOUNT.labels(
         supplier=note.supplier, requester=note.requester, reason=claim.kind.value
     )

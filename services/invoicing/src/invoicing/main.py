@@ -11,7 +11,9 @@ from supplychain_kit.runtime import ServiceRuntime
 
 from invoicing import api, store
 from invoicing.config import InvoicingSettings
-from invoicing.handlers import SCHEMA, apply_event
+from invoicing.handlers import apply_event
+
+SCHEMA = "invoicing"
 
 
 async def seed(pool: asyncpg.Pool) -> None:

@@ -69,7 +69,6 @@ async def raise_alarms(
     *,
     now: datetime,
     emit: bool,
-    schema: str,
 ) -> None:
     """Mark the alarms raised and, when emitting, write their events to the outbox (same
     transaction). A replay marks them without emitting: they were emitted the first time."""
@@ -80,7 +79,7 @@ async def raise_alarms(
     )
     if emit:
         events = [alarm_event(stage_row, alarm, now=now) for alarm in alarms]
-        await outbox.append(conn, events, schema=schema)
+        await outbox.append(conn, events)
 
 
 def count_alarms(stage_row: Mapping[str, Any], alarms: Sequence[sla.Alarm]) -> None:
@@ -91,7 +90,7 @@ def count_alarms(stage_row: Mapping[str, Any], alarms: Sequence[sla.Alarm]) -> N
 
 
 async def fire_due_clocks(
-    pool: asyncpg.Pool, *, now: datetime, grace: timedelta, schema: str, limit: int = SCAN_BATCH
+    pool: asyncpg.Pool, *, now: datetime, grace: timedelta, limit: int = SCAN_BATCH
 ) -> int:
     """Raise every alarm due at `now`; returns how many were raised.
 
@@ -117,26 +116,23 @@ async def fire_due_clocks(
                 event = alarm_event(row, alarms[0], now=now) if alarms else None
                 if event is not None:
                     set_order_attributes(span, event)
-                await raise_alarms(conn, row, alarms, now=now, emit=True, schema=schema)
+                await raise_alarms(conn, row, alarms, now=now, emit=True)
             raised.append((row, alarms))
     for row, alarms in raised:  # counted once committed
         count_alarms(row, alarms)
     return sum(len(alarms) for _, alarms in raised)
 
 
-async def run_sla_clocks(runtime: ServiceRuntime) -> None:
+async def run_sla_clocks(runtime: ServiceRuntime[MonitoringSettings]) -> None:
     """Background job: scan for due clocks every MONITORING_SLA_SCAN_INTERVAL_MS."""
     settings = runtime.settings
-    assert isinstance(settings, MonitoringSettings)
     interval = settings.sla_scan_interval_ms / 1000
     grace = timedelta(milliseconds=settings.sla_grace_ms)
     while True:
         try:
             raised = SCAN_BATCH
             while raised >= SCAN_BATCH:  # drain a backlog before sleeping
-                raised = await fire_due_clocks(
-                    runtime.pool, now=datetime.now(UTC), grace=grace, schema=runtime.schema
-                )
+                raised = await fire_due_clocks(runtime.pool, now=datetime.now(UTC), grace=grace)
         except Exception as exc:  # the scheduler must outlive any failure, like the relay
             log.warning("SLA clock scan failed, retrying: %r", exc)
         await asyncio.sleep(interval)

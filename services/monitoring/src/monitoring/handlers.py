@@ -50,7 +50,7 @@ def event_applier(*, emit: bool, schema: str = SCHEMA) -> ApplyEvent:
             ):
                 row = await _start_clock(conn, event, stage, row)
             if row["started_at"] is not None and row["ended_at"] is not None:
-                await _close(conn, stage, row, emit=emit, schema=schema)
+                await _close(conn, stage, row, emit=emit)
 
     return apply_event
 
@@ -76,7 +76,7 @@ async def _start_clock(
 
 
 async def _close(
-    conn: asyncpg.Connection, stage: Stage, row: asyncpg.Record, *, emit: bool, schema: str
+    conn: asyncpg.Connection, stage: Stage, row: asyncpg.Record, *, emit: bool
 ) -> None:
     """Record the real duration once; a stage that ended after its deadline is breached, and
     if its clock had not fired yet (events arrived late) the alarms are raised now."""
@@ -93,9 +93,7 @@ async def _close(
         now=row["ended_at"],
     )
     if sla.Alarm.BREACH in late_alarms:
-        await clocks.raise_alarms(
-            conn, row, late_alarms, now=datetime.now(UTC), emit=emit, schema=schema
-        )
+        await clocks.raise_alarms(conn, row, late_alarms, now=datetime.now(UTC), emit=emit)
         if emit:
             after_commit(lambda: clocks.count_alarms(row, late_alarms))
     if emit:

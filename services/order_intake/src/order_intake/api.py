@@ -164,7 +164,7 @@ async def _place_new(
     if created:
         await store.remember_trace(db, event.order_id, current_trace_headers())
     if created and status is OrderStatus.PLACED:
-        await outbox.append(db, [event], schema=runtime.schema)
+        await outbox.append(db, [event])
     return event, status, created
 
 
@@ -380,7 +380,7 @@ async def approve_order(order_id: UUID, db: Db, runtime: Runtime, caller: Caller
             raise _refusal(refused, title="Cannot approve", status_now=order["status"]) from refused
         await store.mark_approved(db, order=event, approved_by_key_id=caller.key_id)
         with join_trace("order-intake approve", store.order_trace(order)):
-            await outbox.append(db, [event], schema=runtime.schema)
+            await outbox.append(db, [event])
     metrics.ORDERS_PLACED.labels(requester=event.requester, supplier=event.supplier).inc()
     return await _load(db, order_id, caller)
 
@@ -434,7 +434,7 @@ async def cancel_order(
             detail=event.reason or None,
         )
         with join_trace("order-intake cancel", store.order_trace(order)):
-            await outbox.append(db, [event], schema=runtime.schema)
+            await outbox.append(db, [event])
     return await _load(db, order_id, caller)
 
 
