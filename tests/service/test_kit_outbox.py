@@ -1,0 +1,74 @@
+"""The outbox port: callers name no schema; rows land in the connection's own schema, in the
+order given, once per event, and the relay of that schema is woken."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from service_support import ServicePool, outbox_events
+from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up, topics
+from supplychain_contracts.events import OrderLine
+from supplychain_kit import outbox
+
+
+def _placed() -> OrderPlaced:
+    order_id = uuid.uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="test",
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
+    )
+
+
+async def test_append_writes_to_the_connections_own_schema_in_order(
+    service_pool: ServicePool,
+) -> None:
+    fulfilment = await service_pool("fulfilment")
+    invoicing = await service_pool("invoicing")
+    placed = _placed()
+    cancelled = follow_up(placed, OrderCancelled, producer="test", reason="changed my mind")
+    async with fulfilment.acquire() as conn, conn.transaction():
+        await outbox.append(conn, [placed, cancelled])
+        await outbox.append(conn, [placed])  # a repeat changes nothing
+    async with fulfilment.acquire() as conn:
+        assert [e.event_id for e in await outbox_events(conn)] == [
+            placed.event_id,
+            cancelled.event_id,
+        ]
+        assert await conn.fetchval("SELECT array_agg(topic ORDER BY id) FROM outbox") == [
+            topics.ORDERS,
+            topics.ORDERS,
+        ]
+    async with invoicing.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_append_wakes_the_relay_of_that_schema_only_after_commit(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("fulfilment")
+    woken = asyncio.Event()
+    listener = await pool.acquire()
+    await listener.add_listener(outbox.notify_channel("fulfilment"), lambda *_: woken.set())
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.append(conn, [_placed()])
+            await asyncio.sleep(0.2)
+            assert not woken.is_set()  # NOTIFY is delivered on commit
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await pool.release(listener)
+
+
+def test_follow_up_carries_the_order_and_parties_of_its_cause() -> None:
+    placed = _placed()
+    cancelled = follow_up(placed, OrderCancelled, producer="order-intake", reason="r")
+    assert (cancelled.order_id, cancelled.root_order_id) == (placed.order_id, placed.root_order_id)
+    assert (cancelled.supplier, cancelled.requester) == ("FRAMES", "ASSEMBLY")
+    assert cancelled.causation_id == placed.event_id
+    assert cancelled.producer == "order-intake"
+    assert cancelled.event_id != placed.event_id
