@@ -53,7 +53,12 @@ async def test_append_wakes_the_relay_of_that_schema_only_after_commit(
     pool = await service_pool("fulfilment")
     woken = asyncio.Event()
     listener = await pool.acquire()
-    await listener.add_listener(outbox.notify_channel("fulfilment"), lambda *_: woken.set())
+    channel = outbox.notify_channel("fulfilment")
+
+    def wake(*_: object) -> None:
+        woken.set()
+
+    await listener.add_listener(channel, wake)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await outbox.append(conn, [_placed()])
@@ -61,6 +66,7 @@ async def test_append_wakes_the_relay_of_that_schema_only_after_commit(
             assert not woken.is_set()  # NOTIFY is delivered on commit
         await asyncio.wait_for(woken.wait(), timeout=5)
     finally:
+        await listener.remove_listener(channel, wake)
         await pool.release(listener)
 
 
