@@ -218,5 +218,5 @@ def test_employee_of_unknown_department_is_refused() -> None:
 def test_sla_policy_for_unknown_supplier_is_refused() -> None:
     data = _data()
     data["sla_policies"][0]["supplier"] = "GHOSTS"
-    with pytest.raises(ValidationError, match="unknown supplier GHOSTS"):
+    with pytest.raises(ValidationError, match="unknown department GHOSTS"):
         Company.model_validate(data)

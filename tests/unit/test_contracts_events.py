@@ -35,7 +35,20 @@ from supplychain_contracts import (
     topic_for,
     topics,
 )
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.company import NamedCalendar, sample_company
+from supplychain_contracts.envelope import Envelope, Event
+from supplychain_contracts.reference import (
+    BusinessCalendarDefined,
+    CatalogueItemDefined,
+    DepartmentDefined,
+    EmployeeDefined,
+    LegalEntityDefined,
+    SlaPolicyDefined,
+    catalogue_item_defined,
+    department_defined,
+    employee_defined,
+    legal_entity_defined,
+)
 from supplychain_contracts.registry import EVENTS_BY_TOPIC, TOPIC_BY_EVENT_TYPE
 
 ORDER_ID = UUID("11111111-1111-4111-8111-111111111111")
@@ -64,7 +77,7 @@ def _parties(**overrides: object) -> dict[str, object]:
     return fields
 
 
-def sample_events() -> list[Envelope]:
+def sample_events() -> list[Event]:
     """One fully populated instance of every event model."""
     return [
         OrderPlaced(
@@ -130,6 +143,40 @@ def sample_events() -> list[Envelope]:
         OrderBlocked(**_parties(), reason="component rejected", blocking_order_id=uuid4()),
         FeedbackGiven(**_parties(), rating=4, comment="on time"),
         HelpRequested(**_parties(), subject="where is it?", message="needed tomorrow"),
+        *reference_samples(),
+    ]
+
+
+def reference_samples() -> list[Event]:
+    company = sample_company()
+    policy = company.sla_policies[0]
+    return [
+        legal_entity_defined(company.legal_entities[0], producer="order-intake"),
+        department_defined(company.departments[0], producer="order-intake"),
+        catalogue_item_defined(company.catalogue[3], producer="order-intake", changed_by="admin-1"),
+        employee_defined(company.employees[0], producer="order-intake", active=False),
+        BusinessCalendarDefined(
+            producer="monitoring",
+            entity_key="calendar:BERLIN",
+            calendar=NamedCalendar(
+                code="BERLIN",
+                time_zone="Europe/Berlin",
+                working_days=(0, 1, 2, 3, 4),
+                start_hour=8,
+                end_hour=17,
+                holidays_country="DE",
+                holidays_subdivision="BE",
+                closure_days=(date(2025, 12, 24),),
+            ),
+        ),
+        SlaPolicyDefined(
+            producer="monitoring",
+            entity_key=f"sla_policy:{policy.policy_key}",
+            policy_id=policy.policy_key,
+            version=2,
+            effective_from=WHEN,
+            policy=policy,
+        ),
     ]
 
 
@@ -138,7 +185,7 @@ SAMPLES = sample_events()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 15
+    assert len(all_event_models()) == 21
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -207,7 +254,25 @@ def test_envelope_fields_come_first_in_contract_order() -> None:
         "producer",
     ]
     for event in SAMPLES:
+        if isinstance(event, Envelope):
+            assert list(json.loads(event.model_dump_json()))[: len(envelope)] == envelope
+
+
+def test_reference_events_carry_the_envelope_without_order_ids_and_are_keyed_by_entity() -> None:
+    envelope = [
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "causation_id",
+        "producer",
+    ]
+    references = [event for event in SAMPLES if not isinstance(event, Envelope)]
+    assert len(references) == 6
+    for event in references:
         assert list(json.loads(event.model_dump_json()))[: len(envelope)] == envelope
+        assert event.message_key() == event.entity_key  # type: ignore[attr-defined]
+        assert ":" in event.message_key()
 
 
 def test_defaults_of_a_minimal_event() -> None:
@@ -335,14 +400,21 @@ def test_topic_names_are_the_contract() -> None:
     assert topics.FULFILMENT == "supplychain.fulfilment.v1"
     assert topics.INVOICING == "supplychain.invoicing.v1"
     assert topics.SLA == "supplychain.sla.v1"
-    assert topics.ALL_TOPICS == (topics.ORDERS, topics.FULFILMENT, topics.INVOICING, topics.SLA)
+    assert topics.REFERENCE == "supplychain.reference.v1"
+    assert topics.ALL_TOPICS == (
+        topics.ORDERS,
+        topics.FULFILMENT,
+        topics.INVOICING,
+        topics.SLA,
+        topics.REFERENCE,
+    )
 
 
 def test_dead_letter_topics() -> None:
     assert topics.dead_letter_topic(topics.ORDERS) == "supplychain.orders.v1.dlq"
     everything = topics.all_topics_with_dead_letters()
-    assert len(everything) == 8
-    assert len(set(everything)) == 8
+    assert len(everything) == 10
+    assert len(set(everything)) == 10
     for topic in topics.ALL_TOPICS:
         assert topic in everything
         assert f"{topic}.dlq" in everything
@@ -371,6 +443,12 @@ def test_header_names_are_the_contract() -> None:
         (CreditNoteIssued, topics.INVOICING),
         (SlaWarning, topics.SLA),
         (SlaBreached, topics.SLA),
+        (LegalEntityDefined, topics.REFERENCE),
+        (DepartmentDefined, topics.REFERENCE),
+        (CatalogueItemDefined, topics.REFERENCE),
+        (EmployeeDefined, topics.REFERENCE),
+        (BusinessCalendarDefined, topics.REFERENCE),
+        (SlaPolicyDefined, topics.REFERENCE),
     ],
 )
 def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic: str) -> None:
@@ -382,4 +460,4 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 15
+    assert len(TOPIC_BY_EVENT_TYPE) == 21

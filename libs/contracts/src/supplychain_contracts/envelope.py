@@ -28,19 +28,31 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class Envelope(Contract):
-    """Fields every event carries, in this order, before its typed fields."""
+class Event(Contract):
+    """What every record on a contract topic carries first: its identity, type and time."""
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str
     schema_version: int = 1
     occurred_at: UtcDatetime = Field(default_factory=utc_now)
+
+    def message_key(self) -> str:
+        """The Kafka key the event is published with (per-key order is what Kafka keeps)."""
+        raise NotImplementedError
+
+
+class Envelope(Event):
+    """Fields every order event carries, in this order, before its typed fields."""
+
     order_id: UUID
     root_order_id: UUID
     causation_id: UUID | None = Field(
         default=None, description="event_id of the event that caused this one"
     )
     producer: str = Field(description="name of the service that produced the event")
+
+    def message_key(self) -> str:
+        return str(self.order_id)
 
 
 E = TypeVar("E", bound=Envelope)

@@ -162,6 +162,8 @@ class SlaClockEvent(OrderParties):
     started_at: UtcDatetime
     deadline: UtcDatetime
     target_seconds: float = Field(ge=0)
+    policy_id: str | None = Field(default=None, description="the SLA policy the clock ran under")
+    policy_version: int | None = Field(default=None, description="its version")
 
 
 class SlaWarning(SlaClockEvent):
@@ -170,3 +172,10 @@ class SlaWarning(SlaClockEvent):
 
 class SlaBreached(SlaClockEvent):
     event_type: Literal["SlaBreached"] = "SlaBreached"
+    service_credit_pct: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="credit the policy grants the requester on a breach of a stage the supplier "
+        "owes (monitoring resolves the policy; invoicing applies this figure)",
+    )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final
 from pydantic import Field, TypeAdapter
 
 from supplychain_contracts import topics
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import (
     ComponentsRequested,
     CreditNoteIssued,
@@ -33,8 +33,16 @@ from supplychain_contracts.events import (
     SlaWarning,
     WorkStarted,
 )
+from supplychain_contracts.reference import (
+    BusinessCalendarDefined,
+    CatalogueItemDefined,
+    DepartmentDefined,
+    EmployeeDefined,
+    LegalEntityDefined,
+    SlaPolicyDefined,
+)
 
-EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Envelope], ...]]] = MappingProxyType(
+EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = MappingProxyType(
     {
         topics.ORDERS: (OrderPlaced, OrderCancelled),
         topics.FULFILMENT: (
@@ -50,11 +58,19 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Envelope], ...]]] = Mapp
         ),
         topics.INVOICING: (InvoiceIssued, CreditNoteIssued),
         topics.SLA: (SlaWarning, SlaBreached),
+        topics.REFERENCE: (
+            LegalEntityDefined,
+            DepartmentDefined,
+            CatalogueItemDefined,
+            EmployeeDefined,
+            BusinessCalendarDefined,
+            SlaPolicyDefined,
+        ),
     }
 )
 
 
-def event_type_of(model: type[Envelope]) -> str:
+def event_type_of(model: type[Event]) -> str:
     """The `event_type` literal an event class declares."""
     value: str = model.model_fields["event_type"].default
     return value
@@ -63,12 +79,12 @@ def event_type_of(model: type[Envelope]) -> str:
 TOPIC_BY_EVENT_TYPE: Final[MappingProxyType[str, str]] = MappingProxyType(
     {event_type_of(model): topic for topic, models in EVENTS_BY_TOPIC.items() for model in models}
 )
-MODEL_BY_EVENT_TYPE: Final[MappingProxyType[str, type[Envelope]]] = MappingProxyType(
+MODEL_BY_EVENT_TYPE: Final[MappingProxyType[str, type[Event]]] = MappingProxyType(
     {event_type_of(model): model for models in EVENTS_BY_TOPIC.values() for model in models}
 )
 
 
-def _adapter(models: tuple[type[Envelope], ...]) -> TypeAdapter[Envelope]:
+def _adapter(models: tuple[type[Event], ...]) -> TypeAdapter[Event]:
     """A parser for a discriminated union of `models` (a single model needs no union)."""
     union: Any = functools.reduce(operator.or_, models)
     if len(models) == 1:
@@ -76,17 +92,17 @@ def _adapter(models: tuple[type[Envelope], ...]) -> TypeAdapter[Envelope]:
     return TypeAdapter(Annotated[union, Field(discriminator="event_type")])
 
 
-def all_event_models() -> tuple[type[Envelope], ...]:
+def all_event_models() -> tuple[type[Event], ...]:
     return tuple(model for models in EVENTS_BY_TOPIC.values() for model in models)
 
 
-_ANY_EVENT: Final[TypeAdapter[Envelope]] = _adapter(all_event_models())
-_ADAPTERS: Final[dict[str, TypeAdapter[Envelope]]] = {
+_ANY_EVENT: Final[TypeAdapter[Event]] = _adapter(all_event_models())
+_ADAPTERS: Final[dict[str, TypeAdapter[Event]]] = {
     topic: _adapter(models) for topic, models in EVENTS_BY_TOPIC.items()
 }
 
 
-def parse_event(payload: bytes | str, *, topic: str | None = None) -> Envelope:
+def parse_event(payload: bytes | str, *, topic: str | None = None) -> Event:
     """Parse a JSON record into its event model; raises pydantic.ValidationError.
 
     With `topic`, only the events of that topic are accepted.
@@ -108,13 +124,13 @@ def is_unknown_event_type(payload: bytes | str | None, *, topic: str) -> bool:
     return isinstance(event_type, str) and bool(event_type) and event_type not in known
 
 
-def topic_for(event: Envelope | type[Envelope]) -> str:
+def topic_for(event: Event | type[Event]) -> str:
     """The topic an event (or event class) is published on."""
     event_type = event_type_of(event) if isinstance(event, type) else event.event_type
     return TOPIC_BY_EVENT_TYPE[event_type]
 
 
-def parse_known_event(payload: bytes | str, *, topic: str) -> Envelope | None:
+def parse_known_event(payload: bytes | str, *, topic: str) -> Event | None:
     """Parse a record of `topic`; None for an event type this version does not know yet
     (skip it: contracts evolve additively). Raises pydantic.ValidationError for a record
     that is not a valid event."""

@@ -12,20 +12,33 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import all_event_models
 
 Schema = Mapping[str, Any]
 
 PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# The company file's format (COMPANY_FILE), published beside the events.
+COMPANY_SCHEMA = PUBLISHED_DIR / "company" / "Company.v1.json"
 
 
-def schema_file_name(model: type[Envelope]) -> str:
+def company_schema() -> dict[str, Any]:
+    from supplychain_contracts.company import Company
+
+    schema = Company.model_json_schema(mode="validation")
+    schema["$id"] = "https://supplychain.example/schemas/company/Company.v1.json"
+    schema["description"] = (
+        "A company run by the internal supply chain platform (COMPANY_FILE, JSON or YAML)."
+    )
+    return schema
+
+
+def schema_file_name(model: type[Event]) -> str:
     version = model.model_fields["schema_version"].default
     return f"{model.model_fields['event_type'].default}.v{version}.json"
 
 
-def event_schema(model: type[Envelope]) -> dict[str, Any]:
+def event_schema(model: type[Event]) -> dict[str, Any]:
     return model.model_json_schema(mode="serialization")
 
 
@@ -148,6 +161,9 @@ def export(directory: Path = PUBLISHED_DIR) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     for name, schema in current.items():
         (directory / name).write_text(render(schema), encoding="utf-8")
+    if directory == PUBLISHED_DIR:
+        COMPANY_SCHEMA.parent.mkdir(parents=True, exist_ok=True)
+        COMPANY_SCHEMA.write_text(render(company_schema()), encoding="utf-8")
     return []
 
 

@@ -6,8 +6,13 @@ ORDERS: Final = "supplychain.orders.v1"
 FULFILMENT: Final = "supplychain.fulfilment.v1"
 INVOICING: Final = "supplychain.invoicing.v1"
 SLA: Final = "supplychain.sla.v1"
+# Reference data (departments, catalogue, employees, SLA policies, calendars), keyed by
+# entity and compacted on Kafka.
+REFERENCE: Final = "supplychain.reference.v1"
 
-ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA)
+ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA, REFERENCE)
+# Topics whose records are the latest state per key (cleanup.policy=compact on Kafka).
+COMPACTED_TOPICS: Final[tuple[str, ...]] = (REFERENCE,)
 
 DLQ_SUFFIX: Final = ".dlq"
 

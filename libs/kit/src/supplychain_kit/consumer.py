@@ -21,7 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import all_event_models, parse_known_event
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
@@ -41,34 +41,34 @@ from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order
 log = logging.getLogger(__name__)
 
 # An effect: applied inside the transaction that also records the event in the inbox.
-ApplyEvent = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+ApplyEvent = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 # One event class's effect; the table of them is the service's subscriber.
 EventHandler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 # Parses a record's value of a topic: the event, None to skip it (a type not known yet), or
 # raises (pydantic.ValidationError) for a record that is no event: it is dead-lettered.
-ParseRecord = Callable[[bytes, str], Envelope | None]
+ParseRecord = Callable[[bytes, str], Event | None]
 
 
-def parse_contract_record(payload: bytes, topic: str) -> Envelope | None:
+def parse_contract_record(payload: bytes, topic: str) -> Event | None:
     return parse_known_event(payload, topic=topic)
 
 
-def dispatch(handlers: Mapping[type[Envelope], EventHandler]) -> ApplyEvent:
+def dispatch(handlers: Mapping[type[Event], EventHandler]) -> ApplyEvent:
     """One effect from a table of event class → handler; events without one are ignored.
 
     A handler registered for a base class (OrderParties) handles every event deriving from
     it that has no handler of its own. The table is resolved once, over every contract event.
     """
     for model in handlers:
-        if not (isinstance(model, type) and issubclass(model, Envelope)):
+        if not (isinstance(model, type) and issubclass(model, Event)):
             raise TypeError(f"{model!r} is not an event class")
-    resolved: dict[type[Envelope], EventHandler] = {}
+    resolved: dict[type[Event], EventHandler] = {}
     for model in (*all_event_models(), *handlers):
         handler = next((handlers[base] for base in model.__mro__ if base in handlers), None)
         if handler is not None:
             resolved[model] = handler
 
-    async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
+    async def apply(conn: asyncpg.Connection, event: Event) -> None:
         handler = resolved.get(type(event))
         if handler is not None:
             await handler(conn, event)
@@ -180,7 +180,7 @@ class ReliableConsumer:
         other than an outage, the records are applied one by one instead, so only a poison
         record ends up in the dead-letter topic.
         """
-        parsed: list[tuple[ConsumerRecord[Any, Any], Envelope]] = []
+        parsed: list[tuple[ConsumerRecord[Any, Any], Event]] = []
         for record in records:
             event = await self._parse(record)
             if event is not None:
@@ -207,7 +207,7 @@ class ReliableConsumer:
                 elapsed
             )
 
-    async def _parse(self, record: ConsumerRecord[Any, Any]) -> Envelope | None:
+    async def _parse(self, record: ConsumerRecord[Any, Any]) -> Event | None:
         try:
             event = self._parse_record(record.value or b"", record.topic)
         except ValidationError as exc:
@@ -225,7 +225,7 @@ class ReliableConsumer:
         return event
 
     async def _apply_together(
-        self, parsed: list[tuple[ConsumerRecord[Any, Any], Envelope]]
+        self, parsed: list[tuple[ConsumerRecord[Any, Any], Event]]
     ) -> list[str]:
         for attempt in range(1, self.config.max_attempts + 1):
             try:
@@ -257,7 +257,7 @@ class ReliableConsumer:
         self,
         conn: asyncpg.Connection,
         record: ConsumerRecord[Any, Any],
-        event: Envelope,
+        event: Event,
         *,
         claimed: bool | None = None,
     ) -> str:
@@ -277,7 +277,7 @@ class ReliableConsumer:
             span.set_attribute("supplychain.consume_outcome", "applied")
             return "applied"
 
-    async def _apply_alone(self, record: ConsumerRecord[Any, Any], event: Envelope) -> str:
+    async def _apply_alone(self, record: ConsumerRecord[Any, Any], event: Event) -> str:
         """Apply one event in its own transaction, with retries, then dead-letter it."""
         for attempt in range(1, self.config.max_attempts + 1):
             try:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Event
 
 
-async def claim(conn: asyncpg.Connection, *, consumer: str, event: Envelope) -> bool:
+async def claim(conn: asyncpg.Connection, *, consumer: str, event: Event) -> bool:
     """Record the event in this transaction; False when it was applied before.
 
     Call inside the transaction that applies the effect, so both commit or neither does.
@@ -25,7 +25,7 @@ async def claim(conn: asyncpg.Connection, *, consumer: str, event: Envelope) -> 
 
 
 async def claim_many(
-    conn: asyncpg.Connection, *, consumer: str, events: Sequence[Envelope]
+    conn: asyncpg.Connection, *, consumer: str, events: Sequence[Event]
 ) -> set[UUID]:
     """Record a batch of events in one round trip; returns the ids not applied before."""
     rows = await conn.fetch(

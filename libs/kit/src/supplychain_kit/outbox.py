@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 from opentelemetry.trace import SpanKind
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
@@ -30,7 +30,7 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-async def append(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     """Publish `events` once the caller's transaction commits (the outbox is the port).
 
     The rows go to the outbox of the connection's own schema (its search_path), with the
@@ -52,7 +52,7 @@ async def append(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
            SELECT pg_notify(current_schema() || '_outbox', '')""",
         [event.event_id for event in events],
         [topic_for(event) for event in events],
-        [str(event.order_id) for event in events],
+        [event.message_key() for event in events],
         [event.event_type for event in events],
         [event.model_dump_json() for event in events],
         [json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}) for event in events],

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Envelope, Event
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,11 @@ def current_trace_id() -> str | None:
     return format(span_context.trace_id, "032x")
 
 
-def set_order_attributes(span: Span, event: Envelope, *, department: str | None = None) -> None:
-    span.set_attribute(ATTR_ORDER_ID, str(event.order_id))
-    span.set_attribute(ATTR_ROOT_ORDER_ID, str(event.root_order_id))
+def set_order_attributes(span: Span, event: Event, *, department: str | None = None) -> None:
     span.set_attribute(ATTR_EVENT_TYPE, event.event_type)
+    if isinstance(event, Envelope):
+        span.set_attribute(ATTR_ORDER_ID, str(event.order_id))
+        span.set_attribute(ATTR_ROOT_ORDER_ID, str(event.root_order_id))
     supplier = department or getattr(event, "supplier", None)
     if supplier:
         span.set_attribute(ATTR_DEPARTMENT, str(supplier))

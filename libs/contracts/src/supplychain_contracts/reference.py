@@ -1,0 +1,134 @@
+"""Reference events (contract, topic `supplychain.reference.v1`): the owner of each kind of
+reference data publishes every change of an entity, keyed by the entity (compacted on Kafka:
+the latest event per key is the entity as it stands). Others build their copies from them.
+
+Reference events are not about an order: they carry no order ids, and their Kafka key is the
+entity's `entity_key` (``department:ASSEMBLY``), not an order id.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from supplychain_contracts.company import (
+    CatalogueItem,
+    Department,
+    Employee,
+    LegalEntity,
+    NamedCalendar,
+    SlaPolicy,
+)
+from supplychain_contracts.envelope import Event, UtcDatetime
+from supplychain_contracts.events import Money
+
+
+class ReferenceEvent(Event):
+    causation_id: UUID | None = Field(default=None, description="the event that caused it")
+    producer: str = Field(description="name of the service that owns this reference data")
+    entity_key: str = Field(description="kind and code of the entity: the Kafka key")
+    active: bool = Field(
+        default=True,
+        description="false: the entity was removed from the company (kept for history)",
+    )
+    changed_by: str = Field(
+        default="company-file", description="who changed it: an admin key id or company-file"
+    )
+
+    def message_key(self) -> str:
+        return self.entity_key
+
+
+class LegalEntityDefined(ReferenceEvent):
+    event_type: Literal["LegalEntityDefined"] = "LegalEntityDefined"
+    legal_entity: LegalEntity
+
+
+class DepartmentDefined(ReferenceEvent):
+    event_type: Literal["DepartmentDefined"] = "DepartmentDefined"
+    department: Department
+
+
+class CatalogueItemDefined(ReferenceEvent):
+    event_type: Literal["CatalogueItemDefined"] = "CatalogueItemDefined"
+    item: CatalogueItem
+    transfer_price: Money = Field(description="the transfer price its rule gives now")
+
+
+class EmployeeDefined(ReferenceEvent):
+    event_type: Literal["EmployeeDefined"] = "EmployeeDefined"
+    employee: Employee
+
+
+class BusinessCalendarDefined(ReferenceEvent):
+    event_type: Literal["BusinessCalendarDefined"] = "BusinessCalendarDefined"
+    calendar: NamedCalendar
+
+
+class SlaPolicyDefined(ReferenceEvent):
+    """A version of an SLA policy: it applies to stages that start at or after
+    `effective_from`; a running clock keeps the version it started with."""
+
+    event_type: Literal["SlaPolicyDefined"] = "SlaPolicyDefined"
+    policy_id: str
+    version: int = Field(ge=1)
+    effective_from: UtcDatetime
+    policy: SlaPolicy
+
+
+def entity_key(kind: str, code: str) -> str:
+    return f"{kind}:{code}"
+
+
+def legal_entity_defined(
+    entity: LegalEntity, *, producer: str, **meta: object
+) -> LegalEntityDefined:
+    return LegalEntityDefined.model_validate(
+        {
+            "legal_entity": entity,
+            "producer": producer,
+            "entity_key": entity_key("legal_entity", entity.code),
+            **meta,
+        }
+    )
+
+
+def department_defined(
+    department: Department, *, producer: str, **meta: object
+) -> DepartmentDefined:
+    return DepartmentDefined.model_validate(
+        {
+            "department": department,
+            "producer": producer,
+            "entity_key": entity_key("department", department.code),
+            **meta,
+        }
+    )
+
+
+def catalogue_item_defined(
+    item: CatalogueItem, *, producer: str, **meta: object
+) -> CatalogueItemDefined:
+    return CatalogueItemDefined.model_validate(
+        {
+            "item": item,
+            "transfer_price": Decimal(item.transfer_price),
+            "producer": producer,
+            "entity_key": entity_key("catalogue", item.sku),
+            **meta,
+        }
+    )
+
+
+def employee_defined(employee: Employee, *, producer: str, **meta: object) -> EmployeeDefined:
+    return EmployeeDefined.model_validate(
+        {
+            "employee": employee,
+            "producer": producer,
+            "entity_key": entity_key("employee", employee.employee_id),
+            **meta,
+        }
+    )
