@@ -96,10 +96,29 @@ class ServiceSettings(BaseSettings):
         description='JSON list of {"key_id", "department", "sha256"}; unset: development keys',
     )
 
+    admin_api_keys: str | None = Field(
+        default=None,
+        validation_alias="ADMIN_API_KEYS",
+        description='JSON list of {"key_id", "sha256"}; unset: the development key dev-admin-1',
+    )
+    company_file: str | None = Field(
+        default=None,
+        validation_alias="COMPANY_FILE",
+        description="the company (JSON or YAML) the owners of reference data load; "
+        "unset: the sample company",
+    )
+
+    @property
+    def development_keys_allowed(self) -> bool:
+        """dev-<department>-1/-2 and dev-admin-1 work in local and test only."""
+        return self.environment in ("local", "test")
+
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> ServiceSettings:
         if self.environment in ("staging", "production") and not self.department_api_keys:
             raise ValueError("DEPARTMENT_API_KEYS must be set outside local and test")
+        if self.environment in ("staging", "production") and not self.admin_api_keys:
+            raise ValueError("ADMIN_API_KEYS must be set outside local and test")
         if self.environment == "production" and "@" in self.database_url:
             credentials = self.database_url.split("@", 1)[0]
             if credentials.endswith("//postgres") or ":postgres" in credentials:
