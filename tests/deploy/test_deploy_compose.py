@@ -10,7 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 from deploy_support import DEPLOY, ROOT, ServiceSpec
-from supplychain_contracts.topics import ALL_TOPICS, all_topics_with_dead_letters, dead_letter_topic
+from supplychain_contracts.topics import (
+    ALL_TOPICS,
+    COMPACTED_TOPICS,
+    all_topics_with_dead_letters,
+    dead_letter_topic,
+)
 
 INFRA = {"kafka", "topic-init", "postgres", "otel-collector", "jaeger", "prometheus", "grafana"}
 
@@ -124,15 +129,21 @@ def test_bind_mounted_config_files_exist(compose: dict[str, Any]) -> None:
         assert (ROOT / source).exists(), source
 
 
+def _topic_init_script(compose: dict[str, Any]) -> str:
+    init = compose["services"]["topic-init"]
+    script_mount = next(v for v in init["volumes"] if "create-topics.sh" in v)
+    return (ROOT / script_mount.split(":")[0]).read_text(encoding="utf-8")
+
+
 def _topic_init_topics(compose: dict[str, Any]) -> dict[str, tuple[int, str]]:
     init = compose["services"]["topic-init"]
     script_mount = next(v for v in init["volumes"] if "create-topics.sh" in v)
-    script = (ROOT / script_mount.split(":")[0]).read_text(encoding="utf-8")
+    script = _topic_init_script(compose)
     assert script_mount.split(":")[1] in init["entrypoint"]
     return {
         topic: (int(partitions), retention)
         for topic, partitions, retention in re.findall(
-            r"^create_topic (\S+) (\d+) (\S+)$", script, flags=re.MULTILINE
+            r"^create_topic (\S+) (\d+) (\S+)(?: compact)?$", script, flags=re.MULTILINE
         )
     }
 
@@ -146,7 +157,11 @@ def test_topic_init_creates_every_contract_topic_and_its_dead_letter_twin(
         partitions, retention = created[topic]
         assert partitions >= 2, f"{topic}: one partition would allow only one consumer per group"
         assert created[dead_letter_topic(topic)][1] == '"$MONTH_MS"'
-        assert retention == '"$WEEK_MS"'
+        # reference data is compacted and kept for good; events are kept a week
+        assert retention == ("-1" if topic in COMPACTED_TOPICS else '"$WEEK_MS"')
+    script = _topic_init_script(compose)
+    for topic in COMPACTED_TOPICS:
+        assert re.search(rf"^create_topic {re.escape(topic)} \d+ -1 compact$", script, re.MULTILINE)
     assert (
         compose["services"]["topic-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     )

@@ -9,7 +9,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 from deploy_support import APP_OVERLAYS, OVERLAYS, ServiceSpec, of_kind
-from supplychain_contracts.topics import ALL_TOPICS, all_topics_with_dead_letters
+from supplychain_contracts.topics import ALL_TOPICS, COMPACTED_TOPICS, all_topics_with_dead_letters
 
 KUBERNETES_VERSION = "1.30.0"
 CRD_KINDS = {"ServiceMonitor", "KafkaTopic", "ScaledObject"}
@@ -254,7 +254,13 @@ def test_kafka_topic_for_every_contract_topic_and_dead_letter_twin(
     assert set(_partitions(rendered)) == set(all_topics_with_dead_letters())
     for topic in topics.values():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"]
-        assert int(topic["spec"]["config"]["retention.ms"]) > 0
+        config = topic["spec"]["config"]
+        if topic["spec"]["topicName"] in COMPACTED_TOPICS:  # the latest per key, for good
+            assert config["cleanup.policy"] == "compact"
+            assert int(config["retention.ms"]) == -1
+        else:
+            assert config["cleanup.policy"] == "delete"
+            assert int(config["retention.ms"]) > 0
         assert topic["spec"]["config"]["min.insync.replicas"] < topic["spec"]["replicas"]
 
 

@@ -30,6 +30,7 @@ def compose_environment(compose: dict[str, Any], name: str) -> dict[str, str]:
 SECRET_VALUES = {
     "database_url": "postgresql://u:p@db:5432/x",
     "department_api_keys": '[{"key_id": "k", "department": "ASSEMBLY", "sha256": "00"}]',
+    "admin_api_keys": '[{"key_id": "a", "sha256": "00"}]',
 }
 
 

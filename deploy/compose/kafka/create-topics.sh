@@ -11,20 +11,23 @@ KAFKA_TOPICS=/opt/kafka/bin/kafka-topics.sh
 WEEK_MS=604800000    # 7 days: contract topics
 MONTH_MS=2592000000  # 30 days: dead letters wait for a human
 
-create_topic() {  # name partitions retention_ms
+create_topic() {  # name partitions retention_ms [cleanup_policy]
     "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP_SERVERS" --create --if-not-exists \
         --topic "$1" --partitions "$2" --replication-factor "$REPLICATION_FACTOR" \
-        --config "retention.ms=$3" --config cleanup.policy=delete
-    echo "topic $1: partitions=$2 retention.ms=$3"
+        --config "retention.ms=$3" --config "cleanup.policy=${4:-delete}"
+    echo "topic $1: partitions=$2 retention.ms=$3 cleanup.policy=${4:-delete}"
 }
 
 create_topic supplychain.orders.v1 6 "$WEEK_MS"
 create_topic supplychain.fulfilment.v1 6 "$WEEK_MS"
 create_topic supplychain.invoicing.v1 6 "$WEEK_MS"
 create_topic supplychain.sla.v1 6 "$WEEK_MS"
+# Reference data: the latest event per entity is kept for good (compacted, no time limit).
+create_topic supplychain.reference.v1 6 -1 compact
 create_topic supplychain.orders.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.fulfilment.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.invoicing.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.sla.v1.dlq 1 "$MONTH_MS"
+create_topic supplychain.reference.v1.dlq 1 "$MONTH_MS"
 
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP_SERVERS" --describe --topic 'supplychain\..*'
