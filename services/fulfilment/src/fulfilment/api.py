@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_kit.auth import Caller, require_department
-from supplychain_kit.http import Db, Runtime
+from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
@@ -116,7 +116,7 @@ async def _command_errors(db: asyncpg.Connection, order_id: UUID) -> AsyncIterat
 
 
 async def _run(
-    db: Db, runtime: Runtime, caller: Caller, order_id: UUID, command: Command, reason: str | None
+    db: asyncpg.Connection, caller: Caller, order_id: UUID, command: Command, reason: str | None
 ) -> CommandResult:
     async with _command_errors(db, order_id):
         outcome = await commands.execute(
@@ -161,20 +161,17 @@ async def supplier_command(
     order_id: UUID,
     action: Literal["accept", "reject", "start", "ship"],
     db: Db,
-    runtime: Runtime,
     caller: Caller,
     body: CommandBody | None = None,
 ) -> CommandResult:
     """The supplier accepts, rejects (with reason), starts or ships an order."""
-    return await _run(db, runtime, caller, order_id, Command(action), body.reason if body else None)
+    return await _run(db, caller, order_id, Command(action), body.reason if body else None)
 
 
 @router.post("/orders/{order_id}/receipt", response_model=CommandResult, responses=COMMAND_ERRORS)
-async def confirm_receipt(
-    order_id: UUID, db: Db, runtime: Runtime, caller: Caller
-) -> CommandResult:
+async def confirm_receipt(order_id: UUID, db: Db, caller: Caller) -> CommandResult:
     """The requester confirms delivery."""
-    return await _run(db, runtime, caller, order_id, Command.RECEIPT, None)
+    return await _run(db, caller, order_id, Command.RECEIPT, None)
 
 
 @router.post(
@@ -183,9 +180,7 @@ async def confirm_receipt(
     response_model=EventResult,
     responses=COMMAND_ERRORS,
 )
-async def give_feedback(
-    order_id: UUID, body: FeedbackBody, db: Db, runtime: Runtime, caller: Caller
-) -> EventResult:
+async def give_feedback(order_id: UUID, body: FeedbackBody, db: Db, caller: Caller) -> EventResult:
     """The requester rates a delivered order 1 to 5, once."""
     async with _command_errors(db, order_id):
         event = await commands.give_feedback(
@@ -201,9 +196,7 @@ async def give_feedback(
 @router.post(
     "/orders/{order_id}/help", status_code=201, response_model=EventResult, responses=COMMAND_ERRORS
 )
-async def request_help(
-    order_id: UUID, body: HelpBody, db: Db, runtime: Runtime, caller: Caller
-) -> EventResult:
+async def request_help(order_id: UUID, body: HelpBody, db: Db, caller: Caller) -> EventResult:
     """The requester asks the supplier for help on an open order."""
     async with _command_errors(db, order_id):
         event = await commands.request_help(

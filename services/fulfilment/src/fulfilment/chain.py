@@ -9,11 +9,16 @@ from uuid import UUID, uuid5
 
 from supplychain_contracts import (
     ComponentsRequested,
+    OrderAccepted,
     OrderBlocked,
     OrderCancelled,
+    OrderDelivered,
     OrderLine,
     OrderPlaced,
+    OrderRejected,
+    OrderShipped,
     RequestedComponent,
+    WorkStarted,
 )
 from supplychain_contracts.envelope import Envelope
 
@@ -118,14 +123,14 @@ def raise_sub_orders(
 
 
 # What a sub-order's own events say about its state, as the parent records it.
-REPORTED_STATUS: Mapping[str, WorkStatus] = {
-    "OrderAccepted": WorkStatus.ACCEPTED,
-    "WorkStarted": WorkStatus.IN_PROGRESS,
-    "OrderShipped": WorkStatus.SHIPPED,
-    "OrderDelivered": WorkStatus.DELIVERED,
-    "OrderRejected": WorkStatus.REJECTED,
-    "OrderBlocked": WorkStatus.BLOCKED,
-    "OrderCancelled": WorkStatus.CANCELLED,
+REPORTED_STATUS: Mapping[type[Envelope], WorkStatus] = {
+    OrderAccepted: WorkStatus.ACCEPTED,
+    WorkStarted: WorkStatus.IN_PROGRESS,
+    OrderShipped: WorkStatus.SHIPPED,
+    OrderDelivered: WorkStatus.DELIVERED,
+    OrderRejected: WorkStatus.REJECTED,
+    OrderBlocked: WorkStatus.BLOCKED,
+    OrderCancelled: WorkStatus.CANCELLED,
 }
 FINAL = frozenset({WorkStatus.DELIVERED, WorkStatus.REJECTED, WorkStatus.CANCELLED})
 _PROGRESS = {

@@ -39,16 +39,16 @@ async def _load(
     action: str,
 ) -> tuple[WorkItem, dict[str, str]]:
     """The locked work item and its trace, if `department` (None: the autopilot) owes `action`."""
-    found = await store.lock_item(conn, order_id)
-    if found is None:
+    locked = await store.lock_item(conn, order_id)
+    if locked is None:
         raise UnknownOrder(order_id)
-    item, order_trace = found
+    item = locked.item
     if department is not None:
         if department not in (item.supplier, item.requester):
             raise UnknownOrder(order_id)  # another department's order is not even visible
         if department != owner(item):
             raise domain.NotYourOrder(f"only {owner(item)} can {action} this order")
-    return item, order_trace
+    return item, locked.trace_headers
 
 
 async def execute(

@@ -8,27 +8,23 @@ from dataclasses import replace
 import asyncpg
 from supplychain_contracts import Envelope, OrderCancelled, OrderPlaced
 from supplychain_kit import outbox
+from supplychain_kit.consumer import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
 from fulfilment import chain, store
 from fulfilment.domain import CANCELLABLE, WorkStatus
 
 
-async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
-    if isinstance(event, OrderPlaced):
-        await store.receive(conn, event, current_trace_headers())
-    elif isinstance(event, OrderCancelled):
-        await cancel(conn, event)
-    elif event.event_type in chain.REPORTED_STATUS:
-        await record_sub_order_progress(conn, event)
+async def receive(conn: asyncpg.Connection, placed: OrderPlaced) -> None:
+    await store.receive(conn, placed, current_trace_headers())
 
 
 async def cancel(conn: asyncpg.Connection, event: OrderCancelled) -> None:
     """Cancel the work and, down the chain, the sub-orders that can still be stopped."""
-    found = await store.lock_item(conn, event.order_id)
-    if found is None or found[0].status not in CANCELLABLE:
+    locked = await store.lock_item(conn, event.order_id)
+    if locked is None or locked.item.status not in CANCELLABLE:
         return  # shipped goods are on their way: a late cancellation changes nothing
-    item = found[0]
+    item = locked.item
     reason = event.reason or "cancelled by the requester"
     await store.set_status(
         conn, item.order_id, WorkStatus.CANCELLED, event_id=event.event_id, reason=reason
@@ -50,12 +46,12 @@ async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -
     parent_order_id = await store.parent_of(conn, event.order_id)
     if parent_order_id is None:
         return  # not a sub-order raised by this service
-    found = await store.lock_item(conn, parent_order_id)  # parent first: the lock order of `ship`
+    locked = await store.lock_item(conn, parent_order_id)  # parent first: the lock order of `ship`
     sub_order = await store.lock_sub_order(conn, event.order_id)
-    if found is None or sub_order is None:
+    if locked is None or sub_order is None:
         return
-    parent = found[0]
-    status = chain.sub_order_status_after(sub_order.status, chain.REPORTED_STATUS[event.event_type])
+    parent = locked.item
+    status = chain.sub_order_status_after(sub_order.status, chain.REPORTED_STATUS[type(event)])
     if status is None:
         return
     reason: str | None = getattr(event, "reason", None) or None
@@ -72,3 +68,14 @@ async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -
             reason=blocked.reason,
         )
         await outbox.append(conn, [blocked])
+
+
+# The subscriber: every event a sub-order reports moves its record on the parent; a
+# cancellation first cancels the order itself (then reports, as the order may be a sub-order).
+apply_event = dispatch(
+    {
+        **dict.fromkeys(chain.REPORTED_STATUS, record_sub_order_progress),
+        OrderPlaced: receive,
+        OrderCancelled: cancel,
+    }
+)

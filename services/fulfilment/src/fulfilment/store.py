@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -89,14 +90,18 @@ def _item(row: asyncpg.Record) -> WorkItem:
     )
 
 
-async def lock_item(
-    conn: asyncpg.Connection, order_id: UUID
-) -> tuple[WorkItem, dict[str, str]] | None:
+@dataclass(frozen=True)
+class LockedItem:
+    item: WorkItem
+    trace_headers: dict[str, str]  # the order's trace, which commands on it join
+
+
+async def lock_item(conn: asyncpg.Connection, order_id: UUID) -> LockedItem | None:
     """The work item, locked for this transaction (concurrent commands queue up here)."""
     row = await conn.fetchrow("SELECT * FROM work_items WHERE order_id = $1 FOR UPDATE", order_id)
     if row is None:
         return None
-    return _item(row), json.loads(row["trace_headers"])
+    return LockedItem(_item(row), json.loads(row["trace_headers"]))
 
 
 async def set_status(

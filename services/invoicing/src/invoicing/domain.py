@@ -17,6 +17,7 @@ from supplychain_contracts import (
     OrderDelivered,
     SlaBreached,
     Stage,
+    follow_up,
 )
 
 PRODUCER = "invoicing"
@@ -48,20 +49,23 @@ def invoice_for_delivery(delivered: OrderDelivered, *, invoice_id: UUID) -> Invo
         )
         for line in delivered.lines
     )
-    return InvoiceIssued(
-        order_id=delivered.order_id,
-        root_order_id=delivered.root_order_id,
-        causation_id=delivered.event_id,
+    return follow_up(
+        delivered,
+        InvoiceIssued,
         producer=PRODUCER,
-        supplier=delivered.supplier,
-        requester=delivered.requester,
-        employee_id=delivered.employee_id,
         invoice_id=invoice_id,
         period=invoice_period(delivered),
         currency=delivered.currency,
         lines=lines,
         total=sum((line.amount for line in lines), Decimal("0.00")),
     )
+
+
+class DocumentKind(StrEnum):
+    """The documents that post to the ledger and appear on statements."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
 
 
 # --- credit notes --------------------------------------------------------------------------
@@ -212,6 +216,9 @@ def credit_note_for(
     credit_note_id: UUID,
     policy: SlaCreditPolicy | None = None,
 ) -> CreditNoteIssued:
+    """The credit note of `claim` against the stored invoice. Built field by field, not with
+    `follow_up`: its cause may have waited as a stored claim, and the order's parties are
+    the invoice's as it froze them."""
     if claim.kind is CreditKind.SLA_CREDIT and policy is not None:
         reason = (
             f"{claim.kind.value}: {claim.detail}; {policy.service_credit_pct:g}% service credit"

@@ -1,7 +1,8 @@
 """Consumed events: a delivered order is invoiced, and credited, exactly once.
 
 Each handler runs inside the consumer's transaction (inbox + state + outbox). Events of one
-order arrive on several topics, so every handler first takes the order's advisory lock.
+order arrive on several topics, so every handler that issues a document first takes the
+order's advisory lock.
 """
 
 from __future__ import annotations
@@ -11,65 +12,43 @@ from uuid import uuid4
 import asyncpg
 from supplychain_contracts import (
     CreditNoteIssued,
-    Envelope,
     OrderCancelled,
     OrderDelivered,
     OrderPlaced,
     SlaBreached,
 )
 from supplychain_kit import metrics, outbox
+from supplychain_kit.consumer import dispatch
 from supplychain_kit.effects import after_commit
 
 from invoicing import domain, ledger, store
+from invoicing.domain import DocumentKind
 from invoicing.metrics import CREDITED_AMOUNT
 
 
-async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
-    if isinstance(event, OrderPlaced):
-        await store.remember_priority(conn, order_id=event.order_id, priority=event.priority.value)
-    elif isinstance(event, OrderDelivered):
-        await issue_invoice(conn, event)
-    elif isinstance(event, OrderCancelled):
-        await credit_order(conn, domain.claim_for_cancellation(event))
-    elif isinstance(event, SlaBreached):
-        claim = domain.claim_for_breach(event)
-        if claim is not None:
-            await credit_order(conn, claim)
+async def remember_priority(conn: asyncpg.Connection, placed: OrderPlaced) -> None:
+    await store.remember_priority(conn, order_id=placed.order_id, priority=placed.priority.value)
 
 
 async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
     await store.lock_order(conn, delivered.order_id)
-    if await store.invoice_exists(conn, delivered.order_id):
-        return
     invoice = domain.invoice_for_delivery(delivered, invoice_id=uuid4())
-    supplier = await store.party(conn, invoice.supplier)
-    requester = await store.party(conn, invoice.requester)
-    if not await store.save_invoice(
+    issued = await store.save_invoice(
         conn,
         invoice,
-        supplier=supplier,
-        requester=requester,
+        supplier=await store.party(conn, invoice.supplier),
+        requester=await store.party(conn, invoice.requester),
         delivered_event_id=delivered.event_id,
-    ):
-        return
-    issued = domain.IssuedInvoice(
-        invoice_id=invoice.invoice_id,
-        order_id=invoice.order_id,
-        root_order_id=invoice.root_order_id,
-        supplier=supplier,
-        requester=requester,
-        employee_id=invoice.employee_id,
-        period=invoice.period,
-        currency=invoice.currency,
-        total=invoice.total,
     )
+    if issued is None:
+        return  # the order is invoiced already: a redelivered OrderDelivered changes nothing
     await store.save_postings(
         conn,
         ledger.postings_for_invoice(issued),
-        document_kind="invoice",
-        document_id=invoice.invoice_id,
-        period=invoice.period,
-        currency=invoice.currency,
+        document_kind=DocumentKind.INVOICE,
+        document_id=issued.invoice_id,
+        period=issued.period,
+        currency=issued.currency,
         posted_at=invoice.occurred_at,
     )
     await outbox.append(conn, [invoice])
@@ -78,9 +57,19 @@ async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> 
     )
     after_commit(lambda: invoiced.inc(float(invoice.total)))
     # Causes that arrived before the invoice are credited right after it, in this transaction.
-    waiting = await store.take_pending_claims(conn, invoice.order_id)
+    waiting = await store.take_pending_claims(conn, issued.order_id)
     for claim in domain.claims_for_invoice(issued, waiting):
         await settle_claim(conn, issued, claim)
+
+
+async def credit_cancellation(conn: asyncpg.Connection, cancelled: OrderCancelled) -> None:
+    await credit_order(conn, domain.claim_for_cancellation(cancelled))
+
+
+async def credit_breach(conn: asyncpg.Connection, breach: SlaBreached) -> None:
+    claim = domain.claim_for_breach(breach)
+    if claim is not None:
+        await credit_order(conn, claim)
 
 
 async def credit_order(conn: asyncpg.Connection, claim: domain.CreditClaim) -> None:
@@ -122,7 +111,7 @@ async def settle_claim(
     await store.save_postings(
         conn,
         ledger.postings_for_credit_note(invoice, amount),
-        document_kind="credit_note",
+        document_kind=DocumentKind.CREDIT_NOTE,
         document_id=note.credit_note_id,
         period=note.period,
         currency=note.currency,
@@ -134,3 +123,14 @@ async def settle_claim(
     )
     after_commit(lambda: credited.inc(float(note.amount)))
     return note
+
+
+# The subscriber: what each consumed event class does; other events are ignored.
+apply_event = dispatch(
+    {
+        OrderPlaced: remember_priority,
+        OrderDelivered: issue_invoice,
+        OrderCancelled: credit_cancellation,
+        SlaBreached: credit_breach,
+    }
+)

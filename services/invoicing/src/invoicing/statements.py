@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
+from invoicing.domain import DocumentKind
+
 ZERO = Decimal("0.00")
 
 
@@ -21,7 +23,7 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class StatementDocument:
-    document: str  # "invoice" or "credit_note"
+    document: DocumentKind
     document_id: UUID
     invoice_id: UUID
     order_id: UUID
@@ -75,8 +77,8 @@ def statement(department: str, period: str, documents: Iterable[StatementDocumen
             if (d.supplier if role is Role.AS_SUPPLIER else d.requester) == department
         ]
         return Section(
-            invoices=[d for d in mine if d.document == "invoice"],
-            credit_notes=[d for d in mine if d.document == "credit_note"],
+            invoices=[d for d in mine if d.document == DocumentKind.INVOICE],
+            credit_notes=[d for d in mine if d.document == DocumentKind.CREDIT_NOTE],
         )
 
     return Statement(department, period, section(Role.AS_SUPPLIER), section(Role.AS_REQUESTER))

@@ -12,7 +12,14 @@ import asyncpg
 from supplychain_contracts import CreditNoteIssued, InvoiceIssued
 from supplychain_contracts.company import Company
 
-from invoicing.domain import CreditClaim, CreditKind, IssuedInvoice, Party, SlaCreditPolicy
+from invoicing.domain import (
+    CreditClaim,
+    CreditKind,
+    DocumentKind,
+    IssuedInvoice,
+    Party,
+    SlaCreditPolicy,
+)
 from invoicing.ledger import AccountBalance, Posting
 from invoicing.statements import StatementDocument
 
@@ -96,10 +103,6 @@ async def order_priority(conn: asyncpg.Connection, order_id: UUID) -> str | None
 # --- invoices ------------------------------------------------------------------------------
 
 
-async def invoice_exists(conn: asyncpg.Connection, order_id: UUID) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM invoices WHERE order_id = $1", order_id))
-
-
 async def save_invoice(
     conn: asyncpg.Connection,
     invoice: InvoiceIssued,
@@ -107,14 +110,18 @@ async def save_invoice(
     supplier: Party,
     requester: Party,
     delivered_event_id: UUID,
-) -> bool:
-    inserted = await conn.fetchval(
-        """INSERT INTO invoices (invoice_id, order_id, root_order_id, supplier, requester,
+) -> IssuedInvoice | None:
+    """The invoice as stored, or None when the order already has one (the unique order_id
+    is the guard against a second invoice, safe under concurrency)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO invoices (invoice_id, order_id, root_order_id, supplier, requester,
                employee_id, supplier_cost_centre, requester_cost_centre, payroll_deduction,
                period, currency, total, issued_at, delivered_event_id,
                supplier_legal_entity, requester_legal_entity)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-           ON CONFLICT (order_id) DO NOTHING RETURNING true""",
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING {_ISSUED_COLUMNS}, supplier_legal_entity AS supplier_entity,
+               requester_legal_entity AS requester_entity""",
         invoice.invoice_id,
         invoice.order_id,
         invoice.root_order_id,
@@ -132,8 +139,8 @@ async def save_invoice(
         supplier.legal_entity,
         requester.legal_entity,
     )
-    if not inserted:
-        return False
+    if row is None:
+        return None
     await conn.executemany(
         """INSERT INTO invoice_lines (invoice_id, line_no, sku, quantity, unit_price, amount)
            VALUES ($1, $2, $3, $4, $5, $6)""",
@@ -142,7 +149,25 @@ async def save_invoice(
             for n, line in enumerate(invoice.lines, 1)
         ],
     )
-    return True
+    return _issued_invoice(row)
+
+
+_ISSUED_COLUMNS = """invoice_id, order_id, root_order_id, supplier, requester, employee_id,
+    supplier_cost_centre, requester_cost_centre, period, currency, total"""
+
+
+def _issued_invoice(row: asyncpg.Record) -> IssuedInvoice:
+    return IssuedInvoice(
+        invoice_id=row["invoice_id"],
+        order_id=row["order_id"],
+        root_order_id=row["root_order_id"],
+        supplier=Party(row["supplier"], row["supplier_entity"], row["supplier_cost_centre"]),
+        requester=Party(row["requester"], row["requester_entity"], row["requester_cost_centre"]),
+        employee_id=row["employee_id"],
+        period=row["period"],
+        currency=row["currency"],
+        total=row["total"],
+    )
 
 
 async def issued_invoice(conn: asyncpg.Connection, order_id: UUID) -> IssuedInvoice | None:
@@ -156,19 +181,7 @@ async def issued_invoice(conn: asyncpg.Connection, order_id: UUID) -> IssuedInvo
            WHERE i.order_id = $1""",
         order_id,
     )
-    if row is None:
-        return None
-    return IssuedInvoice(
-        invoice_id=row["invoice_id"],
-        order_id=row["order_id"],
-        root_order_id=row["root_order_id"],
-        supplier=Party(row["supplier"], row["supplier_entity"], row["supplier_cost_centre"]),
-        requester=Party(row["requester"], row["requester_entity"], row["requester_cost_centre"]),
-        employee_id=row["employee_id"],
-        period=row["period"],
-        currency=row["currency"],
-        total=row["total"],
-    )
+    return None if row is None else _issued_invoice(row)
 
 
 async def list_invoices(
@@ -300,7 +313,7 @@ async def save_postings(
     conn: asyncpg.Connection,
     postings: Sequence[Posting],
     *,
-    document_kind: str,
+    document_kind: DocumentKind,
     document_id: UUID,
     period: str,
     currency: str,
@@ -314,7 +327,7 @@ async def save_postings(
            ON CONFLICT DO NOTHING""",
         [
             (
-                document_kind,
+                document_kind.value,
                 document_id,
                 n,
                 period,
@@ -363,4 +376,7 @@ async def statement_documents(
         department,
         period,
     )
-    return [StatementDocument(**dict(row)) for row in rows]
+    return [
+        StatementDocument(**{**dict(row), "document": DocumentKind(row["document"])})
+        for row in rows
+    ]

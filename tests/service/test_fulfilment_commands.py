@@ -1,0 +1,233 @@
+"""Fulfilment's commands and handlers in process on the real PostgreSQL: the production chain.
+
+Events fulfilment publishes for sub-orders come back to it through its consumer (it reads
+its own topics); `consume` plays that part, so each test runs the chain as deployed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from fulfilment import commands, store
+from fulfilment.chain import sub_order_id
+from fulfilment.domain import Command, WaitingForSubOrders, WorkStatus
+from fulfilment.handlers import apply_event
+from service_support import ServicePool, outbox_events
+from supplychain_contracts import (
+    ComponentsRequested,
+    Envelope,
+    OrderAccepted,
+    OrderBlocked,
+    OrderCancelled,
+    OrderDelivered,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    follow_up,
+)
+from supplychain_contracts.company import sample_company
+
+# Two city frames: each is 3 aluminium tubes, 1 steel dropout and 1 paint job.
+FRAMES_ORDER = (OrderLine(sku="FRAME-CITY", quantity=2, unit_price=Decimal("104.50")),)
+COMPONENTS = {
+    "TUBE-AL-6061": (6, "METALWORKS", Decimal("13.50")),
+    "DROPOUT-STEEL": (2, "METALWORKS", Decimal("6.48")),
+    "PAINT-FRAME": (2, "PAINTSHOP", Decimal("20.00")),
+}
+
+
+@pytest.fixture
+async def pool(service_pool: ServicePool) -> asyncpg.Pool:
+    pool = await service_pool("fulfilment")
+    async with pool.acquire() as conn, conn.transaction():
+        await store.load_catalogue(conn, sample_company())
+    return pool
+
+
+async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
+    """Apply each event in its own transaction, as the consumer does."""
+    for event in events:
+        async with pool.acquire() as conn, conn.transaction():
+            await apply_event(conn, event)
+
+
+async def command(
+    pool: asyncpg.Pool, order_id: uuid.UUID, what: Command, department: str, **kw: Any
+) -> commands.Outcome:
+    """Give a command the way the route does: one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await commands.execute(
+            conn, order_id=order_id, command=what, department=department, **kw
+        )
+
+
+async def published(pool: asyncpg.Pool) -> list[Any]:
+    async with pool.acquire() as conn:
+        return await outbox_events(conn)
+
+
+async def status_of(pool: asyncpg.Pool, order_id: uuid.UUID) -> str:
+    async with pool.acquire() as conn:
+        status: str = await conn.fetchval(
+            "SELECT status FROM work_items WHERE order_id = $1", order_id
+        )
+        return status
+
+
+async def sub_order_statuses(pool: asyncpg.Pool, parent: uuid.UUID) -> dict[str, str]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT sku, status FROM sub_orders WHERE parent_order_id = $1", parent
+        )
+        return {row["sku"]: row["status"] for row in rows}
+
+
+async def frames_order_accepted(pool: asyncpg.Pool) -> tuple[OrderPlaced, list[OrderPlaced]]:
+    """ASSEMBLY orders two frames; FRAMES accepts; the sub-orders it raised reach their
+    suppliers' queues (fulfilment consumes its own OrderPlaced)."""
+    order_id = uuid.uuid4()
+    parent = OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="order-intake",
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        lines=FRAMES_ORDER,
+    )
+    await consume(pool, parent)
+    await command(pool, order_id, Command.ACCEPT, "FRAMES")
+    raised = [e for e in await published(pool) if isinstance(e, OrderPlaced)]
+    await consume(pool, *raised)
+    return parent, raised
+
+
+async def test_accepting_an_item_with_a_bill_of_materials_raises_its_sub_orders(
+    pool: asyncpg.Pool,
+) -> None:
+    order_id = uuid.uuid4()
+    await consume(
+        pool,
+        OrderPlaced(
+            order_id=order_id,
+            root_order_id=order_id,
+            producer="order-intake",
+            supplier="FRAMES",
+            requester="ASSEMBLY",
+            lines=FRAMES_ORDER,
+        ),
+    )
+
+    outcome = await command(pool, order_id, Command.ACCEPT, "FRAMES")
+
+    assert outcome.status is WorkStatus.ACCEPTED
+    assert {(s.sku, s.quantity, s.supplier) for s in outcome.sub_orders} == {
+        (sku, quantity, supplier) for sku, (quantity, supplier, _) in COMPONENTS.items()
+    }
+    accepted, requested, *placed = await published(pool)
+    assert isinstance(accepted, OrderAccepted)
+    assert accepted.event_id == outcome.event.event_id
+    assert isinstance(requested, ComponentsRequested)
+    assert (requested.order_id, requested.causation_id) == (order_id, accepted.event_id)
+    assert {c.order_id for c in requested.components} == {
+        sub_order_id(order_id, sku) for sku in COMPONENTS
+    }
+    assert len(placed) == len(COMPONENTS)
+    for sub in placed:
+        assert isinstance(sub, OrderPlaced)
+        [line] = sub.lines
+        quantity, supplier, price = COMPONENTS[line.sku]
+        assert sub.order_id == sub_order_id(order_id, line.sku)
+        assert (sub.parent_order_id, sub.root_order_id) == (order_id, order_id)
+        assert (sub.supplier, sub.requester) == (supplier, "FRAMES")
+        assert (line.quantity, line.unit_price) == (quantity, price)
+        assert sub.causation_id == requested.event_id
+    assert await sub_order_statuses(pool, order_id) == dict.fromkeys(COMPONENTS, "received")
+    assert await status_of(pool, order_id) == "accepted"
+
+
+async def test_ship_is_refused_until_every_sub_order_is_delivered(pool: asyncpg.Pool) -> None:
+    parent, raised = await frames_order_accepted(pool)
+    await command(pool, parent.order_id, Command.START, "FRAMES")
+    tube, *others = raised
+    await consume(pool, follow_up(tube, OrderDelivered, producer="fulfilment", lines=tube.lines))
+
+    with pytest.raises(WaitingForSubOrders) as refused:
+        await command(pool, parent.order_id, Command.SHIP, "FRAMES")
+
+    assert {s.order_id for s in refused.value.waiting} == {s.order_id for s in others}
+    assert await status_of(pool, parent.order_id) == "in_progress"
+    assert not any(isinstance(e, OrderShipped) for e in await published(pool))
+
+    await consume(
+        pool,
+        *(follow_up(s, OrderDelivered, producer="fulfilment", lines=s.lines) for s in others),
+    )
+    shipped = await command(pool, parent.order_id, Command.SHIP, "FRAMES")
+    assert shipped.status is WorkStatus.SHIPPED
+    assert isinstance(shipped.event, OrderShipped)
+    assert await status_of(pool, parent.order_id) == "shipped"
+
+
+async def test_a_rejected_sub_order_blocks_its_parent(pool: asyncpg.Pool) -> None:
+    parent, raised = await frames_order_accepted(pool)
+    await command(pool, parent.order_id, Command.START, "FRAMES")
+    tube = next(s for s in raised if s.lines[0].sku == "TUBE-AL-6061")
+
+    rejected = await command(
+        pool, tube.order_id, Command.REJECT, "METALWORKS", reason="alloy shortage"
+    )
+    assert isinstance(rejected.event, OrderRejected)
+    await consume(pool, rejected.event, rejected.event)  # the sub-order's event, redelivered
+
+    assert await status_of(pool, parent.order_id) == "blocked"
+    assert (await sub_order_statuses(pool, parent.order_id))["TUBE-AL-6061"] == "rejected"
+    blocks = [e for e in await published(pool) if isinstance(e, OrderBlocked)]
+    assert len(blocks) == 1
+    [blocked] = blocks
+    assert (blocked.order_id, blocked.root_order_id) == (parent.order_id, parent.order_id)
+    assert (blocked.supplier, blocked.requester) == ("FRAMES", "ASSEMBLY")
+    assert blocked.blocking_order_id == tube.order_id
+    assert blocked.causation_id == rejected.event.event_id
+    assert "alloy shortage" in blocked.reason
+
+
+async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stopped(
+    pool: asyncpg.Pool,
+) -> None:
+    parent, raised = await frames_order_accepted(pool)
+    paint = next(s for s in raised if s.lines[0].sku == "PAINT-FRAME")
+    await consume(pool, follow_up(paint, OrderShipped, producer="fulfilment"))
+    cancellation = follow_up(parent, OrderCancelled, producer="order-intake", reason="no budget")
+
+    await consume(pool, cancellation)
+
+    assert await status_of(pool, parent.order_id) == "cancelled"
+    compensations = [
+        e
+        for e in await published(pool)
+        if isinstance(e, OrderCancelled) and e.causation_id == cancellation.event_id
+    ]
+    stoppable = {s.order_id: s for s in raised if s is not paint}
+    assert {c.order_id for c in compensations} == set(stoppable)
+    for compensation in compensations:
+        sub = stoppable[compensation.order_id]
+        assert (compensation.supplier, compensation.requester) == (sub.supplier, "FRAMES")
+        assert compensation.root_order_id == parent.order_id
+        assert compensation.employee_id is None
+        assert "no budget" in compensation.reason
+    assert await sub_order_statuses(pool, parent.order_id) == {
+        "TUBE-AL-6061": "cancelled",
+        "DROPOUT-STEEL": "cancelled",
+        "PAINT-FRAME": "shipped",  # on its way: it arrives
+    }
+
+    # The compensations reach the sub-orders' suppliers through the consumer: their work stops.
+    await consume(pool, *compensations)
+    for order_id in stoppable:
+        assert await status_of(pool, order_id) == "cancelled"
+    assert not any(isinstance(e, OrderBlocked) for e in await published(pool))

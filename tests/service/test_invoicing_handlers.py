@@ -1,0 +1,211 @@
+"""Invoicing's handlers in process on the real PostgreSQL: a delivered order is invoiced once,
+with balanced postings and InvoiceIssued in the outbox; its credits follow the invoice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from invoicing import store
+from invoicing.handlers import apply_event
+from service_support import ServicePool, outbox_events
+from supplychain_contracts import (
+    CreditNoteIssued,
+    Envelope,
+    InvoiceIssued,
+    OrderCancelled,
+    OrderDelivered,
+    OrderLine,
+    OrderPlaced,
+    Priority,
+    SlaBreached,
+    Stage,
+    follow_up,
+    utc_now,
+)
+from supplychain_contracts.company import sample_company
+
+# ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
+# both entities' books get their inter-entity lines. ASSEMBLY's rush orders earn a 10 % credit.
+BIKES = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price=Decimal("299.00")),)
+TOTAL = Decimal("598.00")
+
+
+@pytest.fixture
+async def pool(service_pool: ServicePool) -> asyncpg.Pool:
+    pool = await service_pool("invoicing")
+    async with pool.acquire() as conn, conn.transaction():
+        await store.load_company(conn, sample_company())
+    return pool
+
+
+async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
+    """Apply each event in its own transaction, as the consumer does."""
+    for event in events:
+        async with pool.acquire() as conn, conn.transaction():
+            await apply_event(conn, event)
+
+
+def placed(priority: Priority = Priority.STANDARD) -> OrderPlaced:
+    order_id = uuid.uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="order-intake",
+        supplier="ASSEMBLY",
+        requester="RETAIL_OPS",
+        lines=BIKES,
+        priority=priority,
+    )
+
+
+def delivered(order: OrderPlaced) -> OrderDelivered:
+    return follow_up(order, OrderDelivered, producer="fulfilment", lines=order.lines)
+
+
+def breached(order: OrderPlaced, stage: Stage = Stage.FULFILMENT) -> SlaBreached:
+    now = utc_now()
+    return follow_up(
+        order,
+        SlaBreached,
+        producer="monitoring",
+        stage=stage,
+        started_at=now,
+        deadline=now,
+        target_seconds=600,
+    )
+
+
+async def rows(pool: asyncpg.Pool, query: str, *args: Any) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return [dict(row) for row in await conn.fetch(query, *args)]
+
+
+async def published(pool: asyncpg.Pool) -> list[Any]:
+    async with pool.acquire() as conn:
+        return await outbox_events(conn)
+
+
+async def unbalanced_entities(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Legal entities whose books do not balance (none, when every document is double-entry)."""
+    return await rows(
+        pool,
+        """SELECT legal_entity, sum(debit) AS debit, sum(credit) AS credit FROM postings
+           GROUP BY legal_entity HAVING sum(debit) <> sum(credit)""",
+    )
+
+
+async def test_a_delivered_order_gets_one_invoice_balanced_postings_and_invoice_issued(
+    pool: asyncpg.Pool,
+) -> None:
+    order = placed()
+    delivery = delivered(order)
+    await consume(pool, order, delivery)
+
+    [invoice] = await rows(pool, "SELECT * FROM invoices WHERE order_id = $1", order.order_id)
+    assert invoice["total"] == TOTAL
+    assert (invoice["supplier_legal_entity"], invoice["requester_legal_entity"]) == (
+        "NC-MFG",
+        "NC-RETAIL",
+    )
+    assert (invoice["supplier_cost_centre"], invoice["requester_cost_centre"]) == (
+        "CC-1600",
+        "CC-2200",
+    )
+    assert invoice["delivered_event_id"] == delivery.event_id
+
+    postings = await rows(
+        pool,
+        "SELECT * FROM postings WHERE document_id = $1 ORDER BY line_no",
+        invoice["invoice_id"],
+    )
+    assert {p["document_kind"] for p in postings} == {"invoice"}
+    assert {(p["legal_entity"], p["account"]): p["debit"] - p["credit"] for p in postings} == {
+        ("NC-RETAIL", "internal_cost"): TOTAL,
+        ("NC-RETAIL", "inter_entity_payable"): -TOTAL,
+        ("NC-MFG", "inter_entity_receivable"): TOTAL,
+        ("NC-MFG", "internal_revenue"): -TOTAL,
+    }
+    assert await unbalanced_entities(pool) == []
+
+    [issued] = await published(pool)
+    assert isinstance(issued, InvoiceIssued)
+    assert issued.invoice_id == invoice["invoice_id"]
+    assert (issued.order_id, issued.causation_id) == (order.order_id, delivery.event_id)
+    assert (issued.supplier, issued.requester, issued.total) == ("ASSEMBLY", "RETAIL_OPS", TOTAL)
+    assert issued.producer == "invoicing"
+
+
+async def test_a_delivery_applied_twice_still_invoices_once(pool: asyncpg.Pool) -> None:
+    order = placed()
+    delivery = delivered(order)
+    reported_again = delivered(order)  # the same delivery reported under a new event id
+    await consume(pool, order, delivery, delivery, reported_again)
+
+    assert len(await rows(pool, "SELECT 1 FROM invoices")) == 1
+    assert len(await rows(pool, "SELECT 1 FROM invoice_lines")) == 1
+    assert len(await rows(pool, "SELECT 1 FROM postings")) == 4
+    assert [type(e) for e in await published(pool)] == [InvoiceIssued]
+
+
+async def test_concurrent_deliveries_of_one_order_invoice_it_once(pool: asyncpg.Pool) -> None:
+    """The insert's conflict on the order, under the order's lock, is the only guard."""
+    order = placed()
+    await consume(pool, order)
+    await asyncio.gather(*(consume(pool, delivered(order)) for _ in range(3)))
+
+    assert len(await rows(pool, "SELECT 1 FROM invoices")) == 1
+    assert len(await rows(pool, "SELECT 1 FROM postings")) == 4
+    assert [type(e) for e in await published(pool)] == [InvoiceIssued]
+
+
+async def test_a_breach_known_before_the_invoice_is_credited_right_after_it(
+    pool: asyncpg.Pool,
+) -> None:
+    order = placed(Priority.RUSH)
+    breach = breached(order)
+    await consume(pool, order, breach)
+    assert len(await rows(pool, "SELECT 1 FROM pending_credits")) == 1
+    assert await published(pool) == []  # nothing to credit yet
+
+    await consume(pool, delivered(order))
+
+    invoice, note = await published(pool)
+    assert isinstance(invoice, InvoiceIssued)
+    assert isinstance(note, CreditNoteIssued)
+    assert note.invoice_id == invoice.invoice_id
+    assert note.amount == Decimal("59.80")  # ASSEMBLY's rush policy: 10 % of 598.00
+    assert note.causation_id == breach.event_id
+    assert note.period == invoice.period
+    assert note.reason.startswith("sla_credit: fulfilment stage breached")
+    assert await rows(pool, "SELECT 1 FROM pending_credits") == []
+    [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
+    assert stored == {"kind": "sla_credit", "amount": Decimal("59.80")}
+    credit_postings = await rows(pool, "SELECT * FROM postings WHERE document_kind = 'credit_note'")
+    assert len(credit_postings) == 4
+    assert await unbalanced_entities(pool) == []
+
+
+async def test_a_cancellation_after_delivery_credits_the_whole_invoice(pool: asyncpg.Pool) -> None:
+    order = placed()
+    cancellation = follow_up(order, OrderCancelled, producer="order-intake", reason="too late")
+    await consume(pool, order, delivered(order), cancellation, cancellation)
+
+    invoice, note = await published(pool)
+    assert isinstance(invoice, InvoiceIssued)
+    assert isinstance(note, CreditNoteIssued)
+    assert (note.invoice_id, note.amount) == (invoice.invoice_id, TOTAL)
+    assert note.causation_id == cancellation.event_id
+    assert note.reason == "cancellation: order cancelled: too late"
+    [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
+    assert stored == {"kind": "cancellation", "amount": TOTAL}
+    net = await rows(
+        pool,
+        """SELECT legal_entity, account, sum(debit) - sum(credit) AS balance FROM postings
+           GROUP BY legal_entity, account""",
+    )
+    assert {row["balance"] for row in net} == {Decimal("0.00")}  # fully credited
