@@ -2,112 +2,103 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from supplychain_contracts import Envelope, FeedbackGiven, OrderPlaced, Stage
-from supplychain_contracts.events import OrderParties, SlaBreached, SlaClockEvent, SlaWarning
-from supplychain_kit import metrics
-from supplychain_kit.consumer import ApplyEvent
-from supplychain_kit.effects import after_commit
+from supplychain_contracts import FeedbackGiven, OrderPlaced
+from supplychain_contracts.events import OrderParties, SlaClockEvent
+from supplychain_kit.consumer import ApplyEvent, dispatch
 from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 
-from monitoring import clocks, domain, sla, store
+from monitoring import alarms, clocks, domain, sla, store
+from monitoring.sinks import AlarmSink
+from monitoring.sla import StageRow
 
-SCHEMA = "monitoring"
+
+def event_applier(sink: AlarmSink) -> ApplyEvent:
+    """The effect of one event; raised alarms and closed stages go to `sink` (the outbox and
+    metrics live, nowhere in a replay)."""
+    timelines = Timelines(sink)
+    return dispatch(
+        {
+            OrderPlaced: timelines.order_placed,
+            FeedbackGiven: timelines.feedback_given,
+            SlaClockEvent: timelines.alarm_seen,
+            OrderParties: timelines.handoff,
+        }
+    )
 
 
-def event_applier(*, emit: bool, schema: str = SCHEMA) -> ApplyEvent:
-    """The effect of one event. `emit=False` (replay) rebuilds the same state without writing
-    SLA events to the outbox or counting metrics."""
+@dataclass(frozen=True)
+class Timelines:
+    """Every order event lands on its order's timeline and may start or end stages."""
 
-    async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
-        if not isinstance(event, OrderParties):
-            return
+    sink: AlarmSink
+
+    async def order_placed(self, conn: asyncpg.Connection, event: OrderPlaced) -> None:
+        await store.record_order(
+            conn,
+            event,
+            parent_order_id=event.parent_order_id,
+            priority=event.priority.value,
+            trace_id=current_trace_id(),
+        )
+        await self.handoff(conn, event, priority=event.priority.value)
+
+    async def feedback_given(self, conn: asyncpg.Connection, event: FeedbackGiven) -> None:
+        await store.record_feedback(conn, event, rating=event.rating)
+        await self.handoff(conn, event)
+
+    async def alarm_seen(self, conn: asyncpg.Connection, event: SlaClockEvent) -> None:
+        """An SLA event on the topic says its alarm was raised: a replay learns it from here."""
+        await store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
+        await self.handoff(conn, event)
+
+    async def handoff(
+        self, conn: asyncpg.Connection, event: OrderParties, *, priority: str | None = None
+    ) -> None:
+        """Record the event and the stage boundaries it marks; `priority` when the event
+        carries the order's, else it is looked up when a clock starts."""
         trace_id = current_trace_id()
         await store.record_event(conn, event, trace_id)
-        if isinstance(event, OrderPlaced):
-            await store.record_order(
-                conn,
-                event,
-                parent_order_id=event.parent_order_id,
-                priority=event.priority.value,
-                trace_id=trace_id,
-            )
-        elif isinstance(event, FeedbackGiven):
-            await store.record_feedback(conn, event, rating=event.rating)
-        elif isinstance(event, SlaWarning | SlaBreached):
-            await _note_raised(conn, event)
         traceparent = current_trace_headers().get("traceparent")
-        for stage, edge in domain.boundaries(event.event_type):
-            row = await store.mark_boundary(
-                conn, event, stage, edge, trace_id=trace_id, traceparent=traceparent
+        for stage_name, edge in domain.boundaries(type(event)):
+            stage = await store.mark_boundary(
+                conn, event, stage_name, edge, trace_id=trace_id, traceparent=traceparent
             )
-            if (
-                row["started_at"] is not None
-                and row["deadline"] is None
-                and row["policy_id"] is None
-            ):
-                row = await _start_clock(conn, event, stage, row)
-            if row["started_at"] is not None and row["ended_at"] is not None:
-                await _close(conn, stage, row, emit=emit)
+            if stage.needs_clock:
+                stage = await _start_clock(conn, event, stage, priority=priority)
+            if stage.can_close:
+                await self._close(conn, stage)
 
-    return apply_event
+    async def _close(self, conn: asyncpg.Connection, stage: StageRow) -> None:
+        """Record the real duration once; a stage that ended after its deadline is breached, and
+        if its clock had not fired yet (events arrived late) the alarms are raised now."""
+        duration = stage.elapsed_seconds()
+        if not await store.close_stage(conn, stage.order_id, stage.stage, duration):
+            return
+        late = stage.late_alarms()
+        if sla.Alarm.BREACH in late:
+            await clocks.raise_alarms(conn, self.sink, stage, late, now=datetime.now(UTC))
+        self.sink.stage_closed(stage, duration)
 
 
 async def _start_clock(
-    conn: asyncpg.Connection, event: OrderParties, stage: Stage, row: asyncpg.Record
-) -> asyncpg.Record:
-    priority = (
-        event.priority.value
-        if isinstance(event, OrderPlaced)
-        else await store.order_priority(conn, event.order_id)
-    )
+    conn: asyncpg.Connection, event: OrderParties, stage: StageRow, *, priority: str | None
+) -> StageRow:
+    """Time the stage under the policy that applies to its order; unchanged when none does."""
+    if priority is None:
+        priority = await store.order_priority(conn, event.order_id)
     found = sla.policy_for(
         await store.policies(conn, supplier=event.supplier),
         supplier=event.supplier,
         requester=event.requester,
         priority=priority,
     )
-    clock = sla.clock_for(*found, stage, row["started_at"]) if found else None
+    if stage.started_at is None or found is None:
+        return stage
+    clock = sla.clock_for(*found, stage.stage, stage.started_at)
     if clock is None:
-        return row
-    return await store.set_clock(conn, order_id=event.order_id, stage=stage, clock=clock)
-
-
-async def _close(
-    conn: asyncpg.Connection, stage: Stage, row: asyncpg.Record, *, emit: bool
-) -> None:
-    """Record the real duration once; a stage that ended after its deadline is breached, and
-    if its clock had not fired yet (events arrived late) the alarms are raised now."""
-    if row["duration_s"] is not None:
-        return
-    duration = domain.duration_seconds(row["started_at"], row["ended_at"])
-    if not await store.close_stage(conn, row["order_id"], stage, duration):
-        return
-    late_alarms = sla.due_alarms(
-        warn_at=row["warn_at"],
-        deadline=row["deadline"],
-        warning_raised=row["warning_raised_at"] is not None,
-        breach_raised=row["breach_raised_at"] is not None,
-        now=row["ended_at"],
-    )
-    if sla.Alarm.BREACH in late_alarms:
-        await clocks.raise_alarms(conn, row, late_alarms, now=datetime.now(UTC), emit=emit)
-        if emit:
-            after_commit(lambda: clocks.count_alarms(row, late_alarms))
-    if emit:
-        exemplar = {"trace_id": row["trace_id"]} if row["trace_id"] else None
-        histogram = metrics.HANDOFF_DURATION.labels(
-            stage=stage.value, supplier=row["supplier"], requester=row["requester"]
-        )
-        after_commit(lambda: histogram.observe(duration, exemplar=exemplar))
-
-
-async def _note_raised(conn: asyncpg.Connection, event: SlaClockEvent) -> None:
-    """An SLA event on the topic says its alarm was raised: a replay learns it from here."""
-    alarm = sla.Alarm.WARNING if isinstance(event, SlaWarning) else sla.Alarm.BREACH
-    await store.note_raised(conn, event, alarm)
-
-
-apply_event: ApplyEvent = event_applier(emit=True)
+        return stage
+    return await store.set_clock(conn, order_id=event.order_id, stage=stage.stage, clock=clock)

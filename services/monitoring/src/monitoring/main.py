@@ -13,7 +13,10 @@ from supplychain_kit.runtime import ServiceRuntime
 from monitoring import api, store
 from monitoring.clocks import run_sla_clocks
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import SCHEMA, apply_event
+from monitoring.handlers import event_applier
+from monitoring.sinks import Emitting
+
+SCHEMA = "monitoring"
 
 
 def policy_seeder(settings: MonitoringSettings) -> Callable[[asyncpg.Pool], Awaitable[None]]:
@@ -32,7 +35,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         migrations_package="monitoring",
         consumes=topics.ALL_TOPICS,
         produces=(topics.SLA,),
-        apply=apply_event,
+        apply=event_applier(Emitting()),
         seed=policy_seeder(settings),
         jobs=(run_sla_clocks,),
     )

@@ -2,7 +2,8 @@
 tables and report how they differ from the live ones. Nothing is emitted: alarms the live
 service raised are learnt from the SLA topic itself.
 
-    python -m monitoring.replay [--schema monitoring_replay] [--timeout 60]
+    python -m monitoring.replay [--schema monitoring_replay] [--live-schema monitoring]
+                                [--timeout 60]
 
 Prints a JSON report; exits 0 when replay and live agree, 1 when they differ.
 Run it when the live service has caught up (consumer lag 0), or expect in-flight differences.
@@ -26,12 +27,15 @@ from pydantic import ValidationError
 from supplychain_contracts import topics
 from supplychain_contracts.registry import parse_event
 from supplychain_kit import db, inbox
+from supplychain_kit.consumer import ApplyEvent
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
 
 from monitoring import sla, store
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import SCHEMA, event_applier
+from monitoring.handlers import event_applier
+from monitoring.sinks import Silent
 
+LIVE_SCHEMA = "monitoring"
 REPLAY_SCHEMA = "monitoring_replay"
 REPLAY_CONSUMER = "monitoring-replay"
 # Compared per stage; alarm times differ by nature (scan time), whether they were raised must not.
@@ -80,7 +84,7 @@ async def rebuild_schema(settings: MonitoringSettings, schema: str) -> asyncpg.P
 
 async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report: Report) -> None:
     """Apply every record up to the end of the topics (a plain consumer, no group)."""
-    apply = event_applier(emit=False, schema=REPLAY_SCHEMA)
+    apply = event_applier(Silent())
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=None,
@@ -114,7 +118,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
         await consumer.stop()
 
 
-async def _apply_record(pool: asyncpg.Pool, apply: Any, record: Any, report: Report) -> None:
+async def _apply_record(pool: asyncpg.Pool, apply: ApplyEvent, record: Any, report: Report) -> None:
     headers = headers_to_dict(record.headers)
     try:
         event = parse_event(record.value or b"", topic=record.topic)
@@ -177,14 +181,14 @@ def compare(
     return len(live_rows.keys() & replay_rows.keys()), differences
 
 
-async def run(settings: MonitoringSettings, *, schema: str) -> Report:
+async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) -> Report:
     setup_tracing("monitoring-replay", otlp_endpoint=None, sampling_ratio=1.0)
     report = Report()
     pool = await rebuild_schema(settings, schema)
     try:
         await replay_topics(settings, pool, report)
         async with pool.acquire() as conn:
-            live = await store.stage_results(conn, schema=SCHEMA)
+            live = await store.stage_results(conn, schema=live_schema)
             replayed = await store.stage_results(conn, schema=schema)
         report.stages_compared, report.differences = compare(live, replayed, now=datetime.now(UTC))
     finally:
@@ -195,12 +199,16 @@ async def run(settings: MonitoringSettings, *, schema: str) -> Report:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monitoring.replay", description=__doc__)
     parser.add_argument("--schema", default=REPLAY_SCHEMA, help="fresh schema to rebuild into")
+    parser.add_argument(
+        "--live-schema", default=LIVE_SCHEMA, help="schema of the live service to compare with"
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds to reach the end")
     args = parser.parse_args(argv)
-    if args.schema == SCHEMA:
+    if args.schema == args.live_schema:
         parser.error("the replay never writes into the live schema")
     settings = MonitoringSettings()
-    report = asyncio.run(asyncio.wait_for(run(settings, schema=args.schema), args.timeout))
+    replay = run(settings, schema=args.schema, live_schema=args.live_schema)
+    report = asyncio.run(asyncio.wait_for(replay, args.timeout))
     print(report.as_json())
     return 1 if report.differences else 0
 

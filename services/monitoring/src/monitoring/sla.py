@@ -1,4 +1,5 @@
-"""SLA rules (pure): which policy applies, when a clock runs out, what a stage's status is."""
+"""SLA rules (pure): which policy applies, when a clock runs out, what a stage's status is,
+which alarms a stored stage has due."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
+
+from monitoring.domain import duration_seconds
 
 # A calendar with working days always has working time within a week; a target of years of
 # working time is a configuration error, not a loop to run forever.
@@ -157,6 +161,63 @@ def due_alarms(
     breach_due = deadline is not None and now >= deadline and not breach_raised
     warning_due = warn_at is not None and (now >= warn_at or breach_due) and not warning_raised
     return (Alarm.WARNING,) * warning_due + (Alarm.BREACH,) * breach_due
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One stage of one order as stored: its boundaries, its clock, the alarms it raised."""
+
+    order_id: UUID
+    stage: Stage
+    root_order_id: UUID
+    supplier: str
+    requester: str
+    employee_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    trace_id: str | None
+    start_event_id: UUID | None  # the SLA events of the stage are caused by it
+    traceparent: str | None  # ... and continue its trace
+    policy_id: int | None
+    target_s: float | None
+    warn_at: datetime | None
+    deadline: datetime | None
+    warning_raised_at: datetime | None
+    breach_raised_at: datetime | None
+
+    @property
+    def needs_clock(self) -> bool:
+        """Started, and no policy has timed it yet (looked up again while none applies)."""
+        return self.started_at is not None and self.deadline is None and self.policy_id is None
+
+    @property
+    def can_close(self) -> bool:
+        """Both ends seen and the duration not recorded yet."""
+        return self.started_at is not None and self.ended_at is not None and self.duration_s is None
+
+    def elapsed_seconds(self) -> float:
+        """The real duration of a stage that has ended."""
+        if self.started_at is None or self.ended_at is None:
+            raise ValueError(f"stage {self.stage} of order {self.order_id} has not ended")
+        return duration_seconds(self.started_at, self.ended_at)
+
+    def alarms_due(self, now: datetime) -> tuple[Alarm, ...]:
+        """Alarms of the stage due at `now` that it has not raised yet."""
+        return due_alarms(
+            warn_at=self.warn_at,
+            deadline=self.deadline,
+            warning_raised=self.warning_raised_at is not None,
+            breach_raised=self.breach_raised_at is not None,
+            now=now,
+        )
+
+    def late_alarms(self) -> tuple[Alarm, ...]:
+        """Alarms its end came too late for that were not raised while it ran (the clock had
+        not fired yet, or events arrived late)."""
+        if self.ended_at is None:
+            return ()
+        return self.alarms_due(self.ended_at)
 
 
 def on_time_percent(met: int, breached: int) -> float | None:

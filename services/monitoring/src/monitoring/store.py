@@ -13,7 +13,7 @@ from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.events import OrderParties, SlaClockEvent
 
 from monitoring.domain import Edge
-from monitoring.sla import Alarm, Clock
+from monitoring.sla import Alarm, Clock, StageRow
 
 ALARM_COLUMN = {Alarm.WARNING: "warning_raised_at", Alarm.BREACH: "breach_raised_at"}
 
@@ -51,6 +51,29 @@ async def policies(
         supplier,
     )
     return [(row["policy_id"], SlaPolicy.model_validate_json(row["policy"])) for row in rows]
+
+
+def _stage_row(record: asyncpg.Record) -> StageRow:
+    return StageRow(
+        order_id=record["order_id"],
+        stage=Stage(record["stage"]),
+        root_order_id=record["root_order_id"],
+        supplier=record["supplier"],
+        requester=record["requester"],
+        employee_id=record["employee_id"],
+        started_at=record["started_at"],
+        ended_at=record["ended_at"],
+        duration_s=record["duration_s"],
+        trace_id=record["trace_id"],
+        start_event_id=record["start_event_id"],
+        traceparent=record["traceparent"],
+        policy_id=record["policy_id"],
+        target_s=record["target_s"],
+        warn_at=record["warn_at"],
+        deadline=record["deadline"],
+        warning_raised_at=record["warning_raised_at"],
+        breach_raised_at=record["breach_raised_at"],
+    )
 
 
 # --- events, orders, stages ------------------------------------------------------------------
@@ -123,7 +146,7 @@ async def mark_boundary(
     *,
     trace_id: str | None,
     traceparent: str | None,
-) -> asyncpg.Record:
+) -> StageRow:
     """Set the stage's start or end (the first one seen wins); returns the stage row.
 
     The start event's id and traceparent are kept: the SLA events a clock raises later are
@@ -132,7 +155,7 @@ async def mark_boundary(
     column = "started_at" if edge is Edge.START else "ended_at"
     start_event_id = event.event_id if edge is Edge.START else None
     start_traceparent = traceparent if edge is Edge.START else None
-    row: asyncpg.Record = await conn.fetchrow(
+    record = await conn.fetchrow(
         f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, employee_id,
                 {column}, trace_id, start_event_id, traceparent)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -153,13 +176,13 @@ async def mark_boundary(
         start_event_id,
         start_traceparent,
     )
-    return row
+    return _stage_row(record)
 
 
 async def set_clock(
     conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: Clock
-) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(
+) -> StageRow:
+    record = await conn.fetchrow(
         """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6
            WHERE order_id = $1 AND stage = $2 RETURNING *""",
         order_id,
@@ -169,7 +192,7 @@ async def set_clock(
         clock.warn_at,
         clock.deadline,
     )
-    return row
+    return _stage_row(record)
 
 
 async def close_stage(
@@ -190,7 +213,7 @@ async def mark_raised(
     conn: asyncpg.Connection,
     *,
     order_id: UUID,
-    stage: str,
+    stage: Stage,
     alarms: Sequence[Alarm],
     at: datetime,
 ) -> None:
@@ -201,7 +224,7 @@ async def mark_raised(
             f"""UPDATE stages SET {column} = COALESCE({column}, $3)
                 WHERE order_id = $1 AND stage = $2""",
             order_id,
-            stage,
+            stage.value,
             at,
         )
 
@@ -226,13 +249,13 @@ async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Ala
 
 async def claim_due_clocks(
     conn: asyncpg.Connection, *, now: datetime, limit: int
-) -> list[asyncpg.Record]:
+) -> list[StageRow]:
     """Running stages with an alarm due, locked for this transaction.
 
     SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
     whose end event is being applied right now (row locked by the consumer) is left alone.
     """
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """SELECT * FROM stages
            WHERE ended_at IS NULL
              AND ((warning_raised_at IS NULL AND warn_at <= $1)
@@ -243,7 +266,7 @@ async def claim_due_clocks(
         now,
         limit,
     )
-    return rows
+    return [_stage_row(row) for row in rows]
 
 
 # --- reads ---------------------------------------------------------------------------------

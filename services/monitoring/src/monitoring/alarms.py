@@ -1,0 +1,58 @@
+"""SLA events of a stage's alarms (pure): which event an alarm is, and its deterministic id.
+
+Alarm events are built from the stage row, not from another event: the clock fires on its
+own, long after the start event was consumed. The start event is still their cause
+(`causation_id`) so a timeline links them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from supplychain_contracts import SlaBreached, SlaWarning, Stage
+from supplychain_contracts.events import SlaClockEvent
+
+from monitoring.sla import Alarm, StageRow
+
+PRODUCER = "monitoring"
+# Alarm event ids derive from (order, stage, alarm): even a second writer could not make a
+# second event, the outbox and every inbox would see the same id.
+ALARM_NAMESPACE = uuid.UUID("6f1c9a52-5d0b-4b8e-9a57-3c1e2f0d8b11")
+EVENT_OF_ALARM: dict[Alarm, type[SlaClockEvent]] = {
+    Alarm.WARNING: SlaWarning,
+    Alarm.BREACH: SlaBreached,
+}
+ALARM_OF_EVENT: dict[type[SlaClockEvent], Alarm] = {
+    model: alarm for alarm, model in EVENT_OF_ALARM.items()
+}
+
+
+def alarm_event_id(order_id: uuid.UUID, stage: Stage, alarm: Alarm) -> uuid.UUID:
+    return uuid.uuid5(ALARM_NAMESPACE, f"{order_id}:{stage.value}:{alarm.value}")
+
+
+def alarm_event(stage: StageRow, alarm: Alarm, *, now: datetime) -> SlaClockEvent:
+    """The event saying the stage's alarm was raised at `now` (the stage must have a clock)."""
+    return EVENT_OF_ALARM[alarm].model_validate(
+        dict(
+            event_id=alarm_event_id(stage.order_id, stage.stage, alarm),
+            occurred_at=now,
+            order_id=stage.order_id,
+            root_order_id=stage.root_order_id,
+            causation_id=stage.start_event_id,
+            producer=PRODUCER,
+            supplier=stage.supplier,
+            requester=stage.requester,
+            employee_id=stage.employee_id,
+            stage=stage.stage,
+            started_at=stage.started_at,
+            deadline=stage.deadline,
+            target_seconds=stage.target_s,
+        )
+    )
+
+
+def alarm_events(stage: StageRow, alarms: Sequence[Alarm], *, now: datetime) -> list[SlaClockEvent]:
+    return [alarm_event(stage, alarm, now=now) for alarm in alarms]

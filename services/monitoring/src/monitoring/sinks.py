@@ -1,0 +1,68 @@
+"""Where raised alarms and closed stages go: the port, the live sink and the replay's.
+
+Live, alarm events go to the outbox in the caller's transaction and metrics count once it
+committed. A replay rebuilds the same state and must emit nothing: the live service emitted
+those events and counted those stages the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import asyncpg
+from supplychain_contracts import SlaBreached, SlaWarning
+from supplychain_contracts.events import SlaClockEvent
+from supplychain_kit import metrics, outbox
+from supplychain_kit.effects import after_commit
+
+from monitoring.sla import StageRow
+
+COUNTER_OF_EVENT = {
+    SlaWarning: metrics.SLA_WARNINGS,
+    SlaBreached: metrics.SLA_BREACHES,
+}
+
+
+class AlarmSink(Protocol):
+    async def alarms_raised(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
+    ) -> None:
+        """The alarms of these events were marked raised in the transaction of `conn`."""
+
+    def stage_closed(self, stage: StageRow, duration_s: float) -> None:
+        """The stage's duration was recorded in the current transaction."""
+
+
+class Emitting:
+    """The live sink: events through the outbox, counters and histogram after the commit."""
+
+    async def alarms_raised(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
+    ) -> None:
+        await outbox.append(conn, events)
+        after_commit(lambda: _count(events))
+
+    def stage_closed(self, stage: StageRow, duration_s: float) -> None:
+        exemplar = {"trace_id": stage.trace_id} if stage.trace_id else None
+        histogram = metrics.HANDOFF_DURATION.labels(
+            stage=stage.stage.value, supplier=stage.supplier, requester=stage.requester
+        )
+        after_commit(lambda: histogram.observe(duration_s, exemplar=exemplar))
+
+
+class Silent:
+    """The replay's sink: the state is rebuilt, nothing leaves the service."""
+
+    async def alarms_raised(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
+    ) -> None:
+        return None
+
+    def stage_closed(self, stage: StageRow, duration_s: float) -> None:
+        return None
+
+
+def _count(events: Sequence[SlaClockEvent]) -> None:
+    for event in events:
+        COUNTER_OF_EVENT[type(event)].labels(stage=event.stage.value, supplier=event.supplier).inc()
