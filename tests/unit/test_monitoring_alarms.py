@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from monitoring.alarms import (
@@ -47,6 +48,9 @@ def stage(**changes: object) -> StageRow:
         deadline=DEADLINE,
         warning_raised_at=None,
         breach_raised_at=None,
+        policy_key="WHEELS",
+        policy_version=1,
+        service_credit_pct=Decimal("7.5"),
     )
     return dataclasses.replace(row, **changes)
 
@@ -138,3 +142,13 @@ def test_late_alarms_are_judged_at_the_stage_end() -> None:
     assert stage().late_alarms() == ()  # still running: the clock judges it, not its end
     untimed = stage(policy_id=None, target_s=None, warn_at=None, deadline=None)
     assert dataclasses.replace(untimed, ended_at=DEADLINE).late_alarms() == ()
+
+
+def test_a_breach_carries_its_policy_and_credit_a_warning_its_policy() -> None:
+    breach = alarm_event(stage(), Alarm.BREACH, now=DEADLINE)
+    assert isinstance(breach, SlaBreached)
+    assert (breach.policy_id, breach.policy_version) == ("WHEELS", 1)
+    assert breach.service_credit_pct == Decimal("7.5")
+    warning = alarm_event(stage(), Alarm.WARNING, now=WARN)
+    assert (warning.policy_id, warning.policy_version) == ("WHEELS", 1)
+    assert "service_credit_pct" not in warning.model_dump()

@@ -50,6 +50,11 @@ def alarm_event(stage: StageRow, alarm: Alarm, *, now: datetime) -> SlaClockEven
             started_at=stage.started_at,
             deadline=stage.deadline,
             target_seconds=stage.target_s,
+            # which policy timed the stage, and (SlaBreached only) the credit it grants:
+            # invoicing applies it instead of resolving policies itself
+            policy_id=stage.policy_key,
+            policy_version=stage.policy_version,
+            service_credit_pct=stage.service_credit_pct,
         )
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -15,6 +16,9 @@ from supplychain_contracts.company import BusinessCalendar, SlaPolicy
 
 from monitoring.domain import duration_seconds
 
+# Policies are not versioned yet: every policy is its version 1 (SlaPolicyDefined carries
+# versions once policies change at run time).
+POLICY_VERSION = 1
 # A calendar with working days always has working time within a week; a target of years of
 # working time is a configuration error, not a loop to run forever.
 MAX_CALENDAR_DAYS = 3 * 366
@@ -34,12 +38,16 @@ class Alarm(StrEnum):
 
 @dataclass(frozen=True)
 class Clock:
-    """When a stage's warning and deadline fall, under which policy."""
+    """When a stage's warning and deadline fall, under which policy (its row, its contract
+    identity and version, and the credit it grants on a breach)."""
 
     policy_id: int
     target_seconds: float
     warn_at: datetime
     deadline: datetime
+    policy_key: str | None = None
+    policy_version: int | None = None
+    service_credit_pct: Decimal | None = None
 
 
 def policy_for(
@@ -123,6 +131,9 @@ def clock_for(
         target_seconds=target,
         warn_at=business_deadline(started_at, target * policy.warning_threshold, policy.calendar),
         deadline=business_deadline(started_at, target, policy.calendar),
+        policy_key=policy.policy_key,
+        policy_version=POLICY_VERSION,
+        service_credit_pct=policy.service_credit_pct,
     )
 
 
@@ -185,6 +196,9 @@ class StageRow:
     deadline: datetime | None
     warning_raised_at: datetime | None
     breach_raised_at: datetime | None
+    policy_key: str | None = None  # the policy as the contract names it
+    policy_version: int | None = None
+    service_credit_pct: Decimal | None = None
 
     @property
     def needs_clock(self) -> bool:

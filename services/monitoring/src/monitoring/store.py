@@ -69,6 +69,9 @@ def _stage_row(record: asyncpg.Record) -> StageRow:
         traceparent=record["traceparent"],
         policy_id=record["policy_id"],
         target_s=record["target_s"],
+        policy_key=record["policy_key"],
+        policy_version=record["policy_version"],
+        service_credit_pct=record["service_credit_pct"],
         warn_at=record["warn_at"],
         deadline=record["deadline"],
         warning_raised_at=record["warning_raised_at"],
@@ -183,7 +186,8 @@ async def set_clock(
     conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: Clock
 ) -> StageRow:
     record = await conn.fetchrow(
-        """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6
+        """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6,
+               policy_key = $7, policy_version = $8, service_credit_pct = $9
            WHERE order_id = $1 AND stage = $2 RETURNING *""",
         order_id,
         stage.value,
@@ -191,6 +195,9 @@ async def set_clock(
         clock.target_seconds,
         clock.warn_at,
         clock.deadline,
+        clock.policy_key,
+        clock.policy_version,
+        clock.service_credit_pct,
     )
     return _stage_row(record)
 
