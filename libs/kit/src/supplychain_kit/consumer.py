@@ -22,6 +22,7 @@ from faststream.message import StreamMessage
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Event
+from supplychain_contracts.reference import ReferenceEvent
 from supplychain_contracts.registry import all_event_models, parse_known_event
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
@@ -34,7 +35,7 @@ from supplychain_contracts.topics import (
     dead_letter_topic,
 )
 
-from supplychain_kit import effects, inbox, metrics
+from supplychain_kit import effects, inbox, metrics, reference
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order_attributes
 
@@ -274,6 +275,8 @@ class ReliableConsumer:
                 span.set_attribute("supplychain.consume_outcome", "duplicate")
                 return "duplicate"
             await self._apply(conn, event)
+            if isinstance(event, ReferenceEvent):
+                await reference.note_seen(conn, event)
             span.set_attribute("supplychain.consume_outcome", "applied")
             return "applied"
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 
-from supplychain_kit import metrics
+from supplychain_kit import metrics, reference
 from supplychain_kit.problems import install_problem_handlers, install_problem_openapi
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
@@ -110,6 +110,13 @@ def _operations_router() -> APIRouter:
         """Prometheus metrics (OpenMetrics with exemplars when asked for)."""
         body, content_type = metrics.exposition(request.headers.get("accept"))
         return Response(body, media_type=content_type)
+
+    @router.get("/v1/reference/status", tags=["reference"])
+    async def reference_status(runtime: Runtime) -> dict[str, Any]:
+        """The reference entities (departments, catalogue items, employees, SLA policies,
+        calendars) this service has learnt from the reference topic, per kind."""
+        async with runtime.pool.acquire() as conn:
+            return await reference.status(conn)
 
     @router.get("/asyncapi")
     async def asyncapi(runtime: Runtime) -> JSONResponse:
