@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from invoicing_support import breached as sla_breach
 from invoicing_support import (
-    breached,
     cancelled,
     delivered,
     duplicate,
@@ -22,10 +22,25 @@ from invoicing_support import (
     publish,
     wait_consumed,
 )
-from supplychain_contracts import Envelope, OrderLine, Priority, Stage, topics
+from supplychain_contracts import (
+    Envelope,
+    OrderLine,
+    OrderPlaced,
+    Priority,
+    SlaBreached,
+    Stage,
+    topics,
+)
 from support import Record, auth, read_records
 
 pytestmark = pytest.mark.integration
+
+RUSH, GENERAL = Decimal("10"), Decimal("5")  # the sample company's ASSEMBLY rush, FRAMES policies
+
+
+def breached(order: OrderPlaced, stage: Stage, *, pct: Decimal) -> SlaBreached:
+    """A breach as monitoring publishes it: with the service credit of the policy it timed."""
+    return sla_breach(order, stage).model_copy(update={"service_credit_pct": pct})
 
 
 def issued(records: list[Record], event_type: str) -> dict[str, list[dict[str, Any]]]:
@@ -199,7 +214,8 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
     invoicing = start_service("invoicing")
     bootstrap = broker.bootstrap_servers
     bike = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price="299.00"),)
-    # two rush orders ASSEMBLY -> RETAIL_OPS: 10 % service credit under the rush policy
+    # two rush orders ASSEMBLY -> RETAIL_OPS: 10 % service credit under the rush policy, which
+    # monitoring resolves and its SlaBreached carries (here the test plays monitoring)
     early, late = (
         placed(
             uuid.uuid4(),
@@ -224,7 +240,7 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         # the breach of `early` is known before its invoice; `late` breaches after it (twice,
         # in two stages: still one credit); `dropped` is cancelled after it was invoiced and
         # then breaches too, with nothing left to credit.
-        before = [breached(early, Stage.ACCEPTANCE)]
+        before = [breached(early, Stage.ACCEPTANCE, pct=RUSH)]
         await publish(bootstrap, *before)
         await wait_consumed(client, 1, topic=topics.SLA)
         deliveries = [delivered(early), delivered(late), delivered(dropped)]
@@ -233,14 +249,14 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
             bootstrap, [topics.INVOICING], until=count_of("InvoiceIssued", 3), timeout=60
         )
         afterwards = [
-            breached(late, Stage.FULFILMENT),
-            breached(late, Stage.END_TO_END),
-            breached(late, Stage.DELIVERY),  # owed by the requester: credits nothing
+            breached(late, Stage.FULFILMENT, pct=RUSH),
+            breached(late, Stage.END_TO_END, pct=RUSH),
+            breached(late, Stage.DELIVERY, pct=RUSH),  # owed by the requester: credits nothing
             cancelled(dropped),
         ]
         await publish(bootstrap, *afterwards)
         await wait_consumed(client, 2 + len(before) + len(deliveries) + len(afterwards))
-        late_breach_of_cancelled = [breached(dropped, Stage.END_TO_END)]
+        late_breach_of_cancelled = [breached(dropped, Stage.END_TO_END, pct=GENERAL)]
         await publish(bootstrap, *late_breach_of_cancelled)
         events += [*before, *deliveries, *afterwards, *late_breach_of_cancelled]
         await wait_consumed(client, len(events))
@@ -256,7 +272,9 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
             str(dropped.order_id): [Decimal("104.50")],  # the full amount
         }
         assert notes[str(dropped.order_id)][0]["reason"].startswith("cancellation: ")
-        assert notes[str(late.order_id)][0]["reason"].startswith("sla_credit: fulfilment")
+        assert notes[str(late.order_id)][0]["reason"] == (
+            "sla_credit: fulfilment stage breached its 600s target; 10% service credit"
+        )
         # the credit known in advance follows its invoice on the order's partition
         early_events = [
             r.headers["event_type"] for r in records if r.json["order_id"] == str(early.order_id)

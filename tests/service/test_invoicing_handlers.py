@@ -1,5 +1,6 @@
 """Invoicing's handlers in process on the real PostgreSQL: a delivered order is invoiced once,
-with balanced postings and InvoiceIssued in the outbox; its credits follow the invoice."""
+with balanced postings and InvoiceIssued in the outbox; its credits follow the invoice, an SLA
+credit at the percentage its SlaBreached carries (monitoring resolves the policy)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from supplychain_contracts import (
     OrderDelivered,
     OrderLine,
     OrderPlaced,
-    Priority,
     SlaBreached,
     Stage,
     follow_up,
@@ -30,7 +30,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import sample_company
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
-# both entities' books get their inter-entity lines. ASSEMBLY's rush orders earn a 10 % credit.
+# both entities' books get their inter-entity lines.
 BIKES = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price=Decimal("299.00")),)
 TOTAL = Decimal("598.00")
 
@@ -50,7 +50,8 @@ async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
             await apply_event(conn, event)
 
 
-def placed(priority: Priority = Priority.STANDARD) -> OrderPlaced:
+def placed() -> OrderPlaced:
+    """The order the other events follow up; invoicing itself ignores OrderPlaced."""
     order_id = uuid.uuid4()
     return OrderPlaced(
         order_id=order_id,
@@ -59,7 +60,6 @@ def placed(priority: Priority = Priority.STANDARD) -> OrderPlaced:
         supplier="ASSEMBLY",
         requester="RETAIL_OPS",
         lines=BIKES,
-        priority=priority,
     )
 
 
@@ -67,7 +67,9 @@ def delivered(order: OrderPlaced) -> OrderDelivered:
     return follow_up(order, OrderDelivered, producer="fulfilment", lines=order.lines)
 
 
-def breached(order: OrderPlaced, stage: Stage = Stage.FULFILMENT) -> SlaBreached:
+def breached(
+    order: OrderPlaced, stage: Stage = Stage.FULFILMENT, *, pct: str | None = "10"
+) -> SlaBreached:
     now = utc_now()
     return follow_up(
         order,
@@ -77,6 +79,7 @@ def breached(order: OrderPlaced, stage: Stage = Stage.FULFILMENT) -> SlaBreached
         started_at=now,
         deadline=now,
         target_seconds=600,
+        service_credit_pct=None if pct is None else Decimal(pct),
     )
 
 
@@ -166,8 +169,8 @@ async def test_concurrent_deliveries_of_one_order_invoice_it_once(pool: asyncpg.
 async def test_a_breach_known_before_the_invoice_is_credited_right_after_it(
     pool: asyncpg.Pool,
 ) -> None:
-    order = placed(Priority.RUSH)
-    breach = breached(order)
+    order = placed()
+    breach = breached(order, pct="10")
     await consume(pool, order, breach)
     assert len(await rows(pool, "SELECT 1 FROM pending_credits")) == 1
     assert await published(pool) == []  # nothing to credit yet
@@ -178,10 +181,12 @@ async def test_a_breach_known_before_the_invoice_is_credited_right_after_it(
     assert isinstance(invoice, InvoiceIssued)
     assert isinstance(note, CreditNoteIssued)
     assert note.invoice_id == invoice.invoice_id
-    assert note.amount == Decimal("59.80")  # ASSEMBLY's rush policy: 10 % of 598.00
+    assert note.amount == Decimal("59.80")  # the breach's 10 % of 598.00
     assert note.causation_id == breach.event_id
     assert note.period == invoice.period
-    assert note.reason.startswith("sla_credit: fulfilment stage breached")
+    assert (
+        note.reason == "sla_credit: fulfilment stage breached its 600s target; 10% service credit"
+    )
     assert await rows(pool, "SELECT 1 FROM pending_credits") == []
     [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
     assert stored == {"kind": "sla_credit", "amount": Decimal("59.80")}
@@ -209,3 +214,43 @@ async def test_a_cancellation_after_delivery_credits_the_whole_invoice(pool: asy
            GROUP BY legal_entity, account""",
     )
     assert {row["balance"] for row in net} == {Decimal("0.00")}  # fully credited
+
+
+@pytest.mark.parametrize("breach_first", [True, False], ids=["before-invoice", "after-invoice"])
+async def test_a_breach_credits_the_percentage_it_carries_before_or_after_the_invoice(
+    pool: asyncpg.Pool, breach_first: bool
+) -> None:
+    order = placed()
+    breach, delivery = breached(order, pct="10"), delivered(order)
+    await consume(pool, *((breach, delivery) if breach_first else (delivery, breach)))
+
+    invoice, note = await published(pool)
+    assert isinstance(invoice, InvoiceIssued)
+    assert isinstance(note, CreditNoteIssued)
+    assert (note.invoice_id, note.amount) == (invoice.invoice_id, Decimal("59.80"))
+    assert note.reason.endswith("; 10% service credit")  # however the claim travelled
+    assert await rows(pool, "SELECT 1 FROM pending_credits") == []
+    assert await unbalanced_entities(pool) == []
+
+
+@pytest.mark.parametrize("breach_first", [True, False], ids=["before-invoice", "after-invoice"])
+async def test_a_breach_without_a_percentage_credits_nothing(
+    pool: asyncpg.Pool, breach_first: bool
+) -> None:
+    """A breach published before SlaBreached carried the service credit."""
+    order = placed()
+    breach, delivery = breached(order, pct=None), delivered(order)
+    await consume(pool, *((breach, delivery) if breach_first else (delivery, breach)))
+
+    assert [type(e) for e in await published(pool)] == [InvoiceIssued]
+    assert await rows(pool, "SELECT 1 FROM credit_notes") == []
+    assert await rows(pool, "SELECT 1 FROM pending_credits") == []
+
+
+async def test_invoicing_keeps_no_sla_policies_of_its_own(pool: asyncpg.Pool) -> None:
+    tables = await rows(
+        pool,
+        """SELECT table_name FROM information_schema.tables
+           WHERE table_schema = current_schema() AND table_name IN ('sla_policies', 'order_terms')""",
+    )
+    assert tables == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -97,6 +97,9 @@ class CreditClaim:
     detail: str
     cause_event_id: UUID
     caused_at: datetime
+    # The SLA policy's service credit, resolved by monitoring and carried by SlaBreached; None
+    # for a cancellation, and for a breach published before the event carried it.
+    service_credit_pct: Decimal | None = None
 
 
 def claim_for_breach(breach: SlaBreached) -> CreditClaim | None:
@@ -110,6 +113,7 @@ def claim_for_breach(breach: SlaBreached) -> CreditClaim | None:
         detail=f"{breach.stage.value} stage breached its {breach.target_seconds:g}s target",
         cause_event_id=breach.event_id,
         caused_at=breach.occurred_at,
+        service_credit_pct=breach.service_credit_pct,
     )
 
 
@@ -148,32 +152,10 @@ class IssuedInvoice:
     total: Decimal
 
 
-@dataclass(frozen=True)
-class SlaCreditPolicy:
-    """The service credit part of an SLA policy; None fields match anything."""
-
-    supplier: str
-    requester: str | None
-    priority: str | None
-    service_credit_pct: Decimal
-
-
-def matching_policy(
-    policies: Iterable[SlaCreditPolicy], *, supplier: str, requester: str, priority: str | None
-) -> SlaCreditPolicy | None:
-    """The most specific policy for the order: a policy naming the requester beats one naming
-    the priority (a bilateral agreement outranks a general rush rule), which beats a policy for
-    the supplier alone. An unknown priority matches only priority-free policies."""
-    candidates = [
-        p
-        for p in policies
-        if p.supplier == supplier
-        and p.requester in (None, requester)
-        and (p.priority is None or p.priority == priority)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda p: (p.requester is not None, p.priority is not None))
+def percentage(pct: Decimal) -> str:
+    """`10`, `12.5`: the same text whether the figure came off the wire or out of a numeric
+    column (which gives `10.00`)."""
+    return f"{pct.normalize():f}"
 
 
 def sla_credit_amount(total: Decimal, pct: Decimal) -> Decimal:
@@ -191,20 +173,20 @@ def credit_amount(
     claim: CreditClaim,
     *,
     already_credited: Decimal,
-    policy: SlaCreditPolicy | None,
 ) -> Decimal:
     """What the claim credits, never more than is still outstanding on the invoice.
 
     A cancellation credits everything outstanding (the full amount unless an SLA credit came
-    first); an SLA credit is the policy's percentage of the invoice total.
+    first); an SLA credit is the percentage the breach carried of the invoice total, and a
+    breach that carried none (published before SlaBreached had it) credits nothing.
     """
     outstanding = invoice.total - already_credited
     if claim.kind is CreditKind.CANCELLATION:
         wanted = outstanding
-    elif policy is None:
+    elif claim.service_credit_pct is None:
         wanted = Decimal("0.00")
     else:
-        wanted = sla_credit_amount(invoice.total, policy.service_credit_pct)
+        wanted = sla_credit_amount(invoice.total, claim.service_credit_pct)
     return max(Decimal("0.00"), min(wanted, outstanding))
 
 
@@ -214,15 +196,12 @@ def credit_note_for(
     *,
     amount: Decimal,
     credit_note_id: UUID,
-    policy: SlaCreditPolicy | None = None,
 ) -> CreditNoteIssued:
     """The credit note of `claim` against the stored invoice. Built field by field, not with
     `follow_up`: its cause may have waited as a stored claim, and the order's parties are
     the invoice's as it froze them."""
-    if claim.kind is CreditKind.SLA_CREDIT and policy is not None:
-        reason = (
-            f"{claim.kind.value}: {claim.detail}; {policy.service_credit_pct:g}% service credit"
-        )
+    if claim.kind is CreditKind.SLA_CREDIT and claim.service_credit_pct is not None:
+        reason = f"{claim.kind.value}: {claim.detail}; {claim.service_credit_pct:g}% service credit"
     else:
         reason = f"{claim.kind.value}: {claim.detail}"
     return CreditNoteIssued(

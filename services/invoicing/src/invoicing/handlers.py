@@ -14,7 +14,6 @@ from supplychain_contracts import (
     CreditNoteIssued,
     OrderCancelled,
     OrderDelivered,
-    OrderPlaced,
     SlaBreached,
 )
 from supplychain_kit import metrics, outbox
@@ -24,10 +23,6 @@ from supplychain_kit.effects import after_commit
 from invoicing import domain, ledger, store
 from invoicing.domain import DocumentKind
 from invoicing.metrics import CREDITED_AMOUNT
-
-
-async def remember_priority(conn: asyncpg.Connection, placed: OrderPlaced) -> None:
-    await store.remember_priority(conn, order_id=placed.order_id, priority=placed.priority.value)
 
 
 async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
@@ -87,25 +82,12 @@ async def settle_claim(
 ) -> CreditNoteIssued | None:
     if await store.credit_note_exists(conn, invoice.invoice_id, claim.kind):
         return None  # one credit note per invoice and kind: a repeated cause changes nothing
-    policy = None
-    if claim.kind is domain.CreditKind.SLA_CREDIT:
-        policy = domain.matching_policy(
-            await store.sla_policies(conn, supplier=invoice.supplier.code),
-            supplier=invoice.supplier.code,
-            requester=invoice.requester.code,
-            priority=await store.order_priority(conn, invoice.order_id),
-        )
     amount = domain.credit_amount(
-        invoice,
-        claim,
-        already_credited=await store.credited_amount(conn, invoice.invoice_id),
-        policy=policy,
+        invoice, claim, already_credited=await store.credited_amount(conn, invoice.invoice_id)
     )
     if amount <= 0:
-        return None  # a 0 % policy, or nothing left outstanding
-    note = domain.credit_note_for(
-        invoice, claim, amount=amount, credit_note_id=uuid4(), policy=policy
-    )
+        return None  # a 0 % or missing service credit, or nothing left outstanding
+    note = domain.credit_note_for(invoice, claim, amount=amount, credit_note_id=uuid4())
     if not await store.save_credit_note(conn, note, kind=claim.kind):
         return None
     await store.save_postings(
@@ -128,7 +110,6 @@ async def settle_claim(
 # The subscriber: what each consumed event class does; other events are ignored.
 apply_event = dispatch(
     {
-        OrderPlaced: remember_priority,
         OrderDelivered: issue_invoice,
         OrderCancelled: credit_cancellation,
         SlaBreached: credit_breach,

@@ -17,6 +17,7 @@ SCHEMA = "invoicing"
 
 
 async def seed(pool: asyncpg.Pool) -> None:
+    """The sample company's departments: the legal entities and cost centres invoices freeze."""
     async with pool.acquire() as conn, conn.transaction():
         await store.load_company(conn, sample_company())
 
@@ -27,6 +28,8 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="invoicing",
+        # orders: OrderCancelled (cancellation credits); fulfilment: OrderDelivered (the
+        # invoice); sla: SlaBreached with its service credit. OrderPlaced is not needed.
         consumes=(topics.ORDERS, topics.FULFILMENT, topics.SLA),
         produces=(topics.INVOICING,),
         apply=apply_event,

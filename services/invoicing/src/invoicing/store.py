@@ -18,7 +18,6 @@ from invoicing.domain import (
     DocumentKind,
     IssuedInvoice,
     Party,
-    SlaCreditPolicy,
 )
 from invoicing.ledger import AccountBalance, Posting
 from invoicing.statements import StatementDocument
@@ -33,21 +32,6 @@ async def load_company(conn: asyncpg.Connection, company: Company) -> None:
                cost_centre = EXCLUDED.cost_centre""",
         [(d.code, d.legal_entity, d.cost_centre) for d in company.departments],
     )
-    await conn.executemany(
-        """INSERT INTO sla_policies (supplier, requester, priority, service_credit_pct)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (supplier, requester, priority)
-           DO UPDATE SET service_credit_pct = EXCLUDED.service_credit_pct""",
-        [
-            (
-                p.supplier,
-                p.requester or "",
-                p.priority.value if p.priority else "",
-                p.service_credit_pct,
-            )
-            for p in company.sla_policies
-        ],
-    )
 
 
 async def party(conn: asyncpg.Connection, department: str) -> Party:
@@ -59,22 +43,6 @@ async def party(conn: asyncpg.Connection, department: str) -> Party:
     return Party(row["code"], row["legal_entity"], row["cost_centre"])
 
 
-async def sla_policies(conn: asyncpg.Connection, *, supplier: str) -> list[SlaCreditPolicy]:
-    rows = await conn.fetch(
-        "SELECT requester, priority, service_credit_pct FROM sla_policies WHERE supplier = $1",
-        supplier,
-    )
-    return [
-        SlaCreditPolicy(
-            supplier=supplier,
-            requester=row["requester"] or None,
-            priority=row["priority"] or None,
-            service_credit_pct=row["service_credit_pct"],
-        )
-        for row in rows
-    ]
-
-
 # --- orders --------------------------------------------------------------------------------
 
 
@@ -83,21 +51,6 @@ async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> None:
     and the delivery of the same order arrive on different topics, possibly at different
     replicas, and each must see the other's effect (else the credit would be lost)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(order_id))
-
-
-async def remember_priority(conn: asyncpg.Connection, *, order_id: UUID, priority: str) -> None:
-    await conn.execute(
-        "INSERT INTO order_terms (order_id, priority) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        order_id,
-        priority,
-    )
-
-
-async def order_priority(conn: asyncpg.Connection, order_id: UUID) -> str | None:
-    value: str | None = await conn.fetchval(
-        "SELECT priority FROM order_terms WHERE order_id = $1", order_id
-    )
-    return value
 
 
 # --- invoices ------------------------------------------------------------------------------
@@ -235,14 +188,16 @@ async def get_invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, A
 
 async def remember_claim(conn: asyncpg.Connection, claim: CreditClaim) -> None:
     await conn.execute(
-        """INSERT INTO pending_credits (order_id, kind, supplier, detail, cause_event_id, caused_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        """INSERT INTO pending_credits (order_id, kind, supplier, detail, cause_event_id,
+               caused_at, service_credit_pct)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
         claim.order_id,
         claim.kind.value,
         claim.supplier,
         claim.detail,
         claim.cause_event_id,
         claim.caused_at,
+        claim.service_credit_pct,
     )
 
 
@@ -257,6 +212,7 @@ async def take_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> list[
             detail=row["detail"],
             cause_event_id=row["cause_event_id"],
             caused_at=row["caused_at"],
+            service_credit_pct=row["service_credit_pct"],
         )
         for row in rows
     ]
