@@ -11,7 +11,9 @@ import pytest
 from fulfilment.autopilot import STEPS, next_move, shortest_delay, worker_for
 from fulfilment.chain import (
     CatalogueEntry,
+    UnknownCatalogueItem,
     block_parent,
+    catalogue_entry,
     compensate,
     explode,
     raise_sub_orders,
@@ -39,6 +41,7 @@ from supplychain_contracts import (
     parse_event,
 )
 from supplychain_contracts.company import sample_company
+from supplychain_contracts.reference import catalogue_item_defined
 
 S = WorkStatus
 ROOT = UUID("aaaaaaaa-0000-4000-8000-000000000000")
@@ -111,7 +114,43 @@ def test_an_item_without_bill_of_materials_raises_no_sub_orders() -> None:
         frame_order(), lines=(OrderLine(sku="WHEEL-28", quantity=4, unit_price=Decimal("38.50")),)
     )
     assert raise_sub_orders(wheels, cause_id=LAST, catalogue=CATALOGUE) is None
-    assert raise_sub_orders(frame_order(), cause_id=LAST, catalogue={}) is None
+
+
+def test_an_item_not_known_yet_raises_nothing_rather_than_guessing_it_has_no_parts() -> None:
+    # the order arrived before the item's CatalogueItemDefined: wait for it, do not assume
+    # it is made of nothing
+    with pytest.raises(UnknownCatalogueItem) as unknown:
+        raise_sub_orders(frame_order(), cause_id=LAST, catalogue={})
+    assert unknown.value.skus == ("FRAME-CITY",)
+    assert "FRAME-CITY" in str(unknown.value)
+
+
+def test_a_component_not_known_yet_stops_the_explosion_too() -> None:
+    # the frame is known, one of its components is not: no supplier, no price to order it at
+    partial = {sku: entry for sku, entry in CATALOGUE.items() if sku != "PAINT-FRAME"}
+    with pytest.raises(UnknownCatalogueItem) as unknown:
+        explode(frame_order().lines, partial)
+    assert unknown.value.skus == ("PAINT-FRAME",)
+
+
+def test_a_removed_item_still_explodes_for_orders_placed_while_it_was_active() -> None:
+    removed = {**CATALOGUE, "FRAME-CITY": replace(CATALOGUE["FRAME-CITY"], active=False)}
+    assert explode(frame_order().lines, removed) == explode(frame_order().lines, CATALOGUE)
+
+
+def test_the_catalogue_copy_takes_supplier_price_and_parts_from_the_owners_event() -> None:
+    item = sample_company().item("FRAME-CITY")
+    assert item is not None
+    defined = catalogue_item_defined(
+        item, producer="order-intake", active=False, transfer_price=Decimal("99.00")
+    )
+    assert catalogue_entry(defined) == CatalogueEntry(
+        sku="FRAME-CITY",
+        supplier="FRAMES",
+        transfer_price=Decimal("99.00"),  # as the event carries it, not recomputed here
+        bill_of_materials=(("TUBE-AL-6061", 3), ("DROPOUT-STEEL", 1), ("PAINT-FRAME", 1)),
+        active=False,
+    )
 
 
 def test_raise_sub_orders_places_one_order_per_component_caused_by_components_requested() -> None:

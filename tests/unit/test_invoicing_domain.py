@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from invoicing.domain import invoice_for_delivery, invoice_period
+from invoicing.domain import DepartmentNotKnownYet, invoice_for_delivery, invoice_period
 from supplychain_contracts import InvoiceLine, OrderDelivered, OrderLine, parse_event
+from supplychain_kit.consumer import TRANSIENT_ERRORS
 
 INVOICE_ID = UUID("cccccccc-0000-4000-8000-000000000001")
 
@@ -86,3 +87,12 @@ def test_invoice_survives_the_wire() -> None:
     invoice = invoice_for_delivery(delivered(), invoice_id=INVOICE_ID)
     parsed = parse_event(invoice.model_dump_json())
     assert parsed == invoice
+
+
+def test_a_department_not_known_yet_is_a_transient_error_of_the_consumer() -> None:
+    # the delivery waits for its department's DepartmentDefined: fetched again, never
+    # dead-lettered and never invoiced to an invented party
+    error = DepartmentNotKnownYet("NEW_DEPT")
+    assert isinstance(error, TRANSIENT_ERRORS)
+    assert isinstance(error, LookupError)
+    assert str(error) == "department NEW_DEPT is not known to invoicing yet"

@@ -15,6 +15,7 @@ from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
+from fulfilment.chain import UnknownCatalogueItem
 from fulfilment.domain import (
     Command,
     FeedbackAlreadyGiven,
@@ -33,12 +34,15 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {
         "description": (
             "illegal in the current state (`current_state`); ship before every sub-order is "
-            "delivered (`waiting_for`)"
+            "delivered (`waiting_for`); accept an order whose catalogue items (`skus`) have "
+            "not reached fulfilment yet (retry after `Retry-After` seconds)"
         ),
         **PROBLEM,
     },
     422: PROBLEM,
 }
+
+CATALOGUE_RETRY_AFTER_S = 1
 
 
 class CommandBody(BaseModel):
@@ -110,6 +114,16 @@ async def _command_errors(db: asyncpg.Connection, order_id: UUID) -> AsyncIterat
     except IllegalTransition as exc:
         raise Problem(
             409, str(exc), title="Illegal transition", current_state=exc.current.value
+        ) from exc
+    except UnknownCatalogueItem as exc:
+        # Not the caller's mistake and not final: the owner's CatalogueItemDefined is on its
+        # way (it travels on another topic than the order). 409, not 5xx: nothing is broken.
+        raise Problem(
+            409,
+            str(exc),
+            title="Catalogue item not known yet",
+            headers={"Retry-After": str(CATALOGUE_RETRY_AFTER_S)},
+            skus=list(exc.skus),
         ) from exc
     except FeedbackAlreadyGiven as exc:
         raise Problem(409, str(exc), title="Feedback already given", field="order_id") from exc

@@ -21,6 +21,7 @@ from supplychain_contracts import (
     WorkStarted,
 )
 from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.reference import CatalogueItemDefined
 
 from fulfilment.domain import PRODUCER, SubOrder, WorkItem, WorkStatus, parties
 
@@ -33,9 +34,41 @@ class CatalogueEntry:
     supplier: str
     transfer_price: Decimal
     bill_of_materials: tuple[tuple[str, int], ...] = ()  # (component sku, quantity per unit)
+    # False: the owner removed it. Orders placed while it was active still need its supplier
+    # and components, so a removed item still explodes (order intake refuses new orders of it).
+    active: bool = True
 
 
 Catalogue = Mapping[str, CatalogueEntry]
+
+
+def catalogue_entry(defined: CatalogueItemDefined) -> CatalogueEntry:
+    """Fulfilment's copy of an item as its owner defined it, at the transfer price the event
+    carries (the owner applies its pricing rule)."""
+    item = defined.item
+    return CatalogueEntry(
+        sku=item.sku,
+        supplier=item.supplier,
+        transfer_price=defined.transfer_price,
+        bill_of_materials=tuple((c.sku, c.quantity) for c in item.bill_of_materials),
+        active=defined.active,
+    )
+
+
+class UnknownCatalogueItem(LookupError):
+    """An ordered sku or one of its components that fulfilment has not learnt yet.
+
+    Its CatalogueItemDefined travels on the reference topic, the order on another, so an order
+    may arrive first: raising its sub-orders waits for the item rather than guessing that it
+    has no components.
+    """
+
+    def __init__(self, skus: Sequence[str]) -> None:
+        self.skus = tuple(dict.fromkeys(skus))
+        super().__init__(
+            f"catalogue item {', '.join(self.skus)} is not known to fulfilment yet: "
+            "its components cannot be ordered until the catalogue reaches it; try again shortly"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,12 +81,20 @@ class ComponentNeed:
 
 def explode(lines: Sequence[OrderLine], catalogue: Catalogue) -> tuple[ComponentNeed, ...]:
     """Components the ordered lines need: BOM quantity times ordered quantity, one need per sku
-    (summed when several lines use the same component), in bill-of-materials order."""
+    (summed when several lines use the same component), in bill-of-materials order.
+
+    Raises UnknownCatalogueItem when an ordered sku or a component is not in the catalogue.
+    """
+    unknown = [line.sku for line in lines if line.sku not in catalogue]
+    if unknown:
+        raise UnknownCatalogueItem(unknown)
     quantities: dict[str, int] = {}
     for line in lines:
-        entry = catalogue.get(line.sku)
-        for sku, per_unit in entry.bill_of_materials if entry else ():
+        for sku, per_unit in catalogue[line.sku].bill_of_materials:
             quantities[sku] = quantities.get(sku, 0) + per_unit * line.quantity
+    unknown = [sku for sku in quantities if sku not in catalogue]
+    if unknown:
+        raise UnknownCatalogueItem(unknown)
     return tuple(
         ComponentNeed(
             sku=sku,
@@ -76,7 +117,8 @@ def raise_sub_orders(
     """On acceptance of an order made from components: ComponentsRequested on the order and
     one OrderPlaced per component to its supplier (requester: this order's supplier).
 
-    None when nothing ordered has a bill of materials.
+    None when nothing ordered has a bill of materials; UnknownCatalogueItem when an item is
+    not known yet.
     """
     needs = explode(item.lines, catalogue)
     if not needs:

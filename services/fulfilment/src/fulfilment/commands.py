@@ -62,7 +62,8 @@ async def execute(
     """Apply `command` to the order, given by `department` (None: the autopilot).
 
     Accepting an order made from components raises its sub-orders in the same transaction.
-    Raises UnknownOrder, domain.NotYourOrder or domain.IllegalTransition.
+    Raises UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or (accepting an
+    order whose items have not reached fulfilment's catalogue yet) chain.UnknownCatalogueItem.
     """
     item, order_trace = await _load(
         conn,

@@ -1,5 +1,6 @@
-"""Consumed events: orders placed with (or cancelled at) a supplier department, and the
-fulfilment events of the sub-orders this service raised for components."""
+"""Consumed events: orders placed with (or cancelled at) a supplier department, the
+fulfilment events of the sub-orders this service raised for components, and the catalogue
+as its owner (order intake) defines it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ from dataclasses import replace
 
 import asyncpg
 from supplychain_contracts import Envelope, OrderCancelled, OrderPlaced
+from supplychain_contracts.reference import CatalogueItemDefined
 from supplychain_kit import outbox
 from supplychain_kit.consumer import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
 from fulfilment import chain, store
 from fulfilment.domain import CANCELLABLE, WorkStatus
+
+
+async def define_catalogue_item(conn: asyncpg.Connection, defined: CatalogueItemDefined) -> None:
+    await store.save_catalogue_entry(
+        conn, chain.catalogue_entry(defined), changed_at=defined.occurred_at
+    )
 
 
 async def receive(conn: asyncpg.Connection, placed: OrderPlaced) -> None:
@@ -77,5 +85,6 @@ apply_event = dispatch(
         **dict.fromkeys(chain.REPORTED_STATUS, record_sub_order_progress),
         OrderPlaced: receive,
         OrderCancelled: cancel,
+        CatalogueItemDefined: define_catalogue_item,
     }
 )

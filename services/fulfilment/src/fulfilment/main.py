@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import asyncpg
 from fastapi import FastAPI
 from supplychain_contracts import topics
-from supplychain_contracts.company import sample_company
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from fulfilment import api, store
+from fulfilment import api
 from fulfilment.autopilot import run_autopilot
 from fulfilment.config import FulfilmentSettings
 from fulfilment.handlers import apply_event
 
 SCHEMA = "fulfilment"
-
-
-async def seed(pool: asyncpg.Pool) -> None:
-    """Fulfilment's copy of the catalogue: suppliers, transfer prices, bills of materials."""
-    async with pool.acquire() as conn, conn.transaction():
-        await store.load_catalogue(conn, sample_company())
 
 
 def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
@@ -29,11 +21,11 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="fulfilment",
-        # its own topic too: the events of the sub-orders it raised move their parents
-        consumes=(topics.ORDERS, topics.FULFILMENT),
+        # its own topic too: the events of the sub-orders it raised move their parents; and
+        # the reference topic, from which it builds its copy of the catalogue
+        consumes=(topics.ORDERS, topics.FULFILMENT, topics.REFERENCE),
         produces=(topics.FULFILMENT, topics.ORDERS),
         apply=apply_event,
-        seed=seed,
         jobs=(run_autopilot,),
     )
     return create_http_app(

@@ -5,38 +5,46 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import OrderLine, OrderPlaced, Priority
-from supplychain_contracts.company import Company
 
 from fulfilment.chain import Catalogue, CatalogueEntry
 from fulfilment.domain import SubOrder, WorkItem, WorkStatus
 
 
-async def load_catalogue(conn: asyncpg.Connection, company: Company) -> None:
-    await conn.executemany(
-        """INSERT INTO catalogue_items (sku, supplier, transfer_price, bill_of_materials)
-           VALUES ($1, $2, $3, $4::jsonb)
+async def save_catalogue_entry(
+    conn: asyncpg.Connection, entry: CatalogueEntry, *, changed_at: datetime
+) -> None:
+    """Insert or replace the item, unless a later change of it is already stored (an older
+    change arriving late changes nothing)."""
+    await conn.execute(
+        """INSERT INTO catalogue_items (sku, supplier, transfer_price, bill_of_materials, active,
+               changed_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6)
            ON CONFLICT (sku) DO UPDATE SET supplier = EXCLUDED.supplier,
                transfer_price = EXCLUDED.transfer_price,
-               bill_of_materials = EXCLUDED.bill_of_materials""",
-        [
-            (
-                item.sku,
-                item.supplier,
-                item.transfer_price,
-                json.dumps([[c.sku, c.quantity] for c in item.bill_of_materials]),
-            )
-            for item in company.catalogue
-        ],
+               bill_of_materials = EXCLUDED.bill_of_materials, active = EXCLUDED.active,
+               changed_at = EXCLUDED.changed_at
+           WHERE catalogue_items.changed_at IS NULL
+              OR catalogue_items.changed_at <= EXCLUDED.changed_at""",
+        entry.sku,
+        entry.supplier,
+        entry.transfer_price,
+        json.dumps([[sku, quantity] for sku, quantity in entry.bill_of_materials]),
+        entry.active,
+        changed_at,
     )
 
 
 async def catalogue(conn: asyncpg.Connection) -> Catalogue:
-    rows = await conn.fetch("SELECT * FROM catalogue_items")
+    """Every item fulfilment knows, removed ones included (see CatalogueEntry.active)."""
+    rows = await conn.fetch(
+        "SELECT sku, supplier, transfer_price, bill_of_materials, active FROM catalogue_items"
+    )
     return {
         row["sku"]: CatalogueEntry(
             sku=row["sku"],
@@ -45,6 +53,7 @@ async def catalogue(conn: asyncpg.Connection) -> Catalogue:
             bill_of_materials=tuple(
                 (sku, int(quantity)) for sku, quantity in json.loads(row["bill_of_materials"])
             ),
+            active=row["active"],
         )
         for row in rows
     }

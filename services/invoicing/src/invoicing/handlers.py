@@ -2,7 +2,9 @@
 
 Each handler runs inside the consumer's transaction (inbox + state + outbox). Events of one
 order arrive on several topics, so every handler that issues a document first takes the
-order's advisory lock.
+order's advisory lock. The departments invoices are issued between come from their owner's
+DepartmentDefined on the reference topic; a delivery between departments not learnt yet
+waits for them (DepartmentNotKnownYet, retried by the consumer).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from supplychain_contracts import (
     OrderDelivered,
     SlaBreached,
 )
+from supplychain_contracts.reference import DepartmentDefined
 from supplychain_kit import metrics, outbox
 from supplychain_kit.consumer import dispatch
 from supplychain_kit.effects import after_commit
@@ -23,6 +26,17 @@ from supplychain_kit.effects import after_commit
 from invoicing import domain, ledger, store
 from invoicing.domain import DocumentKind
 from invoicing.metrics import CREDITED_AMOUNT
+
+
+async def define_department(conn: asyncpg.Connection, defined: DepartmentDefined) -> None:
+    """Invoicing's copy of a department: the legal entity and cost centre invoices freeze."""
+    department = defined.department
+    await store.save_department(
+        conn,
+        domain.Party(department.code, department.legal_entity, department.cost_centre),
+        active=defined.active,
+        changed_at=defined.occurred_at,
+    )
 
 
 async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
@@ -113,5 +127,6 @@ apply_event = dispatch(
         OrderDelivered: issue_invoice,
         OrderCancelled: credit_cancellation,
         SlaBreached: credit_breach,
+        DepartmentDefined: define_department,
     }
 )

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import asyncpg
 from fastapi import FastAPI
 from supplychain_contracts import topics
-from supplychain_contracts.company import sample_company
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from invoicing import api, store
+from invoicing import api
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
 
 SCHEMA = "invoicing"
-
-
-async def seed(pool: asyncpg.Pool) -> None:
-    """The sample company's departments: the legal entities and cost centres invoices freeze."""
-    async with pool.acquire() as conn, conn.transaction():
-        await store.load_company(conn, sample_company())
 
 
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
@@ -29,11 +21,11 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         migrations_package="invoicing",
         # orders: OrderCancelled (cancellation credits); fulfilment: OrderDelivered (the
-        # invoice); sla: SlaBreached with its service credit. OrderPlaced is not needed.
-        consumes=(topics.ORDERS, topics.FULFILMENT, topics.SLA),
+        # invoice); sla: SlaBreached with its service credit; reference: DepartmentDefined
+        # (the legal entity and cost centre of each party). OrderPlaced is not needed.
+        consumes=(topics.ORDERS, topics.FULFILMENT, topics.SLA, topics.REFERENCE),
         produces=(topics.INVOICING,),
         apply=apply_event,
-        seed=seed,
     )
     return create_http_app(
         runtime,

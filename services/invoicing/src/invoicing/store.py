@@ -10,11 +10,11 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import CreditNoteIssued, InvoiceIssued
-from supplychain_contracts.company import Company
 
 from invoicing.domain import (
     CreditClaim,
     CreditKind,
+    DepartmentNotKnownYet,
     DocumentKind,
     IssuedInvoice,
     Party,
@@ -25,21 +25,34 @@ from invoicing.statements import StatementDocument
 # --- reference data ------------------------------------------------------------------------
 
 
-async def load_company(conn: asyncpg.Connection, company: Company) -> None:
-    await conn.executemany(
-        """INSERT INTO departments (code, legal_entity, cost_centre) VALUES ($1, $2, $3)
+async def save_department(
+    conn: asyncpg.Connection, party: Party, *, active: bool, changed_at: datetime
+) -> None:
+    """Insert or replace the department, unless a later change of it is already stored (an
+    older change arriving late changes nothing)."""
+    await conn.execute(
+        """INSERT INTO departments (code, legal_entity, cost_centre, active, changed_at)
+           VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (code) DO UPDATE SET legal_entity = EXCLUDED.legal_entity,
-               cost_centre = EXCLUDED.cost_centre""",
-        [(d.code, d.legal_entity, d.cost_centre) for d in company.departments],
+               cost_centre = EXCLUDED.cost_centre, active = EXCLUDED.active,
+               changed_at = EXCLUDED.changed_at
+           WHERE departments.changed_at IS NULL OR departments.changed_at <= EXCLUDED.changed_at""",
+        party.code,
+        party.legal_entity,
+        party.cost_centre,
+        active,
+        changed_at,
     )
 
 
 async def party(conn: asyncpg.Connection, department: str) -> Party:
+    """The department as it stands now, removed ones included (an order placed while it was
+    active is still invoiced); DepartmentNotKnownYet when invoicing has not learnt it."""
     row = await conn.fetchrow(
         "SELECT code, legal_entity, cost_centre FROM departments WHERE code = $1", department
     )
     if row is None:
-        raise LookupError(f"unknown department {department}")
+        raise DepartmentNotKnownYet(department)
     return Party(row["code"], row["legal_entity"], row["cost_centre"])
 
 
