@@ -1,19 +1,21 @@
 """Fulfilment's commands and handlers in process on the real PostgreSQL: the production chain.
 
 Events fulfilment publishes for sub-orders come back to it through its consumer (it reads
-its own topics); `consume` plays that part, so each test runs the chain as deployed.
+its own topics); `consume` plays that part, so each test runs the chain as deployed. Its
+catalogue comes the same way: the owner's reference events, applied by its handlers.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
-from fulfilment import commands, store
-from fulfilment.chain import sub_order_id
+from fulfilment import commands
+from fulfilment.chain import UnknownCatalogueItem, sub_order_id
 from fulfilment.domain import Command, WaitingForSubOrders, WorkStatus
 from fulfilment.handlers import apply_event
 from service_support import ServicePool, outbox_events
@@ -30,7 +32,9 @@ from supplychain_contracts import (
     OrderShipped,
     follow_up,
 )
-from supplychain_contracts.company import sample_company
+from supplychain_contracts.company import CatalogueItem, Component, sample_company
+from supplychain_contracts.reference import catalogue_item_defined
+from support import reference_events
 
 # Two city frames: each is 3 aluminium tubes, 1 steel dropout and 1 paint job.
 FRAMES_ORDER = (OrderLine(sku="FRAME-CITY", quantity=2, unit_price=Decimal("104.50")),)
@@ -43,9 +47,9 @@ COMPONENTS = {
 
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
+    """Fulfilment with the sample company's catalogue, learnt from the owner's events."""
     pool = await service_pool("fulfilment")
-    async with pool.acquire() as conn, conn.transaction():
-        await store.load_catalogue(conn, sample_company())
+    await consume(pool, *reference_events(sample_company()))
     return pool
 
 
@@ -231,3 +235,128 @@ async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stoppe
     for order_id in stoppable:
         assert await status_of(pool, order_id) == "cancelled"
     assert not any(isinstance(e, OrderBlocked) for e in await published(pool))
+
+
+# --- the catalogue, as its owner defines it ------------------------------------------------
+
+
+def frame_city(**changes: Any) -> CatalogueItem:
+    item = sample_company().item("FRAME-CITY")
+    assert item is not None
+    return item.model_copy(update=changes)
+
+
+async def receive_frames_order(pool: asyncpg.Pool) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    await consume(
+        pool,
+        OrderPlaced(
+            order_id=order_id,
+            root_order_id=order_id,
+            producer="order-intake",
+            supplier="FRAMES",
+            requester="ASSEMBLY",
+            lines=FRAMES_ORDER,
+        ),
+    )
+    return order_id
+
+
+async def catalogue_row(pool: asyncpg.Pool, sku: str) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM catalogue_items WHERE sku = $1", sku)
+        assert row is not None
+        return dict(row)
+
+
+def raised_components(outcome: commands.Outcome) -> dict[str, int]:
+    return {s.sku: s.quantity for s in outcome.sub_orders}
+
+
+async def test_a_changed_bill_of_materials_changes_the_sub_orders_of_orders_accepted_after_it(
+    pool: asyncpg.Pool,
+) -> None:
+    before = await receive_frames_order(pool)
+    first = await command(pool, before, Command.ACCEPT, "FRAMES")
+    # the owner redesigns the frame: four tubes, no dropout
+    redesigned = (
+        Component(sku="TUBE-AL-6061", quantity=4),
+        Component(sku="PAINT-FRAME", quantity=1),
+    )
+    await consume(
+        pool,
+        catalogue_item_defined(
+            frame_city(bill_of_materials=redesigned), producer="order-intake", changed_by="admin-1"
+        ),
+    )
+    after = await receive_frames_order(pool)
+    second = await command(pool, after, Command.ACCEPT, "FRAMES")
+
+    assert raised_components(first) == {"TUBE-AL-6061": 6, "DROPOUT-STEEL": 2, "PAINT-FRAME": 2}
+    assert raised_components(second) == {"TUBE-AL-6061": 8, "PAINT-FRAME": 2}
+    # the order accepted before keeps the sub-orders it raised
+    assert set(await sub_order_statuses(pool, before)) == set(COMPONENTS)
+    assert set(await sub_order_statuses(pool, after)) == {"TUBE-AL-6061", "PAINT-FRAME"}
+
+
+async def test_a_removed_item_is_kept_inactive_and_still_explodes_for_orders_placed_before(
+    pool: asyncpg.Pool,
+) -> None:
+    placed_while_active = await receive_frames_order(pool)
+    await consume(pool, catalogue_item_defined(frame_city(), producer="order-intake", active=False))
+
+    row = await catalogue_row(pool, "FRAME-CITY")
+    assert row["active"] is False
+    assert (row["supplier"], row["transfer_price"]) == ("FRAMES", Decimal("104.50"))
+    outcome = await command(pool, placed_while_active, Command.ACCEPT, "FRAMES")
+    assert raised_components(outcome) == {"TUBE-AL-6061": 6, "DROPOUT-STEEL": 2, "PAINT-FRAME": 2}
+
+
+async def test_the_transfer_price_comes_from_the_event_and_a_late_older_change_is_ignored(
+    pool: asyncpg.Pool,
+) -> None:
+    tube = sample_company().item("TUBE-AL-6061")
+    assert tube is not None
+    repriced = catalogue_item_defined(
+        tube, producer="order-intake", transfer_price=Decimal("15.00")
+    )
+    older = catalogue_item_defined(
+        tube,
+        producer="order-intake",
+        transfer_price=Decimal("1.00"),
+        occurred_at=repriced.occurred_at - timedelta(minutes=5),
+    )
+    await consume(pool, repriced, older)
+
+    assert (await catalogue_row(pool, "TUBE-AL-6061"))["transfer_price"] == Decimal("15.00")
+    order_id = await receive_frames_order(pool)
+    await command(pool, order_id, Command.ACCEPT, "FRAMES")
+    tubes = [
+        e
+        for e in await published(pool)
+        if isinstance(e, OrderPlaced) and e.lines[0].sku == "TUBE-AL-6061"
+    ]
+    assert [e.lines[0].unit_price for e in tubes] == [Decimal("15.00")]
+
+
+async def test_accepting_an_order_whose_items_are_not_known_yet_is_refused_until_they_are(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("fulfilment")  # no catalogue yet: the order came first
+    order_id = await receive_frames_order(pool)
+
+    with pytest.raises(UnknownCatalogueItem) as refused:
+        await command(pool, order_id, Command.ACCEPT, "FRAMES")
+    assert refused.value.skus == ("FRAME-CITY",)
+    # the frame is known, a component not yet: still no guessing
+    await consume(pool, catalogue_item_defined(frame_city(), producer="order-intake"))
+    with pytest.raises(UnknownCatalogueItem) as refused:
+        await command(pool, order_id, Command.ACCEPT, "FRAMES")
+    assert set(refused.value.skus) == set(COMPONENTS)
+    assert await status_of(pool, order_id) == "received"
+    assert await published(pool) == []
+
+    await consume(pool, *reference_events(sample_company()))
+    outcome = await command(pool, order_id, Command.ACCEPT, "FRAMES")
+    assert outcome.status is WorkStatus.ACCEPTED
+    assert raised_components(outcome) == {"TUBE-AL-6061": 6, "DROPOUT-STEEL": 2, "PAINT-FRAME": 2}

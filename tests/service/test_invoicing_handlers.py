@@ -1,17 +1,20 @@
 """Invoicing's handlers in process on the real PostgreSQL: a delivered order is invoiced once,
 with balanced postings and InvoiceIssued in the outbox; its credits follow the invoice, an SLA
-credit at the percentage its SlaBreached carries (monitoring resolves the policy)."""
+credit at the percentage its SlaBreached carries (monitoring resolves the policy). The
+departments it invoices between come from their owner's DepartmentDefined, applied by its
+handlers as the consumer would."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
-from invoicing import store
+from invoicing.domain import DepartmentNotKnownYet
 from invoicing.handlers import apply_event
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
@@ -27,7 +30,9 @@ from supplychain_contracts import (
     follow_up,
     utc_now,
 )
-from supplychain_contracts.company import sample_company
+from supplychain_contracts.company import Department, sample_company
+from supplychain_contracts.reference import department_defined
+from support import reference_events
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
 # both entities' books get their inter-entity lines.
@@ -37,9 +42,9 @@ TOTAL = Decimal("598.00")
 
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
+    """Invoicing with the sample company's departments, learnt from the owner's events."""
     pool = await service_pool("invoicing")
-    async with pool.acquire() as conn, conn.transaction():
-        await store.load_company(conn, sample_company())
+    await consume(pool, *reference_events(sample_company()))
     return pool
 
 
@@ -254,3 +259,90 @@ async def test_invoicing_keeps_no_sla_policies_of_its_own(pool: asyncpg.Pool) ->
            WHERE table_schema = current_schema() AND table_name IN ('sla_policies', 'order_terms')""",
     )
     assert tables == []
+
+
+# --- the departments, as their owner defines them ------------------------------------------
+
+
+def department(code: str, **changes: Any) -> Department:
+    found = sample_company().department(code)
+    assert found is not None
+    return found.model_copy(update=changes)
+
+
+async def test_invoicing_an_unknown_department_is_refused_not_invented(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("invoicing")
+    await consume(pool, department_defined(department("ASSEMBLY"), producer="order-intake"))
+    order = placed()  # ASSEMBLY supplies RETAIL_OPS, which invoicing has not learnt yet
+
+    with pytest.raises(DepartmentNotKnownYet) as refused:
+        await consume(pool, delivered(order))
+    assert refused.value.code == "RETAIL_OPS"
+    assert await rows(pool, "SELECT 1 FROM invoices") == []
+    assert await rows(pool, "SELECT 1 FROM postings") == []
+    assert await published(pool) == []
+
+    # the consumer fetches the delivery again; once the department is known it is invoiced
+    delivery = delivered(order)
+    await consume(pool, department_defined(department("RETAIL_OPS"), producer="order-intake"))
+    await consume(pool, delivery)
+    [invoice] = await rows(pool, "SELECT * FROM invoices")
+    assert (invoice["requester_legal_entity"], invoice["requester_cost_centre"]) == (
+        "NC-RETAIL",
+        "CC-2200",
+    )
+
+
+async def test_a_removed_department_is_kept_inactive_and_still_invoiced_for_its_orders(
+    pool: asyncpg.Pool,
+) -> None:
+    order = placed()
+    await consume(
+        pool,
+        department_defined(department("RETAIL_OPS"), producer="order-intake", active=False),
+        delivered(order),
+    )
+
+    [stored] = await rows(pool, "SELECT * FROM departments WHERE code = 'RETAIL_OPS'")
+    assert (stored["active"], stored["cost_centre"]) == (False, "CC-2200")
+    [invoice] = await rows(pool, "SELECT * FROM invoices WHERE order_id = $1", order.order_id)
+    assert invoice["requester_cost_centre"] == "CC-2200"
+
+
+async def test_a_reorganised_department_charges_new_invoices_and_old_ones_keep_their_parties(
+    pool: asyncpg.Pool,
+) -> None:
+    old_order, new_order = placed(), placed()
+    await consume(pool, delivered(old_order))
+    moved = department_defined(
+        department("RETAIL_OPS", legal_entity="NC-MFG", cost_centre="CC-9900"),
+        producer="order-intake",
+        changed_by="admin-1",
+    )
+    late_older = department_defined(
+        department("RETAIL_OPS", cost_centre="CC-0000"),
+        producer="order-intake",
+        occurred_at=moved.occurred_at - timedelta(minutes=5),
+    )
+    await consume(pool, moved, late_older, delivered(new_order))
+    await consume(pool, breached(old_order, pct="10"))  # credited against the old invoice
+
+    invoices = {
+        row["order_id"]: (row["requester_legal_entity"], row["requester_cost_centre"])
+        for row in await rows(pool, "SELECT * FROM invoices")
+    }
+    assert invoices == {
+        old_order.order_id: ("NC-RETAIL", "CC-2200"),  # frozen at issue
+        new_order.order_id: ("NC-MFG", "CC-9900"),  # the late, older change is ignored
+    }
+    credit_postings = await rows(
+        pool, "SELECT legal_entity, cost_centre FROM postings WHERE document_kind = 'credit_note'"
+    )
+    # the credit note posts between the parties its invoice froze
+    assert {(p["legal_entity"], p["cost_centre"]) for p in credit_postings} == {
+        ("NC-MFG", "CC-1600"),
+        ("NC-RETAIL", "CC-2200"),
+    }
+    assert await unbalanced_entities(pool) == []
