@@ -20,12 +20,15 @@ from order_intake.domain import (
     OrderRequest,
     OrderStatus,
     RequestedLine,
+    SpendingCheck,
     announced,
     approve,
     budget_warnings,
     cancel,
     check_allowance,
+    check_department_spending,
     check_employee_purchase,
+    check_employee_spending,
     month_start,
     needs_approval,
     next_status,
@@ -36,7 +39,23 @@ from order_intake.domain import (
     visible_to,
     year_start,
 )
-from supplychain_contracts import OrderLine, Priority
+from supplychain_contracts import (
+    ComponentsRequested,
+    Envelope,
+    FeedbackGiven,
+    InvoiceIssued,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDelivered,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    Priority,
+    SlaBreached,
+    SlaWarning,
+    WorkStarted,
+)
 
 TODAY = date(2025, 6, 15)
 DEPARTMENTS = {"ASSEMBLY", "FRAMES", "METALWORKS", "EMPLOYEE_SHOP"}
@@ -343,65 +362,66 @@ def test_cancel_is_refused_with_409_once_shipped_or_closed(status: OrderStatus) 
     assert caught.value.status == 409
     assert caught.value.field == "order_id"
     assert caught.value.message == f"the order is {status.value} and can no longer be cancelled"
+    assert caught.value.status_now is status  # answered as `status_now`
 
 
 # --- next_status -----------------------------------------------------------------------
 
-HAPPY_PATH = [
-    ("OrderAccepted", OrderStatus.ACCEPTED),
-    ("WorkStarted", OrderStatus.IN_PROGRESS),
-    ("ComponentsRequested", OrderStatus.AWAITING_COMPONENTS),
-    ("OrderShipped", OrderStatus.SHIPPED),
-    ("OrderDelivered", OrderStatus.DELIVERED),
-    ("InvoiceIssued", OrderStatus.INVOICED),
+HAPPY_PATH: list[tuple[type[Envelope], OrderStatus]] = [
+    (OrderAccepted, OrderStatus.ACCEPTED),
+    (WorkStarted, OrderStatus.IN_PROGRESS),
+    (ComponentsRequested, OrderStatus.AWAITING_COMPONENTS),
+    (OrderShipped, OrderStatus.SHIPPED),
+    (OrderDelivered, OrderStatus.DELIVERED),
+    (InvoiceIssued, OrderStatus.INVOICED),
 ]
 
 
 def test_next_status_follows_the_happy_path() -> None:
     status = OrderStatus.PLACED
-    for event_type, expected in HAPPY_PATH:
-        status = next_status(status, event_type)
+    for event, expected in HAPPY_PATH:
+        status = next_status(status, event)
         assert status is expected
 
 
 @pytest.mark.parametrize(
-    ("current", "event_type"),
+    ("current", "event"),
     [
-        (OrderStatus.SHIPPED, "OrderAccepted"),
-        (OrderStatus.SHIPPED, "WorkStarted"),
-        (OrderStatus.AWAITING_COMPONENTS, "WorkStarted"),
-        (OrderStatus.DELIVERED, "OrderShipped"),
-        (OrderStatus.INVOICED, "OrderDelivered"),
-        (OrderStatus.ACCEPTED, "OrderAccepted"),
+        (OrderStatus.SHIPPED, OrderAccepted),
+        (OrderStatus.SHIPPED, WorkStarted),
+        (OrderStatus.AWAITING_COMPONENTS, WorkStarted),
+        (OrderStatus.DELIVERED, OrderShipped),
+        (OrderStatus.INVOICED, OrderDelivered),
+        (OrderStatus.ACCEPTED, OrderAccepted),
     ],
 )
-def test_next_status_never_moves_backwards(current: OrderStatus, event_type: str) -> None:
-    assert next_status(current, event_type) is current
+def test_next_status_never_moves_backwards(current: OrderStatus, event: type[Envelope]) -> None:
+    assert next_status(current, event) is current
 
 
 def test_a_late_event_skips_ahead() -> None:
-    assert next_status(OrderStatus.PLACED, "OrderShipped") is OrderStatus.SHIPPED
-    assert next_status(OrderStatus.ACCEPTED, "InvoiceIssued") is OrderStatus.INVOICED
+    assert next_status(OrderStatus.PLACED, OrderShipped) is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.ACCEPTED, InvoiceIssued) is OrderStatus.INVOICED
 
 
 def test_unknown_or_own_events_leave_the_status_alone() -> None:
-    assert next_status(OrderStatus.ACCEPTED, "OrderPlaced") is OrderStatus.ACCEPTED
-    assert next_status(OrderStatus.ACCEPTED, "SlaBreached") is OrderStatus.ACCEPTED
-    assert next_status(OrderStatus.SHIPPED, "Nonsense") is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.ACCEPTED, OrderPlaced) is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.ACCEPTED, SlaBreached) is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.SHIPPED, FeedbackGiven) is OrderStatus.SHIPPED
 
 
 def test_rejection_and_cancellation() -> None:
-    assert next_status(OrderStatus.PLACED, "OrderRejected") is OrderStatus.REJECTED
-    assert next_status(OrderStatus.IN_PROGRESS, "OrderCancelled") is OrderStatus.CANCELLED
+    assert next_status(OrderStatus.PLACED, OrderRejected) is OrderStatus.REJECTED
+    assert next_status(OrderStatus.IN_PROGRESS, OrderCancelled) is OrderStatus.CANCELLED
     # too late: the order already left the supplier
-    assert next_status(OrderStatus.SHIPPED, "OrderCancelled") is OrderStatus.SHIPPED
-    assert next_status(OrderStatus.DELIVERED, "OrderRejected") is OrderStatus.DELIVERED
+    assert next_status(OrderStatus.SHIPPED, OrderCancelled) is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.DELIVERED, OrderRejected) is OrderStatus.DELIVERED
     # terminal states stay terminal
-    for event_type, _ in HAPPY_PATH:
-        assert next_status(OrderStatus.REJECTED, event_type) is OrderStatus.REJECTED
-        assert next_status(OrderStatus.CANCELLED, event_type) is OrderStatus.CANCELLED
-    assert next_status(OrderStatus.REJECTED, "OrderCancelled") is OrderStatus.REJECTED
-    assert next_status(OrderStatus.CANCELLED, "OrderRejected") is OrderStatus.CANCELLED
+    for event, _ in HAPPY_PATH:
+        assert next_status(OrderStatus.REJECTED, event) is OrderStatus.REJECTED
+        assert next_status(OrderStatus.CANCELLED, event) is OrderStatus.CANCELLED
+    assert next_status(OrderStatus.REJECTED, OrderCancelled) is OrderStatus.REJECTED
+    assert next_status(OrderStatus.CANCELLED, OrderRejected) is OrderStatus.CANCELLED
 
 
 PROGRESS = [
@@ -414,25 +434,25 @@ PROGRESS = [
     OrderStatus.INVOICED,
 ]
 TERMINAL = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
-EVENT_TYPES = [
-    "OrderAccepted",
-    "OrderRejected",
-    "WorkStarted",
-    "ComponentsRequested",
-    "OrderShipped",
-    "OrderDelivered",
-    "InvoiceIssued",
-    "OrderCancelled",
-    "OrderPlaced",
-    "SlaWarning",
+EVENT_CLASSES: list[type[Envelope]] = [
+    OrderAccepted,
+    OrderRejected,
+    WorkStarted,
+    ComponentsRequested,
+    OrderShipped,
+    OrderDelivered,
+    InvoiceIssued,
+    OrderCancelled,
+    OrderPlaced,
+    SlaWarning,
 ]
 
 
-@given(st.lists(st.sampled_from(EVENT_TYPES), max_size=30))
-def test_next_status_is_monotonic_over_any_event_sequence(events: list[str]) -> None:
+@given(st.lists(st.sampled_from(EVENT_CLASSES), max_size=30))
+def test_next_status_is_monotonic_over_any_event_sequence(events: list[type[Envelope]]) -> None:
     status = OrderStatus.PLACED
-    for event_type in events:
-        new = next_status(status, event_type)
+    for event in events:
+        new = next_status(status, event)
         if status in TERMINAL:
             assert new is status
         elif new in TERMINAL:
@@ -443,10 +463,10 @@ def test_next_status_is_monotonic_over_any_event_sequence(events: list[str]) -> 
 
 
 @given(st.permutations([event for event, _ in HAPPY_PATH]))
-def test_any_delivery_order_of_the_happy_path_ends_invoiced(events: list[str]) -> None:
+def test_any_delivery_order_of_the_happy_path_ends_invoiced(events: list[type[Envelope]]) -> None:
     status = OrderStatus.PLACED
-    for event_type in events:
-        status = next_status(status, event_type)
+    for event in events:
+        status = next_status(status, event)
     assert status is OrderStatus.INVOICED
 
 
@@ -535,6 +555,21 @@ def test_orders_above_the_threshold_need_approval() -> None:
     assert not needs_approval(LOGISTICS, Decimal("1000000.00"))  # no threshold
 
 
+def test_a_department_order_is_placed_warned_or_held_for_approval() -> None:
+    def check(budget: DepartmentBudget, total: str) -> SpendingCheck:
+        return check_department_spending(
+            budget, committed_this_month=Decimal("15000.00"), total=Decimal(total)
+        )
+
+    assert check(MARKETING, "5000.00") == SpendingCheck(OrderStatus.PLACED)
+    assert check(MARKETING, "10000.01") == SpendingCheck(OrderStatus.PENDING_APPROVAL)
+    warned = check(FACILITIES, "6000.00")
+    assert warned.status is OrderStatus.PLACED
+    assert len(warned.warnings) == 1
+    with pytest.raises(OrderRefused):
+        check(LOGISTICS, "15000.01")
+
+
 def _approve(status: OrderStatus, approver: str, placed_by: str | None = "marketing-1") -> Any:
     req = request(requester="MARKETING", supplier="RETAIL_OPS", priority=Priority.RUSH)
     lines = (OrderLine(sku="DEMO-BIKE-SET", quantity=11, unit_price=Decimal("945.00")),)
@@ -590,8 +625,8 @@ def test_a_pending_order_is_hidden_from_the_supplier_and_never_announced() -> No
 
 
 def test_a_pending_order_is_not_moved_by_fulfilment_events_backwards() -> None:
-    assert next_status(OrderStatus.PENDING_APPROVAL, "OrderAccepted") is OrderStatus.ACCEPTED
-    assert next_status(OrderStatus.PLACED, "Nonsense") is OrderStatus.PLACED
+    assert next_status(OrderStatus.PENDING_APPROVAL, OrderAccepted) is OrderStatus.ACCEPTED
+    assert next_status(OrderStatus.PLACED, FeedbackGiven) is OrderStatus.PLACED
 
 
 # --- employee purchases ----------------------------------------------------------------
@@ -636,6 +671,15 @@ def test_employee_purchase_refusals(
     with pytest.raises(OrderRefused) as caught:
         check_employee_purchase(req, employee, supplier_is_employee_shop=shop)
     assert (caught.value.status, caught.value.field, caught.value.message) == (422, field, message)
+
+
+def test_an_employee_purchase_within_the_allowance_is_placed_at_once() -> None:
+    assert check_employee_purchase(_shop(), ADA, supplier_is_employee_shop=True) == ADA
+    assert check_employee_purchase(request(), None, supplier_is_employee_shop=False) is None
+    checked = check_employee_spending(ADA, spent_this_year=Decimal("0"), total=Decimal("2000"))
+    assert checked == SpendingCheck(OrderStatus.PLACED)
+    with pytest.raises(OrderRefused):
+        check_employee_spending(ADA, spent_this_year=Decimal("0.01"), total=Decimal("2000"))
 
 
 def test_the_yearly_allowance_caps_employee_purchases() -> None:

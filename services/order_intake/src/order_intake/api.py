@@ -1,25 +1,25 @@
-"""HTTP API of order intake: the routes a department's system integrates with."""
+"""HTTP API of order intake: the routes a department's system integrates with.
+
+A route translates HTTP into a command (commands.py) and its result or refusal into HTTP.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
-from supplychain_contracts import OrderLine, OrderPlaced, Priority
-from supplychain_kit import metrics, outbox
+from fastapi import APIRouter, Depends, Header, Query, Response
 from supplychain_kit.auth import Caller, Principal, require_department
-from supplychain_kit.http import Db, Runtime
+from supplychain_kit.http import Db, get_settings
 from supplychain_kit.problems import Problem
-from supplychain_kit.telemetry import current_trace_headers, join_trace
 
-from order_intake import domain, store
+from order_intake import commands, domain, store
 from order_intake.config import OrderIntakeSettings
-from order_intake.domain import DepartmentBudget, OrderRefused, OrderStatus
+from order_intake.cursor import InvalidQuery, Position, as_utc, decode_cursor, encode_cursor
+from order_intake.domain import Limits, OrderRefused, OrderStatus
 from order_intake.models import (
     INVALID,
     UNAUTHORIZED,
@@ -36,6 +36,7 @@ from order_intake.models import (
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
+Settings = Annotated[OrderIntakeSettings, Depends(get_settings)]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -51,30 +52,48 @@ IdempotencyKey = Annotated[
 NOT_FOUND: Responses = {404: problem("no such order, or not one of the caller's department")}
 
 
-def _refusal(refused: OrderRefused, *, title: str, **extensions: Any) -> Problem:
-    return Problem(
-        refused.status,
-        refused.message,
-        title=title,
-        errors=[{"field": refused.field, "message": refused.message}],
-        **extensions,
-    )
-
-
-def _visible(order: dict[str, Any] | None, caller: Principal) -> bool:
-    return order is not None and caller.department in domain.visible_to(
-        requester=order["requester"],
-        supplier=order["supplier"],
-        status=OrderStatus(order["status"]),
-    )
-
-
-async def _load(db: Db, order_id: UUID, caller: Principal) -> OrderOut:
-    order = await store.get_order(db, order_id)
-    if order is None or not _visible(order, caller):
+@contextmanager
+def _refusals(title: str, *, action: str) -> Iterator[None]:
+    """A command's refusals as problem documents; `title` and `action` name the command."""
+    try:
+        yield
+    except OrderRefused as refused:
+        status_now = refused.status_now
+        extensions: dict[str, Any] = {} if status_now is None else {"status_now": status_now.value}
+        raise Problem(
+            refused.status,
+            refused.message,
+            title=title,
+            errors=[{"field": refused.field, "message": refused.message}],
+            **extensions,
+        ) from refused
+    except commands.UnknownOrder as unknown:
         # another department's order is indistinguishable from a missing one
-        raise Problem(404, f"order {order_id} does not exist")
-    return OrderOut.model_validate(order)
+        raise Problem(404, f"order {unknown.order_id} does not exist") from unknown
+    except commands.NotTheRequester as other:
+        raise Problem(
+            403, f"{other.department} cannot {action} for {other.requester}", title="Forbidden"
+        ) from other
+    except commands.IdempotencyConflict as conflict:
+        raise Problem(
+            409,
+            "this Idempotency-Key was already used with a different request body",
+            title="Idempotency key reused",
+            errors=[{"field": "Idempotency-Key", "message": "used with a different body"}],
+        ) from conflict
+
+
+@contextmanager
+def _invalid_query() -> Iterator[None]:
+    try:
+        yield
+    except InvalidQuery as invalid:
+        raise Problem(
+            422,
+            str(invalid),
+            title="Invalid request",
+            errors=[{"field": invalid.field, "message": invalid.reason}],
+        ) from invalid
 
 
 def _request_of(body: PlaceOrder) -> domain.OrderRequest:
@@ -90,82 +109,16 @@ def _request_of(body: PlaceOrder) -> domain.OrderRequest:
     )
 
 
-async def _check_spending(
-    db: Db,
-    request: domain.OrderRequest,
-    budget: DepartmentBudget,
-    total: Decimal,
-    now: datetime,
-) -> tuple[OrderStatus, tuple[str, ...]]:
-    """Budget and approval for a department's order, allowance for an employee's."""
-    if request.employee_id is not None:
-        employee = await store.employee(db, request.employee_id)
-        assert employee is not None  # checked before pricing
-        spent = await store.employee_spent(
-            db, employee_id=employee.employee_id, since=domain.year_start(now)
-        )
-        domain.check_allowance(employee, spent_this_year=spent, total=total)
-        return OrderStatus.PLACED, ()
-    committed = await store.committed_this_month(
-        db, department=request.requester, since=domain.month_start(now)
-    )
-    warnings = domain.budget_warnings(budget, committed_this_month=committed, total=total)
-    pending = domain.needs_approval(budget, total)
-    return (OrderStatus.PENDING_APPROVAL if pending else OrderStatus.PLACED), warnings
-
-
-async def _place_new(
-    db: Db,
-    runtime: Runtime,
-    body: PlaceOrder,
-    budget: DepartmentBudget | None,
-    *,
-    key: str,
-    fingerprint: str,
-    caller: Principal,
-) -> tuple[OrderPlaced, OrderStatus, bool]:
-    """Validate, price, check spending and store a new order (in the caller's transaction)."""
-    settings = runtime.settings
-    assert isinstance(settings, OrderIntakeSettings)
-    request = _request_of(body)
-    now = datetime.now(UTC)
-    shop_discount = await store.employee_shop_discount(db, body.supplier)
-    if request.employee_id is not None:
-        domain.check_employee_purchase(
-            request,
-            await store.employee(db, request.employee_id),
-            supplier_is_employee_shop=shop_discount is not None,
-        )
-    lines = domain.price_lines(
-        request,
-        catalogue=await store.catalogue_entries(db, [line.sku for line in body.lines]),
-        departments=await store.department_codes(db),
-        limits=domain.Limits(
-            max_lines=settings.max_lines_per_order,
-            max_quantity=settings.max_quantity_per_line,
-        ),
-        today=now.date(),
-        employee_discount_pct=shop_discount,
-    )
-    assert budget is not None  # price_lines refused an unknown requester
-    total = domain.order_total(lines)
-    status, warnings = await _check_spending(db, request, budget, total, now)
-    event = domain.place(request, lines, currency="EUR")
-    created = await store.claim_idempotency_key(
-        db,
-        order=event,
-        total=total,
-        key=key,
-        request_hash=fingerprint,
-        status=status,
-        placed_by_key_id=caller.key_id,
-        warnings=warnings,
-    )
-    if created:
-        await store.remember_trace(db, event.order_id, current_trace_headers())
-    if created and status is OrderStatus.PLACED:
-        await outbox.append(db, [event])
-    return event, status, created
+async def _order(db: Db, order_id: UUID, caller: Principal) -> OrderOut:
+    """The order as its reader sees it: 404 unless the caller's department may read it."""
+    order = await store.get_order(db, order_id)
+    if order is None or caller.department not in domain.visible_to(
+        requester=order["requester"],
+        supplier=order["supplier"],
+        status=OrderStatus(order["status"]),
+    ):
+        raise Problem(404, f"order {order_id} does not exist")
+    return OrderOut.model_validate(order)
 
 
 @router.post(
@@ -190,7 +143,7 @@ async def place_order(
     body: PlaceOrder,
     idempotency_key: IdempotencyKey,
     db: Db,
-    runtime: Runtime,
+    settings: Settings,
     caller: Caller,
     response: Response,
 ) -> OrderOut:
@@ -204,44 +157,20 @@ async def place_order(
     purchases count against the employee's yearly allowance, not the department's budget.
     """
     require_department(caller, body.requester, action="place orders")
-    fingerprint = domain.request_fingerprint(body.model_dump(mode="json"))
-    placed: tuple[OrderPlaced, OrderStatus, bool] | None = None
-    async with db.transaction():
-        # One order of a department at a time: budget, allowance and key checks then see
-        # every committed order of the department (concurrent orders cannot both slip under).
-        budget = await store.lock_department(db, body.requester)
-        existing = await store.order_by_key(db, requester=body.requester, key=idempotency_key)
-        if existing is None:
-            try:
-                placed = await _place_new(
-                    db,
-                    runtime,
-                    body,
-                    budget,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    caller=caller,
-                )
-            except OrderRefused as refused:
-                raise _refusal(refused, title="Order refused") from refused
-    if placed is not None and placed[2]:
-        event, status, _ = placed
-        if status is OrderStatus.PLACED:
-            metrics.ORDERS_PLACED.labels(requester=event.requester, supplier=event.supplier).inc()
-        return await _load(db, event.order_id, caller)
-    existing = existing or await store.order_by_key(
-        db, requester=body.requester, key=idempotency_key
-    )
-    assert existing is not None
-    if existing["request_hash"] != fingerprint:
-        raise Problem(
-            409,
-            "this Idempotency-Key was already used with a different request body",
-            title="Idempotency key reused",
-            errors=[{"field": "Idempotency-Key", "message": "used with a different body"}],
+    with _refusals("Order refused", action="place orders"):
+        placement = await commands.place(
+            db,
+            _request_of(body),
+            idempotency_key=idempotency_key,
+            fingerprint=domain.request_fingerprint(body.model_dump(mode="json")),
+            placed_by_key_id=caller.key_id,
+            limits=Limits(
+                max_lines=settings.max_lines_per_order,
+                max_quantity=settings.max_quantity_per_line,
+            ),
         )
-    response.status_code = 200
-    return await _load(db, existing["order_id"], caller)
+    response.status_code = 201 if placement.created else 200  # 200: a replay
+    return await _order(db, placement.order_id, caller)
 
 
 @router.get(
@@ -278,53 +207,24 @@ async def list_orders(
 ) -> OrderPage:
     """Orders the caller's department placed (as requester), newest first, a page at a time
     (keyset pagination: follow `next_cursor` until it is null)."""
+    with _invalid_query():
+        since = as_utc(since, field="since") if since else None
+        after = decode_cursor(cursor) if cursor else None
     rows = await store.list_orders(
         db,
         requester=caller.department,
         status=status,
         supplier=supplier,
-        since=_as_utc(since, field="since") if since else None,
-        after=_decode_cursor(cursor) if cursor else None,
+        since=since,
+        after=after,
         limit=limit + 1,
     )
     page = rows[:limit]
-    next_cursor = (
-        _encode_cursor(page[-1]["created_at"], page[-1]["order_id"]) if len(rows) > limit else None
-    )
+    last = Position(page[-1]["created_at"], page[-1]["order_id"]) if len(rows) > limit else None
     return OrderPage(
-        orders=[OrderSummary.model_validate(row) for row in page], next_cursor=next_cursor
+        orders=[OrderSummary.model_validate(row) for row in page],
+        next_cursor=encode_cursor(last) if last else None,
     )
-
-
-def _as_utc(moment: datetime, *, field: str) -> datetime:
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
-        raise Problem(
-            422,
-            f"{field} is out of range",
-            title="Invalid request",
-            errors=[{"field": field, "message": "out of range"}],
-        ) from exc
-
-
-def _encode_cursor(created_at: datetime, order_id: UUID) -> str:
-    raw = f"{created_at.astimezone(UTC).isoformat()}|{order_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, order_id = raw.split("|")
-        return _as_utc(datetime.fromisoformat(moment), field="cursor"), UUID(order_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "cursor is not a next_cursor of this API",
-            title="Invalid request",
-            errors=[{"field": "cursor", "message": "not a next_cursor of this API"}],
-        ) from exc
 
 
 @router.get(
@@ -336,7 +236,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 async def get_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
     """An order with its current status and the timeline of its handoffs (readable by its
     requester, and by its supplier once it is placed)."""
-    return await _load(db, order_id, caller)
+    return await _order(db, order_id, caller)
 
 
 @router.post(
@@ -351,38 +251,14 @@ async def get_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
         **INVALID,
     },
 )
-async def approve_order(order_id: UUID, db: Db, runtime: Runtime, caller: Caller) -> OrderOut:
+async def approve_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
     """Approve an order above the department's approval threshold with a second key of the
     department (not the one that placed it); the order is placed and OrderPlaced published."""
-    async with db.transaction():
-        order = await store.get_order(db, order_id, for_update=True)
-        if order is None or order["requester"] != caller.department:
-            raise Problem(404, f"order {order_id} does not exist")
-        lines = tuple(OrderLine(**line) for line in order["lines"])
-        try:
-            event = domain.approve(
-                order_id=order_id,
-                status=OrderStatus(order["status"]),
-                placed_by_key_id=order["placed_by_key_id"],
-                approver_key_id=caller.key_id,
-                request=domain.OrderRequest(
-                    requester=order["requester"],
-                    supplier=order["supplier"],
-                    employee_id=order["employee_id"],
-                    lines=(),
-                    priority=Priority(order["priority"]),
-                    needed_by=order["needed_by"],
-                ),
-                lines=lines,
-                currency=order["currency"],
-            )
-        except OrderRefused as refused:
-            raise _refusal(refused, title="Cannot approve", status_now=order["status"]) from refused
-        await store.mark_approved(db, order=event, approved_by_key_id=caller.key_id)
-        with join_trace("order-intake approve", store.order_trace(order)):
-            await outbox.append(db, [event])
-    metrics.ORDERS_PLACED.labels(requester=event.requester, supplier=event.supplier).inc()
-    return await _load(db, order_id, caller)
+    with _refusals("Cannot approve", action="approve orders"):
+        await commands.approve(
+            db, order_id, department=caller.department, approver_key_id=caller.key_id
+        )
+    return await _order(db, order_id, caller)
 
 
 @router.post(
@@ -398,44 +274,15 @@ async def approve_order(order_id: UUID, db: Db, runtime: Runtime, caller: Caller
     },
 )
 async def cancel_order(
-    order_id: UUID, db: Db, runtime: Runtime, caller: Caller, body: CancelOrder | None = None
+    order_id: UUID, db: Db, caller: Caller, body: CancelOrder | None = None
 ) -> OrderOut:
     """Cancel an order before it is shipped; emits OrderCancelled (an order still pending
     approval was never announced, so it is withdrawn without an event)."""
-    async with db.transaction():
-        order = await store.get_order(db, order_id, for_update=True)
-        if order is None or not _visible(order, caller):
-            raise Problem(404, f"order {order_id} does not exist")
-        require_department(caller, order["requester"], action="cancel orders")
-        status = OrderStatus(order["status"])
-        if not domain.announced(status):
-            await store.set_status(db, order_id, OrderStatus.CANCELLED)
-            return await _load(db, order_id, caller)
-        try:
-            event = domain.cancel(
-                order_id=order_id,
-                root_order_id=order["root_order_id"],
-                status=status,
-                supplier=order["supplier"],
-                requester=order["requester"],
-                employee_id=order["employee_id"],
-                reason=body.reason if body else "",
-                causation_id=await store.last_event_id(db, order_id),
-            )
-        except OrderRefused as refused:
-            raise _refusal(refused, title="Cannot cancel", status_now=order["status"]) from refused
-        await store.set_status(db, order_id, OrderStatus.CANCELLED)
-        await store.add_timeline(
-            db,
-            event_id=event.event_id,
-            order_id=order_id,
-            event_type=event.event_type,
-            occurred_at=event.occurred_at,
-            detail=event.reason or None,
+    with _refusals("Cannot cancel", action="cancel orders"):
+        await commands.cancel(
+            db, order_id, department=caller.department, reason=body.reason if body else ""
         )
-        with join_trace("order-intake cancel", store.order_trace(order)):
-            await outbox.append(db, [event])
-    return await _load(db, order_id, caller)
+    return await _order(db, order_id, caller)
 
 
 @router.get(

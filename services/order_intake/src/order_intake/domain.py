@@ -11,7 +11,20 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
+from supplychain_contracts import (
+    ComponentsRequested,
+    Envelope,
+    InvoiceIssued,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDelivered,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    Priority,
+    WorkStarted,
+)
 
 PRODUCER = "order-intake"
 
@@ -31,15 +44,15 @@ class OrderStatus(StrEnum):
 
 
 # Which status a fulfilment/invoicing event moves the read model to.
-STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
-    "OrderAccepted": OrderStatus.ACCEPTED,
-    "OrderRejected": OrderStatus.REJECTED,
-    "WorkStarted": OrderStatus.IN_PROGRESS,
-    "ComponentsRequested": OrderStatus.AWAITING_COMPONENTS,
-    "OrderShipped": OrderStatus.SHIPPED,
-    "OrderDelivered": OrderStatus.DELIVERED,
-    "InvoiceIssued": OrderStatus.INVOICED,
-    "OrderCancelled": OrderStatus.CANCELLED,
+STATUS_AFTER_EVENT: dict[type[Envelope], OrderStatus] = {
+    OrderAccepted: OrderStatus.ACCEPTED,
+    OrderRejected: OrderStatus.REJECTED,
+    WorkStarted: OrderStatus.IN_PROGRESS,
+    ComponentsRequested: OrderStatus.AWAITING_COMPONENTS,
+    OrderShipped: OrderStatus.SHIPPED,
+    OrderDelivered: OrderStatus.DELIVERED,
+    InvoiceIssued: OrderStatus.INVOICED,
+    OrderCancelled: OrderStatus.CANCELLED,
 }
 CANCELLABLE = frozenset(
     {
@@ -52,13 +65,22 @@ CANCELLABLE = frozenset(
 
 
 class OrderRefused(Exception):
-    """The order breaks a business rule; `field` names the offending input."""
+    """The order breaks a business rule; `field` names the offending input, `status_now`
+    the status of a stored order that a command on it was refused in."""
 
-    def __init__(self, message: str, *, field: str, status: int = 422) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        status: int = 422,
+        status_now: OrderStatus | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.status_now = status_now
 
 
 @dataclass(frozen=True)
@@ -199,6 +221,7 @@ def cancel(
             f"the order is {status.value} and can no longer be cancelled",
             field="order_id",
             status=409,
+            status_now=status,
         )
     return OrderCancelled(
         order_id=order_id,
@@ -212,9 +235,10 @@ def cancel(
     )
 
 
-def next_status(current: OrderStatus, event_type: str) -> OrderStatus:
-    """The read model's status after a fulfilment or invoicing event (never moves back)."""
-    target = STATUS_AFTER_EVENT.get(event_type)
+def next_status(current: OrderStatus, event: type[Envelope]) -> OrderStatus:
+    """The read model's status after a fulfilment or invoicing event of class `event`
+    (never moves back; events of other classes leave it alone)."""
+    target = STATUS_AFTER_EVENT.get(event)
     if target is None or current in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
         return current
     if target in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
@@ -287,6 +311,25 @@ def needs_approval(budget: DepartmentBudget, total: Decimal) -> bool:
     return budget.approval_threshold is not None and total > budget.approval_threshold
 
 
+@dataclass(frozen=True)
+class SpendingCheck:
+    """What the budget or allowance lets happen to an order: the status it is stored in
+    (placed, or waiting for approval) and the reservations it was accepted with."""
+
+    status: OrderStatus
+    warnings: tuple[str, ...] = ()
+
+
+def check_department_spending(
+    budget: DepartmentBudget, *, committed_this_month: Decimal, total: Decimal
+) -> SpendingCheck:
+    """A department's order within budget (or warned about) is placed, or waits for approval
+    above the threshold; over budget it is refused unless the department only warns."""
+    warnings = budget_warnings(budget, committed_this_month=committed_this_month, total=total)
+    pending = needs_approval(budget, total)
+    return SpendingCheck(OrderStatus.PENDING_APPROVAL if pending else OrderStatus.PLACED, warnings)
+
+
 def approve(
     *,
     order_id: UUID,
@@ -303,6 +346,7 @@ def approve(
             f"the order is {status.value}: only an order pending approval can be approved",
             field="order_id",
             status=409,
+            status_now=status,
         )
     if placed_by_key_id is None or approver_key_id == placed_by_key_id:
         raise OrderRefused(
@@ -310,6 +354,7 @@ def approve(
             "approve with another key of the department",
             field="Authorization",
             status=403,
+            status_now=status,
         )
     return place(request, lines, currency=currency, order_id=order_id)
 
@@ -326,10 +371,13 @@ class Employee:
 
 def check_employee_purchase(
     request: OrderRequest, employee: Employee | None, *, supplier_is_employee_shop: bool
-) -> None:
-    """An employee buys for themself, through their own department, from the employee shop."""
+) -> Employee | None:
+    """An employee buys for themself, through their own department, from the employee shop.
+
+    Returns the buying employee; None for a department's own order.
+    """
     if request.employee_id is None:
-        return
+        return None
     if employee is None:
         raise OrderRefused(f"unknown employee {request.employee_id}", field="employee_id")
     if employee.department != request.requester:
@@ -342,6 +390,15 @@ def check_employee_purchase(
             f"employees buy only from the employee shop; {request.supplier} is not one",
             field="supplier",
         )
+    return employee
+
+
+def check_employee_spending(
+    employee: Employee, *, spent_this_year: Decimal, total: Decimal
+) -> SpendingCheck:
+    """An employee purchase within the yearly allowance is placed at once (no approval)."""
+    check_allowance(employee, spent_this_year=spent_this_year, total=total)
+    return SpendingCheck(OrderStatus.PLACED)
 
 
 def check_allowance(employee: Employee, *, spent_this_year: Decimal, total: Decimal) -> None:

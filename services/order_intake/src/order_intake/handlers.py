@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import asyncpg
-from supplychain_contracts import Envelope
+from supplychain_contracts import (
+    ComponentsRequested,
+    CreditNoteIssued,
+    Envelope,
+    FeedbackGiven,
+    HelpRequested,
+    InvoiceIssued,
+    OrderAccepted,
+    OrderBlocked,
+    OrderDelivered,
+    OrderRejected,
+    OrderShipped,
+    WorkStarted,
+)
+from supplychain_kit.consumer import dispatch
 
 from order_intake import store
-from order_intake.domain import OrderStatus, next_status
+from order_intake.domain import next_status
 
 
-async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
-    order = await conn.fetchrow(
-        "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", event.order_id
-    )
-    if order is None:
+async def record_handoff(conn: asyncpg.Connection, event: Envelope) -> None:
+    """A supplier's or invoicing's event on one of our orders enters its timeline and moves
+    its status (domain.STATUS_AFTER_EVENT)."""
+    current = await store.lock_status(conn, event.order_id)
+    if current is None:
         return  # an order placed elsewhere (a sub-order raised by fulfilment)
     await store.add_timeline(
         conn,
@@ -23,7 +37,28 @@ async def apply_event(conn: asyncpg.Connection, event: Envelope) -> None:
         occurred_at=event.occurred_at,
         detail=getattr(event, "reason", None),
     )
-    current = OrderStatus(order["status"])
-    new = next_status(current, event.event_type)
+    new = next_status(current, type(event))
     if new != current:
         await store.set_status(conn, event.order_id, new)
+
+
+# The subscriber: every fulfilment and invoicing event of an order is a handoff on its
+# timeline; other events are ignored.
+apply_event = dispatch(
+    dict.fromkeys(
+        (
+            OrderAccepted,
+            OrderRejected,
+            WorkStarted,
+            ComponentsRequested,
+            OrderShipped,
+            OrderDelivered,
+            OrderBlocked,
+            FeedbackGiven,
+            HelpRequested,
+            InvoiceIssued,
+            CreditNoteIssued,
+        ),
+        record_handoff,
+    )
+)

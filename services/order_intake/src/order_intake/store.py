@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import asyncpg
 from supplychain_contracts import OrderPlaced
 from supplychain_contracts.company import Company
 
+from order_intake.cursor import Position
 from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
 
 # Orders that no longer commit money: they count against no budget or allowance.
@@ -77,10 +79,6 @@ async def load_company(conn: asyncpg.Connection, company: Company) -> None:
     )
 
 
-async def department_codes(conn: asyncpg.Connection) -> set[str]:
-    return {row["code"] for row in await conn.fetch("SELECT code FROM departments")}
-
-
 async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT * FROM departments ORDER BY code")
     return [dict(row) for row in rows]
@@ -95,27 +93,57 @@ async def list_catalogue(
     return [{**dict(row), "components": json.loads(row["components"])} for row in rows]
 
 
-async def catalogue_entries(conn: asyncpg.Connection, skus: list[str]) -> dict[str, CatalogueEntry]:
+@dataclass(frozen=True)
+class OrderReferences:
+    """The reference data an order is checked and priced against."""
+
+    departments: set[str]
+    catalogue: dict[str, CatalogueEntry]  # the order's skus that exist
+    employee_shop_discount: Decimal | None  # the supplier's, if it is an employee shop
+    employee: Employee | None  # the buying employee, if there is one and they exist
+
+
+async def order_references(
+    conn: asyncpg.Connection, *, supplier: str, skus: list[str], employee_id: str | None
+) -> OrderReferences:
+    """Departments, the order's catalogue items, the shop discount and the employee: one
+    round trip (a row per catalogue item found, or one row of NULL items)."""
     rows = await conn.fetch(
-        "SELECT sku, supplier, transfer_price, list_price FROM catalogue WHERE sku = ANY($1::text[])",
+        """SELECT reference.departments, reference.employee_discount_pct,
+                  e.employee_id, e.department, e.yearly_allowance,
+                  c.sku, c.supplier, c.transfer_price, c.list_price
+           FROM (SELECT ARRAY(SELECT code FROM departments) AS departments,
+                        (SELECT employee_discount_pct FROM departments
+                         WHERE code = $1 AND employee_shop) AS employee_discount_pct) reference
+           LEFT JOIN employees e ON e.employee_id = $3
+           LEFT JOIN catalogue c ON c.sku = ANY($2::text[])""",
+        supplier,
         skus,
+        employee_id,
     )
-    return {
-        row["sku"]: CatalogueEntry(
-            sku=row["sku"],
-            supplier=row["supplier"],
-            transfer_price=row["transfer_price"],
-            list_price=row["list_price"],
-        )
-        for row in rows
-    }
-
-
-async def employee_shop_discount(conn: asyncpg.Connection, supplier: str) -> Decimal | None:
-    row = await conn.fetchrow(
-        "SELECT employee_discount_pct FROM departments WHERE code = $1 AND employee_shop", supplier
+    first = rows[0]
+    discount = first["employee_discount_pct"]
+    return OrderReferences(
+        departments=set(first["departments"]),
+        catalogue={
+            row["sku"]: CatalogueEntry(
+                sku=row["sku"],
+                supplier=row["supplier"],
+                transfer_price=row["transfer_price"],
+                list_price=row["list_price"],
+            )
+            for row in rows
+            if row["sku"] is not None
+        },
+        employee_shop_discount=None if discount is None else Decimal(discount),
+        employee=None
+        if first["employee_id"] is None
+        else Employee(
+            employee_id=first["employee_id"],
+            department=first["department"],
+            yearly_allowance=first["yearly_allowance"],
+        ),
     )
-    return None if row is None else Decimal(row["employee_discount_pct"])
 
 
 async def claim_idempotency_key(
@@ -128,19 +156,36 @@ async def claim_idempotency_key(
     status: OrderStatus = OrderStatus.PLACED,
     placed_by_key_id: str | None = None,
     warnings: tuple[str, ...] = (),
+    trace_headers: dict[str, str] | None = None,
 ) -> bool:
-    """Insert the order; False when (requester, key) already exists (a replay or a clash).
+    """Insert the order with its lines (and, once placed, its OrderPlaced in the timeline) in
+    one statement; False when (requester, key) already exists (a replay or a clash).
 
     An order pending approval is stored without its OrderPlaced: that event only exists
-    (and enters the timeline) once the order is approved.
+    (and enters the timeline) once the order is approved. `trace_headers` is the trace of
+    the request that placed it, which later commands on the order join.
     """
     placed = status is not OrderStatus.PENDING_APPROVAL
-    inserted = await conn.fetchval(
-        """INSERT INTO orders (order_id, root_order_id, parent_order_id, requester, supplier,
-               employee_id, priority, needed_by, currency, total, status, idempotency_key,
-               request_hash, placed_event_id, placed_by_key_id, warnings)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-           ON CONFLICT (requester, idempotency_key) DO NOTHING RETURNING true""",
+    inserted: bool | None = await conn.fetchval(
+        """WITH stored AS (
+               INSERT INTO orders (order_id, root_order_id, parent_order_id, requester,
+                   supplier, employee_id, priority, needed_by, currency, total, status,
+                   idempotency_key, request_hash, placed_event_id, placed_by_key_id, warnings,
+                   trace_headers)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17::jsonb)
+               ON CONFLICT (requester, idempotency_key) DO NOTHING RETURNING order_id),
+           lines AS (
+               INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price)
+               SELECT stored.order_id, line.line_no, line.sku, line.quantity, line.unit_price
+               FROM stored, unnest($18::text[], $19::integer[], $20::numeric[])
+                    WITH ORDINALITY AS line(sku, quantity, unit_price, line_no)),
+           timeline AS (
+               INSERT INTO order_timeline (event_id, order_id, event_type, occurred_at)
+               SELECT $14, stored.order_id, $21::text, $22::timestamptz FROM stored
+               WHERE $14::uuid IS NOT NULL
+               ON CONFLICT (event_id) DO NOTHING)
+           SELECT true FROM stored""",
         order.order_id,
         order.root_order_id,
         order.parent_order_id,
@@ -157,25 +202,14 @@ async def claim_idempotency_key(
         order.event_id if placed else None,
         placed_by_key_id,
         list(warnings),
+        json.dumps(trace_headers or {}),
+        [line.sku for line in order.lines],
+        [line.quantity for line in order.lines],
+        [line.unit_price for line in order.lines],
+        order.event_type,
+        order.occurred_at,
     )
-    if not inserted:
-        return False
-    await conn.executemany(
-        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)",
-        [
-            (order.order_id, n, line.sku, line.quantity, line.unit_price)
-            for n, line in enumerate(order.lines, 1)
-        ],
-    )
-    if placed:
-        await add_timeline(
-            conn,
-            event_id=order.event_id,
-            order_id=order.order_id,
-            event_type=order.event_type,
-            occurred_at=order.occurred_at,
-        )
-    return True
+    return bool(inserted)
 
 
 async def mark_approved(
@@ -236,20 +270,6 @@ async def committed_this_month(
     return value
 
 
-async def employee(conn: asyncpg.Connection, employee_id: str) -> Employee | None:
-    row = await conn.fetchrow(
-        "SELECT employee_id, department, yearly_allowance FROM employees WHERE employee_id = $1",
-        employee_id,
-    )
-    if row is None:
-        return None
-    return Employee(
-        employee_id=row["employee_id"],
-        department=row["department"],
-        yearly_allowance=row["yearly_allowance"],
-    )
-
-
 async def employee_spent(conn: asyncpg.Connection, *, employee_id: str, since: datetime) -> Decimal:
     value: Decimal = await conn.fetchval(
         """SELECT COALESCE(sum(total), 0)::numeric(18, 2) FROM orders
@@ -268,7 +288,7 @@ async def list_orders(
     status: OrderStatus | None,
     supplier: str | None,
     since: datetime | None,
-    after: tuple[datetime, UUID] | None,
+    after: Position | None,
     limit: int,
 ) -> list[dict[str, Any]]:
     """A department's orders, newest first, from just after the keyset position `after`."""
@@ -287,22 +307,44 @@ async def list_orders(
         status.value if status else None,
         supplier,
         since,
-        after[0] if after else None,
-        after[1] if after else None,
+        after.created_at if after else None,
+        after.order_id if after else None,
         limit,
     )
     return [dict(row) for row in rows]
 
 
-async def order_by_key(
-    conn: asyncpg.Connection, *, requester: str, key: str
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT order_id, request_hash FROM orders WHERE requester = $1 AND idempotency_key = $2",
+@dataclass(frozen=True)
+class PriorOrder:
+    """The order an idempotency key already placed."""
+
+    order_id: UUID
+    request_hash: str
+    status: OrderStatus
+
+
+async def order_by_key(conn: asyncpg.Connection, *, requester: str, key: str) -> PriorOrder | None:
+    row = await conn.fetchrow(
+        """SELECT order_id, request_hash, status FROM orders
+           WHERE requester = $1 AND idempotency_key = $2""",
         requester,
         key,
     )
-    return row
+    if row is None:
+        return None
+    return PriorOrder(
+        order_id=row["order_id"],
+        request_hash=row["request_hash"],
+        status=OrderStatus(row["status"]),
+    )
+
+
+async def lock_status(conn: asyncpg.Connection, order_id: UUID) -> OrderStatus | None:
+    """Lock an order's row for this transaction; its status, None if it is not ours."""
+    value: str | None = await conn.fetchval(
+        "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", order_id
+    )
+    return None if value is None else OrderStatus(value)
 
 
 async def get_order(
@@ -361,14 +403,6 @@ async def last_event_id(conn: asyncpg.Connection, order_id: UUID) -> UUID | None
         order_id,
     )
     return value
-
-
-async def remember_trace(conn: asyncpg.Connection, order_id: UUID, headers: dict[str, str]) -> None:
-    await conn.execute(
-        "UPDATE orders SET trace_headers = $2::jsonb WHERE order_id = $1",
-        order_id,
-        json.dumps(headers),
-    )
 
 
 def order_trace(order: dict[str, Any]) -> dict[str, str]:

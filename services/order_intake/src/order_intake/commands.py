@@ -1,0 +1,271 @@
+"""Carry out a department's command on its orders: one transaction, state + outbox.
+
+Commands raise the domain's OrderRefused, or UnknownOrder, NotTheRequester and
+IdempotencyConflict; the routes answer them as problem documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
+from supplychain_kit import metrics, outbox
+from supplychain_kit.telemetry import current_trace_headers, join_trace
+
+from order_intake import domain, store
+from order_intake.domain import (
+    DepartmentBudget,
+    Employee,
+    Limits,
+    OrderRequest,
+    OrderStatus,
+    SpendingCheck,
+)
+
+
+class UnknownOrder(Exception):
+    """No such order, or none the department may see: the two are indistinguishable."""
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(f"order {order_id} does not exist")
+        self.order_id = order_id
+
+
+class NotTheRequester(Exception):
+    """The department sees the order (it supplies it) but only its requester may do this."""
+
+    def __init__(self, *, department: str, requester: str) -> None:
+        super().__init__(f"{department} did not place this order; {requester} did")
+        self.department = department
+        self.requester = requester
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key already placed an order from a different request."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The order an idempotency key stands for: placed now (`created`), or earlier (a replay)."""
+
+    order_id: UUID
+    status: OrderStatus
+    created: bool
+    # The OrderPlaced this placement published; None if it published nothing: a replay, or an
+    # order pending approval (its approval publishes the OrderPlaced).
+    event: OrderPlaced | None = None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    order_id: UUID
+    event: OrderCancelled | None  # None: a pending order, never announced, is withdrawn silently
+
+
+async def place(
+    conn: asyncpg.Connection,
+    request: OrderRequest,
+    *,
+    idempotency_key: str,
+    fingerprint: str,
+    placed_by_key_id: str,
+    limits: Limits,
+) -> Placement:
+    """Place a department's (or its employee's) order, priced now, within its budget or
+    allowance; the same key with the same request (`fingerprint`) finds the order again.
+
+    Raises OrderRefused or IdempotencyConflict.
+    """
+    async with conn.transaction():
+        # One order of a department at a time: budget, allowance and key checks then see
+        # every committed order of the department (concurrent orders cannot both slip under).
+        budget = await store.lock_department(conn, request.requester)
+        prior = await store.order_by_key(conn, requester=request.requester, key=idempotency_key)
+        placement = None
+        if prior is None:
+            placement = await _place_new(
+                conn,
+                request,
+                budget,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                placed_by_key_id=placed_by_key_id,
+                limits=limits,
+            )
+            if placement is None:  # the key was claimed meanwhile: this is a replay
+                prior = await store.order_by_key(
+                    conn, requester=request.requester, key=idempotency_key
+                )
+    if placement is not None:
+        if placement.status is OrderStatus.PLACED:
+            _count_placed(request)
+        return placement
+    assert prior is not None  # found, or found taken by the insert
+    if prior.request_hash != fingerprint:
+        raise IdempotencyConflict(idempotency_key)
+    return Placement(order_id=prior.order_id, status=prior.status, created=False)
+
+
+async def _place_new(
+    conn: asyncpg.Connection,
+    request: OrderRequest,
+    budget: DepartmentBudget | None,
+    *,
+    idempotency_key: str,
+    fingerprint: str,
+    placed_by_key_id: str,
+    limits: Limits,
+) -> Placement | None:
+    """Check, price and store a new order; None if its key was taken meanwhile."""
+    now = datetime.now(UTC)
+    references = await store.order_references(
+        conn,
+        supplier=request.supplier,
+        skus=[line.sku for line in request.lines],
+        employee_id=request.employee_id,
+    )
+    employee = domain.check_employee_purchase(
+        request,
+        references.employee,
+        supplier_is_employee_shop=references.employee_shop_discount is not None,
+    )
+    lines = domain.price_lines(
+        request,
+        catalogue=references.catalogue,
+        departments=references.departments,
+        limits=limits,
+        today=now.date(),
+        employee_discount_pct=references.employee_shop_discount,
+    )
+    assert budget is not None  # price_lines refused an unknown requester
+    total = domain.order_total(lines)
+    spending = await _check_spending(conn, request, budget, employee, total=total, now=now)
+    event = domain.place(request, lines, currency="EUR")
+    created = await store.claim_idempotency_key(
+        conn,
+        order=event,
+        total=total,
+        key=idempotency_key,
+        request_hash=fingerprint,
+        status=spending.status,
+        placed_by_key_id=placed_by_key_id,
+        warnings=spending.warnings,
+        trace_headers=current_trace_headers(),
+    )
+    if not created:
+        return None
+    if spending.status is not OrderStatus.PLACED:
+        return Placement(order_id=event.order_id, status=spending.status, created=True)
+    await outbox.append(conn, [event])
+    return Placement(order_id=event.order_id, status=spending.status, created=True, event=event)
+
+
+async def _check_spending(
+    conn: asyncpg.Connection,
+    request: OrderRequest,
+    budget: DepartmentBudget,
+    employee: Employee | None,
+    *,
+    total: Decimal,
+    now: datetime,
+) -> SpendingCheck:
+    """Budget and approval for a department's order, allowance for an employee's."""
+    if employee is not None:
+        spent = await store.employee_spent(
+            conn, employee_id=employee.employee_id, since=domain.year_start(now)
+        )
+        return domain.check_employee_spending(employee, spent_this_year=spent, total=total)
+    committed = await store.committed_this_month(
+        conn, department=request.requester, since=domain.month_start(now)
+    )
+    return domain.check_department_spending(budget, committed_this_month=committed, total=total)
+
+
+async def approve(
+    conn: asyncpg.Connection, order_id: UUID, *, department: str, approver_key_id: str
+) -> OrderPlaced:
+    """A second key of the requesting department approves an order pending approval: it is
+    placed now, and its OrderPlaced published. Raises UnknownOrder or OrderRefused."""
+    async with conn.transaction():
+        order = await store.get_order(conn, order_id, for_update=True)
+        if order is None or order["requester"] != department:
+            raise UnknownOrder(order_id)
+        event = domain.approve(
+            order_id=order_id,
+            status=OrderStatus(order["status"]),
+            placed_by_key_id=order["placed_by_key_id"],
+            approver_key_id=approver_key_id,
+            request=OrderRequest(
+                requester=order["requester"],
+                supplier=order["supplier"],
+                employee_id=order["employee_id"],
+                lines=(),
+                priority=Priority(order["priority"]),
+                needed_by=order["needed_by"],
+            ),
+            lines=tuple(OrderLine(**line) for line in order["lines"]),
+            currency=order["currency"],
+        )
+        await store.mark_approved(conn, order=event, approved_by_key_id=approver_key_id)
+        with join_trace("order-intake approve", store.order_trace(order)):
+            await outbox.append(conn, [event])
+    _count_placed(event)
+    return event
+
+
+async def cancel(
+    conn: asyncpg.Connection, order_id: UUID, *, department: str, reason: str
+) -> Cancellation:
+    """The requesting department cancels an order before it is shipped; OrderCancelled tells
+    the supplier. Raises UnknownOrder, NotTheRequester or OrderRefused."""
+    async with conn.transaction():
+        order = await store.get_order(conn, order_id, for_update=True)
+        if order is None or department not in _readers(order):
+            raise UnknownOrder(order_id)
+        if department != order["requester"]:
+            raise NotTheRequester(department=department, requester=order["requester"])
+        status = OrderStatus(order["status"])
+        if not domain.announced(status):
+            await store.set_status(conn, order_id, OrderStatus.CANCELLED)
+            return Cancellation(order_id=order_id, event=None)
+        event = domain.cancel(
+            order_id=order_id,
+            root_order_id=order["root_order_id"],
+            status=status,
+            supplier=order["supplier"],
+            requester=order["requester"],
+            employee_id=order["employee_id"],
+            reason=reason,
+            # built from the stored order: caused by the last handoff this service saw
+            causation_id=await store.last_event_id(conn, order_id),
+        )
+        await store.set_status(conn, order_id, OrderStatus.CANCELLED)
+        await store.add_timeline(
+            conn,
+            event_id=event.event_id,
+            order_id=order_id,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            detail=event.reason or None,
+        )
+        with join_trace("order-intake cancel", store.order_trace(order)):
+            await outbox.append(conn, [event])
+    return Cancellation(order_id=order_id, event=event)
+
+
+def _readers(order: dict[str, Any]) -> frozenset[str]:
+    return domain.visible_to(
+        requester=order["requester"],
+        supplier=order["supplier"],
+        status=OrderStatus(order["status"]),
+    )
+
+
+def _count_placed(order: OrderRequest | OrderPlaced) -> None:
+    """Count an order once it is placed and committed (a pending one counts on approval)."""
+    metrics.ORDERS_PLACED.labels(requester=order.requester, supplier=order.supplier).inc()
