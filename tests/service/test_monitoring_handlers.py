@@ -12,6 +12,8 @@ import asyncpg
 from monitoring import store
 from monitoring.alarms import alarm_event_id
 from monitoring.clocks import fire_due_clocks
+from monitoring.commands import load_owned_reference
+from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.sinks import AlarmSink, Emitting, Silent
@@ -32,6 +34,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.reference import ReferenceEvent
 from supplychain_kit import effects
 from supplychain_kit.consumer import ApplyEvent
 
@@ -45,8 +48,9 @@ NO_GRACE = timedelta(0)
 async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
     """Monitoring's schema with the SLA policies loaded as main.py's seeder loads them."""
     pool = await service_pool("monitoring")
-    async with pool.acquire() as conn, conn.transaction():
-        await store.replace_policies(conn, MonitoringSettings().sla_policies())
+    owned = owned_reference(MonitoringSettings(), at=T0)
+    async with pool.acquire() as conn:
+        await load_owned_reference(conn, owned, now=T0)
     return pool
 
 
@@ -91,8 +95,9 @@ async def stage_of(pool: asyncpg.Pool, order_id: uuid.UUID, stage: Stage) -> dic
 
 
 async def outbox(pool: asyncpg.Pool) -> list[Any]:
+    """The SLA events in the outbox (the load at start published the reference data)."""
     async with pool.acquire() as conn:
-        return await outbox_events(conn)
+        return [e for e in await outbox_events(conn) if not isinstance(e, ReferenceEvent)]
 
 
 def alarms_counted(alarm: Alarm, stage: Stage) -> float:
@@ -123,6 +128,7 @@ async def test_a_placed_order_starts_its_timed_stages(service_pool: ServicePool)
     end_to_end = await stage_of(pool, order.order_id, Stage.END_TO_END)
     assert end_to_end["deadline"] == T0 + timedelta(seconds=300)
     assert acceptance["policy_id"] == end_to_end["policy_id"] is not None
+    assert (acceptance["policy_key"], acceptance["policy_version"]) == (SUPPLIER, 1)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM stages") == 2
         assert await store.order_priority(conn, order.order_id) == "standard"

@@ -1,9 +1,10 @@
-"""SLA rules of monitoring (monitoring.sla, pure): policy matching, business-calendar deadlines,
-stage status, which alarms are due, and scorecard arithmetic."""
+"""SLA rules of monitoring (monitoring.sla, pure): policy matching among the versions in force,
+business-calendar deadlines, stage status, which alarms are due, and scorecard arithmetic."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,7 @@ from monitoring.sla import (
     policy_for,
     stage_status,
 )
+from monitoring.versions import SINCE_EVER, Version
 from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy, sample_company
 
@@ -37,15 +39,30 @@ def policy(**fields: object) -> SlaPolicy:
     )
 
 
+def version(number: int, content: SlaPolicy, **fields: Any) -> Version[SlaPolicy]:
+    """Version 1 of a policy, in force since ever, unless `fields` say otherwise."""
+    defaults: dict[str, Any] = {
+        "key": content.policy_key,
+        "number": number,
+        "version": 1,
+        "effective_from": SINCE_EVER,
+        "active": True,
+        "changed_by": "company-file",
+        "changed_at": SINCE_EVER,
+    }
+    return Version(content=content, **{**defaults, **fields})
+
+
 # --- policy matching -------------------------------------------------------------------------
 
 POLICIES = [
-    (1, policy()),
-    (2, policy(priority="rush")),
-    (3, policy(requester="RETAIL_OPS")),
-    (4, policy(requester="RETAIL_OPS", priority="rush")),
-    (5, policy(supplier="WHEELS")),
+    version(1, policy()),
+    version(2, policy(priority="rush")),
+    version(3, policy(requester="RETAIL_OPS")),
+    version(4, policy(requester="RETAIL_OPS", priority="rush")),
+    version(5, policy(supplier="WHEELS")),
 ]
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -63,24 +80,91 @@ POLICIES = [
 def test_the_most_specific_fitting_policy_wins(
     supplier: str, requester: str, priority: str | None, expected: int | None
 ) -> None:
-    found = policy_for(POLICIES, supplier=supplier, requester=requester, priority=priority)
-    assert (found[0] if found else None) == expected
+    found = policy_for(POLICIES, supplier=supplier, requester=requester, priority=priority, at=NOW)
+    assert (found.number if found else None) == expected
 
 
 def test_a_requester_policy_beats_a_priority_policy() -> None:
-    policies = [(1, policy(priority="rush")), (2, policy(requester="FRAMES"))]
-    found = policy_for(policies, supplier="ASSEMBLY", requester="FRAMES", priority="rush")
-    assert found is not None and found[0] == 2
+    policies = [version(1, policy(priority="rush")), version(2, policy(requester="FRAMES"))]
+    found = policy_for(policies, supplier="ASSEMBLY", requester="FRAMES", priority="rush", at=NOW)
+    assert found is not None and found.number == 2
 
 
 def test_the_sample_company_has_a_policy_for_every_supplier_and_a_rush_one() -> None:
     company = sample_company()
-    policies = list(enumerate(company.sla_policies, start=1))
+    policies = [version(n, p) for n, p in enumerate(company.sla_policies, start=1)]
     suppliers = {item.supplier for item in company.catalogue}
     for supplier in suppliers:
-        assert policy_for(policies, supplier=supplier, requester="X", priority="standard")
-    rush = policy_for(policies, supplier="ASSEMBLY", requester="RETAIL_OPS", priority="rush")
-    assert rush is not None and rush[1].priority is not None
+        assert policy_for(policies, supplier=supplier, requester="X", priority="standard", at=NOW)
+    rush = policy_for(
+        policies, supplier="ASSEMBLY", requester="RETAIL_OPS", priority="rush", at=NOW
+    )
+    assert rush is not None and rush.content.priority is not None
+
+
+# --- versions in force -------------------------------------------------------------------------
+
+CHANGED_AT = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+GENERAL_V2 = version(
+    1, policy(targets_seconds={"acceptance": 60}), version=2, effective_from=CHANGED_AT
+)
+
+
+@pytest.mark.parametrize(
+    ("started_at", "expected"),
+    [
+        (CHANGED_AT - timedelta(microseconds=1), 1),  # started before: version 1
+        (CHANGED_AT, 2),  # a version applies from its effective time on
+        (CHANGED_AT + timedelta(days=30), 2),
+    ],
+)
+def test_a_stage_is_timed_by_the_version_in_force_when_it_started(
+    started_at: datetime, expected: int
+) -> None:
+    found = policy_for(
+        [POLICIES[0], GENERAL_V2],
+        supplier="ASSEMBLY",
+        requester="FRAMES",
+        priority="standard",
+        at=started_at,
+    )
+    assert found is not None and found.version == expected
+
+
+def test_a_removed_policy_no_longer_applies_but_did_before() -> None:
+    rush_removed = version(
+        2, policy(priority="rush"), version=2, effective_from=CHANGED_AT, active=False
+    )
+    timeline = [*POLICIES[:2], rush_removed]
+    before = policy_for(timeline, supplier="ASSEMBLY", requester="FRAMES", priority="rush", at=NOW)
+    after = policy_for(
+        timeline, supplier="ASSEMBLY", requester="FRAMES", priority="rush", at=CHANGED_AT
+    )
+    assert before is not None and before.key == "ASSEMBLY:rush"
+    assert after is not None and after.key == "ASSEMBLY"  # the general policy again
+
+
+def test_a_policy_defined_later_does_not_time_earlier_stages() -> None:
+    later = version(6, policy(requester="FRAMES"), effective_from=CHANGED_AT)
+    timeline = [POLICIES[0], later]
+    early = policy_for(timeline, supplier="ASSEMBLY", requester="FRAMES", priority=None, at=NOW)
+    late = policy_for(
+        timeline, supplier="ASSEMBLY", requester="FRAMES", priority=None, at=CHANGED_AT
+    )
+    assert early is not None and early.number == 1
+    assert late is not None and late.number == 6
+
+
+def test_a_later_version_replaces_one_defined_for_a_later_time() -> None:
+    # version 2 was due next month; version 3, defined after it, applies from now and on
+    due = NOW + timedelta(days=30)
+    v2 = version(1, policy(targets_seconds={"acceptance": 60}), version=2, effective_from=due)
+    v3 = version(1, policy(targets_seconds={"acceptance": 90}), version=3, effective_from=NOW)
+    for at in (NOW, due, due + timedelta(days=1)):
+        found = policy_for(
+            [POLICIES[0], v2, v3], supplier="ASSEMBLY", requester="X", priority=None, at=at
+        )
+        assert found is not None and found.version == 3
 
 
 # --- business calendar -----------------------------------------------------------------------
@@ -166,17 +250,23 @@ def test_deadlines_never_precede_the_start_and_grow_with_the_target(
 
 def test_a_clock_has_its_warning_at_the_threshold() -> None:
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    clock = clock_for(
+    timed = version(
         7,
-        policy(targets_seconds={"acceptance": 40}, warning_threshold=0.5),
-        Stage.ACCEPTANCE,
-        start,
+        policy(targets_seconds={"acceptance": 40}, warning_threshold=0.5, service_credit_pct=8),
+        version=3,
     )
+    clock = clock_for(timed, Stage.ACCEPTANCE, start, BusinessCalendar())
     assert clock is not None
     assert (clock.policy_id, clock.target_seconds) == (7, 40)
+    assert (clock.policy_key, clock.policy_version, clock.service_credit_pct) == (
+        "ASSEMBLY",
+        3,
+        8,
+    )
     assert clock.warn_at == start + timedelta(seconds=20)
     assert clock.deadline == start + timedelta(seconds=40)
-    assert clock_for(7, policy(), Stage.DELIVERY, start) is None  # no target for that stage
+    no_target = clock_for(version(7, policy()), Stage.DELIVERY, start, BusinessCalendar())
+    assert no_target is None  # no target for that stage
 
 
 # --- status and alarms -----------------------------------------------------------------------

@@ -11,13 +11,14 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from supplychain_contracts.company import BusinessCalendar
+from pydantic import BaseModel, Field
+from supplychain_contracts.company import BusinessCalendar, SlaPolicy
 from supplychain_kit.auth import Caller
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from monitoring import scorecards, sla, store
+from monitoring.versions import Version, in_force
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 PROBLEM = PROBLEM_RESPONSE
@@ -41,13 +42,17 @@ class Handoff(BaseModel):
 
 
 class Policy(BaseModel):
-    policy_id: int
+    policy_id: int = Field(description="the policy's number, stable across its versions")
+    policy_key: str = Field(description="the policy's identity (SlaPolicyDefined.policy_id)")
+    version: int
+    effective_from: datetime
     supplier: str
     requester: str | None
     priority: str | None
     targets_seconds: dict[str, float]
     warning_threshold: float
-    calendar: BusinessCalendar
+    calendar: BusinessCalendar = Field(description="the calendar its clocks count in now")
+    calendar_code: str | None = None
     service_credit_pct: Decimal
 
 
@@ -80,22 +85,33 @@ async def sla_policies(
     caller: Caller,
     supplier: Annotated[str | None, Query(description="only this supplying department")] = None,
 ) -> list[Policy]:
-    """The SLA policies in force: targets per stage, warning threshold, business calendar."""
+    """The SLA policies in force: version, targets per stage, warning threshold, business
+    calendar."""
+    now = datetime.now(UTC)
+    named = await store.calendar_versions(db)
     return [
-        Policy(
-            policy_id=policy_id,
-            supplier=policy.supplier,
-            requester=policy.requester,
-            priority=policy.priority.value if policy.priority else None,
-            targets_seconds={
-                stage.value: target for stage, target in policy.targets_seconds.items()
-            },
-            warning_threshold=policy.warning_threshold,
-            calendar=policy.calendar,
-            service_credit_pct=policy.service_credit_pct,
-        )
-        for policy_id, policy in await store.policies(db, supplier=supplier)
+        _policy(version, sla.calendar_for(version.content, named, now))
+        for version in in_force(await store.policy_versions(db, supplier=supplier), now)
+        if supplier is None or version.content.supplier == supplier
     ]
+
+
+def _policy(version: Version[SlaPolicy], calendar: BusinessCalendar) -> Policy:
+    policy = version.content
+    return Policy(
+        policy_id=version.number,
+        policy_key=version.key,
+        version=version.version,
+        effective_from=version.effective_from,
+        supplier=policy.supplier,
+        requester=policy.requester,
+        priority=policy.priority.value if policy.priority else None,
+        targets_seconds={stage.value: target for stage, target in policy.targets_seconds.items()},
+        warning_threshold=policy.warning_threshold,
+        calendar=calendar,
+        calendar_code=policy.calendar_code,
+        service_credit_pct=policy.service_credit_pct,
+    )
 
 
 @router.get("/scorecards", response_model=list[scorecards.Scorecard], responses={422: PROBLEM})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, TypeAdapter, field_validator
 from pydantic_settings import SettingsConfigDict
-from supplychain_contracts.company import SlaPolicy, sample_company
+from supplychain_contracts.company import SlaPolicy
 from supplychain_kit.settings import ServiceSettings
 
 POLICY_LIST: TypeAdapter[list[SlaPolicy]] = TypeAdapter(list[SlaPolicy])
@@ -27,7 +27,7 @@ class MonitoringSettings(ServiceSettings):
     )
     sla_policies_json: str | None = Field(
         default=None,
-        description="JSON list of SLA policies replacing the sample company's (tests, overrides)",
+        description="JSON list of SLA policies replacing the company's (tests, overrides)",
     )
 
     @field_validator("sla_policies_json")
@@ -37,8 +37,8 @@ class MonitoringSettings(ServiceSettings):
             POLICY_LIST.validate_json(value)
         return value
 
-    def sla_policies(self) -> list[SlaPolicy]:
-        """The policies the service runs with: the override, or the sample company's."""
+    def sla_policies_override(self) -> list[SlaPolicy] | None:
+        """The policies replacing the company's (COMPANY_FILE or the sample), if any."""
         if self.sla_policies_json:
             return POLICY_LIST.validate_json(self.sla_policies_json)
-        return list(sample_company().sla_policies)
+        return None

@@ -87,18 +87,25 @@ class Timelines:
 async def _start_clock(
     conn: asyncpg.Connection, event: OrderParties, stage: StageRow, *, priority: str | None
 ) -> StageRow:
-    """Time the stage under the policy that applies to its order; unchanged when none does."""
+    """Time the stage under the policy version in force when it started (it keeps that version
+    however the policy changes later); unchanged when no policy applies."""
+    if stage.started_at is None:
+        return stage
     if priority is None:
         priority = await store.order_priority(conn, event.order_id)
     found = sla.policy_for(
-        await store.policies(conn, supplier=event.supplier),
+        await store.policy_versions(conn, supplier=event.supplier),
         supplier=event.supplier,
         requester=event.requester,
         priority=priority,
+        at=stage.started_at,
     )
-    if stage.started_at is None or found is None:
+    if found is None:
         return stage
-    clock = sla.clock_for(*found, stage.stage, stage.started_at)
+    code = found.content.calendar_code
+    named = await store.calendar_versions(conn, code=code) if code else []
+    calendar = sla.calendar_for(found.content, named, stage.started_at)
+    clock = sla.clock_for(found, stage.stage, stage.started_at, calendar)
     if clock is None:
         return stage
     return await store.set_clock(conn, order_id=event.order_id, stage=stage.stage, clock=clock)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 from fastapi import FastAPI
@@ -10,38 +12,55 @@ from supplychain_contracts import topics
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import api, store
+from monitoring import admin, api, commands
 from monitoring.clocks import run_sla_clocks
+from monitoring.company import OwnedReference, owned_reference
 from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.sinks import Emitting
 
 SCHEMA = "monitoring"
+log = logging.getLogger(__name__)
 
 
-def policy_seeder(settings: MonitoringSettings) -> Callable[[asyncpg.Pool], Awaitable[None]]:
+def reference_seeder(owned: OwnedReference) -> Callable[[asyncpg.Pool], Awaitable[None]]:
+    """Define the company's policies and calendars (what changed gets a version) and publish
+    what stands, in one transaction."""
+
     async def seed(pool: asyncpg.Pool) -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            await store.replace_policies(conn, settings.sla_policies())
+        async with pool.acquire() as conn:
+            loaded = await commands.load_owned_reference(conn, owned, now=datetime.now(UTC))
+        log.info(
+            "SLA policies and calendars of %s: %d new policy versions, %d new calendar "
+            "versions, %d reference events published",
+            owned.source,
+            len(loaded.policy_versions),
+            len(loaded.calendar_versions),
+            loaded.published,
+        )
 
     return seed
 
 
 def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
     settings = settings or MonitoringSettings()
+    # Refused here, before anything runs, when a clock could not run under the company's
+    # policies (CompanyFileError names every problem by its path).
+    owned = owned_reference(settings, at=datetime.now(UTC))
     runtime = ServiceRuntime(
         settings=settings,
         schema=SCHEMA,
         migrations_package="monitoring",
         consumes=topics.ALL_TOPICS,
-        produces=(topics.SLA,),
+        produces=(topics.SLA, topics.REFERENCE),
         apply=event_applier(Emitting()),
-        seed=policy_seeder(settings),
+        seed=reference_seeder(owned),
         jobs=(run_sla_clocks,),
     )
     return create_http_app(
         runtime,
         title="Service-level monitoring",
-        description="Handoff timelines, SLA clocks and scorecards of the production chain.",
-        routers=[api.router],
+        description="Handoff timelines, SLA clocks and scorecards of the production chain; "
+        "the SLA policies and business calendars of the company.",
+        routers=[api.router, admin.router],
     )

@@ -67,8 +67,11 @@ class Report:
         return json.dumps(self.__dict__, default=str, indent=2)
 
 
-async def rebuild_schema(settings: MonitoringSettings, schema: str) -> asyncpg.Pool:
-    """A fresh schema with monitoring's tables and the policies in force."""
+async def rebuild_schema(
+    settings: MonitoringSettings, schema: str, *, live_schema: str
+) -> asyncpg.Pool:
+    """A fresh schema with monitoring's tables and the live service's policy and calendar
+    versions: each stage is timed by the versions in force when it started, as it was live."""
     conn = await asyncpg.connect(settings.database_url)
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -78,7 +81,7 @@ async def rebuild_schema(settings: MonitoringSettings, schema: str) -> asyncpg.P
     files = db.kit_migrations() + db.package_migrations("monitoring")
     await db.migrate(pool, schema=schema, files=files)
     async with pool.acquire() as conn, conn.transaction():
-        await store.replace_policies(conn, settings.sla_policies())
+        await store.copy_reference_data(conn, from_schema=live_schema)
     return pool
 
 
@@ -184,7 +187,7 @@ def compare(
 async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) -> Report:
     setup_tracing("monitoring-replay", otlp_endpoint=None, sampling_ratio=1.0)
     report = Report()
-    pool = await rebuild_schema(settings, schema)
+    pool = await rebuild_schema(settings, schema, live_schema=live_schema)
     try:
         await replay_topics(settings, pool, report)
         async with pool.acquire() as conn:

@@ -1,8 +1,9 @@
-"""SLA rules (pure): which policy applies, when a clock runs out, what a stage's status is,
-which alarms a stored stage has due."""
+"""SLA rules (pure): which policy version applies, when a clock runs out, what a stage's status
+is, which alarms a stored stage has due."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,13 +13,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from supplychain_contracts import Stage
-from supplychain_contracts.company import BusinessCalendar, SlaPolicy
+from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
 
+from monitoring.calendars import FieldProblem, is_working_day
 from monitoring.domain import duration_seconds
+from monitoring.versions import Version, in_force
 
-# Policies are not versioned yet: every policy is its version 1 (SlaPolicyDefined carries
-# versions once policies change at run time).
-POLICY_VERSION = 1
 # A calendar with working days always has working time within a week; a target of years of
 # working time is a configuration error, not a loop to run forever.
 MAX_CALENDAR_DAYS = 3 * 366
@@ -38,7 +38,7 @@ class Alarm(StrEnum):
 
 @dataclass(frozen=True)
 class Clock:
-    """When a stage's warning and deadline fall, under which policy (its row, its contract
+    """When a stage's warning and deadline fall, under which policy (its number, its contract
     identity and version, and the credit it grants on a breach)."""
 
     policy_id: int
@@ -51,16 +51,18 @@ class Clock:
 
 
 def policy_for(
-    policies: Sequence[tuple[int, SlaPolicy]],
+    versions: Sequence[Version[SlaPolicy]],
     *,
     supplier: str,
     requester: str,
     priority: str | None,
-) -> tuple[int, SlaPolicy] | None:
-    """The most specific policy of the supplier that fits the requester and priority.
+    at: datetime,
+) -> Version[SlaPolicy] | None:
+    """The most specific policy of the supplier in force at `at` (a stage's start) that fits
+    the requester and priority.
 
     A policy naming the requester beats one naming the priority, which beats the supplier's
-    general policy; among equals the first listed wins.
+    general policy; among equals the first defined wins.
     """
 
     def fits(policy: SlaPolicy) -> bool:
@@ -70,15 +72,31 @@ def policy_for(
             and (policy.priority is None or policy.priority.value == priority)
         )
 
-    def specificity(entry: tuple[int, SlaPolicy]) -> int:
-        policy = entry[1]
+    def specificity(version: Version[SlaPolicy]) -> int:
+        policy = version.content
         return 2 * (policy.requester is not None) + (policy.priority is not None)
 
-    candidates = [entry for entry in policies if fits(entry[1])]
+    candidates = [version for version in in_force(versions, at) if fits(version.content)]
     if not candidates:
         return None
-    best = max(specificity(entry) for entry in candidates)
-    return next(entry for entry in candidates if specificity(entry) == best)
+    best = max(specificity(version) for version in candidates)
+    return next(version for version in candidates if specificity(version) == best)
+
+
+def calendar_for(
+    policy: SlaPolicy, calendars: Sequence[Version[NamedCalendar]], at: datetime
+) -> BusinessCalendar:
+    """The calendar a policy counts in at `at`: its named calendar's version then (before the
+    calendar's first version: that one), else its own inline calendar."""
+    if policy.calendar_code is None:
+        return policy.calendar
+    named = [v for v in calendars if v.key == policy.calendar_code and v.active]
+    if not named:
+        return policy.calendar
+    effective = [v for v in named if v.effective_from <= at]
+    if effective:
+        return max(effective, key=lambda v: v.version).content
+    return min(named, key=lambda v: v.version).content
 
 
 def _working_window(
@@ -95,8 +113,10 @@ def _working_window(
 def business_deadline(start: datetime, seconds: float, calendar: BusinessCalendar) -> datetime:
     """The instant at which `seconds` of working time have passed since `start`.
 
-    The clock runs only on the calendar's working days, between its start and end hour, in
-    its time zone (daylight saving included); outside them it stands still.
+    The clock runs only on the calendar's working days that are neither public holidays nor
+    closure days, between its start and end hour, in its time zone; outside them it stands
+    still. Hours are wall-clock hours of the zone: a working day across a daylight saving
+    change is an hour shorter or longer in real time, and the clock counts real time.
     """
     if not calendar.working_days:
         raise ValueError("a business calendar needs at least one working day")
@@ -107,7 +127,7 @@ def business_deadline(start: datetime, seconds: float, calendar: BusinessCalenda
     remaining = timedelta(seconds=seconds)
     day = cursor.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
     for _ in range(MAX_CALENDAR_DAYS):
-        if day.weekday() in calendar.working_days:
+        if is_working_day(day, calendar):
             opens, closes = _working_window(day, calendar, zone)
             begin = max(opens, cursor)
             if begin < closes:
@@ -120,21 +140,41 @@ def business_deadline(start: datetime, seconds: float, calendar: BusinessCalenda
 
 
 def clock_for(
-    policy_id: int, policy: SlaPolicy, stage: Stage, started_at: datetime
+    version: Version[SlaPolicy], stage: Stage, started_at: datetime, calendar: BusinessCalendar
 ) -> Clock | None:
-    """The stage's clock under the policy; None when the policy sets no target for it."""
+    """The stage's clock under a policy version, counted in `calendar` (`calendar_for`); None
+    when the policy sets no target for the stage."""
+    policy = version.content
     target = policy.targets_seconds.get(stage)
     if target is None:
         return None
     return Clock(
-        policy_id=policy_id,
+        policy_id=version.number,
         target_seconds=target,
-        warn_at=business_deadline(started_at, target * policy.warning_threshold, policy.calendar),
-        deadline=business_deadline(started_at, target, policy.calendar),
-        policy_key=policy.policy_key,
-        policy_version=POLICY_VERSION,
+        warn_at=business_deadline(started_at, target * policy.warning_threshold, calendar),
+        deadline=business_deadline(started_at, target, calendar),
+        policy_key=version.key,
+        policy_version=version.version,
         service_credit_pct=policy.service_credit_pct,
     )
+
+
+def target_problems(
+    policy: SlaPolicy, calendar: BusinessCalendar, *, at: datetime
+) -> list[FieldProblem]:
+    """Targets a clock could not run: not a positive number of seconds, or more working time
+    than the calendar has in MAX_CALENDAR_DAYS (the calendar must be usable)."""
+    problems: list[FieldProblem] = []
+    for stage, target in policy.targets_seconds.items():
+        field = f"targets_seconds.{stage.value}"
+        if not (math.isfinite(target) and target > 0):
+            problems.append(FieldProblem(field, "a target is a positive number of seconds"))
+            continue
+        try:
+            business_deadline(at, target, calendar)
+        except ValueError as exc:
+            problems.append(FieldProblem(field, str(exc)))
+    return problems
 
 
 def stage_status(
