@@ -264,3 +264,11 @@ def wait_for_reference(
     raise AssertionError(
         f"{base_url} did not learn {at_least} within {timeout}s; last status: {status}"
     )
+
+
+async def provide_company(bootstrap: str, base_url: str, company: Company) -> list[ReferenceEvent]:
+    """Play the owner for a service started without order intake: publish the company's
+    reference data and wait until the service at `base_url` has learnt all of it."""
+    events = await publish_reference(bootstrap, company)
+    await asyncio.to_thread(wait_for_reference, base_url, at_least=reference_counts(company))
+    return events

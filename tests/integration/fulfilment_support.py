@@ -9,7 +9,16 @@ from typing import Any
 
 from supplychain_contracts import OrderLine, OrderPlaced, topics
 from supplychain_contracts.company import sample_company
-from support import Record, produce
+from supplychain_devstack.services import ServiceProcess
+from support import Record, produce, provide_company
+
+
+async def start_fulfilment(start_service: Any, bootstrap: str, **options: Any) -> ServiceProcess:
+    """Fulfilment, started without order intake, with the sample company's catalogue
+    published as its owner would (fulfilment reads no company file)."""
+    fulfilment: ServiceProcess = start_service("fulfilment", **options)
+    await provide_company(bootstrap, fulfilment.url, sample_company())
+    return fulfilment
 
 
 def transfer_price(sku: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from supplychain_contracts import (
@@ -17,9 +18,20 @@ from supplychain_contracts import (
     SlaBreached,
     Stage,
     topic_for,
+    topics,
     utc_now,
 )
-from support import poll_http, produce
+from supplychain_contracts.company import sample_company
+from supplychain_devstack.services import ServiceProcess
+from support import poll_http, produce, provide_company
+
+
+async def start_invoicing(start_service: Any, bootstrap: str, **options: Any) -> ServiceProcess:
+    """Invoicing, started without order intake, with the sample company's departments
+    published as their owner would (invoicing reads no company file)."""
+    invoicing: ServiceProcess = start_service("invoicing", **options)
+    await provide_company(bootstrap, invoicing.url, sample_company())
+    return invoicing
 
 
 def placed(
@@ -104,14 +116,29 @@ CONSUMED = re.compile(
 )
 
 
+def outcomes(metrics_text: str, outcome: str) -> int:
+    """How many records invoicing's consumer counted with `outcome` (retried, dead_lettered…)."""
+    return int(
+        sum(
+            float(match["value"])
+            for match in CONSUMED.finditer(metrics_text)
+            if 'service="invoicing"' in match["labels"]
+            and f'outcome="{outcome}"' in match["labels"]
+        )
+    )
+
+
 def consumed(metrics_text: str, *, topic: str | None = None) -> int:
-    """Records invoicing finished with (applied, duplicate or ignored), per its /metrics."""
+    """Records invoicing finished with (applied, duplicate or ignored), per its /metrics: of
+    `topic`, or (None) of the order flow, leaving out the reference data it learnt."""
     count = 0.0
     for match in CONSUMED.finditer(metrics_text):
         labels = match["labels"]
         if 'service="invoicing"' not in labels:
             continue
         if topic is not None and f'topic="{topic}"' not in labels:
+            continue
+        if topic is None and f'topic="{topics.REFERENCE}"' in labels:
             continue
         if any(f'outcome="{o}"' in labels for o in ("applied", "duplicate", "ignored")):
             count += float(match["value"])

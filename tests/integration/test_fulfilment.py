@@ -7,8 +7,19 @@ import json
 
 import httpx
 import pytest
+from fulfilment_support import start_fulfilment
 from supplychain_contracts import topics
-from support import auth, events_of, has_event, placed_event_json, poll_http, produce, read_records
+from supplychain_contracts.company import sample_company
+from support import (
+    auth,
+    events_of,
+    has_event,
+    placed_event_json,
+    poll_http,
+    produce,
+    provide_company,
+    read_records,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +43,7 @@ async def _receive(broker, service, client: httpx.AsyncClient) -> tuple[str, dic
 
 
 async def test_order_walks_the_state_machine_with_causation_chain(start_service, broker) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         for action in ("accept", "start", "ship"):
@@ -61,7 +72,7 @@ async def test_order_walks_the_state_machine_with_causation_chain(start_service,
 
 
 async def test_illegal_moves_are_refused_with_the_current_state(start_service, broker) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         ship_early = await client.post(f"/v1/fulfilments/{order_id}/ship")
@@ -80,7 +91,7 @@ async def test_illegal_moves_are_refused_with_the_current_state(start_service, b
 
 
 async def test_concurrent_commands_cannot_both_win(start_service, broker) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(
         base_url=fulfilment.url, timeout=30, headers=auth("WHEELS")
     ) as client:
@@ -107,7 +118,7 @@ async def test_concurrent_commands_cannot_both_win(start_service, broker) -> Non
 
 
 async def test_redelivered_order_placed_changes_nothing(start_service, broker) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
@@ -130,7 +141,7 @@ async def test_redelivered_order_placed_changes_nothing(start_service, broker) -
 async def test_cancelled_order_refuses_further_work(start_service, broker) -> None:
     from supplychain_contracts import OrderCancelled
 
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, placed = await _receive(broker, fulfilment, client)
         cancel = OrderCancelled(
@@ -160,7 +171,7 @@ async def test_cancelled_order_refuses_further_work(start_service, broker) -> No
 
 
 async def test_only_the_department_that_owes_a_step_can_take_it(start_service, broker) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
         order_id, _ = await _receive(broker, fulfilment, client)
         by_requester = await client.post(
@@ -175,3 +186,22 @@ async def test_only_the_department_that_owes_a_step_can_take_it(start_service, b
     assert by_stranger.status_code == 404
     assert other_queue.status_code == 403
     assert anonymous.status_code == 401
+
+
+async def test_an_order_before_its_catalogue_item_is_accepted_once_the_item_arrives(
+    start_service, broker
+) -> None:
+    fulfilment = start_service("fulfilment")  # it has learnt no catalogue item yet
+    async with httpx.AsyncClient(base_url=fulfilment.url, headers=auth("WHEELS")) as client:
+        order_id, _ = await _receive(broker, fulfilment, client)
+        early = await client.post(f"/v1/fulfilments/{order_id}/accept")
+        assert early.status_code == 409, early.text
+        assert early.headers["content-type"].startswith("application/problem+json")
+        assert early.headers["retry-after"] == "1"
+        assert early.json()["skus"] == ["WHEEL-28"]
+        assert early.json()["title"] == "Catalogue item not known yet"
+
+        await provide_company(broker.bootstrap_servers, fulfilment.url, sample_company())
+        accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "accepted"

@@ -18,6 +18,7 @@ from fulfilment_support import (
     new_traceparent,
     of_tree,
     place_root_order,
+    start_fulfilment,
     transfer_price,
 )
 from supplychain_contracts import OrderCancelled, topics
@@ -54,7 +55,7 @@ def _at(event: dict[str, Any]) -> datetime:
 async def test_autopilot_walks_a_three_level_chain_in_one_trace_and_redelivery_changes_nothing(
     start_service, broker
 ) -> None:
-    fulfilment = start_service("fulfilment", env=FAST_AUTOPILOT)
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers, env=FAST_AUTOPILOT)
     bootstrap = broker.bootstrap_servers
     trace_id, traceparent = new_traceparent()
     root = await place_root_order(
@@ -226,7 +227,7 @@ async def test_autopilot_walks_a_three_level_chain_in_one_trace_and_redelivery_c
 async def test_rejected_component_blocks_the_chain_and_cancel_compensates_down_it(
     start_service, broker
 ) -> None:
-    fulfilment = start_service("fulfilment")
+    fulfilment = await start_fulfilment(start_service, broker.bootstrap_servers)
     bootstrap = broker.bootstrap_servers
     root = await place_root_order(
         bootstrap, sku="EBIKE-CITY", quantity=1, requester="RETAIL_OPS", supplier="ASSEMBLY"

@@ -7,8 +7,18 @@ import uuid
 
 import httpx
 import pytest
+from invoicing_support import outcomes, start_invoicing
 from supplychain_contracts import OrderDelivered, OrderLine, topics
-from support import auth, events_of, has_event, poll_http, produce, read_records
+from supplychain_contracts.company import sample_company
+from support import (
+    auth,
+    events_of,
+    has_event,
+    poll_http,
+    produce,
+    provide_company,
+    read_records,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +41,7 @@ def delivered(order_id: uuid.UUID, **overrides) -> OrderDelivered:
 async def test_delivered_order_is_invoiced_once_even_when_redelivered(
     start_service, broker
 ) -> None:
-    invoicing = start_service("invoicing")
+    invoicing = await start_invoicing(start_service, broker.bootstrap_servers)
     order_id = uuid.uuid4()
     event = delivered(order_id)
     payload = event.model_dump_json().encode()
@@ -71,3 +81,34 @@ async def test_delivered_order_is_invoiced_once_even_when_redelivered(
     assert one["requester_cost_centre"] == "CC-1300"
     assert [line["amount"] for line in one["lines"]] == ["40.50", "6.48"]
     assert missing.status_code == 404
+
+
+async def test_a_delivery_before_its_departments_waits_for_them_and_invents_no_party(
+    start_service, broker
+) -> None:
+    invoicing = start_service("invoicing")  # it has learnt no department yet
+    order_id = uuid.uuid4()
+    await produce(
+        broker.bootstrap_servers,
+        topics.FULFILMENT,
+        delivered(order_id).model_dump_json().encode(),
+        key=str(order_id).encode(),
+        headers={"event_type": "OrderDelivered"},
+    )
+    async with httpx.AsyncClient(base_url=invoicing.url, headers=auth("FRAMES")) as client:
+        # the consumer retries the delivery as a transient failure: no invoice yet
+        await poll_http(client, "/metrics", until=lambda r: outcomes(r.text, "retried") >= 2)
+        assert (await client.get("/v1/invoices?department=FRAMES")).json() == []
+
+        await provide_company(broker.bootstrap_servers, invoicing.url, sample_company())
+        listed = await poll_http(
+            client, "/v1/invoices?department=FRAMES", until=lambda r: len(r.json()) >= 1
+        )
+        metrics = (await client.get("/metrics")).text
+    [invoice] = listed.json()
+    assert invoice["order_id"] == str(order_id)
+    assert (invoice["supplier_cost_centre"], invoice["requester_cost_centre"]) == (
+        "CC-1100",
+        "CC-1300",
+    )
+    assert outcomes(metrics, "dead_lettered") == 0

@@ -20,6 +20,7 @@ from invoicing_support import (
     duplicate,
     placed,
     publish,
+    start_invoicing,
     wait_consumed,
 )
 from supplychain_contracts import (
@@ -98,7 +99,7 @@ async def statement_both_ways(client: httpx.AsyncClient, code: str, period: str)
 async def test_a_chain_is_invoiced_once_per_order_and_the_ledger_balances(
     start_service, broker
 ) -> None:
-    invoicing = start_service("invoicing")
+    invoicing = await start_invoicing(start_service, broker.bootstrap_servers)
     bootstrap = broker.bootstrap_servers
     root = uuid.uuid4()
     # RETAIL_OPS (NC-RETAIL) buys bikes from ASSEMBLY, which orders frames from FRAMES,
@@ -211,7 +212,7 @@ async def test_a_chain_is_invoiced_once_per_order_and_the_ledger_balances(
 async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
     start_service, broker
 ) -> None:
-    invoicing = start_service("invoicing")
+    invoicing = await start_invoicing(start_service, broker.bootstrap_servers)
     bootstrap = broker.bootstrap_servers
     bike = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price="299.00"),)
     # two rush orders ASSEMBLY -> RETAIL_OPS: 10 % service credit under the rush policy, which
