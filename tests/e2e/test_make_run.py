@@ -251,3 +251,28 @@ async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
     finally:
         _stop(process, output)
     assert _leftovers(data_dir) == []
+
+
+def test_make_run_refuses_a_bad_company_file_before_starting_anything(tmp_path: Path) -> None:
+    bad = tmp_path / "company.yaml"
+    bad.write_text(
+        "name: Broken\nlegal_entities: [{code: E, name: E}]\n"
+        "departments: [{code: SHOP, name: Shop, legal_entity: NOWHERE, cost_centre: C,"
+        " monthly_budget: '-1'}]\n"
+        "catalogue: [{sku: X, name: X, supplier: GHOST, unit: u, standard_cost: '1',"
+        " transfer_price_rule: {kind: fixed, price: '1'}, lead_time_days: 1}]\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "COMPANY_FILE": str(bad), "DEVSTACK_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "supplychain_devstack.run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "departments[0].monthly_budget" in done.stderr
+    assert "starting" not in done.stdout  # nothing was started
+    assert not (tmp_path / "data").exists()

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from supplychain_contracts.company_file import CompanyFileError, load_company_file
+
 from supplychain_devstack.demand import DemandSimulator
 from supplychain_devstack.stack import Stack, StackConfig
 
@@ -25,6 +27,15 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    company_file = os.environ.get("COMPANY_FILE")
+    if company_file:  # refuse a bad file before anything starts, every problem located
+        try:
+            company = load_company_file(company_file)
+        except CompanyFileError as exc:
+            for problem in exc.problems:
+                print(f"{company_file}: {problem}", file=sys.stderr)
+            return 1
+        print(f"company: {company.name} (COMPANY_FILE={company_file})", flush=True)
     print("starting the internal supply chain ...", flush=True)
     try:
         stack.start()
