@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -10,13 +9,12 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.trace import SpanKind
 
 from supplychain_kit import metrics, reference
+from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
 from supplychain_kit.problems import install_problem_handlers, install_problem_openapi
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
-from supplychain_kit.telemetry import tracer
 
 
 def get_runtime(request: Request) -> ServiceRuntime[Any]:
@@ -58,33 +56,20 @@ def create_http_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=fastapi_telemetry(),
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)
-    service = runtime.settings.service_name
-
-    @app.middleware("http")
-    async def observe_request(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        span_name = f"{request.method} {request.url.path}"
-        with tracer().start_as_current_span(span_name, kind=SpanKind.SERVER) as span:
-            response: Response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        if not template.startswith(("/health", "/metrics")):
-            metrics.HTTP_DURATION.labels(
-                service=service,
-                method=request.method,
-                route=template,
-                status=str(response.status_code),
-            ).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(ObserveRequests, service=runtime.settings.service_name)
     return app
 
 
