@@ -38,6 +38,9 @@ from monitoring.sinks import Silent
 LIVE_SCHEMA = "monitoring"
 REPLAY_SCHEMA = "monitoring_replay"
 REPLAY_CONSUMER = "monitoring-replay"
+# The topics timelines are rebuilt from. Not the reference topic: policies and calendars come
+# from the live schema's versions (the compacted topic keeps only each entity's latest one).
+REPLAYED_TOPICS = tuple(topic for topic in topics.ALL_TOPICS if topic != topics.REFERENCE)
 # Compared per stage; alarm times differ by nature (scan time), whether they were raised must not.
 COMPARED = (
     "supplier",
@@ -99,7 +102,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
         await consumer.topics()  # loads the metadata
         partitions = [
             TopicPartition(topic, partition)
-            for topic in topics.ALL_TOPICS
+            for topic in REPLAYED_TOPICS
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
