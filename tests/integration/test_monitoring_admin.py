@@ -4,6 +4,7 @@ versions and history; department keys are refused; every change reaches the refe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from support import auth, read_records
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer dev-admin-1"}
+COMPANY_FILE = str(Path(__file__).resolve().parents[2] / "examples/company/brightloaf.yaml")
 BERLIN = {
     "name": "Berlin office",
     "time_zone": "Europe/Berlin",
@@ -116,3 +118,30 @@ async def test_an_administrator_defines_policies_and_calendars_with_history(
         (b"sla_policy:WHEELS:rush", "SlaPolicyDefined", 2),
     ]
     assert (b"sla_policy:ASSEMBLY:rush", "SlaPolicyDefined", 1) in defined  # published at start
+
+
+def company_file_with(folder: Path, old: str, new: str) -> str:
+    """The example company with one change, as a file of its own."""
+    path = folder / "company.yaml"
+    path.write_text(Path(COMPANY_FILE).read_text().replace(old, new))
+    return str(path)
+
+
+async def test_the_company_file_is_loaded_and_an_unknown_holidays_region_refused(
+    start_service: Any, tmp_path: Path
+) -> None:
+    bad = company_file_with(tmp_path, "holidays_country: CH", "holidays_country: XX")
+    with pytest.raises(RuntimeError, match=r"calendars\[0\]\.holidays_country: unknown holidays"):
+        start_service("monitoring", env={"COMPANY_FILE": bad})
+
+    monitoring = start_service("monitoring", env={"COMPANY_FILE": COMPANY_FILE})
+    async with httpx.AsyncClient(base_url=monitoring.url) as client:
+        calendars = (await client.get("/v1/admin/calendars", headers=ADMIN)).json()
+        policies = (await client.get("/v1/sla/policies", headers=auth("CAFE_NORTH"))).json()
+    assert [(c["code"], c["calendar"]["holidays_country"]) for c in calendars] == [("ZURICH", "CH")]
+    bilateral = next(p for p in policies if p["policy_key"] == "BAKEHOUSE:from-CAFE_NORTH")
+    assert (bilateral["calendar_code"], bilateral["calendar"]["time_zone"]) == (
+        "ZURICH",
+        "Europe/Zurich",
+    )
+    assert "WHEELS" not in {p["supplier"] for p in policies}  # not the sample company
