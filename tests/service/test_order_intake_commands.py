@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
-from order_intake import commands, store
+from order_intake import commands, company_commands, store
 from order_intake.domain import (
     Limits,
     OrderRefused,
@@ -31,10 +31,12 @@ LIMITS = Limits(max_lines=50, max_quantity=10_000)
 
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
-    """Order intake's schema with the sample company loaded by the store's own loader."""
+    """Order intake's schema with the sample company loaded as at start."""
     pool = await service_pool("order_intake")
-    async with pool.acquire() as conn, conn.transaction():
-        await store.load_company(conn, sample_company())
+    async with pool.acquire() as conn:
+        await company_commands.load_company(conn, sample_company())
+        # the load's reference events: the tests read what the commands publish after it
+        await conn.execute("DELETE FROM outbox")
     return pool
 
 

@@ -1,7 +1,15 @@
+import sys
+
+from supplychain_contracts.company_file import CompanyFileError
 from supplychain_kit.serve import serve
 
 from order_intake.config import OrderIntakeSettings
 from order_intake.main import create_app
 
 settings = OrderIntakeSettings()
-serve(create_app(settings), settings)
+try:
+    app = create_app(settings)
+except CompanyFileError as refused:  # nothing is loaded: say what to fix, every problem
+    print(f"order-intake: the company is refused: {refused}", file=sys.stderr)
+    raise SystemExit(1) from None
+serve(app, settings)

@@ -141,6 +141,7 @@ async def _place_new(
         limits=limits,
         today=now.date(),
         employee_discount_pct=references.employee_shop_discount,
+        inactive_departments=references.inactive_departments,
     )
     assert budget is not None  # price_lines refused an unknown requester
     total = domain.order_total(lines)

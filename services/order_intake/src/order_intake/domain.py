@@ -89,6 +89,7 @@ class CatalogueEntry:
     supplier: str
     transfer_price: Decimal
     list_price: Decimal | None
+    active: bool = True  # false: removed from the catalogue, no longer ordered
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,21 @@ def price_lines(
     limits: Limits,
     today: date,
     employee_discount_pct: Decimal | None = None,
+    inactive_departments: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[OrderLine, ...]:
-    """Validate an order against the catalogue and price each line at placement."""
-    if request.requester not in departments:
-        raise OrderRefused(f"unknown requesting department {request.requester}", field="requester")
-    if request.supplier not in departments:
-        raise OrderRefused(f"unknown supplying department {request.supplier}", field="supplier")
+    """Validate an order against the catalogue and price each line at placement.
+
+    `departments` are the company's (active) departments; `inactive_departments` those
+    removed from it, named as such in a refusal.
+    """
+    for field, role in (("requester", "requesting"), ("supplier", "supplying")):
+        code = getattr(request, field)
+        if code in inactive_departments:
+            raise OrderRefused(
+                f"{code} is no longer a department of the company (deactivated)", field=field
+            )
+        if code not in departments:
+            raise OrderRefused(f"unknown {role} department {code}", field=field)
     if request.requester == request.supplier and request.employee_id is None:
         raise OrderRefused("a department cannot order from itself", field="supplier")
     if not request.lines:
@@ -146,6 +156,11 @@ def price_lines(
         entry = catalogue.get(line.sku)
         if entry is None:
             raise OrderRefused(f"unknown sku {line.sku}", field=f"lines.{index}.sku")
+        if not entry.active:
+            raise OrderRefused(
+                f"{line.sku} is no longer in the catalogue (deactivated)",
+                field=f"lines.{index}.sku",
+            )
         if entry.supplier != request.supplier:
             raise OrderRefused(
                 f"{line.sku} is supplied by {entry.supplier}, not {request.supplier}",

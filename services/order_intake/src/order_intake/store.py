@@ -11,7 +11,6 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import OrderPlaced
-from supplychain_contracts.company import Company
 
 from order_intake.cursor import Position
 from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
@@ -20,75 +19,25 @@ from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, Orde
 _RELEASED = [OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value]
 
 
-async def load_company(conn: asyncpg.Connection, company: Company) -> None:
-    """Upsert the reference data this service owns (departments, catalogue, employees)."""
-    await conn.executemany(
-        """INSERT INTO departments (code, name, legal_entity, cost_centre, monthly_budget,
-               approval_threshold, over_budget, employee_shop, employee_discount_pct)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
-               legal_entity = EXCLUDED.legal_entity, cost_centre = EXCLUDED.cost_centre,
-               monthly_budget = EXCLUDED.monthly_budget,
-               approval_threshold = EXCLUDED.approval_threshold,
-               over_budget = EXCLUDED.over_budget, employee_shop = EXCLUDED.employee_shop,
-               employee_discount_pct = EXCLUDED.employee_discount_pct""",
-        [
-            (
-                d.code,
-                d.name,
-                d.legal_entity,
-                d.cost_centre,
-                d.monthly_budget,
-                d.approval_threshold,
-                d.over_budget,
-                d.employee_shop,
-                d.employee_discount_pct,
-            )
-            for d in company.departments
-        ],
-    )
-    await conn.executemany(
-        """INSERT INTO catalogue (sku, name, supplier, unit, standard_cost, transfer_price,
-               list_price, lead_time_days, components)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-           ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, supplier = EXCLUDED.supplier,
-               unit = EXCLUDED.unit, standard_cost = EXCLUDED.standard_cost,
-               transfer_price = EXCLUDED.transfer_price, list_price = EXCLUDED.list_price,
-               lead_time_days = EXCLUDED.lead_time_days, components = EXCLUDED.components""",
-        [
-            (
-                i.sku,
-                i.name,
-                i.supplier,
-                i.unit,
-                i.standard_cost,
-                i.transfer_price,
-                i.list_price,
-                i.lead_time_days,
-                json.dumps([c.model_dump() for c in i.bill_of_materials]),
-            )
-            for i in company.catalogue
-        ],
-    )
-    await conn.executemany(
-        """INSERT INTO employees (employee_id, name, department, yearly_allowance)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (employee_id) DO UPDATE SET name = EXCLUDED.name,
-               department = EXCLUDED.department, yearly_allowance = EXCLUDED.yearly_allowance""",
-        [(e.employee_id, e.name, e.department, e.yearly_allowance) for e in company.employees],
-    )
-
-
 async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM departments ORDER BY code")
+    """The departments of the company (active ones)."""
+    rows = await conn.fetch(
+        """SELECT code, name, legal_entity, cost_centre, monthly_budget, approval_threshold,
+                  over_budget, employee_shop, employee_discount_pct
+           FROM departments WHERE active ORDER BY code"""
+    )
     return [dict(row) for row in rows]
 
 
 async def list_catalogue(
     conn: asyncpg.Connection, *, supplier: str | None = None
 ) -> list[dict[str, Any]]:
+    """The items the company offers (active ones), of one supplier or of all."""
     rows = await conn.fetch(
-        "SELECT * FROM catalogue WHERE $1::text IS NULL OR supplier = $1 ORDER BY sku", supplier
+        """SELECT sku, name, supplier, unit, standard_cost, transfer_price, list_price,
+                  lead_time_days, components
+           FROM catalogue WHERE active AND ($1::text IS NULL OR supplier = $1) ORDER BY sku""",
+        supplier,
     )
     return [{**dict(row), "components": json.loads(row["components"])} for row in rows]
 
@@ -97,8 +46,9 @@ async def list_catalogue(
 class OrderReferences:
     """The reference data an order is checked and priced against."""
 
-    departments: set[str]
-    catalogue: dict[str, CatalogueEntry]  # the order's skus that exist
+    departments: set[str]  # active ones
+    inactive_departments: set[str]  # removed from the company: named in refusals
+    catalogue: dict[str, CatalogueEntry]  # the order's skus that exist (or existed: inactive)
     employee_shop_discount: Decimal | None  # the supplier's, if it is an employee shop
     employee: Employee | None  # the buying employee, if there is one and they exist
 
@@ -107,15 +57,20 @@ async def order_references(
     conn: asyncpg.Connection, *, supplier: str, skus: list[str], employee_id: str | None
 ) -> OrderReferences:
     """Departments, the order's catalogue items, the shop discount and the employee: one
-    round trip (a row per catalogue item found, or one row of NULL items)."""
+    round trip (a row per catalogue item found, or one row of NULL items). Prices are read
+    here, at placement: the order keeps them whatever the catalogue says later."""
     rows = await conn.fetch(
-        """SELECT reference.departments, reference.employee_discount_pct,
+        """SELECT reference.departments, reference.inactive_departments,
+                  reference.employee_discount_pct,
                   e.employee_id, e.department, e.yearly_allowance,
-                  c.sku, c.supplier, c.transfer_price, c.list_price
-           FROM (SELECT ARRAY(SELECT code FROM departments) AS departments,
+                  c.sku, c.supplier, c.transfer_price, c.list_price, c.active
+           FROM (SELECT ARRAY(SELECT code FROM departments WHERE active) AS departments,
+                        ARRAY(SELECT code FROM departments WHERE NOT active)
+                            AS inactive_departments,
                         (SELECT employee_discount_pct FROM departments
-                         WHERE code = $1 AND employee_shop) AS employee_discount_pct) reference
-           LEFT JOIN employees e ON e.employee_id = $3
+                         WHERE code = $1 AND employee_shop AND active)
+                            AS employee_discount_pct) reference
+           LEFT JOIN employees e ON e.employee_id = $3 AND e.active
            LEFT JOIN catalogue c ON c.sku = ANY($2::text[])""",
         supplier,
         skus,
@@ -125,12 +80,14 @@ async def order_references(
     discount = first["employee_discount_pct"]
     return OrderReferences(
         departments=set(first["departments"]),
+        inactive_departments=set(first["inactive_departments"]),
         catalogue={
             row["sku"]: CatalogueEntry(
                 sku=row["sku"],
                 supplier=row["supplier"],
                 transfer_price=row["transfer_price"],
                 list_price=row["list_price"],
+                active=row["active"],
             )
             for row in rows
             if row["sku"] is not None

@@ -1,0 +1,326 @@
+"""Admin API of order intake: the departments, catalogue and employees it owns (admin keys
+only; a department key gets 403 on every route).
+
+PUT defines one, its body as in the company file: 201 when it is new, 200 when it changed (or
+already was so). GET lists them all, removed ones included (`active` false), or shows one with
+its change history (who, when, before, after). A route translates: parse, call a command
+(company_commands.py), answer its result or refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+from supplychain_contracts.company import CatalogueItem, Department, Employee
+from supplychain_kit.auth import Admin
+from supplychain_kit.http import Db
+from supplychain_kit.problems import Problem
+
+from order_intake import company_commands, company_store
+from order_intake.company import CATALOGUE, DEPARTMENTS, EMPLOYEES, Entity, Kind, Standing
+from order_intake.models import UNAUTHORIZED, Responses, problem
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+DepartmentCode = Annotated[
+    str,
+    Path(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="the department's code",
+        examples=["ASSEMBLY"],
+    ),
+]
+Sku = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=CODE_PATTERN,
+        description="the catalogue item's sku",
+        examples=["FRAME-CITY"],
+    ),
+]
+EmployeeId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=CODE_PATTERN,
+        description="the employee's id",
+        examples=["E-1001"],
+    ),
+]
+
+ADMIN_ONLY: Responses = {
+    **UNAUTHORIZED,
+    403: problem("a department key: admin routes need an admin key"),
+}
+NOT_FOUND: Responses = {404: problem("no such entity")}
+INVALID_PATH: Responses = {422: problem("the path is malformed; `errors` names the field")}
+REFUSED: Responses = {
+    422: problem(
+        "the definition is malformed, names another key than the path, refers to an entity "
+        "the company does not have (or no longer has), makes a bill of materials a cycle, or "
+        "holds a value order intake cannot keep; `errors` names each field"
+    )
+}
+
+
+class Audited(BaseModel):
+    active: bool = Field(
+        description="false: removed from the company (kept: orders and history name it)"
+    )
+    changed_by: str = Field(
+        description="who changed it last: an admin key id, or company-file", examples=["admin-1"]
+    )
+    changed_at: datetime = Field(description="when it was changed last")
+
+
+E = TypeVar("E", Department, CatalogueItem, Employee)
+
+
+class ChangeOut(BaseModel, Generic[E]):
+    """A change of an entity: before and after are null where it did not exist or was
+    removed (created, removed, brought back)."""
+
+    changed_by: str = Field(description="an admin key id, or company-file")
+    changed_at: datetime = Field(description="when")
+    before: E | None = Field(description="the entity before the change")
+    after: E | None = Field(description="the entity after the change")
+
+
+class DepartmentStanding(Department, Audited):
+    """A department as order intake keeps it."""
+
+
+class DepartmentHistory(DepartmentStanding):
+    """A department with its change history, oldest first."""
+
+    history: list[ChangeOut[Department]] = Field(description="every change, oldest first")
+
+
+class CatalogueItemStanding(CatalogueItem, Audited):
+    """A catalogue item as order intake keeps it."""
+
+
+class CatalogueItemHistory(CatalogueItemStanding):
+    """A catalogue item with its change history, oldest first."""
+
+    history: list[ChangeOut[CatalogueItem]] = Field(description="every change, oldest first")
+
+
+class EmployeeStanding(Employee, Audited):
+    """An employee as order intake keeps them."""
+
+
+class EmployeeHistory(EmployeeStanding):
+    """An employee with their change history, oldest first."""
+
+    history: list[ChangeOut[Employee]] = Field(description="every change, oldest first")
+
+
+S = TypeVar("S", bound=Audited)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused definition as a problem document naming each field."""
+    try:
+        yield
+    except company_commands.InvalidDefinition as invalid:
+        raise Problem(
+            422,
+            f"The definition is refused: {invalid}",
+            title="Invalid definition",
+            errors=[{"field": p.field, "message": p.message} for p in invalid.problems],
+        ) from invalid
+
+
+def _fields(standing: Standing[Any]) -> dict[str, Any]:
+    return {
+        **standing.definition.model_dump(),
+        "active": standing.active,
+        "changed_by": standing.changed_by,
+        "changed_at": standing.changed_at,
+    }
+
+
+async def _all(db: Db, kind: Kind[Entity], model: type[S]) -> list[S]:
+    standings = await company_store.standings(db, kind)
+    return [model.model_validate(_fields(standing)) for standing in standings.values()]
+
+
+async def _history(db: Db, kind: Kind[Entity], key: str, model: type[S]) -> S:
+    standing = (await company_store.standings(db, kind, key=key)).get(key)
+    if standing is None:
+        raise Problem(
+            404,
+            f"no {kind.name.replace('_', ' ')} {key}",
+            errors=[{"field": kind.key_field, "message": "not known"}],
+        )
+    history = await company_store.changes(db, kind, key)
+    return model.model_validate({**_fields(standing), "history": [vars(c) for c in history]})
+
+
+async def _define(
+    db: Db,
+    kind: Kind[Entity],
+    key: str,
+    definition: Entity,
+    *,
+    admin: Admin,
+    response: Response,
+    model: type[S],
+) -> S:
+    with _refusals():
+        defined = await company_commands.define(db, kind, key, definition, changed_by=admin.key_id)
+    response.status_code = 201 if defined.created else 200
+    return await _history(db, kind, key, model)
+
+
+# --- departments -------------------------------------------------------------------------
+
+
+@router.put(
+    "/departments/{code}",
+    response_model=DepartmentHistory,
+    summary="Define a department",
+    responses={
+        201: {"model": DepartmentHistory, "description": "the department is new"},
+        200: {"model": DepartmentHistory, "description": "changed, or already so"},
+        **ADMIN_ONLY,
+        **REFUSED,
+    },
+)
+async def define_department(
+    code: DepartmentCode, body: Department, db: Db, admin: Admin, response: Response
+) -> DepartmentHistory:
+    """Create or change a department (cost centre, budget, approval threshold, over-budget
+    rule, employee shop), or bring back a removed one; published as DepartmentDefined. Orders
+    placed before keep the budget decision they were placed with."""
+    return await _define(
+        db, DEPARTMENTS, code, body, admin=admin, response=response, model=DepartmentHistory
+    )
+
+
+@router.get(
+    "/departments",
+    response_model=list[DepartmentStanding],
+    summary="List every department",
+    responses=ADMIN_ONLY,
+)
+async def list_departments(db: Db, admin: Admin) -> list[DepartmentStanding]:
+    """Every department, removed ones included (`active` false)."""
+    return await _all(db, DEPARTMENTS, DepartmentStanding)
+
+
+@router.get(
+    "/departments/{code}",
+    response_model=DepartmentHistory,
+    summary="Read a department and its history",
+    responses={**ADMIN_ONLY, **NOT_FOUND, **INVALID_PATH},
+)
+async def department_history(code: DepartmentCode, db: Db, admin: Admin) -> DepartmentHistory:
+    """A department with its change history (who, when, before, after)."""
+    return await _history(db, DEPARTMENTS, code, DepartmentHistory)
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+
+@router.put(
+    "/catalogue/{sku}",
+    response_model=CatalogueItemHistory,
+    summary="Define a catalogue item",
+    responses={
+        201: {"model": CatalogueItemHistory, "description": "the item is new"},
+        200: {"model": CatalogueItemHistory, "description": "changed, or already so"},
+        **ADMIN_ONLY,
+        **REFUSED,
+    },
+)
+async def define_catalogue_item(
+    sku: Sku, body: CatalogueItem, db: Db, admin: Admin, response: Response
+) -> CatalogueItemHistory:
+    """Create or change a catalogue item (supplier, transfer-price rule, list price, lead
+    time, bill of materials), or bring back a removed one; published as CatalogueItemDefined.
+    A new price applies to orders placed from now on: placed orders keep theirs."""
+    return await _define(
+        db, CATALOGUE, sku, body, admin=admin, response=response, model=CatalogueItemHistory
+    )
+
+
+@router.get(
+    "/catalogue",
+    response_model=list[CatalogueItemStanding],
+    summary="List every catalogue item",
+    responses=ADMIN_ONLY,
+)
+async def list_catalogue(db: Db, admin: Admin) -> list[CatalogueItemStanding]:
+    """Every catalogue item, removed ones included (`active` false)."""
+    return await _all(db, CATALOGUE, CatalogueItemStanding)
+
+
+@router.get(
+    "/catalogue/{sku}",
+    response_model=CatalogueItemHistory,
+    summary="Read a catalogue item and its history",
+    responses={**ADMIN_ONLY, **NOT_FOUND, **INVALID_PATH},
+)
+async def catalogue_item_history(sku: Sku, db: Db, admin: Admin) -> CatalogueItemHistory:
+    """A catalogue item with its change history (who, when, before, after)."""
+    return await _history(db, CATALOGUE, sku, CatalogueItemHistory)
+
+
+# --- employees ---------------------------------------------------------------------------
+
+
+@router.put(
+    "/employees/{employee_id}",
+    response_model=EmployeeHistory,
+    summary="Define an employee",
+    responses={
+        201: {"model": EmployeeHistory, "description": "the employee is new"},
+        200: {"model": EmployeeHistory, "description": "changed, or already so"},
+        **ADMIN_ONLY,
+        **REFUSED,
+    },
+)
+async def define_employee(
+    employee_id: EmployeeId, body: Employee, db: Db, admin: Admin, response: Response
+) -> EmployeeHistory:
+    """Create or change an employee (department, yearly allowance), or bring back a removed
+    one; published as EmployeeDefined."""
+    return await _define(
+        db, EMPLOYEES, employee_id, body, admin=admin, response=response, model=EmployeeHistory
+    )
+
+
+@router.get(
+    "/employees",
+    response_model=list[EmployeeStanding],
+    summary="List every employee",
+    responses=ADMIN_ONLY,
+)
+async def list_employees(db: Db, admin: Admin) -> list[EmployeeStanding]:
+    """Every employee, removed ones included (`active` false)."""
+    return await _all(db, EMPLOYEES, EmployeeStanding)
+
+
+@router.get(
+    "/employees/{employee_id}",
+    response_model=EmployeeHistory,
+    summary="Read an employee and their history",
+    responses={**ADMIN_ONLY, **NOT_FOUND, **INVALID_PATH},
+)
+async def employee_history(employee_id: EmployeeId, db: Db, admin: Admin) -> EmployeeHistory:
+    """An employee with their change history (who, when, before, after)."""
+    return await _history(db, EMPLOYEES, employee_id, EmployeeHistory)
