@@ -48,12 +48,13 @@ EffectiveFrom = Annotated[
         "default now, never in the past"
     ),
 ]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"description": "created"},
-    401: PROBLEM_RESPONSE,
-    403: PROBLEM_RESPONSE,
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM_RESPONSE, 403: PROBLEM_RESPONSE}
+DEFINE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **READ_RESPONSES,
+    201: {"description": "created: the first version"},
     422: PROBLEM_RESPONSE,
 }
+HISTORY_RESPONSES: dict[int | str, dict[str, Any]] = {**READ_RESPONSES, 404: PROBLEM_RESPONSE}
 
 
 class PolicyDefinition(SlaPolicy):
@@ -179,7 +180,7 @@ async def _calendar_history(db: Db, code: str) -> CalendarHistory:
     )
 
 
-@router.put("/sla-policies/{policy_id}", response_model=PolicyHistory, responses=RESPONSES)
+@router.put("/sla-policies/{policy_id}", response_model=PolicyHistory, responses=DEFINE_RESPONSES)
 async def define_policy(
     policy_id: PolicyId, body: PolicyDefinition, db: Db, admin: Admin, response: Response
 ) -> PolicyHistory:
@@ -197,7 +198,7 @@ async def define_policy(
     return await _policy_history(db, policy_id)
 
 
-@router.get("/sla-policies", response_model=list[PolicyOut], responses=RESPONSES)
+@router.get("/sla-policies", response_model=list[PolicyOut], responses=READ_RESPONSES)
 async def list_policies(db: Db, admin: Admin) -> list[PolicyOut]:
     """Every SLA policy as its latest version defines it, removed ones included."""
     return [
@@ -209,14 +210,14 @@ async def list_policies(db: Db, admin: Admin) -> list[PolicyOut]:
 @router.get(
     "/sla-policies/{policy_id}",
     response_model=PolicyHistory,
-    responses={**RESPONSES, 404: PROBLEM_RESPONSE},
+    responses=HISTORY_RESPONSES,
 )
 async def policy_history(policy_id: PolicyId, db: Db, admin: Admin) -> PolicyHistory:
     """An SLA policy's versions and change history (who, when, before, after)."""
     return await _policy_history(db, policy_id)
 
 
-@router.put("/calendars/{code}", response_model=CalendarHistory, responses=RESPONSES)
+@router.put("/calendars/{code}", response_model=CalendarHistory, responses=DEFINE_RESPONSES)
 async def define_calendar(
     code: CalendarCode, body: CalendarDefinition, db: Db, admin: Admin, response: Response
 ) -> CalendarHistory:
@@ -235,7 +236,7 @@ async def define_calendar(
     return await _calendar_history(db, code)
 
 
-@router.get("/calendars", response_model=list[CalendarOut], responses=RESPONSES)
+@router.get("/calendars", response_model=list[CalendarOut], responses=READ_RESPONSES)
 async def list_calendars(db: Db, admin: Admin) -> list[CalendarOut]:
     """Every business calendar as its latest version defines it, removed ones included."""
     return [
@@ -247,7 +248,7 @@ async def list_calendars(db: Db, admin: Admin) -> list[CalendarOut]:
 @router.get(
     "/calendars/{code}",
     response_model=CalendarHistory,
-    responses={**RESPONSES, 404: PROBLEM_RESPONSE},
+    responses=HISTORY_RESPONSES,
 )
 async def calendar_history(code: CalendarCode, db: Db, admin: Admin) -> CalendarHistory:
     """A business calendar's versions and change history (who, when, before, after)."""

@@ -67,22 +67,22 @@ def owned_problems(
 ) -> list[CompanyProblem]:
     """What the company file checks cannot: calendars a clock could not count in, duplicate
     or dangling policies of an override, targets that do not fit their calendar."""
-    problems = [
-        CompanyProblem(f"calendars[{i}].{problem.field}", problem.message)
-        for i, calendar in enumerate(owned.calendars)
-        for problem in calendars.calendar_problems(calendar)
-    ]
-    usable = {
-        calendar.code: calendar
-        for calendar in owned.calendars
-        if not calendars.calendar_problems(calendar)
-    }
+    problems: list[CompanyProblem] = []
+    usable: dict[str, NamedCalendar] = {}
+    for i, calendar in enumerate(owned.calendars):
+        found = calendars.calendar_problems(calendar)
+        problems += [CompanyProblem(f"calendars[{i}].{p.field}", p.message) for p in found]
+        if not found:
+            usable[calendar.code] = calendar
+    refused = {c.code for c in owned.calendars} - set(usable)
     keys: set[str] = set()
     for i, policy in enumerate(owned.policies):
         path = f"{policies_path}[{i}]"
         if policy.policy_key in keys:
             problems.append(CompanyProblem(path, f"duplicate policy {policy.policy_key}"))
         keys.add(policy.policy_key)
+        if policy.calendar_code in refused:
+            continue  # its calendar's problems are reported already
         found = policy_problems(policy, usable, at=at)
         problems += [CompanyProblem(f"{path}.{p.field}", p.message) for p in found]
     return problems
