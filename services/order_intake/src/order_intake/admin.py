@@ -97,34 +97,46 @@ class ChangeOut(BaseModel, Generic[E]):
     after: E | None = Field(description="the entity after the change")
 
 
-class DepartmentStanding(Department, Audited):
+class DepartmentChange(ChangeOut[Department]):
+    """A change of a department."""
+
+
+class CatalogueItemChange(ChangeOut[CatalogueItem]):
+    """A change of a catalogue item."""
+
+
+class EmployeeChange(ChangeOut[Employee]):
+    """A change of an employee."""
+
+
+class DepartmentStanding(Audited, Department):
     """A department as order intake keeps it."""
 
 
 class DepartmentHistory(DepartmentStanding):
     """A department with its change history, oldest first."""
 
-    history: list[ChangeOut[Department]] = Field(description="every change, oldest first")
+    history: list[DepartmentChange] = Field(description="every change, oldest first")
 
 
-class CatalogueItemStanding(CatalogueItem, Audited):
+class CatalogueItemStanding(Audited, CatalogueItem):
     """A catalogue item as order intake keeps it."""
 
 
 class CatalogueItemHistory(CatalogueItemStanding):
     """A catalogue item with its change history, oldest first."""
 
-    history: list[ChangeOut[CatalogueItem]] = Field(description="every change, oldest first")
+    history: list[CatalogueItemChange] = Field(description="every change, oldest first")
 
 
-class EmployeeStanding(Employee, Audited):
+class EmployeeStanding(Audited, Employee):
     """An employee as order intake keeps them."""
 
 
 class EmployeeHistory(EmployeeStanding):
     """An employee with their change history, oldest first."""
 
-    history: list[ChangeOut[Employee]] = Field(description="every change, oldest first")
+    history: list[EmployeeChange] = Field(description="every change, oldest first")
 
 
 S = TypeVar("S", bound=Audited)
