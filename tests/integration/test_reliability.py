@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from supplychain_contracts import topics
+from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
 from support import (
     auth,
@@ -17,6 +18,7 @@ from support import (
     placed_event_json,
     poll_http,
     produce,
+    provide_company,
     read_records,
 )
 
@@ -121,8 +123,9 @@ async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service
     from supplychain_contracts import OrderDelivered, OrderLine
 
     invoicing = start_service("invoicing", env={"CONSUMER_MAX_ATTEMPTS": "2"})
+    await provide_company(broker.bootstrap_servers, invoicing.url, sample_company())
 
-    def delivered(supplier: str) -> OrderDelivered:
+    def delivered(supplier: str, *, quantity: int = 1, unit_price: str = "13.50") -> OrderDelivered:
         order_id = uuid.uuid4()
         return OrderDelivered(
             order_id=order_id,
@@ -130,12 +133,13 @@ async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service
             producer="test",
             supplier=supplier,
             requester="FRAMES",
-            lines=(OrderLine(sku="TUBE-AL-6061", quantity=1, unit_price="13.50"),),
+            lines=(OrderLine(sku="TUBE-AL-6061", quantity=quantity, unit_price=unit_price),),
         )
 
+    # a valid event whose invoice cannot exist: its total overflows the contract's money
     good_before, poison, good_after = (
         delivered("METALWORKS"),
-        delivered("NOWHERE"),
+        delivered("METALWORKS", quantity=1000, unit_price="9999999999999999.99"),
         delivered("PAINTSHOP"),
     )
     for event in (good_before, poison, good_after):
@@ -151,7 +155,7 @@ async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service
         until=lambda rs: len(rs) >= 1,
     )
     assert [r.json["order_id"] for r in dlq] == [str(poison.order_id)]
-    assert "NOWHERE" in dlq[0].headers["dlq_error"]
+    assert "total" in dlq[0].headers["dlq_error"]
     assert dlq[0].headers["dlq_attempts"] == "2"
     async with httpx.AsyncClient(base_url=invoicing.url, headers=auth("FRAMES")) as client:
         invoices = await poll_http(client, "/v1/invoices", until=lambda r: len(r.json()) == 2)

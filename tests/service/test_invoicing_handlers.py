@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from invoicing.domain import DepartmentNotKnownYet
 from invoicing.handlers import apply_event
+from invoicing.store import DepartmentNotKnownYet
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
     CreditNoteIssued,

@@ -102,9 +102,16 @@ class ConsumerConfig:
         )
 
 
+class NotKnownYet(Exception):
+    """The event refers to reference data this service has not learnt yet: it travels on
+    another topic and is on its way. Retried like an outage (nothing committed, fetched
+    again), never dead-lettered: the event is not bad, it is early."""
+
+
 # Errors that say "the world is not reachable right now", not "this message is bad":
 # the record is fetched again later instead of being dead-lettered.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    NotKnownYet,
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,

@@ -137,20 +137,6 @@ class Party:
     cost_centre: str
 
 
-class DepartmentNotKnownYet(LookupError, OSError):
-    """A department invoicing has not learnt from the reference topic yet.
-
-    Its DepartmentDefined and the order's events travel on different topics, so a delivery
-    may arrive first. Invoicing does not invent a party (legal entity, cost centre) for it:
-    the delivery waits. OSError puts it among the consumer's transient errors: the record is
-    fetched again until the department is known, never dead-lettered.
-    """
-
-    def __init__(self, code: str) -> None:
-        super().__init__(f"department {code} is not known to invoicing yet")
-        self.code = code
-
-
 @dataclass(frozen=True)
 class IssuedInvoice:
     """An invoice as stored: what credit notes and postings are computed from."""

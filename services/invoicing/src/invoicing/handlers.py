@@ -4,7 +4,7 @@ Each handler runs inside the consumer's transaction (inbox + state + outbox). Ev
 order arrive on several topics, so every handler that issues a document first takes the
 order's advisory lock. The departments invoices are issued between come from their owner's
 DepartmentDefined on the reference topic; a delivery between departments not learnt yet
-waits for them (DepartmentNotKnownYet, retried by the consumer).
+waits for them (store.DepartmentNotKnownYet, retried by the consumer).
 """
 
 from __future__ import annotations

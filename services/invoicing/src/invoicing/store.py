@@ -10,11 +10,11 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import CreditNoteIssued, InvoiceIssued
+from supplychain_kit.consumer import NotKnownYet
 
 from invoicing.domain import (
     CreditClaim,
     CreditKind,
-    DepartmentNotKnownYet,
     DocumentKind,
     IssuedInvoice,
     Party,
@@ -23,6 +23,19 @@ from invoicing.ledger import AccountBalance, Posting
 from invoicing.statements import StatementDocument
 
 # --- reference data ------------------------------------------------------------------------
+
+
+class DepartmentNotKnownYet(NotKnownYet):
+    """A department invoicing has not learnt from the reference topic yet.
+
+    Its DepartmentDefined and the order's events travel on different topics, so a delivery
+    may arrive first. Invoicing does not invent a party (legal entity, cost centre) for it:
+    the delivery waits, retried by the consumer until the department is known.
+    """
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"department {code} is not known to invoicing yet")
+        self.code = code
 
 
 async def save_department(
