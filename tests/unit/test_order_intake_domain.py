@@ -182,6 +182,37 @@ def test_unknown_supplier_is_refused() -> None:
     assert refused.message == "unknown supplying department GHOSTS"
 
 
+@pytest.mark.parametrize("field", ["requester", "supplier"])
+def test_a_department_removed_from_the_company_is_refused_as_such(field: str) -> None:
+    with pytest.raises(OrderRefused) as caught:
+        price_lines(
+            request(**{field: "PAINTSHOP"}),
+            catalogue=CATALOGUE,
+            departments=DEPARTMENTS,
+            limits=LIMITS,
+            today=TODAY,
+            inactive_departments={"PAINTSHOP"},
+        )
+    assert caught.value.field == field
+    assert (
+        caught.value.message == "PAINTSHOP is no longer a department of the company (deactivated)"
+    )
+
+
+def test_an_item_removed_from_the_catalogue_is_refused_naming_its_line() -> None:
+    removed = CatalogueEntry("FRAME-OLD", "FRAMES", Decimal("1.00"), None, active=False)
+    with pytest.raises(OrderRefused) as caught:
+        price_lines(
+            request(lines=(RequestedLine("FRAME-CITY", 1), RequestedLine("FRAME-OLD", 1))),
+            catalogue={**CATALOGUE, "FRAME-OLD": removed},
+            departments=DEPARTMENTS,
+            limits=LIMITS,
+            today=TODAY,
+        )
+    assert caught.value.field == "lines.1.sku"
+    assert caught.value.message == "FRAME-OLD is no longer in the catalogue (deactivated)"
+
+
 def test_department_cannot_order_from_itself() -> None:
     refused = refusal(request(requester="FRAMES", supplier="FRAMES"))
     assert refused.field == "supplier"
