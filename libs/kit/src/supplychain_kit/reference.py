@@ -6,9 +6,8 @@ The consumer notes every reference event it applies (entity key, kind, when), so
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from supplychain_contracts.reference import ReferenceEvent
