@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -14,9 +14,6 @@ from supplychain_contracts import OrderPlaced
 
 from order_intake.cursor import Position
 from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
-
-# Orders that no longer commit money: they count against no budget or allowance.
-_RELEASED = [OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value]
 
 
 async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -215,27 +212,23 @@ async def lock_department(conn: asyncpg.Connection, code: str) -> DepartmentBudg
 async def committed_this_month(
     conn: asyncpg.Connection, *, department: str, since: datetime
 ) -> Decimal:
-    """What a department's live orders since `since` add up to (its own, not its employees')."""
-    value: Decimal = await conn.fetchval(
-        """SELECT COALESCE(sum(total), 0)::numeric(18, 2) FROM orders
-           WHERE requester = $1 AND employee_id IS NULL AND created_at >= $2
-             AND status <> ALL($3::text[])""",
-        department,
-        since,
-        _RELEASED,
-    )
-    return value
+    """What a department's live orders of the month starting `since` add up to (its own,
+    not its employees'): one row of the running total (migration 0005)."""
+    return await _committed(conn, subject=f"department:{department}", period=since)
 
 
 async def employee_spent(conn: asyncpg.Connection, *, employee_id: str, since: datetime) -> Decimal:
-    value: Decimal = await conn.fetchval(
-        """SELECT COALESCE(sum(total), 0)::numeric(18, 2) FROM orders
-           WHERE employee_id = $1 AND created_at >= $2 AND status <> ALL($3::text[])""",
-        employee_id,
-        since,
-        _RELEASED,
+    """What an employee's live purchases of the year starting `since` add up to."""
+    return await _committed(conn, subject=f"employee:{employee_id}", period=since)
+
+
+async def _committed(conn: asyncpg.Connection, *, subject: str, period: datetime) -> Decimal:
+    value: Decimal | None = await conn.fetchval(
+        "SELECT committed FROM spending WHERE subject = $1 AND period = $2",
+        subject,
+        period.astimezone(UTC).date(),
     )
-    return value
+    return Decimal("0.00") if value is None else value
 
 
 async def list_orders(
