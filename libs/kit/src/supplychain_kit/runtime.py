@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
@@ -33,6 +34,18 @@ S = TypeVar("S", bound=ServiceSettings)
 BackgroundJob = Callable[["ServiceRuntime[S]"], Awaitable[None]]
 # Loads reference data (the sample company) into the service's tables.
 Seeder = Callable[[asyncpg.Pool], Awaitable[None]]
+
+
+def create_relay_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """The outbox relay's own producer: a batch of rows goes out as plain `send` calls,
+    without the framework's per-message publish round (PERFORMANCE.md: ~175 µs each)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-relay",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        acks="all",
+        request_timeout_ms=15_000,
+    )
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -64,6 +77,7 @@ class ServiceRuntime(Generic[S]):
     seed: Seeder | None = None
     jobs: Sequence[BackgroundJob[S]] = ()
     broker: KafkaBroker = field(init=False)
+    _producer: AIOKafkaProducer | None = field(default=None, init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
     broker_started: bool = field(default=False, init=False)
@@ -131,11 +145,14 @@ class ServiceRuntime(Generic[S]):
         while True:
             try:
                 await self.broker.start()
+                self._producer = create_relay_producer(self.settings)
+                await self._producer.start()
                 break
             except Exception as exc:  # the broker may be down at start; the outbox holds events
                 log.warning("broker not reachable yet (%r); retrying in %.1fs", exc, delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
+                await self._stop_producer()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.broker_started = True
@@ -154,9 +171,20 @@ class ServiceRuntime(Generic[S]):
     async def _publish(
         self, topic: str, key: bytes, payload: bytes, headers: dict[str, str]
     ) -> Any:
-        return await self.broker.publish(
-            payload, topic=topic, key=key, headers=headers, no_confirm=True
+        """Enqueue one record; the returned future completes when the broker confirmed it."""
+        assert self._producer is not None, "the relay runs once the producer started"
+        return await self._producer.send(
+            topic,
+            payload,
+            key=key,
+            headers=[(name, value.encode()) for name, value in headers.items()],
         )
+
+    async def _stop_producer(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -165,6 +193,7 @@ class ServiceRuntime(Generic[S]):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self._stop_producer()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         if self._pool is not None:
