@@ -1,5 +1,6 @@
 """Monitoring's reference data on the real PostgreSQL: the load at start (idempotent, versions
-what changed, deactivates what is gone, republishes what stands), the admin commands (a version,
+what the file changed, deactivates what is gone, republishes what stands, leaves admin changes
+alone otherwise, also in a database loaded before migration 0005), the admin commands (a version,
 its history line and its reference event in one transaction) and clocks that keep the version
 they started with."""
 
@@ -21,12 +22,12 @@ from monitoring.commands import (
 from monitoring.company import OwnedReference
 from monitoring.handlers import event_applier
 from monitoring.sinks import Emitting
-from monitoring.versions import SINCE_EVER, latest
+from monitoring.versions import SINCE_EVER, Version, latest
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, Stage, follow_up
 from supplychain_contracts.company import NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import BusinessCalendarDefined, SlaPolicyDefined
-from supplychain_kit import reference
+from supplychain_kit import db, reference
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)
@@ -387,3 +388,189 @@ async def test_a_named_calendar_times_the_stage_with_its_holidays(
     acceptance = await stage_row(pool, christmas_eve.order_id, Stage.ACCEPTANCE)
     assert acceptance["deadline"] == datetime(2026, 12, 28, 8, 30, tzinfo=UTC)
     assert (acceptance["policy_key"], acceptance["policy_version"]) == ("FACILITIES", 2)
+
+
+# --- what the file changed, what an administrator changed ---------------------------------------
+
+
+async def define_as_admin(pool: asyncpg.Pool, key: str, policy: SlaPolicy, *, now: datetime) -> Any:
+    async with pool.acquire() as conn:
+        defined = await define_policy(
+            conn, key, policy, effective_from=None, changed_by=ADMIN, now=now
+        )
+    assert defined.version is not None
+    return defined.version
+
+
+async def standing(pool: asyncpg.Pool, key: str) -> Any:
+    async with pool.acquire() as conn:
+        return latest(await store.policy_versions(conn, key=key))[key]
+
+
+async def test_an_admin_change_survives_a_restart_until_the_file_changes_that_policy(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("monitoring")
+    await load(pool)
+    faster = WHEELS.model_copy(update={"targets_seconds": {Stage.ACCEPTANCE: 15}})
+    await define_as_admin(pool, "WHEELS", faster, now=LATER)
+
+    restarted = await load(pool, now=LATER + timedelta(hours=1))  # the same file
+
+    assert (restarted.policy_versions, restarted.calendar_versions) == ((), ())
+    kept = await standing(pool, "WHEELS")
+    assert (kept.version, kept.content, kept.changed_by, kept.active) == (2, faster, ADMIN, True)
+    republished = [e for e in await events(pool) if isinstance(e, SlaPolicyDefined)]
+    assert (republished[-3].policy_id, republished[-3].policy) == ("WHEELS", faster)
+
+    # the file changes that policy afterwards: the file wins, from the load on
+    slower = WHEELS.model_copy(update={"targets_seconds": {Stage.ACCEPTANCE: 60}})
+    changed = OwnedReference(
+        source="test", policies=(slower, RUSH, FACILITIES), calendars=(BERLIN,)
+    )
+    at = LATER + timedelta(hours=2)
+    loaded = await load(pool, changed, now=at)
+
+    assert [(v.key, v.version, v.effective_from) for v in loaded.policy_versions] == [
+        ("WHEELS", 3, at)
+    ]
+    won = await standing(pool, "WHEELS")
+    assert (won.content, won.changed_by) == (slower, "company-file")
+    async with pool.acquire() as conn:
+        history = await store.changes(conn, "sla_policy:WHEELS")
+    assert [(c.version, c.changed_by) for c in history] == [
+        (1, "company-file"),
+        (2, ADMIN),
+        (3, "company-file"),
+    ]
+    # and a later admin change stands again across the next restart with that file
+    await define_as_admin(pool, "WHEELS", faster, now=at)
+    assert (await load(pool, changed, now=at + timedelta(hours=1))).policy_versions == ()
+    assert (await standing(pool, "WHEELS")).content == faster
+
+
+async def test_a_calendar_changed_by_an_admin_survives_a_restart(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("monitoring")
+    await load(pool)
+    closed = BERLIN.model_copy(update={"closure_days": (datetime(2026, 12, 31).date(),)})
+    async with pool.acquire() as conn:
+        await define_calendar(
+            conn, "BERLIN", closed, effective_from=None, changed_by=ADMIN, now=LATER
+        )
+
+    restarted = await load(pool, now=LATER + timedelta(hours=1))
+
+    assert restarted.calendar_versions == ()
+    async with pool.acquire() as conn:
+        berlin = latest(await store.calendar_versions(conn, code="BERLIN"))["BERLIN"]
+    assert (berlin.version, berlin.content, berlin.changed_by) == (2, closed, ADMIN)
+
+
+async def test_a_policy_removed_from_the_file_is_deactivated_even_if_an_admin_changed_it(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("monitoring")
+    await load(pool)
+    faster = RUSH.model_copy(update={"targets_seconds": {Stage.ACCEPTANCE: 5}})
+    await define_as_admin(pool, "ASSEMBLY:rush", faster, now=LATER)
+    without_rush = OwnedReference(source="test", policies=(WHEELS, FACILITIES), calendars=(BERLIN,))
+    at = LATER + timedelta(hours=1)
+
+    loaded = await load(pool, without_rush, now=at)
+
+    assert [(v.key, v.version, v.active) for v in loaded.policy_versions] == [
+        ("ASSEMBLY:rush", 3, False)
+    ]
+    # the next load with that file has nothing more to remove
+    assert (await load(pool, without_rush, now=at + timedelta(hours=1))).policy_versions == ()
+    assert not (await standing(pool, "ASSEMBLY:rush")).active
+
+    # an administrator's PUT brings it back, and it stays across restarts: no file has it now
+    back = await define_as_admin(pool, "ASSEMBLY:rush", faster, now=at + timedelta(hours=2))
+    assert (back.version, back.active) == (4, True)
+    assert (await load(pool, without_rush, now=at + timedelta(hours=3))).policy_versions == ()
+    assert (await standing(pool, "ASSEMBLY:rush")).active
+
+
+async def test_a_policy_an_admin_added_and_no_file_had_stays(service_pool: ServicePool) -> None:
+    pool = await service_pool("monitoring")
+    await load(pool)
+    gold = SlaPolicy(supplier="NEWCOMER", targets_seconds={"acceptance": 5})
+    await define_as_admin(pool, "newcomer-gold", gold, now=LATER)
+    fewer = OwnedReference(source="test", policies=(WHEELS,), calendars=())
+
+    await load(pool, now=LATER + timedelta(hours=1))  # the same file
+    loaded = await load(pool, fewer, now=LATER + timedelta(hours=2))  # a file dropping others
+
+    assert {v.key for v in loaded.policy_versions} == {"ASSEMBLY:rush", "FACILITIES"}
+    added = await standing(pool, "newcomer-gold")
+    assert (added.version, added.active, added.changed_by) == (1, True, ADMIN)
+    async with pool.acquire() as conn:
+        status = await reference.status(conn)
+    assert status["entities"] == {"calendar": 0, "sla_policy": 2}  # WHEELS, newcomer-gold
+
+
+async def test_a_database_loaded_before_keeps_the_admin_changes_made_since(
+    database: Any,
+) -> None:
+    """Migration 0005 takes what the file said of each entity from the versions the old load
+    made: an admin change made after it stands, a policy only an admin defined stays."""
+    pool = await db.create_pool(database.new_database(), schema="monitoring", max_size=2)
+    try:
+        files = db.package_migrations("monitoring")
+        before_0005 = [f for f in files if f.name < "0005"]
+        await db.migrate(pool, schema="monitoring", files=db.kit_migrations() + before_0005)
+        faster = WHEELS.model_copy(update={"targets_seconds": {Stage.ACCEPTANCE: 15}})
+        gold = SlaPolicy(supplier="NEWCOMER", targets_seconds={"acceptance": 5})
+        async with pool.acquire() as conn:
+            # what the old load wrote: the whole file, every time, as company-file
+            for number, policy in enumerate((WHEELS, RUSH, FACILITIES), start=1):
+                await store.add_policy_version(
+                    conn, old_version(policy.policy_key, number, 1, policy, "company-file")
+                )
+            await store.add_calendar_version(
+                conn,
+                Version(
+                    key="BERLIN",
+                    number=1,
+                    version=1,
+                    effective_from=SINCE_EVER,
+                    active=True,
+                    content=BERLIN,
+                    changed_by="company-file",
+                    changed_at=T0,
+                ),
+            )
+            await store.add_policy_version(conn, old_version("WHEELS", 1, 2, faster, ADMIN))
+            await store.add_policy_version(
+                conn,
+                old_version(
+                    "newcomer-gold", 4, 1, gold.model_copy(update={"id": "newcomer-gold"}), ADMIN
+                ),
+            )
+        await db.migrate(pool, schema="monitoring", files=db.kit_migrations() + files)
+
+        loaded = await load(pool, now=LATER)
+
+        assert (loaded.policy_versions, loaded.calendar_versions) == ((), ())
+        assert (await standing(pool, "WHEELS")).content == faster
+        assert (await standing(pool, "newcomer-gold")).active
+    finally:
+        await pool.close()
+
+
+def old_version(
+    key: str, number: int, version: int, policy: SlaPolicy, changed_by: str
+) -> Version[SlaPolicy]:
+    return Version(
+        key=key,
+        number=number,
+        version=version,
+        effective_from=SINCE_EVER if version == 1 else T0,
+        active=True,
+        content=policy,
+        changed_by=changed_by,
+        changed_at=T0,
+    )

@@ -23,6 +23,7 @@ from monitoring.versions import (
     Version,
     change_of,
     current,
+    file_definitions,
     in_force,
     next_version,
 )
@@ -234,3 +235,24 @@ def test_a_target_must_fit_in_its_calendar() -> None:
     )
     assert [p.path for p in problems] == ["sla_policies[0].targets_seconds.acceptance"]
     assert "does not fit" in problems[0].message
+
+
+# --- what a company file defines -------------------------------------------------------------
+
+
+def test_a_file_defines_only_what_it_changed_since_the_last_file() -> None:
+    rush = SlaPolicy(supplier="ASSEMBLY", priority="rush", targets_seconds={"acceptance": 10})
+    wheels = SlaPolicy(supplier="WHEELS", targets_seconds={"acceptance": 30})
+    last = {"ASSEMBLY": GENERAL, "ASSEMBLY:rush": rush, "WHEELS": wheels}
+    wanted = {"NEW": GENERAL, "ASSEMBLY": SLOWER, "WHEELS": wheels}
+
+    defined = file_definitions(last, wanted)
+
+    # in the file's order, then what it no longer has; WHEELS is said as before: left alone
+    assert list(defined.items()) == [
+        ("NEW", GENERAL),
+        ("ASSEMBLY", SLOWER),
+        ("ASSEMBLY:rush", None),
+    ]
+    assert file_definitions(wanted, wanted) == {}
+    assert file_definitions({}, wanted) == wanted  # a first load defines all of it

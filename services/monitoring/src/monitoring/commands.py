@@ -1,8 +1,9 @@
 """Define the reference data monitoring owns: one transaction each, versions + history + outbox.
 
-The load at start defines every policy and calendar of the company at once (all or nothing,
-idempotent: only what changed makes a version, what is missing is deactivated) and republishes
-what stands; an administrator defines one policy or calendar at a time. Refusals are raised as
+The load at start defines the policies and calendars of the company file at once (all or
+nothing, idempotent): only what the file changed since the last load makes a version, what the
+last file had and this one has not is deactivated, an administrator's change otherwise stands
+(what the last file said of each entity is kept beside it); it republishes what stands; an administrator defines one policy or calendar at a time. Refusals are raised as
 InvalidDefinition, each problem named by its field; the routes answer them as problem documents.
 """
 
@@ -53,14 +54,20 @@ class Loaded:
 
 @dataclass(frozen=True)
 class _Kind(Generic[Content]):
-    """Where versions of one kind of entity are stored."""
+    """Where versions of one kind of entity are stored, and what the last file said of it."""
 
     name: str  # the kind in entity keys: sla_policy, calendar
     add: Callable[[asyncpg.Connection, Version[Content]], Awaitable[None]]
+    file_definitions: Callable[[asyncpg.Connection], Awaitable[dict[str, Content]]]
+    set_file_definition: Callable[[asyncpg.Connection, str, Content | None], Awaitable[None]]
 
 
-POLICIES: _Kind[SlaPolicy] = _Kind(POLICY_KIND, store.add_policy_version)
-CALENDARS: _Kind[NamedCalendar] = _Kind(CALENDAR_KIND, store.add_calendar_version)
+POLICIES: _Kind[SlaPolicy] = _Kind(
+    POLICY_KIND, store.add_policy_version, store.file_policies, store.set_file_policy
+)
+CALENDARS: _Kind[NamedCalendar] = _Kind(
+    CALENDAR_KIND, store.add_calendar_version, store.file_calendars, store.set_file_calendar
+)
 
 
 async def _define(
@@ -101,14 +108,18 @@ async def _define_all(
     *,
     now: datetime,
 ) -> list[Version[Content]]:
-    """Make the kind's entities those of `wanted` (in its order): changed ones get a version
-    effective now, missing ones are deactivated. On a first load (nothing defined yet) the
-    versions are in force since ever."""
+    """Define what the company file (`wanted`, in its order) changed since the last load: a
+    version effective now where the entity is not so already, and deactivate what the last
+    file had and this one has not. What the file says as before stands as it is (an
+    administrator's change stays, as does an entity only an administrator defined). On a
+    first load (nothing defined yet) the versions are in force since ever."""
     previous = versions.latest(existing)
     effective_from = now if previous else versions.SINCE_EVER
     number = max((v.number for v in previous.values()), default=0) + 1
     made: list[Version[Content] | None] = []
-    for key, content in wanted.items():
+    for key, content in versions.file_definitions(
+        await kind.file_definitions(conn), wanted
+    ).items():
         known = previous.get(key)
         made.append(
             await _define(
@@ -117,36 +128,22 @@ async def _define_all(
                 known,
                 content,
                 key=key,
-                number=number,
+                number=known.number if known is not None else number,
                 effective_from=effective_from,
                 changed_by=company.FROM_COMPANY_FILE,
                 now=now,
             )
         )
         number += known is None
-    for key, known in previous.items():
-        if key not in wanted:
-            made.append(
-                await _define(
-                    conn,
-                    kind,
-                    known,
-                    None,
-                    key=key,
-                    number=known.number,
-                    effective_from=effective_from,
-                    changed_by=company.FROM_COMPANY_FILE,
-                    now=now,
-                )
-            )
+        await kind.set_file_definition(conn, key, content)
     return [version for version in made if version is not None]
 
 
 async def load_owned_reference(
     conn: asyncpg.Connection, owned: OwnedReference, *, now: datetime
 ) -> Loaded:
-    """Define every calendar and policy of the company (validated: `company.owned_reference`)
-    and publish, with fresh event ids, every version that stands now or later."""
+    """Define what the company (validated: `company.owned_reference`) changed since the last
+    load, calendars first, and publish, with fresh event ids, every version that stands now or later."""
     async with conn.transaction():
         await store.lock_reference_data(conn)
         calendars_made = await _define_all(

@@ -3,7 +3,8 @@
 Read at start from COMPANY_FILE (or the sample company), the policies possibly replaced by
 MONITORING_SLA_POLICIES_JSON; refused whole, every problem named by its path, when a clock
 could not run under it (an unknown time zone or holidays region, a target that does not fit).
-Also how monitoring announces a version: the reference events.
+What the last file said of each policy and calendar is kept beside it: a load changes only what
+the file changed since (an administrator's change stands across restarts until then). Also how monitoring announces a version: the reference events.
 """
 
 from __future__ import annotations

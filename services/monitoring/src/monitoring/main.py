@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def reference_seeder(owned: OwnedReference) -> Callable[[asyncpg.Pool], Awaitable[None]]:
-    """Define the company's policies and calendars (what changed gets a version) and publish
-    what stands, in one transaction."""
+    """Define what the company file changed of its policies and calendars since the last load
+    (an administrator's change stands otherwise) and publish what stands, in one transaction."""
 
     async def seed(pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:

@@ -148,6 +148,50 @@ async def add_calendar_version(conn: asyncpg.Connection, version: Version[NamedC
     )
 
 
+async def file_policies(conn: asyncpg.Connection) -> dict[str, SlaPolicy]:
+    """What the last company file said of each policy (those it had)."""
+    rows = await conn.fetch(
+        "SELECT policy_key, policy::text FROM sla_policy_file_definitions ORDER BY policy_key"
+    )
+    return {row["policy_key"]: SlaPolicy.model_validate_json(row["policy"]) for row in rows}
+
+
+async def file_calendars(conn: asyncpg.Connection) -> dict[str, NamedCalendar]:
+    """What the last company file said of each calendar (those it had)."""
+    rows = await conn.fetch(
+        "SELECT code, calendar::text FROM calendar_file_definitions ORDER BY code"
+    )
+    return {row["code"]: NamedCalendar.model_validate_json(row["calendar"]) for row in rows}
+
+
+async def set_file_policy(conn: asyncpg.Connection, key: str, policy: SlaPolicy | None) -> None:
+    """Keep what the company file says of a policy (None: it is not in the file)."""
+    if policy is None:
+        await conn.execute("DELETE FROM sla_policy_file_definitions WHERE policy_key = $1", key)
+        return
+    await conn.execute(
+        """INSERT INTO sla_policy_file_definitions (policy_key, policy) VALUES ($1, $2::jsonb)
+           ON CONFLICT (policy_key) DO UPDATE SET policy = EXCLUDED.policy""",
+        key,
+        policy.model_dump_json(),
+    )
+
+
+async def set_file_calendar(
+    conn: asyncpg.Connection, code: str, calendar: NamedCalendar | None
+) -> None:
+    """Keep what the company file says of a calendar (None: it is not in the file)."""
+    if calendar is None:
+        await conn.execute("DELETE FROM calendar_file_definitions WHERE code = $1", code)
+        return
+    await conn.execute(
+        """INSERT INTO calendar_file_definitions (code, calendar) VALUES ($1, $2::jsonb)
+           ON CONFLICT (code) DO UPDATE SET calendar = EXCLUDED.calendar""",
+        code,
+        calendar.model_dump_json(),
+    )
+
+
 async def record_change(
     conn: asyncpg.Connection, entity_key: str, change: Change[SlaPolicy] | Change[NamedCalendar]
 ) -> None:

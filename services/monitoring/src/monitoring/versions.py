@@ -8,7 +8,7 @@ history and replay keep it). A definition that changes nothing makes no version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -114,6 +114,20 @@ def next_version(
         changed_by=changed_by,
         changed_at=changed_at,
     )
+
+
+def file_definitions(
+    last_file: Mapping[str, Content], wanted: Mapping[str, Content]
+) -> dict[str, Content | None]:
+    """What a company file listing `wanted` defines, by key, in its order: what it says
+    otherwise than the last file did (or the last file had not), then None (removed) for what
+    the last file had and this one has not. What it says as the last file did is left as it
+    stands (an administrator's change stays)."""
+    defined: dict[str, Content | None] = {
+        key: content for key, content in wanted.items() if last_file.get(key) != content
+    }
+    defined.update({key: None for key in last_file if key not in wanted})
+    return defined
 
 
 def change_of(previous: Version[Content] | None, made: Version[Content]) -> Change[Content]:
