@@ -7,17 +7,19 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from opentelemetry.trace import SpanKind
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
 from supplychain_kit import metrics
-from supplychain_kit.telemetry import continue_trace, current_trace_headers
+from supplychain_kit.telemetry import current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,38 @@ async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         [event.model_dump_json() for event in events],
         [json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}) for event in events],
     )
+
+
+MAX_LINKS = 128  # OpenTelemetry's default span link limit
+
+
+@contextlib.contextmanager
+def sending_batch(rows: Sequence[Mapping[str, Any]]) -> Iterator[None]:
+    """One producer span per published batch, linked to the context each message was created
+    in (OpenTelemetry messaging conventions for batch sends); a span per message would cost
+    more than publishing it."""
+    destinations = sorted({row["topic"] for row in rows})
+    links = [
+        Link(context)
+        for context in (
+            trace.get_current_span(propagate.extract(json.loads(row["headers"]))).get_span_context()
+            for row in rows[:MAX_LINKS]
+        )
+        if context.is_valid
+    ]
+    with tracer().start_as_current_span(
+        f"send {destinations[0] if len(destinations) == 1 else 'outbox'}",
+        kind=SpanKind.PRODUCER,
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "send",
+            "messaging.batch.message_count": len(rows),
+            **({"messaging.destination.name": destinations[0]} if len(destinations) == 1 else {}),
+        },
+    ):
+        yield
 
 
 class OutboxRelay:
@@ -135,33 +169,40 @@ class OutboxRelay:
             )
             if not leader:
                 return 0
-            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            self._pending_gauge.set(pending)  # before publishing: a broker outage shows as backlog
-            if not pending:
-                return 0
             rows = await conn.fetch(
                 """SELECT id, topic, key, payload, headers FROM outbox
                    WHERE published_at IS NULL ORDER BY id LIMIT $1""",
                 self._batch_size,
             )
-            confirmations = [await self._send(row) for row in rows]
-            await asyncio.gather(*confirmations)
+            # before publishing: a broker outage shows as backlog (counted only when there may
+            # be more than this batch)
+            pending = len(rows)
+            if pending == self._batch_size:
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                )
+            self._pending_gauge.set(pending)
+            if not rows:
+                return 0
+            with sending_batch(rows):
+                confirmations = [await self._send(row) for row in rows]
+                await asyncio.gather(*confirmations)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in rows],
             )
         self._pending_gauge.set(pending - len(rows))
-        for row in rows:
-            metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=row["topic"]).inc()
+        for topic, count in Counter(row["topic"] for row in rows).items():
+            metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=topic).inc(count)
         return len(rows)
 
     async def _send(self, row: Mapping[str, Any]) -> Awaitable[Any]:
-        stored: dict[str, str] = json.loads(row["headers"])
-        with continue_trace(f"publish {row['topic']}", stored, kind=SpanKind.PRODUCER):
-            headers = {**stored, **current_trace_headers()}
-            return await self._publish(
-                row["topic"], row["key"].encode(), row["payload"].encode(), headers
-            )
+        """Send a row as written: its headers carry the trace context it was created in, so
+        the consumer continues the order's trace from there (no span per message)."""
+        headers: dict[str, str] = json.loads(row["headers"])
+        return await self._publish(
+            row["topic"], row["key"].encode(), row["payload"].encode(), headers
+        )
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
