@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 -include make/deploy.mk
 
-.PHONY: help install test-tools run test lint fmt typecheck pytest unit integration e2e schemas bench up down clean
+.PHONY: help install test-tools run test lint fmt typecheck pytest unit integration e2e schemas bench bench-short up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -61,8 +61,11 @@ e2e: install
 schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
 	$(VENV)/bin/python -m supplychain_contracts.schemas
 
-bench: install  ## throughput and memory vs a raw-aiokafka baseline -> bench-report.md
-	$(VENV)/bin/python bench/run_bench.py
+bench: install  ## the whole system under rising load vs bare baselines -> bench/report.md, bench/latency-vs-rate.png
+	$(VENV)/bin/python bench/system_bench.py
+
+bench-short: install  ## the same, 2 rates x 3 s: proves the benchmark works (figures mean little)
+	$(VENV)/bin/python bench/system_bench.py --short --out .data/bench-short
 
 clean:  ## remove the virtualenv and embedded data
 	rm -rf $(VENV) .data

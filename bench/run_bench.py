@@ -271,31 +271,53 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
         await pool.close()
 
 
-async def measure(name: str, run: Callable[[], Awaitable[float]]) -> Result:
-    rates = [await run() for _ in range(ROUNDS)]
+async def measure(name: str, run: Callable[[], Awaitable[float]], rounds: int = ROUNDS) -> Result:
+    rates = [await run() for _ in range(rounds)]
     print(f"  {name}: {', '.join(f'{r:,.0f}' for r in rates)} msg/s", flush=True)
     return Result(name, rates)
 
 
-async def bench(bootstrap: str, database_url: str) -> str:
-    events = [sample_event() for _ in range(MESSAGES)]
+@dataclass
+class KitResults:
+    """The kit's Kafka paths against raw aiokafka, measured in one run (msg/s)."""
+
+    messages: int
+    consume_messages: int
+    rounds: int
+    size: float
+    raw_produce: Result
+    relay: Result
+    raw_consume: Result
+    raw_exactly_once: Result
+    raw_batched: Result
+    kit_consumer: Result
+
+
+async def measure_kit(
+    bootstrap: str, database_url: str, *, messages: int = MESSAGES, rounds: int = ROUNDS
+) -> KitResults:
+    """Outbox relay vs raw produce, kit consumer vs raw consume (used by system_bench too)."""
+    events = [sample_event() for _ in range(messages)]
     payloads = [e.model_dump_json().encode() for e in events]
     size = statistics.mean(len(p) for p in payloads)
-    print(f"{MESSAGES} messages of ~{size:.0f} bytes, {ROUNDS} rounds each", flush=True)
-    raw_p = await measure("raw aiokafka produce", lambda: raw_produce(bootstrap, payloads))
+    print(f"{messages} messages of ~{size:.0f} bytes, {rounds} rounds each", flush=True)
+    raw_p = await measure("raw aiokafka produce", lambda: raw_produce(bootstrap, payloads), rounds)
     relay = await measure(
         "outbox relay publish",
-        lambda: outbox_publish(bootstrap, database_url, [sample_event() for _ in range(MESSAGES)]),
+        lambda: outbox_publish(bootstrap, database_url, [sample_event() for _ in range(messages)]),
+        rounds,
     )
-    raw_c = await measure("raw aiokafka consume", lambda: raw_consume(bootstrap, payloads))
-    consume_n = min(MESSAGES, 3000)  # one commit per record: keep the run short
+    raw_c = await measure("raw aiokafka consume", lambda: raw_consume(bootstrap, payloads), rounds)
+    consume_n = min(messages, 3000)  # one commit per record: keep the run short
     raw_eo = await measure(
         "raw aiokafka exactly-once consume",
         lambda: raw_exactly_once_consume(bootstrap, database_url, payloads[:consume_n]),
+        rounds,
     )
     raw_batched = await measure(
         "raw aiokafka exactly-once consume, batched",
         lambda: raw_batched_exactly_once_consume(bootstrap, database_url, payloads[:consume_n]),
+        rounds,
     )
     kit = await measure(
         "kit ReliableConsumer",
@@ -304,7 +326,24 @@ async def bench(bootstrap: str, database_url: str) -> str:
             database_url,
             [sample_event().model_dump_json().encode() for _ in range(consume_n)],
         ),
+        rounds,
     )
+    return KitResults(
+        messages, consume_n, rounds, size, raw_p, relay, raw_c, raw_eo, raw_batched, kit
+    )
+
+
+async def bench(bootstrap: str, database_url: str) -> str:
+    k = await measure_kit(bootstrap, database_url)
+    raw_p, relay, raw_c, raw_eo, raw_batched, kit = (
+        k.raw_produce,
+        k.relay,
+        k.raw_consume,
+        k.raw_exactly_once,
+        k.raw_batched,
+        k.kit_consumer,
+    )
+    size, consume_n = k.size, k.consume_messages
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ("publish", raw_p, relay, "outbox relay / raw produce"),
