@@ -12,7 +12,7 @@ from typing import Literal
 import asyncpg
 from supplychain_kit.runtime import ServiceRuntime
 
-from fulfilment import commands, store
+from fulfilment import commands, store, work_signal
 from fulfilment.chain import UnknownCatalogueItem
 from fulfilment.config import DepartmentAutopilot, FulfilmentSettings
 from fulfilment.domain import Command, IllegalTransition, WorkStatus
@@ -119,6 +119,7 @@ async def run_autopilot(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
         return
     log.info("autopilot on")
     while True:
+        work_signal.start_looking()
         for step in STEPS:
             try:
                 await run_step(runtime, settings, step)
@@ -126,4 +127,4 @@ async def run_autopilot(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
                 raise
             except Exception as exc:  # keep simulating through outages
                 log.warning("autopilot step %s failed: %r", step.command.value, exc)
-        await asyncio.sleep(settings.autopilot_poll_interval_ms / 1000)
+        await work_signal.wait_for_work(settings.autopilot_poll_interval_ms / 1000)

@@ -11,7 +11,7 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_kit import outbox
 from supplychain_kit.telemetry import join_trace, set_order_attributes
 
-from fulfilment import chain, domain, store
+from fulfilment import chain, domain, store, work_signal
 from fulfilment.domain import Command, WorkItem, WorkStatus
 
 
@@ -89,6 +89,7 @@ async def execute(
                 last_event_id = requested.event_id
                 await store.add_sub_orders(conn, raised)
         await store.set_status(conn, order_id, status, event_id=last_event_id, reason=reason)
+        work_signal.work_changed()
         await outbox.append(conn, events)
     return Outcome(status=status, event=event, sub_orders=raised)
 

@@ -13,7 +13,7 @@ from supplychain_kit import outbox
 from supplychain_kit.consumer import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
-from fulfilment import chain, store
+from fulfilment import chain, store, work_signal
 from fulfilment.domain import CANCELLABLE, WorkStatus
 
 
@@ -25,6 +25,7 @@ async def define_catalogue_item(conn: asyncpg.Connection, defined: CatalogueItem
 
 async def receive(conn: asyncpg.Connection, placed: OrderPlaced) -> None:
     await store.receive(conn, placed, current_trace_headers())
+    work_signal.work_changed()  # new work for the supplier (and its autopilot)
 
 
 async def cancel(conn: asyncpg.Connection, event: OrderCancelled) -> None:
@@ -64,6 +65,7 @@ async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -
         return
     reason: str | None = getattr(event, "reason", None) or None
     await store.set_sub_order_status(conn, sub_order.order_id, status, reason=reason)
+    work_signal.work_changed()  # a delivered component may let the parent ship
     blocked = chain.block_parent(
         parent, replace(sub_order, status=status), cause=event, reason=reason or status.value
     )
