@@ -300,23 +300,36 @@ async def lock_status(conn: asyncpg.Connection, order_id: UUID) -> OrderStatus |
 async def get_order(
     conn: asyncpg.Connection, order_id: UUID, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT * FROM orders WHERE order_id = $1{lock}", order_id)
+    """The order with its lines and timeline, in one round trip."""
+    lock = " FOR UPDATE OF o" if for_update else ""
+    row = await conn.fetchrow(
+        f"""SELECT o.*,
+                (SELECT coalesce(json_agg(json_build_object(
+                            'sku', l.sku, 'quantity', l.quantity, 'unit_price', l.unit_price)
+                        ORDER BY l.line_no), '[]')
+                 FROM order_lines l WHERE l.order_id = o.order_id)::text AS lines_json,
+                (SELECT coalesce(json_agg(json_build_object(
+                            'event_id', t.event_id, 'event_type', t.event_type,
+                            'occurred_at', t.occurred_at, 'detail', t.detail)
+                        ORDER BY t.occurred_at, t.event_type), '[]')
+                 FROM order_timeline t WHERE t.order_id = o.order_id)::text AS timeline_json
+            FROM orders o WHERE o.order_id = $1{lock}""",
+        order_id,
+    )
     if row is None:
         return None
-    lines = await conn.fetch(
-        "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY line_no",
-        order_id,
-    )
-    timeline = await conn.fetch(
-        "SELECT event_id, event_type, occurred_at, detail FROM order_timeline WHERE order_id = $1 ORDER BY occurred_at, event_type",
-        order_id,
-    )
-    return {
-        **dict(row),
-        "lines": [dict(line) for line in lines],
-        "timeline": [dict(t) for t in timeline],
-    }
+    order = dict(row)
+    # numbers as Decimal: a price read back is the price stored, to the cent
+    order["lines"] = json.loads(order.pop("lines_json"), parse_float=Decimal)
+    order["timeline"] = [
+        {**entry, "event_id": UUID(entry["event_id"]), "occurred_at": _timestamp(entry)}
+        for entry in json.loads(order.pop("timeline_json"))
+    ]
+    return order
+
+
+def _timestamp(entry: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(entry["occurred_at"])
 
 
 async def set_status(conn: asyncpg.Connection, order_id: UUID, status: OrderStatus) -> None:
