@@ -84,22 +84,32 @@ class Pool:
         lines.append(f"Content-Length: {len(body)}")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-        conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            conn = _Connection(reader, writer)
-        try:
-            result = await asyncio.wait_for(conn.exchange(request), wait_s)
-        except _Closed as closed:
-            return closed.status, closed.body
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            conn.close()
-            raise HttpError(str(exc) or type(exc).__name__) from exc
-        except BaseException:
-            conn.close()
-            raise
-        self._idle.append(conn)
-        return result
+        while True:
+            reused = bool(self._idle)
+            conn = self._idle.pop() if reused else None
+            if conn is None:
+                try:
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+                except OSError as exc:
+                    raise HttpError(str(exc) or type(exc).__name__) from exc
+                conn = _Connection(reader, writer)
+            try:
+                result = await asyncio.wait_for(conn.exchange(request), wait_s)
+            except _Closed as closed:
+                return closed.status, closed.body
+            except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
+                conn.close()
+                if reused and not getattr(exc, "partial", b""):
+                    continue  # the server closed an idle keep-alive connection: a fresh one
+                raise HttpError(str(exc) or type(exc).__name__) from exc
+            except (TimeoutError, OSError, ValueError) as exc:
+                conn.close()
+                raise HttpError(str(exc) or type(exc).__name__) from exc
+            except BaseException:
+                conn.close()
+                raise
+            self._idle.append(conn)
+            return result
 
     def close(self) -> None:
         for conn in self._idle:

@@ -703,6 +703,7 @@ def plot(results: list[RateResult], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(8, 5))
     rates = [r.offered for r in results]
@@ -722,6 +723,7 @@ def plot(results: list[RateResult], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xticks(rates)
     ax.set_xticklabels([str(r) for r in rates])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("offered load (orders/s, open loop)")
     ax.set_ylabel("latency (ms)")
     ax.set_title("Latency versus rate (whole system, 2 shared cores)")
