@@ -4,13 +4,12 @@ order starts or stops committing money: placement, cancellation, rejection by th
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
 import asyncpg
 import pytest
-from order_intake import commands, company_commands, domain, handlers, store
+from order_intake import commands, company_commands, handlers, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from service_support import ServicePool
 from supplychain_contracts import OrderRejected
@@ -58,7 +57,6 @@ async def _summed(conn: asyncpg.Connection, where: str, value: str) -> Decimal:
 async def test_the_running_total_follows_placement_cancellation_and_rejection(
     pool: asyncpg.Pool,
 ) -> None:
-    now = datetime.now(UTC)
     async with pool.acquire() as conn:
         placed = [await _place(conn, "WHEEL-28", n) for n in (1, 2, 3, 4)]
         helmet = await _place(conn, "SHOP-HELMET", 1, employee="E-1001")
@@ -76,16 +74,18 @@ async def test_the_running_total_follows_placement_cancellation_and_rejection(
         )
         async with conn.transaction():
             await handlers.apply_event(conn, event)
-        month = domain.month_start(now)
-        committed = await store.committed_this_month(conn, department="ASSEMBLY", since=month)
+        async with conn.transaction():
+            committed = await store.lock_spending(conn, department="ASSEMBLY", employee_id=None)
         # WHEEL-28 at 38.50: the orders of 3 and 4 wheels are still live
         assert (
             committed
             == Decimal("269.50")
             == await _summed(conn, "employee_id IS NULL AND requester", "ASSEMBLY")
         )
-        spent = await store.employee_spent(conn, employee_id="E-1001", since=domain.year_start(now))
+        async with conn.transaction():
+            spent = await store.lock_spending(conn, department="ASSEMBLY", employee_id="E-1001")
         assert spent == await _summed(conn, "employee_id", "E-1001") > 0
         assert helmet.created
         # a department that ordered nothing this month has committed nothing
-        assert await store.committed_this_month(conn, department="MARKETING", since=month) == 0
+        async with conn.transaction():
+            assert await store.lock_spending(conn, department="MARKETING", employee_id=None) == 0

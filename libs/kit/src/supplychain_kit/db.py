@@ -24,9 +24,17 @@ async def create_pool(database_url: str, *, schema: str, max_size: int = 10) -> 
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": schema},
         command_timeout=30,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection without asyncpg's default reset query (advisory unlock all,
+    CLOSE ALL, UNLISTEN *, RESET ALL): a round trip on every release, for session state the
+    services never leave behind (transaction-scoped locks, no SET, the relay's LISTEN
+    connection is held for good). An open transaction is still rolled back by the pool."""
 
 
 async def ensure_schema(database_url: str, *, schema: str) -> None:

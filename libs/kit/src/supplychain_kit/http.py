@@ -16,21 +16,25 @@ from supplychain_kit.problems import install_problem_handlers, install_problem_o
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 
+# Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+# a thread hop per request for a few attribute reads.
 
-def get_runtime(request: Request) -> ServiceRuntime[Any]:
+
+async def get_runtime(request: Request) -> ServiceRuntime[Any]:
     runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The service's settings; a service aliases it with its own settings class:
     ``Settings = Annotated[OrderIntakeSettings, Depends(get_settings)]``."""
-    settings: ServiceSettings = get_runtime(request).settings
+    settings: ServiceSettings = request.app.state.runtime.settings
     return settings
 
 
 async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with get_runtime(request).pool.acquire() as conn:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
+    async with runtime.pool.acquire() as conn:
         yield conn
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,12 +18,9 @@ from supplychain_kit.telemetry import current_trace_headers, join_trace
 
 from order_intake import domain, store
 from order_intake.domain import (
-    DepartmentBudget,
-    Employee,
     Limits,
     OrderRequest,
     OrderStatus,
-    SpendingCheck,
 )
 
 
@@ -82,16 +78,12 @@ async def place(
     Raises OrderRefused or IdempotencyConflict.
     """
     async with conn.transaction():
-        # One order of a department at a time: budget, allowance and key checks then see
-        # every committed order of the department (concurrent orders cannot both slip under).
-        budget = await store.lock_department(conn, request.requester)
         prior = await store.order_by_key(conn, requester=request.requester, key=idempotency_key)
         placement = None
         if prior is None:
             placement = await _place_new(
                 conn,
                 request,
-                budget,
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 placed_by_key_id=placed_by_key_id,
@@ -114,7 +106,6 @@ async def place(
 async def _place_new(
     conn: asyncpg.Connection,
     request: OrderRequest,
-    budget: DepartmentBudget | None,
     *,
     idempotency_key: str,
     fingerprint: str,
@@ -125,6 +116,7 @@ async def _place_new(
     now = datetime.now(UTC)
     references = await store.order_references(
         conn,
+        requester=request.requester,
         supplier=request.supplier,
         skus=[line.sku for line in request.lines],
         employee_id=request.employee_id,
@@ -143,9 +135,20 @@ async def _place_new(
         employee_discount_pct=references.employee_shop_discount,
         inactive_departments=references.inactive_departments,
     )
+    budget = references.budget
     assert budget is not None  # price_lines refused an unknown requester
     total = domain.order_total(lines)
-    spending = await _check_spending(conn, request, budget, employee, total=total, now=now)
+    # The one lock of a placement, taken as late as possible: orders counting against the
+    # same budget or allowance are checked one at a time and cannot both slip under; the
+    # key's unique index settles a concurrent replay.
+    committed = await store.lock_spending(
+        conn, department=request.requester, employee_id=request.employee_id
+    )
+    spending = (
+        domain.check_employee_spending(employee, spent_this_year=committed, total=total)
+        if employee is not None
+        else domain.check_department_spending(budget, committed_this_month=committed, total=total)
+    )
     event = domain.place(request, lines, currency="EUR")
     created = await store.claim_idempotency_key(
         conn,
@@ -164,27 +167,6 @@ async def _place_new(
         return Placement(order_id=event.order_id, status=spending.status, created=True)
     await outbox.append(conn, [event])
     return Placement(order_id=event.order_id, status=spending.status, created=True, event=event)
-
-
-async def _check_spending(
-    conn: asyncpg.Connection,
-    request: OrderRequest,
-    budget: DepartmentBudget,
-    employee: Employee | None,
-    *,
-    total: Decimal,
-    now: datetime,
-) -> SpendingCheck:
-    """Budget and approval for a department's order, allowance for an employee's."""
-    if employee is not None:
-        spent = await store.employee_spent(
-            conn, employee_id=employee.employee_id, since=domain.year_start(now)
-        )
-        return domain.check_employee_spending(employee, spent_this_year=spent, total=total)
-    committed = await store.committed_this_month(
-        conn, department=request.requester, since=domain.month_start(now)
-    )
-    return domain.check_department_spending(budget, committed_this_month=committed, total=total)
 
 
 async def approve(

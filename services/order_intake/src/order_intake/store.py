@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -48,10 +48,16 @@ class OrderReferences:
     catalogue: dict[str, CatalogueEntry]  # the order's skus that exist (or existed: inactive)
     employee_shop_discount: Decimal | None  # the supplier's, if it is an employee shop
     employee: Employee | None  # the buying employee, if there is one and they exist
+    budget: DepartmentBudget | None  # the requester's budget settings, if it exists
 
 
 async def order_references(
-    conn: asyncpg.Connection, *, supplier: str, skus: list[str], employee_id: str | None
+    conn: asyncpg.Connection,
+    *,
+    requester: str,
+    supplier: str,
+    skus: list[str],
+    employee_id: str | None,
 ) -> OrderReferences:
     """Departments, the order's catalogue items, the shop discount and the employee: one
     round trip (a row per catalogue item found, or one row of NULL items). Prices are read
@@ -60,7 +66,8 @@ async def order_references(
         """SELECT reference.departments, reference.inactive_departments,
                   reference.employee_discount_pct,
                   e.employee_id, e.department, e.yearly_allowance,
-                  c.sku, c.supplier, c.transfer_price, c.list_price, c.active
+                  c.sku, c.supplier, c.transfer_price, c.list_price, c.active,
+                  rq.code AS requester, rq.monthly_budget, rq.approval_threshold, rq.over_budget
            FROM (SELECT ARRAY(SELECT code FROM departments WHERE active) AS departments,
                         ARRAY(SELECT code FROM departments WHERE NOT active)
                             AS inactive_departments,
@@ -68,10 +75,12 @@ async def order_references(
                          WHERE code = $1 AND employee_shop AND active)
                             AS employee_discount_pct) reference
            LEFT JOIN employees e ON e.employee_id = $3 AND e.active
+           LEFT JOIN departments rq ON rq.code = $4
            LEFT JOIN catalogue c ON c.sku = ANY($2::text[])""",
         supplier,
         skus,
         employee_id,
+        requester,
     )
     first = rows[0]
     discount = first["employee_discount_pct"]
@@ -96,6 +105,14 @@ async def order_references(
             employee_id=first["employee_id"],
             department=first["department"],
             yearly_allowance=first["yearly_allowance"],
+        ),
+        budget=None
+        if first["requester"] is None
+        else DepartmentBudget(
+            department=first["requester"],
+            monthly_budget=first["monthly_budget"],
+            approval_threshold=first["approval_threshold"],
+            over_budget="warn" if first["over_budget"] == "warn" else "refuse",
         ),
     )
 
@@ -188,47 +205,26 @@ async def mark_approved(
     )
 
 
-async def lock_department(conn: asyncpg.Connection, code: str) -> DepartmentBudget | None:
-    """Lock a department's row for this transaction and return its budget settings.
-
-    Its orders are then placed one at a time, so budget, allowance and idempotency checks
-    see every committed order of the department.
-    """
-    row = await conn.fetchrow(
-        """SELECT code, monthly_budget, approval_threshold, over_budget FROM departments
-           WHERE code = $1 FOR UPDATE""",
-        code,
-    )
-    if row is None:
-        return None
-    return DepartmentBudget(
-        department=row["code"],
-        monthly_budget=row["monthly_budget"],
-        approval_threshold=row["approval_threshold"],
-        over_budget="warn" if row["over_budget"] == "warn" else "refuse",
-    )
-
-
-async def committed_this_month(
-    conn: asyncpg.Connection, *, department: str, since: datetime
+async def lock_spending(
+    conn: asyncpg.Connection, *, department: str, employee_id: str | None
 ) -> Decimal:
-    """What a department's live orders of the month starting `since` add up to (its own,
-    not its employees'): one row of the running total (migration 0005)."""
-    return await _committed(conn, subject=f"department:{department}", period=since)
+    """Lock the running total an order counts against, for this transaction, and return it:
+    the department's own orders of this month, or the employee's purchases of this year.
 
-
-async def employee_spent(conn: asyncpg.Connection, *, employee_id: str, since: datetime) -> Decimal:
-    """What an employee's live purchases of the year starting `since` add up to."""
-    return await _committed(conn, subject=f"employee:{employee_id}", period=since)
-
-
-async def _committed(conn: asyncpg.Connection, *, subject: str, period: datetime) -> Decimal:
-    value: Decimal | None = await conn.fetchval(
-        "SELECT committed FROM spending WHERE subject = $1 AND period = $2",
-        subject,
-        period.astimezone(UTC).date(),
+    The one lock placement needs: orders of one department (or employee) are checked one at
+    a time, each seeing every committed one (the upsert waits for a concurrent placement and
+    reads the row as it committed). Its period is the transaction's, as the order's
+    `created_at` is, so the check and the trigger count the same month.
+    """
+    value: Decimal = await conn.fetchval(
+        """INSERT INTO spending (subject, period, committed)
+           VALUES ($1, date_trunc($2, now() AT TIME ZONE 'UTC')::date, 0)
+           ON CONFLICT (subject, period) DO UPDATE SET committed = spending.committed
+           RETURNING committed""",
+        f"department:{department}" if employee_id is None else f"employee:{employee_id}",
+        "month" if employee_id is None else "year",
     )
-    return Decimal("0.00") if value is None else value
+    return value
 
 
 async def list_orders(
