@@ -135,6 +135,32 @@ class RssSampler(threading.Thread):
         self.sample()
 
 
+class CpuMeter:
+    """CPU seconds (user + system, children included) of each named process: what each part
+    of the system spends per order, and what it burns doing nothing."""
+
+    def __init__(self) -> None:
+        self.pids: dict[str, tuple[int, bool]] = {}
+
+    def watch(self, name: str, pid: int, *, children: bool = True) -> None:
+        self.pids[name] = (pid, children)
+
+    def snapshot(self) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        for name, (pid, children) in self.pids.items():
+            try:
+                proc = psutil.Process(pid)
+                procs = [proc, *(proc.children(recursive=True) if children else ())]
+                seconds[name] = sum(sum(p.cpu_times()[:2]) for p in procs)
+            except psutil.Error:
+                continue
+        return seconds
+
+    @staticmethod
+    def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+        return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
 class EventCollector:
     """Reads the order topics from the beginning: per order id, per event type, the event's
     `occurred_at` and the record's timestamp (epoch seconds, first seen)."""
@@ -215,6 +241,8 @@ class RateResult:
     handoffs: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     keeps_up: bool = False
     e2e_all: list[float] = field(default_factory=list, repr=False)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, during this rate
+    wall_s: float = 0.0
 
     @property
     def completed_fraction(self) -> float:
@@ -285,8 +313,10 @@ async def run_rate(
     rate: int,
     profile: Profile,
     lowest_p99: float | None,
+    cpu: CpuMeter | None = None,
 ) -> RateResult:
     n = max(2, round(rate * profile.seconds))
+    cpu_before, wall_before = (cpu.snapshot() if cpu else {}), time.perf_counter()
     sends = [Sent(at=0.0) for _ in range(n)]
     tasks: list[asyncio.Task[None]] = []
     start = time.perf_counter()
@@ -304,6 +334,8 @@ async def run_rate(
         await asyncio.sleep(0.1)
     for task in tasks:
         task.cancel()
+    cpu_s = CpuMeter.delta(cpu.snapshot(), cpu_before) if cpu else {}
+    wall_s = time.perf_counter() - wall_before
     ok = [s for s in sends if s.order_id]
     e2e, invoice_times = [], []
     handoff_values: dict[str, list[float]] = {
@@ -339,6 +371,8 @@ async def run_rate(
         e2e_max=max(e2e) if e2e else None,
         handoffs={k: (pct(v, 50), pct(v, 99)) for k, v in handoff_values.items()},
         e2e_all=e2e,
+        cpu_s=cpu_s,
+        wall_s=wall_s,
     )
     p99_bound = max(1.0, 5 * (lowest_p99 or 0.0))
     result.keeps_up = (
@@ -443,7 +477,7 @@ def start_bare_app(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes
 
 
 async def system_phase(
-    stack: Stack, profile: Profile, rss: RssSampler, bare_url: str
+    stack: Stack, profile: Profile, rss: RssSampler, bare_url: str, cpu: CpuMeter | None = None
 ) -> dict[str, Any]:
     intake = stack.services["order-intake"].url
     collector = EventCollector(stack.bootstrap_servers)
@@ -453,12 +487,21 @@ async def system_phase(
         async with httpx.AsyncClient(timeout=60) as client:
             await raise_budget(client, intake)
         await warm_up(pool, collector)
+        idle_cpu: dict[str, float] = {}
+        if cpu is not None:  # what the system burns with nothing to do (polling, fetches)
+            before, started = cpu.snapshot(), time.perf_counter()
+            await asyncio.sleep(profile.compare_s)
+            seconds = time.perf_counter() - started
+            idle_cpu = {
+                name: value / seconds
+                for name, value in CpuMeter.delta(cpu.snapshot(), before).items()
+            }
         print("open-loop ramp through POST /v1/orders", flush=True)
         results: list[RateResult] = []
         misses = 0
         for rate in profile.rates:
             lowest = results[0].e2e_p99 if results else None
-            result = await run_rate(pool, collector, rate, profile, lowest)
+            result = await run_rate(pool, collector, rate, profile, lowest, cpu)
             results.append(result)
             misses = 0 if result.keeps_up else misses + 1
             if result.completed_fraction < 0.95 or misses >= 2:
@@ -495,6 +538,7 @@ async def system_phase(
         "health": health,
         "intake": intake_cmp,
         "rss_ramp": peak_after_ramp,
+        "idle_cpu": idle_cpu,
     }
 
 
@@ -590,6 +634,44 @@ def targets(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def cpu_section(results: list[RateResult], idle: dict[str, float]) -> list[str]:
+    """Where the CPU goes: per process, CPU ms per invoiced order at each rate, and what it
+    burns idle. The machine has os.cpu_count() cores for all of it: the bound on throughput."""
+    measured = [r for r in results if r.cpu_s and r.completed]
+    if not measured:
+        return []
+    names = list(measured[0].cpu_s)
+    cores = os.cpu_count() or 1
+    lines = [
+        "## Where the CPU goes (what bounds throughput)",
+        "",
+        f"CPU time (user + system) of each process while each rate ran and drained, per "
+        f"invoiced order; `busy` is the share of the machine's {cores} cores used. Idle: CPU "
+        "seconds per second with no orders at all (consumers polling the broker, the broker "
+        "answering empty fetches, background jobs).",
+        "",
+        "| offered (orders/s) | " + " | ".join(names) + " | total | busy |",
+        "|---|" + "---|" * (len(names) + 2),
+    ]
+    for r in measured:
+        total = sum(r.cpu_s.values())
+        per_order = [f"{1000 * r.cpu_s[n] / r.completed:.1f}" for n in names]
+        busy = total / (cores * r.wall_s) if r.wall_s else 0.0
+        lines.append(
+            f"| {r.offered} | "
+            + " | ".join(per_order)
+            + f" | {1000 * total / r.completed:.1f} ms | {100 * busy:.0f} % |"
+        )
+    if idle:
+        lines.append(
+            "| idle (CPU s/s) | "
+            + " | ".join(f"{idle.get(n, 0.0):.2f}" for n in names)
+            + f" | {sum(idle.values()):.2f} | {100 * sum(idle.values()) / cores:.0f} % |"
+        )
+    lines.append("")
+    return lines
+
+
 def report(data: dict[str, Any], profile: Profile, short: bool, elapsed: float) -> str:
     results: list[RateResult] = data["rates"]
     kit: run_bench.KitResults = data["kit"]
@@ -682,6 +764,7 @@ def report(data: dict[str, Any], profile: Profile, short: bool, elapsed: float) 
         f"{kit.kit_consumer.median / kit.raw_batched.median:.2f} |",
         f"| ceiling: raw consume (`getmany`) | {kit.raw_consume.median:,.0f} | | |",
         "",
+        *cpu_section(results, data.get("idle_cpu", {})),
         "## Peak resident memory (psutil, sampled every 0.2 s)",
         "",
         "| process | peak during the ramp (MB) | peak over the whole run (MB) |",
@@ -773,7 +856,16 @@ def main(argv: list[str] | None = None) -> int:
         bare, bare_url = start_bare_app(stack.database_url, workdir / "logs" / "bare_app.log")
         rss.watch("bare baseline app", bare.pid)
         rss.start()
-        data = asyncio.run(system_phase(stack, profile, rss, bare_url))
+        cpu = CpuMeter()
+        for name, service in stack.services.items():
+            assert service.process is not None
+            cpu.watch(name, service.process.pid)
+        for name, part in (("PostgreSQL", stack.postgres), ("Tansu", stack.tansu)):
+            if part is not None and part.process is not None:
+                cpu.watch(name, part.process.pid)
+        # itself only: the stack's processes are its children
+        cpu.watch("load generator + event reader", os.getpid(), children=False)
+        data = asyncio.run(system_phase(stack, profile, rss, bare_url, cpu))
         rss.stop()
         data["rss"] = dict(rss.peak)
         print("stopping the services; kit paths vs raw aiokafka on the same broker", flush=True)
