@@ -44,8 +44,10 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     assert measured == [5, 10]
 
     report = (tmp_path / "report.md").read_text()
-    for rate in measured:  # a row per measured rate, in the ramp table and the handoff table
-        assert len(re.findall(rf"^\| {rate} \|", report, flags=re.MULTILINE)) == 2
+    for rate in measured:  # a row per measured rate: ramp, handoff and CPU tables
+        assert len(re.findall(rf"^\| {rate} \|", report, flags=re.MULTILINE)) == 3
+    assert "## Where the CPU goes" in report
+    assert re.search(r"^\| idle \(CPU s/s\) \|", report, flags=re.MULTILINE)
     for target in (
         "sustained end-to-end throughput",
         "placed → invoiced p99 ≤ 1000 ms at 50 orders/s",
