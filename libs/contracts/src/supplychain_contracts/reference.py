@@ -9,7 +9,7 @@ entity's `entity_key` (``department:ASSEMBLY``), not an order id.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from pydantic import Field
@@ -83,52 +83,70 @@ def entity_key(kind: str, code: str) -> str:
     return f"{kind}:{code}"
 
 
+R = TypeVar("R", bound=ReferenceEvent)
+
+
+def _defined(
+    model: type[R],
+    kind: str,
+    code: str,
+    *,
+    producer: str,
+    meta: dict[str, object],
+    **fields: object,
+) -> R:
+    """The reference event of one entity; `meta` (active, changed_by, ...) goes into it too."""
+    return model.model_validate(
+        {**fields, "producer": producer, "entity_key": entity_key(kind, code), **meta}
+    )
+
+
 def legal_entity_defined(
     entity: LegalEntity, *, producer: str, **meta: object
 ) -> LegalEntityDefined:
-    return LegalEntityDefined.model_validate(
-        {
-            "legal_entity": entity,
-            "producer": producer,
-            "entity_key": entity_key("legal_entity", entity.code),
-            **meta,
-        }
+    return _defined(
+        LegalEntityDefined,
+        "legal_entity",
+        entity.code,
+        producer=producer,
+        meta=meta,
+        legal_entity=entity,
     )
 
 
 def department_defined(
     department: Department, *, producer: str, **meta: object
 ) -> DepartmentDefined:
-    return DepartmentDefined.model_validate(
-        {
-            "department": department,
-            "producer": producer,
-            "entity_key": entity_key("department", department.code),
-            **meta,
-        }
+    return _defined(
+        DepartmentDefined,
+        "department",
+        department.code,
+        producer=producer,
+        meta=meta,
+        department=department,
     )
 
 
 def catalogue_item_defined(
     item: CatalogueItem, *, producer: str, **meta: object
 ) -> CatalogueItemDefined:
-    return CatalogueItemDefined.model_validate(
-        {
-            "item": item,
-            "transfer_price": Decimal(item.transfer_price),
-            "producer": producer,
-            "entity_key": entity_key("catalogue", item.sku),
-            **meta,
-        }
+    return _defined(
+        CatalogueItemDefined,
+        "catalogue",
+        item.sku,
+        producer=producer,
+        meta=meta,
+        item=item,
+        transfer_price=Decimal(item.transfer_price),
     )
 
 
 def employee_defined(employee: Employee, *, producer: str, **meta: object) -> EmployeeDefined:
-    return EmployeeDefined.model_validate(
-        {
-            "employee": employee,
-            "producer": producer,
-            "entity_key": entity_key("employee", employee.employee_id),
-            **meta,
-        }
+    return _defined(
+        EmployeeDefined,
+        "employee",
+        employee.employee_id,
+        producer=producer,
+        meta=meta,
+        employee=employee,
     )
