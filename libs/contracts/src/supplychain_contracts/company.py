@@ -9,7 +9,7 @@ Cross-references are checked by `company_problems`, which names every problem by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -191,6 +191,23 @@ class CompanyProblem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """Why one definition (a department, a policy, ... as an admin sends it) is refused,
+    named by its field as the HTTP API names fields (`bill_of_materials.0.sku`)."""
+
+    field: str
+    message: str
+
+
+class InvalidDefinition(Exception):
+    """A definition of reference data is refused; nothing was changed."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
 
 
 def _duplicates(path: str, codes: list[str]) -> Iterator[CompanyProblem]:

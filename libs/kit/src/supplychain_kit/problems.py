@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from supplychain_contracts.company import InvalidDefinition
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             "An internal error occurred; it has been logged.",
             title="Internal Server Error",
         )
+
+
+@contextmanager
+def refused_definitions() -> Iterator[None]:
+    """An admin route's refused definition of reference data as a 422 problem document
+    naming each field."""
+    try:
+        yield
+    except InvalidDefinition as invalid:
+        raise Problem(
+            422,
+            f"The definition is refused: {invalid}",
+            title="Invalid definition",
+            errors=[{"field": p.field, "message": p.message} for p in invalid.problems],
+        ) from invalid
 
 
 # For `responses=` in route declarations: the error body is a problem document.

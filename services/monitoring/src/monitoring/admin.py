@@ -8,8 +8,6 @@ after). A route translates: parse, call a command (commands.py), answer its resu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,7 +18,7 @@ from supplychain_contracts.envelope import UtcDatetime
 from supplychain_contracts.reference import entity_key
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem, refused_definitions
 
 from monitoring import commands, store
 from monitoring.company import CALENDAR_KIND, POLICY_KIND
@@ -123,20 +121,6 @@ class CalendarHistory(CalendarOut):
     history: list[ChangeOut]
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A refused definition as a problem document naming each field."""
-    try:
-        yield
-    except commands.InvalidDefinition as invalid:
-        raise Problem(
-            422,
-            f"The definition is refused: {invalid}",
-            title="Invalid definition",
-            errors=[{"field": p.field, "message": p.message} for p in invalid.problems],
-        ) from invalid
-
-
 def _version_fields(version: Version[Content]) -> dict[str, Any]:
     return {
         "version": version.version,
@@ -185,7 +169,7 @@ async def define_policy(
     policy_id: PolicyId, body: PolicyDefinition, db: Db, admin: Admin, response: Response
 ) -> PolicyHistory:
     """Define an SLA policy: a new version when it changed; running clocks keep theirs."""
-    with _refusals():
+    with refused_definitions():
         defined = await commands.define_policy(
             db,
             policy_id,
@@ -223,7 +207,7 @@ async def define_calendar(
 ) -> CalendarHistory:
     """Define a business calendar: a new version when it changed; running clocks keep their
     deadlines."""
-    with _refusals():
+    with refused_definitions():
         defined = await commands.define_calendar(
             db,
             code,

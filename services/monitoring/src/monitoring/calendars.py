@@ -7,21 +7,12 @@ company. Holidays are computed, not fetched: the package ships the rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from supplychain_contracts.company import BusinessCalendar
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """Why a definition is refused, located by its field (`holidays_subdivision`)."""
-
-    field: str
-    message: str
+from supplychain_contracts.company import BusinessCalendar, FieldProblem
 
 
 @cache

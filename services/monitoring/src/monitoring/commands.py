@@ -15,22 +15,13 @@ from datetime import datetime
 from typing import Generic
 
 import asyncpg
-from supplychain_contracts.company import NamedCalendar, SlaPolicy
+from supplychain_contracts.company import FieldProblem, InvalidDefinition, NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import entity_key
 from supplychain_kit import reference
 
 from monitoring import calendars, company, sla, store, versions
-from monitoring.calendars import FieldProblem
 from monitoring.company import CALENDAR_KIND, POLICY_KIND, OwnedReference
 from monitoring.versions import Content, Version
-
-
-class InvalidDefinition(Exception):
-    """The definition is refused; nothing was changed."""
-
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
 
 
 @dataclass(frozen=True)

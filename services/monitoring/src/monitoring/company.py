@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from supplychain_contracts.company import CompanyProblem, NamedCalendar, SlaPolicy
+from supplychain_contracts.company import CompanyProblem, FieldProblem, NamedCalendar, SlaPolicy
 from supplychain_contracts.company_file import CompanyFileError, company_from
 from supplychain_contracts.reference import (
     BusinessCalendarDefined,
@@ -91,17 +91,15 @@ def owned_problems(
 
 def policy_problems(
     policy: SlaPolicy, named: dict[str, NamedCalendar], *, at: datetime
-) -> list[calendars.FieldProblem]:
+) -> list[FieldProblem]:
     """A policy's calendar (named and known, or its own) must be usable, its targets fit it."""
     if policy.calendar_code is not None:
         calendar = named.get(policy.calendar_code)
         if calendar is None:
-            return [
-                calendars.FieldProblem("calendar_code", f"unknown calendar {policy.calendar_code}")
-            ]
+            return [FieldProblem("calendar_code", f"unknown calendar {policy.calendar_code}")]
         return sla.target_problems(policy, calendar, at=at)
     own = [
-        calendars.FieldProblem(f"calendar.{problem.field}", problem.message)
+        FieldProblem(f"calendar.{problem.field}", problem.message)
         for problem in calendars.calendar_problems(policy.calendar)
     ]
     return own or sla.target_problems(policy, policy.calendar, at=at)

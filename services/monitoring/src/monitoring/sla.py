@@ -13,9 +13,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from supplychain_contracts import Stage
-from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
+from supplychain_contracts.company import BusinessCalendar, FieldProblem, NamedCalendar, SlaPolicy
 
-from monitoring.calendars import FieldProblem, is_working_day
+from monitoring.calendars import is_working_day
 from monitoring.domain import duration_seconds
 from monitoring.versions import Version, in_force
 

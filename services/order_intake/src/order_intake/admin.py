@@ -9,8 +9,6 @@ its change history (who, when, before, after). A route translates: parse, call a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -19,7 +17,7 @@ from pydantic import BaseModel, Field
 from supplychain_contracts.company import CatalogueItem, Department, Employee
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
-from supplychain_kit.problems import Problem
+from supplychain_kit.problems import Problem, refused_definitions
 
 from order_intake import company_commands, company_store
 from order_intake.company import CATALOGUE, DEPARTMENTS, EMPLOYEES, Entity, Kind, Standing
@@ -142,20 +140,6 @@ class EmployeeHistory(EmployeeStanding):
 S = TypeVar("S", bound=Audited)
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A refused definition as a problem document naming each field."""
-    try:
-        yield
-    except company_commands.InvalidDefinition as invalid:
-        raise Problem(
-            422,
-            f"The definition is refused: {invalid}",
-            title="Invalid definition",
-            errors=[{"field": p.field, "message": p.message} for p in invalid.problems],
-        ) from invalid
-
-
 def _fields(standing: Standing[Any]) -> dict[str, Any]:
     return {
         **standing.definition.model_dump(),
@@ -192,7 +176,7 @@ async def _define(
     response: Response,
     model: type[S],
 ) -> S:
-    with _refusals():
+    with refused_definitions():
         defined = await company_commands.define(db, kind, key, definition, changed_by=admin.key_id)
     response.status_code = 201 if defined.created else 200
     return await _history(db, kind, key, model)

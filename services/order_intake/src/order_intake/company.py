@@ -24,6 +24,7 @@ from supplychain_contracts.company import (
     CompanyProblem,
     Department,
     Employee,
+    FieldProblem,
     LegalEntity,
     company_problems,
 )
@@ -186,15 +187,6 @@ def announcement(kind: Kind[Entity], standing: Standing[Entity]) -> ReferenceEve
 
 
 # --- what a definition may not break -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """Something wrong in a definition, named by its field as the HTTP API names fields
-    (`bill_of_materials.0.sku`)."""
-
-    field: str
-    message: str
 
 
 INT4_MAX = 2**31 - 1

@@ -9,20 +9,18 @@ InvalidDefinition, each problem named by its field; the routes answer it as a pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from supplychain_contracts.company import Company
+from supplychain_contracts.company import Company, FieldProblem, InvalidDefinition
 from supplychain_kit import reference
 
 from order_intake import company_store
 from order_intake.company import (
     KINDS,
     Entity,
-    FieldProblem,
     Kind,
     admin_revision,
     announcement,
@@ -30,14 +28,6 @@ from order_intake.company import (
     definition_problems,
     file_revisions,
 )
-
-
-class InvalidDefinition(Exception):
-    """The definition is refused; nothing was changed."""
-
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
 
 
 @dataclass(frozen=True)
