@@ -19,25 +19,35 @@ async def publish(conn: asyncpg.Connection, events: Sequence[ReferenceEvent]) ->
     """The owner publishes changes of its reference data (through the outbox, in the
     caller's transaction) and knows them itself."""
     await outbox.append(conn, events)
-    for event in events:
-        await note_seen(conn, event)
+    await _note(conn, events)
 
 
 async def note_seen(conn: asyncpg.Connection, event: ReferenceEvent) -> None:
     """Record the latest event of the entity (an older one arriving late changes nothing)."""
-    await conn.execute(
+    await _note(conn, [event])
+
+
+async def _note(conn: asyncpg.Connection, events: Sequence[ReferenceEvent]) -> None:
+    if not events:
+        return
+    await conn.executemany(  # pipelined: one round trip for the whole start-up republish
         """INSERT INTO reference_seen (entity_key, kind, event_type, event_id, occurred_at, active)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (entity_key) DO UPDATE SET event_type = EXCLUDED.event_type,
                event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at,
                active = EXCLUDED.active, received_at = now()
            WHERE reference_seen.occurred_at <= EXCLUDED.occurred_at""",
-        event.entity_key,
-        event.entity_key.split(":", 1)[0],
-        event.event_type,
-        event.event_id,
-        event.occurred_at,
-        event.active,
+        [
+            (
+                event.entity_key,
+                event.entity_key.split(":", 1)[0],
+                event.event_type,
+                event.event_id,
+                event.occurred_at,
+                event.active,
+            )
+            for event in events
+        ],
     )
 
 

@@ -43,7 +43,8 @@ async def list_catalogue(
 class OrderReferences:
     """The reference data an order is checked and priced against."""
 
-    departments: set[str]  # active ones
+    # of the order's requester and supplier (all the checks need; not the whole company):
+    departments: set[str]  # the active ones
     inactive_departments: set[str]  # removed from the company: named in refusals
     catalogue: dict[str, CatalogueEntry]  # the order's skus that exist (or existed: inactive)
     employee_shop_discount: Decimal | None  # the supplier's, if it is an employee shop
@@ -59,18 +60,20 @@ async def order_references(
     skus: list[str],
     employee_id: str | None,
 ) -> OrderReferences:
-    """Departments, the order's catalogue items, the shop discount and the employee: one
-    round trip (a row per catalogue item found, or one row of NULL items). Prices are read
-    here, at placement: the order keeps them whatever the catalogue says later."""
+    """The requester and supplier, the order's catalogue items, the shop discount and the
+    employee: one round trip (a row per catalogue item found, or one row of NULL items).
+    Prices are read here, at placement: the order keeps them whatever the catalogue says
+    later."""
     rows = await conn.fetch(
         """SELECT reference.departments, reference.inactive_departments,
                   reference.employee_discount_pct,
                   e.employee_id, e.department, e.yearly_allowance,
                   c.sku, c.supplier, c.transfer_price, c.list_price, c.active,
                   rq.code AS requester, rq.monthly_budget, rq.approval_threshold, rq.over_budget
-           FROM (SELECT ARRAY(SELECT code FROM departments WHERE active) AS departments,
-                        ARRAY(SELECT code FROM departments WHERE NOT active)
-                            AS inactive_departments,
+           FROM (SELECT ARRAY(SELECT code FROM departments
+                              WHERE active AND code IN ($1, $4)) AS departments,
+                        ARRAY(SELECT code FROM departments
+                              WHERE NOT active AND code IN ($1, $4)) AS inactive_departments,
                         (SELECT employee_discount_pct FROM departments
                          WHERE code = $1 AND employee_shop AND active)
                             AS employee_discount_pct) reference
