@@ -25,7 +25,9 @@ from supplychain_contracts.events import Priority, Stage
 CENT = Decimal("0.01")
 # Money in the company file is never negative.
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+# The code of an entity (sku, employee id, calendar, policy id); admin routes take it in paths.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 # Model validation context key: the file loader checks references itself, to report them all.
 DEFER_REFERENCE_CHECKS = "defer_reference_checks"
 

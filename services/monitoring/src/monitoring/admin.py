@@ -13,7 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from supplychain_contracts.company import BusinessCalendar, Code, NamedCalendar, SlaPolicy
+from supplychain_contracts.company import (
+    CODE_PATTERN,
+    BusinessCalendar,
+    Code,
+    NamedCalendar,
+    SlaPolicy,
+)
 from supplychain_contracts.envelope import UtcDatetime
 from supplychain_contracts.reference import entity_key
 from supplychain_kit.auth import Admin
@@ -25,7 +31,6 @@ from monitoring.company import CALENDAR_KIND, POLICY_KIND
 from monitoring.versions import Content, Version, latest
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 PolicyId = Annotated[
     str,
     Path(

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from supplychain_contracts.company import CatalogueItem, Department, Employee
+from supplychain_contracts.company import CODE_PATTERN, CatalogueItem, Department, Employee
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
 from supplychain_kit.problems import Problem, refused_definitions
@@ -25,7 +25,6 @@ from order_intake.models import UNAUTHORIZED, Responses, problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 DepartmentCode = Annotated[
     str,
     Path(
