@@ -26,7 +26,8 @@ PUBLISHED = published_schemas()
 
 
 def test_published_dir_is_the_checked_in_folder() -> None:
-    assert PUBLISHED_DIR.parts[-3:] == ("libs", "contracts", "schemas")
+    # inside the package, so the wheel carries them
+    assert PUBLISHED_DIR.parts[-4:] == ("contracts", "src", "supplychain_contracts", "json_schemas")
     assert PUBLISHED_DIR.is_dir()
 
 

@@ -1,6 +1,7 @@
 """JSON Schemas of the events, and the rules that keep contracts additive.
 
-The checked-in files under libs/contracts/schemas are the published contract. A model
+The checked-in files under supplychain_contracts/json_schemas are the published contract,
+shipped inside the package (a subscriber reads them with `published_schemas()`). A model
 change is compatible with a published schema when every existing consumer keeps working:
 no field removed or renamed, no field retyped, no new required field, no enum value removed.
 """
@@ -17,7 +18,7 @@ from supplychain_contracts.registry import all_event_models
 
 Schema = Mapping[str, Any]
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "schemas"
+PUBLISHED_DIR = Path(__file__).resolve().parent / "json_schemas"
 # The company file's format (COMPANY_FILE), published beside the events.
 COMPANY_SCHEMA = PUBLISHED_DIR / "company" / "Company.v1.json"
 
