@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from importlib import resources
@@ -61,31 +62,81 @@ def package_migrations(package: str) -> list[Traversable]:
     return _sql_files(resources.files(package).joinpath("migrations"))
 
 
+class MigrationChanged(RuntimeError):
+    """An applied migration's file no longer reads as it did when it was applied."""
+
+
+def checksum(file: Traversable) -> str:
+    """sha256 of a migration file's text as applied."""
+    return hashlib.sha256(file.read_text(encoding="utf-8").encode()).hexdigest()
+
+
 async def migrate(pool: asyncpg.Pool, *, schema: str, files: Iterable[Traversable]) -> list[str]:
     """Apply the files not yet applied, in order, each in its own transaction.
 
-    An advisory lock keyed on the schema makes concurrent replicas apply them once.
+    An advisory lock keyed on the schema makes concurrent replicas apply them once. Each
+    applied file's checksum is kept: a file changed after it was applied is refused
+    (MigrationChanged) before anything is applied, instead of being skipped silently. Rows
+    applied before checksums were kept get the file's checksum on this first start.
     """
+    files = list(files)
     applied_now: list[str] = []
     async with pool.acquire() as conn:
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    name text PRIMARY KEY,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
+                   applied_at timestamptz NOT NULL DEFAULT now());
+               ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text"""
         )
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", schema)
         try:
-            done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
+            done = await _verify_applied(conn, schema=schema, files=files)
             for file in files:
                 if file.name in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(file.read_text(encoding="utf-8"))
                     await conn.execute(
-                        "INSERT INTO schema_migrations (name) VALUES ($1)", file.name
+                        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
+                        file.name,
+                        checksum(file),
                     )
                 applied_now.append(file.name)
                 log.info("applied migration %s to schema %s", file.name, schema)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", schema)
     return applied_now
+
+
+async def _verify_applied(
+    conn: asyncpg.Connection, *, schema: str, files: list[Traversable]
+) -> set[str]:
+    """The names already applied; refuses a changed file, records missing checksums."""
+    recorded = {
+        row["name"]: row["checksum"]
+        for row in await conn.fetch("SELECT name, checksum FROM schema_migrations")
+    }
+    changed = [
+        file
+        for file in files
+        if recorded.get(file.name) is not None and recorded[file.name] != checksum(file)
+    ]
+    if changed:
+        names = ", ".join(str(file) for file in changed)
+        raise MigrationChanged(
+            f"schema {schema}: migration {names} changed after it was applied "
+            f"(checksum differs from the one recorded in {schema}.schema_migrations); "
+            "restore the file as it was and put the change in a new migration"
+        )
+    unrecorded = [file for file in files if file.name in recorded and recorded[file.name] is None]
+    if unrecorded:
+        await conn.executemany(
+            "UPDATE schema_migrations SET checksum = $2 WHERE name = $1",
+            [(file.name, checksum(file)) for file in unrecorded],
+        )
+        log.info(
+            "recorded checksums of %d migrations applied before to schema %s",
+            len(unrecorded),
+            schema,
+        )
+    return set(recorded)
