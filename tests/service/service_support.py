@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from supplychain_contracts.registry import parse_event
+from supplychain_contracts.registry import parse_event_strict
 
 # The `service_pool` fixture: `await service_pool("fulfilment")` gives a migrated pool.
 ServicePool = Callable[[str], Awaitable[asyncpg.Pool]]
@@ -16,7 +16,7 @@ ServicePool = Callable[[str], Awaitable[asyncpg.Pool]]
 async def outbox_events(conn: asyncpg.Connection) -> list[Any]:
     """The events a service wrote to its outbox, in the order they will be published."""
     rows = await conn.fetch("SELECT payload FROM outbox ORDER BY id")
-    return [parse_event(row["payload"]) for row in rows]
+    return [parse_event_strict(row["payload"]) for row in rows]
 
 
 async def outbox_headers(conn: asyncpg.Connection) -> list[dict[str, str]]:

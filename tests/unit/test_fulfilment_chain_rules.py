@@ -38,7 +38,7 @@ from supplychain_contracts import (
     OrderLine,
     OrderRejected,
     Priority,
-    parse_event,
+    parse_event_strict,
 )
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.reference import catalogue_item_defined
@@ -176,12 +176,12 @@ def test_raise_sub_orders_places_one_order_per_component_caused_by_components_re
         assert child.producer == "fulfilment"
         assert child.priority is Priority.RUSH
         assert child.order_id not in (ORDER, ROOT)
-        assert parse_event(child.model_dump_json()) == child
+        assert parse_event_strict(child.model_dump_json()) == child
     assert placed[0].lines == (
         OrderLine(sku="TUBE-AL-6061", quantity=6, unit_price=Decimal("13.50")),
     )
     assert {r.status for r in records} == {S.RECEIVED}
-    assert parse_event(requested.model_dump_json()) == requested
+    assert parse_event_strict(requested.model_dump_json()) == requested
 
 
 def test_sub_order_ids_are_stable_per_parent_and_component() -> None:

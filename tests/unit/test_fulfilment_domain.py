@@ -25,7 +25,7 @@ from supplychain_contracts import (
     OrderRejected,
     OrderShipped,
     WorkStarted,
-    parse_event,
+    parse_event_strict,
 )
 
 LEGAL = {
@@ -104,7 +104,7 @@ def test_decide_produces_the_right_event(current: WorkStatus, command: Command) 
     assert event.supplier == "FRAMES"  # type: ignore[attr-defined]
     assert event.requester == "ASSEMBLY"  # type: ignore[attr-defined]
     assert event.event_id != LAST_EVENT
-    assert parse_event(event.model_dump_json()) == event
+    assert parse_event_strict(event.model_dump_json()) == event
 
 
 def test_decide_keeps_the_employee() -> None:

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from invoicing.domain import invoice_for_delivery, invoice_period
 from invoicing.store import DepartmentNotKnownYet
-from supplychain_contracts import InvoiceLine, OrderDelivered, OrderLine, parse_event
+from supplychain_contracts import InvoiceLine, OrderDelivered, OrderLine, parse_event_strict
 from supplychain_kit.consumer import TRANSIENT_ERRORS
 
 INVOICE_ID = UUID("cccccccc-0000-4000-8000-000000000001")
@@ -86,7 +86,7 @@ def test_period_uses_the_utc_month() -> None:
 
 def test_invoice_survives_the_wire() -> None:
     invoice = invoice_for_delivery(delivered(), invoice_id=INVOICE_ID)
-    parsed = parse_event(invoice.model_dump_json())
+    parsed = parse_event_strict(invoice.model_dump_json())
     assert parsed == invoice
 
 

@@ -27,6 +27,7 @@ from supplychain_contracts.events import (
 from supplychain_contracts.registry import (
     all_event_models,
     parse_event,
+    parse_event_strict,
     parse_known_event,
     topic_for,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "all_event_models",
     "follow_up",
     "parse_event",
+    "parse_event_strict",
     "parse_known_event",
     "topic_for",
     "topics",

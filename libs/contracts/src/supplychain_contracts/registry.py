@@ -1,7 +1,8 @@
 """Which events travel on which topic, and how to parse any record of a topic.
 
 `EVENTS_BY_TOPIC` is the one list of events: the per-topic parsers, the any-topic parser and
-the event-type lookups are all derived from it.
+the event-type lookups are all derived from it. A subscriber needs one function of it,
+`parse_event(topic, value, headers)`: the typed event, or None for a type to skip.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, Final
 
@@ -102,8 +104,9 @@ _ADAPTERS: Final[dict[str, TypeAdapter[Event]]] = {
 }
 
 
-def parse_event(payload: bytes | str, *, topic: str | None = None) -> Event:
-    """Parse a JSON record into its event model; raises pydantic.ValidationError.
+def parse_event_strict(payload: bytes | str, *, topic: str | None = None) -> Event:
+    """Parse a JSON record into its event model; raises pydantic.ValidationError, also for an
+    event type this version does not know (`parse_event` skips those instead).
 
     With `topic`, only the events of that topic are accepted.
     """
@@ -135,8 +138,54 @@ def parse_known_event(payload: bytes | str, *, topic: str) -> Event | None:
     (skip it: contracts evolve additively). Raises pydantic.ValidationError for a record
     that is not a valid event."""
     try:
-        return parse_event(payload, topic=topic)
+        return parse_event_strict(payload, topic=topic)
     except ValueError:
         if is_unknown_event_type(payload, topic=topic):
             return None
         raise
+
+
+# A record's headers as Kafka clients hand them over: (name, bytes) pairs, or a mapping.
+RecordHeaders = Mapping[str, str | bytes] | Iterable[tuple[str, bytes | str | None]]
+
+
+def parse_event(
+    topic: str, value: bytes | str | Mapping[str, Any], headers: RecordHeaders | None = None
+) -> Event | None:
+    """What a subscriber calls for every record of a contract topic: its typed event, or None
+    for an event type this version of the contracts does not know. Skip those and move on:
+    contracts evolve additively, so a new event type on a topic is never an error.
+
+    `value` is the record's value (JSON bytes or text, or the JSON already decoded).
+    `headers` (optional) lets an unknown `event_type` header be skipped without reading the
+    value; the value decides otherwise. Raises pydantic.ValidationError (a ValueError) for a
+    record that is no valid event of `topic`, LookupError for a topic that is no contract topic.
+    """
+    known = _KNOWN_TYPES.get(topic)
+    if known is None:
+        raise LookupError(f"{topic!r} is not a contract topic ({', '.join(EVENTS_BY_TOPIC)})")
+    header_type = _header(headers, topics.HEADER_EVENT_TYPE)
+    if header_type and header_type not in known:
+        return None
+    if isinstance(value, Mapping):
+        event_type = value.get("event_type")
+        if isinstance(event_type, str) and event_type and event_type not in known:
+            return None
+        return _ADAPTERS[topic].validate_python(value)
+    return parse_known_event(value, topic=topic)
+
+
+_KNOWN_TYPES: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        topic: frozenset(event_type_of(model) for model in models)
+        for topic, models in EVENTS_BY_TOPIC.items()
+    }
+)
+
+
+def _header(headers: RecordHeaders | None, name: str) -> str | None:
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for key, raw in pairs:
+        if key == name and raw is not None:
+            return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return None

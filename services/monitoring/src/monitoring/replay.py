@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from supplychain_contracts import topics
-from supplychain_contracts.registry import parse_event
+from supplychain_contracts.registry import parse_event_strict
 from supplychain_kit import db, inbox
 from supplychain_kit.consumer import ApplyEvent
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
@@ -127,7 +127,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
 async def _apply_record(pool: asyncpg.Pool, apply: ApplyEvent, record: Any, report: Report) -> None:
     headers = headers_to_dict(record.headers)
     try:
-        event = parse_event(record.value or b"", topic=record.topic)
+        event = parse_event_strict(record.value or b"", topic=record.topic)
     except ValidationError:
         report.records_skipped += 1  # dead-lettered (or unknown) live as well
         return
