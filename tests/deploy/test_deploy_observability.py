@@ -122,7 +122,7 @@ def test_three_dashboards_cover_handoffs_sla_and_service_health() -> None:
     assert {"supplychain_sla_breaches_total", "supplychain_sla_warnings_total"} <= used[
         "supplychain-sla"
     ]
-    assert {"supplychain_consumer_lag", "supplychain_outbox_pending"} <= used[
+    assert {"supplychain_consumer_lag_records", "supplychain_outbox_pending"} <= used[
         "supplychain-service-health"
     ]
 

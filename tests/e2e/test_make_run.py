@@ -206,7 +206,7 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         assert f'trace_id="{trace_id}"' in openmetrics.text
         assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
         assert "faststream_received_messages_total" in metrics.text  # FastStream's own metrics
-        assert "supplychain_consumer_lag{partition=" in metrics.text
+        assert "supplychain_consumer_lag_records{group=" in metrics.text
 
         # the simulated demand places orders of several departments through the public API
         def placed_by_many(r: httpx.Response) -> bool:

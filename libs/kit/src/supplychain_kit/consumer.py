@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -161,7 +161,6 @@ class ReliableConsumer:
             records = message.raw_message
             batch = list(records) if isinstance(records, tuple) else [records]
             await self.handle_batch(batch)
-            self._observe_lag(message.consumer, batch)
 
         router = KafkaRouter(middlewares=self._middlewares)
         router.subscriber(
@@ -318,18 +317,6 @@ class ReliableConsumer:
                     return "dead_lettered"
                 await asyncio.sleep(self.config.retry_backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
-
-    def _observe_lag(self, consumer: Any, records: list[ConsumerRecord[Any, Any]]) -> None:
-        highwater = getattr(consumer, "highwater", None)
-        if highwater is None:
-            return
-        last = {(r.topic, r.partition): r.offset for r in records}
-        for (topic, partition), offset in last.items():
-            end = highwater(TopicPartition(topic, partition))
-            if end is not None:
-                metrics.CONSUMER_LAG.labels(
-                    service=self.service, topic=topic, partition=str(partition)
-                ).set(max(0, end - offset - 1))
 
     async def dead_letter(
         self, record: ConsumerRecord[Any, Any], error: BaseException, *, attempts: int

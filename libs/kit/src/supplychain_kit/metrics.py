@@ -76,10 +76,17 @@ CONSUME_DURATION: Final = Histogram(
     ["service", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-CONSUMER_LAG: Final = Gauge(
-    "supplychain_consumer_lag",
-    "Records behind the end of the partition",
-    ["service", "topic", "partition"],
+# Measured from the broker by a background task (supplychain_kit.lag), for the process's own
+# group and, in monitoring, every service's: they keep rising while a consumer stalls.
+CONSUMER_LAG_RECORDS: Final = Gauge(
+    "supplychain_consumer_lag_records",
+    "Records of the partition the consumer group has not consumed (end minus committed offset)",
+    ["group", "topic", "partition"],
+)
+CONSUMER_LAG_SECONDS: Final = Gauge(
+    "supplychain_consumer_lag_seconds",
+    "Age of the oldest record of the topic the consumer group has not consumed (0: caught up)",
+    ["group", "topic"],
 )
 HTTP_DURATION: Final = Histogram(
     "supplychain_http_request_duration_seconds",

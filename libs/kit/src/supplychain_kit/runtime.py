@@ -22,6 +22,7 @@ from supplychain_contracts.registry import EVENTS_BY_TOPIC
 
 from supplychain_kit import db
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
+from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_tracing
@@ -89,6 +90,7 @@ class ServiceRuntime(Generic[S]):
             self.broker.publisher(
                 topic,
                 title=f"{self.settings.service_name}:{topic}",
+    lag: LagMonitor = field(init=False)
                 description=f"Published through the transactional outbox: {events}",
             )
 
@@ -96,6 +98,9 @@ class ServiceRuntime(Generic[S]):
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("the database pool is not open yet")
+        consumes = self.consumes if self.apply is not None else ()
+        own_group = ConsumerConfig.from_settings(self.settings).group_id
+        self.lag = LagMonitor.for_service(self.settings, own_group=own_group, consumes=consumes)
         return self._pool
 
     def _subscribe(self, pool: asyncpg.Pool) -> None:
@@ -142,6 +147,8 @@ class ServiceRuntime(Generic[S]):
     async def _start_broker(self) -> None:
         """Keep trying until the broker is reachable: HTTP serves (and accepts) meanwhile."""
         delay = 0.5
+        if self.lag.groups:
+            self._spawn(self.lag.run(), "consumer-lag")
         while True:
             try:
                 await self.broker.start()

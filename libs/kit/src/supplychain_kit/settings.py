@@ -49,6 +49,18 @@ class ServiceSettings(BaseSettings):
         validation_alias="CONSUMER_GROUP",
         description="Kafka consumer group; defaults to the service name",
     )
+    kafka_lag_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        validation_alias="KAFKA_LAG_INTERVAL_S",
+        description="how often the consumer lag is measured from the broker",
+    )
+    kafka_lag_groups: str = Field(
+        default="",
+        validation_alias="KAFKA_LAG_GROUPS",
+        description="other consumer groups (comma-separated) whose lag this process measures",
+    )
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/supplychain",
         validation_alias="DATABASE_URL",
@@ -139,5 +151,8 @@ def environment_variables(settings_cls: type[BaseSettings]) -> dict[str, str]:
                 if isinstance(choice, str):
                     names[choice.upper()] = field_name
         else:
+    def lag_groups(self) -> list[str]:
+        return [group.strip() for group in self.kafka_lag_groups.split(",") if group.strip()]
+
             names[f"{prefix}{field_name}".upper()] = field_name
     return names

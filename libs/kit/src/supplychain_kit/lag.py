@@ -1,0 +1,285 @@
+"""Consumer lag as the broker sees it, for any consumer group.
+
+Measured by a background task with clients of its own (an admin client for the group's
+committed offsets, a group-less consumer for the partitions' end offsets and the timestamp
+of the oldest record not consumed yet), never from inside the consumer loop: a consumer that
+stalls or dies stops committing while the end offsets keep growing, so the lag keeps rising.
+
+- records: end offset minus committed offset, per partition (a partition the group has not
+  committed on counts from its first record: the groups read from the earliest offset);
+- seconds: the age of the oldest record not consumed yet (its timestamp), per topic; 0 when
+  the group has caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from supplychain_kit import metrics
+from supplychain_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# How long a measurement waits for the record at a committed offset to arrive.
+TIMESTAMP_FETCH_TIMEOUT_S = 2.0
+# Timestamps of records looked up before, by (topic, partition, offset): a stalled group sits
+# at the same offset, so its oldest record is fetched once, not at every measurement.
+TIMESTAMP_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # None: the group has committed nothing on this partition yet
+    end: int
+    records: int
+    oldest_unconsumed_at: datetime | None  # timestamp of the record at the committed offset
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    measured_at: datetime
+    partitions: tuple[PartitionLag, ...]
+
+    @property
+    def records(self) -> int:
+        return sum(p.records for p in self.partitions)
+
+    def records_by_topic(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for p in self.partitions:
+            totals[p.topic] = totals.get(p.topic, 0) + p.records
+        return totals
+
+    def seconds_by_topic(self) -> dict[str, float]:
+        """Age of the oldest record not consumed yet, per topic (0 when caught up)."""
+        ages: dict[str, float] = {p.topic: 0.0 for p in self.partitions}
+        for p in self.partitions:
+            if p.records and p.oldest_unconsumed_at is not None:
+                age = max(0.0, (self.measured_at - p.oldest_unconsumed_at).total_seconds())
+                ages[p.topic] = max(ages[p.topic], age)
+        return ages
+
+
+class LagProbe:
+    """Reads offsets and record timestamps from the broker with clients of its own."""
+
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str, fetch_max_wait_ms: int = 100
+    ) -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            client_id=f"{client_id}-lag-admin",
+            request_timeout_ms=10_000,
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=f"{client_id}-lag",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            max_partition_fetch_bytes=64 * 1024,
+            request_timeout_ms=10_000,
+        )
+        self._lock = asyncio.Lock()  # one measurement at a time on the shared consumer
+        self._timestamps: dict[tuple[str, int, int], datetime] = {}
+
+    async def start(self) -> None:
+        await self._admin.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            await self._admin.close()
+            raise
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._consumer.stop()
+        with contextlib.suppress(Exception):
+            await self._admin.close()
+
+    async def _partitions(self, topics: Sequence[str] | None) -> list[TopicPartition]:
+        """Every partition of the topics (of every topic: None) the broker has."""
+        described = await self._admin.describe_topics(None if topics is None else list(topics))
+        return sorted(
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in described
+            if topic["error_code"] == 0 and not topic["topic"].startswith("__")
+            for partition in topic["partitions"]
+        )
+
+    async def group_lag(self, group: str, topics: Sequence[str] | None = None) -> GroupLag:
+        """The group's lag on `topics`; None: on every topic it has committed offsets on."""
+        async with self._lock:
+            partitions = await self._partitions(topics)
+            committed_at = (
+                await self._admin.list_consumer_group_offsets(group, partitions=partitions)
+                if partitions
+                else {}
+            )
+            committed = {
+                tp: meta.offset
+                for tp, meta in committed_at.items()
+                if meta is not None and meta.offset >= 0
+            }
+            if topics is None:  # the topics the group reads: those it has committed on
+                reads = {tp.topic for tp in committed}
+                partitions = [tp for tp in partitions if tp.topic in reads]
+            ends = await self._consumer.end_offsets(partitions) if partitions else {}
+            starts = await self._consumer.beginning_offsets(partitions) if partitions else {}
+            positions = {tp: max(committed.get(tp, starts[tp]), starts[tp]) for tp in partitions}
+            behind = {tp: at for tp, at in positions.items() if ends[tp] > at}
+            oldest = await self._timestamps_at(behind)
+            measured_at = datetime.now(UTC)
+        return GroupLag(
+            group=group,
+            measured_at=measured_at,
+            partitions=tuple(
+                PartitionLag(
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    committed=committed.get(tp),
+                    end=ends[tp],
+                    records=max(0, ends[tp] - positions[tp]),
+                    oldest_unconsumed_at=oldest.get(tp),
+                )
+                for tp in partitions
+            ),
+        )
+
+    async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
+        """Records each topic holds (end minus start offsets over its partitions)."""
+        async with self._lock:
+            partitions = await self._partitions(topics)
+            ends = await self._consumer.end_offsets(partitions) if partitions else {}
+            starts = await self._consumer.beginning_offsets(partitions) if partitions else {}
+        sizes = dict.fromkeys(topics, 0)
+        for tp in partitions:
+            sizes[tp.topic] += max(0, ends[tp] - starts[tp])
+        return sizes
+
+    async def _timestamps_at(
+        self, positions: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, datetime]:
+        """The timestamp of the record at each position (the oldest one not consumed)."""
+        found = {
+            tp: self._timestamps[(tp.topic, tp.partition, offset)]
+            for tp, offset in positions.items()
+            if (tp.topic, tp.partition, offset) in self._timestamps
+        }
+        missing = {tp: offset for tp, offset in positions.items() if tp not in found}
+        if not missing:
+            return found
+        self._consumer.assign(list(missing))
+        for tp, offset in missing.items():
+            self._consumer.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + TIMESTAMP_FETCH_TIMEOUT_S
+        try:
+            while missing and asyncio.get_running_loop().time() < deadline:
+                batch = await self._consumer.getmany(*missing, timeout_ms=200)
+                for tp, records in batch.items():
+                    if tp in missing and records:
+                        at = datetime.fromtimestamp(records[0].timestamp / 1000, tz=UTC)
+                        if len(self._timestamps) >= TIMESTAMP_CACHE_SIZE:
+                            self._timestamps.clear()
+                        self._timestamps[(tp.topic, tp.partition, missing.pop(tp))] = at
+                        found[tp] = at
+        finally:
+            self._consumer.unsubscribe()  # no background fetching between measurements
+        return found
+
+
+@dataclass
+class LagMonitor:
+    """The background task of a process: measures its own consumer group (on the topics it
+    consumes) and any other groups it is told to (monitoring: every service's), publishes
+    the gauges and keeps the latest measurement of each group for readers (the console)."""
+
+    settings: ServiceSettings
+    groups: Mapping[str, Sequence[str] | None]
+    latest: dict[str, GroupLag] = field(default_factory=dict)
+    _probe: LagProbe | None = field(default=None, init=False)
+
+    @classmethod
+    def for_service(
+        cls, settings: ServiceSettings, *, own_group: str | None, consumes: Sequence[str]
+    ) -> LagMonitor:
+        groups: dict[str, Sequence[str] | None] = {}
+        if own_group is not None and consumes:
+            groups[own_group] = tuple(consumes)
+        for group in settings.lag_groups():
+            groups.setdefault(group, None)
+        return cls(settings=settings, groups=groups)
+
+    @property
+    def interval_s(self) -> float:
+        return self.settings.kafka_lag_interval_s
+
+    async def run(self) -> None:
+        """Measure every interval until cancelled; a failed measurement is logged and tried
+        again at the next one (the clients reconnect by themselves)."""
+        try:
+            await self._start_probe()
+            while True:
+                await self.measure_all()
+                await asyncio.sleep(self.interval_s)
+        finally:
+            if self._probe is not None:
+                await self._probe.stop()
+                self._probe = None
+
+    async def _start_probe(self) -> None:
+        delay = 0.5
+        while True:
+            probe = LagProbe(
+                self.settings.kafka_bootstrap_servers,
+                client_id=self.settings.service_name,
+                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            )
+            try:
+                await probe.start()
+            except Exception as exc:  # the broker may be down at start
+                log.warning("lag probe: broker not reachable yet (%r); retrying", exc)
+                await probe.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._probe = probe
+            return
+
+    async def measure_all(self) -> None:
+        assert self._probe is not None, "measured once the probe started"
+        for group, topics in self.groups.items():
+            try:
+                lag = await self._probe.group_lag(group, topics)
+            except Exception as exc:
+                log.warning("consumer lag of %s not measured: %r", group, exc)
+                continue
+            self.latest[group] = lag
+            publish(lag)
+
+    async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int] | None:
+        """Records each topic holds; None while the probe has not reached the broker."""
+        if self._probe is None:
+            return None
+        return await self._probe.topic_sizes(topics)
+
+
+def publish(lag: GroupLag) -> None:
+    """The measurement as Prometheus gauges."""
+    for p in lag.partitions:
+        metrics.CONSUMER_LAG_RECORDS.labels(
+            group=lag.group, topic=p.topic, partition=str(p.partition)
+        ).set(p.records)
+    for topic, seconds in lag.seconds_by_topic().items():
+        metrics.CONSUMER_LAG_SECONDS.labels(group=lag.group, topic=topic).set(seconds)
