@@ -17,6 +17,17 @@ class MonitoringSettings(ServiceSettings):
 
     service_name: str = Field(default="monitoring", validation_alias="OTEL_SERVICE_NAME")
     http_port: int = Field(default=8004, ge=1, le=65535, validation_alias="HTTP_PORT")
+    kafka_lag_groups: str = Field(
+        default="order-intake,fulfilment,invoicing,monitoring",
+        validation_alias="KAFKA_LAG_GROUPS",
+        description="the consumer groups whose lag monitoring measures (the console shows them)",
+    )
+    tracing_ui_url: str | None = Field(
+        default=None,
+        validation_alias="TRACING_UI_URL",
+        description="Jaeger's UI (e.g. http://localhost:16686): the console links each chain's "
+        "trace to it",
+    )
     sla_scan_interval_ms: int = Field(
         default=500, ge=10, description="how often SLA clocks are checked"
     )
