@@ -22,6 +22,9 @@ CURRENT = current_schemas()
 REFERENCE_EVENTS = {
     model.__name__ for model in all_event_models() if topic_for(model) == topics.REFERENCE
 }
+OPERATIONS_EVENTS = {
+    model.__name__ for model in all_event_models() if topic_for(model) == topics.REDRIVES
+}
 PUBLISHED = published_schemas()
 
 
@@ -32,7 +35,7 @@ def test_published_dir_is_the_checked_in_folder() -> None:
 
 
 def test_there_is_one_published_schema_per_event_model() -> None:
-    assert len(CURRENT) == len(all_event_models()) == 21
+    assert len(CURRENT) == len(all_event_models()) == 22
     assert set(PUBLISHED) == set(CURRENT), (
         "published schemas and event models differ: run `make schemas` "
         f"(missing: {sorted(set(CURRENT) - set(PUBLISHED))}, "
@@ -86,6 +89,10 @@ def test_published_schemas_describe_the_envelope() -> None:
         if name.split(".")[0] in REFERENCE_EVENTS:  # keyed by entity, about no order
             assert reference <= set(schema["properties"]), name
             assert {"entity_key", "producer"} <= set(schema["required"]), name
+            continue
+        if name.split(".")[0] in OPERATIONS_EVENTS:  # keyed by the record acted on, no order
+            assert envelope - {"order_id", "root_order_id"} <= set(schema["properties"]), name
+            assert "producer" in schema["required"], name
             continue
         assert envelope <= set(schema["properties"]), name
         assert {"order_id", "root_order_id", "producer"} <= set(schema["required"]), name

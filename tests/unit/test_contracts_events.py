@@ -37,12 +37,14 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import NamedCalendar, sample_company
 from supplychain_contracts.envelope import Envelope, Event
+from supplychain_contracts.operations import RecordRedriven
 from supplychain_contracts.reference import (
     BusinessCalendarDefined,
     CatalogueItemDefined,
     DepartmentDefined,
     EmployeeDefined,
     LegalEntityDefined,
+    ReferenceEvent,
     SlaPolicyDefined,
     catalogue_item_defined,
     department_defined,
@@ -180,12 +182,33 @@ def reference_samples() -> list[Event]:
     ]
 
 
-SAMPLES = sample_events()
+def operations_samples() -> list[Event]:
+    return [
+        RecordRedriven(
+            producer="supplychain-cli",
+            dlq_topic="supplychain.orders.v1.dlq",
+            dlq_partition=0,
+            dlq_offset=7,
+            source_topic=topics.ORDERS,
+            source_partition=2,
+            source_offset=41,
+            consumer_group="fulfilment",
+            error="1 validation error for OrderPlaced",
+            redriven_partition=2,
+            redriven_offset=57,
+            value_replaced=True,
+            redriven_by="ops@host",
+            reason="sku corrected",
+        )
+    ]
+
+
+SAMPLES = sample_events() + operations_samples()
 
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 21
+    assert len(all_event_models()) == 22
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -267,7 +290,7 @@ def test_reference_events_carry_the_envelope_without_order_ids_and_are_keyed_by_
         "causation_id",
         "producer",
     ]
-    references = [event for event in SAMPLES if not isinstance(event, Envelope)]
+    references = [event for event in SAMPLES if isinstance(event, ReferenceEvent)]
     assert len(references) == 6
     for event in references:
         assert list(json.loads(event.model_dump_json()))[: len(envelope)] == envelope
@@ -407,14 +430,17 @@ def test_topic_names_are_the_contract() -> None:
         topics.INVOICING,
         topics.SLA,
         topics.REFERENCE,
+        topics.REDRIVES,
     )
+    assert topics.REDRIVES == "supplychain.operations.redrives.v1"
+    assert topics.COMPACTED_TOPICS == (topics.REFERENCE, topics.REDRIVES)
 
 
 def test_dead_letter_topics() -> None:
     assert topics.dead_letter_topic(topics.ORDERS) == "supplychain.orders.v1.dlq"
     everything = topics.all_topics_with_dead_letters()
-    assert len(everything) == 10
-    assert len(set(everything)) == 10
+    assert len(everything) == 12
+    assert len(set(everything)) == 12
     for topic in topics.ALL_TOPICS:
         assert topic in everything
         assert f"{topic}.dlq" in everything
@@ -449,6 +475,7 @@ def test_header_names_are_the_contract() -> None:
         (EmployeeDefined, topics.REFERENCE),
         (BusinessCalendarDefined, topics.REFERENCE),
         (SlaPolicyDefined, topics.REFERENCE),
+        (RecordRedriven, topics.REDRIVES),
     ],
 )
 def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic: str) -> None:
@@ -460,4 +487,12 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 21
+    assert len(TOPIC_BY_EVENT_TYPE) == 22
+
+
+def test_a_redrive_is_keyed_by_the_dead_letter_record_it_republished() -> None:
+    [redrive] = operations_samples()
+    assert isinstance(redrive, RecordRedriven)
+    assert redrive.message_key() == "supplychain.orders.v1.dlq:0:7"
+    assert topic_for(redrive) == topics.REDRIVES
+    assert "order_id" not in json.loads(redrive.model_dump_json())

@@ -24,10 +24,13 @@ create_topic supplychain.invoicing.v1 6 "$WEEK_MS"
 create_topic supplychain.sla.v1 6 "$WEEK_MS"
 # Reference data: the latest event per entity is kept for good (compacted, no time limit).
 create_topic supplychain.reference.v1 6 -1 compact
+# Operations: each dead letter's latest redrive is kept for good (compacted, no time limit).
+create_topic supplychain.operations.redrives.v1 6 -1 compact
 create_topic supplychain.orders.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.fulfilment.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.invoicing.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.sla.v1.dlq 1 "$MONTH_MS"
 create_topic supplychain.reference.v1.dlq 1 "$MONTH_MS"
+create_topic supplychain.operations.redrives.v1.dlq 1 "$MONTH_MS"
 
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP_SERVERS" --describe --topic 'supplychain\..*'

@@ -35,6 +35,7 @@ from supplychain_contracts.events import (
     SlaWarning,
     WorkStarted,
 )
+from supplychain_contracts.operations import RecordRedriven
 from supplychain_contracts.reference import (
     BusinessCalendarDefined,
     CatalogueItemDefined,
@@ -68,6 +69,7 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             BusinessCalendarDefined,
             SlaPolicyDefined,
         ),
+        topics.REDRIVES: (RecordRedriven,),
     }
 )
 

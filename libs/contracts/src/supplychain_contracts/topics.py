@@ -9,10 +9,13 @@ SLA: Final = "supplychain.sla.v1"
 # Reference data (departments, catalogue, employees, SLA policies, calendars), keyed by
 # entity and compacted on Kafka.
 REFERENCE: Final = "supplychain.reference.v1"
+# Operations: what people did to the flow of records (a dead letter redriven), keyed by the
+# dead-letter record's coordinates and compacted on Kafka; written by the `supplychain` CLI.
+REDRIVES: Final = "supplychain.operations.redrives.v1"
 
-ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA, REFERENCE)
+ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA, REFERENCE, REDRIVES)
 # Topics whose records are the latest state per key (cleanup.policy=compact on Kafka).
-COMPACTED_TOPICS: Final[tuple[str, ...]] = (REFERENCE,)
+COMPACTED_TOPICS: Final[tuple[str, ...]] = (REFERENCE, REDRIVES)
 
 DLQ_SUFFIX: Final = ".dlq"
 
@@ -38,3 +41,5 @@ HEADER_DLQ_SOURCE_PARTITION: Final = "dlq_source_partition"
 HEADER_DLQ_SOURCE_OFFSET: Final = "dlq_source_offset"
 HEADER_DLQ_CONSUMER_GROUP: Final = "dlq_consumer_group"
 HEADER_DLQ_ATTEMPTS: Final = "dlq_attempts"
+# A record republished from a dead-letter topic names where it was: `<dlq topic>:<p>:<offset>`.
+HEADER_REDRIVEN_FROM: Final = "redriven_from"
