@@ -65,6 +65,16 @@ OUTBOX_PUBLISHED: Final = Counter(
 OUTBOX_PUBLISH_ERRORS: Final = Counter(
     "supplychain_outbox_publish_errors", "Failed outbox relay batches", ["service"]
 )
+OUTBOX_PARKED: Final = Gauge(
+    "supplychain_outbox_parked",
+    "Outbox rows the broker refused for good, parked until an operator releases them",
+    ["service"],
+)
+OUTBOX_REFUSALS: Final = Counter(
+    "supplychain_outbox_refusals",
+    "Outbox rows the broker refused (each attempt), by error",
+    ["service", "error"],
+)
 CONSUMED: Final = Counter(
     "supplychain_consumer_messages",
     "Messages consumed, by outcome (applied, duplicate, ignored, dead_lettered, retried)",

@@ -18,7 +18,7 @@ from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
-from supplychain_kit import metrics
+from supplychain_kit import metrics, outbox_parking
 from supplychain_kit.telemetry import current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retention_days: int = 7,
+        retry: outbox_parking.RetryPolicy | None = None,
     ) -> None:
         self._pool = pool
         self._publish = publish
@@ -122,8 +123,13 @@ class OutboxRelay:
         self._pending_gauge = metrics.OUTBOX_PENDING.labels(service=service)
         self._errors = metrics.OUTBOX_PUBLISH_ERRORS.labels(service=service)
         self._last_housekeeping = 0.0
+        self._retry = retry or outbox_parking.RetryPolicy()
+        self._parked_gauge = metrics.OUTBOX_PARKED.labels(service=service)
+        self._parked_counted = False
 
-    def wake(self, *_: object) -> None:
+    def wake(self, *notification: object) -> None:
+        if notification and notification[-1] == "released":  # parked rows were released
+            self._parked_counted = False
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -169,11 +175,8 @@ class OutboxRelay:
             )
             if not leader:
                 return 0
-            rows = await conn.fetch(
-                """SELECT id, topic, key, payload, headers FROM outbox
-                   WHERE published_at IS NULL ORDER BY id LIMIT $1""",
-                self._batch_size,
-            )
+            # leaves out the rows of keys that wait behind a refused row (outbox_parking)
+            rows = await conn.fetch(outbox_parking.UNPUBLISHED_ROWS, self._batch_size)
             # before publishing: a broker outage shows as backlog (counted only when there may
             # be more than this batch)
             pending = len(rows)
@@ -182,19 +185,99 @@ class OutboxRelay:
                     "SELECT count(*) FROM outbox WHERE published_at IS NULL"
                 )
             self._pending_gauge.set(pending)
+            if not self._parked_counted:
+                self._parked_gauge.set(await outbox_parking.parked_count(conn))
+                self._parked_counted = True
             if not rows:
                 return 0
             with sending_batch(rows):
-                confirmations = [await self._send(row) for row in rows]
-                await asyncio.gather(*confirmations)
+                published, refusals = await self._send_rows(rows)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
+                [row["id"] for row in published],
             )
-        self._pending_gauge.set(pending - len(rows))
-        for topic, count in Counter(row["topic"] for row in rows).items():
+            if any(row["attempts"] for row in published):
+                await outbox_parking.forget(conn, [r["id"] for r in published if r["attempts"]])
+            if refusals:
+                parked = await outbox_parking.record(conn, refusals, self._retry)
+                self._log_refusals(refusals, parked)
+                if parked:
+                    self._parked_gauge.set(await outbox_parking.parked_count(conn))
+        self._pending_gauge.set(pending - len(published))
+        for topic, count in Counter(row["topic"] for row in published).items():
             metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=topic).inc(count)
-        return len(rows)
+        return len(published)
+
+    async def _send_rows(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Mapping[str, Any]], list[outbox_parking.Refusal]]:
+        """Send rows in id order: the published ones, and the ones the broker refused for
+        good (noted for a retry, then parked). Once a row is refused before it left (the
+        producer's size check, an unknown topic), the later rows of its key stay for after
+        it. Any other failure (the broker away) fails the batch, which is retried as it is."""
+        sent: list[tuple[Mapping[str, Any], Awaitable[Any]]] = []
+        refusals: list[outbox_parking.Refusal] = []
+        for row in rows:
+            if any(refusal.key == row["key"] for refusal in refusals):
+                continue
+            try:
+                sent.append((row, await self._send(row)))
+            except Exception as exc:
+                if not outbox_parking.refused(exc):
+                    raise
+                refusals.append(self._refusal(row, exc))
+        outcomes = await asyncio.gather(*(c for _, c in sent), return_exceptions=True)
+        published: list[Mapping[str, Any]] = []
+        for (row, _), outcome in zip(sent, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                published.append(row)
+            elif outbox_parking.refused(outcome):
+                refusals.append(self._refusal(row, outcome))
+            else:
+                raise outcome
+        return published, refusals
+
+    def _refusal(self, row: Mapping[str, Any], exc: BaseException) -> outbox_parking.Refusal:
+        metrics.OUTBOX_REFUSALS.labels(service=self._service, error=type(exc).__name__).inc()
+        return outbox_parking.Refusal(
+            outbox_id=row["id"],
+            key=row["key"],
+            topic=row["topic"],
+            attempts=row["attempts"] + 1,
+            error=outbox_parking.describe(exc),
+        )
+
+    def _log_refusals(
+        self, refusals: Sequence[outbox_parking.Refusal], parked: Sequence[outbox_parking.Refusal]
+    ) -> None:
+        for refusal in refusals:
+            if refusal in parked:
+                log.error(
+                    "outbox row %d of %s (topic %s, key %s) refused %d times, parked: %s; "
+                    "the key's later rows wait. Fix the cause, then: python -m "
+                    "supplychain_kit.outbox_parking release --schema %s --id %d",
+                    refusal.outbox_id,
+                    self._service,
+                    refusal.topic,
+                    refusal.key,
+                    refusal.attempts,
+                    refusal.error,
+                    self._schema,
+                    refusal.outbox_id,
+                )
+            else:
+                log.warning(
+                    "outbox row %d of %s (topic %s, key %s) refused (attempt %d of %d), "
+                    "retrying in %.1fs: %s",
+                    refusal.outbox_id,
+                    self._service,
+                    refusal.topic,
+                    refusal.key,
+                    refusal.attempts,
+                    self._retry.park_after_attempts,
+                    self._retry.delay(refusal.attempts),
+                    refusal.error,
+                )
 
     async def _send(self, row: Mapping[str, Any]) -> Awaitable[Any]:
         """Send a row as written: its headers carry the trace context it was created in, so
@@ -209,6 +292,7 @@ class OutboxRelay:
         if now - self._last_housekeeping < 60:
             return
         self._last_housekeeping = now
+        self._parked_counted = False  # released from elsewhere without a notification
         async with self._pool.acquire() as conn:
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             self._pending_gauge.set(pending)

@@ -24,6 +24,7 @@ from supplychain_kit import db
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
+from supplychain_kit.outbox_parking import RetryPolicy
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_tracing
 
@@ -46,6 +47,7 @@ def create_relay_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=settings.kafka_enable_idempotence,
         acks="all",
         request_timeout_ms=15_000,
+        max_request_size=settings.outbox_max_message_bytes,
     )
 
 
@@ -170,6 +172,10 @@ class ServiceRuntime(Generic[S]):
             service=self.settings.service_name,
             batch_size=self.settings.outbox_batch_size,
             poll_interval=self.settings.outbox_poll_interval_ms / 1000,
+            retry=RetryPolicy(
+                park_after_attempts=self.settings.outbox_park_after_attempts,
+                backoff_s=self.settings.outbox_retry_backoff_ms / 1000,
+            ),
         )
         self._spawn(relay.run(), "outbox-relay")
         for job in self.jobs:

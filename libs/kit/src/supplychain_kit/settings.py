@@ -79,6 +79,28 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_ms: int = Field(
         default=200, ge=5, le=60_000, validation_alias="OUTBOX_POLL_INTERVAL_MS"
     )
+    outbox_park_after_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        validation_alias="OUTBOX_PARK_AFTER_ATTEMPTS",
+        description="attempts for a row the broker refuses for good (too large, unknown "
+        "topic) before it is parked; the key's later rows wait behind it",
+    )
+    outbox_retry_backoff_ms: int = Field(
+        default=1000,
+        ge=1,
+        le=60_000,
+        validation_alias="OUTBOX_RETRY_BACKOFF_MS",
+        description="first wait before retrying a refused row, doubled per attempt (max 60 s)",
+    )
+    outbox_max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias="OUTBOX_MAX_MESSAGE_BYTES",
+        description="the relay producer's max_request_size: keep it at most the broker's "
+        "message.max.bytes, so an oversized row is refused before it is sent",
+    )
     consumer_max_attempts: int = Field(
         default=3,
         ge=1,

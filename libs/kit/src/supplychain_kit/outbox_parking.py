@@ -1,0 +1,234 @@
+"""Outbox rows the broker refuses for good: retried with backoff, then parked until released.
+
+A refusal is about the record or its topic (too large, a topic that does not exist, not
+allowed to write it), not the broker being away: an outage never parks a row, the relay
+just retries the batch. While a row of a key is waiting or parked (a row in
+`outbox_failures`), the relay publishes no later row of that key, so one order's events
+keep their order on the topic and every other order flows on.
+
+An operator sees and releases parked rows (after fixing the cause: creating the topic,
+raising the broker's message size limit):
+
+    python -m supplychain_kit.outbox_parking list --schema fulfilment
+    python -m supplychain_kit.outbox_parking release --schema fulfilment --id 42
+    python -m supplychain_kit.outbox_parking release --schema fulfilment --all
+
+(`--database-url` defaults to DATABASE_URL). Released rows are retried in id order, each
+with a fresh set of attempts; the relay is woken at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+from aiokafka import errors
+
+# Errors that say "this record (or its topic) will never be accepted as it is".
+RECORD_REFUSALS: Final[tuple[type[Exception], ...]] = (
+    errors.MessageSizeTooLargeError,  # also raised by the producer before sending
+    errors.RecordListTooLargeError,
+    errors.RecordTooLargeError,
+    errors.UnknownTopicOrPartitionError,
+    errors.InvalidTopicError,
+    errors.TopicAuthorizationFailedError,
+    errors.CorruptRecordException,
+    errors.InvalidTimestampError,
+    errors.PolicyViolationError,
+)
+
+MAX_RETRY_DELAY_S: Final = 60.0
+
+
+def refused(exc: BaseException) -> bool:
+    """The broker (or the producer on its behalf) refuses this record for good."""
+    return isinstance(exc, RECORD_REFUSALS)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    outbox_id: int
+    key: str
+    topic: str
+    attempts: int  # including this one
+    error: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    park_after_attempts: int = 5
+    backoff_s: float = 1.0
+
+    def delay(self, attempts: int) -> float:
+        return min(self.backoff_s * 2.0 ** (attempts - 1), MAX_RETRY_DELAY_S)
+
+    def parks(self, attempts: int) -> bool:
+        return attempts >= self.park_after_attempts
+
+
+# The relay's batch: unpublished rows in id order, leaving out every row of a key that has
+# an earlier row waiting or parked, and a row whose own retry is not due or that is parked.
+UNPUBLISHED_ROWS: Final = """
+    SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.headers,
+           coalesce(f.attempts, 0) AS attempts
+    FROM outbox o LEFT JOIN outbox_failures f ON f.outbox_id = o.id
+    WHERE o.published_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox_failures held
+          WHERE held.key = o.key
+            AND (held.outbox_id < o.id
+                 OR (held.outbox_id = o.id
+                     AND (held.parked_at IS NOT NULL OR held.retry_at > now()))))
+    ORDER BY o.id LIMIT $1"""
+
+
+async def record(
+    conn: asyncpg.Connection, refusals: Sequence[Refusal], policy: RetryPolicy
+) -> list[Refusal]:
+    """Note each refusal with its next retry; returns the ones that are parked now."""
+    await conn.executemany(
+        """INSERT INTO outbox_failures
+               (outbox_id, key, topic, attempts, last_error, retry_at, parked_at)
+           VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6),
+                   CASE WHEN $7::boolean THEN now() END)
+           ON CONFLICT (outbox_id) DO UPDATE
+           SET attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
+               retry_at = EXCLUDED.retry_at, parked_at = EXCLUDED.parked_at""",
+        [
+            (
+                r.outbox_id,
+                r.key,
+                r.topic,
+                r.attempts,
+                r.error,
+                policy.delay(r.attempts),
+                policy.parks(r.attempts),
+            )
+            for r in refusals
+        ],
+    )
+    return [r for r in refusals if policy.parks(r.attempts)]
+
+
+async def forget(conn: asyncpg.Connection, outbox_ids: Sequence[int]) -> None:
+    """Rows that failed before and are published now."""
+    await conn.execute(
+        "DELETE FROM outbox_failures WHERE outbox_id = ANY($1::bigint[])", list(outbox_ids)
+    )
+
+
+async def parked_count(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM outbox_failures WHERE parked_at IS NOT NULL"
+    )
+    return count
+
+
+async def parked_rows(conn: asyncpg.Connection) -> list[Mapping[str, Any]]:
+    rows: list[Mapping[str, Any]] = await conn.fetch(
+        """SELECT f.outbox_id, f.key, f.topic, o.event_type, f.attempts, f.last_error,
+                  f.first_failed_at, f.parked_at
+           FROM outbox_failures f JOIN outbox o ON o.id = f.outbox_id
+           WHERE f.parked_at IS NOT NULL ORDER BY f.outbox_id"""
+    )
+    return rows
+
+
+async def release(
+    conn: asyncpg.Connection, *, channel: str, outbox_ids: Sequence[int] | None
+) -> list[int]:
+    """Clear the park of the given rows (all when None) and wake the relay."""
+    async with conn.transaction():
+        released: list[int] = [
+            row["outbox_id"]
+            for row in await conn.fetch(
+                """DELETE FROM outbox_failures
+                   WHERE parked_at IS NOT NULL
+                     AND ($1::bigint[] IS NULL OR outbox_id = ANY($1::bigint[]))
+                   RETURNING outbox_id""",
+                None if outbox_ids is None else list(outbox_ids),
+            )
+        ]
+        await conn.execute("SELECT pg_notify($1, 'released')", channel)
+    return sorted(released)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m supplychain_kit.outbox_parking",
+        description="Outbox rows the broker refused for good: list them, release them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("list", "the parked rows of a service's outbox"),
+        ("release", "retry parked rows (in order) once the cause is fixed"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument(
+            "--database-url",
+            default=os.environ.get("DATABASE_URL"),
+            help="the service's database (default: DATABASE_URL)",
+        )
+        command.add_argument(
+            "--schema", required=True, help="the service's schema, e.g. order_intake"
+        )
+        if name == "release":
+            which = command.add_mutually_exclusive_group(required=True)
+            which.add_argument(
+                "--id", type=int, action="append", dest="ids", help="an outbox id (repeatable)"
+            )
+            which.add_argument("--all", action="store_true", help="every parked row")
+    arguments = parser.parse_args(argv)
+    if not arguments.database_url:
+        parser.error("--database-url or DATABASE_URL is required")
+    return arguments
+
+
+async def _run(arguments: argparse.Namespace) -> int:
+    from supplychain_kit.outbox import notify_channel
+
+    conn = await asyncpg.connect(
+        arguments.database_url, server_settings={"search_path": arguments.schema}
+    )
+    try:
+        if arguments.command == "list":
+            rows = await parked_rows(conn)
+            for row in rows:
+                print(
+                    f"{row['outbox_id']}\t{row['topic']}\t{row['key']}\t{row['event_type']}\t"
+                    f"attempts={row['attempts']}\tparked_at={row['parked_at'].isoformat()}\t"
+                    f"{row['last_error']}"
+                )
+            print(f"{len(rows)} parked rows in {arguments.schema}", file=sys.stderr)
+            return 0
+        released = await release(
+            conn,
+            channel=notify_channel(arguments.schema),
+            outbox_ids=None if arguments.all else arguments.ids,
+        )
+        print(f"released {len(released)} rows of {arguments.schema}: {released}")
+        missing = set(arguments.ids or ()) - set(released)
+        if missing:
+            print(f"not parked: {sorted(missing)}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await conn.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(_run(_arguments(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
