@@ -12,7 +12,9 @@ from types import FrameType
 from supplychain_contracts.company_file import CompanyFileError, load_company_file
 
 from supplychain_devstack.demand import DemandSimulator
+from supplychain_devstack.prometheus import HOW_TO_GET_IT, LocalPrometheus
 from supplychain_devstack.stack import Stack, StackConfig
+from supplychain_devstack.supervisor import GaveUp, RestartPolicy, Supervisor
 
 PROJECT_ROOT = Path.cwd()
 
@@ -50,6 +52,7 @@ def main() -> int:
             f"  {name:<13} {service.url}   docs {service.url}/docs   metrics {service.url}/metrics"
         )
     print(f"  logs      {config.data_dir / 'logs'}")
+    prometheus = start_prometheus(stack, config.data_dir)
     demand = None
     interval = float(os.environ.get("DEVSTACK_DEMAND_INTERVAL_S", "5"))
     if interval > 0:
@@ -59,19 +62,46 @@ def main() -> int:
             f"  demand    an order every {interval:g} s (DEVSTACK_DEMAND_INTERVAL_S=0 turns it off)"
         )
     print("ready: press Ctrl-C to stop everything", flush=True)
+    supervisor = Supervisor(stack.services, RestartPolicy.from_environment(), report=_report)
+    status = 0
     try:
-        while not stopping.wait(timeout=1.0):
-            for name, service in stack.services.items():
-                if service.process is not None and service.process.poll() is not None:
-                    print(f"{name} exited unexpectedly; stopping", file=sys.stderr)
-                    stopping.set()
+        while not stopping.wait(timeout=0.25):
+            supervisor.check()
+    except GaveUp as exc:
+        print(f"{exc}: stopping everything", file=sys.stderr, flush=True)
+        status = 1
     finally:
         print("stopping ...", flush=True)
         if demand is not None:
             demand.stop()
+        if prometheus is not None:
+            prometheus.stop()
         stack.stop()
         print("stopped", flush=True)
-    return 0
+    return status
+
+
+def _report(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_prometheus(stack: Stack, data_dir: Path) -> LocalPrometheus | None:
+    """Prometheus scraping the services, when its binary is there; `make run` runs on
+    without it (DEVSTACK_PROMETHEUS=0 turns it off)."""
+    if os.environ.get("DEVSTACK_PROMETHEUS", "1").lower() in ("0", "false", "no"):
+        return None
+    if LocalPrometheus.binary() is None:
+        print(f"  prometheus {HOW_TO_GET_IT}")
+        return None
+    prometheus = LocalPrometheus(data_dir=data_dir / "prometheus", project_root=PROJECT_ROOT)
+    try:
+        prometheus.start({name: service.port for name, service in stack.services.items()})
+    except RuntimeError as exc:
+        print(f"  prometheus did not start, running on without it: {exc}", file=sys.stderr)
+        return None
+    rules = prometheus.rules or "none found"
+    print(f"  prometheus {prometheus.url}   (scrapes the four services; alert rules {rules})")
+    return prometheus
 
 
 if __name__ == "__main__":
