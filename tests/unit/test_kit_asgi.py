@@ -17,18 +17,21 @@ CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture
-def spans() -> InMemorySpanExporter:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+def provider() -> TracerProvider:
+    """The test's own provider: the global one may be a service's (of an earlier in-process
+    test), which records nothing without an exporter."""
+    return TracerProvider()
+
+
+@pytest.fixture
+def spans(provider: TracerProvider) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 
-def _app() -> FastAPI:
-    app = FastAPI(telemetry=fastapi_telemetry())
+def _app(provider: TracerProvider) -> FastAPI:
+    app = FastAPI(telemetry={**fastapi_telemetry(), "tracer_provider": provider})
 
     @app.get("/v1/things/{thing_id}")
     async def thing(thing_id: int) -> dict[str, int]:
@@ -51,10 +54,10 @@ def _count(route: str, status: str) -> float:
 
 
 async def test_a_request_span_is_named_by_its_route_and_continues_the_callers_trace(
-    spans: InMemorySpanExporter,
+    spans: InMemorySpanExporter, provider: TracerProvider
 ) -> None:
     before = _count("/v1/things/{thing_id}", "200")
-    transport = httpx.ASGITransport(app=_app())
+    transport = httpx.ASGITransport(app=_app(provider))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         answer = await client.get(
             "/v1/things/7", headers={"traceparent": f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"}

@@ -7,6 +7,7 @@ error seeks back to the record, so it is fetched again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.reference import ReferenceEvent
@@ -35,9 +36,15 @@ from supplychain_contracts.topics import (
     dead_letter_topic,
 )
 
-from supplychain_kit import effects, inbox, metrics, reference
+from supplychain_kit import effects, inbox, logs, metrics, reference
 from supplychain_kit.settings import ServiceSettings
-from supplychain_kit.telemetry import continue_trace, headers_to_dict, set_order_attributes
+from supplychain_kit.telemetry import (
+    MESSAGING_MESSAGE_ID,
+    headers_to_dict,
+    processing,
+    set_error,
+    set_order_attributes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +225,8 @@ class ReliableConsumer:
         try:
             event = self._parse_record(record.value or b"", record.topic)
         except ValidationError as exc:
-            headers = headers_to_dict(record.headers)
-            with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
-                span.set_status(Status(StatusCode.ERROR, "unparseable record"))
+            with self._processing(record) as span:
+                set_error(span, exc, "unparseable record")
                 await self.dead_letter(record, exc, attempts=1)
             return None
         if event is None:
@@ -272,9 +278,10 @@ class ReliableConsumer:
 
         `claimed` is the answer of a batch claim; None claims this event now.
         """
-        headers = headers_to_dict(record.headers)
-        with continue_trace(f"consume {record.topic}", headers, kind=SpanKind.CONSUMER) as span:
-            set_order_attributes(span, event)
+        with self._processing(record) as span, logs.bound_order(getattr(event, "order_id", None)):
+            if span.is_recording():
+                span.set_attribute(MESSAGING_MESSAGE_ID, str(event.event_id))
+                set_order_attributes(span, event)
             if claimed is None:
                 claimed = await inbox.claim(conn, consumer=self.group_id, event=event)
             if not claimed:
@@ -285,6 +292,19 @@ class ReliableConsumer:
                 await reference.note_seen(conn, event)
             span.set_attribute("supplychain.consume_outcome", "applied")
             return "applied"
+
+    def _processing(
+        self, record: ConsumerRecord[Any, Any]
+    ) -> contextlib.AbstractContextManager[Span]:
+        """The record's `process <topic>` span, in the trace its `traceparent` carries."""
+        return processing(
+            record.topic,
+            headers_to_dict(record.headers),
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            group=self.group_id,
+        )
 
     async def _apply_alone(self, record: ConsumerRecord[Any, Any], event: Event) -> str:
         """Apply one event in its own transaction, with retries, then dead-letter it."""

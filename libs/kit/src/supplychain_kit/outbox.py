@@ -8,18 +8,16 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from opentelemetry import propagate, trace
-from opentelemetry.trace import Link, SpanKind
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
 from supplychain_kit import metrics, outbox_parking
-from supplychain_kit.telemetry import current_trace_headers, tracer
+from supplychain_kit.telemetry import current_trace_headers, end_send, start_send
 
 log = logging.getLogger(__name__)
 
@@ -59,38 +57,6 @@ async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         [event.model_dump_json() for event in events],
         [json.dumps({**trace_headers, HEADER_EVENT_TYPE: event.event_type}) for event in events],
     )
-
-
-MAX_LINKS = 128  # OpenTelemetry's default span link limit
-
-
-@contextlib.contextmanager
-def sending_batch(rows: Sequence[Mapping[str, Any]]) -> Iterator[None]:
-    """One producer span per published batch, linked to the context each message was created
-    in (OpenTelemetry messaging conventions for batch sends); a span per message would cost
-    more than publishing it."""
-    destinations = sorted({row["topic"] for row in rows})
-    links = [
-        Link(context)
-        for context in (
-            trace.get_current_span(propagate.extract(json.loads(row["headers"]))).get_span_context()
-            for row in rows[:MAX_LINKS]
-        )
-        if context.is_valid
-    ]
-    with tracer().start_as_current_span(
-        f"send {destinations[0] if len(destinations) == 1 else 'outbox'}",
-        kind=SpanKind.PRODUCER,
-        links=links,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "send",
-            "messaging.batch.message_count": len(rows),
-            **({"messaging.destination.name": destinations[0]} if len(destinations) == 1 else {}),
-        },
-    ):
-        yield
 
 
 class OutboxRelay:
@@ -190,8 +156,7 @@ class OutboxRelay:
                 self._parked_counted = True
             if not rows:
                 return 0
-            with sending_batch(rows):
-                published, refusals = await self._send_rows(rows)
+            published, refusals = await self._send_rows(rows)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in published],
@@ -280,12 +245,19 @@ class OutboxRelay:
                 )
 
     async def _send(self, row: Mapping[str, Any]) -> Awaitable[Any]:
-        """Send a row as written: its headers carry the trace context it was created in, so
-        the consumer continues the order's trace from there (no span per message)."""
+        """Send a row in its `send <topic>` span: the child of the context the row was written
+        in, its own context in the record's `traceparent` (the consumer continues from it)."""
         headers: dict[str, str] = json.loads(row["headers"])
-        return await self._publish(
-            row["topic"], row["key"].encode(), row["payload"].encode(), headers
-        )
+        span = start_send(row["topic"], key=row["key"], message_id=row["event_id"], headers=headers)
+        try:
+            confirmation = await self._publish(
+                row["topic"], row["key"].encode(), row["payload"].encode(), headers
+            )
+        except BaseException as exc:
+            end_send(span, exc)
+            raise
+        end_send(span, confirmation)
+        return confirmation
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

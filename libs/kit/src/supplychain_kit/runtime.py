@@ -26,7 +26,7 @@ from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.outbox_parking import RetryPolicy
 from supplychain_kit.settings import ServiceSettings
-from supplychain_kit.telemetry import setup_tracing
+from supplychain_kit.telemetry import setup_service_tracing
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         allow_auto_create_topics=False,
         # Per-message framework logs cost ~100 µs each: keep them out of the hot path.
         log_level=logging.DEBUG,
+        # through the root handler (supplychain_kit.logs), not FastStream's own to stdout
+        logger=logging.getLogger("faststream.access.kafka"),
     )
 
 
@@ -80,6 +82,7 @@ class ServiceRuntime(Generic[S]):
     seed: Seeder | None = None
     jobs: Sequence[BackgroundJob[S]] = ()
     broker: KafkaBroker = field(init=False)
+    lag: LagMonitor = field(init=False)
     _producer: AIOKafkaProducer | None = field(default=None, init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
@@ -92,17 +95,16 @@ class ServiceRuntime(Generic[S]):
             self.broker.publisher(
                 topic,
                 title=f"{self.settings.service_name}:{topic}",
-    lag: LagMonitor = field(init=False)
                 description=f"Published through the transactional outbox: {events}",
             )
+        consumes = self.consumes if self.apply is not None else ()
+        own_group = ConsumerConfig.from_settings(self.settings).group_id
+        self.lag = LagMonitor.for_service(self.settings, own_group=own_group, consumes=consumes)
 
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("the database pool is not open yet")
-        consumes = self.consumes if self.apply is not None else ()
-        own_group = ConsumerConfig.from_settings(self.settings).group_id
-        self.lag = LagMonitor.for_service(self.settings, own_group=own_group, consumes=consumes)
         return self._pool
 
     def _subscribe(self, pool: asyncpg.Pool) -> None:
@@ -125,11 +127,7 @@ class ServiceRuntime(Generic[S]):
         ).register()
 
     async def start(self) -> None:
-        setup_tracing(
-            self.settings.service_name,
-            otlp_endpoint=self.settings.otel_exporter_otlp_endpoint,
-            sampling_ratio=self.settings.otel_sampling_ratio,
-        )
+        setup_service_tracing(self.settings, package=self.migrations_package)
         self._pool = await db.create_pool(
             self.settings.database_url,
             schema=self.schema,
@@ -141,6 +139,8 @@ class ServiceRuntime(Generic[S]):
             await self.seed(self._pool)
         self._subscribe(self._pool)
         self._spawn(self._start_broker(), "broker")
+        if self.lag.groups:
+            self._spawn(self.lag.run(), "consumer-lag")
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -149,8 +149,6 @@ class ServiceRuntime(Generic[S]):
     async def _start_broker(self) -> None:
         """Keep trying until the broker is reachable: HTTP serves (and accepts) meanwhile."""
         delay = 0.5
-        if self.lag.groups:
-            self._spawn(self.lag.run(), "consumer-lag")
         while True:
             try:
                 await self.broker.start()

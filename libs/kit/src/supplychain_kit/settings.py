@@ -69,11 +69,35 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
     http_port: int = Field(default=8000, ge=1, le=65535, validation_alias="HTTP_PORT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        validation_alias="LOG_FORMAT",
+        description="json lines, or text for people; unset: text on a terminal, else json",
+    )
+    http_access_log: bool = Field(
+        default=False,
+        validation_alias="HTTP_ACCESS_LOG",
+        description="a log line per HTTP request (always on with LOG_LEVEL=DEBUG)",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
-    otel_sampling_ratio: float = Field(
-        default=1.0, ge=0.0, le=1.0, validation_alias="OTEL_TRACES_SAMPLER_RATIO"
+    # The standard OpenTelemetry variables, read here so a wrong value is refused at start
+    # (the SDK would only warn and sample everything).
+    otel_traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER")
+    otel_traces_sampler_arg: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        validation_alias="OTEL_TRACES_SAMPLER_ARG",
+        description="the sampled ratio of new traces with the traceidratio samplers",
     )
     outbox_batch_size: int = Field(default=500, ge=1, le=5000, validation_alias="OUTBOX_BATCH_SIZE")
     outbox_poll_interval_ms: int = Field(
@@ -142,6 +166,9 @@ class ServiceSettings(BaseSettings):
         "unset: the sample company",
     )
 
+    def lag_groups(self) -> list[str]:
+        return [group.strip() for group in self.kafka_lag_groups.split(",") if group.strip()]
+
     @property
     def development_keys_allowed(self) -> bool:
         """dev-<department>-1/-2 and dev-admin-1 work in local and test only."""
@@ -173,8 +200,5 @@ def environment_variables(settings_cls: type[BaseSettings]) -> dict[str, str]:
                 if isinstance(choice, str):
                     names[choice.upper()] = field_name
         else:
-    def lag_groups(self) -> list[str]:
-        return [group.strip() for group in self.kafka_lag_groups.split(",") if group.strip()]
-
             names[f"{prefix}{field_name}".upper()] = field_name
     return names

@@ -188,7 +188,7 @@ def compare(
 
 
 async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) -> Report:
-    setup_tracing("monitoring-replay", otlp_endpoint=None, sampling_ratio=1.0)
+    setup_tracing("monitoring-replay", otlp_endpoint=None)
     report = Report()
     pool = await rebuild_schema(settings, schema, live_schema=live_schema)
     try:
