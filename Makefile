@@ -61,6 +61,19 @@ e2e: install
 schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
 	$(VENV)/bin/python -m supplychain_contracts.schemas
 
+# The official AsyncAPI parser and specification schemas (npm, versions locked in
+# tests/contract/asyncapi-validator/) for the AsyncAPI contract test, which also calls this
+# target itself; when they cannot be installed, `make test` fails instead of skipping.
+ASYNCAPI_VALIDATOR := $(TOOLS)/asyncapi-validator
+.PHONY: asyncapi-validator
+test-tools: asyncapi-validator
+asyncapi-validator: $(ASYNCAPI_VALIDATOR)/.installed
+$(ASYNCAPI_VALIDATOR)/.installed: tests/contract/asyncapi-validator/package.json tests/contract/asyncapi-validator/package-lock.json
+	rm -rf $(ASYNCAPI_VALIDATOR) && mkdir -p $(ASYNCAPI_VALIDATOR)
+	cp $^ $(ASYNCAPI_VALIDATOR)/
+	cd $(ASYNCAPI_VALIDATOR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 bench: install  ## the whole system under rising load vs bare baselines -> bench/report.md, bench/latency-vs-rate.png
 	$(VENV)/bin/python bench/system_bench.py
 

@@ -164,7 +164,7 @@ async def test_reference_data_is_served(start_service) -> None:
         departments = (await client.get("/v1/departments")).json()
         catalogue = (await client.get("/v1/catalogue")).json()
         openapi = (await client.get("/openapi.json")).json()
-        asyncapi = (await client.get("/asyncapi")).json()
+        asyncapi = (await client.get("/asyncapi.json")).json()
     assert len(departments) >= 8
     assert {item["sku"] for item in catalogue} >= {"EBIKE-CITY", "FRAME-CITY", "TUBE-AL-6061"}
     assert "/v1/orders" in openapi["paths"]

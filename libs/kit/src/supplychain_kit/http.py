@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from supplychain_kit import metrics, reference
+from supplychain_kit import asyncapi_page, metrics, reference
 from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
 from supplychain_kit.problems import install_problem_handlers, install_problem_openapi
 from supplychain_kit.runtime import ServiceRuntime
@@ -107,9 +107,14 @@ def _operations_router() -> APIRouter:
         async with runtime.pool.acquire() as conn:
             return await reference.status(conn)
 
-    @router.get("/asyncapi")
+    @router.get("/asyncapi.json")
     async def asyncapi(runtime: Runtime) -> JSONResponse:
-        """AsyncAPI document of the events this service consumes and publishes."""
+        """AsyncAPI 3.0 document of the topics this service publishes and consumes."""
         return JSONResponse(runtime.asyncapi())
+
+    @router.get("/asyncapi", response_class=HTMLResponse)
+    async def asyncapi_html(runtime: Runtime) -> HTMLResponse:
+        """The same AsyncAPI document as a page to read."""
+        return HTMLResponse(asyncapi_page.render(runtime.asyncapi()))
 
     return router

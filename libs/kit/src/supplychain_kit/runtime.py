@@ -16,11 +16,10 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.specification import AsyncAPI
 from prometheus_client import REGISTRY
-from supplychain_contracts.registry import EVENTS_BY_TOPIC
 
 from supplychain_kit import db
+from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
@@ -90,13 +89,6 @@ class ServiceRuntime(Generic[S]):
 
     def __post_init__(self) -> None:
         self.broker = create_broker(self.settings)
-        for topic in self.produces:
-            events = ", ".join(model.__name__ for model in EVENTS_BY_TOPIC[topic])
-            self.broker.publisher(
-                topic,
-                title=f"{self.settings.service_name}:{topic}",
-                description=f"Published through the transactional outbox: {events}",
-            )
         consumes = self.consumes if self.apply is not None else ()
         own_group = ConsumerConfig.from_settings(self.settings).group_id
         self.lag = LagMonitor.for_service(self.settings, own_group=own_group, consumes=consumes)
@@ -224,9 +216,12 @@ class ServiceRuntime(Generic[S]):
                 broker = bool(await self.broker.ping(timeout=2))
         return {"database": database, "broker": broker}
 
-    def asyncapi(self) -> Any:
-        return (
-            AsyncAPI(self.broker, title=self.settings.service_name, version="1.0.0")
-            .to_specification()
-            .to_jsonable()
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the topics this service publishes and consumes."""
+        return asyncapi_document(
+            service=self.settings.service_name,
+            publishes=self.produces,
+            consumes=self.consumes if self.apply is not None else (),
+            consumer_group=ConsumerConfig.from_settings(self.settings).group_id,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
         )
