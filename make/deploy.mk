@@ -28,12 +28,14 @@ ps:
 k8s-render: install  ## print the rendered kustomize overlay OVERLAY (default: prod)
 	$(KUBECTL) kustomize deploy/k8s/overlays/$(or $(OVERLAY),prod)
 
-# promtool comes from Debian's `prometheus` package (used by tests/deploy when present).
+# promtool comes from Debian's `prometheus` package, amtool and the Alertmanager from
+# `prometheus-alertmanager` (used by tests/deploy when present).
 promtool:
-	@command -v promtool >/dev/null || { \
+	@{ command -v promtool && command -v amtool; } >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; }
 	@promtool --version | head -1
+	@amtool --version 2>&1 | head -1
 
 deploy-check: install  ## validate compose, k8s overlays, Dockerfile, Prometheus rules and dashboards (no Docker needed)
 	$(VENV)/bin/pytest tests/deploy -q

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from deploy_support import DEPLOY, ROOT, ServiceSpec
+from deploy_support import DEPLOY, ROOT, ServiceSpec, load_yaml
 from supplychain_contracts.topics import (
     ALL_TOPICS,
     COMPACTED_TOPICS,
@@ -18,6 +18,7 @@ from supplychain_contracts.topics import (
 )
 
 INFRA = {"kafka", "topic-init", "postgres", "otel-collector", "jaeger", "prometheus", "grafana"}
+INFRA |= {"alertmanager", "alert-webhook"}
 
 
 def compose_schema() -> dict[str, Any]:
@@ -175,3 +176,33 @@ def test_observability_services_are_wired(compose: dict[str, Any]) -> None:
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert (DEPLOY / "compose/grafana/dashboards" / home.rsplit("/", 1)[1]).exists()
     assert compose["services"]["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    # exemplars are stored (Grafana links them to their traces)
+    assert "--enable-feature=exemplar-storage" in prometheus["command"]
+
+
+def _mounted(service: dict[str, Any], target: str) -> str:
+    """The host file bind-mounted at `target` in the container."""
+    (source,) = (v.split(":")[0] for v in service["volumes"] if v.split(":")[1] == target)
+    assert (ROOT / source).is_file(), source
+    return source
+
+
+def test_alertmanager_receives_prometheus_alerts_and_posts_them_to_the_webhook(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    prometheus, alertmanager, webhook = (
+        services[name] for name in ("prometheus", "alertmanager", "alert-webhook")
+    )
+    assert prometheus["depends_on"]["alertmanager"]["condition"] == "service_healthy"
+    assert "/-/ready" in alertmanager["healthcheck"]["test"][-1]
+    config_flag = next(a for a in alertmanager["command"] if a.startswith("--config.file="))
+    config = load_yaml(ROOT / _mounted(alertmanager, config_flag.split("=", 1)[1]))
+    script = _mounted(webhook, webhook["command"][-1])
+    assert script.endswith("webhook_sink.py")
+    # every receiver posts to the example sink, on the port it listens on by default
+    urls = [w["url"] for r in config["receivers"] for w in r.get("webhook_configs", [])]
+    assert urls == ["http://alert-webhook:8080/alerts"]
+    assert "alert-webhook" in alertmanager["depends_on"]
+    assert webhook["read_only"] is True
+    assert webhook["cap_drop"] == ["ALL"]
