@@ -25,7 +25,7 @@ def restored_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     libraries = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        name: {**vars(logging.getLogger(name)), "handlers": list(logging.getLogger(name).handlers)}
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
     }
     try:
@@ -36,9 +36,10 @@ def restored_logging() -> Iterator[None]:
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
-        for name, (saved, propagate) in libraries.items():
-            logging.getLogger(name).handlers = saved
-            logging.getLogger(name).propagate = propagate
+        for name, saved in libraries.items():
+            library = logging.getLogger(name)
+            for attribute in ("handlers", "propagate", "level", "disabled"):
+                setattr(library, attribute, saved[attribute])
 
 
 def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -128,4 +128,6 @@ def setup_logging(settings: ServiceSettings, *, stream: TextIO | None = None) ->
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+        library.setLevel(logging.NOTSET)  # the root's level decides
+        library.disabled = False
     return log_format
