@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 -include make/deploy.mk
 
-.PHONY: help install test-tools run test lint fmt typecheck pytest unit integration e2e schemas bench bench-short up down clean
+.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit integration e2e schemas bench bench-short up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -18,7 +18,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
 
-$(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml clients/*/pyproject.toml
 	$(UV) sync --frozen --all-packages --python 3.11
 	@touch $@
 
@@ -26,6 +26,9 @@ install: $(VENV)/.installed  ## create .venv from the lock file
 
 run: install  ## the whole system on the embedded broker and database (Ctrl-C stops it)
 	$(VENV)/bin/python -m supplychain_devstack.run
+
+demo: install  ## against a running `make run`: an e-bike chain placed and watched live to invoiced
+	$(VENV)/bin/supplychain demo
 
 test: install lint typecheck test-tools pytest  ## ruff, mypy and every test
 
@@ -45,6 +48,7 @@ fmt: install  ## format and autofix
 typecheck: install  ## mypy (strict on libs/)
 	$(VENV)/bin/mypy -p supplychain_contracts -p supplychain_kit -p supplychain_devstack
 	$(VENV)/bin/mypy -p order_intake -p fulfilment -p invoicing -p monitoring
+	$(VENV)/bin/mypy --strict -p supplychain_cli
 
 pytest: install  ## every test; "no tests ran" is a failure
 	$(VENV)/bin/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status

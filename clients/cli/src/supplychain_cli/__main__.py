@@ -1,0 +1,3 @@
+from supplychain_cli.app import main
+
+main()

@@ -1,0 +1,250 @@
+"""Invoices, statements and the trial balance (invoicing); scorecards (monitoring)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from supplychain_cli.context import api_of
+from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
+
+invoices_app = typer.Typer(help="The key's department's invoices.", no_args_is_help=True)
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def period_of(value: str | None) -> str:
+    """YYYY-MM, this month (UTC) when not given."""
+    period = value or datetime.now(UTC).strftime("%Y-%m")
+    if not PERIOD.match(period):
+        fail(Exit.USAGE, f"--period must be a month YYYY-MM, not {period!r}")
+    return period
+
+
+PeriodOption = Annotated[str | None, typer.Option(help="month YYYY-MM (default: this month)")]
+
+
+def show_invoice(invoice: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]invoice {invoice['invoice_id']}[/]  order {invoice['order_id']}\n"
+        f"  {invoice['supplier']} ({invoice['supplier_cost_centre']}) charges "
+        f"{invoice['requester']} ({invoice['requester_cost_centre']})"
+        + (f" employee {invoice['employee_id']}" if invoice.get("employee_id") else "")
+        + f"\n  period {invoice['period']}  total [bold]{invoice['total']} {invoice['currency']}[/]"
+        f"  issued {invoice['issued_at']}"
+    )
+    console.print(
+        table(
+            "lines",
+            ["sku", "quantity", "unit price", "amount"],
+            [(x["sku"], x["quantity"], x["unit_price"], x["amount"]) for x in invoice["lines"]],
+        )
+    )
+    for note in invoice.get("credit_notes") or ():
+        console.print(
+            f"  credit note {note['credit_note_id']}: -{note['amount']} ({note['reason']})"
+        )
+
+
+@invoices_app.command("list")
+def list_invoices(
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option(help="only this month (YYYY-MM)")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="the key's department (the default)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Invoices the department charged or was charged, newest first (GET /v1/invoices)."""
+    if period is not None:
+        period_of(period)
+    with api_of(ctx, as_json=as_json) as api:
+        invoices = api.get(
+            "invoicing",
+            "/v1/invoices",
+            period=period,
+            department=department,
+            limit=limit,
+            offset=offset,
+        )
+    if as_json:
+        emit_json(invoices)
+        return
+    console.print(
+        table(
+            "invoices",
+            ["invoice", "order", "supplier", "requester", "period", "total", "issued"],
+            [
+                (
+                    i["invoice_id"],
+                    i["order_id"],
+                    i["supplier"],
+                    i["requester"],
+                    i["period"],
+                    f"{i['total']} {i['currency']}",
+                    i["issued_at"],
+                )
+                for i in invoices
+            ],
+        )
+    )
+
+
+@invoices_app.command("show")
+def show_invoice_command(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(help="the invoice's id (UUID)")],
+    as_json: JsonOption = False,
+) -> None:
+    """One invoice with its lines and credit notes (GET /v1/invoices/{id})."""
+    try:
+        invoice_id = str(uuid.UUID(invoice_id))
+    except ValueError:
+        fail(Exit.USAGE, f"{invoice_id!r} is not an invoice id (a UUID)")
+    with api_of(ctx, as_json=as_json) as api:
+        invoice = api.get("invoicing", f"/v1/invoices/{invoice_id}")
+    if as_json:
+        emit_json(invoice)
+    else:
+        show_invoice(invoice)
+
+
+def statement(
+    ctx: typer.Context,
+    department: Annotated[str, typer.Argument(help="the department (the key's own)")],
+    period: PeriodOption = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="also write the statement as CSV to this file")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What the department charged and was charged in a month
+    (GET /v1/statements/{code}?period=)."""
+    month = period_of(period)
+    code = department.upper()
+    with api_of(ctx, as_json=as_json) as api:
+        document = api.get("invoicing", f"/v1/statements/{code}", period=month)
+        if csv is not None:
+            text = api.send(
+                "invoicing",
+                "GET",
+                f"/v1/statements/{code}",
+                params={"period": month},
+                headers={"Accept": "text/csv"},
+            ).text
+            csv.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json({**document, "csv_file": str(csv) if csv else None})
+        return
+    for side in ("as_supplier", "as_requester"):
+        section = document[side]
+        console.print(
+            table(
+                f"{code} {month} {side.replace('_', ' ')}: invoiced {section['invoiced']}, "
+                f"credited {section['credited']}, net {section['net']}",
+                ["document", "order", "supplier", "requester", "amount", "issued"],
+                [
+                    (
+                        d["document_id"],
+                        d["order_id"],
+                        d["supplier"],
+                        d["requester"],
+                        d["amount"],
+                        d["issued_at"],
+                    )
+                    for d in section["invoices"] + section["credit_notes"]
+                ],
+            )
+        )
+    console.print(f"net {document['net']}")
+    if csv is not None:
+        console.print(f"CSV written to {csv}")
+
+
+def trial_balance(
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: all periods)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Debit and credit per account of the internal ledger (GET /v1/ledger/trial-balance)."""
+    if period is not None:
+        period_of(period)
+    with api_of(ctx, as_json=as_json) as api:
+        balance = api.get("invoicing", "/v1/ledger/trial-balance", period=period)
+    if as_json:
+        emit_json(balance)
+        return
+    console.print(
+        table(
+            f"trial balance {balance['period'] or '(all periods)'}: "
+            + ("balanced" if balance["balanced"] else "NOT BALANCED"),
+            ["entity", "account", "cost centre", "counterparty", "debit", "credit", "balance"],
+            [
+                (
+                    a["legal_entity"],
+                    a["account"],
+                    a["cost_centre"],
+                    a["counterparty_entity"],
+                    a["debit"],
+                    a["credit"],
+                    f"{a['balance']} {a['currency']}",
+                )
+                for a in balance["accounts"]
+            ],
+        )
+    )
+    for currency, totals in balance["totals"].items():
+        console.print(
+            f"total {currency}: debit {totals['debit']}  credit {totals['credit']}  "
+            f"balance {totals['balance']}"
+        )
+
+
+def scorecard(ctx: typer.Context, period: PeriodOption = None, as_json: JsonOption = False) -> None:
+    """Per supplier in a month: orders, on-time % per stage, rejects, breaches, satisfaction
+    (GET /v1/scorecards?period=)."""
+    month = period_of(period)
+    with api_of(ctx, as_json=as_json) as api:
+        cards = api.get("monitoring", "/v1/scorecards", period=month)
+    if as_json:
+        emit_json(cards)
+        return
+    stages = sorted({stage for card in cards for stage in card.get("on_time_pct") or {}})
+    console.print(
+        table(
+            f"scorecards {month}",
+            [
+                "supplier",
+                "orders",
+                *(f"on time {s} %" for s in stages),
+                "rejected",
+                "breaches",
+                "satisfaction",
+                "help",
+            ],
+            [
+                (
+                    card["supplier"],
+                    card["orders_handled"],
+                    *(_cell((card.get("on_time_pct") or {}).get(s)) for s in stages),
+                    card["rejected"],
+                    card["breaches"],
+                    _cell(card.get("average_satisfaction")),
+                    card["help_requests"],
+                )
+                for card in cards
+            ],
+        )
+    )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return "" if value is None else str(value)

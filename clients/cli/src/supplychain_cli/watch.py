@@ -1,0 +1,217 @@
+"""The live view of a chain: the tree of its orders and handoffs, refreshed until it ends.
+
+Three reads per refresh: the root order (order intake: its status), its work item
+(fulfilment: blocked, and its direct sub-orders' states) and the handoffs of the whole chain
+(monitoring: every stage of every order, with SLA target and deadline).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.live import Live
+from rich.text import Text
+from rich.tree import Tree
+
+from supplychain_cli.api import Api
+from supplychain_cli.output import Exit, console, emit_json, short
+
+STAGES = ("acceptance", "fulfilment", "delivery", "invoicing", "end_to_end")
+STYLE = {"open": "cyan", "warning": "yellow", "breached": "bold red", "met": "green"}
+ENDED_WELL = frozenset({"invoiced"})
+ENDED_BADLY = frozenset({"rejected", "cancelled", "blocked"})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    order: Mapping[str, Any]
+    work: Mapping[str, Any] | None = None
+    handoffs: Sequence[Mapping[str, Any]] = ()
+
+    @property
+    def status(self) -> str:
+        """The root order's state: fulfilment's `blocked` wins over intake's status."""
+        if self.work is not None and self.work.get("status") == "blocked":
+            return "blocked"
+        return str(self.order["status"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "order": dict(self.order),
+            "work": dict(self.work) if self.work else None,
+            "handoffs": [dict(h) for h in self.handoffs],
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: Exit
+    message: str
+    snapshot: Snapshot | None = field(default=None)
+
+
+def ending(snapshot: Snapshot) -> Outcome | None:
+    """How the watch ends with this snapshot, or None while the chain is under way."""
+    status = snapshot.status
+    if status in ENDED_WELL:
+        return Outcome(
+            Exit.OK, f"order {snapshot.order['order_id']} delivered and invoiced", snapshot
+        )
+    if status in ENDED_BADLY:
+        return Outcome(Exit.ENDED_BADLY, f"order {snapshot.order['order_id']} {status}", snapshot)
+    return None
+
+
+def seconds(value: float) -> str:
+    """A duration for people: 0.8s, 42s, 3m05s, 2h03m, 4d07h."""
+    value = abs(value)
+    if value < 10:
+        return f"{value:.1f}s"
+    whole = int(value)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def stage_line(handoff: Mapping[str, Any], now: datetime) -> Text:
+    """`fulfilment  met  2.1s of 2d00h` or `acceptance  open  12s of 4h00m  deadline in 3h59m`."""
+    status = str(handoff["status"])
+    line = Text(f"{handoff['stage']:<11} ")
+    started = _time(handoff.get("started_at"))
+    if started is None:
+        line.append("waiting", style="dim")
+        return line
+    line.append(f"{status:<8}", style=STYLE.get(status, ""))
+    ended = _time(handoff.get("ended_at"))
+    elapsed = handoff.get("duration_s")
+    if elapsed is None:
+        elapsed = ((ended or now) - started).total_seconds()
+    target = handoff.get("target_seconds")
+    line.append(f" {seconds(elapsed)}")
+    if target:
+        line.append(f" of {seconds(target)} ({100 * elapsed / target:.0f}%)", style="dim")
+    deadline = _time(handoff.get("deadline"))
+    if ended is None and deadline is not None:
+        left = (deadline - now).total_seconds()
+        if left >= 0:
+            line.append(f"  deadline in {seconds(left)}")
+        else:
+            line.append(f"  {seconds(left)} past deadline", style="bold red")
+    return line
+
+
+def order_states(snapshot: Snapshot) -> dict[str, str]:
+    """What is known of each order's state: the root's, and its direct sub-orders' (from
+    fulfilment); deeper orders are told by their stages."""
+    states = {str(snapshot.order["order_id"]): snapshot.status}
+    for sub in (snapshot.work or {}).get("sub_orders") or ():
+        states[str(sub["order_id"])] = str(sub["status"])
+    return states
+
+
+def chain_tree(snapshot: Snapshot, now: datetime | None = None) -> Tree:
+    """The chain as a tree: orders under the order they supply, stages under each order."""
+    now = now or datetime.now(UTC)
+    order = snapshot.order
+    root_id = str(order["order_id"])
+    states = order_states(snapshot)
+    by_order: dict[str, list[Mapping[str, Any]]] = {}
+    parents: dict[str, str | None] = {}
+    parties: dict[str, tuple[str, str]] = {root_id: (order["requester"], order["supplier"])}
+    for handoff in snapshot.handoffs:
+        oid = str(handoff["order_id"])
+        by_order.setdefault(oid, []).append(handoff)
+        parent = handoff.get("parent_order_id")
+        parents[oid] = str(parent) if parent else None
+        parties.setdefault(oid, (handoff["requester"], handoff["supplier"]))
+
+    def label(oid: str) -> Text:
+        requester, supplier = parties[oid]
+        text = Text()
+        text.append(f"{short(oid) if oid != root_id else oid}", style="bold")
+        text.append(f"  {requester} -> {supplier}")
+        state = states.get(oid)
+        if state:
+            style = "green" if state in ("delivered", "invoiced") else ""
+            style = "bold red" if state in ENDED_BADLY else style
+            text.append(f"  [{state}]", style=style)
+        return text
+
+    tree = Tree(label(root_id))
+    nodes = {root_id: tree}
+
+    def add(oid: str, node: Tree) -> None:
+        stages = sorted(
+            by_order.get(oid, ()),
+            key=lambda h: STAGES.index(h["stage"]) if h["stage"] in STAGES else len(STAGES),
+        )
+        for handoff in stages:
+            node.add(stage_line(handoff, now))
+        for child in sorted(o for o, p in parents.items() if p == oid):
+            nodes[child] = node.add(label(child))
+            add(child, nodes[child])
+
+    add(root_id, tree)
+    if not snapshot.handoffs:
+        tree.add(Text("no handoffs recorded yet", style="dim"))
+    return tree
+
+
+def snapshot_of(api: Api, order_id: str) -> Snapshot:
+    order = api.get("order-intake", f"/v1/orders/{order_id}")
+    work = api.get_or_none("fulfilment", f"/v1/fulfilments/{order_id}")
+    handoffs = api.get_or_none("monitoring", f"/v1/orders/{order_id}/handoffs") or []
+    return Snapshot(order=order, work=work, handoffs=handoffs)
+
+
+def watch_chain(
+    api: Api,
+    order_id: str,
+    *,
+    timeout_s: float,
+    interval_s: float,
+    as_json: bool,
+    quiet: bool = False,
+) -> Outcome:
+    """Refresh the tree until the chain ends or `timeout_s` passes (JSON: the last snapshot
+    is printed, unless `quiet`: the caller prints its own)."""
+    deadline = time.monotonic() + timeout_s
+    snapshot = snapshot_of(api, order_id)
+    outcome = None
+    if as_json:
+        while (outcome := ending(snapshot)) is None and time.monotonic() < deadline:
+            time.sleep(interval_s)
+            snapshot = snapshot_of(api, order_id)
+    else:
+        with Live(chain_tree(snapshot), console=console, auto_refresh=False) as view:
+            while (outcome := ending(snapshot)) is None and time.monotonic() < deadline:
+                time.sleep(interval_s)
+                snapshot = snapshot_of(api, order_id)
+                view.update(chain_tree(snapshot), refresh=True)
+            view.update(chain_tree(snapshot), refresh=True)
+    if outcome is None:
+        outcome = Outcome(
+            Exit.TIMEOUT, f"order {order_id} still {snapshot.status} after {timeout_s:g}s", snapshot
+        )
+    if as_json and not quiet:
+        emit_json(
+            {"outcome": outcome.message, "exit_code": int(outcome.code), **snapshot.as_json()}
+        )
+    return outcome

@@ -1,0 +1,142 @@
+"""A supplier's queue and work, a requester's receipt, feedback and help (fulfilment)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from supplychain_cli.context import api_of
+from supplychain_cli.orders import OrderId, order_id_of
+from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
+
+work_app = typer.Typer(
+    help="A supplier's commands on an order: accept, reject, start, ship.", no_args_is_help=True
+)
+
+
+def queue(
+    ctx: typer.Context,
+    department: Annotated[str, typer.Argument(help="the supplying department (the key's own)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Open work of a supplier department, rush and earliest due first
+    (GET /v1/departments/{code}/queue)."""
+    with api_of(ctx, as_json=as_json) as api:
+        items = api.get("fulfilment", f"/v1/departments/{department.upper()}/queue")
+    if as_json:
+        emit_json(items)
+        return
+    console.print(
+        table(
+            f"queue of {department.upper()}",
+            ["order", "requester", "status", "priority", "needed by", "lines", "sub-orders"],
+            [
+                (
+                    item["order_id"],
+                    item["requester"],
+                    item["status"],
+                    item["priority"],
+                    item.get("needed_by"),
+                    ", ".join(f"{line['quantity']} x {line['sku']}" for line in item["lines"]),
+                    ", ".join(
+                        f"{s['sku']} {s['supplier']} {s['status']}" for s in item["sub_orders"]
+                    ),
+                )
+                for item in items
+            ],
+        )
+    )
+
+
+def _show_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"{result['event_type']}: {result['order_id']} now {result.get('status', '')}")
+    for sub in result.get("sub_orders") or ():
+        console.print(
+            f"  sub-order {sub['order_id']}: {sub['quantity']} x {sub['sku']} from {sub['supplier']}"
+        )
+
+
+def _supplier_command(
+    ctx: typer.Context, order_id: str, action: str, reason: str | None, as_json: bool
+) -> None:
+    body = {"reason": reason} if reason else None
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post("fulfilment", f"/v1/fulfilments/{order_id_of(order_id)}/{action}", body)
+    _show_result(result.json(), as_json)
+
+
+@work_app.command()
+def accept(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+    """Accept an order: sub-orders are raised for its components."""
+    _supplier_command(ctx, order_id, "accept", None, as_json)
+
+
+@work_app.command()
+def reject(
+    ctx: typer.Context,
+    order_id: OrderId,
+    reason: Annotated[str, typer.Option(help="why, shown to the requester")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Reject an order (with a reason)."""
+    _supplier_command(ctx, order_id, "reject", reason, as_json)
+
+
+@work_app.command()
+def start(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+    """Start work on an accepted order."""
+    _supplier_command(ctx, order_id, "start", None, as_json)
+
+
+@work_app.command()
+def ship(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+    """Ship an order (every sub-order must be delivered first)."""
+    _supplier_command(ctx, order_id, "ship", None, as_json)
+
+
+def receipt(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+    """The requester confirms delivery (POST /v1/orders/{id}/receipt)."""
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post("fulfilment", f"/v1/orders/{order_id_of(order_id)}/receipt")
+    _show_result(result.json(), as_json)
+
+
+def feedback(
+    ctx: typer.Context,
+    order_id: OrderId,
+    rating: Annotated[int, typer.Option(min=1, max=5, help="1 (poor) to 5 (excellent)")],
+    comment: Annotated[str, typer.Option(help="what went well or not")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """The requester rates a delivered order, once (POST /v1/orders/{id}/feedback)."""
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post(
+            "fulfilment",
+            f"/v1/orders/{order_id_of(order_id)}/feedback",
+            {"rating": rating, "comment": comment},
+        )
+    _show_result(result.json(), as_json)
+
+
+def help_request(
+    ctx: typer.Context,
+    order_id: OrderId,
+    subject: Annotated[str, typer.Option(help="what it is about")],
+    message: Annotated[str, typer.Option(help="the request")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """The requester asks the supplier for help on an open order
+    (POST /v1/orders/{id}/help)."""
+    if not subject.strip():
+        fail(Exit.USAGE, "--subject must not be empty")
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post(
+            "fulfilment",
+            f"/v1/orders/{order_id_of(order_id)}/help",
+            {"subject": subject, "message": message},
+        )
+    _show_result(result.json(), as_json)

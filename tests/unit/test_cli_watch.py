@@ -1,0 +1,131 @@
+"""The live chain view's pure parts: how a watch ends and how a handoff reads (no IO)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from rich.console import Console
+from supplychain_cli.output import Exit
+from supplychain_cli.watch import Snapshot, chain_tree, ending, seconds, stage_line
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+ROOT = "11111111-1111-4111-8111-111111111111"
+SUB = "22222222-2222-4222-8222-222222222222"
+
+
+def order(status: str) -> dict[str, Any]:
+    return {"order_id": ROOT, "requester": "RETAIL_OPS", "supplier": "ASSEMBLY", "status": status}
+
+
+def handoff(
+    stage: str, *, order_id: str = ROOT, parent: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "parent_order_id": parent,
+        "stage": stage,
+        "requester": "ASSEMBLY" if parent else "RETAIL_OPS",
+        "supplier": "FRAMES" if parent else "ASSEMBLY",
+        "started_at": None,
+        "ended_at": None,
+        "duration_s": None,
+        "target_seconds": None,
+        "deadline": None,
+        "status": "open",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "work", "code"),
+    [
+        ("invoiced", None, Exit.OK),
+        ("rejected", None, Exit.ENDED_BADLY),
+        ("cancelled", None, Exit.ENDED_BADLY),
+        ("accepted", {"status": "blocked"}, Exit.ENDED_BADLY),
+        ("delivered", {"status": "delivered"}, None),
+        ("placed", None, None),
+        ("pending_approval", None, None),
+    ],
+)
+def test_a_watch_ends_when_the_root_order_is_invoiced_rejected_cancelled_or_blocked(
+    status: str, work: dict[str, Any] | None, code: Exit | None
+) -> None:
+    outcome = ending(Snapshot(order=order(status), work=work))
+    assert (outcome.code if outcome else None) == code
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0.84, "0.8s"), (42, "42s"), (185, "3m05s"), (7380, "2h03m"), (3 * 86400 + 7 * 3600, "3d07h")],
+)
+def test_durations_read_like_a_person_writes_them(value: float, shown: str) -> None:
+    assert seconds(value) == shown
+
+
+def test_an_open_stage_shows_elapsed_against_target_and_the_countdown() -> None:
+    line = stage_line(
+        handoff(
+            "acceptance",
+            started_at=NOW - timedelta(minutes=30),
+            target_seconds=4 * 3600,
+            deadline=NOW + timedelta(hours=3, minutes=30),
+        ),
+        NOW,
+    ).plain
+    assert line == "acceptance  open     30m00s of 4h00m (12%)  deadline in 3h30m"
+
+
+def test_a_late_stage_says_how_far_past_its_deadline_it_is() -> None:
+    line = stage_line(
+        handoff(
+            "fulfilment",
+            started_at=NOW - timedelta(hours=2),
+            target_seconds=3600,
+            deadline=NOW - timedelta(hours=1),
+            status="breached",
+        ),
+        NOW,
+    ).plain
+    assert line.endswith("1h00m past deadline")
+    assert "(200%)" in line
+
+
+def test_a_met_stage_shows_its_duration_and_no_countdown() -> None:
+    line = stage_line(
+        handoff(
+            "delivery",
+            started_at=NOW - timedelta(seconds=5),
+            ended_at=NOW - timedelta(seconds=3),
+            duration_s=2.0,
+            target_seconds=100,
+            deadline=NOW + timedelta(seconds=95),
+            status="met",
+        ),
+        NOW,
+    ).plain
+    assert line == "delivery    met      2.0s of 1m40s (2%)"
+
+
+def test_the_tree_puts_sub_orders_under_the_order_they_supply() -> None:
+    snapshot = Snapshot(
+        order=order("accepted"),
+        work={"status": "accepted", "sub_orders": [{"order_id": SUB, "status": "in_progress"}]},
+        handoffs=[
+            handoff("acceptance", started_at=NOW, ended_at=NOW, duration_s=1.0, status="met"),
+            handoff("acceptance", order_id=SUB, parent=ROOT, started_at=NOW, status="open"),
+        ],
+    )
+    console = Console(width=120, record=True)
+    console.print(chain_tree(snapshot, NOW))
+    lines = console.export_text().splitlines()
+    assert lines[0] == f"{ROOT}  RETAIL_OPS -> ASSEMBLY  [accepted]"
+    sub_line = next(
+        i for i, line in enumerate(lines) if "ASSEMBLY -> FRAMES  [in_progress]" in line
+    )
+    assert "22222222" in lines[sub_line]
+    assert "acceptance" in lines[sub_line + 1]
+    # the sub-order is indented one level deeper than the root's stages
+    assert lines[sub_line + 1].index("acceptance") > lines[1].index("acceptance")
