@@ -183,6 +183,11 @@ def _event_message(model: type[Event]) -> dict[str, Any]:
                     "const": event_type,
                     "description": "the event's type, as in the value",
                 },
+                topics.HEADER_REDRIVEN_FROM: {
+                    "type": "string",
+                    "description": "only on a record an operator republished from the "
+                    "dead-letter topic: `<dlq topic>:<partition>:<offset>`",
+                },
             },
             required=[topics.HEADER_EVENT_TYPE],
         ),
