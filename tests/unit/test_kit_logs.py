@@ -25,7 +25,11 @@ def restored_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     libraries = {
-        name: {**vars(logging.getLogger(name)), "handlers": list(logging.getLogger(name).handlers)}
+        name: {
+            **vars(logging.getLogger(name)),
+            "handlers": list(logging.getLogger(name).handlers),
+            "filters": list(logging.getLogger(name).filters),
+        }
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
     }
     try:
@@ -38,7 +42,7 @@ def restored_logging() -> Iterator[None]:
         root.setLevel(level)
         for name, saved in libraries.items():
             library = logging.getLogger(name)
-            for attribute in ("handlers", "propagate", "level", "disabled"):
+            for attribute in ("handlers", "filters", "propagate", "level", "disabled"):
                 setattr(library, attribute, saved[attribute])
 
 
@@ -101,6 +105,9 @@ def test_setup_writes_json_to_a_pipe_and_text_to_a_terminal(restored_logging: No
     logging.getLogger("uvicorn.access").info(
         '%s - "%s %s HTTP/%s" %d', "c", "GET", "/x", "1.1", 200
     )
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "c", "GET", "/health/ready", "1.1", 200
+    )  # a probe is not traffic
     logging.getLogger("faststream").warning("from the framework")
     lines = [json.loads(line) for line in pipe.getvalue().splitlines()]
     assert [(line["logger"], line["message"]) for line in lines] == [

@@ -20,6 +20,7 @@ from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from supplychain_kit.asgi import UNOBSERVED_PREFIXES
 from supplychain_kit.settings import ServiceSettings
 
 LogFormat = Literal["json", "text"]
@@ -108,6 +109,13 @@ class ReadableText(logging.Formatter):
         return line + " (" + " ".join(f"{k}={v}" for k, v in sorted(context.items())) + ")"
 
 
+def is_traffic(record: logging.LogRecord) -> bool:
+    """uvicorn's access line of a probe or a scrape (/health, /metrics) is not traffic."""
+    args = record.args
+    path = args[2] if isinstance(args, tuple) and len(args) == 5 else ""
+    return not (isinstance(path, str) and path.startswith(UNOBSERVED_PREFIXES))
+
+
 def formatter(service: str, log_format: LogFormat) -> logging.Formatter:
     return JsonLines(service) if log_format == "json" else ReadableText(service)
 
@@ -130,4 +138,7 @@ def setup_logging(settings: ServiceSettings, *, stream: TextIO | None = None) ->
         library.propagate = True
         library.setLevel(logging.NOTSET)  # the root's level decides
         library.disabled = False
+    access = logging.getLogger("uvicorn.access")
+    if is_traffic not in access.filters:
+        access.addFilter(is_traffic)
     return log_format
