@@ -2,9 +2,10 @@
 backoff, then parked (table, metric) while every other order flows on; the same order's
 later rows wait behind it, and the release command publishes both, in order.
 
-Real Tansu and PostgreSQL: the relay publishes through the producer the services use, with
-its message size limit set low (OUTBOX_MAX_MESSAGE_BYTES), so an order with many lines is
-"too large" the way a record over the broker's limit is.
+Real Tansu and PostgreSQL: the relay publishes through the producer and send function the
+services use, with its message size limit set low (OUTBOX_MAX_MESSAGE_BYTES), so an order with
+many lines is "too large" the way a record over the broker's limit is; another order's event
+is bound for a topic that does not exist (and must not be auto-created).
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, errors
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up, topics
 from supplychain_contracts.events import OrderLine
 from supplychain_kit import db, outbox, outbox_parking
-from supplychain_kit.runtime import create_relay_producer
+from supplychain_kit.runtime import create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from support import Record, read_records
 
 SCHEMA = "fulfilment"
 SERVICE = "parking-test"
 SMALL_LIMIT = 4096
+MISSING_TOPIC = "supplychain.not-created.v1"
 
 
 def _placed(lines: int = 1) -> OrderPlaced:
@@ -81,9 +84,7 @@ class RunningRelay:
         await self.producer.start()
 
         async def publish(topic: str, key: bytes, payload: bytes, headers: dict[str, str]) -> Any:
-            return await self.producer.send(
-                topic, payload, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
-            )
+            return await send_record(self.producer, topic, key, payload, headers)
 
         relay = outbox.OutboxRelay(
             pool=self.pool,
@@ -107,6 +108,33 @@ class RunningRelay:
 async def _append(pool: asyncpg.Pool, *events: Any) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await outbox.append(conn, list(events))
+
+
+async def _append_to_missing_topic(pool: asyncpg.Pool, event: Any) -> None:
+    """As if the event's topic had not been created on this broker."""
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.append(conn, [event])
+        await conn.execute(
+            "UPDATE outbox SET topic = $1 WHERE event_id = $2", MISSING_TOPIC, event.event_id
+        )
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def _create_missing_topic(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(MISSING_TOPIC, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
 
 
 async def _wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
@@ -140,21 +168,29 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
     broker: Any, database_url: str
 ) -> None:
     bad, good_b, good_c, late = _placed(lines=80), _placed(), _placed(), _placed()
+    lost = _placed()  # its OrderPlaced goes to a topic that does not exist
     refusals_before = _metric("supplychain_outbox_refusals_total", error="MessageSizeTooLargeError")
     async with RunningRelay(
         database_url, broker.bootstrap_servers, max_message_bytes=SMALL_LIMIT
     ) as pool:
         # bad order first, its later event after the good orders' first ones
         await _append(pool, bad, good_b)
-        await _append(pool, _cancelled(bad), good_c, _cancelled(good_b))
+        await _append_to_missing_topic(pool, lost)
+        await _append(pool, _cancelled(bad), good_c, _cancelled(lost), _cancelled(good_b))
 
         async def parked() -> list[Any]:
-            return await pool.fetch("SELECT * FROM outbox_failures WHERE parked_at IS NOT NULL")
+            rows = await pool.fetch(
+                "SELECT * FROM outbox_failures WHERE parked_at IS NOT NULL ORDER BY outbox_id"
+            )
+            return rows if len(rows) == 2 else []
 
-        [row] = await _wait_for(parked)
+        row, lost_row = await _wait_for(parked)
         assert row["key"] == str(bad.order_id) and row["attempts"] == 3
         assert "MessageSizeTooLargeError" in row["last_error"]
-        assert _metric("supplychain_outbox_parked") == 1
+        assert lost_row["key"] == str(lost.order_id) and lost_row["attempts"] == 3
+        assert "UnknownTopicOrPartitionError" in lost_row["last_error"]
+        assert MISSING_TOPIC not in await _topics(broker.bootstrap_servers)  # not auto-created
+        assert _metric("supplychain_outbox_parked") == 2
         assert (
             _metric("supplychain_outbox_refusals_total", error="MessageSizeTooLargeError")
             == refusals_before + 3
@@ -169,6 +205,7 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
         assert _of(records, good_b) == ["OrderPlaced", "OrderCancelled"]
         assert _of(records, good_c) == ["OrderPlaced"]
         assert _of(records, bad) == []  # its cancellation waits behind the parked row
+        assert _of(records, lost) == []  # on another topic, but the same order: it waits
         waiting = await pool.fetch(
             "SELECT event_type, published_at FROM outbox WHERE key = $1 ORDER BY id",
             str(bad.order_id),
@@ -182,22 +219,40 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
         assert str(bad.order_id) in listed.stdout and "OrderPlaced" in listed.stdout
         assert "MessageSizeTooLargeError" in listed.stdout
 
-    # the fix: a limit the record fits (as after raising the broker's and the relay's limit)
+    # the fixes: a limit the record fits (as after raising the broker's and the relay's
+    # limit), and the missing topic created
+    await _create_missing_topic(broker.bootstrap_servers)
     async with RunningRelay(
         database_url, broker.bootstrap_servers, max_message_bytes=1_048_576
     ) as pool:
         await asyncio.sleep(0.5)
-        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 4
         released = _parking_cli("release", "--all", url=database_url)
         assert released.returncode == 0, released.stderr
-        assert f"released 1 rows of {SCHEMA}: [{row['outbox_id']}]" in released.stdout
+        ids = [row["outbox_id"], lost_row["outbox_id"]]
+        assert f"released 2 rows of {SCHEMA}: {ids}" in released.stdout
 
         records = await read_records(
-            broker.bootstrap_servers, [topics.ORDERS], until=lambda rs: len(_of(rs, bad)) == 2
+            broker.bootstrap_servers,
+            [topics.ORDERS, MISSING_TOPIC],
+            until=lambda rs: len(_of(rs, bad)) == 2 and len(_of(rs, lost)) == 2,
         )
         assert _of(records, bad) == ["OrderPlaced", "OrderCancelled"]
         offsets = [r.offset for r in records if r.key == str(bad.order_id).encode()]
         assert offsets == sorted(offsets)  # one partition per key: the order holds
+        assert {
+            (r.topic, r.json["event_type"]) for r in records if r.key == str(lost.order_id).encode()
+        } == {(MISSING_TOPIC, "OrderPlaced"), (topics.ORDERS, "OrderCancelled")}
+
+        # across topics, the order shows in when the relay published them
+        async def both_marked() -> list[Any]:
+            rows = await pool.fetch(
+                "SELECT published_at FROM outbox WHERE key = $1 ORDER BY id", str(lost.order_id)
+            )
+            return rows if all(r["published_at"] for r in rows) else []
+
+        placed_at, cancelled_at = await _wait_for(both_marked, timeout=5)
+        assert placed_at["published_at"] <= cancelled_at["published_at"]
         assert await pool.fetchval("SELECT count(*) FROM outbox_failures") == 0
 
         async def gauge_cleared() -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
-from aiokafka import errors
+from aiokafka import AIOKafkaProducer, errors
 
 # Errors that say "this record (or its topic) will never be accepted as it is".
 RECORD_REFUSALS: Final[tuple[type[Exception], ...]] = (
@@ -49,6 +49,18 @@ MAX_RETRY_DELAY_S: Final = 60.0
 def refused(exc: BaseException) -> bool:
     """The broker (or the producer on its behalf) refuses this record for good."""
     return isinstance(exc, RECORD_REFUSALS)
+
+
+async def refuse_unknown_topic(producer: AIOKafkaProducer, topic: str) -> None:
+    """Refuse a record for a topic the broker does not have, at once: aiokafka would wait
+    request_timeout_ms for the topic (holding up the relay's batch), and its metadata
+    request lets a broker that auto-creates topics (Tansu does) make it with default
+    partitioning. Topics come from the platform, never from a producer."""
+    if producer.client.cluster.partitions_for_topic(topic) is not None:
+        return
+    cluster = await producer.client.fetch_all_metadata()
+    if cluster.partitions_for_topic(topic) is None:
+        raise errors.UnknownTopicOrPartitionError(f"the broker has no topic {topic}")
 
 
 def describe(exc: BaseException) -> str:

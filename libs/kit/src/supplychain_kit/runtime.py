@@ -23,7 +23,7 @@ from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
-from supplychain_kit.outbox_parking import RetryPolicy
+from supplychain_kit.outbox_parking import RetryPolicy, refuse_unknown_topic
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_service_tracing
 
@@ -47,6 +47,18 @@ def create_relay_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         request_timeout_ms=15_000,
         max_request_size=settings.outbox_max_message_bytes,
+    )
+
+
+async def send_record(
+    producer: AIOKafkaProducer, topic: str, key: bytes, payload: bytes, headers: dict[str, str]
+) -> Any:
+    """The relay's publish (outbox.Publish) on its own producer: enqueue one record and
+    return the future the broker's confirmation completes (a topic the broker does not have
+    is refused at once)."""
+    await refuse_unknown_topic(producer, topic)
+    return await producer.send(
+        topic, payload, key=key, headers=[(name, value.encode()) for name, value in headers.items()]
     )
 
 
@@ -176,12 +188,7 @@ class ServiceRuntime(Generic[S]):
     ) -> Any:
         """Enqueue one record; the returned future completes when the broker confirmed it."""
         assert self._producer is not None, "the relay runs once the producer started"
-        return await self._producer.send(
-            topic,
-            payload,
-            key=key,
-            headers=[(name, value.encode()) for name, value in headers.items()],
-        )
+        return await send_record(self._producer, topic, key, payload, headers)
 
     async def _stop_producer(self) -> None:
         if self._producer is not None:
