@@ -13,6 +13,7 @@ import asyncio
 import getpass
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -90,6 +91,16 @@ class Record:
             "value": value,
             "redriven": None if redrive is None else json.loads(redrive.model_dump_json()),
         }
+
+
+def error_summary(error: str, *, width: int = 60) -> str:
+    """The gist of a dead-letter error on one line: pydantic's headline (`1 validation error
+    for ...`) dropped, the lines joined."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if len(lines) > 1 and "validation error" in lines[0]:
+        lines = lines[1:]
+    text = re.sub(r"\s*\[type=[^\]]*\]|\s*For further information visit \S+", "", " ".join(lines))
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def dead_letter_topics(topic: str | None = None) -> list[str]:

@@ -28,8 +28,11 @@ def invoice_of(api: Api, order_id: str, *, timeout_s: float = 15) -> dict[str, A
     while True:
         invoices = api.get("invoicing", "/v1/invoices", limit=100)
         found = next((i for i in invoices if i["order_id"] == order_id), None)
-        if found is not None or time.monotonic() > deadline:
-            return found
+        if found is not None:  # the list leaves lines out: the invoice itself has them
+            invoice: dict[str, Any] = api.get("invoicing", f"/v1/invoices/{found['invoice_id']}")
+            return invoice
+        if time.monotonic() > deadline:
+            return None
         time.sleep(0.3)
 
 

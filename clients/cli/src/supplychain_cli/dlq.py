@@ -58,11 +58,13 @@ def list_dead_letters(
         earlier = dl.earlier_redrive(r, done)
         rows.append(
             (
-                f"{r.topic} {r.partition} {r.offset}",
-                r.source,
+                r.topic,
+                r.partition,
+                r.offset,
+                f"{r.source_partition}@{r.source_offset}",
                 r.headers.get("dlq_consumer_group"),
                 r.headers.get("dlq_error_type"),
-                (r.headers.get("dlq_error") or "")[:120],
+                dl.error_summary(r.headers.get("dlq_error") or ""),
                 ""
                 if earlier is None
                 else f"{earlier.occurred_at:%Y-%m-%d %H:%M} {earlier.redriven_by}",
@@ -71,8 +73,19 @@ def list_dead_letters(
     console.print(
         table(
             f"dead letters ({len(records)})",
-            ["dlq topic partition offset", "source", "group", "error type", "error", "redriven"],
+            [
+                "dlq topic",
+                "p",
+                "offset",
+                "source",
+                "group",
+                "error type",
+                "error",
+                "redriven",
+            ],
             rows,
+            nowrap=("dlq topic", "error type"),
+            wide=("error",),
         )
     )
 

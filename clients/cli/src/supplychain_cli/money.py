@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
+from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
 
 invoices_app = typer.Typer(help="The key's department's invoices.", no_args_is_help=True)
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -35,7 +35,7 @@ def show_invoice(invoice: dict[str, Any]) -> None:
         f"{invoice['requester']} ({invoice['requester_cost_centre']})"
         + (f" employee {invoice['employee_id']}" if invoice.get("employee_id") else "")
         + f"\n  period {invoice['period']}  total [bold]{invoice['total']} {invoice['currency']}[/]"
-        f"  issued {invoice['issued_at']}"
+        f"  issued {when(invoice['issued_at'])}"
     )
     console.print(
         table(
@@ -88,7 +88,7 @@ def list_invoices(
                     i["requester"],
                     i["period"],
                     f"{i['total']} {i['currency']}",
-                    i["issued_at"],
+                    when(i["issued_at"]),
                 )
                 for i in invoices
             ],
@@ -156,7 +156,7 @@ def statement(
                         d["supplier"],
                         d["requester"],
                         d["amount"],
-                        d["issued_at"],
+                        when(d["issued_at"]),
                     )
                     for d in section["invoices"] + section["credit_notes"]
                 ],

@@ -10,7 +10,7 @@ import typer
 
 from supplychain_cli import watch as live
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
+from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
 
 app = typer.Typer(help="Place, read, list, cancel, approve and watch orders.", no_args_is_help=True)
 
@@ -49,7 +49,7 @@ def show_order(order: dict[str, Any]) -> None:
                 "timeline",
                 ["when", "event", "detail"],
                 [
-                    (entry["occurred_at"], entry["event_type"], entry.get("detail"))
+                    (when(entry["occurred_at"]), entry["event_type"], entry.get("detail"))
                     for entry in order["timeline"]
                 ],
             )
@@ -155,7 +155,7 @@ def list_orders(
                     o["status"],
                     f"{o['total']} {o['currency']}",
                     o["priority"],
-                    o["created_at"],
+                    when(o["created_at"]),
                 )
                 for o in page["orders"]
             ],

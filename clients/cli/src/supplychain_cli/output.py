@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any, NoReturn
 
@@ -34,8 +35,8 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="print machine-readable JSON instead of tables")
 ]
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # long lines are the terminal's to wrap, not cut
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
@@ -53,13 +54,32 @@ def fail(
     raise typer.Exit(int(code))
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def table(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    nowrap: Sequence[str] = (),
+    wide: Sequence[str] = (),
+) -> Table:
+    """A table for people; `nowrap` columns are never folded (ids a reader copies), `wide`
+    ones take what width is left."""
     shown = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        shown.add_column(column, overflow="fold")
+        shown.add_column(
+            column, overflow="fold", no_wrap=column in nowrap, ratio=1 if column in wide else None
+        )
     for row in rows:
         shown.add_row(*("" if value is None else str(value) for value in row))
     return shown
+
+
+def when(value: Any) -> str:
+    """A timestamp for people: 2026-11-23 23:24:31 (UTC, as the services answer)."""
+    try:
+        return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        return "" if value is None else str(value)
 
 
 def short(order_id: Any) -> str:

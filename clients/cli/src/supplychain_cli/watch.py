@@ -199,6 +199,11 @@ def watch_chain(
         while (outcome := ending(snapshot)) is None and time.monotonic() < deadline:
             time.sleep(interval_s)
             snapshot = snapshot_of(api, order_id)
+    elif not console.is_terminal:  # a pipe or a log: the tree once, as it ends
+        while (outcome := ending(snapshot)) is None and time.monotonic() < deadline:
+            time.sleep(interval_s)
+            snapshot = snapshot_of(api, order_id)
+        console.print(chain_tree(snapshot))
     else:
         with Live(chain_tree(snapshot), console=console, auto_refresh=False) as view:
             while (outcome := ending(snapshot)) is None and time.monotonic() < deadline:
