@@ -9,7 +9,6 @@ never redriven twice by accident.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import logging
@@ -293,7 +292,3 @@ async def redrive(
         return event
     finally:
         await producer.stop()
-
-
-def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
