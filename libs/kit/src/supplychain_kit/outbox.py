@@ -232,14 +232,15 @@ class OutboxRelay:
                 )
             else:
                 log.warning(
-                    "outbox row %d of %s (topic %s, key %s) refused (attempt %d of %d), "
-                    "retrying in %.1fs: %s",
+                    "outbox row %d of %s (topic %s, key %s) refused (attempt %d; parked after "
+                    "%d and %gs), retrying in %.1fs: %s",
                     refusal.outbox_id,
                     self._service,
                     refusal.topic,
                     refusal.key,
                     refusal.attempts,
                     self._retry.park_after_attempts,
+                    self._retry.park_after_s,
                     self._retry.delay(refusal.attempts),
                     refusal.error,
                 )

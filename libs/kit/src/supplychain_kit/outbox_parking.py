@@ -78,14 +78,16 @@ class Refusal:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """A refused row is parked once it was refused `park_after_attempts` times and the first
+    refusal is at least `park_after_s` old: a topic missing for a moment (a broker restarted
+    before its topics were made again) must not park every order's next event."""
+
     park_after_attempts: int = 5
+    park_after_s: float = 60.0
     backoff_s: float = 1.0
 
     def delay(self, attempts: int) -> float:
         return min(self.backoff_s * 2.0 ** (attempts - 1), MAX_RETRY_DELAY_S)
-
-    def parks(self, attempts: int) -> bool:
-        return attempts >= self.park_after_attempts
 
 
 # The relay's batch: unpublished rows in id order, leaving out every row of a key that has
@@ -108,28 +110,31 @@ async def record(
     conn: asyncpg.Connection, refusals: Sequence[Refusal], policy: RetryPolicy
 ) -> list[Refusal]:
     """Note each refusal with its next retry; returns the ones that are parked now."""
-    await conn.executemany(
-        """INSERT INTO outbox_failures
+    rows = await conn.fetch(
+        """INSERT INTO outbox_failures AS f
                (outbox_id, key, topic, attempts, last_error, retry_at, parked_at)
-           VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6),
-                   CASE WHEN $7::boolean THEN now() END)
+           SELECT id, key, topic, attempts, error, now() + make_interval(secs => delay),
+                  CASE WHEN attempts >= $7 AND $8 <= 0 THEN now() END
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[],
+                       $6::float8[]) AS r(id, key, topic, attempts, error, delay)
            ON CONFLICT (outbox_id) DO UPDATE
            SET attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error,
-               retry_at = EXCLUDED.retry_at, parked_at = EXCLUDED.parked_at""",
-        [
-            (
-                r.outbox_id,
-                r.key,
-                r.topic,
-                r.attempts,
-                r.error,
-                policy.delay(r.attempts),
-                policy.parks(r.attempts),
-            )
-            for r in refusals
-        ],
+               retry_at = EXCLUDED.retry_at,
+               parked_at = CASE WHEN EXCLUDED.attempts >= $7
+                                 AND f.first_failed_at <= now() - make_interval(secs => $8)
+                                THEN now() END
+           RETURNING outbox_id, parked_at IS NOT NULL AS parked""",
+        [r.outbox_id for r in refusals],
+        [r.key for r in refusals],
+        [r.topic for r in refusals],
+        [r.attempts for r in refusals],
+        [r.error for r in refusals],
+        [policy.delay(r.attempts) for r in refusals],
+        policy.park_after_attempts,
+        float(policy.park_after_s),
     )
-    return [r for r in refusals if policy.parks(r.attempts)]
+    parked = {row["outbox_id"] for row in rows if row["parked"]}
+    return [r for r in refusals if r.outbox_id in parked]
 
 
 async def forget(conn: asyncpg.Connection, outbox_ids: Sequence[int]) -> None:

@@ -176,6 +176,7 @@ class ServiceRuntime(Generic[S]):
             poll_interval=self.settings.outbox_poll_interval_ms / 1000,
             retry=RetryPolicy(
                 park_after_attempts=self.settings.outbox_park_after_attempts,
+                park_after_s=self.settings.outbox_park_after_s,
                 backoff_s=self.settings.outbox_retry_backoff_ms / 1000,
             ),
         )

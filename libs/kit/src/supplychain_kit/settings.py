@@ -111,6 +111,12 @@ class ServiceSettings(BaseSettings):
         description="attempts for a row the broker refuses for good (too large, unknown "
         "topic) before it is parked; the key's later rows wait behind it",
     )
+    outbox_park_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        validation_alias="OUTBOX_PARK_AFTER_S",
+        description="a refused row is parked only once its first refusal is this old too",
+    )
     outbox_retry_backoff_ms: int = Field(
         default=1000,
         ge=1,
