@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +36,11 @@ from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_kit import db, outbox
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
 from supplychain_kit.outbox import OutboxRelay
-from supplychain_kit.runtime import create_broker
+from supplychain_kit.runtime import create_broker, create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
+from supplychain_kit.telemetry import setup_tracing
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "5000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -206,8 +207,13 @@ async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) 
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
     broker = create_broker(settings)
 
-    async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
-        await conn.execute("INSERT INTO effects (order_id) VALUES ($1)", event.order_id)
+    async def insert_effects(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+        # the raw batched baseline's effect: one statement for the batch's events
+        await conn.executemany(
+            "INSERT INTO effects (order_id) VALUES ($1)", [(e.order_id,) for e in events]
+        )
+
+    apply = dispatch({OrderPlaced: Batched(insert_effects)})
 
     def parse(payload: bytes, topic: str) -> Envelope:
         # the bench topic is not a contract topic: every record is an OrderPlaced
@@ -253,11 +259,12 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
         await outbox.append(conn, events)
         await conn.execute("UPDATE outbox SET topic = $1", topic)
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
-    broker = create_broker(settings)
-    await broker.start()
+    # the relay's own producer and publish, as ServiceRuntime runs them
+    producer = create_relay_producer(settings)
+    await producer.start()
 
     async def publish(topic: str, key: bytes, payload: bytes, headers: dict[str, str]) -> object:
-        return await broker.publish(payload, topic=topic, key=key, headers=headers, no_confirm=True)
+        return await send_record(producer, topic, key, payload, headers)
 
     relay = OutboxRelay(pool=pool, publish=publish, schema=schema, service="bench", batch_size=500)
     started = time.perf_counter()
@@ -267,7 +274,7 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
             published += await relay.publish_batch()
         return published / (time.perf_counter() - started)
     finally:
-        await broker.stop()
+        await producer.stop()
         await pool.close()
 
 
@@ -297,6 +304,9 @@ async def measure_kit(
     bootstrap: str, database_url: str, *, messages: int = MESSAGES, rounds: int = ROUNDS
 ) -> KitResults:
     """Outbox relay vs raw produce, kit consumer vs raw consume (used by system_bench too)."""
+    # tracing as in a service `make run` starts (no OTLP endpoint: context carried, no spans
+    # recorded); with an endpoint each record's spans cost more (README: tracing cost)
+    setup_tracing("bench", otlp_endpoint=None)
     events = [sample_event() for _ in range(messages)]
     payloads = [e.model_dump_json().encode() for e in events]
     size = statistics.mean(len(p) for p in payloads)

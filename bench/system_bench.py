@@ -57,6 +57,7 @@ from supplychain_devstack.stack import Stack, StackConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_bench  # bench/ is not a package
+import service_consume
 from fasthttp import HttpError, Pool
 
 HERE = Path(__file__).resolve().parent
@@ -611,10 +612,20 @@ def targets(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             verdict(relay_ratio >= 0.5),
         )
     )
+    for sc in data.get("services", []):
+        rows.append(
+            (
+                f"{sc.service}: consume path with its handlers ≥ 0.5x a raw batched loop "
+                "doing the same SQL effect",
+                f"{sc.platform:,.0f} msg/s",
+                f"{sc.raw:,.0f} msg/s → **{sc.ratio:.2f}x**",
+                verdict(sc.ratio >= 0.5),
+            )
+        )
     consume_ratio = kit.kit_consumer.median / kit.raw_batched.median
     rows.append(
         (
-            "consume path ≥ 0.5x a raw batched baseline (the kit consumer every service uses)",
+            "the kit consumer alone (a one-row effect) ≥ 0.5x a raw batched baseline",
             f"{kit.kit_consumer.median:,.0f} msg/s",
             f"{kit.raw_batched.median:,.0f} msg/s → **{consume_ratio:.2f}x**",
             verdict(consume_ratio >= 0.5),
@@ -632,6 +643,31 @@ def targets(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
     )
     return rows
+
+
+def services_section(measured: list[service_consume.ServiceConsume]) -> list[str]:
+    if not measured:
+        return []
+    lines = [
+        "## Each service's consume path with its real handlers",
+        "",
+        "After the ramp, each service's topics (the whole run's events) are consumed twice into "
+        "fresh copies of its database (its migrations and seed, the reference topic applied, "
+        "order intake's orders as placed): by a raw aiokafka loop (`getmany` of 100, one "
+        "transaction per batch: the inbox claim and the service's own handlers, then a commit) "
+        "and by the kit's consumer as the service registers it. Both run the same handler code, "
+        "so the ratio is what the platform's consume path adds to the effect.",
+        "",
+        "| service | records | events applied | raw batched loop (msg/s) | platform (msg/s) | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for sc in measured:
+        lines.append(
+            f"| {sc.service} | {sc.records} | {sc.applied} | {sc.raw:,.0f} | "
+            f"{sc.platform:,.0f} | {sc.ratio:.2f} |"
+        )
+    lines.append("")
+    return lines
 
 
 def cpu_section(results: list[RateResult], idle: dict[str, float]) -> list[str]:
@@ -764,6 +800,7 @@ def report(data: dict[str, Any], profile: Profile, short: bool, elapsed: float) 
         f"{kit.kit_consumer.median / kit.raw_batched.median:.2f} |",
         f"| ceiling: raw consume (`getmany`) | {kit.raw_consume.median:,.0f} | | |",
         "",
+        *services_section(data.get("services", [])),
         *cpu_section(results, data.get("idle_cpu", {})),
         "## Peak resident memory (psutil, sampled every 0.2 s)",
         "",
@@ -773,11 +810,6 @@ def report(data: dict[str, Any], profile: Profile, short: bool, elapsed: float) 
     for name, peak in data["rss"].items():
         ramp = data["rss_ramp"].get(name)
         lines.append(f"| {name} | {ramp / 1e6 if ramp else 0:.0f} | {peak / 1e6:.0f} |")
-    lines += [
-        "",
-        "The per-service consume paths are measured through the kit consumer they all share; "
-        "their handlers are exercised by the ramp, not isolated.",
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -881,6 +913,12 @@ def main(argv: list[str] | None = None) -> int:
                 rounds=profile.kit_rounds,
             )
         )
+        print(
+            "each service's consume path with its real handlers vs a raw batched loop", flush=True
+        )
+        data["services"] = asyncio.run(
+            service_consume.measure_services(stack.bootstrap_servers, stack.database_url)
+        )
     finally:
         if rss.is_alive():
             rss.stop()
@@ -907,6 +945,7 @@ def main(argv: list[str] | None = None) -> int:
                 "kit_consumer",
             )
         },
+        "services": [asdict(sc) for sc in data.get("services", [])],
     }
     (args.out / "results.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print()

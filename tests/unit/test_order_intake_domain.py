@@ -36,6 +36,7 @@ from order_intake.domain import (
     place,
     price_lines,
     request_fingerprint,
+    statuses_after,
     visible_to,
     year_start,
 )
@@ -55,6 +56,7 @@ from supplychain_contracts import (
     SlaBreached,
     SlaWarning,
     WorkStarted,
+    follow_up,
 )
 
 TODAY = date(2025, 6, 15)
@@ -439,6 +441,49 @@ def test_unknown_or_own_events_leave_the_status_alone() -> None:
     assert next_status(OrderStatus.ACCEPTED, OrderPlaced) is OrderStatus.ACCEPTED
     assert next_status(OrderStatus.ACCEPTED, SlaBreached) is OrderStatus.ACCEPTED
     assert next_status(OrderStatus.SHIPPED, FeedbackGiven) is OrderStatus.SHIPPED
+
+
+def placed_for(requester: str = "ASSEMBLY") -> OrderPlaced:
+    order_id = uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        producer="order-intake",
+        supplier="FRAMES",
+        requester=requester,
+        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price=Decimal("104.50")),),
+    )
+
+
+def test_statuses_after_a_run_of_events_fold_them_in_order_per_order() -> None:
+    a, b, elsewhere = placed_for(), placed_for(), placed_for()
+    current = {a.order_id: OrderStatus.PLACED, b.order_id: OrderStatus.ACCEPTED}
+    events = [
+        follow_up(a, OrderAccepted, producer="fulfilment"),
+        follow_up(b, OrderShipped, producer="fulfilment"),
+        follow_up(elsewhere, OrderShipped, producer="fulfilment"),  # not ours: ignored
+        follow_up(a, WorkStarted, producer="fulfilment"),
+        follow_up(b, WorkStarted, producer="fulfilment"),  # late: never back
+    ]
+    assert statuses_after(current, events) == {
+        a.order_id: OrderStatus.IN_PROGRESS,
+        b.order_id: OrderStatus.SHIPPED,
+    }
+
+
+def test_statuses_after_leaves_out_what_did_not_change() -> None:
+    a = placed_for()
+    current = {a.order_id: OrderStatus.SHIPPED}
+    assert statuses_after(current, [follow_up(a, OrderAccepted, producer="fulfilment")]) == {}
+    # rejected after accepted in the same run: the last word counts, as one at a time would
+    b = placed_for()
+    run = [
+        follow_up(b, OrderAccepted, producer="fulfilment"),
+        follow_up(b, OrderRejected, producer="fulfilment", reason="no capacity"),
+    ]
+    assert statuses_after({b.order_id: OrderStatus.PLACED}, run) == {
+        b.order_id: OrderStatus.REJECTED
+    }
 
 
 def test_rejection_and_cancellation() -> None:

@@ -20,7 +20,8 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from opentelemetry.trace import Span
+from opentelemetry import trace
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.reference import ReferenceEvent
@@ -44,9 +45,12 @@ from supplychain_kit.telemetry import (
     processing,
     set_error,
     set_order_attributes,
+    tracer,
 )
 
 log = logging.getLogger(__name__)
+
+MAX_LINKS = 128  # OpenTelemetry's default span link limit
 
 # An effect: applied inside the transaction that also records the event in the inbox.
 ApplyEvent = Callable[[asyncpg.Connection, Event], Awaitable[None]]
@@ -61,27 +65,54 @@ def parse_contract_record(payload: bytes, topic: str) -> Event | None:
     return parse_known_event(payload, topic=topic)
 
 
-def dispatch(handlers: Mapping[type[Event], EventHandler]) -> ApplyEvent:
+# A handler of several events at once: a run of consecutive events of a fetched batch that
+# it handles, in their order (set-based SQL: a statement per kind of effect, not per event).
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """Registers a BatchHandler in a dispatch table: the consumer hands it every consecutive
+    event of a fetched batch it handles at once (alone, an event comes as a list of one)."""
+
+    handle: BatchHandler
+
+
+class Dispatch:
+    """The effect of a dispatch table (an ApplyEvent); `batched(event)` tells the consumer
+    which events a batch handler takes together."""
+
+    def __init__(self, resolved: Mapping[type[Event], EventHandler | Batched]) -> None:
+        self._resolved = dict(resolved)
+
+    async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
+        handler = self._resolved.get(type(event))
+        if isinstance(handler, Batched):
+            await handler.handle(conn, [event])
+        elif handler is not None:
+            await handler(conn, event)
+
+    def batched(self, event: Event) -> Batched | None:
+        handler = self._resolved.get(type(event))
+        return handler if isinstance(handler, Batched) else None
+
+
+def dispatch(handlers: Mapping[type[Event], EventHandler | Batched]) -> Dispatch:
     """One effect from a table of event class → handler; events without one are ignored.
 
     A handler registered for a base class (OrderParties) handles every event deriving from
     it that has no handler of its own. The table is resolved once, over every contract event.
+    A `Batched` handler takes the consecutive events of a batch it handles in one call.
     """
     for model in handlers:
         if not (isinstance(model, type) and issubclass(model, Event)):
             raise TypeError(f"{model!r} is not an event class")
-    resolved: dict[type[Event], EventHandler] = {}
+    resolved: dict[type[Event], EventHandler | Batched] = {}
     for model in (*all_event_models(), *handlers):
         handler = next((handlers[base] for base in model.__mro__ if base in handlers), None)
         if handler is not None:
             resolved[model] = handler
-
-    async def apply(conn: asyncpg.Connection, event: Event) -> None:
-        handler = resolved.get(type(event))
-        if handler is not None:
-            await handler(conn, event)
-
-    return apply
+    return Dispatch(resolved)
 
 
 @dataclass(frozen=True)
@@ -107,6 +138,52 @@ class ConsumerConfig:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         )
+
+
+class BatchRun:
+    """Consecutive claimed events of one batch handler, applied together when the run ends,
+    in a `process` span that continues the first event's trace and links every event's own
+    (the messaging conventions for a batch)."""
+
+    def __init__(self, handler: Batched | None = None) -> None:
+        self.handler = handler
+        self.events: list[Event] = []
+        self.topics: set[str] = set()
+        self.contexts: list[SpanContext] = []
+
+    def add(self, event: Event, topic: str, span: Span) -> None:
+        self.events.append(event)
+        self.topics.add(topic)
+        context = span.get_span_context()
+        if context.is_valid and len(self.contexts) < MAX_LINKS:
+            self.contexts.append(context)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.handler is None or not self.events:
+            return
+        parent = (
+            trace.set_span_in_context(NonRecordingSpan(self.contexts[0])) if self.contexts else None
+        )
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.batch.message_count": len(self.events),
+        }
+        name = "process"
+        if len(self.topics) == 1:
+            (topic,) = self.topics
+            attributes["messaging.destination.name"] = topic
+            name = f"process {topic}"
+        with tracer().start_as_current_span(
+            name,
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            links=[Link(context) for context in self.contexts],
+            attributes=attributes,
+        ):
+            await self.handler.handle(conn, self.events)
+        self.events, self.topics, self.contexts = [], set(), []
 
 
 class NotKnownYet(Exception):
@@ -248,13 +325,21 @@ class ReliableConsumer:
                             conn, consumer=self.group_id, events=[event for _, event in parsed]
                         )
                         outcomes = []
+                        run = BatchRun()
                         for record, event in parsed:
                             # the same event twice in one batch is applied once
                             claimed = event.event_id in fresh
                             fresh.discard(event.event_id)
+                            batched = self._batched(event)
+                            if batched != run.handler:  # the same handler: one run
+                                await run.flush(conn)
+                                run = BatchRun(batched)
                             outcomes.append(
-                                await self._apply_traced(conn, record, event, claimed=claimed)
+                                await self._apply_traced(
+                                    conn, record, event, claimed=claimed, run=run
+                                )
                             )
+                        await run.flush(conn)
                 effects.run(committed_effects)
                 return outcomes
             except TRANSIENT_ERRORS:
@@ -273,10 +358,12 @@ class ReliableConsumer:
         event: Event,
         *,
         claimed: bool | None = None,
+        run: BatchRun | None = None,
     ) -> str:
         """Apply the event inside the order's trace unless the inbox already had it.
 
-        `claimed` is the answer of a batch claim; None claims this event now.
+        `claimed` is the answer of a batch claim; None claims this event now. An event of a
+        batch handler joins `run` instead, which applies it with its neighbours.
         """
         with self._processing(record) as span, logs.bound_order(getattr(event, "order_id", None)):
             if span.is_recording():
@@ -287,11 +374,17 @@ class ReliableConsumer:
             if not claimed:
                 span.set_attribute("supplychain.consume_outcome", "duplicate")
                 return "duplicate"
-            await self._apply(conn, event)
+            if run is not None and run.handler is not None:
+                run.add(event, record.topic, span)
+            else:
+                await self._apply(conn, event)
             if isinstance(event, ReferenceEvent):
                 await reference.note_seen(conn, event)
             span.set_attribute("supplychain.consume_outcome", "applied")
             return "applied"
+
+    def _batched(self, event: Event) -> Batched | None:
+        return self._apply.batched(event) if isinstance(self._apply, Dispatch) else None
 
     def _processing(
         self, record: ConsumerRecord[Any, Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -260,6 +261,18 @@ def next_status(current: OrderStatus, event: type[Envelope]) -> OrderStatus:
         return target if current in CANCELLABLE else current
     ranks = list(OrderStatus)
     return target if ranks.index(target) > ranks.index(current) else current
+
+
+def statuses_after(
+    current: Mapping[UUID, OrderStatus], events: Iterable[Envelope]
+) -> dict[UUID, OrderStatus]:
+    """The statuses of those orders after the events, applied in their order (events of
+    other orders are not ours and change nothing); only the statuses that changed."""
+    status = dict(current)
+    for event in events:
+        if event.order_id in status:
+            status[event.order_id] = next_status(status[event.order_id], type(event))
+    return {order_id: s for order_id, s in status.items() if s != current[order_id]}
 
 
 # --- who sees an order -----------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from supplychain_contracts import (
     ComponentsRequested,
@@ -17,29 +19,25 @@ from supplychain_contracts import (
     OrderShipped,
     WorkStarted,
 )
-from supplychain_kit.consumer import dispatch
+from supplychain_kit.consumer import Batched, dispatch
 
 from order_intake import store
-from order_intake.domain import next_status
+from order_intake.domain import statuses_after
 
 
-async def record_handoff(conn: asyncpg.Connection, event: Envelope) -> None:
-    """A supplier's or invoicing's event on one of our orders enters its timeline and moves
-    its status (domain.STATUS_AFTER_EVENT)."""
-    current = await store.lock_status(conn, event.order_id)
-    if current is None:
-        return  # an order placed elsewhere (a sub-order raised by fulfilment)
-    await store.add_timeline(
-        conn,
-        event_id=event.event_id,
-        order_id=event.order_id,
-        event_type=event.event_type,
-        occurred_at=event.occurred_at,
-        detail=getattr(event, "reason", None),
-    )
-    new = next_status(current, type(event))
-    if new != current:
-        await store.set_status(conn, event.order_id, new)
+async def record_handoffs(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+    """Suppliers' and invoicing's events on our orders enter their timelines and move their
+    statuses (domain.STATUS_AFTER_EVENT), for a run of a fetched batch at once: the orders
+    locked in one statement, the timeline written in one, the statuses in one. Events of
+    orders placed elsewhere (sub-orders raised by fulfilment) are not ours."""
+    current = await store.lock_statuses(conn, {event.order_id for event in events})
+    ours = [event for event in events if event.order_id in current]
+    if not ours:
+        return
+    await store.add_timeline_entries(conn, ours)
+    changed = statuses_after(current, ours)
+    if changed:
+        await store.set_statuses(conn, changed)
 
 
 # The subscriber: every fulfilment and invoicing event of an order is a handoff on its
@@ -59,6 +57,6 @@ apply_event = dispatch(
             InvoiceIssued,
             CreditNoteIssued,
         ),
-        record_handoff,
+        Batched(record_handoffs),
     )
 )

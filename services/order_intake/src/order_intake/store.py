@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import OrderPlaced
+from supplychain_contracts import Envelope, OrderPlaced
 
 from order_intake.cursor import Position
 from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
@@ -288,12 +289,41 @@ async def order_by_key(conn: asyncpg.Connection, *, requester: str, key: str) ->
     )
 
 
-async def lock_status(conn: asyncpg.Connection, order_id: UUID) -> OrderStatus | None:
-    """Lock an order's row for this transaction; its status, None if it is not ours."""
-    value: str | None = await conn.fetchval(
-        "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", order_id
+async def lock_statuses(
+    conn: asyncpg.Connection, order_ids: Collection[UUID]
+) -> dict[UUID, OrderStatus]:
+    """Lock the rows of those orders that are ours (in id order: no deadlock between two
+    such batches); their statuses."""
+    rows = await conn.fetch(
+        """SELECT order_id, status FROM orders WHERE order_id = ANY($1::uuid[])
+           ORDER BY order_id FOR UPDATE""",
+        list(order_ids),
     )
-    return None if value is None else OrderStatus(value)
+    return {row["order_id"]: OrderStatus(row["status"]) for row in rows}
+
+
+async def set_statuses(conn: asyncpg.Connection, statuses: Mapping[UUID, OrderStatus]) -> None:
+    await conn.execute(
+        """UPDATE orders o SET status = s.status, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS s(order_id, status)
+           WHERE o.order_id = s.order_id""",
+        list(statuses),
+        [status.value for status in statuses.values()],
+    )
+
+
+async def add_timeline_entries(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+    """The events on the orders' timelines, in one statement (a redelivered one is there)."""
+    await conn.execute(
+        """INSERT INTO order_timeline (event_id, order_id, event_type, occurred_at, detail)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
+           ON CONFLICT (event_id) DO NOTHING""",
+        [event.event_id for event in events],
+        [event.order_id for event in events],
+        [event.event_type for event in events],
+        [event.occurred_at for event in events],
+        [getattr(event, "reason", None) for event in events],
+    )
 
 
 async def get_order(
