@@ -32,10 +32,12 @@ demo: install  ## against a running `make run`: an e-bike chain placed and watch
 
 test: install lint typecheck test-tools pytest  ## ruff, mypy and every test
 
-# promtool (Debian's prometheus package) lets tests/deploy check the alert rules; when it
-# cannot be installed those few tests skip and say so.
+# promtool (Debian's prometheus package) lets tests/deploy check the alert rules, chromium
+# (with chromium-driver) lets the console be tested in a real browser; when they cannot be
+# installed those few tests skip and say so.
 test-tools:
 	-@$(MAKE) --no-print-directory promtool
+	-@$(MAKE) --no-print-directory chromium
 
 lint: install  ## ruff lint and format check
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,7 @@ COMPOSE ?= docker compose
 KUBECTL ?= $(VENV)/bin/kubectl
 K8S_OVERLAYS := deploy/k8s/overlays/dev deploy/k8s/overlays/prod deploy/k8s/overlays/prod-keda deploy/k8s/kafka-topics
 
-.PHONY: up down logs ps deploy-check k8s-render promtool
+.PHONY: up down logs ps deploy-check k8s-render promtool chromium
 
 .env:
 	cp .env.example .env
@@ -36,6 +36,14 @@ promtool:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; }
 	@promtool --version | head -1
 	@amtool --version 2>&1 | head -1
+
+# Debian's chromium and its chromedriver: the console's browser test drives the system
+# browser through selenium (never a browser download at run time).
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+	@chromium --version
 
 deploy-check: install  ## validate compose, k8s overlays, Dockerfile, Prometheus rules and dashboards (no Docker needed)
 	$(VENV)/bin/pytest tests/deploy -q

@@ -1,0 +1,268 @@
+"""The operator console: `GET /console`, server-rendered, refreshing itself.
+
+The page is HTML rendered here (jinja2, templates and assets inside this package: nothing
+from a CDN, no build step); a few lines of JavaScript fetch its sections again every two
+seconds as HTML fragments rendered by the same templates. The same data is JSON under
+`/v1/console/...` for scripts. Everything comes from monitoring's own tables and from the
+broker (dead-letter counts, consumer lag), never from another service's tables.
+
+In local and test the console needs no key; elsewhere an admin key (a proxy in front of the
+console adds the header for the operators it lets in).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jinja2 import Environment, PackageLoader, select_autoescape
+from supplychain_contracts import topics
+from supplychain_kit.auth import Principal, authenticate_admin
+from supplychain_kit.http import Db, Runtime
+from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.runtime import ServiceRuntime
+
+from monitoring import console_store, scorecards, sla, store
+from monitoring.console_model import (
+    FINISHED,
+    AlarmCount,
+    Chain,
+    GroupTopicLag,
+    OpenStage,
+    Overview,
+    SlaBoard,
+    SupplierScore,
+    Waterfall,
+    chain_state,
+    seconds_to_breach,
+    trace_url,
+    waterfall_bars,
+)
+
+RECENT_CHAINS = 15
+OPEN_STAGES = 25
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+
+_bearer = HTTPBearer(auto_error=False, description="an admin key (outside local and test)")
+
+
+async def operator(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Nobody needs a key in local and test; elsewhere an admin key."""
+    if request.app.state.runtime.settings.development_keys_allowed:
+        return None
+    return await authenticate_admin(request, credentials)
+
+
+Operator = Annotated[Principal | None, Depends(operator)]
+router = APIRouter(tags=["console"])
+templates = Environment(
+    loader=PackageLoader("monitoring", "console_templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def short_duration(seconds: float | None) -> str:
+    """1.2 s, 4m 05s, 2h 03m, 3d 4h: short enough for a table cell."""
+    if seconds is None:
+        return "\u2013"  # an en dash: no value
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 60:
+        return f"{sign}{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{sign}{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{sign}{hours}h {minutes:02d}m"
+    return f"{sign}{hours // 24}d {hours % 24}h"
+
+
+templates.filters["duration"] = short_duration
+
+
+def _clock(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%H:%M:%S") if at else "\u2013"
+
+
+templates.filters["clock"] = _clock
+
+
+# --- assembling the views --------------------------------------------------------------------
+
+
+async def overview(
+    conn: asyncpg.Connection,
+    *,
+    now: datetime,
+    dead_letters: dict[str, int] | None,
+    lag: list[GroupTopicLag],
+) -> Overview:
+    """The console's view at `now` from monitoring's tables, with what the broker says."""
+    period = now.strftime("%Y-%m")
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    chains = [
+        Chain.model_validate({**row, "state": chain_state(row["event_types"])})
+        for row in await console_store.recent_chains(conn, limit=RECENT_CHAINS)
+    ]
+    stages = [
+        OpenStage.model_validate(
+            {
+                **row,
+                "seconds_to_breach": seconds_to_breach(row["deadline"], now),
+                "status": sla.stage_status(
+                    ended_at=None, warn_at=row["warn_at"], deadline=row["deadline"], now=now
+                ),
+            }
+        )
+        for row in await console_store.open_stages(conn, limit=OPEN_STAGES)
+    ]
+    alarms = [
+        AlarmCount.model_validate(row)
+        for row in await console_store.alarms_since(conn, since=today)
+    ]
+    cards = await scorecards.for_period(conn, period=period, now=now)
+    return Overview(
+        generated_at=now,
+        chains=chains,
+        sla=SlaBoard(
+            open_stages=stages,
+            warnings_today=sum(a.warnings for a in alarms),
+            breaches_today=sum(a.breaches for a in alarms),
+            alarms_today=alarms,
+        ),
+        period=period,
+        scorecards=[SupplierScore.model_validate(card.model_dump()) for card in cards],
+        dead_letters=dead_letters,
+        lag=lag,
+    )
+
+
+async def dead_letter_counts(runtime: ServiceRuntime[Any]) -> dict[str, int] | None:
+    """Records in each dead-letter topic (end minus start offsets)."""
+    try:
+        sizes: dict[str, int] | None = await runtime.lag.topic_sizes(
+            [topics.dead_letter_topic(topic) for topic in topics.ALL_TOPICS]
+        )
+    except Exception:  # the broker is down: the page says so instead of failing
+        return None
+    return sizes
+
+
+def consumer_lag(runtime: ServiceRuntime[Any]) -> list[GroupTopicLag]:
+    """The latest lag of every consumer group monitoring measures, per topic."""
+    return [
+        GroupTopicLag(
+            group=group,
+            topic=topic,
+            records=lag.records_by_topic()[topic],
+            seconds=round(seconds, 1),
+            measured_at=lag.measured_at,
+        )
+        for group, lag in sorted(runtime.lag.latest.items())
+        for topic, seconds in sorted(lag.seconds_by_topic().items())
+    ]
+
+
+async def waterfall(
+    conn: asyncpg.Connection, order_id: UUID, *, tracing_ui_url: str | None, now: datetime
+) -> Waterfall:
+    """The chain `order_id` belongs to, from its root order down."""
+    root = await console_store.root_of(conn, order_id)
+    if root is None:
+        raise Problem(404, f"monitoring has seen no order {order_id}", field="order_id")
+    span_s, bars = waterfall_bars(await store.handoffs(conn, root["order_id"]), now=now)
+    return Waterfall(
+        root_order_id=root["order_id"],
+        state=chain_state(root["event_types"]),
+        starts_at=min((b.started_at for b in bars if b.started_at), default=None),
+        span_s=round(span_s, 1),
+        trace_id=root["trace_id"],
+        trace_url=trace_url(tracing_ui_url, root["trace_id"]),
+        bars=bars,
+    )
+
+
+def _html(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(
+        templates.get_template(template).render(finished=FINISHED, **context),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+# --- routes ----------------------------------------------------------------------------------
+# The caller is checked first: a request without the key it needs never touches the database.
+
+
+async def _overview(db: asyncpg.Connection, runtime: ServiceRuntime[Any]) -> Overview:
+    return await overview(
+        db,
+        now=datetime.now(UTC),
+        dead_letters=await dead_letter_counts(runtime),
+        lag=consumer_lag(runtime),
+    )
+
+
+async def _waterfall(
+    db: asyncpg.Connection, runtime: ServiceRuntime[Any], order_id: UUID
+) -> Waterfall:
+    return await waterfall(
+        db, order_id, tracing_ui_url=runtime.settings.tracing_ui_url, now=datetime.now(UTC)
+    )
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def console_page(caller: Operator, db: Db, runtime: Runtime) -> HTMLResponse:
+    """The operator console: chains, SLA board, waterfall, scorecards, dead letters, lag."""
+    view = await _overview(db, runtime)
+    chain = await _waterfall(db, runtime, view.chains[0].order_id) if view.chains else None
+    return _html("console.html", view=view, chain=chain)
+
+
+@router.get("/console/fragments/overview", response_class=HTMLResponse, include_in_schema=False)
+async def overview_fragment(caller: Operator, db: Db, runtime: Runtime) -> HTMLResponse:
+    return _html("overview.html", view=await _overview(db, runtime))
+
+
+@router.get(
+    "/console/fragments/chains/{order_id}", response_class=HTMLResponse, include_in_schema=False
+)
+async def chain_fragment(
+    caller: Operator, order_id: UUID, db: Db, runtime: Runtime
+) -> HTMLResponse:
+    return _html("chain.html", chain=await _waterfall(db, runtime, order_id))
+
+
+@router.get("/console/static/{name}", include_in_schema=False)
+async def console_asset(name: str) -> Response:
+    """The stylesheet and script (public: they hold no data)."""
+    if name not in STATIC_FILES:
+        raise Problem(404, f"no console asset {name}", field="name")
+    body = resources.files("monitoring").joinpath("console_static", name).read_bytes()
+    return Response(body, media_type=STATIC_FILES[name], headers={"Cache-Control": "max-age=60"})
+
+
+@router.get("/v1/console/overview", response_model=Overview)
+async def console_overview(caller: Operator, db: Db, runtime: Runtime) -> Overview:
+    """What the console shows: recent chains, the SLA board, scorecards of the month,
+    dead-letter counts and consumer lag."""
+    return await _overview(db, runtime)
+
+
+@router.get(
+    "/v1/console/chains/{order_id}", response_model=Waterfall, responses={404: PROBLEM_RESPONSE}
+)
+async def console_chain(caller: Operator, order_id: UUID, db: Db, runtime: Runtime) -> Waterfall:
+    """The chain an order belongs to as a waterfall of its handoffs: start, end, target,
+    deadline, status, and the trace's link when a tracing UI is configured."""
+    return await _waterfall(db, runtime, order_id)

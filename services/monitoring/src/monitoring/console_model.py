@@ -1,0 +1,236 @@
+"""What the operator console shows, and the pure rules that shape it (a chain's state from
+the events seen, the waterfall's geometry, time left before a breach)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from monitoring import sla
+
+# The state a chain's root order is in, from the events seen of it: the first that applies.
+CHAIN_STATES: tuple[tuple[str, str], ...] = (
+    ("OrderCancelled", "cancelled"),
+    ("OrderRejected", "rejected"),
+    ("InvoiceIssued", "invoiced"),
+    ("OrderDelivered", "delivered"),
+    ("OrderBlocked", "blocked"),
+    ("OrderShipped", "shipped"),
+    ("ComponentsRequested", "waiting for components"),
+    ("WorkStarted", "in progress"),
+    ("OrderAccepted", "accepted"),
+    ("OrderPlaced", "placed"),
+)
+FINISHED = frozenset({"cancelled", "rejected", "invoiced"})
+
+
+def chain_state(event_types: Iterable[str]) -> str:
+    seen = set(event_types)
+    return next((state for event, state in CHAIN_STATES if event in seen), "seen")
+
+
+class Chain(BaseModel):
+    order_id: UUID
+    supplier: str
+    requester: str
+    priority: str
+    placed_at: datetime | None
+    state: str
+    sub_orders: int
+    open_stages: int
+    breaches: int
+    trace_id: str | None
+
+
+class OpenStage(BaseModel):
+    order_id: UUID
+    root_order_id: UUID
+    stage: str
+    supplier: str
+    requester: str
+    started_at: datetime
+    target_s: float | None
+    warn_at: datetime | None
+    deadline: datetime
+    seconds_to_breach: float  # negative: breached that long ago
+    status: sla.Status
+
+
+class AlarmCount(BaseModel):
+    supplier: str
+    stage: str
+    warnings: int
+    breaches: int
+
+
+class SlaBoard(BaseModel):
+    open_stages: list[OpenStage]
+    warnings_today: int
+    breaches_today: int
+    alarms_today: list[AlarmCount]
+
+
+class GroupTopicLag(BaseModel):
+    group: str
+    topic: str
+    records: int
+    seconds: float
+    measured_at: datetime
+
+
+class SupplierScore(BaseModel):
+    supplier: str
+    orders_handled: int
+    on_time_pct: dict[str, float | None]
+    rejected: int
+    breaches: int
+    average_satisfaction: float | None
+    help_requests: int
+
+
+class Overview(BaseModel):
+    generated_at: datetime
+    chains: list[Chain]
+    sla: SlaBoard
+    period: str
+    scorecards: list[SupplierScore]
+    dead_letters: dict[str, int] | None  # None: the broker was not reachable
+    lag: list[GroupTopicLag]
+
+
+class WaterfallBar(BaseModel):
+    order_id: UUID
+    parent_order_id: UUID | None
+    depth: int
+    stage: str
+    supplier: str
+    requester: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    target_s: float | None
+    warn_at: datetime | None
+    deadline: datetime | None
+    status: sla.Status
+    trace_id: str | None
+    # geometry, in % of the chart's width (the chain's first start to its last instant)
+    left_pct: float
+    width_pct: float
+    target_pct: float | None  # where the target ends, if it falls within the chart
+    deadline_pct: float | None
+
+
+class Waterfall(BaseModel):
+    root_order_id: UUID
+    state: str
+    starts_at: datetime | None
+    span_s: float
+    trace_id: str | None
+    trace_url: str | None
+    bars: list[WaterfallBar]
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def seconds_to_breach(deadline: datetime, now: datetime) -> float:
+    return round(seconds_between(now, deadline), 1)
+
+
+def _pct(offset_s: float, span_s: float) -> float:
+    return round(max(0.0, min(100.0, 100 * offset_s / span_s)), 2)
+
+
+# An order's rows: its whole span first, then its handoffs in the order they happen.
+STAGE_ROWS = ("end_to_end", "acceptance", "fulfilment", "delivery", "invoicing")
+
+
+def tree_order(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """The rows order by order, depth first (an order, then each of its sub-orders with
+    theirs, the earliest started first), each order's stages in STAGE_ROWS order."""
+    by_order: dict[object, list[dict[str, object]]] = {}
+    for row in rows:
+        by_order.setdefault(row["order_id"], []).append(row)
+
+    def first_start(order_id: object) -> datetime:
+        starts = [
+            r["started_at"] for r in by_order[order_id] if isinstance(r["started_at"], datetime)
+        ]
+        return min(starts) if starts else datetime.max.replace(tzinfo=UTC)
+
+    children: dict[object, list[object]] = {}
+    roots: list[object] = []
+    for order_id, order_rows in by_order.items():
+        parent = order_rows[0]["parent_order_id"]
+        (children.setdefault(parent, []) if parent in by_order else roots).append(order_id)
+    ordered: list[dict[str, object]] = []
+    pending = sorted(roots, key=first_start, reverse=True)
+    while pending:
+        order_id = pending.pop()
+        ordered += sorted(
+            by_order[order_id],
+            key=lambda r: STAGE_ROWS.index(str(r["stage"])) if r["stage"] in STAGE_ROWS else 99,
+        )
+        pending += sorted(children.get(order_id, []), key=first_start, reverse=True)
+    return ordered
+
+
+def waterfall_bars(
+    rows: Sequence[dict[str, object]], *, now: datetime
+) -> tuple[float, list[WaterfallBar]]:
+    """The chart's span (seconds) and a bar per stage: from its start to its end (or now while
+    it runs); target and deadline markers where they fall inside the span."""
+    started = [row["started_at"] for row in rows if isinstance(row["started_at"], datetime)]
+    if not started:
+        return 0.0, [_bar(row, now=now, origin=None, span_s=0.0) for row in tree_order(rows)]
+    origin = min(started)
+    last = max(
+        [row["ended_at"] for row in rows if isinstance(row["ended_at"], datetime)]
+        + [now if any(row["ended_at"] is None for row in rows) else origin]
+    )
+    span_s = max(seconds_between(origin, last), 1.0)
+    return span_s, [_bar(row, now=now, origin=origin, span_s=span_s) for row in tree_order(rows)]
+
+
+def _bar(
+    row: dict[str, object], *, now: datetime, origin: datetime | None, span_s: float
+) -> WaterfallBar:
+    started = row["started_at"] if isinstance(row["started_at"], datetime) else None
+    ended = row["ended_at"] if isinstance(row["ended_at"], datetime) else None
+    deadline = row["deadline"] if isinstance(row["deadline"], datetime) else None
+    warn_at = row["warn_at"] if isinstance(row["warn_at"], datetime) else None
+    target = row["target_s"] if isinstance(row["target_s"], int | float) else None
+    left = width = 0.0
+    target_pct = deadline_pct = None
+    if origin is not None and started is not None:
+        start_s = seconds_between(origin, started)
+        left = _pct(start_s, span_s)
+        width = max(0.4, _pct(start_s + seconds_between(started, ended or now), span_s) - left)
+        if target is not None and start_s + target <= span_s:
+            target_pct = _pct(start_s + target, span_s)
+        if deadline is not None and seconds_between(origin, deadline) <= span_s:
+            deadline_pct = _pct(seconds_between(origin, deadline), span_s)
+    return WaterfallBar.model_validate(
+        {
+            **row,
+            "target_s": target,
+            "status": sla.stage_status(
+                ended_at=ended if started else None, warn_at=warn_at, deadline=deadline, now=now
+            ),
+            "left_pct": left,
+            "width_pct": width,
+            "target_pct": target_pct,
+            "deadline_pct": deadline_pct,
+        }
+    )
+
+
+def trace_url(tracing_ui_url: str | None, trace_id: str | None) -> str | None:
+    """The chain's trace in Jaeger's UI, when one is configured."""
+    if not tracing_ui_url or not trace_id:
+        return None
+    return f"{tracing_ui_url.rstrip('/')}/trace/{trace_id}"

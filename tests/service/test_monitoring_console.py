@@ -1,0 +1,182 @@
+"""The console's routes in process on the real PostgreSQL (no broker: the page says so):
+who may see it outside local and test, and what its JSON shows of events applied the way
+the consumer applies them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from monitoring.config import MonitoringSettings
+from monitoring.handlers import event_applier
+from monitoring.main import create_app
+from monitoring.sinks import Emitting
+from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced
+from supplychain_contracts.envelope import Envelope
+from supplychain_kit import effects
+from supplychain_kit.auth import key_digest
+
+ADMIN_KEY, DEPARTMENT_KEY = "ops-admin-key", "wheels-key"
+
+
+async def running(settings: MonitoringSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            yield app, client
+
+
+def settings_for(database_url: str, **overrides: Any) -> MonitoringSettings:
+    return MonitoringSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers="127.0.0.1:9",  # nothing listens: the broker is "down"
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def staging(database: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(
+        database.new_database(),
+        environment="staging",
+        department_api_keys=json.dumps(
+            [{"key_id": "w", "department": "WHEELS", "sha256": key_digest(DEPARTMENT_KEY)}]
+        ),
+        admin_api_keys=json.dumps([{"key_id": "ops", "sha256": key_digest(ADMIN_KEY)}]),
+    )
+    async for _, client in running(settings):
+        yield client
+
+
+@pytest.fixture
+async def local(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    settings = settings_for(database.new_database(), environment="test")
+    async for app, client in running(settings):
+        yield app, client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console",
+        "/console/fragments/overview",
+        f"/console/fragments/chains/{uuid.uuid4()}",
+        "/v1/console/overview",
+        f"/v1/console/chains/{uuid.uuid4()}",
+    ],
+)
+async def test_outside_local_and_test_the_console_needs_an_admin_key(
+    staging: httpx.AsyncClient, path: str
+) -> None:
+    anonymous = await staging.get(path)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    department = await staging.get(path, headers={"Authorization": f"Bearer {DEPARTMENT_KEY}"})
+    assert department.status_code == 403
+
+
+async def test_an_admin_sees_the_console_and_learns_the_broker_is_down(
+    staging: httpx.AsyncClient,
+) -> None:
+    page = await staging.get("/console", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "The broker is not reachable." in page.text
+    assert "No order seen yet" in page.text
+    # the assets hold no data: no key needed, and only the console's own files
+    assert (await staging.get("/console/static/console.js")).status_code == 200
+    assert (await staging.get("/console/static/console.css")).status_code == 200
+    missing = await staging.get("/console/static/..%2Fconsole.py")
+    assert missing.status_code == 404
+
+
+async def apply_all(app: FastAPI, *events: Envelope) -> None:
+    """As the consumer applies: one transaction per event, effects run once it committed."""
+    apply = event_applier(Emitting())
+    for event in events:
+        with effects.unit_of_work() as committed:
+            async with app.state.runtime.pool.acquire() as conn, conn.transaction():
+                await apply(conn, event)
+        effects.run(committed)
+
+
+def placed(at: datetime, *, supplier: str = "WHEELS") -> OrderPlaced:
+    order_id = uuid.uuid4()
+    return OrderPlaced(
+        order_id=order_id,
+        root_order_id=order_id,
+        occurred_at=at,
+        producer="order-intake",
+        supplier=supplier,
+        requester="ASSEMBLY",
+        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+    )
+
+
+async def test_the_console_shows_chains_newest_first_and_stages_by_time_to_breach(
+    local: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = local
+    now = datetime.now(UTC)
+    # WHEELS' sample policy: acceptance within 30 s (24/7)
+    overdue = placed(now - timedelta(seconds=100))
+    accepted = placed(now - timedelta(seconds=20))
+    fresh = placed(now - timedelta(seconds=1))
+    await apply_all(
+        app,
+        overdue,
+        accepted,
+        OrderAccepted(
+            order_id=accepted.order_id,
+            root_order_id=accepted.order_id,
+            occurred_at=now - timedelta(seconds=19),
+            producer="fulfilment",
+            supplier="WHEELS",
+            requester="ASSEMBLY",
+        ),
+        fresh,
+    )
+
+    view = (await client.get("/v1/console/overview")).json()
+    chains = [(c["order_id"], c["state"]) for c in view["chains"]]
+    assert chains == [
+        (str(fresh.order_id), "placed"),
+        (str(accepted.order_id), "accepted"),
+        (str(overdue.order_id), "placed"),
+    ]
+    board = [(s["order_id"], s["stage"], s["status"]) for s in view["sla"]["open_stages"]]
+    acceptance = [entry for entry in board if entry[1] == "acceptance"]
+    assert acceptance == [
+        (str(overdue.order_id), "acceptance", "breached"),
+        (str(fresh.order_id), "acceptance", "open"),
+    ]
+    breach_in = {
+        (s["order_id"], s["stage"]): s["seconds_to_breach"] for s in view["sla"]["open_stages"]
+    }
+    assert breach_in[(str(overdue.order_id), "acceptance")] < -60
+    assert 0 < breach_in[(str(fresh.order_id), "acceptance")] <= 30
+    assert view["dead_letters"] is None  # the broker is down
+    assert [card["supplier"] for card in view["scorecards"]] == ["WHEELS"]
+
+    chain = (await client.get(f"/v1/console/chains/{accepted.order_id}")).json()
+    assert chain["state"] == "accepted"
+    stages = {bar["stage"]: bar for bar in chain["bars"]}
+    assert stages["acceptance"]["status"] == "met"
+    assert stages["acceptance"]["target_s"] == 30
+    assert stages["fulfilment"]["status"] == "open"
+
+    page = await client.get("/console")  # no key in the test environment
+    assert page.status_code == 200
+    assert str(fresh.order_id) in page.text
+
+    unknown = await client.get(f"/v1/console/chains/{uuid.uuid4()}")
+    assert unknown.status_code == 404
+    assert unknown.json()["field"] == "order_id"
+    assert (await client.get("/v1/console/chains/not-an-id")).status_code == 422
