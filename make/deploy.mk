@@ -43,7 +43,7 @@ chromium:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
-	@chromium --version
+	@chromium --version 2>/dev/null
 
 deploy-check: install  ## validate compose, k8s overlays, Dockerfile, Prometheus rules and dashboards (no Docker needed)
 	$(VENV)/bin/pytest tests/deploy -q
