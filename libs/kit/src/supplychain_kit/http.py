@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from supplychain_kit import asyncapi_page, metrics, reference
 from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
-from supplychain_kit.problems import install_problem_handlers, install_problem_openapi
+from supplychain_kit.inputs import install_input_guards
+from supplychain_kit.openapi import install_openapi
+from supplychain_kit.problems import install_problem_handlers
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 
@@ -69,10 +71,11 @@ def create_http_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    install_problem_openapi(app)
+    install_openapi(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)
+    install_input_guards(app, max_body_bytes=runtime.settings.http_max_body_bytes)
     app.add_middleware(ObserveRequests, service=runtime.settings.service_name)
     return app
 

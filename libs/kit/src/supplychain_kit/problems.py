@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -10,12 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from supplychain_contracts.company import InvalidDefinition
 
-log = logging.getLogger(__name__)
+from supplychain_kit.paths import allowed_methods
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -52,15 +51,30 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
+    body = problem_body(
+        status, detail, instance=request.url.path, title=title, type_=type_, **extensions
+    )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    title: str | None = None,
+    type_: str = "about:blank",
+    **extensions: Any,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document: `ProblemDetail`, plus the problem's own extensions."""
+    return {
         "type": type_,
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -98,19 +112,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(
-            request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of the path only
+            methods = allowed_methods(request.app, request.url.path)
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
+        return problem_response(request, exc.status_code, str(exc.detail), headers=headers)
 
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            request,
-            500,
-            "An internal error occurred; it has been logged.",
-            title="Internal Server Error",
-        )
+    # Any other exception is answered by supplychain_kit.inputs.AnswerUnexpected: an
+    # `Exception` handler here would go to Starlette's error middleware, which re-raises after
+    # answering, and uvicorn then drops the client's kept-alive connection.
 
 
 @contextmanager
@@ -128,29 +140,26 @@ def refused_definitions() -> Iterator[None]:
         ) from invalid
 
 
+class ErrorItem(BaseModel):
+    field: str = Field(description="the offending input", examples=["lines.0.quantity"])
+    message: str = Field(description="what is wrong with it")
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem document (media type application/problem+json); a problem may add
+    members of its own (e.g. `status_now`, `limit_bytes`, `line` and `column`)."""
+
+    type: str = Field(default="about:blank", description="problem type URI")
+    title: str = Field(description="short summary", examples=["Order refused"])
+    status: int = Field(description="HTTP status", examples=[422])
+    detail: str = Field(
+        description="human-readable explanation", examples=["needed_by is in the past"]
+    )
+    instance: str = Field(description="the request path", examples=["/v1/orders"])
+    errors: list[ErrorItem] | None = Field(
+        default=None, description="for 422 and rule refusals: each offending field"
+    )
+
+
 # For `responses=` in route declarations: the error body is a problem document.
-PROBLEM_RESPONSE: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
-
-
-def install_problem_openapi(app: FastAPI) -> None:
-    """Document error responses (4xx, 5xx) with the media type they are sent with,
-    application/problem+json, in every service's OpenAPI document."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            for operations in document.get("paths", {}).values():
-                for operation in operations.values():
-                    for code, answer in operation.get("responses", {}).items():
-                        content = answer.get("content", {})
-                        if code[0] in "45" and "application/json" in content:
-                            content[PROBLEM_JSON] = content.pop("application/json")
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+PROBLEM_RESPONSE: dict[str, Any] = {"model": ProblemDetail}

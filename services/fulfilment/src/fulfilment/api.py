@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db
@@ -26,6 +26,16 @@ from fulfilment.domain import (
 )
 
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
+DepartmentCode = Annotated[
+    str,
+    Path(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="the supplying department",
+        examples=["FRAMES"],
+    ),
+]
 PROBLEM = PROBLEM_RESPONSE
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     401: PROBLEM,
@@ -153,7 +163,7 @@ async def _run(
 
 
 @router.get("/departments/{code}/queue", responses={401: PROBLEM, 403: PROBLEM})
-async def department_queue(code: str, db: Db, caller: Caller) -> list[dict[str, Any]]:
+async def department_queue(code: DepartmentCode, db: Db, caller: Caller) -> list[dict[str, Any]]:
     """Open work of a supplier department, rush orders and earliest due first."""
     require_department(caller, code, action="read the work queue")
     return await store.queue(db, code)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 from supplychain_kit.auth import Caller, Principal
 from supplychain_kit.http import Db
@@ -19,6 +19,9 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 PROBLEM = PROBLEM_RESPONSE
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Period = Annotated[str, Query(pattern=PERIOD_PATTERN, description="month, YYYY-MM")]
+DEPARTMENT_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+# An offset beyond this many invoices is no page anyone reads (and must stay in bigint).
+MAX_OFFSET = 1_000_000_000
 CSV = "text/csv"
 
 
@@ -73,10 +76,18 @@ async def list_invoices(
     response: Response,
     db: Db,
     caller: Caller,
-    department: str | None = None,
+    department: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=32,
+            pattern=DEPARTMENT_PATTERN,
+            description="the caller's own department (the default)",
+        ),
+    ] = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[InvoiceOut]:
     """The caller's invoices (charged or charging), newest first, optionally for one period.
 
@@ -166,7 +177,13 @@ def _section(section: statements.Section) -> SectionOut:
     },
 )
 async def get_statement(
-    code: str, period: Period, request: Request, db: Db, caller: Caller
+    code: Annotated[
+        str, Path(min_length=2, max_length=32, pattern=DEPARTMENT_PATTERN, examples=["FRAMES"])
+    ],
+    period: Period,
+    request: Request,
+    db: Db,
+    caller: Caller,
 ) -> StatementOut | Response:
     """What the department charged (as supplier) and was charged (as requester) in the period:
     invoices and credit notes with totals. `Accept: text/csv` gives the same as CSV."""

@@ -83,7 +83,15 @@ async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff
 async def sla_policies(
     db: Db,
     caller: Caller,
-    supplier: Annotated[str | None, Query(description="only this supplying department")] = None,
+    supplier: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=32,
+            pattern=r"^[A-Z][A-Z0-9_]*$",
+            description="only this supplying department",
+        ),
+    ] = None,
 ) -> list[Policy]:
     """The SLA policies in force: version, targets per stage, warning threshold, business
     calendar."""

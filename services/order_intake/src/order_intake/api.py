@@ -5,6 +5,7 @@ A route translates HTTP into a command (commands.py) and its result or refusal i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BeforeValidator
 from supplychain_kit.auth import Caller, Principal, require_department
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.problems import Problem
@@ -49,6 +51,7 @@ IdempotencyKey = Annotated[
         examples=["assembly-po-2025-0001"],
     ),
 ]
+ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
 NOT_FOUND: Responses = {404: problem("no such order, or not one of the caller's department")}
 
 
@@ -94,6 +97,14 @@ def _invalid_query() -> Iterator[None]:
             title="Invalid request",
             errors=[{"field": invalid.field, "message": invalid.reason}],
         ) from invalid
+
+
+def _iso_date_time(value: object) -> object:
+    """`since` as the document says, a date and time (pydantic alone also takes a number of
+    seconds or a bare date)."""
+    if isinstance(value, str) and not ISO_DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2025-06-01T00:00:00Z")
+    return value
 
 
 def _request_of(body: PlaceOrder) -> domain.OrderRequest:
@@ -194,6 +205,7 @@ async def list_orders(
     ] = None,
     since: Annotated[
         datetime | None,
+        BeforeValidator(_iso_date_time),
         Query(
             description="only orders received at or after this time (ISO 8601; UTC if no zone)",
             examples=["2025-06-01T00:00:00Z"],

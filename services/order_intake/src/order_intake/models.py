@@ -10,6 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import Priority
 from supplychain_contracts.envelope import DepartmentCode
+from supplychain_kit.inputs import BODY_TEXT_PATTERN
+from supplychain_kit.problems import ProblemDetail
 
 from order_intake.domain import OrderStatus
 
@@ -33,8 +35,8 @@ EmployeeId = Annotated[
         examples=["E-1001"],
     ),
 ]
-# Free text is stored as is; PostgreSQL text cannot hold NUL, so refuse it up front.
-FreeText = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+# Free text is stored as is: no control characters but tab and line breaks (the kit's rule).
+FreeText = Annotated[str, Field(max_length=500, pattern=BODY_TEXT_PATTERN)]
 Money = Annotated[Decimal, Field(description="amount in the order's currency", examples=["209.00"])]
 
 
@@ -212,26 +214,6 @@ class CatalogueItemOut(BaseModel):
     list_price: Money | None = Field(description="price for employees, before their discount")
     lead_time_days: int = Field(description="usual days from acceptance to shipment")
     components: list[Component] = Field(description="bill of materials")
-
-
-class ErrorItem(BaseModel):
-    field: str = Field(description="the offending input", examples=["lines.0.quantity"])
-    message: str = Field(description="what is wrong with it")
-
-
-class ProblemDetail(BaseModel):
-    """RFC 9457 problem document (media type application/problem+json)."""
-
-    type: str = Field(default="about:blank", description="problem type URI")
-    title: str = Field(description="short summary", examples=["Order refused"])
-    status: int = Field(description="HTTP status", examples=[422])
-    detail: str = Field(
-        description="human-readable explanation", examples=["needed_by is in the past"]
-    )
-    instance: str = Field(description="the request path", examples=["/v1/orders"])
-    errors: list[ErrorItem] | None = Field(
-        default=None, description="for 422 and rule refusals: each offending field"
-    )
 
 
 def problem(description: str) -> dict[str, Any]:

@@ -1,0 +1,147 @@
+"""Every service's OpenAPI document says what the service answers: the errors each operation
+can give (as problem+json) and the input rules the kit enforces for every route
+(supplychain_kit.inputs), so a client, or a fuzzer, generating from the document sends what
+the service accepts.
+
+Added to what FastAPI generates from the routes:
+- on every operation: 400 and 422, 413 with a body, 401 and 403 with a key, 404 with a path
+  parameter; every 4xx with the media type application/problem+json and `ProblemDetail`;
+- on every request parameter and body field: a string without a pattern of its own gets the
+  guard's (no control characters), an integer without bounds gets 64-bit ones;
+- a discriminated union's tag is required in each variant (pydantic cannot tell the variant
+  without it, whatever default the field has).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from supplychain_kit.inputs import BODY_TEXT_PATTERN, INT64_MAX, INT64_MIN, PARAMETER_TEXT_PATTERN
+from supplychain_kit.problems import PROBLEM_JSON, ProblemDetail
+
+_PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
+_REF_PREFIX = "#/components/schemas/"
+
+# What every operation can answer, by what it has: the kit's guards and handlers give these
+# whatever the route does (supplychain_kit.inputs, auth, the router).
+_GUARDED = (
+    "400",
+    "the request cannot be read: a body that is not JSON (`line`, `column`, `position`) or "
+    "is nested too deep (`limit_depth`)",
+)
+_TOO_LARGE = ("413", "the body is over the size limit (`limit_bytes`)")
+_INVALID = (
+    "422",
+    "a parameter or the body is invalid (malformed, out of range, a control character); "
+    "`errors` names each field",
+)
+_UNAUTHORIZED = ("401", "no or unknown API key (`Authorization: Bearer <key>`)")
+_FORBIDDEN = (
+    "403",
+    "the key may not do this (an admin key on a department route, a department key on an "
+    "admin route or for another department)",
+)
+_NOT_FOUND = ("404", "no such resource at this path")
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the app's document once, with the answers and rules above."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            document_problems(document)
+            document_input_rules(document)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _answers(operation: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    answers = [_GUARDED, _INVALID]
+    if "requestBody" in operation:
+        answers.append(_TOO_LARGE)
+    if operation.get("security"):
+        answers += [_UNAUTHORIZED, _FORBIDDEN]
+    if "{" in path:
+        answers.append(_NOT_FOUND)
+    return answers
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            yield path, operation
+
+
+def document_problems(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemDetail.model_json_schema(ref_template=_REF_PREFIX + "{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["ProblemDetail"] = problem_schema
+    # FastAPI's own 422 schemas describe an answer the kit never sends
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    for path, operation in _operations(document):
+        responses = operation.setdefault("responses", {})
+        for code, description in _answers(operation, path):
+            responses.setdefault(code, {"description": description})
+        for code, answer in responses.items():
+            if code.startswith("4"):
+                answer["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}
+
+
+def document_input_rules(document: dict[str, Any]) -> None:
+    schemas = document.get("components", {}).get("schemas", {})
+    body_schemas: list[dict[str, Any]] = []
+    for _, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            _constrain(parameter.get("schema", {}), PARAMETER_TEXT_PATTERN, schemas, seen=set())
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            body_schemas.append(media.get("schema", {}))
+    seen: set[str] = set()
+    for schema in body_schemas:
+        _constrain(schema, BODY_TEXT_PATTERN, schemas, seen=seen)
+
+
+def _constrain(
+    schema: dict[str, Any], text: str, schemas: dict[str, Any], *, seen: set[str]
+) -> None:
+    """Add the guard's rules to a schema and everything it refers to (each component once)."""
+    reference = schema.get("$ref")
+    if isinstance(reference, str) and reference.startswith(_REF_PREFIX):
+        name = reference.removeprefix(_REF_PREFIX)
+        if name not in seen and name in schemas:
+            seen.add(name)
+            _constrain(schemas[name], text, schemas, seen=seen)
+        return
+    kind = schema.get("type")
+    if kind == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
+        schema["pattern"] = text
+    elif kind == "integer":
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+    discriminator = schema.get("discriminator", {})
+    for variant in discriminator.get("mapping", {}).values():
+        target = schemas.get(str(variant).removeprefix(_REF_PREFIX), {})
+        required = target.setdefault("required", [])
+        if discriminator["propertyName"] not in required:
+            required.append(discriminator["propertyName"])
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for branch in schema.get(key, []):
+            _constrain(branch, text, schemas, seen=seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _constrain(schema[key], text, schemas, seen=seen)
+    for prop in schema.get("properties", {}).values():
+        _constrain(prop, text, schemas, seen=seen)
