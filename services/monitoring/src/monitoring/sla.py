@@ -172,6 +172,8 @@ def target_problems(
             continue
         try:
             business_deadline(at, target, calendar)
+        except OverflowError:  # more seconds than a timedelta holds
+            problems.append(FieldProblem(field, f"{target:g}s is beyond any calendar"))
         except ValueError as exc:
             problems.append(FieldProblem(field, str(exc)))
     return problems
