@@ -151,6 +151,8 @@ async def test_the_console_shows_chains_newest_first_and_stages_by_time_to_breac
         (str(accepted.order_id), "accepted"),
         (str(overdue.order_id), "placed"),
     ]
+    # running: acceptance and end to end; once accepted, fulfilment and end to end
+    assert [(c["open_stages"], c["sub_orders"]) for c in view["chains"]] == [(2, 0)] * 3
     board = [(s["order_id"], s["stage"], s["status"]) for s in view["sla"]["open_stages"]]
     acceptance = [entry for entry in board if entry[1] == "acceptance"]
     assert acceptance == [

@@ -15,17 +15,17 @@ async def recent_chains(conn: asyncpg.Connection, *, limit: int) -> list[dict[st
         """SELECT o.order_id, o.supplier, o.requester, o.priority, o.placed_at, o.trace_id,
                   (SELECT coalesce(array_agg(DISTINCT e.event_type), '{}')
                      FROM handoff_events e WHERE e.order_id = o.order_id) AS event_types,
-                  (SELECT count(*) FROM orders c
-                     WHERE c.root_order_id = o.order_id AND c.order_id <> o.order_id)
-                     AS sub_orders,
-                  (SELECT count(*) FROM stages s
-                     WHERE s.root_order_id = o.order_id AND s.started_at IS NOT NULL
-                       AND s.ended_at IS NULL) AS open_stages,
-                  (SELECT count(*) FROM stages s
-                     WHERE s.root_order_id = o.order_id
-                       AND (s.breach_raised_at IS NOT NULL OR s.ended_at > s.deadline))
-                     AS breaches
+                  chain.sub_orders, chain.open_stages, chain.breaches
            FROM orders o
+           CROSS JOIN LATERAL (
+               SELECT count(DISTINCT c.order_id) FILTER (WHERE c.order_id <> o.order_id)
+                          AS sub_orders,
+                      count(s.stage) FILTER (WHERE s.started_at IS NOT NULL
+                                                AND s.ended_at IS NULL) AS open_stages,
+                      count(s.stage) FILTER (WHERE s.breach_raised_at IS NOT NULL
+                                                OR s.ended_at > s.deadline) AS breaches
+               FROM orders c LEFT JOIN stages s ON s.order_id = c.order_id
+               WHERE c.root_order_id = o.order_id) AS chain
            WHERE o.order_id = o.root_order_id
            ORDER BY o.placed_at DESC NULLS LAST
            LIMIT $1""",
