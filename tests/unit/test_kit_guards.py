@@ -46,6 +46,12 @@ def tiny_app() -> FastAPI:
         received.append((code, tag))
         return {"code": code, "tag": tag}
 
+    @app.get("/pages/{number}")
+    async def page(number: int, offset: int = 0) -> dict[str, int]:
+        # unbounded on purpose: the guard holds them to 64 bits from the document
+        received.append((number, offset))
+        return {"number": number, "offset": offset}
+
     @app.post("/notes")
     async def note(body: Note) -> dict[str, object]:
         received.append(body)
@@ -152,6 +158,29 @@ def test_control_characters_in_path_and_query_are_refused_naming_the_parameter(
     assert [e["field"] for e in problem["errors"]] == [field]
     assert "control character" in problem["errors"][0]["message"]
     assert received == []  # the route never ran
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        (f"/pages/{2**64}", "number"),
+        (f"/pages/1?offset={2**63}", "offset"),
+        (f"/pages/1?offset=-{2**63 + 1}", "offset"),
+        (f"/pages/1?offset={'9' * 5000}", "offset"),
+    ],
+)
+def test_integer_parameters_beyond_64_bits_are_refused_naming_them(
+    base_url: str, url: str, field: str
+) -> None:
+    received.clear()
+    problem = assert_problem(httpx.get(f"{base_url}{url}"), 422)
+    assert [e["field"] for e in problem["errors"]] == [field]
+    assert received == []
+
+
+def test_integer_parameters_within_64_bits_pass(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/pages/{2**63 - 1}", params={"offset": -(2**63)})
+    assert response.json() == {"number": 2**63 - 1, "offset": -(2**63)}
 
 
 def test_text_that_is_not_control_passes(base_url: str) -> None:

@@ -9,8 +9,9 @@
   nested deeper than `MAX_JSON_DEPTH`;
 - 413 naming the limit: a body over `max_body_bytes`, from its Content-Length before reading
   it, or counted while it streams in (chunked), without reading the rest.
-Domain ranges (a quantity, a page size) stay with the route's own types; `Int64` is the
-bound every integer a route takes has at least (PostgreSQL's bigint).
+- 422 naming the parameter: a path or query parameter the OpenAPI document declares an
+  integer, beyond 64 bits (PostgreSQL's bigint). Domain ranges (a quantity, a page size) stay
+  with the route's own types.
 
 `AnswerUnexpected` (pure ASGI, outermost): an exception no handler mapped is logged and
 answered as a problem+json 500, and the connection stays usable. (Starlette's error middleware
@@ -24,22 +25,20 @@ import logging
 import math
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from pydantic import Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from supplychain_kit.paths import path_parameters
+from supplychain_kit.paths import integer_parameters, path_parameters
 from supplychain_kit.problems import PROBLEM_JSON, problem_body
 
 log = logging.getLogger(__name__)
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 MAX_REPORTED = 20
@@ -55,6 +54,9 @@ BODY_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # alone: they are how UTF-8 text reaches a header.
 _HEADER_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _INT64_DIGITS = len(str(INT64_MAX))
+# A run of digits as long as a bigint's: only then can a parameter be out of its range.
+_LONG_NUMBER = re.compile(rf"\d{{{_INT64_DIGITS},}}")
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 def refusal(value: str, *, body: bool = False) -> str | None:
@@ -77,7 +79,7 @@ class _NotANumber:
 
 
 def _parse_int(token: str) -> int | _NotANumber:
-    if len(token.lstrip("-")) > _INT64_DIGITS:
+    if len(token.lstrip("+-").lstrip("0")) > _INT64_DIGITS:
         return _NotANumber(token)
     value = int(token)
     return value if INT64_MIN <= value <= INT64_MAX else _NotANumber(token)
@@ -181,6 +183,8 @@ def _request_line_problems(scope: Scope) -> list[dict[str, str]]:
                 problems.append(
                     {"field": name if not refusal(name) else "query", "message": reason}
                 )
+    if _LONG_NUMBER.search(scope.get("path", "")) or _LONG_NUMBER.search(query):
+        problems += _integers_beyond_64_bits(scope, query)
     for name, value in scope.get("headers", ()):
         if _HEADER_CONTROL.search(value):
             found = _HEADER_CONTROL.search(value)
@@ -193,6 +197,24 @@ def _request_line_problems(scope: Scope) -> list[dict[str, str]]:
                 }
             )
     return problems
+
+
+def _integers_beyond_64_bits(scope: Scope, query: str) -> list[dict[str, str]]:
+    """Path and query parameters declared integers whose value no bigint holds."""
+    app = scope.get("app")
+    path = scope.get("path", "")
+    if app is None:
+        return []
+    declared = integer_parameters(app, scope.get("method", ""), path)
+    values = [("query", name, value) for name, value in parse_qsl(query, keep_blank_values=True)]
+    values += [("path", name, value) for name, value in path_parameters(app, path).items()]
+    return [
+        {"field": name, "message": f"{value[:40]} is beyond a 64-bit integer"}
+        for where, name, value in values
+        if (where, name) in declared
+        and _INTEGER.fullmatch(value.strip())
+        and isinstance(_parse_int(value.strip()), _NotANumber)
+    ]
 
 
 class GuardInputs:

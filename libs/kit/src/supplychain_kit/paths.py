@@ -15,6 +15,13 @@ _TEMPLATE_PARAMETER = re.compile(r"\{([^}:]+)(:path)?\}")
 class PathTemplate:
     pattern: re.Pattern[str]
     methods: frozenset[str]
+    # (method, where, name) of each parameter the document declares an integer
+    integers: frozenset[tuple[str, str, str]]
+
+
+def _declares_integer(schema: dict[str, Any]) -> bool:
+    branches = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    return any(branch.get("type") == "integer" for branch in branches)
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -32,7 +39,16 @@ def _templates(app: Any) -> list[PathTemplate]:
     cached: list[PathTemplate] | None = getattr(app.state, "path_templates", None)
     if cached is None:
         cached = [
-            PathTemplate(_compile(path), frozenset(method.upper() for method in operations))
+            PathTemplate(
+                _compile(path),
+                frozenset(method.upper() for method in operations),
+                frozenset(
+                    (method.upper(), parameter["in"], parameter["name"])
+                    for method, operation in operations.items()
+                    for parameter in operation.get("parameters", [])
+                    if _declares_integer(parameter.get("schema", {}))
+                ),
+            )
             for path, operations in app.openapi().get("paths", {}).items()
         ]
         app.state.path_templates = cached
@@ -55,3 +71,11 @@ def allowed_methods(app: Any, path: str) -> set[str]:
         if template.pattern.fullmatch(path):
             methods |= template.methods
     return methods
+
+
+def integer_parameters(app: Any, method: str, path: str) -> set[tuple[str, str]]:
+    """(where, name) of the parameters the documented operation declares integers."""
+    for template in _templates(app):
+        if template.pattern.fullmatch(path):
+            return {(where, name) for m, where, name in template.integers if m == method}
+    return set()
