@@ -55,8 +55,8 @@ BODY_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 _HEADER_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _INT64_DIGITS = len(str(INT64_MAX))
 # A run of digits as long as a bigint's: only then can a parameter be out of its range.
-_LONG_NUMBER = re.compile(rf"\d{{{_INT64_DIGITS},}}")
-_INTEGER = re.compile(r"[+-]?\d+")
+_LONG_NUMBER = re.compile(rf"[0-9]{{{_INT64_DIGITS},}}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def refusal(value: str, *, body: bool = False) -> str | None:
@@ -100,8 +100,8 @@ def _field(path: tuple[str | int, ...]) -> str:
 
 
 def body_problems(document: Any) -> Iterator[tuple[str, str]]:
-    """(field, message) of every value in a parsed JSON body a route must not get; at most
-    one message for nesting deeper than `MAX_JSON_DEPTH`."""
+    """(field, message) of every value in a parsed JSON body a route must not get; a value
+    nested deeper than `MAX_JSON_DEPTH` is one message, and not walked into."""
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         path, value = stack.pop()
