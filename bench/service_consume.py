@@ -140,7 +140,11 @@ async def raw_consume(
         ends = await consumer.end_offsets(assigned)
         starts = await consumer.beginning_offsets(assigned)
         records = sum(ends[tp] - starts[tp] for tp in assigned)
-        while any(await consumer.position(tp) < ends[tp] for tp in assigned):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in assigned])
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=200, max_records=BATCH)
             fetched = [r for rs in batch.values() for r in rs]
             if not fetched:

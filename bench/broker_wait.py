@@ -1,0 +1,92 @@
+"""Does the broker answer a waiting fetch as soon as a record arrives (Kafka's long poll)?
+
+A consumer waits in fetches of at most `fetch_max_wait_ms`; one record is produced at a time
+and the time until the consumer has it is measured, for a consumer of one partition and for
+one of three topics of three partitions (as the services subscribe). If the broker answers
+on arrival, delivery does not depend on the wait, and consumers may wait long (few empty
+fetches, little idle CPU); if not, the wait is paid on every record and must stay short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+WAITS_MS = (10, 100, 500)
+RECORDS = 12
+
+
+async def delivery_ms(bootstrap: str, *, wait_ms: int, topics: int, partitions: int) -> float:
+    """Median produce → consumed time (ms) of single records."""
+    prefix = f"bench.wait.{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}.{i}" for i in range(topics)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(
+        *names,
+        bootstrap_servers=bootstrap,
+        group_id=prefix,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=wait_ms,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():  # noqa: ASYNC110 - joined by a background task
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        times = []
+        for i in range(RECORDS):
+            await asyncio.sleep(0.05 + 0.011 * i)  # not in step with the fetches
+            started = time.perf_counter()
+            await producer.send_and_wait(names[i % topics], b"x", partition=i % partitions)
+            await consumer.getone()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def measure(bootstrap: str) -> dict[str, dict[int, float]]:
+    shapes = {"1 topic x 1 partition": (1, 1), "3 topics x 3 partitions": (3, 3)}
+    found: dict[str, dict[int, float]] = {}
+    for label, (topics, partitions) in shapes.items():
+        found[label] = {
+            wait: await delivery_ms(bootstrap, wait_ms=wait, topics=topics, partitions=partitions)
+            for wait in WAITS_MS
+        }
+        print(
+            f"  {label}: "
+            + ", ".join(f"wait {w} ms → {v:.0f} ms" for w, v in found[label].items()),
+            flush=True,
+        )
+    return found
+
+
+def section(found: dict[str, dict[int, float]]) -> list[str]:
+    if not found:
+        return []
+    lines = [
+        "## Does the broker answer a waiting fetch when a record arrives?",
+        "",
+        "Median time from producing one record to a consumer having it, by the consumer's "
+        f"`fetch_max_wait_ms` ({RECORDS} records each; see `broker_wait.py`):",
+        "",
+        "| consumer of | " + " | ".join(f"wait {w} ms" for w in WAITS_MS) + " |",
+        "|---|" + "---|" * len(WAITS_MS),
+    ]
+    for label, values in found.items():
+        lines.append(f"| {label} | " + " | ".join(f"{values[w]:.0f} ms" for w in WAITS_MS) + " |")
+    lines.append("")
+    return lines

@@ -1,0 +1,153 @@
+"""Sampling profiles of the services under load (py-spy), summarised by what spends the CPU.
+
+Each sample is attributed to the innermost frame that belongs to a library or to the
+platform's own code (a socket write under asyncpg counts as asyncpg); samples with only the
+standard library on the stack are the event loop itself (selecting, scheduling callbacks).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# first path component of a frame's file (py-spy prints site-packages-relative paths)
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("database driver (asyncpg)", ("asyncpg",)),
+    ("Kafka client (aiokafka)", ("aiokafka", "kafka")),
+    ("FastStream", ("faststream", "fast_depends")),
+    ("HTTP server and framework", ("uvicorn", "starlette", "fastapi", "h11", "httptools")),
+    ("anyio (under FastStream and Starlette)", ("anyio", "sniffio")),
+    ("pydantic", ("pydantic", "pydantic_core", "pydantic_settings")),
+    (
+        "OpenTelemetry",
+        # a namespace package: py-spy prints its files from below `opentelemetry/`
+        (
+            "opentelemetry",
+            "trace",
+            "sdk",
+            "context",
+            "propagate",
+            "propagators",
+            "attributes",
+            "baggage",
+            "semconv",
+            "instrumentation",
+            "exporter",
+            "util",
+        ),
+    ),
+    ("Prometheus client", ("prometheus_client",)),
+    ("logging", ("logging", "pythonjsonlogger")),
+    (
+        "platform code",
+        (
+            "supplychain_kit",
+            "supplychain_contracts",
+            "order_intake",
+            "fulfilment",
+            "invoicing",
+            "monitoring",
+        ),
+    ),
+]
+EVENT_LOOP = "event loop and standard library"
+# a thread or the loop waiting, not working (py-spy cannot always tell from the outside)
+IDLE_LEAVES = (
+    "Condition.wait (threading.py",
+    "EpollSelector.select (selectors.py",
+    "Queue.get (queue.py",
+)
+FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):\d+\)$")
+LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
+
+
+def py_spy() -> str | None:
+    here = Path(__file__).resolve().parent.parent
+    path = os.pathsep.join(
+        [str(Path(sys.executable).parent), str(here / ".tools" / "bin"), os.environ.get("PATH", "")]
+    )
+    return shutil.which("py-spy", path=path)
+
+
+def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
+    binary = py_spy()
+    if binary is None:
+        return None
+    return subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "100",
+            "--duration",
+            str(int(seconds)),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def category_of(file: str) -> str | None:
+    top = file.replace("\\", "/").split("/", 1)[0]
+    for name, packages in CATEGORIES:
+        if top in packages:
+            return name
+    return None
+
+
+@dataclass
+class Summary:
+    samples: int = 0
+    categories: Counter[str] = field(default_factory=Counter)
+    functions: Counter[str] = field(default_factory=Counter)  # platform code, by self time
+
+    def share(self, counter: Counter[str], key: str) -> float:
+        return counter[key] / self.samples if self.samples else 0.0
+
+
+def summarise(path: Path) -> Summary:
+    summary = Summary()
+    if not path.exists():
+        return summary
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = LINE.match(line.strip())
+        if not match:
+            continue
+        count = int(match["count"])
+        stack = match["stack"].split(";")
+        if stack[-1].startswith(IDLE_LEAVES):
+            continue
+        frames = [FRAME.match(f) for f in stack]
+        parsed = [(f["func"], f["file"]) for f in frames if f]
+        summary.samples += count
+        where = EVENT_LOOP
+        for _func, file in reversed(parsed):  # innermost first
+            found = category_of(file)
+            if found:
+                where = found
+                break
+        summary.categories[where] += count
+        own = next(
+            (
+                (func, file)
+                for func, file in reversed(parsed)
+                if category_of(file) == "platform code"
+            ),
+            None,
+        )
+        if own is not None:
+            summary.functions[f"{own[0]} ({own[1]})"] += count
+    return summary
