@@ -1040,8 +1040,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--short", action="store_true", help="2 rates x 3 s, tiny kit runs")
     parser.add_argument("--out", type=Path, default=HERE, help="where report.md and the PNG go")
+    parser.add_argument("--rates", help="comma-separated orders/s to ramp through instead")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every service (an A/B run, e.g. KAFKA_FETCH_MAX_WAIT_MS=50)",
+    )
     args = parser.parse_args(argv)
     profile = SHORT if args.short else FULL
+    if args.rates:
+        profile = replace(profile, rates=[int(r) for r in args.rates.split(",")])
+    overrides = dict(item.split("=", 1) for item in args.env)
     (args.out / "profiles").mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="system-bench-"))
@@ -1061,6 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
             "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0",
             "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY": "0",
             "DEVSTACK_DEMAND_INTERVAL_S": "0",
+            **overrides,
         },
     )
     stack = Stack(config)

@@ -12,9 +12,11 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+# A department's code: the one rule for every field, path and query parameter naming one.
+DEPARTMENT_CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 DepartmentCode = Annotated[
     str,
-    Field(min_length=2, max_length=32, pattern=r"^[A-Z][A-Z0-9_]*$", examples=["ASSEMBLY"]),
+    Field(min_length=2, max_length=32, pattern=DEPARTMENT_CODE_PATTERN, examples=["ASSEMBLY"]),
 ]
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
+from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -31,7 +32,7 @@ DepartmentCode = Annotated[
     Path(
         min_length=2,
         max_length=32,
-        pattern=r"^[A-Z][A-Z0-9_]*$",
+        pattern=DEPARTMENT_CODE_PATTERN,
         description="the supplying department",
         examples=["FRAMES"],
     ),

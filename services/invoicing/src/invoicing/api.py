@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
+from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, Principal
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -19,7 +20,6 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 PROBLEM = PROBLEM_RESPONSE
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Period = Annotated[str, Query(pattern=PERIOD_PATTERN, description="month, YYYY-MM")]
-DEPARTMENT_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 # An offset beyond this many invoices is no page anyone reads (and must stay in bigint).
 MAX_OFFSET = 1_000_000_000
 CSV = "text/csv"
@@ -81,7 +81,7 @@ async def list_invoices(
         Query(
             min_length=2,
             max_length=32,
-            pattern=DEPARTMENT_PATTERN,
+            pattern=DEPARTMENT_CODE_PATTERN,
             description="the caller's own department (the default)",
         ),
     ] = None,
@@ -178,7 +178,7 @@ def _section(section: statements.Section) -> SectionOut:
 )
 async def get_statement(
     code: Annotated[
-        str, Path(min_length=2, max_length=32, pattern=DEPARTMENT_PATTERN, examples=["FRAMES"])
+        str, Path(min_length=2, max_length=32, pattern=DEPARTMENT_CODE_PATTERN, examples=["FRAMES"])
     ],
     period: Period,
     request: Request,

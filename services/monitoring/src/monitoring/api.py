@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
+from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -88,7 +89,7 @@ async def sla_policies(
         Query(
             min_length=2,
             max_length=32,
-            pattern=r"^[A-Z][A-Z0-9_]*$",
+            pattern=DEPARTMENT_CODE_PATTERN,
             description="only this supplying department",
         ),
     ] = None,

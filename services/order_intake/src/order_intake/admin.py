@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import CODE_PATTERN, CatalogueItem, Department, Employee
+from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
 from supplychain_kit.problems import Problem, refused_definitions
@@ -30,7 +31,7 @@ DepartmentCode = Annotated[
     Path(
         min_length=2,
         max_length=32,
-        pattern=r"^[A-Z][A-Z0-9_]*$",
+        pattern=DEPARTMENT_CODE_PATTERN,
         description="the department's code",
         examples=["ASSEMBLY"],
     ),

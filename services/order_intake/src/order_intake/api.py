@@ -14,6 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BeforeValidator
+from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, Principal, require_department
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.problems import Problem
@@ -198,7 +199,7 @@ async def list_orders(
         str | None,
         Query(
             max_length=32,
-            pattern=r"^[A-Z][A-Z0-9_]*$",
+            pattern=DEPARTMENT_CODE_PATTERN,
             description="only orders to this supplying department",
             examples=["FRAMES"],
         ),
@@ -323,7 +324,7 @@ async def catalogue(
         str | None,
         Query(
             max_length=32,
-            pattern=r"^[A-Z][A-Z0-9_]*$",
+            pattern=DEPARTMENT_CODE_PATTERN,
             description="only items of this supplying department",
             examples=["FRAMES"],
         ),
