@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,75 @@ def test_current_model_is_compatible_with_published_schema(name: str) -> None:
     assert name in CURRENT, f"published schema {name} has no model any more"
     problems = breaking_changes(PUBLISHED[name], CURRENT[name])
     assert problems == [], f"{name}: breaking changes {problems}"
+
+
+# --- against the last release, from git ------------------------------------------------
+# The checked-in files can be regenerated or edited along with a model, so comparing the
+# tree with itself proves nothing about what consumers already have. The released schemas
+# are read from git at the commit libs/contracts/RELEASED names.
+
+REPO = Path(__file__).resolve().parents[2]
+RELEASED_FILE = REPO / "libs" / "contracts" / "RELEASED"
+# where the schemas lived over the history, newest first
+SCHEMA_DIRS = ("libs/contracts/src/supplychain_contracts/json_schemas", "libs/contracts/schemas")
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, (
+        f"git {' '.join(args)} failed ({done.stderr.strip()}): the released schemas are read "
+        "from git history (a shallow clone needs `git fetch --unshallow`)"
+    )
+    return done.stdout
+
+
+def released_commit() -> str:
+    lines = RELEASED_FILE.read_text(encoding="utf-8").splitlines()
+    [commit] = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return commit
+
+
+def released_schemas(commit: str) -> dict[str, dict]:
+    """The event schemas (`<Type>.v<n>.json`) as they were at `commit`."""
+    for directory in SCHEMA_DIRS:
+        paths = _git("ls-tree", "--name-only", commit, f"{directory}/").split()
+        files = [path for path in paths if path.endswith(".json")]
+        if files:
+            return {
+                path.rsplit("/", 1)[-1]: json.loads(_git("show", f"{commit}:{path}"))
+                for path in files
+            }
+    raise AssertionError(f"no event schemas at {commit} in any of {SCHEMA_DIRS}")
+
+
+RELEASED_COMMIT = released_commit()
+
+
+def test_the_released_commit_is_in_this_history() -> None:
+    full = _git("rev-parse", "--verify", f"{RELEASED_COMMIT}^{{commit}}").strip()
+    assert full == RELEASED_COMMIT, "libs/contracts/RELEASED must name a full commit id"
+    ancestor = subprocess.run(
+        ["git", "-C", str(REPO), "merge-base", "--is-ancestor", RELEASED_COMMIT, "HEAD"],
+        check=False,
+    )
+    assert ancestor.returncode == 0, f"{RELEASED_COMMIT} is not an ancestor of HEAD"
+
+
+def test_every_released_schema_is_still_published_and_unbroken() -> None:
+    released = released_schemas(RELEASED_COMMIT)
+    assert len(released) >= 22, sorted(released)
+    problems = {
+        name: ["no model any more"]
+        if name not in CURRENT
+        else breaking_changes(schema, CURRENT[name])
+        for name, schema in released.items()
+    }
+    assert {name: p for name, p in problems.items() if p} == {}, (
+        f"breaking changes against the release {RELEASED_COMMIT[:12]}"
+    )
+    assert set(released) <= set(PUBLISHED)
 
 
 def test_render_is_stable_sorted_json_with_trailing_newline() -> None:
