@@ -40,7 +40,7 @@ from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, 
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.runtime import create_broker, create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
-from supplychain_kit.telemetry import setup_tracing
+from supplychain_kit.telemetry import setup_tracing, tracer
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "5000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -256,7 +256,9 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
     topic = await new_topic(bootstrap)
     pool, schema = await fresh_schema(database_url)
     async with pool.acquire() as conn, conn.transaction():
-        await outbox.append(conn, events)
+        # written inside a request's trace context, as a service writes its events
+        with tracer().start_as_current_span("POST /v1/orders"):
+            await outbox.append(conn, events)
         await conn.execute("UPDATE outbox SET topic = $1", topic)
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
     # the relay's own producer and publish, as ServiceRuntime runs them

@@ -789,7 +789,9 @@ def bounds_section(data: dict[str, Any]) -> list[str]:
             "transaction of seven round trips (idempotency, the department and catalogue "
             "rows, the budget's running total under its row lock, the order, its lines and "
             "the outbox) against the bare endpoint's two inserts, and all orders of one "
-            "department serialise on that department's budget row until commit"
+            "department serialise on that department's budget row until commit; intake's "
+            "relay also publishes each OrderPlaced and its consumer keeps polling the broker, "
+            "where the bare endpoint only writes its rows"
             + (f"; intake's profile: {top_categories(where)}" if where else "")
             + "."
         )
