@@ -101,6 +101,17 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
             started.tansu.stop()
 
 
+@pytest.fixture(scope="module")
+def module_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A broker with the contract topics shared by one test module (a stack started once)."""
+    started = _start_broker(tmp_path_factory.mktemp("broker"))
+    try:
+        yield started
+    finally:
+        if started.tansu is not None:
+            started.tansu.stop()
+
+
 @pytest.fixture
 def needs_embedded_broker() -> None:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):

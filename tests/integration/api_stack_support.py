@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Database, _start_broker
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import SERVICES, ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV
@@ -25,11 +24,11 @@ def credentials(path: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def four_services(
-    database: Database, tmp_path_factory: pytest.TempPathFactory
+    database: Any, module_broker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
     """Every service as a process (as `make run` starts them) on a fresh broker and database."""
     log_dir = tmp_path_factory.mktemp("api-stack")
-    broker = _start_broker(Path(log_dir))
+    broker = module_broker
     database_url = database.new_database()
     group_suffix = uuid.uuid4().hex[:8]
     services: dict[str, ServiceProcess] = {}
@@ -53,5 +52,3 @@ def four_services(
     finally:
         for service in services.values():
             service.stop()
-        if broker.tansu is not None:
-            broker.tansu.stop()
