@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 if TYPE_CHECKING:
     from supplychain_contracts.company import Company
@@ -72,6 +72,89 @@ async def read_records(
     raise AssertionError(
         f"condition not met within {timeout}s; saw {len(records)} records: {summary}"
     )
+
+
+async def read_to_end(
+    bootstrap: str, topics: Iterable[str], *, timeout: float = 30
+) -> list[Record]:
+    """Every record of the topics, from the beginning up to each partition's high watermark
+    as it stands when called (read it after the producers' outboxes drained: see
+    `outbox_drained`). Unlike `read_records`, it never stops at a first match, so a
+    duplicate published after the awaited record is seen."""
+    topics = list(topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        await consumer.topics()  # loads the cluster metadata
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        assert partitions, f"no partitions known for {list(topics)}"
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {list(topics)} to {ends} within {timeout}s")
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
+                    records.append(Record(m.topic, m.partition, m.offset, m.key, m.value, headers))
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def outbox_drained(database_url: str, schema: str, *, timeout: float = 30) -> None:
+    """Wait until the service owning `schema` has published every row of its outbox."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = await conn.fetchval(
+                f'SELECT count(*) FROM "{schema}".outbox WHERE published_at IS NULL'
+            )
+            if pending == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{schema}: {pending} outbox rows still unpublished")
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
+CONSUMED_SAMPLE = re.compile(
+    r"^supplychain_consumer_messages_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M
+)
+
+
+def consumer_outcomes(
+    metrics_text: str, *, service: str, outcome: str, topic: str | None = None
+) -> int:
+    """Records the service's consumer counted with `outcome` (applied, duplicate, ...), per
+    the text of its /metrics; of `topic`, or of every topic."""
+    total = 0.0
+    for match in CONSUMED_SAMPLE.finditer(metrics_text):
+        labels = match["labels"]
+        if f'service="{service}"' not in labels or f'outcome="{outcome}"' not in labels:
+            continue
+        if topic is not None and f'topic="{topic}"' not in labels:
+            continue
+        total += float(match["value"])
+    return int(total)
 
 
 def events_of(records: list[Record], order_id: str) -> list[Record]:

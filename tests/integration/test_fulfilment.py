@@ -12,6 +12,7 @@ from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from support import (
     auth,
+    consumer_outcomes,
     events_of,
     has_event,
     placed_event_json,
@@ -123,6 +124,7 @@ async def test_redelivered_order_placed_changes_nothing(start_service, broker) -
         order_id, placed = await _receive(broker, fulfilment, client)
         accepted = await client.post(f"/v1/fulfilments/{order_id}/accept")
         assert accepted.status_code == 200
+        before = (await client.get("/metrics")).text
         # the same event again, as Kafka's at-least-once delivery may hand it over
         await produce(
             broker.bootstrap_servers,
@@ -131,11 +133,26 @@ async def test_redelivered_order_placed_changes_nothing(start_service, broker) -
             key=order_id.encode(),
             headers={"event_type": "OrderPlaced"},
         )
-        await asyncio.sleep(1.0)
+        # the inbox, not the work table's own guard, recognised it: counted a duplicate
+        after = await poll_http(
+            client,
+            "/metrics",
+            until=lambda r: (
+                _orders_consumed(r.text, "duplicate") > _orders_consumed(before, "duplicate")
+            ),
+        )
         queue = (await client.get("/v1/departments/WHEELS/queue")).json()
+    assert _orders_consumed(after.text, "duplicate") == _orders_consumed(before, "duplicate") + 1
+    assert _orders_consumed(after.text, "applied") == _orders_consumed(before, "applied")
     mine = [item for item in queue if item["order_id"] == order_id]
     assert len(mine) == 1
     assert mine[0]["status"] == "accepted"  # not reset to received
+
+
+def _orders_consumed(metrics_text: str, outcome: str) -> int:
+    return consumer_outcomes(
+        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
+    )
 
 
 async def test_cancelled_order_refuses_further_work(start_service, broker) -> None:

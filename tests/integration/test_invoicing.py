@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
 import pytest
-from invoicing_support import outcomes, start_invoicing
+from invoicing_support import consumed, outcomes, start_invoicing
 from supplychain_contracts import OrderDelivered, OrderLine, topics
 from supplychain_contracts.company import sample_company
 from support import (
     auth,
+    consumer_outcomes,
     events_of,
     has_event,
+    outbox_drained,
     poll_http,
     produce,
     provide_company,
     read_records,
+    read_to_end,
 )
 
 pytestmark = pytest.mark.integration
@@ -53,17 +55,20 @@ async def test_delivered_order_is_invoiced_once_even_when_redelivered(
     again = delivered(order_id).model_dump_json().encode()
     await produce(broker.bootstrap_servers, topics.FULFILMENT, again, key=str(order_id).encode())
 
-    records = await read_records(
+    await read_records(
         broker.bootstrap_servers,
         [topics.INVOICING],
         until=has_event(str(order_id), "InvoiceIssued"),
     )
-    await asyncio.sleep(1.0)
-    records = await read_records(
-        broker.bootstrap_servers,
-        [topics.INVOICING],
-        until=has_event(str(order_id), "InvoiceIssued"),
-    )
+    async with httpx.AsyncClient(base_url=invoicing.url) as client:
+        # all three records consumed; the exact redelivery was the inbox's, not a table's
+        metrics = await poll_http(
+            client, "/metrics", until=lambda r: consumed(r.text, topic=topics.FULFILMENT) == 3
+        )
+    assert _fulfilment_outcomes(metrics.text, "duplicate") == 1
+    assert _fulfilment_outcomes(metrics.text, "applied") == 2
+    await outbox_drained(start_service.database_url, "invoicing")
+    records = await read_to_end(broker.bootstrap_servers, [topics.INVOICING])
     [issued] = events_of(records, str(order_id))
     invoice = issued.json
     assert invoice["total"] == "46.98"  # 3 x 13.50 + 6.48
@@ -81,6 +86,12 @@ async def test_delivered_order_is_invoiced_once_even_when_redelivered(
     assert one["requester_cost_centre"] == "CC-1300"
     assert [line["amount"] for line in one["lines"]] == ["40.50", "6.48"]
     assert missing.status_code == 404
+
+
+def _fulfilment_outcomes(metrics_text: str, outcome: str) -> int:
+    return consumer_outcomes(
+        metrics_text, service="invoicing", outcome=outcome, topic=topics.FULFILMENT
+    )
 
 
 async def test_a_delivery_before_its_departments_waits_for_them_and_invents_no_party(

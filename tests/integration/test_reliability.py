@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from supplychain_contracts import topics
@@ -12,14 +14,17 @@ from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
 from support import (
     auth,
+    consumer_outcomes,
     events_of,
     has_event,
     order_body,
+    outbox_drained,
     placed_event_json,
     poll_http,
     produce,
     provide_company,
     read_records,
+    read_to_end,
 )
 
 pytestmark = pytest.mark.integration
@@ -84,38 +89,141 @@ async def test_order_accepted_while_the_broker_is_down_is_published_when_it_is_b
         await broker.restart()
     finally:
         intake.resume()
-    records = await read_records(
+    await read_records(
         broker.bootstrap_servers,
         [topics.ORDERS],
         until=has_event(order_id, "OrderPlaced"),
         timeout=60,
     )
+    await outbox_drained(start_service.database_url, "order_intake")
+    records = await read_to_end(broker.bootstrap_servers, [topics.ORDERS])
     assert len(events_of(records, order_id)) == 1
 
 
-async def test_a_crashed_consumer_loses_nothing(start_service, broker) -> None:
+async def test_a_consumer_killed_inside_a_batch_transaction_applies_the_batch_once_after_restart(
+    start_service, broker
+) -> None:
+    """SIGKILL fulfilment while its consumer is inside the transaction of a batch (inbox rows
+    claimed, the work items' insert waiting on a lock the test holds): nothing of the batch
+    may survive, and the restarted service applies every order exactly once."""
     intake = start_service("order-intake")
     fulfilment = start_service("fulfilment")
-    async with httpx.AsyncClient(
-        base_url=intake.url, timeout=30, headers=auth("ASSEMBLY")
-    ) as client:
-        fulfilment.kill()  # crash: no shutdown, no offset commit
-        order_ids = []
-        for _ in range(5):
-            r = await client.post(
-                "/v1/orders", json=order_body(), headers={"Idempotency-Key": f"k-{uuid.uuid4()}"}
-            )
-            assert r.status_code == 201
-            order_ids.append(r.json()["order_id"])
-    restarted = start_service("fulfilment")
-    async with httpx.AsyncClient(base_url=restarted.url, headers=auth("FRAMES")) as client:
-        queue = await poll_http(
-            client,
-            "/v1/departments/FRAMES/queue",
-            until=lambda r: set(order_ids) <= {i["order_id"] for i in r.json()},
+    blocker = await asyncpg.connect(start_service.database_url)
+    try:
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("LOCK TABLE fulfilment.work_items IN EXCLUSIVE MODE")  # reads pass
+        async with httpx.AsyncClient(
+            base_url=intake.url, timeout=30, headers=auth("ASSEMBLY")
+        ) as client:
+            order_ids = []
+            for _ in range(5):
+                r = await client.post(
+                    "/v1/orders",
+                    json=order_body(),
+                    headers={"Idempotency-Key": f"k-{uuid.uuid4()}"},
+                )
+                assert r.status_code == 201
+                order_ids.append(r.json()["order_id"])
+        pid = await _backend_waiting_on_a_lock(blocker, application="fulfilment")
+        # inside the batch's transaction: the inbox claim is made, its effect is not
+        assert await _holds_lock_on(blocker, pid, "fulfilment", "inbox")
+        fulfilment.kill()
+        await held.rollback()  # the killed backend's statement runs, then it sees the EOF
+        await _backend_gone(blocker, pid)
+        claimed = await blocker.fetchval(
+            "SELECT count(*) FROM fulfilment.inbox WHERE event_type = 'OrderPlaced'"
         )
-    mine = [i for i in queue.json() if i["order_id"] in order_ids]
-    assert len(mine) == 5
+        assert claimed == 0, "the killed transaction's inbox claims were committed"
+
+        restarted = start_service("fulfilment")
+        async with httpx.AsyncClient(base_url=restarted.url, headers=auth("FRAMES")) as client:
+            queue = await poll_http(
+                client,
+                "/v1/departments/FRAMES/queue",
+                until=lambda r: set(order_ids) <= {i["order_id"] for i in r.json()},
+            )
+            metrics = await poll_http(
+                client,
+                "/metrics",
+                until=lambda r: _orders_outcome(r.text, "applied") >= len(order_ids),
+            )
+        mine = [i["order_id"] for i in queue.json() if i["order_id"] in order_ids]
+        assert sorted(mine) == sorted(order_ids)
+        # the restarted consumer was handed the whole batch again and applied all of it
+        assert _orders_outcome(metrics.text, "applied") == len(order_ids)
+        assert _orders_outcome(metrics.text, "duplicate") == 0
+        rows = await blocker.fetch(
+            "SELECT order_id::text AS id, count(*) AS n FROM fulfilment.work_items GROUP BY 1"
+        )
+        assert {r["id"]: r["n"] for r in rows} == dict.fromkeys(order_ids, 1)
+        inbox_rows = await blocker.fetchval(
+            "SELECT count(*) FROM fulfilment.inbox WHERE event_type = 'OrderPlaced'"
+        )
+        assert inbox_rows == len(order_ids)
+    finally:
+        await blocker.close()
+
+
+def _orders_outcome(metrics_text: str, outcome: str) -> int:
+    return consumer_outcomes(
+        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
+    )
+
+
+async def _backend_waiting_on_a_lock(
+    conn: asyncpg.Connection, *, application: str, timeout: float = 60
+) -> int:
+    """The pid of the service's PostgreSQL backend that waits on a lock inside a transaction.
+    (`conn` may be inside a transaction: the activity view is read afresh each time.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        pid = await conn.fetchval(
+            """SELECT pid FROM pg_stat_activity
+               WHERE application_name = $1 AND wait_event_type = 'Lock'
+                 AND xact_start IS NOT NULL AND datname = current_database()""",
+            application,
+        )
+        if pid is not None:
+            return int(pid)
+        await asyncio.sleep(0.05)
+    activity = await conn.fetch(
+        """SELECT application_name, state, wait_event_type, wait_event, left(query, 120) AS q
+           FROM pg_stat_activity WHERE datname = current_database()"""
+    )
+    raise AssertionError(
+        f"no backend of {application} waited on the lock within {timeout}s: "
+        f"{[dict(row) for row in activity]}"
+    )
+
+
+async def _holds_lock_on(conn: asyncpg.Connection, pid: int, schema: str, table: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT count(*) FROM pg_locks l
+               JOIN pg_class c ON c.oid = l.relation
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE l.pid = $1 AND l.granted AND n.nspname = $2 AND c.relname = $3
+                 AND l.mode = 'RowExclusiveLock'""",
+            pid,
+            schema,
+            table,
+        )
+    )
+
+
+async def _still_there(conn: asyncpg.Connection, pid: int) -> bool:
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return bool(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid))
+
+
+async def _backend_gone(conn: asyncpg.Connection, pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while await _still_there(conn, pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"backend {pid} of the killed service is still there")
+        await asyncio.sleep(0.05)
 
 
 async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service, broker) -> None:
@@ -187,8 +295,8 @@ async def test_two_replicas_publish_every_order_exactly_once(start_service, brok
         )(records)
 
     await read_records(broker.bootstrap_servers, [topics.ORDERS], until=all_published)
-    await asyncio.sleep(1.0)
-    records = await read_records(broker.bootstrap_servers, [topics.ORDERS], until=all_published)
+    await outbox_drained(start_service.database_url, "order_intake")
+    records = await read_to_end(broker.bootstrap_servers, [topics.ORDERS])
     for order_id in order_ids[1:]:
         assert [r.headers["event_type"] for r in events_of(records, order_id)] == ["OrderPlaced"]
     first = events_of(records, order_ids[0])
