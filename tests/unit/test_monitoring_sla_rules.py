@@ -345,6 +345,8 @@ def stage_row(**changes: object) -> dict[str, object]:
         "warn_at": WARN,
         "deadline": DEADLINE,
         "trace_id": "t",
+        "policy_key": "WHEELS",
+        "policy_version": 1,
         "warning_raised": True,
         "breach_raised": False,
     }
@@ -354,13 +356,33 @@ def stage_row(**changes: object) -> dict[str, object]:
 def test_replay_reports_each_differing_field_and_missing_stages() -> None:
     live = [stage_row(), stage_row(stage="end_to_end")]
     replayed = [stage_row(breach_raised=True, ended_at=WARN, duration_s=30.0)]
-    compared, differences = compare(live, replayed, now=WARN)
-    assert compared == 1
-    assert {(d["stage"], d["field"]) for d in differences} == {
+    compared = compare(live, replayed, now=WARN)
+    assert compared.stages == 1
+    assert {(d["stage"], d["field"]) for d in compared.differences} == {
         ("acceptance", "breach_raised"),
         ("acceptance", "ended_at"),
         ("acceptance", "duration_s"),
         ("acceptance", "status"),  # warning (running) live, met (closed) in the replay
         ("end_to_end", "*"),
     }
-    assert compare(live, live, now=WARN) == (2, [])
+    same = compare(live, live, now=WARN)
+    assert (same.stages, same.differences) == (2, [])
+
+
+def test_replay_tells_a_stage_timed_by_another_policy() -> None:
+    """Equal targets by chance still differ when another policy (or version) timed the stage."""
+    live = [stage_row()]
+    replayed = [stage_row(policy_key="WHEELS:rush", policy_version=2)]
+    differences = compare(live, replayed, now=WARN).differences
+    assert {d["field"] for d in differences} == {"policy_key", "policy_version"}
+
+
+def test_replay_leaves_out_the_stages_of_orders_before_the_window() -> None:
+    live = [stage_row(), stage_row(stage="end_to_end"), stage_row(order_id="o-2")]
+    replayed = [stage_row(order_id="o-2", stage="invoicing")]  # o-2's start is gone
+    compared = compare(live, replayed, now=WARN, outside={"o-2"})  # type: ignore[arg-type]
+    assert compared.differences == [
+        {"order_id": "o-1", "stage": s, "field": "*", "live": "present", "replay": None}
+        for s in ("acceptance", "end_to_end")
+    ]
+    assert (compared.stages, compared.outside_orders, compared.outside_stages) == (0, 1, 2)

@@ -34,6 +34,16 @@ class OrderLine(Contract):
     unit_price: Money = Field(description="price per unit fixed when the order was placed")
 
 
+# Carried by the fulfilment events that start a stage (OrderAccepted, OrderShipped,
+# OrderDelivered): whoever times the stage picks the SLA policy from the event itself, not from
+# whatever it has seen of the orders topic so far (issue 16, item 9).
+CARRIED_PRIORITY = (
+    "the order's priority as it was placed, copied by the producer so a consumer timing the "
+    "stage this event starts needs no other topic; absent on events published before it was "
+    "carried (then the OrderPlaced tells)"
+)
+
+
 class OrderParties(Envelope):
     """Who supplies and who asked: carried by every order event so consumers need no lookup."""
 
@@ -68,6 +78,7 @@ class OrderCancelled(OrderParties):
 
 class OrderAccepted(OrderParties):
     event_type: Literal["OrderAccepted"] = "OrderAccepted"
+    priority: Priority | None = Field(default=None, description=CARRIED_PRIORITY)
 
 
 class OrderRejected(OrderParties):
@@ -93,12 +104,14 @@ class ComponentsRequested(OrderParties):
 
 class OrderShipped(OrderParties):
     event_type: Literal["OrderShipped"] = "OrderShipped"
+    priority: Priority | None = Field(default=None, description=CARRIED_PRIORITY)
 
 
 class OrderDelivered(OrderParties):
     event_type: Literal["OrderDelivered"] = "OrderDelivered"
     lines: tuple[OrderLine, ...] = Field(min_length=1)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
+    priority: Priority | None = Field(default=None, description=CARRIED_PRIORITY)
 
 
 class OrderBlocked(OrderParties):

@@ -54,6 +54,9 @@ TRANSITIONS: dict[Command, tuple[frozenset[WorkStatus], WorkStatus]] = {
     Command.SHIP: (frozenset({WorkStatus.IN_PROGRESS}), WorkStatus.SHIPPED),
     Command.RECEIPT: (frozenset({WorkStatus.SHIPPED}), WorkStatus.DELIVERED),
 }
+# Commands whose event starts a stage: it carries the order's
+# priority, which picks the SLA policy of the stage (issue 16, item 9).
+STARTS_A_STAGE = frozenset({Command.ACCEPT, Command.SHIP, Command.RECEIPT})
 CANCELLABLE = frozenset(
     {WorkStatus.RECEIVED, WorkStatus.ACCEPTED, WorkStatus.IN_PROGRESS, WorkStatus.BLOCKED}
 )
@@ -169,6 +172,8 @@ def decide(
     if command is Command.RECEIPT:
         fields["lines"] = item.lines
         fields["currency"] = item.currency
+    if command in STARTS_A_STAGE:
+        fields["priority"] = item.priority  # whoever times the stage needs no other topic
     return status, EVENT_OF_COMMAND[command](**fields)
 
 

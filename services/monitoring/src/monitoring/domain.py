@@ -37,6 +37,19 @@ BOUNDARIES: dict[type[Envelope], tuple[tuple[Stage, Edge], ...]] = {
 }
 
 
+# Events that carry the order's priority: OrderPlaced always, the fulfilment events that start
+# a stage since issue 16 (item 9), so a stage's policy never depends on which topic came first.
+CARRY_PRIORITY = (OrderPlaced, OrderAccepted, OrderShipped, OrderDelivered)
+
+
+def carried_priority(event: Envelope) -> str | None:
+    """The order's priority as the event carries it; None when it carries none (an event
+    published before fulfilment copied it: then what was seen of the order tells)."""
+    if isinstance(event, CARRY_PRIORITY) and event.priority is not None:
+        return event.priority.value
+    return None
+
+
 def boundaries(event_class: type[Envelope]) -> tuple[tuple[Stage, Edge], ...]:
     """The stage boundaries events of this class mark; none for any other event."""
     return BOUNDARIES.get(event_class, ())

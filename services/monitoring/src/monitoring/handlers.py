@@ -44,7 +44,7 @@ class Timelines:
             priority=event.priority.value,
             trace_id=current_trace_id(),
         )
-        await self.handoff(conn, event, priority=event.priority.value)
+        await self.handoff(conn, event)
 
     async def feedback_given(self, conn: asyncpg.Connection, event: FeedbackGiven) -> None:
         await store.record_feedback(conn, event, rating=event.rating)
@@ -55,11 +55,8 @@ class Timelines:
         await store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
         await self.handoff(conn, event)
 
-    async def handoff(
-        self, conn: asyncpg.Connection, event: OrderParties, *, priority: str | None = None
-    ) -> None:
-        """Record the event and the stage boundaries it marks; `priority` when the event
-        carries the order's, else it is looked up when a clock starts."""
+    async def handoff(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+        """Record the event and the stage boundaries it marks."""
         trace_id = current_trace_id()
         await store.record_event(conn, event, trace_id)
         traceparent = current_trace_headers().get("traceparent")
@@ -68,7 +65,7 @@ class Timelines:
                 conn, event, stage_name, edge, trace_id=trace_id, traceparent=traceparent
             )
             if stage.needs_clock:
-                stage = await _start_clock(conn, event, stage, priority=priority)
+                stage = await _start_clock(conn, event, stage)
             if stage.can_close:
                 await self._close(conn, stage)
 
@@ -84,13 +81,16 @@ class Timelines:
         self.sink.stage_closed(stage, duration)
 
 
-async def _start_clock(
-    conn: asyncpg.Connection, event: OrderParties, stage: StageRow, *, priority: str | None
-) -> StageRow:
+async def _start_clock(conn: asyncpg.Connection, event: OrderParties, stage: StageRow) -> StageRow:
     """Time the stage under the policy version in force when it started (it keeps that version
-    however the policy changes later); unchanged when no policy applies."""
+    however the policy changes later); unchanged when no policy applies.
+
+    The policy is picked from the facts the starting event carries (supplier, requester,
+    priority), so live and a replay pick the same one whichever topic they read first. An
+    older event without the priority falls back to the order's as seen so far."""
     if stage.started_at is None:
         return stage
+    priority = domain.carried_priority(event)
     if priority is None:
         priority = await store.order_priority(conn, event.order_id)
     found = sla.policy_for(

@@ -7,6 +7,11 @@ service raised are learnt from the SLA topic itself.
 
 Prints a JSON report; exits 0 when replay and live agree, 1 when they differ.
 Run it when the live service has caught up (consumer lag 0), or expect in-flight differences.
+
+Only the window the topics still cover is compared (`window` in the report, also said on
+stderr): after the embedded broker restarted, or past a topic's retention, the live tables
+know events the topics no longer hold; the stages of those orders are counted in
+`outside_window`, not reported as missing.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,6 +39,12 @@ from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tra
 from monitoring import sla, store
 from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
+from monitoring.replay_window import (
+    MissingEvents,
+    TopicWindow,
+    orders_before_window,
+    window_of,
+)
 from monitoring.sinks import Silent
 
 LIVE_SCHEMA = "monitoring"
@@ -52,6 +64,8 @@ COMPARED = (
     "warn_at",
     "deadline",
     "trace_id",
+    "policy_key",
+    "policy_version",
     "status",
     "warning_raised",
     "breach_raised",
@@ -64,10 +78,24 @@ class Report:
     events_replayed: int = 0
     records_skipped: int = 0
     stages_compared: int = 0
+    window: dict[str, Any] = field(default_factory=dict)
+    outside_window: dict[str, int] = field(default_factory=lambda: {"orders": 0, "stages": 0})
     differences: list[dict[str, Any]] = field(default_factory=list)
+    topics: dict[str, TopicWindow] = field(default_factory=dict, repr=False)
 
     def as_json(self) -> str:
-        return json.dumps(self.__dict__, default=str, indent=2)
+        shown = {name: value for name, value in self.__dict__.items() if name != "topics"}
+        return json.dumps(shown, default=str, indent=2)
+
+    def summary(self) -> str:
+        """One line for people: the window compared and what lay before it."""
+        return (
+            f"replay compared {self.stages_compared} stages in the window the topics cover, "
+            f"from {self.window.get('from')} to {self.window.get('to')}; "
+            f"{self.outside_window['stages']} stages of {self.outside_window['orders']} orders "
+            f"with events from before it were not compared; "
+            f"{len(self.differences)} differences"
+        )
 
 
 async def rebuild_schema(
@@ -107,6 +135,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        report.topics = {topic: TopicWindow() for topic in REPLAYED_TOPICS}
         ends = await consumer.end_offsets(partitions)
         while True:
             while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
@@ -114,6 +143,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
                 for records in batch.values():
                     for record in records:
                         report.records_read += 1
+                        report.topics[record.topic].saw(record.partition, record.timestamp)
                         await _apply_record(pool, apply, record, report)
             # the end is where the topics were when we got there, not when we started
             latest = await consumer.end_offsets(partitions)
@@ -138,10 +168,24 @@ async def _apply_record(pool: asyncpg.Pool, apply: ApplyEvent, record: Any, repo
                 report.events_replayed += 1
 
 
+@dataclass(frozen=True)
+class Compared:
+    stages: int
+    differences: list[dict[str, Any]]
+    outside_orders: int = 0
+    outside_stages: int = 0
+
+
 def compare(
-    live: Sequence[dict[str, Any]], replayed: Sequence[dict[str, Any]], *, now: datetime
-) -> tuple[int, list[dict[str, Any]]]:
-    """Differences per (order, stage) and field; statuses judged at the same instant."""
+    live: Sequence[dict[str, Any]],
+    replayed: Sequence[dict[str, Any]],
+    *,
+    now: datetime,
+    outside: Collection[UUID] = (),
+) -> Compared:
+    """Differences per (order, stage) and field; statuses judged at the same instant. Stages
+    of the `outside` orders (events from before the window) are left out."""
+    left_out = {str(order_id) for order_id in outside}
 
     def keyed(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
         return {
@@ -155,9 +199,15 @@ def compare(
                 ).value,
             }
             for row in rows
+            if str(row["order_id"]) not in left_out
         }
 
     live_rows, replay_rows = keyed(live), keyed(replayed)
+    outside_stages = {
+        (str(row["order_id"]), row["stage"])
+        for row in (*live, *replayed)
+        if str(row["order_id"]) in left_out
+    }
     differences: list[dict[str, Any]] = []
     for key in sorted(live_rows.keys() | replay_rows.keys()):
         order_id, stage = key
@@ -184,7 +234,12 @@ def compare(
                         "replay": b[name],
                     }
                 )
-    return len(live_rows.keys() & replay_rows.keys()), differences
+    return Compared(
+        stages=len(live_rows.keys() & replay_rows.keys()),
+        differences=differences,
+        outside_orders=len({order_id for order_id, _ in outside_stages}),
+        outside_stages=len(outside_stages),
+    )
 
 
 async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) -> Report:
@@ -196,7 +251,22 @@ async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) ->
         async with pool.acquire() as conn:
             live = await store.stage_results(conn, schema=live_schema)
             replayed = await store.stage_results(conn, schema=schema)
-        report.stages_compared, report.differences = compare(live, replayed, now=datetime.now(UTC))
+            missing = [
+                MissingEvents(row["order_id"], row["event_type"], row["latest"])
+                for row in await store.events_missing(conn, schema=live_schema, from_schema=schema)
+            ]
+        compared = compare(
+            live,
+            replayed,
+            now=datetime.now(UTC),
+            outside=orders_before_window(missing, report.topics),
+        )
+        report.stages_compared, report.differences = compared.stages, compared.differences
+        report.window = window_of(report.topics)
+        report.outside_window = {
+            "orders": compared.outside_orders,
+            "stages": compared.outside_stages,
+        }
     finally:
         await pool.close()
     return report
@@ -216,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay = run(settings, schema=args.schema, live_schema=args.live_schema)
     report = asyncio.run(asyncio.wait_for(replay, args.timeout))
     print(report.as_json())
+    print(report.summary(), file=sys.stderr)
     return 1 if report.differences else 0
 
 

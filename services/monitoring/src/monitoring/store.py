@@ -482,12 +482,27 @@ async def stage_results(conn: asyncpg.Connection, *, schema: str) -> list[dict[s
     """Every stage of a schema (the live one or a replay), for comparison."""
     rows = await conn.fetch(
         f"""SELECT order_id, stage, supplier, requester, started_at, ended_at, duration_s,
-                   target_s, warn_at, deadline, trace_id,
+                   target_s, warn_at, deadline, trace_id, policy_key, policy_version,
                    warning_raised_at IS NOT NULL AS warning_raised,
                    breach_raised_at IS NOT NULL AS breach_raised
             FROM "{schema}".stages ORDER BY order_id, stage"""
     )
     return [dict(row) for row in rows]
+
+
+async def events_missing(
+    conn: asyncpg.Connection, *, schema: str, from_schema: str
+) -> list[asyncpg.Record]:
+    """Events the schema `schema` (the live one) recorded that `from_schema` (a replay) did
+    not: per order and event type, when the last of them happened (`latest`)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT l.order_id, l.event_type, max(l.occurred_at) AS latest
+            FROM "{schema}".handoff_events l
+            WHERE NOT EXISTS (SELECT 1 FROM "{from_schema}".handoff_events r
+                              WHERE r.event_id = l.event_id)
+            GROUP BY l.order_id, l.event_type"""
+    )
+    return rows
 
 
 # --- scorecards ----------------------------------------------------------------------------
