@@ -7,6 +7,7 @@ standard library on the stack are the event loop itself (selecting, scheduling c
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -112,17 +113,30 @@ def category_of(file: str) -> str | None:
 class Summary:
     samples: int = 0
     categories: Counter[str] = field(default_factory=Counter)
-    functions: Counter[str] = field(default_factory=Counter)  # platform code, by self time
+    functions: Counter[str] = field(default_factory=Counter)  # platform code's self time
 
     def share(self, counter: Counter[str], key: str) -> float:
         return counter[key] / self.samples if self.samples else 0.0
 
 
+def compress(path: Path) -> Path:
+    """`<name>.txt` → `<name>.txt.gz` (a tenth of the size, still readable by flame graph tools
+    once unpacked); returns the new path."""
+    packed = path.with_suffix(path.suffix + ".gz")
+    packed.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+    path.unlink()
+    return packed
+
+
 def summarise(path: Path) -> Summary:
+    """Summary of a py-spy raw profile (`.txt`, or `.txt.gz`)."""
     summary = Summary()
     if not path.exists():
         return summary
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    for line in raw.decode("utf-8", errors="replace").splitlines():
         match = LINE.match(line.strip())
         if not match:
             continue
@@ -140,14 +154,7 @@ def summarise(path: Path) -> Summary:
                 where = found
                 break
         summary.categories[where] += count
-        own = next(
-            (
-                (func, file)
-                for func, file in reversed(parsed)
-                if category_of(file) == "platform code"
-            ),
-            None,
-        )
-        if own is not None:
-            summary.functions[f"{own[0]} ({own[1]})"] += count
+        if parsed and category_of(parsed[-1][1]) == "platform code":  # its own (self) time
+            func, file = parsed[-1]
+            summary.functions[f"{func} ({file})"] += count
     return summary

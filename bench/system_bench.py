@@ -512,7 +512,11 @@ async def profile_phase(
     return {
         "rate": rate,
         "seconds": profile.profile_s,
-        "services": {name: profiles.summarise(out / f"{name}.txt") for name in spies},
+        "services": {
+            name: profiles.summarise(profiles.compress(out / f"{name}.txt"))
+            for name in spies
+            if (out / f"{name}.txt").exists()
+        },
     }
 
 
@@ -798,9 +802,11 @@ def bounds_section(data: dict[str, Any]) -> list[str]:
     relay_ratio = kit.relay.median / kit.raw_produce.median
     if relay_ratio < 0.5:
         lines.append(
-            f"- **Relay {relay_ratio:.2f}x raw produce**: per row the relay reads the row from "
-            "PostgreSQL, decodes its stored headers, starts the record's `send` span and "
-            "marks the batch published in the same transaction; raw produce only sends."
+            f"- **Relay {relay_ratio:.2f}x raw produce**: the relay reads a batch of rows from "
+            "PostgreSQL, decodes each row's stored headers, sends them, and waits until the "
+            "broker confirmed the whole batch before it marks it published and reads the next "
+            "(the guarantee: a row is marked only once the broker has it); raw produce streams "
+            "records without waiting for anything."
         )
     for sc in data.get("services", []):
         if sc.ratio < 0.5:
@@ -832,7 +838,7 @@ def profile_section(sampled: dict[str, Any]) -> list[str]:
         "",
         "Share of each service's CPU samples, attributed to the innermost frame of a library or "
         "of the platform's own code (a socket write under asyncpg counts as asyncpg; threads "
-        "and the loop waiting are left out). Raw profiles: `profiles/<service>.txt` "
+        "and the loop waiting are left out). Raw profiles: `profiles/<service>.txt.gz` "
         "(py-spy raw format, for flame graphs).",
         "",
         "| where the CPU goes | " + " | ".join(names) + " |",
@@ -844,7 +850,12 @@ def profile_section(sampled: dict[str, Any]) -> list[str]:
         ]
         lines.append(f"| {category} | " + " | ".join(cells) + " |")
     lines.append("| samples | " + " | ".join(str(services[n].samples) for n in names) + " |")
-    lines += ["", "The platform's own functions with the most samples under them (innermost):", ""]
+    lines += [
+        "",
+        "The platform's own functions with the most samples in themselves (self time: the "
+        "sample's innermost frame is the platform's code):",
+        "",
+    ]
     for name in names:
         top = services[name].functions.most_common(4)
         listed = "; ".join(

@@ -88,5 +88,5 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
         r"^\| samples \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", report, flags=re.MULTILINE
     )
     assert samples is not None and all(int(n) > 0 for n in samples.groups())
-    assert (tmp_path / "profiles" / "order-intake.txt").stat().st_size > 0
+    assert (tmp_path / "profiles" / "order-intake.txt.gz").stat().st_size > 0
     assert all(results["rss_peak_bytes"][s] > 0 for s in ("order-intake", "monitoring"))
