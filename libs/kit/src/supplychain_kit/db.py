@@ -41,7 +41,11 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def ensure_schema(database_url: str, *, schema: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # IF NOT EXISTS does not hold against a concurrent CREATE (replicas starting
+        # together: a unique violation in pg_namespace), so one at a time
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"schema:{schema}")
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await conn.close()
 
@@ -82,14 +86,16 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, files: Iterable[Traversabl
     files = list(files)
     applied_now: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   name text PRIMARY KEY,
-                   applied_at timestamptz NOT NULL DEFAULT now());
-               ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text"""
-        )
+        # locked before the bookkeeping table is made: CREATE TABLE IF NOT EXISTS of two
+        # replicas starting together would collide (a unique violation in pg_type)
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", schema)
         try:
+            await conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       name text PRIMARY KEY,
+                       applied_at timestamptz NOT NULL DEFAULT now());
+                   ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text"""
+            )
             done = await _verify_applied(conn, schema=schema, files=files)
             for file in files:
                 if file.name in done:

@@ -1,0 +1,266 @@
+"""Replicas of the services for the failover tests: one stack per module (embedded Tansu with
+three partitions per topic, a fresh database), several processes of a service in one consumer
+group, and the probes that tell which replica holds what (plain clients, no project code)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from supplychain_devstack.processes import free_port
+from supplychain_devstack.services import ServiceProcess
+from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
+from support import Record
+
+# each service's schema (also its connections' application_name, see supplychain_kit.db)
+SCHEMAS = {
+    "order-intake": "order_intake",
+    "fulfilment": "fulfilment",
+    "invoicing": "invoicing",
+    "monitoring": "monitoring",
+}
+
+
+@dataclass
+class ReplicaStack:
+    """A broker, a database and any number of replicas of each service, sharing one env."""
+
+    tansu: EmbeddedTansu
+    database_url: str
+    env: dict[str, str]
+    log_dir: Path
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    dead: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.tansu.bootstrap_servers
+
+    def start(self, name: str, count: int = 1) -> list[ServiceProcess]:
+        """Start `count` more replicas of `name` (same env, own HTTP port), ready."""
+        started = []
+        for _ in range(count):
+            n = len(self.replicas.get(name, [])) + len([d for d in self.dead if d.name == name])
+            service = ServiceProcess(
+                name=name, port=free_port(), env=self.env, log_dir=self.log_dir / f"{name}-{n}"
+            )
+            service.start()
+            started.append(service)
+            self.replicas.setdefault(name, []).append(service)
+        for service in started:
+            service.wait_ready()
+        return started
+
+    def of(self, name: str) -> list[ServiceProcess]:
+        return self.replicas.get(name, [])
+
+    def kill(self, service: ServiceProcess) -> None:
+        """SIGKILL: no shutdown, no offset commit, no relay flush, no group leave."""
+        service.kill()
+        self.replicas[service.name].remove(service)
+        self.dead.append(service)
+
+    def pause_broker(self) -> None:
+        assert self.tansu.process is not None
+        os.kill(self.tansu.process.pid, signal.SIGSTOP)
+
+    def resume_broker(self) -> None:
+        assert self.tansu.process is not None
+        os.kill(self.tansu.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        for services in self.replicas.values():
+            for service in services:
+                service.resume()
+                service.stop()
+        self.tansu.stop()
+
+
+def stack_env(bootstrap: str, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": database_url,
+        **TANSU_CLIENT_ENV,  # session timeout 2 s, heartbeat 0.3 s
+        "OUTBOX_POLL_INTERVAL_MS": "100",
+        "CONSUMER_RETRY_BACKOFF_MS": "20",
+        "SUPPLYCHAIN_ENVIRONMENT": "test",
+        **extra,
+    }
+
+
+# --- the database, as an operator would look at it -----------------------------------------
+
+
+async def relay_leader(conn: asyncpg.Connection, schema: str) -> int | None:
+    """The local TCP port of the connection that holds the schema's relay lock (the
+    transaction-scoped advisory lock on hashtext('outbox:<schema>')) and waits for a row
+    lock (its batch sent, marking it published), if one does now."""
+    key = await conn.fetchval("SELECT hashtext($1)::bigint", f"outbox:{schema}")
+    classid, objid = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+    port: int | None = await conn.fetchval(
+        """SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.classid::bigint = $1 AND l.objid::bigint = $2
+             AND a.wait_event_type = 'Lock'""",
+        classid,
+        objid,
+    )
+    return port
+
+
+def owner_of_port(replicas: Iterable[ServiceProcess], port: int) -> ServiceProcess | None:
+    """The replica whose process has a TCP connection from local `port`."""
+    for replica in replicas:
+        assert replica.process is not None
+        connections = psutil.Process(replica.process.pid).net_connections(kind="tcp")
+        if any(c.laddr and c.laddr.port == port for c in connections):
+            return replica
+    return None
+
+
+async def unpublished_event_ids(database_url: str, schema: str) -> set[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            f'SELECT event_id::text FROM "{schema}".outbox WHERE published_at IS NULL'
+        )
+        return {r["event_id"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def outbox_event_ids(database_url: str, schema: str) -> Counter[str]:
+    """Every outbox row's event id (published or not): the events the service emitted."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(f'SELECT event_id::text FROM "{schema}".outbox')
+        return Counter(r["event_id"] for r in rows)
+    finally:
+        await conn.close()
+
+
+async def wait_drained(database_url: str, schemas: Iterable[str], *, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    pending: dict[str, int] = {}
+    conn = await asyncpg.connect(database_url)
+    try:
+        while time.monotonic() < deadline:
+            pending = {
+                s: await conn.fetchval(
+                    f'SELECT count(*) FROM "{s}".outbox WHERE published_at IS NULL'
+                )
+                for s in schemas
+            }
+            if not any(pending.values()):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    raise AssertionError(f"outboxes not drained within {timeout}s: {pending}")
+
+
+# --- the broker: topics read to their end ---------------------------------------------------
+
+
+async def read_to_end(
+    bootstrap: str, topics: Iterable[str], *, timeout: float = 30
+) -> list[Record]:
+    """Every record of the topics, from the beginning up to the high watermark each partition
+    had when the read began."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(
+                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+            )
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"could not read to the end within {timeout}s: {ends}")
+                batch = await consumer.getmany(timeout_ms=200)
+                for messages in batch.values():
+                    for m in messages:
+                        headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
+                        records.append(
+                            Record(m.topic, m.partition, m.offset, m.key, m.value, headers)
+                        )
+            again = await consumer.end_offsets(partitions)
+            if again == ends:
+                break
+            ends = again
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # aiokafka has no public call
+    found = consumer.partitions_for_topic(topic)
+    assert found, f"topic {topic} has no partitions"
+    return set(found)
+
+
+def event_counts(records: Iterable[Record]) -> Counter[str]:
+    """Records per event id."""
+    return Counter(json.loads(r.value)["event_id"] for r in records if r.value.startswith(b"{"))
+
+
+def facts(records: Iterable[Record]) -> dict[tuple[str, str], set[str]]:
+    """(order id, event type) → the distinct event ids recorded for it."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for r in records:
+        if not r.value.startswith(b"{"):
+            continue
+        body = json.loads(r.value)
+        found.setdefault((body["order_id"], body["event_type"]), set()).add(body["event_id"])
+    return found
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def applied(service: ServiceProcess, topic: str) -> float:
+    """Records of `topic` the replica applied, per its /metrics."""
+    text = httpx.get(f"{service.url}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("supplychain_consumer_messages_total{") and (
+            f'topic="{topic}"' in line and 'outcome="applied"' in line
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def metric(service: ServiceProcess, name: str, **labels: str) -> float:
+    text = httpx.get(f"{service.url}/metrics", timeout=5).text
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(w in line for w in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
