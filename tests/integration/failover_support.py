@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -17,7 +15,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
@@ -70,14 +67,6 @@ class ReplicaStack:
         service.kill()
         self.replicas[service.name].remove(service)
         self.dead.append(service)
-
-    def pause_broker(self) -> None:
-        assert self.tansu.process is not None
-        os.kill(self.tansu.process.pid, signal.SIGSTOP)
-
-    def resume_broker(self) -> None:
-        assert self.tansu.process is not None
-        os.kill(self.tansu.process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         for services in self.replicas.values():
@@ -171,58 +160,6 @@ async def wait_drained(database_url: str, schemas: Iterable[str], *, timeout: fl
 
 
 # --- the broker: topics read to their end ---------------------------------------------------
-
-
-async def read_to_end(
-    bootstrap: str, topics: Iterable[str], *, timeout: float = 30
-) -> list[Record]:
-    """Every record of the topics, from the beginning up to the high watermark each partition
-    had when the read began."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(
-                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-            )
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Record] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"could not read to the end within {timeout}s: {ends}")
-                batch = await consumer.getmany(timeout_ms=200)
-                for messages in batch.values():
-                    for m in messages:
-                        headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
-                        records.append(
-                            Record(m.topic, m.partition, m.offset, m.key, m.value, headers)
-                        )
-            again = await consumer.end_offsets(partitions)
-            if again == ends:
-                break
-            ends = again
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # aiokafka has no public call
-    found = consumer.partitions_for_topic(topic)
-    assert found, f"topic {topic} has no partitions"
-    return set(found)
 
 
 def event_counts(records: Iterable[Record]) -> Counter[str]:

@@ -33,7 +33,6 @@ from failover_support import (
     metric,
     outbox_event_ids,
     owner_of_port,
-    read_to_end,
     relay_leader,
     stack_env,
     unpublished_event_ids,
@@ -45,7 +44,7 @@ from supplychain_contracts.topics import dead_letter_topic
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_devstack.topics import create_topics
-from support import auth, read_records, reference_counts, wait_for_reference
+from support import auth, read_records, read_to_end, reference_counts, wait_for_reference
 
 pytestmark = pytest.mark.integration
 
