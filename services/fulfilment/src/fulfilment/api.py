@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db
+from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
@@ -29,13 +29,7 @@ from fulfilment.domain import (
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
 DepartmentCode = Annotated[
     str,
-    Path(
-        min_length=2,
-        max_length=32,
-        pattern=DEPARTMENT_CODE_PATTERN,
-        description="the supplying department",
-        examples=["FRAMES"],
-    ),
+    department_code_path("the supplying department"),
 ]
 PROBLEM = PROBLEM_RESPONSE
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {

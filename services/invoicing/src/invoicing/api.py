@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, Principal
 from supplychain_kit.http import Db
+from supplychain_kit.params import department_code_path, department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from invoicing import ledger, statements, store
@@ -78,12 +78,7 @@ async def list_invoices(
     caller: Caller,
     department: Annotated[
         str | None,
-        Query(
-            min_length=2,
-            max_length=32,
-            pattern=DEPARTMENT_CODE_PATTERN,
-            description="the caller's own department (the default)",
-        ),
+        department_code_query("the caller's own department (the default)"),
     ] = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -177,9 +172,7 @@ def _section(section: statements.Section) -> SectionOut:
     },
 )
 async def get_statement(
-    code: Annotated[
-        str, Path(min_length=2, max_length=32, pattern=DEPARTMENT_CODE_PATTERN, examples=["FRAMES"])
-    ],
+    code: Annotated[str, department_code_path("the department whose statement it is")],
     period: Period,
     request: Request,
     db: Db,

@@ -13,9 +13,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
-from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller
 from supplychain_kit.http import Db
+from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from monitoring import scorecards, sla, store
@@ -86,12 +86,7 @@ async def sla_policies(
     caller: Caller,
     supplier: Annotated[
         str | None,
-        Query(
-            min_length=2,
-            max_length=32,
-            pattern=DEPARTMENT_CODE_PATTERN,
-            description="only this supplying department",
-        ),
+        department_code_query("only this supplying department"),
     ] = None,
 ) -> list[Policy]:
     """The SLA policies in force: version, targets per stage, warning threshold, business

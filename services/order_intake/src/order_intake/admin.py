@@ -15,9 +15,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import CODE_PATTERN, CatalogueItem, Department, Employee
-from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
+from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import Problem, refused_definitions
 
 from order_intake import company_commands, company_store
@@ -28,13 +28,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 DepartmentCode = Annotated[
     str,
-    Path(
-        min_length=2,
-        max_length=32,
-        pattern=DEPARTMENT_CODE_PATTERN,
-        description="the department's code",
-        examples=["ASSEMBLY"],
-    ),
+    department_code_path("the department's code", example="ASSEMBLY"),
 ]
 Sku = Annotated[
     str,

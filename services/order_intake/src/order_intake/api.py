@@ -14,9 +14,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BeforeValidator
-from supplychain_contracts.envelope import DEPARTMENT_CODE_PATTERN
 from supplychain_kit.auth import Caller, Principal, require_department
 from supplychain_kit.http import Db, get_settings
+from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import Problem
 
 from order_intake import commands, domain, store
@@ -197,12 +197,7 @@ async def list_orders(
     status: Annotated[OrderStatus | None, Query(description="only orders in this status")] = None,
     supplier: Annotated[
         str | None,
-        Query(
-            max_length=32,
-            pattern=DEPARTMENT_CODE_PATTERN,
-            description="only orders to this supplying department",
-            examples=["FRAMES"],
-        ),
+        department_code_query("only orders to this supplying department"),
     ] = None,
     since: Annotated[
         datetime | None,
@@ -322,12 +317,7 @@ async def catalogue(
     caller: Caller,
     supplier: Annotated[
         str | None,
-        Query(
-            max_length=32,
-            pattern=DEPARTMENT_CODE_PATTERN,
-            description="only items of this supplying department",
-            examples=["FRAMES"],
-        ),
+        department_code_query("only items of this supplying department"),
     ] = None,
 ) -> list[dict[str, Any]]:
     """Catalogue items with supplier, transfer price, lead time and bill of materials."""
