@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +18,7 @@ from supplychain_contracts import (
     topic_for,
 )
 from supplychain_contracts.envelope import Envelope
+from supplychain_devstack.services import ServiceProcess
 from support import Record, produce
 
 SUPPLIER, REQUESTER = "WHEELS", "ASSEMBLY"
@@ -98,3 +102,20 @@ async def stage_of(
     return next(
         (h for h in response.json() if h["stage"] == stage and h["order_id"] == str(order_id)), None
     )
+
+
+async def run_replay(monitoring: ServiceProcess) -> tuple[int, dict[str, Any], str]:
+    """The real replay, as an operator runs it: exit code, its JSON report, its stderr."""
+    replay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitoring.replay",
+        "--timeout",
+        "60",
+        env={**os.environ, **monitoring.env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(replay.communicate(), 90)
+    assert stdout, stderr.decode()
+    return replay.returncode or 0, json.loads(stdout), stderr.decode()

@@ -13,9 +13,7 @@ the autopilot working the orders):
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ import httpx
 import pytest
 from monitoring.handlers import event_applier
 from monitoring.sinks import Silent
+from monitoring_support import run_replay
 from supplychain_contracts import (
     OrderAccepted,
     OrderLine,
@@ -107,23 +106,6 @@ def stack(
         for service in services.values():
             service.stop()
         tansu.stop()
-
-
-async def run_replay(monitoring: ServiceProcess) -> tuple[int, dict[str, Any], str]:
-    """The real replay, as an operator runs it: exit code, its JSON report, its stderr."""
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitoring.replay",
-        "--timeout",
-        "60",
-        env={**os.environ, **monitoring.env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(replay.communicate(), 90)
-    assert stdout, stderr.decode()
-    return replay.returncode or 0, json.loads(stdout), stderr.decode()
 
 
 async def place_load(intake: str) -> list[tuple[str, int]]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +19,7 @@ from monitoring_support import (
     placed,
     policies_env,
     publish,
+    run_replay,
     stage_of,
 )
 from supplychain_contracts import FeedbackGiven, HelpRequested, OrderRejected, topics
@@ -201,19 +200,8 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     assert "period" in bad_period.json()["detail"]
 
     # replay: the same stage results from the topics, and nothing emitted
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitoring.replay",
-        "--timeout",
-        "60",
-        env={**os.environ, **monitoring.env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(replay.communicate(), 90)
-    assert replay.returncode == 0, stdout.decode() + stderr.decode()
-    report = json.loads(stdout)
+    code, report, stderr = await run_replay(monitoring)
+    assert code == 0, json.dumps(report) + stderr
     assert report["differences"] == [], report
     assert report["stages_compared"] == 11  # acceptance and end_to_end of 4 orders, 3 fulfilments
     assert report["events_replayed"] == 15, report  # 11 of the orders, 4 SLA events
