@@ -10,9 +10,12 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 from supplychain_contracts import (
+    ComponentsReceived,
     ComponentsRequested,
     CreditNoteIssued,
     FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
     HelpRequested,
     InvoiceIssued,
     InvoiceLine,
@@ -24,9 +27,12 @@ from supplychain_contracts import (
     OrderPlaced,
     OrderRejected,
     OrderShipped,
+    PauseReason,
     Priority,
     RequestedComponent,
     SlaBreached,
+    SlaPaused,
+    SlaResumed,
     SlaWarning,
     Stage,
     WorkStarted,
@@ -145,6 +151,26 @@ def sample_events() -> list[Event]:
         OrderBlocked(**_parties(), reason="component rejected", blocking_order_id=uuid4()),
         FeedbackGiven(**_parties(), rating=4, comment="on time"),
         HelpRequested(**_parties(), subject="where is it?", message="needed tomorrow"),
+        HelpAwaitingRequester(**_parties(), help_event_id=uuid4(), question="which colour?"),
+        HelpAnswered(**_parties(), help_event_id=uuid4(), answer="red"),
+        ComponentsReceived(**_parties(), sub_order_ids=(uuid4(), uuid4())),
+        SlaPaused(
+            **_parties(),
+            stage=Stage.FULFILMENT,
+            reason=PauseReason.AWAITING_REQUESTER,
+            paused_at=WHEN,
+            policy_id="FRAMES",
+            policy_version=1,
+        ),
+        SlaResumed(
+            **_parties(),
+            stage=Stage.FULFILMENT,
+            reason=PauseReason.BLOCKED_ON_SUB_ORDERS,
+            paused_at=WHEN,
+            resumed_at=WHEN + timedelta(hours=1),
+            paused_seconds=3600.0,
+            deadline=WHEN + timedelta(hours=2),
+        ),
         *reference_samples(),
     ]
 
@@ -208,7 +234,7 @@ SAMPLES = sample_events() + operations_samples()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 22
+    assert len(all_event_models()) == 27
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -465,10 +491,15 @@ def test_header_names_are_the_contract() -> None:
         (OrderBlocked, topics.FULFILMENT),
         (FeedbackGiven, topics.FULFILMENT),
         (HelpRequested, topics.FULFILMENT),
+        (HelpAwaitingRequester, topics.FULFILMENT),
+        (HelpAnswered, topics.FULFILMENT),
+        (ComponentsReceived, topics.FULFILMENT),
         (InvoiceIssued, topics.INVOICING),
         (CreditNoteIssued, topics.INVOICING),
         (SlaWarning, topics.SLA),
         (SlaBreached, topics.SLA),
+        (SlaPaused, topics.SLA),
+        (SlaResumed, topics.SLA),
         (LegalEntityDefined, topics.REFERENCE),
         (DepartmentDefined, topics.REFERENCE),
         (CatalogueItemDefined, topics.REFERENCE),
@@ -487,7 +518,7 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 22
+    assert len(TOPIC_BY_EVENT_TYPE) == 27
 
 
 def test_a_redrive_is_keyed_by_the_dead_letter_record_it_republished() -> None:

@@ -3,9 +3,12 @@
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Envelope, follow_up, utc_now
 from supplychain_contracts.events import (
+    ComponentsReceived,
     ComponentsRequested,
     CreditNoteIssued,
     FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
     HelpRequested,
     InvoiceIssued,
     InvoiceLine,
@@ -17,9 +20,12 @@ from supplychain_contracts.events import (
     OrderPlaced,
     OrderRejected,
     OrderShipped,
+    PauseReason,
     Priority,
     RequestedComponent,
     SlaBreached,
+    SlaPaused,
+    SlaResumed,
     SlaWarning,
     Stage,
     WorkStarted,
@@ -33,10 +39,13 @@ from supplychain_contracts.registry import (
 )
 
 __all__ = [
+    "ComponentsReceived",
     "ComponentsRequested",
     "CreditNoteIssued",
     "Envelope",
     "FeedbackGiven",
+    "HelpAnswered",
+    "HelpAwaitingRequester",
     "HelpRequested",
     "InvoiceIssued",
     "InvoiceLine",
@@ -48,9 +57,12 @@ __all__ = [
     "OrderPlaced",
     "OrderRejected",
     "OrderShipped",
+    "PauseReason",
     "Priority",
     "RequestedComponent",
     "SlaBreached",
+    "SlaPaused",
+    "SlaResumed",
     "SlaWarning",
     "Stage",
     "WorkStarted",

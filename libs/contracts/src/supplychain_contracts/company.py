@@ -140,6 +140,16 @@ class SlaPolicy(Contract):
         default=None, description="a named calendar of the company (replaces `calendar`)"
     )
     service_credit_pct: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    pause_when_awaiting_requester: bool = Field(
+        default=False,
+        description="the supplier's clocks (acceptance, fulfilment) stand still from "
+        "HelpAwaitingRequester until the requester's HelpAnswered",
+    )
+    pause_when_blocked: bool = Field(
+        default=False,
+        description="the fulfilment clock stands still from ComponentsRequested until "
+        "ComponentsReceived (only the upstream departments' clocks run meanwhile)",
+    )
 
     @property
     def policy_key(self) -> str:

@@ -138,6 +138,31 @@ class HelpRequested(OrderParties):
     message: str = Field(default="", max_length=4000)
 
 
+class HelpAwaitingRequester(OrderParties):
+    """The supplier answered an open help request with a question: it now waits on the
+    requester (an SLA policy may pause the supplier's clock until `HelpAnswered`)."""
+
+    event_type: Literal["HelpAwaitingRequester"] = "HelpAwaitingRequester"
+    help_event_id: UUID = Field(description="the HelpRequested this follows up")
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class HelpAnswered(OrderParties):
+    """The requester answered the supplier's question: the supplier's clock runs again."""
+
+    event_type: Literal["HelpAnswered"] = "HelpAnswered"
+    help_event_id: UUID = Field(description="the HelpRequested this answers")
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class ComponentsReceived(OrderParties):
+    """Every component sub-order of this order is delivered: the supplier no longer waits on
+    upstream departments (it ends the wait `ComponentsRequested` began)."""
+
+    event_type: Literal["ComponentsReceived"] = "ComponentsReceived"
+    sub_order_ids: tuple[UUID, ...] = Field(min_length=1)
+
+
 # --- supplychain.invoicing.v1 ----------------------------------------------------------
 
 
@@ -177,6 +202,36 @@ class SlaClockEvent(OrderParties):
     target_seconds: float = Field(ge=0)
     policy_id: str | None = Field(default=None, description="the SLA policy the clock ran under")
     policy_version: int | None = Field(default=None, description="its version")
+
+
+class PauseReason(StrEnum):
+    """Why a stage's SLA clock stands still (the policy says which reasons pause it)."""
+
+    AWAITING_REQUESTER = "awaiting_requester"
+    BLOCKED_ON_SUB_ORDERS = "blocked_on_sub_orders"
+
+
+class SlaClockPause(OrderParties):
+    stage: Stage
+    reason: PauseReason
+    paused_at: UtcDatetime
+    policy_id: str | None = Field(default=None, description="the SLA policy the clock runs under")
+    policy_version: int | None = Field(default=None, description="its version")
+
+
+class SlaPaused(SlaClockPause):
+    """A stage's clock stopped: the supplier waits on the requester or on its sub-orders."""
+
+    event_type: Literal["SlaPaused"] = "SlaPaused"
+
+
+class SlaResumed(SlaClockPause):
+    """A stage's clock runs again; its deadline moved by the business time it stood still."""
+
+    event_type: Literal["SlaResumed"] = "SlaResumed"
+    resumed_at: UtcDatetime
+    paused_seconds: float = Field(ge=0, description="business seconds the pause took off the clock")
+    deadline: UtcDatetime | None = Field(default=None, description="the stage's new deadline")
 
 
 class SlaWarning(SlaClockEvent):

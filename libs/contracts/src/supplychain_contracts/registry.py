@@ -19,9 +19,12 @@ from pydantic import Field, TypeAdapter
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import (
+    ComponentsReceived,
     ComponentsRequested,
     CreditNoteIssued,
     FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
     HelpRequested,
     InvoiceIssued,
     OrderAccepted,
@@ -32,6 +35,8 @@ from supplychain_contracts.events import (
     OrderRejected,
     OrderShipped,
     SlaBreached,
+    SlaPaused,
+    SlaResumed,
     SlaWarning,
     WorkStarted,
 )
@@ -58,9 +63,12 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             OrderBlocked,
             FeedbackGiven,
             HelpRequested,
+            HelpAwaitingRequester,
+            HelpAnswered,
+            ComponentsReceived,
         ),
         topics.INVOICING: (InvoiceIssued, CreditNoteIssued),
-        topics.SLA: (SlaWarning, SlaBreached),
+        topics.SLA: (SlaWarning, SlaBreached, SlaPaused, SlaResumed),
         topics.REFERENCE: (
             LegalEntityDefined,
             DepartmentDefined,

@@ -12,7 +12,7 @@ from supplychain_contracts import topics
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import admin, api, commands, console
+from monitoring import admin, analytics_api, api, commands, console, exports_api
 from monitoring.clocks import run_sla_clocks
 from monitoring.company import OwnedReference, owned_reference
 from monitoring.config import MonitoringSettings
@@ -62,5 +62,11 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         title="Service-level monitoring",
         description="Handoff timelines, SLA clocks and scorecards of the production chain; "
         "the SLA policies and business calendars of the company.",
-        routers=[api.router, admin.router, console.router],
+        routers=[
+            api.router,
+            analytics_api.router,
+            exports_api.router,
+            admin.router,
+            console.router,
+        ],
     )

@@ -262,11 +262,29 @@ def _stage_row(record: asyncpg.Record) -> StageRow:
 # --- events, orders, stages ------------------------------------------------------------------
 
 
+# Kept in columns of handoff_events; `payload` holds the rest of an event.
+_COLUMN_FIELDS = frozenset(
+    {
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "order_id",
+        "root_order_id",
+        "causation_id",
+        "producer",
+        "supplier",
+        "requester",
+    }
+)
+
+
 async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: str | None) -> None:
     await conn.execute(
         """INSERT INTO handoff_events (event_id, order_id, root_order_id, event_type, occurred_at,
-               supplier, requester, trace_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING""",
+               supplier, requester, trace_id, payload)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+           ON CONFLICT (event_id) DO NOTHING""",
         event.event_id,
         event.order_id,
         event.root_order_id,
@@ -275,6 +293,7 @@ async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: 
         event.supplier,
         event.requester,
         trace_id,
+        event.model_dump_json(exclude=_COLUMN_FIELDS),
     )
 
 
