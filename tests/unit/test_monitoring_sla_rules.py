@@ -16,6 +16,7 @@ from monitoring.sla import (
     Alarm,
     Status,
     business_deadline,
+    business_seconds,
     clock_for,
     due_alarms,
     on_time_percent,
@@ -386,3 +387,23 @@ def test_replay_leaves_out_the_stages_of_orders_before_the_window() -> None:
         for s in ("acceptance", "end_to_end")
     ]
     assert (compared.stages, compared.outside_orders, compared.outside_stages) == (0, 1, 2)
+
+
+def test_business_seconds_counts_only_working_time() -> None:
+    # Friday 17:30 → Monday 07:30 Berlin: 30 min on Friday, 30 min on Monday
+    assert business_seconds(berlin(2026, 11, 6, 17, 30), berlin(2026, 11, 9, 7, 30), OFFICE) == HOUR
+    assert business_seconds(berlin(2026, 11, 7, 9), berlin(2026, 11, 8, 20), OFFICE) == 0
+    assert business_seconds(berlin(2026, 11, 2, 9), berlin(2026, 11, 2, 8), OFFICE) == 0
+    start = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    assert business_seconds(start, start + timedelta(days=3), BusinessCalendar()) == 3 * 86400
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+    ),
+    st.floats(min_value=0, max_value=200 * HOUR),
+)
+def test_business_seconds_inverts_business_deadline(start: datetime, target: float) -> None:
+    deadline = business_deadline(start, target, OFFICE)
+    assert business_seconds(start, deadline, OFFICE) == pytest.approx(target, abs=1e-3)

@@ -139,6 +139,26 @@ def business_deadline(start: datetime, seconds: float, calendar: BusinessCalenda
     raise ValueError(f"a target of {seconds}s does not fit in {MAX_CALENDAR_DAYS} calendar days")
 
 
+def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:
+    """Working time of `calendar` between two instants (0 when `end` is not after `start`):
+    the inverse of `business_deadline`, counted over the same windows."""
+    if end <= start:
+        return 0.0
+    zone = ZoneInfo(calendar.time_zone)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    total = timedelta()
+    day = start.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
+    last = end.astimezone(zone).date()
+    while day <= last:
+        if is_working_day(day, calendar):
+            opens, closes = _working_window(day, calendar, zone)
+            begin, finish = max(opens, start), min(closes, end)
+            if begin < finish:
+                total += finish - begin
+        day += timedelta(days=1)
+    return total.total_seconds()
+
+
 def clock_for(
     version: Version[SlaPolicy], stage: Stage, started_at: datetime, calendar: BusinessCalendar
 ) -> Clock | None:
