@@ -18,7 +18,7 @@ from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from monitoring import scorecards, sla, store
+from monitoring import analytics_api, scorecards, sla, store
 from monitoring.versions import Version, in_force
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
@@ -40,6 +40,11 @@ class Handoff(BaseModel):
     deadline: datetime | None
     status: sla.Status
     trace_id: str | None
+    time_split: analytics_api.TimeSplit | None = Field(
+        default=None,
+        description="where the stage's time went; on end_to_end rolled up over the sub-chain "
+        "along its critical path",
+    )
 
 
 class Policy(BaseModel):
@@ -63,10 +68,12 @@ async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff
     if not await store.order_exists(db, order_id):
         raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
     now = datetime.now(UTC)
+    splits = await analytics_api.handoff_splits(db, order_id, now=now)
     return [
         Handoff.model_validate(
             {
                 **row,
+                "time_split": splits.get((row["order_id"], row["stage"])),
                 "target_seconds": row["target_s"],
                 "status": sla.stage_status(
                     ended_at=row["ended_at"] if row["started_at"] else None,
