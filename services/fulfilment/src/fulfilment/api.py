@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_kit.auth import Caller, require_department
 from supplychain_kit.http import Db
@@ -20,6 +21,8 @@ from fulfilment.chain import UnknownCatalogueItem
 from fulfilment.domain import (
     Command,
     FeedbackAlreadyGiven,
+    HelpStatus,
+    IllegalHelpTransition,
     IllegalTransition,
     NotYourOrder,
     WaitingForSubOrders,
@@ -46,6 +49,23 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: PROBLEM,
 }
+
+HELP_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: PROBLEM,
+    403: {"description": "the other party owes this step", **PROBLEM},
+    404: {"description": "no such order, or no such help request on it", **PROBLEM},
+    409: {
+        "description": (
+            "the help request's state (`current_state`) does not allow "
+            "the step, or (asking the requester) the order is no longer open (`current_state`)"
+        ),
+        **PROBLEM,
+    },
+    422: PROBLEM,
+}
+HelpEventId = Annotated[
+    UUID, Path(description="the id of the HelpRequested event that opened the help request")
+]
 
 CATALOGUE_RETRY_AFTER_S = 1
 
@@ -82,6 +102,35 @@ class HelpBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject: str = Field(min_length=1, max_length=200)
     message: str = Field(default="", max_length=4000)
+
+
+class QuestionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000, description="what the supplier asks")
+
+
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=4000, description="the requester's answer")
+
+
+class HelpHistoryEntry(BaseModel):
+    event_id: UUID
+    event_type: Literal["HelpRequested", "HelpAwaitingRequester", "HelpAnswered"]
+    department: str = Field(description="who asked, questioned or answered")
+    text: str = Field(description="the request's message, the question or the answer")
+    status: HelpStatus = Field(description="the request's state after this step")
+    at: datetime
+
+
+class HelpRequestView(BaseModel):
+    help_event_id: UUID = Field(description="the HelpRequested that opened it")
+    subject: str
+    message: str
+    status: HelpStatus
+    requested_at: datetime
+    status_changed_at: datetime
+    history: list[HelpHistoryEntry]
 
 
 class EventResult(BaseModel):
@@ -129,6 +178,14 @@ async def _command_errors(db: asyncpg.Connection, order_id: UUID) -> AsyncIterat
             title="Catalogue item not known yet",
             headers={"Retry-After": str(CATALOGUE_RETRY_AFTER_S)},
             skus=list(exc.skus),
+        ) from exc
+    except commands.UnknownHelpRequest as exc:
+        raise Problem(
+            404, str(exc), order_id=str(order_id), help_event_id=str(exc.help_event_id)
+        ) from exc
+    except IllegalHelpTransition as exc:
+        raise Problem(
+            409, str(exc), title="Illegal help transition", current_state=exc.current.value
         ) from exc
     except FeedbackAlreadyGiven as exc:
         raise Problem(409, str(exc), title="Feedback already given", field="order_id") from exc
@@ -224,5 +281,61 @@ async def request_help(order_id: UUID, body: HelpBody, db: Db, caller: Caller) -
             department=caller.department,
             subject=body.subject,
             message=body.message,
+        )
+    return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)
+
+
+@router.get(
+    "/orders/{order_id}/help",
+    response_model=list[HelpRequestView],
+    responses={401: PROBLEM, 404: PROBLEM},
+)
+async def help_requests(order_id: UUID, db: Db, caller: Caller) -> list[dict[str, Any]]:
+    """The order's help requests with their state and history; supplier or requester only."""
+    item = await store.work_item_view(db, order_id)
+    if item is None or caller.department not in (item["supplier"], item["requester"]):
+        raise Problem(404, f"no work item for order {order_id}", order_id=str(order_id))
+    return await store.help_requests_view(db, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/help/{help_event_id}/awaiting-requester",
+    status_code=201,
+    response_model=EventResult,
+    responses=HELP_ERRORS,
+)
+async def ask_requester(
+    order_id: UUID, help_event_id: HelpEventId, body: QuestionBody, db: Db, caller: Caller
+) -> EventResult:
+    """The supplier puts an open or answered help request back to the requester with a
+    question (the request awaits the requester)."""
+    async with _command_errors(db, order_id):
+        event = await commands.ask_requester(
+            db,
+            order_id=order_id,
+            help_event_id=help_event_id,
+            department=caller.department,
+            question=body.question,
+        )
+    return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)
+
+
+@router.post(
+    "/orders/{order_id}/help/{help_event_id}/answer",
+    status_code=201,
+    response_model=EventResult,
+    responses=HELP_ERRORS,
+)
+async def answer_help(
+    order_id: UUID, help_event_id: HelpEventId, body: AnswerBody, db: Db, caller: Caller
+) -> EventResult:
+    """The requester answers the question of a help request awaiting it."""
+    async with _command_errors(db, order_id):
+        event = await commands.answer_help(
+            db,
+            order_id=order_id,
+            help_event_id=help_event_id,
+            department=caller.department,
+            answer=body.answer,
         )
     return EventResult(order_id=order_id, event_id=event.event_id, event_type=event.event_type)

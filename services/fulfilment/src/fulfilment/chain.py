@@ -8,6 +8,7 @@ from decimal import Decimal
 from uuid import UUID, uuid5
 
 from supplychain_contracts import (
+    ComponentsReceived,
     ComponentsRequested,
     OrderAccepted,
     OrderBlocked,
@@ -23,7 +24,7 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.reference import CatalogueItemDefined
 
-from fulfilment.domain import PRODUCER, SubOrder, WorkItem, WorkStatus, parties
+from fulfilment.domain import PRODUCER, SubOrder, WorkItem, WorkStatus, parties, undelivered
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,40 @@ def block_parent(
             f"from {sub_order.supplier} is {sub_order.status.value}: {reason}"
         ),
         blocking_order_id=sub_order.order_id,
+    )
+
+
+# A parent whose supplier still waits on its components (it cannot ship before they arrive).
+WAITING_ON_COMPONENTS = frozenset({WorkStatus.ACCEPTED, WorkStatus.IN_PROGRESS})
+
+
+def components_received_id(parent_order_id: UUID) -> UUID:
+    """Derived, not random, as sub-order ids are: a parent's components arrive once, so a
+    repeat of its ComponentsReceived would have the same id and the outbox would drop it."""
+    return uuid5(parent_order_id, "ComponentsReceived")
+
+
+def components_received(
+    parent: WorkItem, sub_orders: Sequence[SubOrder], *, delivered: OrderDelivered
+) -> ComponentsReceived | None:
+    """ComponentsReceived on the parent when `delivered` (a sub-order's receipt, already
+    recorded in `sub_orders`) was its last undelivered component; None while any other is
+    outstanding or when the parent no longer waits (cancelled, say).
+
+    Called once per sub-order reaching delivered (a final state: a redelivered receipt moves
+    nothing), so the last delivery of a parent raises it once.
+    """
+    if (
+        parent.status not in WAITING_ON_COMPONENTS
+        or delivered.order_id not in {s.order_id for s in sub_orders}
+        or undelivered(sub_orders)
+    ):
+        return None
+    return ComponentsReceived(
+        **parties(parent),
+        event_id=components_received_id(parent.order_id),
+        causation_id=delivered.event_id,
+        sub_order_ids=tuple(s.order_id for s in sub_orders),
     )
 
 

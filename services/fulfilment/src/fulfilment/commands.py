@@ -19,6 +19,14 @@ class UnknownOrder(Exception):
     pass
 
 
+class UnknownHelpRequest(LookupError):
+    """No help request with that id on that order."""
+
+    def __init__(self, order_id: UUID, help_event_id: UUID) -> None:
+        super().__init__(f"no help request {help_event_id} on order {order_id}")
+        self.help_event_id = help_event_id
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: WorkStatus
@@ -28,6 +36,10 @@ class Outcome:
 
 def _requester(item: WorkItem) -> str:
     return item.requester
+
+
+def _supplier(item: WorkItem) -> str:
+    return item.supplier
 
 
 async def _load(
@@ -141,3 +153,85 @@ async def request_help(
         )
         await outbox.append(conn, [event])
     return event
+
+
+async def ask_requester(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    help_event_id: UUID,
+    department: str,
+    question: str,
+) -> Envelope:
+    """The supplier puts a help request back to the requester with a question."""
+
+    def step(item: WorkItem, request: domain.HelpRequest) -> domain.HelpStep:
+        return domain.ask_requester(item, request, question=question)
+
+    return await _move_help(
+        conn,
+        order_id=order_id,
+        help_event_id=help_event_id,
+        department=department,
+        owner=_supplier,
+        action="ask the requester about help on",
+        step=step,
+        text=question,
+        span_name="help awaiting requester",
+    )
+
+
+async def answer_help(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    help_event_id: UUID,
+    department: str,
+    answer: str,
+) -> Envelope:
+    """The requester answers the supplier's question on a help request."""
+
+    def step(item: WorkItem, request: domain.HelpRequest) -> domain.HelpStep:
+        return domain.answer_help(item, request, answer=answer)
+
+    return await _move_help(
+        conn,
+        order_id=order_id,
+        help_event_id=help_event_id,
+        department=department,
+        owner=_requester,
+        action="answer help on",
+        step=step,
+        text=answer,
+        span_name="help answer",
+    )
+
+
+async def _move_help(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    help_event_id: UUID,
+    department: str,
+    owner: Callable[[WorkItem], str],
+    action: str,
+    step: Callable[[WorkItem, domain.HelpRequest], domain.HelpStep],
+    text: str,
+    span_name: str,
+) -> Envelope:
+    """One step of a help request by the party that owes it: the order, then the request
+    locked (the order's lock first, as every command takes it); state, history and event in
+    the caller's transaction. Raises UnknownOrder, domain.NotYourOrder, UnknownHelpRequest,
+    domain.IllegalTransition (the order) or domain.IllegalHelpTransition (the request)."""
+    item, order_trace = await _load(
+        conn, order_id, department=department, owner=owner, action=action
+    )
+    request = await store.lock_help_request(conn, order_id=order_id, help_event_id=help_event_id)
+    if request is None:
+        raise UnknownHelpRequest(order_id, help_event_id)
+    with join_trace(f"fulfilment {span_name}", order_trace) as span:
+        moved = step(item, request)
+        set_order_attributes(span, moved.event)
+        await store.save_help_step(conn, request, moved, department=department, text=text)
+        await outbox.append(conn, [moved.event])
+    return moved.event

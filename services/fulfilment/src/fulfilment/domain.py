@@ -11,6 +11,8 @@ from uuid import UUID
 
 from supplychain_contracts import (
     FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
     HelpRequested,
     OrderAccepted,
     OrderDelivered,
@@ -213,3 +215,69 @@ def request_help(item: WorkItem, *, subject: str, message: str) -> HelpRequested
     return HelpRequested(
         **parties(item), causation_id=item.last_event_id, subject=subject, message=message
     )
+
+
+# --- help requests: open → awaiting_requester → answered (→ awaiting_requester again) -------
+
+
+class HelpStatus(StrEnum):
+    OPEN = "open"  # the supplier owes the next step
+    AWAITING_REQUESTER = "awaiting_requester"  # the supplier asked back: the requester owes it
+    ANSWERED = "answered"  # the requester answered: the supplier owes the next step again
+
+
+# Where the supplier may ask the requester a question (again: an answer may raise another).
+ASKABLE = frozenset({HelpStatus.OPEN, HelpStatus.ANSWERED})
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    event_id: UUID  # the HelpRequested that opened it: the request's identity
+    order_id: UUID
+    status: HelpStatus
+    last_event_id: UUID  # its latest event, which the next one is caused by
+
+
+@dataclass(frozen=True)
+class HelpStep:
+    """A help request's next state and the event that says so."""
+
+    status: HelpStatus
+    event: HelpAwaitingRequester | HelpAnswered
+
+
+class IllegalHelpTransition(Exception):
+    """The help request is not in a state that allows the step."""
+
+    def __init__(self, action: str, current: HelpStatus) -> None:
+        super().__init__(f"cannot {action} a help request that is {current.value}")
+        self.current = current
+
+
+def ask_requester(item: WorkItem, request: HelpRequest, *, question: str) -> HelpStep:
+    """The supplier puts an open (or answered) help request back to the requester with a
+    question, while the order is still open: the requester owes the next step."""
+    if item.status not in OPEN:
+        raise IllegalTransition("ask the requester about", item.status)
+    if request.status not in ASKABLE:
+        raise IllegalHelpTransition("ask the requester about", request.status)
+    event = HelpAwaitingRequester(
+        **parties(item),
+        causation_id=request.last_event_id,
+        help_event_id=request.event_id,
+        question=question,
+    )
+    return HelpStep(HelpStatus.AWAITING_REQUESTER, event)
+
+
+def answer_help(item: WorkItem, request: HelpRequest, *, answer: str) -> HelpStep:
+    """The requester answers the supplier's question (only while one is awaiting it)."""
+    if request.status is not HelpStatus.AWAITING_REQUESTER:
+        raise IllegalHelpTransition("answer", request.status)
+    event = HelpAnswered(
+        **parties(item),
+        causation_id=request.last_event_id,
+        help_event_id=request.event_id,
+        answer=answer,
+    )
+    return HelpStep(HelpStatus.ANSWERED, event)

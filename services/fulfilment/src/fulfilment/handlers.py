@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import asyncpg
-from supplychain_contracts import Envelope, OrderCancelled, OrderPlaced
+from supplychain_contracts import Envelope, OrderCancelled, OrderDelivered, OrderPlaced
 from supplychain_contracts.reference import CatalogueItemDefined
 from supplychain_kit import outbox
 from supplychain_kit.consumer import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
 from fulfilment import chain, store, work_signal
-from fulfilment.domain import CANCELLABLE, WorkStatus
+from fulfilment.domain import CANCELLABLE, WorkItem, WorkStatus
 
 
 async def define_catalogue_item(conn: asyncpg.Connection, defined: CatalogueItemDefined) -> None:
@@ -51,7 +51,7 @@ async def cancel(conn: asyncpg.Connection, event: OrderCancelled) -> None:
 
 async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -> None:
     """A sub-order's own event updates its record on the parent; one that can no longer be
-    delivered blocks the parent."""
+    delivered blocks the parent, the last one delivered tells it its components are in."""
     parent_order_id = await store.parent_of(conn, event.order_id)
     if parent_order_id is None:
         return  # not a sub-order raised by this service
@@ -78,6 +78,27 @@ async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -
             reason=blocked.reason,
         )
         await outbox.append(conn, [blocked])
+    if isinstance(event, OrderDelivered):
+        await _components_received(conn, parent, event)
+
+
+async def _components_received(
+    conn: asyncpg.Connection, parent: WorkItem, delivered: OrderDelivered
+) -> None:
+    """ComponentsReceived once the last sub-order is delivered. Exactly once: the sub-order
+    reached delivered just now (a redelivered receipt returned above, as the inbox would
+    already have dropped it), under the parent's lock, so two last deliveries cannot both see
+    the others outstanding; its id is derived from the parent, so even a repeat would be one
+    outbox row."""
+    received = chain.components_received(
+        parent, await store.sub_orders_of(conn, parent.order_id), delivered=delivered
+    )
+    if received is None:
+        return
+    # the parent's next event (WorkStarted, OrderShipped) follows from it, as after
+    # ComponentsRequested; its status (and the autopilot's wait in it) does not change
+    await store.set_last_event_id(conn, parent.order_id, received.event_id)
+    await outbox.append(conn, [received])
 
 
 # The subscriber: every event a sub-order reports moves its record on the parent; a

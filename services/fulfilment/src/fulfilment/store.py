@@ -13,7 +13,7 @@ import asyncpg
 from supplychain_contracts import OrderLine, OrderPlaced, Priority
 
 from fulfilment.chain import Catalogue, CatalogueEntry
-from fulfilment.domain import SubOrder, WorkItem, WorkStatus
+from fulfilment.domain import HelpRequest, HelpStatus, HelpStep, SubOrder, WorkItem, WorkStatus
 
 
 async def save_catalogue_entry(
@@ -128,6 +128,13 @@ async def set_status(
         status.value,
         event_id,
         reason,
+    )
+
+
+async def set_last_event_id(conn: asyncpg.Connection, order_id: UUID, event_id: UUID) -> None:
+    """The event the order's next one follows from, its status (and time in it) unchanged."""
+    await conn.execute(
+        "UPDATE work_items SET last_event_id = $2 WHERE order_id = $1", order_id, event_id
     )
 
 
@@ -265,10 +272,73 @@ async def save_help_request(
     conn: asyncpg.Connection, *, order_id: UUID, subject: str, message: str, event_id: UUID
 ) -> None:
     await conn.execute(
-        """INSERT INTO help_requests (event_id, order_id, subject, message)
-           VALUES ($1, $2, $3, $4)""",
+        """INSERT INTO help_requests (event_id, order_id, subject, message, status, last_event_id)
+           VALUES ($1, $2, $3, $4, 'open', $1)""",
         event_id,
         order_id,
         subject,
         message,
     )
+
+
+async def lock_help_request(
+    conn: asyncpg.Connection, *, order_id: UUID, help_event_id: UUID
+) -> HelpRequest | None:
+    """The order's help request opened by `help_event_id`, locked for this transaction."""
+    row = await conn.fetchrow(
+        """SELECT event_id, order_id, status, last_event_id FROM help_requests
+           WHERE event_id = $1 AND order_id = $2 FOR UPDATE""",
+        help_event_id,
+        order_id,
+    )
+    if row is None:
+        return None
+    return HelpRequest(
+        event_id=row["event_id"],
+        order_id=row["order_id"],
+        status=HelpStatus(row["status"]),
+        last_event_id=row["last_event_id"],
+    )
+
+
+async def save_help_step(
+    conn: asyncpg.Connection, request: HelpRequest, step: HelpStep, *, department: str, text: str
+) -> None:
+    """The request's new state, and the question or answer in its history."""
+    await conn.execute(
+        """WITH moved AS (
+               UPDATE help_requests SET status = $3, last_event_id = $1, status_changed_at = now()
+               WHERE event_id = $2)
+           INSERT INTO help_request_steps (event_id, help_event_id, event_type, department, text,
+               status)
+           VALUES ($1, $2, $4, $5, $6, $3)""",
+        step.event.event_id,
+        request.event_id,
+        step.status.value,
+        step.event.event_type,
+        department,
+        text,
+    )
+
+
+async def help_requests_view(conn: asyncpg.Connection, order_id: UUID) -> list[dict[str, Any]]:
+    """The order's help requests, oldest first, each with its state and its history: the
+    request itself (by the requester), then every question and answer."""
+    rows = await conn.fetch(
+        """SELECT h.event_id AS help_event_id, h.subject, h.message, h.status, h.requested_at,
+                  h.status_changed_at,
+                  jsonb_build_array(jsonb_build_object(
+                      'event_id', h.event_id, 'event_type', 'HelpRequested',
+                      'department', w.requester, 'text', h.message, 'status', 'open',
+                      'at', h.requested_at))
+                  || (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                              'event_id', s.event_id, 'event_type', s.event_type,
+                              'department', s.department, 'text', s.text, 'status', s.status,
+                              'at', s.given_at) ORDER BY s.position), '[]'::jsonb)
+                      FROM help_request_steps s WHERE s.help_event_id = h.event_id) AS history
+           FROM help_requests h JOIN work_items w USING (order_id)
+           WHERE h.order_id = $1
+           ORDER BY h.requested_at, h.event_id""",
+        order_id,
+    )
+    return [{**dict(row), "history": json.loads(row["history"])} for row in rows]
