@@ -42,6 +42,20 @@ HANDOFF_DURATION: Final = Histogram(
     ["stage", "supplier", "requester"],
     buckets=HANDOFF_BUCKETS,
 )
+# Where a handoff's time goes (monitoring's time split, issue 15): the supplier's wait before
+# it starts work, then its work until it ships (less the time blocked on sub-orders or paused).
+HANDOFF_WAIT: Final = Histogram(
+    "supplychain_handoff_wait_seconds",
+    "Time an order waited before its supplier started work (not blocked, not paused)",
+    ["supplier", "requester"],
+    buckets=HANDOFF_BUCKETS,
+)
+HANDOFF_WORK: Final = Histogram(
+    "supplychain_handoff_work_seconds",
+    "Time a supplier worked on an order until it shipped (less blocked and paused time)",
+    ["supplier", "requester"],
+    buckets=HANDOFF_BUCKETS,
+)
 SLA_BREACHES: Final = Counter(
     "supplychain_sla_breaches", "SLA deadlines that ran out", ["stage", "supplier"]
 )
