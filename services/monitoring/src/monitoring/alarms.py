@@ -12,14 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from supplychain_contracts import SlaBreached, SlaWarning, Stage
-from supplychain_contracts.events import SlaClockEvent
+from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused, SlaResumed
 
+from monitoring import sla
+from monitoring.pauses import Pause
 from monitoring.sla import Alarm, StageRow
 
 PRODUCER = "monitoring"
 # Alarm event ids derive from (order, stage, alarm): even a second writer could not make a
 # second event, the outbox and every inbox would see the same id.
 ALARM_NAMESPACE = uuid.UUID("6f1c9a52-5d0b-4b8e-9a57-3c1e2f0d8b11")
+# SlaPaused / SlaResumed ids derive from (order, stage, the event that began the pause).
+PAUSE_NAMESPACE = uuid.UUID("0b8f3f6e-2a61-4f0c-8d0e-5b7e9c1a4d27")
 EVENT_OF_ALARM: dict[Alarm, type[SlaClockEvent]] = {
     Alarm.WARNING: SlaWarning,
     Alarm.BREACH: SlaBreached,
@@ -61,3 +65,59 @@ def alarm_event(stage: StageRow, alarm: Alarm, *, now: datetime) -> SlaClockEven
 
 def alarm_events(stage: StageRow, alarms: Sequence[Alarm], *, now: datetime) -> list[SlaClockEvent]:
     return [alarm_event(stage, alarm, now=now) for alarm in alarms]
+
+
+def pause_event_id(order_id: uuid.UUID, stage: Stage, pause: Pause, kind: str) -> uuid.UUID:
+    return uuid.uuid5(PAUSE_NAMESPACE, f"{order_id}:{stage.value}:{pause.paused_by}:{kind}")
+
+
+def pause_events(stage: StageRow, pauses: Sequence[Pause]) -> list[SlaClockPause]:
+    """SlaPaused for each pause of the stage (cut to it: `pauses.stage_pauses`), SlaResumed for
+    each that ended, with the business seconds it took off and the stage's deadline now (None
+    while another pause still stops the clock). Timed when the clock stopped and ran again."""
+    events: list[SlaClockPause] = []
+    for pause in pauses:
+        common = dict(
+            order_id=stage.order_id,
+            root_order_id=stage.root_order_id,
+            producer=PRODUCER,
+            supplier=stage.supplier,
+            requester=stage.requester,
+            employee_id=stage.employee_id,
+            stage=stage.stage,
+            reason=pause.reason,
+            paused_at=pause.paused_at,
+            policy_id=stage.policy_key,
+            policy_version=stage.policy_version,
+        )
+        events.append(
+            SlaPaused.model_validate(
+                dict(
+                    common,
+                    event_id=pause_event_id(stage.order_id, stage.stage, pause, "paused"),
+                    occurred_at=pause.paused_at,
+                    causation_id=pause.paused_by,
+                )
+            )
+        )
+        if pause.resumed_at is None:
+            continue
+        paused_seconds = (
+            sla.business_seconds(pause.paused_at, pause.resumed_at, stage.calendar)
+            if stage.calendar is not None
+            else 0.0
+        )
+        events.append(
+            SlaResumed.model_validate(
+                dict(
+                    common,
+                    event_id=pause_event_id(stage.order_id, stage.stage, pause, "resumed"),
+                    occurred_at=pause.resumed_at,
+                    causation_id=pause.resumed_by or pause.paused_by,
+                    resumed_at=pause.resumed_at,
+                    paused_seconds=paused_seconds,
+                    deadline=stage.deadline,
+                )
+            )
+        )
+    return events

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
+from prometheus_client import Counter
 from supplychain_contracts import SlaBreached, SlaWarning
-from supplychain_contracts.events import SlaClockEvent
+from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused
 from supplychain_kit import metrics, outbox
 from supplychain_kit.effects import after_commit
 
@@ -22,6 +23,11 @@ COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
     SlaBreached: metrics.SLA_BREACHES,
 }
+SLA_PAUSES = Counter(
+    "supplychain_sla_pauses",
+    "SLA clocks stopped: the supplier waits on the requester or on its sub-orders",
+    ["stage", "supplier", "reason"],
+)
 
 
 class AlarmSink(Protocol):
@@ -32,6 +38,11 @@ class AlarmSink(Protocol):
 
     def stage_closed(self, stage: StageRow, duration_s: float) -> None:
         """The stage's duration was recorded in the current transaction."""
+
+    async def pauses_noticed(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockPause]
+    ) -> None:
+        """A stage's clock stopped or ran again (each event once), in the transaction of `conn`."""
 
 
 class Emitting:
@@ -50,6 +61,12 @@ class Emitting:
         )
         after_commit(lambda: histogram.observe(duration_s, exemplar=exemplar))
 
+    async def pauses_noticed(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockPause]
+    ) -> None:
+        await outbox.append(conn, events)
+        after_commit(lambda: _count_pauses(events))
+
 
 class Silent:
     """The replay's sink: the state is rebuilt, nothing leaves the service."""
@@ -62,7 +79,19 @@ class Silent:
     def stage_closed(self, stage: StageRow, duration_s: float) -> None:
         return None
 
+    async def pauses_noticed(
+        self, conn: asyncpg.Connection, events: Sequence[SlaClockPause]
+    ) -> None:
+        return None
+
 
 def _count(events: Sequence[SlaClockEvent]) -> None:
     for event in events:
         COUNTER_OF_EVENT[type(event)].labels(stage=event.stage.value, supplier=event.supplier).inc()
+
+
+def _count_pauses(events: Sequence[SlaClockPause]) -> None:
+    for event in events:
+        if isinstance(event, SlaPaused):
+            labels = {"stage": event.stage.value, "supplier": event.supplier}
+            SLA_PAUSES.labels(**labels, reason=event.reason.value).inc()

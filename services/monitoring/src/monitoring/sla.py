@@ -4,7 +4,7 @@ is, which alarms a stored stage has due."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,6 +26,7 @@ MAX_CALENDAR_DAYS = 3 * 366
 
 class Status(StrEnum):
     OPEN = "open"
+    PAUSED = "paused"
     WARNING = "warning"
     BREACHED = "breached"
     MET = "met"
@@ -39,7 +40,10 @@ class Alarm(StrEnum):
 @dataclass(frozen=True)
 class Clock:
     """When a stage's warning and deadline fall, under which policy (its number, its contract
-    identity and version, and the credit it grants on a breach)."""
+    identity and version, and the credit it grants on a breach).
+
+    A clock that may pause keeps what moving it needs: the working time to its warning, the
+    calendar it counts in and the reasons that stop it (`pauses.reasons_pausing`)."""
 
     policy_id: int
     target_seconds: float
@@ -48,6 +52,9 @@ class Clock:
     policy_key: str | None = None
     policy_version: int | None = None
     service_credit_pct: Decimal | None = None
+    warning_seconds: float | None = None
+    calendar: BusinessCalendar | None = None
+    pause_reasons: tuple[str, ...] = ()
 
 
 def policy_for(
@@ -139,6 +146,27 @@ def business_deadline(start: datetime, seconds: float, calendar: BusinessCalenda
     raise ValueError(f"a target of {seconds}s does not fit in {MAX_CALENDAR_DAYS} calendar days")
 
 
+def working_windows(
+    start: datetime, calendar: BusinessCalendar
+) -> Iterator[tuple[datetime, datetime]]:
+    """The calendar's working windows from `start` on (the first one cut at `start`), in UTC and
+    in order, over at most MAX_CALENDAR_DAYS: the windows `business_deadline` counts in."""
+    if not calendar.working_days:
+        raise ValueError("a business calendar needs at least one working day")
+    if calendar.start_hour >= calendar.end_hour:
+        raise ValueError("a working day must end after it starts")
+    zone = ZoneInfo(calendar.time_zone)
+    cursor = start.astimezone(UTC)
+    day = cursor.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
+    for _ in range(MAX_CALENDAR_DAYS):
+        if is_working_day(day, calendar):
+            opens, closes = _working_window(day, calendar, zone)
+            begin = max(opens, cursor)
+            if begin < closes:
+                yield begin, closes
+        day += timedelta(days=1)
+
+
 def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:
     """Working time of `calendar` between two instants (0 when `end` is not after `start`):
     the inverse of `business_deadline`, counted over the same windows."""
@@ -168,14 +196,17 @@ def clock_for(
     target = policy.targets_seconds.get(stage)
     if target is None:
         return None
+    warning = target * policy.warning_threshold
     return Clock(
         policy_id=version.number,
         target_seconds=target,
-        warn_at=business_deadline(started_at, target * policy.warning_threshold, calendar),
+        warn_at=business_deadline(started_at, warning, calendar),
         deadline=business_deadline(started_at, target, calendar),
         policy_key=version.key,
         policy_version=version.version,
         service_credit_pct=policy.service_credit_pct,
+        warning_seconds=warning,
+        calendar=calendar,
     )
 
 
@@ -205,8 +236,10 @@ def stage_status(
     warn_at: datetime | None,
     deadline: datetime | None,
     now: datetime,
+    paused: bool = False,
 ) -> Status:
-    """met / breached for a closed stage (by its real end), open / warning / breached while it runs.
+    """met / breached for a closed stage (by its real end), open / paused / warning / breached
+    while it runs (`paused`: its clock stands still now; a deadline already missed stays so).
 
     A stage without a target (no policy) that has closed is met: there was nothing to miss.
     """
@@ -214,6 +247,8 @@ def stage_status(
         return Status.BREACHED if deadline is not None and ended_at > deadline else Status.MET
     if deadline is not None and now >= deadline:
         return Status.BREACHED
+    if paused:
+        return Status.PAUSED
     if warn_at is not None and now >= warn_at:
         return Status.WARNING
     return Status.OPEN
@@ -261,6 +296,12 @@ class StageRow:
     policy_key: str | None = None  # the policy as the contract names it
     policy_version: int | None = None
     service_credit_pct: Decimal | None = None
+    # a clock that may pause (pauses.py): what moving it needs, and how it stands
+    pause_reasons: tuple[str, ...] = ()
+    warning_s: float | None = None
+    calendar: BusinessCalendar | None = None
+    paused_s: float = 0.0  # business seconds its closed pauses took off the clock
+    paused_since: datetime | None = None  # its clock stands still since then
 
     @property
     def needs_clock(self) -> bool:

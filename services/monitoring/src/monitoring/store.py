@@ -11,10 +11,11 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import Stage
-from supplychain_contracts.company import NamedCalendar, SlaPolicy
-from supplychain_contracts.events import OrderParties, SlaClockEvent
+from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
+from supplychain_contracts.events import OrderParties, PauseReason, SlaClockEvent
 
 from monitoring.domain import Edge
+from monitoring.pauses import PausedClock, PauseEdge
 from monitoring.sla import Alarm, Clock, StageRow
 from monitoring.versions import Change, Version
 
@@ -256,6 +257,15 @@ def _stage_row(record: asyncpg.Record) -> StageRow:
         deadline=record["deadline"],
         warning_raised_at=record["warning_raised_at"],
         breach_raised_at=record["breach_raised_at"],
+        pause_reasons=tuple(record["pause_reasons"]),
+        warning_s=record["warning_s"],
+        calendar=(
+            None
+            if record["calendar"] is None
+            else BusinessCalendar.model_validate_json(record["calendar"])
+        ),
+        paused_s=record["paused_s"],
+        paused_since=record["paused_since"],
     )
 
 
@@ -293,7 +303,7 @@ async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: 
         event.supplier,
         event.requester,
         trace_id,
-        event.model_dump_json(exclude=_COLUMN_FIELDS),
+        event.model_dump_json(exclude=set(_COLUMN_FIELDS)),
     )
 
 
@@ -386,7 +396,8 @@ async def set_clock(
 ) -> StageRow:
     record = await conn.fetchrow(
         """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6,
-               policy_key = $7, policy_version = $8, service_credit_pct = $9
+               policy_key = $7, policy_version = $8, service_credit_pct = $9,
+               warning_s = $10, calendar = $11::jsonb, pause_reasons = $12
            WHERE order_id = $1 AND stage = $2 RETURNING *""",
         order_id,
         stage.value,
@@ -397,8 +408,97 @@ async def set_clock(
         clock.policy_key,
         clock.policy_version,
         clock.service_credit_pct,
+        clock.warning_seconds,
+        None if clock.calendar is None else clock.calendar.model_dump_json(),
+        list(clock.pause_reasons),
     )
     return _stage_row(record)
+
+
+# --- paused clocks ---------------------------------------------------------------------------
+
+
+async def lock_order_clocks(conn: asyncpg.Connection, order_id: UUID) -> None:
+    """One transaction at a time moves an order's clocks (a pause seen on one topic, the
+    clock it stops set from another), to the commit: each sees what the other wrote."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('monitoring:pauses:' || $1::text, 0))",
+        order_id,
+    )
+
+
+async def record_pause_edge(conn: asyncpg.Connection, order_id: UUID, edge: PauseEdge) -> None:
+    await conn.execute(
+        """INSERT INTO pause_edges (event_id, order_id, reason, pause_key, edge, at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
+        edge.event_id,
+        order_id,
+        edge.reason.value,
+        edge.key,
+        edge.edge.value,
+        edge.at,
+    )
+
+
+async def pause_edges(
+    conn: asyncpg.Connection, order_ids: Sequence[UUID]
+) -> dict[UUID, list[PauseEdge]]:
+    """The start and end events of the orders' waits, per order."""
+    rows = await conn.fetch(
+        """SELECT order_id, event_id, reason, pause_key, edge, at FROM pause_edges
+           WHERE order_id = ANY($1::uuid[]) ORDER BY at, event_id""",
+        list(order_ids),
+    )
+    edges: dict[UUID, list[PauseEdge]] = {}
+    for row in rows:
+        edges.setdefault(row["order_id"], []).append(
+            PauseEdge(
+                event_id=row["event_id"],
+                reason=PauseReason(row["reason"]),
+                key=row["pause_key"],
+                edge=Edge(row["edge"]),
+                at=row["at"],
+            )
+        )
+    return edges
+
+
+async def pausable_stages(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
+    """The order's running stages whose clock a pause can stop."""
+    rows = await conn.fetch(
+        """SELECT * FROM stages
+           WHERE order_id = $1 AND cardinality(pause_reasons) > 0 AND duration_s IS NULL
+             AND started_at IS NOT NULL AND target_s IS NOT NULL
+           ORDER BY stage""",
+        order_id,
+    )
+    return [_stage_row(row) for row in rows]
+
+
+async def set_paused_clock(
+    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: PausedClock
+) -> StageRow:
+    record = await conn.fetchrow(
+        """UPDATE stages SET warn_at = $3, deadline = $4, paused_s = $5, paused_since = $6
+           WHERE order_id = $1 AND stage = $2 RETURNING *""",
+        order_id,
+        stage.value,
+        clock.warn_at,
+        clock.deadline,
+        clock.paused_s,
+        clock.paused_since,
+    )
+    return _stage_row(record)
+
+
+async def new_pause_notices(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Of these SlaPaused / SlaResumed ids, those not noticed before (now noticed)."""
+    rows = await conn.fetch(
+        """INSERT INTO pause_notices (event_id) SELECT unnest($1::uuid[])
+           ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
+        list(event_ids),
+    )
+    return {row["event_id"] for row in rows}
 
 
 async def close_stage(
@@ -456,14 +556,15 @@ async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Ala
 async def claim_due_clocks(
     conn: asyncpg.Connection, *, now: datetime, limit: int
 ) -> list[StageRow]:
-    """Running stages with an alarm due, locked for this transaction.
+    """Running stages with an alarm due, locked for this transaction; a paused clock stands
+    still and fires nothing until it resumes.
 
     SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
     whose end event is being applied right now (row locked by the consumer) is left alone.
     """
     rows = await conn.fetch(
         """SELECT * FROM stages
-           WHERE ended_at IS NULL
+           WHERE ended_at IS NULL AND paused_since IS NULL
              AND ((warning_raised_at IS NULL AND warn_at <= $1)
                   OR (breach_raised_at IS NULL AND deadline <= $1))
            ORDER BY deadline
@@ -502,6 +603,7 @@ async def stage_results(conn: asyncpg.Connection, *, schema: str) -> list[dict[s
     rows = await conn.fetch(
         f"""SELECT order_id, stage, supplier, requester, started_at, ended_at, duration_s,
                    target_s, warn_at, deadline, trace_id, policy_key, policy_version,
+                   paused_s, paused_since,
                    warning_raised_at IS NOT NULL AS warning_raised,
                    breach_raised_at IS NOT NULL AS breach_raised
             FROM "{schema}".stages ORDER BY order_id, stage"""
