@@ -1,12 +1,8 @@
-# NOTICE (time-split engineer, ~01:49 UTC): this file was accidentally truncated to 0 bytes by
-# a faulty edit script of mine; the pause engineer's uncommitted changes in it were lost and it
-# was put back to HEAD. What I had seen of those changes: /tmp/team/handlers_recovered_partial.diff
-# (and /tmp/team/NOTICE-handlers.md). Please re-apply them and delete this comment. Sorry.
 """Consumed events of every topic: handoff timelines, stage durations and SLA clocks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -15,7 +11,7 @@ from supplychain_contracts.events import OrderParties, SlaClockEvent
 from supplychain_kit.consumer import ApplyEvent, dispatch
 from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 
-from monitoring import alarms, clocks, domain, sla, store
+from monitoring import alarms, clocks, domain, pauses, sla, store
 from monitoring.sinks import AlarmSink
 from monitoring.sla import StageRow
 from monitoring.time_split_metrics import observe_wait_and_work
@@ -30,6 +26,7 @@ def event_applier(sink: AlarmSink) -> ApplyEvent:
             OrderPlaced: timelines.order_placed,
             FeedbackGiven: timelines.feedback_given,
             SlaClockEvent: timelines.alarm_seen,
+            **{event: timelines.pause_edge for event in pauses.PAUSE_EVENTS},
             OrderParties: timelines.handoff,
         }
     )
@@ -60,6 +57,20 @@ class Timelines:
         await store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
         await self.handoff(conn, event)
 
+    async def pause_edge(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+        """A wait of the order began or ended: keep it, and move the clocks it stops."""
+        await self.handoff(conn, event)
+        edge = pauses.edge_of(event)
+        if edge is None:
+            return
+        await store.lock_order_clocks(conn, event.order_id)
+        await store.record_pause_edge(conn, event.order_id, edge)
+        known = pauses.pause_intervals(
+            (await store.pause_edges(conn, [event.order_id])).get(event.order_id, [])
+        )
+        for stage in await store.pausable_stages(conn, event.order_id):
+            await self._move_clock(conn, stage, known)
+
     async def handoff(self, conn: asyncpg.Connection, event: OrderParties) -> None:
         """Record the event and the stage boundaries it marks."""
         trace_id = current_trace_id()
@@ -72,8 +83,49 @@ class Timelines:
             )
             if stage.needs_clock:
                 stage = await _start_clock(conn, event, stage)
+            if stage.pause_reasons and stage.duration_s is None:
+                stage = await self._paused_clock(conn, stage)
             if stage.can_close:
                 await self._close(conn, stage)
+
+    async def _paused_clock(self, conn: asyncpg.Connection, stage: StageRow) -> StageRow:
+        """A clock that may pause, set or ended just now: timed with every pause known."""
+        await store.lock_order_clocks(conn, stage.order_id)
+        edges = (await store.pause_edges(conn, [stage.order_id])).get(stage.order_id, [])
+        return await self._move_clock(conn, stage, pauses.pause_intervals(edges))
+
+    async def _move_clock(
+        self, conn: asyncpg.Connection, stage: StageRow, known: list[pauses.Pause]
+    ) -> StageRow:
+        """Warning and deadline from the stage's start, target and calendar less its pauses;
+        SlaPaused / SlaResumed for the pauses not announced yet."""
+        if (
+            stage.started_at is None
+            or stage.target_s is None
+            or stage.warning_s is None
+            or stage.calendar is None
+        ):
+            return stage
+        cut = pauses.stage_pauses(
+            known, stage.pause_reasons, started_at=stage.started_at, ended_at=stage.ended_at
+        )
+        clock = pauses.paused_clock(
+            started_at=stage.started_at,
+            target_s=stage.target_s,
+            warning_s=stage.warning_s,
+            calendar=stage.calendar,
+            pauses=cut,
+        )
+        moved = (clock.warn_at, clock.deadline, clock.paused_s, clock.paused_since)
+        if moved != (stage.warn_at, stage.deadline, stage.paused_s, stage.paused_since):
+            stage = await store.set_paused_clock(
+                conn, order_id=stage.order_id, stage=stage.stage, clock=clock
+            )
+        events = alarms.pause_events(stage, cut)
+        if events:
+            new = await store.new_pause_notices(conn, [e.event_id for e in events])
+            await self.sink.pauses_noticed(conn, [e for e in events if e.event_id in new])
+        return stage
 
     async def _close(self, conn: asyncpg.Connection, stage: StageRow) -> None:
         """Record the real duration once; a stage that ended after its deadline is breached, and
@@ -114,4 +166,5 @@ async def _start_clock(conn: asyncpg.Connection, event: OrderParties, stage: Sta
     clock = sla.clock_for(found, stage.stage, stage.started_at, calendar)
     if clock is None:
         return stage
+    clock = replace(clock, pause_reasons=pauses.reasons_pausing(found.content, stage.stage))
     return await store.set_clock(conn, order_id=event.order_id, stage=stage.stage, clock=clock)
