@@ -5,7 +5,6 @@ Any authenticated department may read them, like the timelines and scorecards.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,27 +18,10 @@ from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE
 
 from monitoring import analytics_store, bottlenecks, time_split
-from monitoring.scorecards import period_bounds
-from monitoring.time_split import Category
+from monitoring.scorecards import SplitSeconds, period_bounds
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 PERIOD = Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="month, YYYY-MM (UTC)")
-
-
-class SplitSeconds(BaseModel):
-    """Seconds per category; together the elapsed time, with no overlap."""
-
-    waiting: float = Field(description="placed until the supplier started work")
-    working: float = Field(description="started until shipped, less blocked and paused")
-    blocked: float = Field(description="waiting on its own sub-orders (owed upstream)")
-    with_requester: float = Field(description="shipped until the requester confirmed receipt")
-    paused: float = Field(description="the supplier waits on the requester's answer")
-
-    @classmethod
-    def of(cls, seconds: Mapping[Category, float]) -> SplitSeconds:
-        return cls(
-            **{category.value: round(seconds.get(category, 0.0), 3) for category in Category}
-        )
 
 
 class TimeSplit(BaseModel):

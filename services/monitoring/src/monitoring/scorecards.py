@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from monitoring import sla, store
+from monitoring import analytics_store, sla, store, time_split
+from monitoring.time_split import Category, OrderFacts
+
+
+class SplitSeconds(BaseModel):
+    """Seconds per category of the time split; together the elapsed time, with no overlap."""
+
+    waiting: float = Field(description="placed until the supplier started work")
+    working: float = Field(description="started until shipped, less blocked and paused")
+    blocked: float = Field(description="waiting on its own sub-orders (owed upstream)")
+    with_requester: float = Field(description="shipped until the requester confirmed receipt")
+    paused: float = Field(description="the supplier waits on the requester's answer")
+
+    @classmethod
+    def of(cls, seconds: Mapping[Category, float], per: int = 1) -> SplitSeconds:
+        return cls(**{c.value: round(seconds.get(c, 0.0) / max(per, 1), 3) for c in Category})
+
+
+class DeliveredSplit(BaseModel):
+    """Where the time of the orders delivered in the period went, placement to delivery (the
+    order's own time: its sub-orders' time shows as blocked)."""
+
+    orders_delivered: int
+    total_wall_seconds: SplitSeconds
+    total_business_seconds: SplitSeconds = Field(
+        description="in the supplier's working time (the requester's for with_requester)"
+    )
+    average_wall_seconds: SplitSeconds
+    average_business_seconds: SplitSeconds
+
+
+class PairSplit(DeliveredSplit):
+    requester: str
 
 
 class Scorecard(BaseModel):
@@ -21,6 +55,12 @@ class Scorecard(BaseModel):
     average_satisfaction: float | None
     ratings: int
     help_requests: int
+    time_split: DeliveredSplit | None = Field(
+        default=None, description="orders of the supplier delivered in the period"
+    )
+    time_split_by_requester: list[PairSplit] = Field(
+        default_factory=list, description="the same per requester → supplier pair"
+    )
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -35,8 +75,39 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def delivered_split(splits: Sequence[time_split.Split]) -> DeliveredSplit:
+    wall = {c: sum(s.wall[c] for s in splits) for c in Category}
+    business = {c: sum(s.business[c] for s in splits) for c in Category}
+    return DeliveredSplit(
+        orders_delivered=len(splits),
+        total_wall_seconds=SplitSeconds.of(wall),
+        total_business_seconds=SplitSeconds.of(business),
+        average_wall_seconds=SplitSeconds.of(wall, len(splits)),
+        average_business_seconds=SplitSeconds.of(business, len(splits)),
+    )
+
+
+async def delivered_splits(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime, now: datetime
+) -> dict[str, dict[str, list[time_split.Split]]]:
+    """supplier → requester → the end-to-end split of each order delivered in [start, end)."""
+    orders: Mapping[UUID, OrderFacts] = await analytics_store.chains_delivered(
+        conn, start=start, end=end, roots_only=False
+    )
+    calendar_of = await analytics_store.calendars(conn)
+    found: dict[str, dict[str, list[time_split.Split]]] = {}
+    for order in orders.values():
+        if order.delivered_at is None or not start <= order.delivered_at < end:
+            continue
+        own = time_split.end_to_end(time_split.order_segments(order.order_id, orders, now=now))
+        pairs = found.setdefault(order.supplier, {})
+        pairs.setdefault(order.requester, []).append(time_split.split(own, calendar_of))
+    return found
+
+
 async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) -> list[Scorecard]:
     start, end = period_bounds(period)
+    splits = await delivered_splits(conn, start=start, end=end, now=now)
     handled = await store.orders_handled(conn, start=start, end=end)
     rejected = await store.event_counts(conn, event_type="OrderRejected", start=start, end=end)
     help_requests = await store.event_counts(conn, event_type="HelpRequested", start=start, end=end)
@@ -50,7 +121,12 @@ async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) ->
         )
         breaches[supplier] = breaches.get(supplier, 0) + row["breached"]
     suppliers = sorted(
-        set(handled) | set(rejected) | set(help_requests) | set(ratings) | set(on_time)
+        set(handled)
+        | set(rejected)
+        | set(help_requests)
+        | set(ratings)
+        | set(on_time)
+        | set(splits)
     )
     return [
         Scorecard(
@@ -64,6 +140,15 @@ async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) ->
             average_satisfaction=(round(ratings[supplier][0], 2) if supplier in ratings else None),
             ratings=ratings.get(supplier, (0.0, 0))[1],
             help_requests=help_requests.get(supplier, 0),
+            time_split=(
+                delivered_split([s for pair in splits[supplier].values() for s in pair])
+                if supplier in splits
+                else None
+            ),
+            time_split_by_requester=[
+                PairSplit(requester=requester, **delivered_split(pair).model_dump())
+                for requester, pair in sorted(splits.get(supplier, {}).items())
+            ],
         )
         for supplier in suppliers
     ]
