@@ -1,6 +1,7 @@
 """The production chain over the real broker and database: sub-orders three levels deep,
 one trace for the tree, redelivery, a rejected component blocking its parents, cancellation
-compensated down the chain, feedback and help requests."""
+compensated down the chain, feedback and help requests (asked back and answered), and
+ComponentsReceived once a parent's last component is delivered."""
 
 from __future__ import annotations
 
@@ -39,13 +40,20 @@ FAST_AUTOPILOT = {
     ),
 }
 LEAF = ["OrderAccepted", "WorkStarted", "OrderShipped", "OrderDelivered"]
+# an assembled order's components may all be in before or after its work started
 ASSEMBLED = [
     "OrderAccepted",
     "ComponentsRequested",
     "WorkStarted",
+    "ComponentsReceived",
     "OrderShipped",
     "OrderDelivered",
 ]
+ASSEMBLED_COMPONENTS_FIRST = [*ASSEMBLED[:2], ASSEMBLED[3], ASSEMBLED[2], *ASSEMBLED[4:]]
+CHILDREN = {
+    "EBIKE-CITY": ["FRAME-CITY", "WHEEL-28", "DRIVE-250W"],
+    "FRAME-CITY": ["TUBE-AL-6061", "DROPOUT-STEEL", "PAINT-FRAME"],
+}
 
 
 def _at(event: dict[str, Any]) -> datetime:
@@ -119,25 +127,33 @@ async def test_autopilot_walks_a_three_level_chain_in_one_trace_and_redelivery_c
     assert len(worked[id_of["EBIKE-CITY"]][1]["components"]) == 3
     assert len(worked[id_of["FRAME-CITY"]][1]["components"]) == 3
 
-    # every order's own events, each caused by the one before it
+    # every order's own events, each caused by the one before it; an assembled order's
+    # ComponentsReceived (once) by the receipt of its last component
     for order_id, events in worked.items():
         sku = sku_of[order_id]
         types = [e["event_type"] for e in events]
-        assert types == (ASSEMBLED if sku in ("EBIKE-CITY", "FRAME-CITY") else LEAF), (sku, types)
+        if sku in CHILDREN:
+            assert types in (ASSEMBLED, ASSEMBLED_COMPONENTS_FIRST), (sku, types)
+        else:
+            assert types == LEAF, (sku, types)
         causes = [placed[order_id]["event_id"]] + [e["event_id"] for e in events[:-1]]
+        for position, event in enumerate(events):
+            if event["event_type"] == "ComponentsReceived":
+                receipts = {worked[id_of[child]][-1]["event_id"] for child in CHILDREN[sku]}
+                assert event["causation_id"] in receipts, sku
+                causes[position] = event["causation_id"]
         assert [e["causation_id"] for e in events] == causes, sku
         assert all(e["producer"] == "fulfilment" for e in events)
-    # a parent ships only once every component has been delivered to it
-    for parent_sku, children in (
-        ("EBIKE-CITY", ["FRAME-CITY", "WHEEL-28", "DRIVE-250W"]),
-        ("FRAME-CITY", ["TUBE-AL-6061", "DROPOUT-STEEL", "PAINT-FRAME"]),
-    ):
-        shipped = next(e for e in worked[id_of[parent_sku]] if e["event_type"] == "OrderShipped")
+    # a parent learns its components are in, and ships, only once every one was delivered
+    for parent_sku, children in CHILDREN.items():
+        parent_events = {e["event_type"]: e for e in worked[id_of[parent_sku]]}
+        received, shipped = parent_events["ComponentsReceived"], parent_events["OrderShipped"]
+        assert sorted(received["sub_order_ids"]) == sorted(id_of[child] for child in children)
         for child in children:
             delivered = worked[id_of[child]][-1]
-            assert _at(delivered) <= _at(shipped), (child, parent_sku)
+            assert _at(delivered) <= _at(received) <= _at(shipped), (child, parent_sku)
     # one trace for the whole tree, from the root's OrderPlaced down to the last receipt
-    assert len(tree) == 7 + 2 * 5 + 5 * 4
+    assert len(tree) == 7 + 2 * 6 + 5 * 4
     assert {r.trace_id for r in tree} == {trace_id}
 
     async with httpx.AsyncClient(base_url=fulfilment.url, timeout=30) as client:
@@ -318,6 +334,8 @@ async def test_rejected_component_blocks_the_chain_and_cancel_compensates_down_i
             f"/v1/orders/{root_id}/help", json={"subject": "x"}, headers=auth("ASSEMBLY")
         )
         assert help_by_supplier.status_code == 403
+        help_id = help_asked.json()["event_id"]
+        await walk_help_request(client, root_id, help_id)
 
         # the requester cancels the root (as order-intake publishes it): compensation
         cancel = OrderCancelled(
@@ -360,6 +378,13 @@ async def test_rejected_component_blocks_the_chain_and_cancel_compensates_down_i
         assert (await command(drive, "accept", "ELECTRONICS")).json()[
             "current_state"
         ] == "cancelled"
+        closed = await client.post(
+            f"/v1/orders/{root_id}/help/{help_id}/awaiting-requester",
+            json={"question": "still needed?"},
+            headers=auth("ASSEMBLY"),
+        )
+        assert closed.status_code == 409
+        assert closed.json()["current_state"] == "cancelled"
 
     records = await read_records(
         bootstrap,
@@ -399,3 +424,62 @@ async def test_rejected_component_blocks_the_chain_and_cancel_compensates_down_i
     assert [(h["order_id"], h["subject"], h["requester"]) for h in helped] == [
         (root_id, "is the e-bike late?", "RETAIL_OPS")
     ]
+    # each step of the help request on the topic once, keyed by the order, caused by the last
+    steps = [r for r in tree if r.json["event_type"] in ("HelpAwaitingRequester", "HelpAnswered")]
+    assert [(r.json["event_type"], r.key) for r in steps] == [
+        ("HelpAwaitingRequester", root_id.encode()),
+        ("HelpAnswered", root_id.encode()),
+    ]
+    assert [r.json["help_event_id"] for r in steps] == [help_id, help_id]
+    assert [r.json["causation_id"] for r in steps] == [help_id, steps[0].json["event_id"]]
+    assert (steps[0].json["question"], steps[1].json["answer"]) == ("which shop?", "Main St")
+
+
+async def walk_help_request(client: httpx.AsyncClient, order_id: str, help_id: str) -> None:
+    """The supplier asks the requester back, the requester answers; each step only by the
+    party that owes it, only in the state that allows it."""
+    url = f"/v1/orders/{order_id}/help/{help_id}"
+    question, answer = {"question": "which shop?"}, {"answer": "Main St"}
+
+    async def post(step: str, body: dict[str, str], department: str) -> httpx.Response:
+        return await client.post(f"{url}/{step}", json=body, headers=auth(department))
+
+    assert (await post("awaiting-requester", question, "RETAIL_OPS")).status_code == 403
+    assert (await post("awaiting-requester", question, "WHEELS")).status_code == 404
+    unknown = await client.post(
+        f"/v1/orders/{order_id}/help/{order_id}/awaiting-requester",
+        json=question,
+        headers=auth("ASSEMBLY"),
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["help_event_id"] == order_id
+    early_answer = await post("answer", answer, "RETAIL_OPS")
+    assert early_answer.status_code == 409
+    assert early_answer.headers["content-type"].startswith("application/problem+json")
+    assert early_answer.json()["current_state"] == "open"
+    assert (await post("awaiting-requester", {"question": ""}, "ASSEMBLY")).status_code == 422
+
+    asked = await post("awaiting-requester", question, "ASSEMBLY")
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["event_type"] == "HelpAwaitingRequester"
+    asked_twice = await post("awaiting-requester", question, "ASSEMBLY")
+    assert asked_twice.status_code == 409
+    assert asked_twice.json()["current_state"] == "awaiting_requester"
+    assert (await post("answer", answer, "ASSEMBLY")).status_code == 403
+    answered = await post("answer", answer, "RETAIL_OPS")
+    assert answered.status_code == 201, answered.text
+    assert answered.json()["event_type"] == "HelpAnswered"
+
+    listed = await client.get(f"/v1/orders/{order_id}/help", headers=auth("ASSEMBLY"))
+    assert listed.status_code == 200, listed.text
+    [request] = listed.json()
+    assert (request["help_event_id"], request["status"]) == (help_id, "answered")
+    assert [(h["event_type"], h["department"], h["status"]) for h in request["history"]] == [
+        ("HelpRequested", "RETAIL_OPS", "open"),
+        ("HelpAwaitingRequester", "ASSEMBLY", "awaiting_requester"),
+        ("HelpAnswered", "RETAIL_OPS", "answered"),
+    ]
+    by_requester = await client.get(f"/v1/orders/{order_id}/help", headers=auth("RETAIL_OPS"))
+    assert by_requester.json() == listed.json()
+    by_stranger = await client.get(f"/v1/orders/{order_id}/help", headers=auth("WHEELS"))
+    assert by_stranger.status_code == 404
