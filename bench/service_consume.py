@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from supplychain_contracts import topics
@@ -123,7 +123,6 @@ async def raw_consume(
     assert runtime.apply is not None
     group = f"raw-{uuid.uuid4().hex[:8]}"
     consumer = AIOKafkaConsumer(
-        *names,
         bootstrap_servers=bootstrap,
         group_id=group,
         auto_offset_reset="earliest",
@@ -134,9 +133,15 @@ async def raw_consume(
     seen = applied = 0
     started = 0.0
     try:
-        while not consumer.assignment():  # noqa: ASYNC110 - joined by a background task
-            await asyncio.sleep(0.05)
-        assigned = list(consumer.assignment())
+        # every partition assigned by hand: the offsets are committed to the group as a
+        # service does, without the seconds a group join costs on Tansu
+        await consumer.topics()  # fetches the metadata of every topic
+        assigned = [
+            TopicPartition(name, partition)
+            for name in names
+            for partition in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        consumer.assign(assigned)
         ends = await consumer.end_offsets(assigned)
         starts = await consumer.beginning_offsets(assigned)
         records = sum(ends[tp] - starts[tp] for tp in assigned)
