@@ -222,6 +222,23 @@ def test_work_commands_then_invoice_statement_trial_balance_scorecard(
         key=key("MARKETING"),
     )  # fmt: skip
     assert helped.code == 0 and helped.json["event_type"] == "HelpRequested"
+    help_id = helped.json["event_id"]
+    asked = running.cli(
+        "help-awaiting-requester", order_id, help_id, "--question", "which dock?", "--json",
+        key=key("LOGISTICS"),
+    )  # fmt: skip
+    assert asked.code == 0, asked.stderr
+    assert asked.json["event_type"] == "HelpAwaitingRequester"
+    answered = running.cli(
+        "help-answer", order_id, help_id, "--answer", "dock 3", key=key("MARKETING")
+    )
+    assert answered.code == 0, answered.stderr
+    assert "HelpAnswered" in answered.stdout
+    again = running.cli("help-answer", order_id, help_id, "--answer", "x", key=key("MARKETING"))
+    assert again.code == 2 and "answered" in again.stderr  # refused (409), naming the state
+    [listed] = running.cli("help-requests", order_id, "--json", key=key("LOGISTICS")).json
+    assert listed["status"] == "answered"
+    assert [h["text"] for h in listed["history"]] == ["dock 3 please", "which dock?", "dock 3"]
     for command, event in (("start", "WorkStarted"), ("ship", "OrderShipped")):
         done = running.cli("work", command, order_id, "--json", key=key("LOGISTICS"))
         assert done.code == 0, done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import typer
@@ -53,7 +54,10 @@ def _show_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    console.print(f"{result['event_type']}: {result['order_id']} now {result.get('status', '')}")
+    if "status" in result:
+        console.print(f"{result['event_type']}: {result['order_id']} now {result['status']}")
+    else:  # feedback and help: the event's id names it (a help request's id for its steps)
+        console.print(f"{result['event_type']}: {result['order_id']} event {result['event_id']}")
     for sub in result.get("sub_orders") or ():
         console.print(
             f"  sub-order {sub['order_id']}: {sub['quantity']} x {sub['sku']} from {sub['supplier']}"
@@ -140,3 +144,80 @@ def help_request(
             {"subject": subject, "message": message},
         )
     _show_result(result.json(), as_json)
+
+
+HelpEventId = Annotated[
+    str,
+    typer.Argument(
+        help="the help request's id (the HelpRequested event id `help` printed)",
+        show_default=False,
+    ),
+]
+
+
+def _help_url(order_id: str, help_event_id: str) -> str:
+    order = order_id_of(order_id)
+    try:
+        help_id = str(uuid.UUID(help_event_id))
+    except ValueError:
+        fail(Exit.USAGE, f"{help_event_id!r} is not a help request id (a UUID)")
+    return f"/v1/orders/{order}/help/{help_id}"
+
+
+def help_awaiting_requester(
+    ctx: typer.Context,
+    order_id: OrderId,
+    help_event_id: HelpEventId,
+    question: Annotated[str, typer.Option(help="what the supplier needs to know")],
+    as_json: JsonOption = False,
+) -> None:
+    """The supplier puts a help request back to the requester with a question
+    (POST /v1/orders/{id}/help/{help_event_id}/awaiting-requester)."""
+    if not question.strip():
+        fail(Exit.USAGE, "--question must not be empty")
+    url = f"{_help_url(order_id, help_event_id)}/awaiting-requester"
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post("fulfilment", url, {"question": question})
+    _show_result(result.json(), as_json)
+
+
+def help_answer(
+    ctx: typer.Context,
+    order_id: OrderId,
+    help_event_id: HelpEventId,
+    answer: Annotated[str, typer.Option(help="the requester's answer to the question")],
+    as_json: JsonOption = False,
+) -> None:
+    """The requester answers the supplier's question on a help request
+    (POST /v1/orders/{id}/help/{help_event_id}/answer)."""
+    if not answer.strip():
+        fail(Exit.USAGE, "--answer must not be empty")
+    url = f"{_help_url(order_id, help_event_id)}/answer"
+    with api_of(ctx, as_json=as_json) as api:
+        result = api.post("fulfilment", url, {"answer": answer})
+    _show_result(result.json(), as_json)
+
+
+def help_requests(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+    """An order's help requests with their state and history, for its supplier or requester
+    (GET /v1/orders/{id}/help)."""
+    with api_of(ctx, as_json=as_json) as api:
+        requests = api.get("fulfilment", f"/v1/orders/{order_id_of(order_id)}/help")
+    if as_json:
+        emit_json(requests)
+        return
+    console.print(
+        table(
+            f"help requests on {order_id}",
+            ["help request", "subject", "status", "history"],
+            [
+                (
+                    request["help_event_id"],
+                    request["subject"],
+                    request["status"],
+                    "; ".join(f"{h['department']}: {h['text']}" for h in request["history"]),
+                )
+                for request in requests
+            ],
+        )
+    )
