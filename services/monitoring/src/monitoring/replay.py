@@ -66,6 +66,10 @@ COMPARED = (
     "trace_id",
     "policy_key",
     "policy_version",
+    # paused clocks: the business seconds their pauses took off, and since when one stands still
+    # (the pause-adjusted warn_at and deadline are compared above)
+    "paused_s",
+    "paused_since",
     "status",
     "warning_raised",
     "breach_raised",
@@ -196,6 +200,7 @@ def compare(
                     warn_at=row["warn_at"],
                     deadline=row["deadline"],
                     now=now,
+                    paused=row.get("paused_since") is not None,
                 ).value,
             }
             for row in rows
@@ -224,14 +229,14 @@ def compare(
             )
             continue
         for name in COMPARED:
-            if a[name] != b[name]:
+            if a.get(name) != b.get(name):
                 differences.append(
                     {
                         "order_id": order_id,
                         "stage": stage,
                         "field": name,
-                        "live": a[name],
-                        "replay": b[name],
+                        "live": a.get(name),
+                        "replay": b.get(name),
                     }
                 )
     return Compared(

@@ -422,7 +422,7 @@ async def lock_order_clocks(conn: asyncpg.Connection, order_id: UUID) -> None:
     """One transaction at a time moves an order's clocks (a pause seen on one topic, the
     clock it stops set from another), to the commit: each sees what the other wrote."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('monitoring:pauses:' || $1::text, 0))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('monitoring:pauses:' || $1::uuid::text, 0))",
         order_id,
     )
 
