@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -18,11 +18,17 @@ from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from monitoring import analytics_api, scorecards, sla, store
+from monitoring import analytics_api, pauses, scorecards, sla, store
 from monitoring.versions import Version, in_force
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 PROBLEM = PROBLEM_RESPONSE
+
+
+class PauseInterval(BaseModel):
+    reason: str = Field(description="awaiting_requester | blocked_on_sub_orders")
+    paused_at: datetime
+    resumed_at: datetime | None = Field(description="None while the clock stands still")
 
 
 class Handoff(BaseModel):
@@ -44,6 +50,12 @@ class Handoff(BaseModel):
         default=None,
         description="where the stage's time went; on end_to_end rolled up over the sub-chain "
         "along its critical path",
+    )
+    paused_seconds: float = Field(
+        default=0.0, description="business seconds its clock stood still (pauses ended so far)"
+    )
+    pauses: list[PauseInterval] = Field(
+        default_factory=list, description="when its SLA clock stood still, and why"
     )
 
 
@@ -69,21 +81,41 @@ async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff
         raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
     now = datetime.now(UTC)
     splits = await analytics_api.handoff_splits(db, order_id, now=now)
+    rows = await store.handoffs(db, order_id)
+    edges = await store.pause_edges(db, list({row["order_id"] for row in rows}))
     return [
         Handoff.model_validate(
             {
                 **row,
                 "time_split": splits.get((row["order_id"], row["stage"])),
                 "target_seconds": row["target_s"],
+                "paused_seconds": row["paused_s"],
+                "pauses": _stage_pauses(row, edges.get(row["order_id"], [])),
                 "status": sla.stage_status(
                     ended_at=row["ended_at"] if row["started_at"] else None,
                     warn_at=row["warn_at"],
                     deadline=row["deadline"],
                     now=now,
+                    paused=row["paused_since"] is not None,
                 ),
             }
         )
-        for row in await store.handoffs(db, order_id)
+        for row in rows
+    ]
+
+
+def _stage_pauses(row: dict[str, Any], edges: list[pauses.PauseEdge]) -> list[PauseInterval]:
+    if not row["pause_reasons"] or row["started_at"] is None:
+        return []
+    cut = pauses.stage_pauses(
+        pauses.pause_intervals(edges),
+        row["pause_reasons"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+    return [
+        PauseInterval(reason=p.reason.value, paused_at=p.paused_at, resumed_at=p.resumed_at)
+        for p in cut
     ]
 
 
