@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 import asyncpg
 from supplychain_contracts import (
+    ComponentsReceived,
     ComponentsRequested,
     CreditNoteIssued,
     Envelope,
     FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
     HelpRequested,
     InvoiceIssued,
     OrderAccepted,
@@ -49,11 +52,14 @@ apply_event = dispatch(
             OrderRejected,
             WorkStarted,
             ComponentsRequested,
+            ComponentsReceived,
             OrderShipped,
             OrderDelivered,
             OrderBlocked,
             FeedbackGiven,
             HelpRequested,
+            HelpAwaitingRequester,
+            HelpAnswered,
             InvoiceIssued,
             CreditNoteIssued,
         ),
