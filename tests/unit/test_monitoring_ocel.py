@@ -182,6 +182,14 @@ def test_changes_keep_the_last_value_of_one_time_and_drop_repeats() -> None:
     ]
 
 
+def test_of_alarms_raised_at_one_time_the_breach_stands_whatever_their_order() -> None:
+    for kinds in (("SlaWarning", "SlaBreached"), ("SlaBreached", "SlaWarning")):
+        clock = ocel.clock_object(
+            ocel.ClockRecord(ROOT, "acceptance", tuple((k, T0, {}) for k in kinds)), set()
+        )
+        assert [a.value for a in clock.attributes if a.name == "state"] == ["breached"]
+
+
 def order_record(**overrides: Any) -> ocel.OrderRecord:
     base: dict[str, Any] = {
         "order_id": SUB,

@@ -179,9 +179,9 @@ ORDER_STATUS_AFTER: Mapping[str, str] = {
 # A clock's state after each SLA event, and the qualifier of the event's relationship to it.
 CLOCK_STATE_AFTER: Mapping[str, str] = {
     "SlaWarning": "warned",
-    "SlaBreached": "breached",
     "SlaPaused": "paused",
     "SlaResumed": "running",
+    "SlaBreached": "breached",
 }
 _CLOCK_QUALIFIER: Mapping[str, str] = {
     "SlaWarning": "warned clock",
@@ -396,6 +396,13 @@ class ClockRecord:
     events: tuple[tuple[str, datetime, Mapping[str, Any]], ...]
 
 
+def _rank(lifecycle: Mapping[str, str], event_type: str) -> int:
+    """Where an event type stands in a lifecycle (its mapping's order): of events given at one
+    time (a warning and a breach raised together), the later one's value stands."""
+    order = list(lifecycle)
+    return order.index(event_type) if event_type in lifecycle else -1
+
+
 def _static(values: Iterable[tuple[str, AttributeType, Any]]) -> list[ObjectValue]:
     return [
         ObjectValue(name, value, EPOCH)
@@ -440,9 +447,10 @@ def order_object(record: OrderRecord, present: Container[str]) -> OcelObject:
             ("trace_id", "string", record.trace_id),
         ]
     )
-    attributes += changes(
-        "status", ((ORDER_STATUS_AFTER.get(kind), at) for kind, at in record.history)
+    history = sorted(
+        record.history, key=lambda event: (event[1], _rank(ORDER_STATUS_AFTER, event[0]))
     )
+    attributes += changes("status", ((ORDER_STATUS_AFTER.get(kind), at) for kind, at in history))
     root = record.root_order_id if record.root_order_id != record.order_id else None
     relationships = _related(
         present,
@@ -495,8 +503,9 @@ def credit_note_object(record: CreditNoteRecord, present: Container[str]) -> Oce
 
 
 def clock_object(record: ClockRecord, present: Container[str]) -> OcelObject:
-    first = record.events[0][2] if record.events else {}
-    with_target = next((p for _, _, p in record.events if p.get("target_seconds") is not None), {})
+    events = sorted(record.events, key=lambda e: (e[1], _rank(CLOCK_STATE_AFTER, e[0])))
+    first = events[0][2] if events else {}
+    with_target = next((p for _, _, p in events if p.get("target_seconds") is not None), {})
     attributes = _static(
         [
             ("stage", "string", record.stage),
@@ -505,14 +514,12 @@ def clock_object(record: ClockRecord, present: Container[str]) -> OcelObject:
             ("policy_version", "integer", first.get("policy_version")),
         ]
     )
-    attributes += changes(
-        "state", ((CLOCK_STATE_AFTER.get(kind), at) for kind, at, _ in record.events)
-    )
+    attributes += changes("state", ((CLOCK_STATE_AFTER.get(kind), at) for kind, at, _ in events))
     attributes += changes(
         "deadline",
         (
             (attribute_value("time", p.get("deadline")), at)
-            for _, at, p in record.events
+            for _, at, p in events
             if p.get("deadline")
         ),
     )
