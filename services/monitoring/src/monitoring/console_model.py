@@ -219,7 +219,11 @@ def _bar(
             **row,
             "target_s": target,
             "status": sla.stage_status(
-                ended_at=ended if started else None, warn_at=warn_at, deadline=deadline, now=now
+                ended_at=ended if started else None,
+                warn_at=warn_at,
+                deadline=deadline,
+                now=now,
+                paused=isinstance(row.get("paused_since"), datetime),
             ),
             "left_pct": left,
             "width_pct": width,
