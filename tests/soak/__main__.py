@@ -28,20 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from supplychain_contracts.company import sample_company
-from supplychain_devstack.processes import free_port, port_open
+from supplychain_devstack.processes import free_port
 from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_devstack.supervisor import RestartPolicy, Supervisor
-from supplychain_kit.lag import LagProbe
 
-from soak import checks
+from soak import checks, evidence
 from soak.faults import Faults
 from soak.load import Load, plan, unlimit_company
 from soak.report import report
-
-SETTLE_QUIET_S = 6.0  # no new outbox row for this long (longest autopilot step: 2.5 s)
+from soak.system import free_block, groups_by_topic, settle, stack_env
 
 
 def fault_plan(short: bool) -> list[tuple[float, str, str]]:
@@ -63,96 +59,6 @@ def fault_plan(short: bool) -> list[tuple[float, str, str]]:
         (0.75, "kill", "monitoring"),
         (0.85, "poison", ""),
     ]
-
-
-def stack_env(short: bool) -> dict[str, str]:
-    """make run's settings (the short variant's workers twice as quick), plus: ASSEMBLY's
-    worker accepts after 2.5 s and the rush policy of ASSEMBLY has a 0.5 s acceptance target,
-    so every rush order of ASSEMBLY breaches a stage its supplier owes under a policy granting
-    a credit: the credit check has work even when no fault delays anything."""
-    policies = []
-    for policy in sample_company().sla_policies:
-        if policy.supplier == "ASSEMBLY" and policy.priority == "rush":
-            targets = {**policy.targets_seconds}
-            targets[next(s for s in targets if s.value == "acceptance")] = 0.5
-            policy = policy.model_copy(update={"targets_seconds": targets})
-        policies.append(policy.model_dump(mode="json", exclude_none=True))
-    env = {
-        "MONITORING_SLA_POLICIES_JSON": json.dumps(policies),
-        "FULFILMENT_AUTOPILOT_DEPARTMENTS": json.dumps({"ASSEMBLY": {"accept_delay_s": 2.5}}),
-        "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY": os.environ.get(
-            "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY", "0.02"
-        ),
-        "LOG_LEVEL": "WARNING",
-    }
-    if short:
-        env |= {
-            "FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S": "0.5",
-            "FULFILMENT_AUTOPILOT_SHIP_DELAY_S": "1",
-            "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.5",
-        }
-    return env
-
-
-def free_block(size: int = 4) -> int:
-    """A base port whose next `size` ports are free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65000 and not any(port_open(base + i) for i in range(1, size + 1)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-async def groups_by_topic(stack: Stack) -> dict[str, list[str]]:
-    """Which consumer groups read which topic, from each service's AsyncAPI document (its
-    receive operations; a service's group is its name, CONSUMER_GROUP's default)."""
-    groups: dict[str, list[str]] = {}
-    async with httpx.AsyncClient(timeout=10) as client:
-        for name, service in stack.services.items():
-            doc = (await client.get(f"{service.url}/asyncapi.json")).raise_for_status().json()
-            for operation in doc["operations"].values():
-                if operation["action"] != "receive":
-                    continue
-                channel = doc["channels"][operation["channel"]["$ref"].rsplit("/", 1)[1]]
-                groups.setdefault(channel["address"], []).append(name)
-    return groups
-
-
-async def settle(stack: Stack, groups: dict[str, list[str]], timeout: float) -> float:
-    """Wait until the system is quiet: every outbox sent, every group caught up, and no new
-    outbox row for SETTLE_QUIET_S. Returns the seconds it took."""
-    began = time.monotonic()
-    conn = await asyncpg.connect(stack.database_url)
-    probe = LagProbe(stack.bootstrap_servers, client_id="soak-settle")
-    await probe.start()
-    last: tuple[int, ...] = ()
-    quiet_since = time.monotonic()
-    try:
-        while True:
-            counts = []
-            pending = 0
-            for schema in checks.SCHEMAS:
-                row = await conn.fetchrow(
-                    f"SELECT count(*) AS n, count(*) FILTER (WHERE published_at IS NULL) AS p "
-                    f'FROM "{schema}".outbox'
-                )
-                counts.append(row["n"])
-                pending += row["p"]
-            lag = 0
-            for topic, readers in groups.items():
-                for group in readers:
-                    lag += (await probe.group_lag(group, [topic])).records
-            if tuple(counts) != last or pending or lag:
-                last = tuple(counts)
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
-                return time.monotonic() - began
-            if time.monotonic() - began > timeout:
-                raise RuntimeError(f"not quiet within {timeout:.0f}s: {pending} unsent, lag {lag}")
-            await asyncio.sleep(0.5)
-    finally:
-        await probe.stop()
-        await conn.close()
 
 
 async def supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
@@ -208,7 +114,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         settle_s = await settle(stack, groups, timeout=args.settle_timeout)
         stop.set()
         await supervising
-        outboxes = await checks.read_outboxes(stack.database_url)
+        outboxes = await evidence.read_outboxes(stack.database_url)
         await faults.read_last_epoch()
         departments = sorted(
             d["code"]
@@ -219,9 +125,9 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             ).json()
         )
         invoicing_url = stack.services["invoicing"].url
-        invoices = await checks.read_invoices(invoicing_url, departments, months_since(started))
-        balance = await checks.read_trial_balance(invoicing_url, departments[0])
-        statuses = await checks.read_statuses(intake.url, departments)
+        invoices = await evidence.read_invoices(invoicing_url, departments, months_since(started))
+        balance = await evidence.read_trial_balance(invoicing_url, departments[0])
+        statuses = await evidence.read_statuses(intake.url, departments)
     accepted = load.accepted
     results = [
         checks.invoices_match_deliveries(outboxes, invoices),
@@ -230,25 +136,13 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         checks.no_event_lost(outboxes, faults.epochs),
         checks.dead_letters_are_the_poison(faults.epochs, faults.poison, groups),
         checks.intake_saw_the_invoices(outboxes, statuses),
-        checks.Check(
-            "every order sent was accepted (retried with its key through the faults)",
-            len(accepted) == len(placements),
-            {
-                "sent": len(placements),
-                "accepted": len(accepted),
-                "not accepted": [
-                    f"{p.status} {p.problem[:120]}" for p in placements if not p.accepted
-                ][:5],
-                "sent more than once (same key)": sum(1 for p in placements if p.attempts > 1),
-                "distinct orders": len({p.order_id for p in accepted}),
-            },
-        ),
+        checks.every_order_accepted(load.placements),
     ]
     deaths = [n for n in notes if "; restarting in" in n or "giving up" in n]
-    kills = sum(1 for n in deaths if "killed by signal SIGKILL" in n)
-    unplanned = [n for n in deaths if "SIGKILL" not in n] + deaths[
-        : max(0, kills - faults.planned_kills)
-    ]
+    sigkills = sum(1 for n in deaths if "killed by signal SIGKILL" in n)
+    unplanned = [n for n in deaths if "SIGKILL" not in n]
+    if sigkills > faults.planned_kills:
+        unplanned.append(f"{sigkills - faults.planned_kills} SIGKILL(s) the run did not send")
     return {
         "orders": args.orders,
         "rate_offered": args.rate,

@@ -1,27 +1,21 @@
-"""What the soak proves at the end, from the databases (over the services' APIs, and the
-outbox tables as an operator reads them) and the topics (every life of the broker, read to
-its high watermark). Each check gives its figures and whether it held."""
+"""What the soak proves at the end, from what it read of the databases (soak.evidence) and
+of the topics (every life of the broker, read to its high watermark). Each check gives its
+figures and whether it held."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-import httpx
 from invoicing.domain import CREDITED_STAGES
 from supplychain_contracts import topics
 
+from soak.evidence import IN_FLIGHT_S, Outboxes
 from soak.faults import Epoch, Poison, poison_id_of
-
-SCHEMAS = ("order_intake", "fulfilment", "invoicing", "monitoring")
-# the outbox payload fields the checks read, by event type
-WANTED = {"OrderPlaced", "OrderDelivered", "InvoiceIssued", "SlaBreached", "CreditNoteIssued"}
+from soak.load import Placement
 
 
 @dataclass
@@ -29,93 +23,6 @@ class Check:
     name: str
     ok: bool
     figures: dict[str, Any]
-
-
-@dataclass
-class Outboxes:
-    rows: dict[str, list[asyncpg.Record]] = field(default_factory=dict)  # schema -> rows
-    payloads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # event type -> ...
-
-
-async def read_outboxes(database_url: str) -> Outboxes:
-    conn = await asyncpg.connect(database_url)
-    found = Outboxes()
-    try:
-        for schema in SCHEMAS:
-            rows = await conn.fetch(
-                f"SELECT event_id::text, topic, event_type, published_at, "
-                f"CASE WHEN event_type = ANY($1::text[]) THEN payload END AS payload "
-                f'FROM "{schema}".outbox',
-                sorted(WANTED),
-            )
-            found.rows[schema] = rows
-            for r in rows:
-                if r["payload"] is not None:
-                    found.payloads.setdefault(r["event_type"], []).append(json.loads(r["payload"]))
-    finally:
-        await conn.close()
-    return found
-
-
-async def read_invoices(
-    invoicing_url: str, departments: list[str], periods: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Every invoice with the credit notes against it (invoice id → invoice), from each
-    department's statements as supplier of the periods (as each department reads its own)."""
-    invoices: dict[str, dict[str, Any]] = {}
-    notes: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(base_url=invoicing_url, timeout=120) as client:
-        for code in departments:
-            headers = {"Authorization": f"Bearer dev-{code.lower()}-1"}
-            for period in periods:
-                answer = await client.get(
-                    f"/v1/statements/{code}", params={"period": period}, headers=headers
-                )
-                answer.raise_for_status()
-                section = answer.json()["as_supplier"]
-                for invoice in section["invoices"]:
-                    invoices[invoice["invoice_id"]] = {**invoice, "credit_notes": []}
-                notes += section["credit_notes"]
-    for note in notes:
-        # the reason says why: "<stage> stage breached its <n>s target" or "order cancelled"
-        kind = "sla_credit" if " stage breached " in note["reason"] else "other"
-        invoices[note["invoice_id"]]["credit_notes"].append({**note, "kind": kind})
-    return invoices
-
-
-async def read_trial_balance(invoicing_url: str, department: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=invoicing_url, timeout=60) as client:
-        answer = await client.get(
-            "/v1/ledger/trial-balance",
-            headers={"Authorization": f"Bearer dev-{department.lower()}-1"},
-        )
-        answer.raise_for_status()
-        result: dict[str, Any] = answer.json()
-        return result
-
-
-async def read_statuses(intake_url: str, departments: list[str]) -> dict[str, str]:
-    """Order intake's status of every order each department placed (order id → status)."""
-    statuses: dict[str, str] = {}
-    async with httpx.AsyncClient(base_url=intake_url, timeout=60) as client:
-
-        async def one(code: str) -> None:
-            headers = {"Authorization": f"Bearer dev-{code.lower()}-1"}
-            cursor: str | None = None
-            while True:
-                params: dict[str, Any] = {"limit": 200}
-                if cursor:
-                    params["cursor"] = cursor
-                page = await client.get("/v1/orders", params=params, headers=headers)
-                page.raise_for_status()
-                body = page.json()
-                statuses.update({o["order_id"]: o["status"] for o in body["orders"]})
-                cursor = body["next_cursor"]
-                if not cursor:
-                    return
-
-        await asyncio.gather(*(one(code) for code in departments))
-    return statuses
 
 
 # --- the checks -------------------------------------------------------------------------
@@ -207,7 +114,7 @@ def no_event_lost(outboxes: Outboxes, epochs: list[Epoch]) -> Check:
     on_topics: Counter[tuple[str, str]] = Counter()
     for epoch in epochs:
         on_topics.update(epoch.events)
-    unsent = lost = duplicated = extra_copies = rows = 0
+    unsent = lost = duplicated = extra_copies = rows = in_flight = 0
     examples: list[str] = []
     emitted: set[tuple[str, str]] = set()
     for schema, schema_rows in outboxes.rows.items():
@@ -216,6 +123,9 @@ def no_event_lost(outboxes: Outboxes, epochs: list[Epoch]) -> Check:
             where = (r["topic"], r["event_id"])
             emitted.add(where)
             if r["published_at"] is None:
+                if r["recent"]:
+                    in_flight += 1
+                    continue
                 unsent += 1
                 examples.append(f"{schema} unsent {r['event_type']} {r['event_id']}")
             copies = on_topics.get(where, 0)
@@ -236,6 +146,7 @@ def no_event_lost(outboxes: Outboxes, epochs: list[Epoch]) -> Check:
             "broker lives read": len(epochs),
             "event records on the topics": sum(on_topics.values()),
             "unsent": unsent,
+            f"not sent yet, younger than {IN_FLIGHT_S} s at the read (in flight)": in_flight,
             "missing from their topic": lost,
             "rows on their topic more than once (at-least-once)": duplicated,
             "extra copies": extra_copies,
@@ -298,6 +209,23 @@ def intake_saw_the_invoices(outboxes: Outboxes, statuses: dict[str, str]) -> Che
             "by status": dict(Counter(statuses.values()).most_common()),
             "invoiced, shown otherwise": len(behind),
             "examples": behind[:5],
+        },
+    )
+
+
+def every_order_accepted(placements: list[Placement]) -> Check:
+    accepted = [p for p in placements if p.accepted]
+    return Check(
+        "every order sent was accepted (retried with its key through the faults)",
+        len(accepted) == len(placements),
+        {
+            "sent": len(placements),
+            "accepted": len(accepted),
+            "not accepted": [f"{p.status} {p.problem[:120]}" for p in placements if not p.accepted][
+                :5
+            ],
+            "sent more than once (same key)": sum(1 for p in placements if p.attempts > 1),
+            "distinct orders": len({p.order_id for p in accepted}),
         },
     )
 

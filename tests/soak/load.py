@@ -126,12 +126,13 @@ class Load:
             self.sent += 1
             self.in_flight += 1
             task = asyncio.create_task(self._place(placement))
-            task.add_done_callback(lambda _t: (gate.release(), self._done()))
+            task.add_done_callback(lambda _task: self._done(gate))
             tasks.append(task)
         await asyncio.gather(*tasks)
         self.finished_at = time.time()
 
-    def _done(self) -> None:
+    def _done(self, gate: asyncio.Semaphore) -> None:
+        gate.release()
         self.in_flight -= 1
 
     async def quiet(self, timeout: float = 60) -> None:
