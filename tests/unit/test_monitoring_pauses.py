@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from monitoring.alarms import pause_events
 from monitoring.domain import Edge
 from monitoring.pauses import (
     Pause,
@@ -22,12 +23,14 @@ from monitoring.pauses import (
     reasons_pausing,
     stage_pauses,
 )
-from monitoring.sla import business_deadline, business_seconds
+from monitoring.sla import StageRow, business_deadline, business_seconds
 from supplychain_contracts import (
     ComponentsReceived,
     HelpAnswered,
     HelpAwaitingRequester,
     OrderAccepted,
+    SlaPaused,
+    SlaResumed,
     Stage,
 )
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
@@ -216,3 +219,54 @@ def test_pauses_never_bring_a_deadline_earlier(
     # the working time from start to deadline is the target plus what the pauses took off
     within = stage_pauses(pauses, [AWAITING], started_at=start, ended_at=paused)
     assert business_seconds(start, paused, OFFICE) == seconds + paused_seconds(within, OFFICE)
+
+
+# --- SlaPaused / SlaResumed ------------------------------------------------------------------
+
+
+def test_a_stage_announces_each_pause_and_its_end_with_the_working_time_it_took() -> None:
+    order_id = uuid.uuid4()
+    row = StageRow(
+        order_id=order_id,
+        stage=Stage.FULFILMENT,
+        root_order_id=order_id,
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        employee_id=None,
+        started_at=berlin(2026, 11, 6, 16),
+        ended_at=None,
+        duration_s=None,
+        trace_id=None,
+        start_event_id=uuid.uuid4(),
+        traceparent=None,
+        policy_id=3,
+        target_s=3 * HOUR,
+        warn_at=None,
+        deadline=berlin(2026, 11, 9, 9, 30),
+        warning_raised_at=None,
+        breach_raised_at=None,
+        policy_key="FRAMES",
+        policy_version=2,
+        calendar=OFFICE,
+    )
+    over_the_weekend = Pause(
+        AWAITING, berlin(2026, 11, 6, 17), berlin(2026, 11, 9, 7, 30), uuid.uuid4(), uuid.uuid4()
+    )
+    still_blocked = pause(berlin(2026, 11, 9, 8), None, BLOCKED)
+    events = pause_events(row, [over_the_weekend, still_blocked])
+    assert [type(e) for e in events] == [SlaPaused, SlaResumed, SlaPaused]
+    paused, resumed, blocked = events
+    assert isinstance(resumed, SlaResumed)
+    assert (paused.paused_at, paused.occurred_at) == (over_the_weekend.paused_at,) * 2
+    assert paused.causation_id == over_the_weekend.paused_by
+    assert resumed.causation_id == over_the_weekend.resumed_by
+    assert resumed.paused_seconds == 1.5 * HOUR  # Friday 17-18, Monday 7-7:30
+    assert resumed.deadline == row.deadline
+    assert (resumed.policy_id, resumed.policy_version) == ("FRAMES", 2)
+    assert blocked.reason is BLOCKED and blocked.stage is Stage.FULFILMENT
+    # the same pause of the same stage is always the same event: announced once
+    assert [e.event_id for e in pause_events(row, [over_the_weekend])] == [
+        paused.event_id,
+        resumed.event_id,
+    ]
+    assert len({e.event_id for e in events}) == 3
