@@ -16,6 +16,10 @@ from supplychain_contracts import (
     Stage,
 )
 
+# What handoff_events keeps in columns (the envelope and the parties); `payload` holds the rest
+# of an event, its attributes.
+RECORDED_IN_COLUMNS = frozenset({*Envelope.model_fields, "supplier", "requester"})
+
 
 class Edge(StrEnum):
     START = "start"

@@ -28,6 +28,8 @@ from pydantic import AwareDatetime
 from supplychain_contracts.events import OrderParties
 from supplychain_contracts.registry import all_event_models, event_type_of
 
+from monitoring.domain import RECORDED_IN_COLUMNS
+
 AttributeType = Literal["string", "time", "integer", "float", "boolean"]
 
 ORDER = "order"
@@ -53,21 +55,6 @@ class TypeDeclaration:
 
 # --- event types: one per contract event of an order -------------------------------------
 
-# Envelope fields and the parties: the event's identity, time and relationships, no attributes.
-_NOT_ATTRIBUTES = frozenset(
-    {
-        "event_id",
-        "event_type",
-        "schema_version",
-        "occurred_at",
-        "order_id",
-        "root_order_id",
-        "causation_id",
-        "producer",
-        "supplier",
-        "requester",
-    }
-)
 # Recorded beside the event (not one of its fields): its trace, to open it in the trace viewer.
 TRACE_ID = Attribute("trace_id", "string")
 
@@ -110,7 +97,7 @@ def event_types() -> tuple[TypeDeclaration, ...]:
         attributes = [TRACE_ID]
         for name, info in model.model_fields.items():
             kind = attribute_type(info.annotation)
-            if name not in _NOT_ATTRIBUTES and kind is not None:
+            if name not in RECORDED_IN_COLUMNS and kind is not None:
                 attributes.append(Attribute(name, kind))
         declared.append(TypeDeclaration(event_type_of(model), tuple(attributes)))
     return tuple(declared)

@@ -14,7 +14,7 @@ from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
 from supplychain_contracts.events import OrderParties, PauseReason, SlaClockEvent
 
-from monitoring.domain import Edge
+from monitoring.domain import RECORDED_IN_COLUMNS, Edge
 from monitoring.pauses import PausedClock, PauseEdge
 from monitoring.sla import Alarm, Clock, StageRow
 from monitoring.versions import Change, Version
@@ -272,23 +272,6 @@ def _stage_row(record: asyncpg.Record) -> StageRow:
 # --- events, orders, stages ------------------------------------------------------------------
 
 
-# Kept in columns of handoff_events; `payload` holds the rest of an event.
-_COLUMN_FIELDS = frozenset(
-    {
-        "event_id",
-        "event_type",
-        "schema_version",
-        "occurred_at",
-        "order_id",
-        "root_order_id",
-        "causation_id",
-        "producer",
-        "supplier",
-        "requester",
-    }
-)
-
-
 async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: str | None) -> None:
     await conn.execute(
         """INSERT INTO handoff_events (event_id, order_id, root_order_id, event_type, occurred_at,
@@ -303,7 +286,7 @@ async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: 
         event.supplier,
         event.requester,
         trace_id,
-        event.model_dump_json(exclude=set(_COLUMN_FIELDS)),
+        event.model_dump_json(exclude=set(RECORDED_IN_COLUMNS)),
     )
 
 
