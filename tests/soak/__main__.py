@@ -133,7 +133,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         checks.invoices_match_deliveries(outboxes, invoices),
         checks.credits_match_breaches(outboxes, invoices),
         checks.trial_balance_nets_to_zero(balance),
-        checks.no_event_lost(outboxes, faults.epochs),
+        checks.no_event_lost(outboxes, faults.epochs, faults.killed_schemas),
         checks.dead_letters_are_the_poison(faults.epochs, faults.poison, groups),
         checks.intake_saw_the_invoices(outboxes, statuses),
         checks.every_order_accepted(load.placements),

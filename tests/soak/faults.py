@@ -127,6 +127,7 @@ class Faults:
     poison: list[Poison] = field(default_factory=list)
     epochs: list[Epoch] = field(default_factory=list)
     planned_kills: int = 0
+    killed_schemas: set[str] = field(default_factory=set)  # of the services SIGKILLed
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -194,6 +195,7 @@ class Faults:
         fault = Fault("SIGKILL", name, now(), self._elapsed())
         began = time.monotonic()
         self.planned_kills += 1
+        self.killed_schemas.add(self.stack.services[name].module)  # its schema's name
         await asyncio.to_thread(self.stack.services[name].kill)
         await self.all_ready()
         fault.recovery_s = time.monotonic() - began
