@@ -294,6 +294,9 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         assert [(n["kind"], Decimal(n["amount"])) for n in one["credit_notes"]] == [
             ("sla_credit", Decimal("59.80"))
         ]
+        # the list shows each invoice with its lines and credit notes too, as the invoice does
+        listed = (await client.get("/v1/invoices", params={"period": period})).json()
+        assert {i["invoice_id"]: i for i in listed}[one["invoice_id"]] == one
         retail = await statement_both_ways(client, "RETAIL_OPS", period)
         assert Decimal(retail["as_requester"]["invoiced"]) == Decimal("1196.00")
         assert Decimal(retail["as_requester"]["credited"]) == Decimal("119.60")

@@ -178,7 +178,7 @@ async def list_invoices(
         offset,
     )
     if rows:
-        return [dict(row) for row in rows], rows[0]["matching"]
+        return await _with_documents(conn, rows), rows[0]["matching"]
     total: int = await conn.fetchval(
         """SELECT count(*) FROM invoices
            WHERE ($1::text IS NULL OR supplier = $1 OR requester = $1)
@@ -193,20 +193,33 @@ async def get_invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, A
     row = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_id = $1", invoice_id)
     if row is None:
         return None
+    (invoice,) = await _with_documents(conn, [row])
+    return invoice
+
+
+async def _with_documents(
+    conn: asyncpg.Connection, rows: list[asyncpg.Record]
+) -> list[dict[str, Any]]:
+    """The invoices with their lines and the credit notes issued against them (one query
+    each for all of them)."""
+    ids = [row["invoice_id"] for row in rows]
     lines = await conn.fetch(
-        "SELECT sku, quantity, unit_price, amount FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no",
-        invoice_id,
+        """SELECT invoice_id, sku, quantity, unit_price, amount FROM invoice_lines
+           WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id, line_no""",
+        ids,
     )
-    credit_notes = await conn.fetch(
-        """SELECT credit_note_id, kind, period, amount, reason, issued_at FROM credit_notes
-           WHERE invoice_id = $1 ORDER BY issued_at, credit_note_id""",
-        invoice_id,
+    notes = await conn.fetch(
+        """SELECT invoice_id, credit_note_id, kind, period, amount, reason, issued_at
+           FROM credit_notes WHERE invoice_id = ANY($1::uuid[])
+           ORDER BY issued_at, credit_note_id""",
+        ids,
     )
-    return {
-        **dict(row),
-        "lines": [dict(line) for line in lines],
-        "credit_notes": [dict(note) for note in credit_notes],
-    }
+    invoices = {row["invoice_id"]: {**dict(row), "lines": [], "credit_notes": []} for row in rows}
+    for line in lines:
+        invoices[line["invoice_id"]]["lines"].append(dict(line))
+    for note in notes:
+        invoices[note["invoice_id"]]["credit_notes"].append(dict(note))
+    return list(invoices.values())
 
 
 # --- credit notes --------------------------------------------------------------------------
