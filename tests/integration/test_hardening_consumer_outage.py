@@ -124,6 +124,11 @@ async def test_a_consumer_losing_its_database_mid_batch_with_its_broker_frozen_a
         assert _outcome(metrics.text, "applied") == ORDERS
         assert _outcome(metrics.text, "retried") >= 1
         assert _outcome(metrics.text, "dead_lettered") == 0
+        # and an outage is never taken for a poison record: no batch split, no record given up
+        log = fulfilment.log_file.read_text()
+        assert "applying one by one" not in log and "failed to apply" not in log, [
+            line[:300] for line in log.splitlines() if "one by one" in line or "failed to" in line
+        ]
     finally:
         if not released:
             await held.rollback()

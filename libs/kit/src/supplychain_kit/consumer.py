@@ -204,6 +204,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    # a pooled connection the database terminated (a restart, pg_terminate_backend) can fail
+    # its next statement with "cannot switch to state ...; another operation is in
+    # progress": the connection, never the record (seen in test_hardening_consumer_outage)
+    asyncpg.InternalClientError,
 )
 
 MAX_ERROR_HEADER = 2000
