@@ -178,6 +178,25 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         await pool.close()
 
 
+async def test_a_deadline_missed_before_the_pause_began_still_fires(database: Any) -> None:
+    """The deadline (310 s) passed before the wait began (320 s), the scan had not fired it
+    yet: its alarms are due though the clock now stands still. One paused before its deadline
+    fires nothing (the test above)."""
+    pool = await monitoring_schema(database.new_database(), "monitoring")
+    try:
+        order = placed()
+        asked, _ = asked_and_answered(order, asked=320, answered=900)
+        apply = event_applier(Emitting())
+        await apply_all(pool, apply, [order, after(order, OrderAccepted, 10), asked])
+        fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
+        assert fulfilment["paused_since"] == T0 + timedelta(seconds=320)
+        assert fulfilment["deadline"] == T0 + timedelta(seconds=310)
+        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=600), grace=timedelta())
+        assert await alarms_of(pool, Stage.FULFILMENT) == ["SlaWarning", "SlaBreached"]
+    finally:
+        await pool.close()
+
+
 async def test_a_stage_that_ends_while_blocked_ends_its_pause(database: Any) -> None:
     pool = await monitoring_schema(database.new_database(), "monitoring")
     apply = event_applier(Emitting())

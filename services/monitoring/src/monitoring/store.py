@@ -539,15 +539,17 @@ async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Ala
 async def claim_due_clocks(
     conn: asyncpg.Connection, *, now: datetime, limit: int
 ) -> list[StageRow]:
-    """Running stages with an alarm due, locked for this transaction; a paused clock stands
-    still and fires nothing until it resumes.
+    """Running stages with an alarm due, locked for this transaction. A paused clock stands
+    still: its deadline is NULL while a pause stops it before reaching it, and it fires nothing
+    until it resumes (an alarm carries its deadline); a deadline that fell before the pause
+    began was missed all the same, and its alarms are due.
 
     SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
     whose end event is being applied right now (row locked by the consumer) is left alone.
     """
     rows = await conn.fetch(
         """SELECT * FROM stages
-           WHERE ended_at IS NULL AND paused_since IS NULL
+           WHERE ended_at IS NULL AND (paused_since IS NULL OR deadline IS NOT NULL)
              AND ((warning_raised_at IS NULL AND warn_at <= $1)
                   OR (breach_raised_at IS NULL AND deadline <= $1))
            ORDER BY deadline
