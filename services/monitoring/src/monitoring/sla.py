@@ -125,24 +125,11 @@ def business_deadline(start: datetime, seconds: float, calendar: BusinessCalenda
     still. Hours are wall-clock hours of the zone: a working day across a daylight saving
     change is an hour shorter or longer in real time, and the clock counts real time.
     """
-    if not calendar.working_days:
-        raise ValueError("a business calendar needs at least one working day")
-    if calendar.start_hour >= calendar.end_hour:
-        raise ValueError("a working day must end after it starts")
-    zone = ZoneInfo(calendar.time_zone)
-    cursor = start.astimezone(UTC)
     remaining = timedelta(seconds=seconds)
-    day = cursor.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
-    for _ in range(MAX_CALENDAR_DAYS):
-        if is_working_day(day, calendar):
-            opens, closes = _working_window(day, calendar, zone)
-            begin = max(opens, cursor)
-            if begin < closes:
-                if remaining <= closes - begin:
-                    return begin + remaining
-                remaining -= closes - begin
-                cursor = closes
-        day += timedelta(days=1)
+    for begin, closes in working_windows(start, calendar):
+        if remaining <= closes - begin:
+            return begin + remaining
+        remaining -= closes - begin
     raise ValueError(f"a target of {seconds}s does not fit in {MAX_CALENDAR_DAYS} calendar days")
 
 
@@ -155,10 +142,18 @@ def working_windows(
         raise ValueError("a business calendar needs at least one working day")
     if calendar.start_hour >= calendar.end_hour:
         raise ValueError("a working day must end after it starts")
+    return _windows(start, calendar, days=MAX_CALENDAR_DAYS)
+
+
+def _windows(
+    start: datetime, calendar: BusinessCalendar, *, days: int
+) -> Iterator[tuple[datetime, datetime]]:
+    """The working windows of `days` local days from the day before `start`'s (a window may
+    span midnight UTC), each cut at `start`; the one walk over the calendar every count uses."""
     zone = ZoneInfo(calendar.time_zone)
     cursor = start.astimezone(UTC)
-    day = cursor.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
-    for _ in range(MAX_CALENDAR_DAYS):
+    day = cursor.astimezone(zone).date() - timedelta(days=1)
+    for _ in range(days):
         if is_working_day(day, calendar):
             opens, closes = _working_window(day, calendar, zone)
             begin = max(opens, cursor)
@@ -173,18 +168,13 @@ def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar)
     if end <= start:
         return 0.0
     zone = ZoneInfo(calendar.time_zone)
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    total = timedelta()
-    day = start.astimezone(zone).date() - timedelta(days=1)  # a window may span midnight UTC
-    last = end.astimezone(zone).date()
-    while day <= last:
-        if is_working_day(day, calendar):
-            opens, closes = _working_window(day, calendar, zone)
-            begin, finish = max(opens, start), min(closes, end)
-            if begin < finish:
-                total += finish - begin
-        day += timedelta(days=1)
-    return total.total_seconds()
+    days = (end.astimezone(zone).date() - start.astimezone(zone).date()).days + 2
+    worked = (
+        min(closes, end) - begin
+        for begin, closes in _windows(start, calendar, days=days)
+        if begin < end
+    )
+    return sum(worked, timedelta()).total_seconds()
 
 
 def clock_for(
