@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from supplychain_contracts import SlaBreached, SlaWarning, Stage
 from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused, SlaResumed
@@ -37,27 +38,35 @@ def alarm_event_id(order_id: uuid.UUID, stage: Stage, alarm: Alarm) -> uuid.UUID
     return uuid.uuid5(ALARM_NAMESPACE, f"{order_id}:{stage.value}:{alarm.value}")
 
 
+def _of_stage(stage: StageRow) -> dict[str, Any]:
+    """What every SLA event of a stage carries: the order, its parties, the stage and the
+    policy that times it."""
+    return dict(
+        order_id=stage.order_id,
+        root_order_id=stage.root_order_id,
+        producer=PRODUCER,
+        supplier=stage.supplier,
+        requester=stage.requester,
+        employee_id=stage.employee_id,
+        stage=stage.stage,
+        policy_id=stage.policy_key,
+        policy_version=stage.policy_version,
+    )
+
+
 def alarm_event(stage: StageRow, alarm: Alarm, *, now: datetime) -> SlaClockEvent:
     """The event saying the stage's alarm was raised at `now` (the stage must have a clock)."""
     return EVENT_OF_ALARM[alarm].model_validate(
         dict(
+            _of_stage(stage),
             event_id=alarm_event_id(stage.order_id, stage.stage, alarm),
             occurred_at=now,
-            order_id=stage.order_id,
-            root_order_id=stage.root_order_id,
             causation_id=stage.start_event_id,
-            producer=PRODUCER,
-            supplier=stage.supplier,
-            requester=stage.requester,
-            employee_id=stage.employee_id,
-            stage=stage.stage,
             started_at=stage.started_at,
             deadline=stage.deadline,
             target_seconds=stage.target_s,
-            # which policy timed the stage, and (SlaBreached only) the credit it grants:
-            # invoicing applies it instead of resolving policies itself
-            policy_id=stage.policy_key,
-            policy_version=stage.policy_version,
+            # (SlaBreached only) the credit the stage's policy grants: invoicing applies it
+            # instead of resolving policies itself
             service_credit_pct=stage.service_credit_pct,
         )
     )
@@ -77,19 +86,7 @@ def pause_events(stage: StageRow, pauses: Sequence[Pause]) -> list[SlaClockPause
     while another pause still stops the clock). Timed when the clock stopped and ran again."""
     events: list[SlaClockPause] = []
     for pause in pauses:
-        common = dict(
-            order_id=stage.order_id,
-            root_order_id=stage.root_order_id,
-            producer=PRODUCER,
-            supplier=stage.supplier,
-            requester=stage.requester,
-            employee_id=stage.employee_id,
-            stage=stage.stage,
-            reason=pause.reason,
-            paused_at=pause.paused_at,
-            policy_id=stage.policy_key,
-            policy_version=stage.policy_version,
-        )
+        common = dict(_of_stage(stage), reason=pause.reason, paused_at=pause.paused_at)
         events.append(
             SlaPaused.model_validate(
                 dict(
