@@ -28,6 +28,14 @@ class Record:
     value: bytes
     headers: dict[str, str]
 
+    @classmethod
+    def of(cls, message: Any) -> Record:
+        """A consumed aiokafka record, its headers decoded."""
+        headers = {k: v.decode("utf-8", "replace") for k, v in (message.headers or ())}
+        return cls(
+            message.topic, message.partition, message.offset, message.key, message.value, headers
+        )
+
     @property
     def json(self) -> dict[str, Any]:
         return json.loads(self.value)
@@ -60,10 +68,7 @@ async def read_records(
     try:
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
-            for messages in batch.values():
-                for m in messages:
-                    headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
-                    records.append(Record(m.topic, m.partition, m.offset, m.key, m.value, headers))
+            records += [Record.of(m) for messages in batch.values() for m in messages]
             if until(records):
                 return records
     finally:
@@ -110,12 +115,7 @@ async def read_to_end(
                         f"could not read {list(topics)} to {ends} within {timeout}s"
                     )
                 batch = await consumer.getmany(timeout_ms=200)
-                for messages in batch.values():
-                    for m in messages:
-                        headers = {k: v.decode("utf-8", "replace") for k, v in (m.headers or ())}
-                        records.append(
-                            Record(m.topic, m.partition, m.offset, m.key, m.value, headers)
-                        )
+                records += [Record.of(m) for messages in batch.values() for m in messages]
             # Tansu was seen reporting an end offset short of records already consumed
             # elsewhere: read again until the high watermark stops moving
             again = await consumer.end_offsets(partitions)
