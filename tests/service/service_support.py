@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.registry import parse_event_strict
+from supplychain_kit import effects
+from supplychain_kit.consumer import ApplyEvent
 
 # The `service_pool` fixture: `await service_pool("fulfilment")` gives a migrated pool.
 ServicePool = Callable[[str], Awaitable[asyncpg.Pool]]
@@ -22,3 +25,12 @@ async def outbox_events(conn: asyncpg.Connection) -> list[Any]:
 async def outbox_headers(conn: asyncpg.Connection) -> list[dict[str, str]]:
     rows = await conn.fetch("SELECT headers FROM outbox ORDER BY id")
     return [json.loads(row["headers"]) for row in rows]
+
+
+async def apply_events(pool: asyncpg.Pool, apply: ApplyEvent, *events: Envelope) -> None:
+    """As the consumer applies: one transaction per event, effects run once it committed."""
+    for event in events:
+        with effects.unit_of_work() as committed:
+            async with pool.acquire() as conn, conn.transaction():
+                await apply(conn, event)
+        effects.run(committed)

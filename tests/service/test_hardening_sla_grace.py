@@ -24,7 +24,7 @@ from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.sinks import Emitting
-from service_support import ServicePool, outbox_events
+from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import SlaClockEvent
@@ -66,12 +66,7 @@ async def _monitoring(service_pool: ServicePool) -> asyncpg.Pool:
 
 
 async def _apply(pool: asyncpg.Pool, sink: Counting, event: Event) -> None:
-    """As the consumer applies an event: one transaction, effects after the commit."""
-    apply = event_applier(sink)
-    with effects.unit_of_work() as committed:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply(conn, event)
-    effects.run(committed)
+    await apply_events(pool, event_applier(sink), event)
 
 
 async def _placed(pool: asyncpg.Pool, sink: Counting) -> tuple[OrderPlaced, datetime]:

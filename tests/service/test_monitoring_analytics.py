@@ -24,6 +24,7 @@ from monitoring.sinks import Emitting, Silent
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
+from service_support import apply_events
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -40,7 +41,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit import effects, metrics
+from supplychain_kit import metrics
 
 # Friday 5 March 2027 (CET: FACILITIES works 06:00-17:00 UTC); the sample company's policies
 # are in force from the service's start, before it
@@ -76,11 +77,7 @@ async def apply_all(app: FastAPI, *events: Envelope, live: bool = True) -> None:
     apply = event_applier(Emitting() if live else Silent())
     context = SpanContext(TRACE_ID, 0x00F067AA0BA902B7, is_remote=True, trace_flags=TraceFlags(1))
     with trace.use_span(NonRecordingSpan(context)):
-        for event in events:
-            with effects.unit_of_work() as committed:
-                async with app.state.runtime.pool.acquire() as conn, conn.transaction():
-                    await apply(conn, event)
-            effects.run(committed)
+        await apply_events(app.state.runtime.pool, apply, *events)
 
 
 def chain() -> tuple[OrderPlaced, OrderPlaced, list[Envelope]]:

@@ -21,10 +21,9 @@ from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.sinks import Emitting
 from monitoring.sla import StageRow
-from service_support import ServicePool, outbox_events
+from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import OrderLine, OrderPlaced, SlaBreached, SlaWarning
 from supplychain_contracts.events import SlaClockEvent
-from supplychain_kit import effects
 from supplychain_kit.effects import after_commit
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -68,10 +67,7 @@ async def _monitoring_with_orders(service_pool: ServicePool, orders: int) -> asy
             requester="ASSEMBLY",
             lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
         )
-        with effects.unit_of_work() as committed:
-            async with pool.acquire() as conn, conn.transaction():
-                await apply(conn, placed)
-        effects.run(committed)
+        await apply_events(pool, apply, placed)
     return pool
 
 

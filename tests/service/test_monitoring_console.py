@@ -17,9 +17,9 @@ from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.main import create_app
 from monitoring.sinks import Emitting
+from service_support import apply_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit import effects
 from supplychain_kit.auth import key_digest
 
 ADMIN_KEY, DEPARTMENT_KEY = "ops-admin-key", "wheels-key"
@@ -98,13 +98,7 @@ async def test_an_admin_sees_the_console_and_learns_the_broker_is_down(
 
 
 async def apply_all(app: FastAPI, *events: Envelope) -> None:
-    """As the consumer applies: one transaction per event, effects run once it committed."""
-    apply = event_applier(Emitting())
-    for event in events:
-        with effects.unit_of_work() as committed:
-            async with app.state.runtime.pool.acquire() as conn, conn.transaction():
-                await apply(conn, event)
-        effects.run(committed)
+    await apply_events(app.state.runtime.pool, event_applier(Emitting()), *events)
 
 
 def placed(at: datetime, *, supplier: str = "WHEELS") -> OrderPlaced:

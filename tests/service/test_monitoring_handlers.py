@@ -19,7 +19,7 @@ from monitoring.handlers import event_applier
 from monitoring.sinks import AlarmSink, Emitting, Silent
 from monitoring.sla import Alarm
 from prometheus_client import REGISTRY
-from service_support import ServicePool, outbox_events
+from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     FeedbackGiven,
     OrderAccepted,
@@ -33,10 +33,7 @@ from supplychain_contracts import (
     WorkStarted,
     follow_up,
 )
-from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.reference import ReferenceEvent
-from supplychain_kit import effects
-from supplychain_kit.consumer import ApplyEvent
 
 # The sample company's WHEELS policy (24/7 UTC calendar, warning at 75 %): acceptance 30 s,
 # fulfilment 120 s, end to end 300 s.
@@ -52,15 +49,6 @@ async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
     async with pool.acquire() as conn:
         await load_owned_reference(conn, owned, now=T0)
     return pool
-
-
-async def apply_all(pool: asyncpg.Pool, apply: ApplyEvent, *events: Envelope) -> None:
-    """As the consumer applies: one transaction per event, effects run once it committed."""
-    for event in events:
-        with effects.unit_of_work() as committed:
-            async with pool.acquire() as conn, conn.transaction():
-                await apply(conn, event)
-        effects.run(committed)
 
 
 def placed(
@@ -117,7 +105,7 @@ def durations_observed(stage: Stage) -> float:
 async def test_a_placed_order_starts_its_timed_stages(service_pool: ServicePool) -> None:
     pool = await monitoring_pool(service_pool)
     order = placed()
-    await apply_all(pool, event_applier(Emitting()), order)
+    await apply_events(pool, event_applier(Emitting()), order)
 
     acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)
     assert (acceptance["started_at"], acceptance["ended_at"]) == (T0, None)
@@ -143,8 +131,8 @@ async def test_an_end_in_time_closes_the_stage_once_and_starts_the_next(
     apply = event_applier(Emitting())
     order = placed()
     observed = durations_observed(Stage.ACCEPTANCE)
-    await apply_all(pool, apply, order, accepted(order, after=12))
-    await apply_all(pool, apply, accepted(order, after=20))  # a second end: the first one wins
+    await apply_events(pool, apply, order, accepted(order, after=12))
+    await apply_events(pool, apply, accepted(order, after=20))  # a second end: the first one wins
 
     acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)
     assert acceptance["ended_at"] == T0 + timedelta(seconds=12)
@@ -164,7 +152,7 @@ async def test_a_later_stage_is_timed_by_the_priority_of_its_order(
     apply = event_applier(Emitting())
     rush = placed(supplier="ASSEMBLY", priority=Priority.RUSH)
     standard = placed(supplier="ASSEMBLY")
-    await apply_all(
+    await apply_events(
         pool, apply, rush, standard, accepted(rush, after=5), accepted(standard, after=5)
     )
 
@@ -183,7 +171,7 @@ async def test_events_without_boundaries_are_kept_on_the_timeline_only(
     rejected = follow_up(order, OrderRejected, producer="fulfilment", reason="no stock")
     work = follow_up(order, WorkStarted, producer="fulfilment")
     feedback = follow_up(order, FeedbackGiven, producer="retail", rating=4)
-    await apply_all(pool, event_applier(Emitting()), order, work, rejected, feedback)
+    await apply_events(pool, event_applier(Emitting()), order, work, rejected, feedback)
 
     async with pool.acquire() as conn:
         types = await conn.fetch("SELECT event_type FROM handoff_events ORDER BY event_type")
@@ -207,7 +195,7 @@ async def test_the_clock_job_raises_the_warning_then_the_breach_once_each(
 ) -> None:
     pool = await monitoring_pool(service_pool)
     order = placed()
-    await apply_all(pool, event_applier(Emitting()), order)
+    await apply_events(pool, event_applier(Emitting()), order)
     warnings = alarms_counted(Alarm.WARNING, Stage.ACCEPTANCE)
     breaches = alarms_counted(Alarm.BREACH, Stage.ACCEPTANCE)
     sink = Emitting()
@@ -243,7 +231,7 @@ async def test_the_clock_job_raises_the_warning_then_the_breach_once_each(
 
 async def test_a_late_scan_raises_the_warning_with_the_breach(service_pool: ServicePool) -> None:
     pool = await monitoring_pool(service_pool)
-    await apply_all(pool, event_applier(Emitting()), placed())
+    await apply_events(pool, event_applier(Emitting()), placed())
     assert await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(hours=1), grace=NO_GRACE) == 4
     events = await outbox(pool)
     assert [(type(event), event.stage) for event in events] == [
@@ -258,7 +246,7 @@ async def test_a_late_scan_raises_the_warning_with_the_breach(service_pool: Serv
 async def test_a_closed_stage_is_never_claimed_by_the_clock(service_pool: ServicePool) -> None:
     pool = await monitoring_pool(service_pool)
     order = placed()
-    await apply_all(pool, event_applier(Emitting()), order, accepted(order, after=10))
+    await apply_events(pool, event_applier(Emitting()), order, accepted(order, after=10))
     assert (
         await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=60), grace=NO_GRACE) == 0
     )
@@ -276,8 +264,8 @@ async def test_an_end_event_after_the_deadline_raises_the_breach_itself(
     order = placed()
     breaches = alarms_counted(Alarm.BREACH, Stage.ACCEPTANCE)
     late = accepted(order, after=45)  # the clock job had not fired: events arrived late
-    await apply_all(pool, apply, order, late)
-    await apply_all(pool, apply, accepted(order, after=50))
+    await apply_events(pool, apply, order, late)
+    await apply_events(pool, apply, accepted(order, after=50))
 
     events = await outbox(pool)
     assert [type(event) for event in events] == [SlaWarning, SlaBreached]
@@ -299,9 +287,9 @@ async def test_a_late_end_after_the_warning_raises_only_the_breach(
     pool = await monitoring_pool(service_pool)
     apply = event_applier(Emitting())
     order = placed()
-    await apply_all(pool, apply, order)
+    await apply_events(pool, apply, order)
     await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=25), grace=NO_GRACE)
-    await apply_all(pool, apply, accepted(order, after=40))
+    await apply_events(pool, apply, accepted(order, after=40))
     assert [type(event) for event in await outbox(pool)] == [SlaWarning, SlaBreached]
 
 
@@ -311,7 +299,7 @@ async def test_an_end_after_the_warning_but_in_time_raises_nothing_more(
     pool = await monitoring_pool(service_pool)
     apply = event_applier(Emitting())
     order = placed()
-    await apply_all(pool, apply, order, accepted(order, after=25))  # warning due, deadline met
+    await apply_events(pool, apply, order, accepted(order, after=25))  # warning due, deadline met
     assert await outbox(pool) == []
     acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)
     assert (acceptance["warning_raised_at"], acceptance["breach_raised_at"]) == (None, None)
@@ -329,7 +317,7 @@ async def test_the_silent_sink_rebuilds_the_same_state_and_writes_nothing(
     order = placed()
     breaches = alarms_counted(Alarm.BREACH, Stage.ACCEPTANCE)
     observed = durations_observed(Stage.ACCEPTANCE)
-    await apply_all(pool, apply, order, accepted(order, after=45))
+    await apply_events(pool, apply, order, accepted(order, after=45))
     # fulfilment (started by the acceptance) and end to end are both past their deadlines
     assert await fire_due_clocks(pool, replay, now=T0 + timedelta(hours=1), grace=NO_GRACE) == 4
 
@@ -370,7 +358,7 @@ async def test_the_replay_learns_raised_alarms_from_the_sla_topic(
     )
 
     # the replay may read the SLA topic before the order's own topics
-    await apply_all(
+    await apply_events(
         pool, event_applier(Silent()), warning, breach, order, accepted(order, after=45)
     )
     acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)

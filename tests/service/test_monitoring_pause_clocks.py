@@ -21,7 +21,7 @@ from monitoring.handlers import event_applier
 from monitoring.replay import compare
 from monitoring.sinks import Emitting, Silent
 from prometheus_client import REGISTRY
-from service_support import outbox_events
+from service_support import apply_events, outbox_events
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -38,8 +38,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import RequestedComponent, SlaClockPause
-from supplychain_kit import db, effects
-from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit import db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SUPPLIER = "FRAMES"
@@ -52,14 +51,6 @@ async def monitoring_schema(url: str, schema: str) -> asyncpg.Pool:
     async with pool.acquire() as conn:
         await load_owned_reference(conn, owned_reference(MonitoringSettings(), at=T0), now=T0)
     return pool
-
-
-async def apply_all(pool: asyncpg.Pool, apply: ApplyEvent, events: list[Envelope]) -> None:
-    for event in events:
-        with effects.unit_of_work() as committed:
-            async with pool.acquire() as conn, conn.transaction():
-                await apply(conn, event)
-        effects.run(committed)
 
 
 def placed() -> OrderPlaced:
@@ -132,7 +123,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
     try:
         order = placed()
         asked, answered = asked_and_answered(order, asked=60, answered=160)
-        await apply_all(pool, apply, [order, after(order, OrderAccepted, 10), asked])
+        await apply_events(pool, apply, order, after(order, OrderAccepted, 10), asked)
 
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["paused_since"] == T0 + timedelta(seconds=60)
@@ -145,7 +136,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)
         assert (acceptance["deadline"], acceptance["paused_s"]) == (T0 + timedelta(seconds=30), 0)
 
-        await apply_all(pool, apply, [answered])
+        await apply_events(pool, apply, answered)
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["paused_since"] is None
         assert fulfilment["paused_s"] == 100.0
@@ -153,7 +144,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         assert fulfilment["deadline"] == T0 + timedelta(seconds=10 + 300 + 100)
 
         # redelivered, all of them: nothing changes, nothing is announced twice
-        await apply_all(pool, apply, [order, after(order, OrderAccepted, 10), asked, answered])
+        await apply_events(pool, apply, order, after(order, OrderAccepted, 10), asked, answered)
         assert await stage_of(pool, order.order_id, Stage.FULFILMENT) == fulfilment
         paused, resumed = await pause_events(pool)
         assert isinstance(paused, SlaPaused) and isinstance(resumed, SlaResumed)
@@ -168,7 +159,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         assert pauses_counted("awaiting_requester") == counted + 1
 
         # shipped at 400 s: in time, though the unpaused deadline was 310 s
-        await apply_all(pool, apply, [after(order, OrderShipped, 400)])
+        await apply_events(pool, apply, after(order, OrderShipped, 400))
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["duration_s"] == 390.0
         assert fulfilment["ended_at"] <= fulfilment["deadline"]
@@ -187,7 +178,7 @@ async def test_a_deadline_missed_before_the_pause_began_still_fires(database: An
         order = placed()
         asked, _ = asked_and_answered(order, asked=320, answered=900)
         apply = event_applier(Emitting())
-        await apply_all(pool, apply, [order, after(order, OrderAccepted, 10), asked])
+        await apply_events(pool, apply, order, after(order, OrderAccepted, 10), asked)
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["paused_since"] == T0 + timedelta(seconds=320)
         assert fulfilment["deadline"] == T0 + timedelta(seconds=310)
@@ -203,12 +194,12 @@ async def test_a_stage_that_ends_while_blocked_ends_its_pause(database: Any) -> 
     try:
         order = placed()
         events = [order, after(order, OrderAccepted, 10), components(order, 20)]
-        await apply_all(pool, apply, events)
+        await apply_events(pool, apply, *events)
         await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=600), grace=timedelta())
         assert await alarms_of(pool, Stage.FULFILMENT) == []
 
         # shipped at 700 s without ComponentsReceived: the pause ends with the stage
-        await apply_all(pool, apply, [after(order, OrderShipped, 700)])
+        await apply_events(pool, apply, after(order, OrderShipped, 700))
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["paused_since"] is None
         assert fulfilment["paused_s"] == 680.0
@@ -221,7 +212,7 @@ async def test_a_stage_that_ends_while_blocked_ends_its_pause(database: Any) -> 
         )
         # the sub-orders' delivery afterwards changes nothing
         late = after(order, ComponentsReceived, 710, sub_order_ids=(uuid.uuid4(),))
-        await apply_all(pool, apply, [late])
+        await apply_events(pool, apply, late)
         assert await stage_of(pool, order.order_id, Stage.FULFILMENT) == fulfilment
         assert len(await pause_events(pool)) == 2
     finally:
@@ -247,9 +238,9 @@ async def test_a_pause_seen_before_its_order_gives_the_same_clocks(database: Any
             after(other, OrderAccepted, 10),
             *asked_and_answered(other, asked=15, answered=2000)[:1],  # never answered
         ]
-        await apply_all(live, event_applier(Emitting()), events)
+        await apply_events(live, event_applier(Emitting()), *events)
         orders_last = [e for e in events if not isinstance(e, OrderPlaced)] + [order, other]
-        await apply_all(lagging, event_applier(Silent()), orders_last)
+        await apply_events(lagging, event_applier(Silent()), *orders_last)
 
         acceptance = await stage_of(live, order.order_id, Stage.ACCEPTANCE)
         assert acceptance["paused_s"] == 20.0

@@ -17,6 +17,7 @@ from monitoring.config import MonitoringSettings
 from monitoring.handlers import event_applier
 from monitoring.replay import compare
 from monitoring.sinks import Silent
+from service_support import apply_events
 from supplychain_contracts import (
     InvoiceIssued,
     OrderAccepted,
@@ -30,8 +31,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit import db, effects
-from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit import db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LINE = OrderLine(sku="EBIKE-CITY", quantity=1, unit_price="1290.00")
@@ -63,14 +63,6 @@ async def monitoring_schema(url: str, schema: str) -> asyncpg.Pool:
             now=T0 - timedelta(hours=1),
         )
     return pool
-
-
-async def apply_all(pool: asyncpg.Pool, apply: ApplyEvent, events: list[Envelope]) -> None:
-    for event in events:
-        with effects.unit_of_work() as committed:
-            async with pool.acquire() as conn, conn.transaction():
-                await apply(conn, event)
-        effects.run(committed)
 
 
 def chain_of(supplier: str, requester: str, priority: Priority) -> list[Envelope]:
@@ -133,7 +125,7 @@ async def test_a_stage_opened_before_its_order_was_seen_gets_the_rush_policy(dat
         rush = chain_of("ASSEMBLY", "RETAIL_OPS", Priority.RUSH)
         order_id = rush[0].order_id
         # the fulfilment topic first: monitoring has never seen this order placed
-        await apply_all(pool, event_applier(Silent()), rush[1:4])
+        await apply_events(pool, event_applier(Silent()), *rush[1:4])
         async with pool.acquire() as conn:
             assert not await store.order_exists(conn, order_id)
         fulfilment = await stage(pool, order_id, Stage.FULFILMENT)
@@ -143,7 +135,7 @@ async def test_a_stage_opened_before_its_order_was_seen_gets_the_rush_policy(dat
         assert fulfilment["deadline"] == T0 + timedelta(seconds=5 + 300)
 
         # the OrderPlaced comes late: the acceptance stage gets the rush policy too
-        await apply_all(pool, event_applier(Silent()), rush[:1])
+        await apply_events(pool, event_applier(Silent()), *rush[:1])
         acceptance = await stage(pool, order_id, Stage.ACCEPTANCE)
         assert (acceptance["target_s"], acceptance["duration_s"]) == (10.0, 5.0)
         assert (await stage(pool, order_id, Stage.FULFILMENT))["target_s"] == 300.0
@@ -158,7 +150,7 @@ async def test_an_event_without_the_priority_falls_back_to_the_order_as_seen(dat
     try:
         seen, unseen = (chain_of("ASSEMBLY", "RETAIL_OPS", Priority.RUSH) for _ in range(2))
         old_style = [e.model_copy(update={"priority": None}) for e in (*seen[1:3], *unseen[1:3])]
-        await apply_all(pool, event_applier(Silent()), [seen[0], *old_style])
+        await apply_events(pool, event_applier(Silent()), seen[0], *old_style)
         # the OrderPlaced was seen: its priority times the stage, as before
         assert (await stage(pool, seen[0].order_id, Stage.FULFILMENT))["target_s"] == 300.0
         # never seen: the general policy, as before (nothing told the priority)
@@ -185,8 +177,8 @@ async def test_results_are_the_same_whichever_topic_comes_first(database) -> Non
             *chain_of("ASSEMBLY", "FRAMES", Priority.STANDARD),
             *chain_of("WHEELS", "RETAIL_OPS", Priority.RUSH),  # its requester's policy wins
         ]
-        await apply_all(in_time, event_applier(Silent()), events)
-        await apply_all(lagging, event_applier(Silent()), orders_topic_last(events))
+        await apply_events(in_time, event_applier(Silent()), *events)
+        await apply_events(lagging, event_applier(Silent()), *orders_topic_last(events))
         async with in_time.acquire() as conn:
             live = await store.stage_results(conn, schema="monitoring")
             replayed = await store.stage_results(conn, schema="monitoring_lagging")
