@@ -14,7 +14,6 @@ from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 from monitoring import alarms, clocks, domain, pauses, sla, store
 from monitoring.sinks import AlarmSink
 from monitoring.sla import StageRow
-from monitoring.time_split_metrics import observe_wait_and_work
 
 
 def event_applier(sink: AlarmSink) -> ApplyEvent:
@@ -75,7 +74,7 @@ class Timelines:
         """Record the event and the stage boundaries it marks."""
         trace_id = current_trace_id()
         await store.record_event(conn, event, trace_id)
-        await observe_wait_and_work(conn, event, self.sink)
+        await self.sink.event_recorded(conn, event)
         traceparent = current_trace_headers().get("traceparent")
         for stage_name, edge in domain.boundaries(type(event)):
             stage = await store.mark_boundary(

@@ -1,4 +1,5 @@
-"""Where raised alarms and closed stages go: the port, the live sink and the replay's.
+"""Where raised alarms, closed stages and recorded events go: the port, the live sink and the
+replay's.
 
 Live, alarm events go to the outbox in the caller's transaction and metrics count once it
 committed. A replay rebuilds the same state and must emit nothing: the live service emitted
@@ -13,11 +14,12 @@ from typing import Protocol
 import asyncpg
 from prometheus_client import Counter
 from supplychain_contracts import SlaBreached, SlaWarning
-from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused
+from supplychain_contracts.events import OrderParties, SlaClockEvent, SlaClockPause, SlaPaused
 from supplychain_kit import metrics, outbox
 from supplychain_kit.effects import after_commit
 
 from monitoring.sla import StageRow
+from monitoring.time_split_metrics import observe_wait_and_work
 
 COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
@@ -44,6 +46,9 @@ class AlarmSink(Protocol):
     ) -> None:
         """A stage's clock stopped or ran again (each event once), in the transaction of `conn`."""
 
+    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+        """The event entered its order's timeline in the transaction of `conn`."""
+
 
 class Emitting:
     """The live sink: events through the outbox, counters and histogram after the commit."""
@@ -67,6 +72,9 @@ class Emitting:
         await outbox.append(conn, events)
         after_commit(lambda: _count_pauses(events))
 
+    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+        await observe_wait_and_work(conn, event)  # the wait or the work it ends, once committed
+
 
 class Silent:
     """The replay's sink: the state is rebuilt, nothing leaves the service."""
@@ -82,6 +90,9 @@ class Silent:
     async def pauses_noticed(
         self, conn: asyncpg.Connection, events: Sequence[SlaClockPause]
     ) -> None:
+        return None
+
+    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
         return None
 
 

@@ -14,7 +14,6 @@ from supplychain_kit.effects import after_commit
 from supplychain_kit.telemetry import current_trace_id
 
 from monitoring import analytics_store
-from monitoring.sinks import AlarmSink, Emitting
 from monitoring.time_split import Category, segments
 
 # event that ends a part of the order's time → the part and its histogram
@@ -24,11 +23,11 @@ OBSERVED: dict[type[Envelope], tuple[Category, Histogram]] = {
 }
 
 
-async def observe_wait_and_work(conn: asyncpg.Connection, event: Envelope, sink: AlarmSink) -> None:
+async def observe_wait_and_work(conn: asyncpg.Connection, event: Envelope) -> None:
     """Observe the wait or the work the event ends, once the transaction commits (the event
     must already be recorded; an order whose placement was not seen yet is skipped)."""
     observed = OBSERVED.get(type(event))
-    if observed is None or not isinstance(sink, Emitting):
+    if observed is None:
         return
     order = await analytics_store.order_facts(conn, event.order_id)
     if order is None or not order.first(OrderPlaced.__name__):
