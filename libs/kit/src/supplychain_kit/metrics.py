@@ -62,6 +62,11 @@ SLA_BREACHES: Final = Counter(
 SLA_WARNINGS: Final = Counter(
     "supplychain_sla_warnings", "SLA stages past their warning threshold", ["stage", "supplier"]
 )
+SLA_PAUSES: Final = Counter(
+    "supplychain_sla_pauses",
+    "SLA clocks stopped: the supplier waits on the requester or on its sub-orders",
+    ["stage", "supplier", "reason"],
+)
 ORDERS_PLACED: Final = Counter(
     "supplychain_orders_placed", "Internal orders placed", ["requester", "supplier"]
 )

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
-from prometheus_client import Counter
 from supplychain_contracts import SlaBreached, SlaWarning
 from supplychain_contracts.events import OrderParties, SlaClockEvent, SlaClockPause, SlaPaused
 from supplychain_kit import metrics, outbox
@@ -25,11 +24,6 @@ COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
     SlaBreached: metrics.SLA_BREACHES,
 }
-SLA_PAUSES = Counter(
-    "supplychain_sla_pauses",
-    "SLA clocks stopped: the supplier waits on the requester or on its sub-orders",
-    ["stage", "supplier", "reason"],
-)
 
 
 class AlarmSink(Protocol):
@@ -105,4 +99,4 @@ def _count_pauses(events: Sequence[SlaClockPause]) -> None:
     for event in events:
         if isinstance(event, SlaPaused):
             labels = {"stage": event.stage.value, "supplier": event.supplier}
-            SLA_PAUSES.labels(**labels, reason=event.reason.value).inc()
+            metrics.SLA_PAUSES.labels(**labels, reason=event.reason.value).inc()
