@@ -10,9 +10,14 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 from supplychain_contracts import (
+    CancellationRefused,
     ComponentsReceived,
     ComponentsRequested,
+    CreditKind,
     CreditNoteIssued,
+    DisputeEscalated,
+    DisputeOpened,
+    DisputeSettled,
     FeedbackGiven,
     HelpAnswered,
     HelpAwaitingRequester,
@@ -35,13 +40,14 @@ from supplychain_contracts import (
     SlaResumed,
     SlaWarning,
     Stage,
+    WorkCancelled,
     WorkStarted,
     all_event_models,
     parse_event_strict,
     topic_for,
     topics,
 )
-from supplychain_contracts.company import NamedCalendar, sample_company
+from supplychain_contracts.company import FxRate, NamedCalendar, sample_company
 from supplychain_contracts.envelope import Envelope, Event
 from supplychain_contracts.operations import RecordRedriven
 from supplychain_contracts.reference import (
@@ -55,6 +61,7 @@ from supplychain_contracts.reference import (
     catalogue_item_defined,
     department_defined,
     employee_defined,
+    fx_rate_defined,
     legal_entity_defined,
 )
 from supplychain_contracts.registry import EVENTS_BY_TOPIC, TOPIC_BY_EVENT_TYPE
@@ -95,6 +102,8 @@ def sample_events() -> list[Event]:
             priority=Priority.RUSH,
             needed_by=date(2025, 4, 1),
             parent_order_id=uuid4(),
+            requester_currency="USD",
+            fx_rate=Decimal("1.0870000000"),
         ),
         OrderCancelled(**_parties(), reason="changed my mind"),
         OrderAccepted(**_parties()),
@@ -109,7 +118,15 @@ def sample_events() -> list[Event]:
             ),
         ),
         OrderShipped(**_parties()),
-        OrderDelivered(**_parties(), lines=LINES, currency="EUR"),
+        OrderDelivered(
+            **_parties(),
+            lines=LINES,
+            currency="EUR",
+            confirmed_by="auto",
+            requester_currency="USD",
+            fx_rate=Decimal("1.087"),
+            shipped_at=WHEN,
+        ),
         InvoiceIssued(
             **_parties(),
             invoice_id=uuid4(),
@@ -124,6 +141,11 @@ def sample_events() -> list[Event]:
                 ),
             ),
             total=Decimal("209.00"),
+            requester_currency="USD",
+            fx_rate=Decimal("1.087"),
+            requester_total=Decimal("227.18"),
+            original_period="2025-02",
+            legal_entity="NC-MFG",
         ),
         CreditNoteIssued(
             **_parties(),
@@ -133,7 +155,28 @@ def sample_events() -> list[Event]:
             currency="EUR",
             amount=Decimal("10.45"),
             reason="SLA breach: fulfilment",
+            kind=CreditKind.DISPUTE,
+            original_period="2025-02",
+            dispute_id=uuid4(),
         ),
+        DisputeOpened(
+            **_parties(),
+            dispute_id=uuid4(),
+            invoice_id=uuid4(),
+            amount=Decimal("20.00"),
+            currency="EUR",
+            reason="two frames scratched",
+        ),
+        DisputeSettled(
+            **_parties(),
+            dispute_id=uuid4(),
+            invoice_id=uuid4(),
+            outcome="accepted",
+            amount=Decimal("20.00"),
+            currency="EUR",
+            credit_note_id=uuid4(),
+        ),
+        DisputeEscalated(**_parties(), dispute_id=uuid4(), invoice_id=uuid4(), opened_at=WHEN),
         SlaWarning(
             **_parties(),
             stage=Stage.FULFILMENT,
@@ -171,6 +214,8 @@ def sample_events() -> list[Event]:
             paused_seconds=3600.0,
             deadline=WHEN + timedelta(hours=2),
         ),
+        WorkCancelled(**_parties(), reason="not needed any more"),
+        CancellationRefused(**_parties(), reason="already shipped"),
         *reference_samples(),
     ]
 
@@ -205,6 +250,10 @@ def reference_samples() -> list[Event]:
             effective_from=WHEN,
             policy=policy,
         ),
+        fx_rate_defined(
+            FxRate(base="USD", quote="EUR", rate=Decimal("0.92"), valid_from=date(2025, 1, 1)),
+            producer="order-intake",
+        ),
     ]
 
 
@@ -234,7 +283,7 @@ SAMPLES = sample_events() + operations_samples()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 27
+    assert len(all_event_models()) == 33
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -317,7 +366,7 @@ def test_reference_events_carry_the_envelope_without_order_ids_and_are_keyed_by_
         "producer",
     ]
     references = [event for event in SAMPLES if isinstance(event, ReferenceEvent)]
-    assert len(references) == 6
+    assert len(references) == 7
     for event in references:
         assert list(json.loads(event.model_dump_json()))[: len(envelope)] == envelope
         assert event.message_key() == event.entity_key  # type: ignore[attr-defined]
@@ -518,7 +567,7 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 27
+    assert len(TOPIC_BY_EVENT_TYPE) == 33
 
 
 def test_a_redrive_is_keyed_by_the_dead_letter_record_it_republished() -> None:

@@ -3,9 +3,15 @@
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Envelope, follow_up, utc_now
 from supplychain_contracts.events import (
+    CancellationRefused,
     ComponentsReceived,
     ComponentsRequested,
+    CreditKind,
     CreditNoteIssued,
+    DisputeEscalated,
+    DisputeOpened,
+    DisputeSettled,
+    DisputeStatus,
     FeedbackGiven,
     HelpAnswered,
     HelpAwaitingRequester,
@@ -28,6 +34,7 @@ from supplychain_contracts.events import (
     SlaResumed,
     SlaWarning,
     Stage,
+    WorkCancelled,
     WorkStarted,
 )
 from supplychain_contracts.registry import (
@@ -39,9 +46,15 @@ from supplychain_contracts.registry import (
 )
 
 __all__ = [
+    "CancellationRefused",
     "ComponentsReceived",
     "ComponentsRequested",
+    "CreditKind",
     "CreditNoteIssued",
+    "DisputeEscalated",
+    "DisputeOpened",
+    "DisputeSettled",
+    "DisputeStatus",
     "Envelope",
     "FeedbackGiven",
     "HelpAnswered",
@@ -65,6 +78,7 @@ __all__ = [
     "SlaResumed",
     "SlaWarning",
     "Stage",
+    "WorkCancelled",
     "WorkStarted",
     "all_event_models",
     "follow_up",

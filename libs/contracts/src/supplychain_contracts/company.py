@@ -32,10 +32,35 @@ Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 DEFER_REFERENCE_CHECKS = "defer_reference_checks"
 
 
+# An ISO 4217 currency code.
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
+
+
 class LegalEntity(Contract):
     code: Code
     name: str
-    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    currency: str = Field(
+        default="EUR",
+        min_length=3,
+        max_length=3,
+        description="the currency its departments supply and budget in",
+    )
+
+
+class FxRate(Contract):
+    """An exchange rate: 1 `base` = `rate` `quote`, valid from `valid_from` until the next rate
+    of the pair (the inverse pair is derived when only one direction is given)."""
+
+    base: Currency
+    quote: Currency
+    rate: Decimal = Field(gt=0, max_digits=20, decimal_places=10)
+    valid_from: date
+
+    @property
+    def key(self) -> str:
+        """The rate's identity: one pair from one day (its admin path and entity key)."""
+        return f"{self.base}-{self.quote}:{self.valid_from.isoformat()}"
 
 
 class Department(Contract):
@@ -139,7 +164,20 @@ class SlaPolicy(Contract):
     calendar_code: Code | None = Field(
         default=None, description="a named calendar of the company (replaces `calendar`)"
     )
-    service_credit_pct: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    service_credit_pct: Decimal = Field(
+        default=Decimal("0"),
+        ge=0,
+        le=100,
+        description="credit the requester gets on a breach of a stage the supplier owes, in % "
+        "of the invoice; 0 (no credit) unless set",
+    )
+    auto_receipt_after_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="business seconds (in the policy's calendar) after shipment when the "
+        "supplier's fulfilment confirms a delivery the requester left unconfirmed; absent: "
+        "5 working days of the calendar",
+    )
     pause_when_awaiting_requester: bool = Field(
         default=False,
         description="the supplier's clocks (acceptance, fulfilment) stand still from "
@@ -172,6 +210,10 @@ class Company(Contract):
     employees: tuple[Employee, ...] = ()
     sla_policies: tuple[SlaPolicy, ...] = ()
     calendars: tuple[NamedCalendar, ...] = ()
+    fx_rates: tuple[FxRate, ...] = Field(
+        default=(),
+        description="exchange rates between the legal entities' currencies (and the group's)",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self, info: ValidationInfo) -> Company:
@@ -260,6 +302,12 @@ def company_problems(company: Company) -> list[CompanyProblem]:
     problems += _duplicates("catalogue", [i.sku for i in company.catalogue])
     problems += _duplicates("employees", [e.employee_id for e in company.employees])
     problems += _duplicates("calendars", [c.code for c in company.calendars])
+    problems += _duplicates("fx_rates", [r.key for r in company.fx_rates])
+    for i, rate in enumerate(company.fx_rates):
+        if rate.base == rate.quote:
+            problems.append(
+                CompanyProblem(f"fx_rates[{i}].quote", f"a rate of {rate.base} to itself")
+            )
     problems += _duplicates("sla_policies", [p.policy_key for p in company.sla_policies])
     entities = {e.code for e in company.legal_entities}
     codes = {d.code for d in company.departments}

@@ -11,6 +11,18 @@ from pydantic import Field
 from supplychain_contracts.envelope import Contract, DepartmentCode, Envelope, UtcDatetime
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+# An exchange rate: 1 of one currency = rate of another.
+FxRateValue = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=10)]
+Period = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="a month, YYYY-MM")]
+
+REQUESTER_CURRENCY = (
+    "the requester's currency (its legal entity's), when it differs from the order's; absent "
+    "when both are the same"
+)
+FX_RATE = (
+    "1 unit of the order's currency = fx_rate of the requester's currency: the rate valid on "
+    "the order's date, fixed when it was placed; absent when both currencies are the same"
+)
 
 
 class Priority(StrEnum):
@@ -60,15 +72,27 @@ class OrderParties(Envelope):
 class OrderPlaced(OrderParties):
     event_type: Literal["OrderPlaced"] = "OrderPlaced"
     lines: tuple[OrderLine, ...] = Field(min_length=1)
-    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    currency: str = Field(
+        default="EUR",
+        min_length=3,
+        max_length=3,
+        description="the supplier's currency (its legal entity's): the order is priced in it",
+    )
     priority: Priority = Priority.STANDARD
     needed_by: date | None = None
     parent_order_id: UUID | None = Field(
         default=None, description="the order whose components this sub-order supplies"
     )
+    requester_currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description=REQUESTER_CURRENCY
+    )
+    fx_rate: FxRateValue | None = Field(default=None, description=FX_RATE)
 
 
 class OrderCancelled(OrderParties):
+    """The requester asks to cancel: a request the supplier's fulfilment settles with
+    `WorkCancelled` or `CancellationRefused` (nothing is cancelled by this event alone)."""
+
     event_type: Literal["OrderCancelled"] = "OrderCancelled"
     reason: str = ""
 
@@ -112,6 +136,35 @@ class OrderDelivered(OrderParties):
     lines: tuple[OrderLine, ...] = Field(min_length=1)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
     priority: Priority | None = Field(default=None, description=CARRIED_PRIORITY)
+    confirmed_by: Literal["requester", "auto"] = Field(
+        default="requester",
+        description="who confirmed receipt: the requester, or the supplier's fulfilment once "
+        "the policy's auto-receipt window passed unconfirmed",
+    )
+    requester_currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description=REQUESTER_CURRENCY
+    )
+    fx_rate: FxRateValue | None = Field(default=None, description=FX_RATE)
+    shipped_at: UtcDatetime | None = Field(
+        default=None,
+        description="when the supplier shipped: the requester held the order from then on",
+    )
+
+
+class WorkCancelled(OrderParties):
+    """The supplier's fulfilment settled a cancellation: the work stops and nothing will be
+    delivered or charged (a sub-order is also cancelled so when its parent's work is)."""
+
+    event_type: Literal["WorkCancelled"] = "WorkCancelled"
+    reason: str = ""
+
+
+class CancellationRefused(OrderParties):
+    """The supplier's fulfilment refused a cancellation (e.g. the order already shipped): the
+    order goes on and is charged in full when delivered."""
+
+    event_type: Literal["CancellationRefused"] = "CancellationRefused"
+    reason: str
 
 
 class OrderBlocked(OrderParties):
@@ -173,13 +226,42 @@ class InvoiceLine(Contract):
     amount: Money
 
 
+ORIGINAL_PERIOD = (
+    "the month the document belongs to when that month was closed for the supplier's legal "
+    "entity and it was posted into `period`, the first open month after it"
+)
+
+
 class InvoiceIssued(OrderParties):
     event_type: Literal["InvoiceIssued"] = "InvoiceIssued"
     invoice_id: UUID
-    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="month of delivery, YYYY-MM")
-    currency: str = Field(min_length=3, max_length=3)
+    period: str = Field(
+        pattern=r"^\d{4}-\d{2}$",
+        description="the month it is posted in, YYYY-MM: the month of delivery, or the first "
+        "open month after it",
+    )
+    currency: str = Field(min_length=3, max_length=3, description="the supplier's currency")
     lines: tuple[InvoiceLine, ...]
     total: Money
+    requester_currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description=REQUESTER_CURRENCY
+    )
+    fx_rate: FxRateValue | None = Field(
+        default=None, description="1 invoice currency = fx_rate requester currency"
+    )
+    requester_total: Money | None = Field(
+        default=None, description="the total in the requester's currency at fx_rate"
+    )
+    original_period: Period | None = Field(default=None, description=ORIGINAL_PERIOD)
+    legal_entity: str | None = Field(default=None, description="the supplier's legal entity")
+
+
+class CreditKind(StrEnum):
+    """Why a credit note was issued."""
+
+    SLA = "sla"  # a service credit for a breached stage the supplier owed
+    DISPUTE = "dispute"  # the supplier accepted the requester's dispute
+    REVERSAL = "reversal"  # an earlier credit note taken back (a breach proved wrong)
 
 
 class CreditNoteIssued(OrderParties):
@@ -188,8 +270,63 @@ class CreditNoteIssued(OrderParties):
     invoice_id: UUID
     period: str = Field(pattern=r"^\d{4}-\d{2}$")
     currency: str = Field(min_length=3, max_length=3)
-    amount: Money
+    amount: Money = Field(description="credited to the requester; negative for a reversal")
     reason: str
+    kind: CreditKind = CreditKind.SLA
+    original_period: Period | None = Field(default=None, description=ORIGINAL_PERIOD)
+    requester_currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description=REQUESTER_CURRENCY
+    )
+    fx_rate: FxRateValue | None = Field(default=None, description="the invoice's rate")
+    requester_amount: Money | None = Field(
+        default=None, description="the amount in the requester's currency at fx_rate"
+    )
+    dispute_id: UUID | None = Field(default=None, description="the dispute it settles")
+    reverses_credit_note_id: UUID | None = Field(
+        default=None, description="the credit note a reversal takes back"
+    )
+    legal_entity: str | None = Field(default=None, description="the supplier's legal entity")
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"
+    ESCALATED = "escalated"  # open longer than the configured business days: finance sees it
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DisputeOpened(OrderParties):
+    """The requester disputes part of an invoice; the supplier accepts or rejects it."""
+
+    event_type: Literal["DisputeOpened"] = "DisputeOpened"
+    dispute_id: UUID
+    invoice_id: UUID
+    amount: Money
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str = Field(max_length=2000)
+
+
+class DisputeSettled(OrderParties):
+    """The supplier settled a dispute: accepted (a credit note of kind `dispute` for the
+    amount) or rejected (nothing credited)."""
+
+    event_type: Literal["DisputeSettled"] = "DisputeSettled"
+    dispute_id: UUID
+    invoice_id: UUID
+    outcome: Literal["accepted", "rejected"]
+    amount: Money
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str = Field(default="", max_length=2000)
+    credit_note_id: UUID | None = Field(default=None, description="issued when accepted")
+
+
+class DisputeEscalated(OrderParties):
+    """A dispute stayed open longer than the configured business days: finance takes it up."""
+
+    event_type: Literal["DisputeEscalated"] = "DisputeEscalated"
+    dispute_id: UUID
+    invoice_id: UUID
+    opened_at: UtcDatetime
 
 
 # --- supplychain.sla.v1 ----------------------------------------------------------------

@@ -18,6 +18,7 @@ from supplychain_contracts.company import (
     CatalogueItem,
     Department,
     Employee,
+    FxRate,
     LegalEntity,
     NamedCalendar,
     SlaPolicy,
@@ -61,6 +62,14 @@ class CatalogueItemDefined(ReferenceEvent):
 class EmployeeDefined(ReferenceEvent):
     event_type: Literal["EmployeeDefined"] = "EmployeeDefined"
     employee: Employee
+
+
+class FxRateDefined(ReferenceEvent):
+    """An exchange rate of a pair from a day on (owned by order intake; one entity per pair
+    and day, so the topic keeps every rate in force at some time)."""
+
+    event_type: Literal["FxRateDefined"] = "FxRateDefined"
+    fx_rate: FxRate
 
 
 class BusinessCalendarDefined(ReferenceEvent):
@@ -150,3 +159,7 @@ def employee_defined(employee: Employee, *, producer: str, **meta: object) -> Em
         meta=meta,
         employee=employee,
     )
+
+
+def fx_rate_defined(rate: FxRate, *, producer: str, **meta: object) -> FxRateDefined:
+    return _defined(FxRateDefined, "fx_rate", rate.key, producer=producer, meta=meta, fx_rate=rate)

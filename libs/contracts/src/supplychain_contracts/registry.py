@@ -19,9 +19,13 @@ from pydantic import Field, TypeAdapter
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import (
+    CancellationRefused,
     ComponentsReceived,
     ComponentsRequested,
     CreditNoteIssued,
+    DisputeEscalated,
+    DisputeOpened,
+    DisputeSettled,
     FeedbackGiven,
     HelpAnswered,
     HelpAwaitingRequester,
@@ -38,6 +42,7 @@ from supplychain_contracts.events import (
     SlaPaused,
     SlaResumed,
     SlaWarning,
+    WorkCancelled,
     WorkStarted,
 )
 from supplychain_contracts.operations import RecordRedriven
@@ -46,6 +51,7 @@ from supplychain_contracts.reference import (
     CatalogueItemDefined,
     DepartmentDefined,
     EmployeeDefined,
+    FxRateDefined,
     LegalEntityDefined,
     SlaPolicyDefined,
 )
@@ -66,8 +72,16 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             HelpAwaitingRequester,
             HelpAnswered,
             ComponentsReceived,
+            WorkCancelled,
+            CancellationRefused,
         ),
-        topics.INVOICING: (InvoiceIssued, CreditNoteIssued),
+        topics.INVOICING: (
+            InvoiceIssued,
+            CreditNoteIssued,
+            DisputeOpened,
+            DisputeSettled,
+            DisputeEscalated,
+        ),
         topics.SLA: (SlaWarning, SlaBreached, SlaPaused, SlaResumed),
         topics.REFERENCE: (
             LegalEntityDefined,
@@ -76,6 +90,7 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             EmployeeDefined,
             BusinessCalendarDefined,
             SlaPolicyDefined,
+            FxRateDefined,
         ),
         topics.REDRIVES: (RecordRedriven,),
     }

@@ -1,12 +1,20 @@
-"""Callers authenticate with a bearer key: as a department (which acts only for itself) or
-as an administrator (who changes reference data and nothing else).
+"""Callers authenticate with a bearer key that has a role.
+
+| role | may |
+|---|---|
+| department | act for its own department; read only what it is party to |
+| finance | ledger, statements and invoices of all; accounting periods; escalated disputes |
+| analyst | company-wide process data |
+| operator | dead letters, redrive, parked outbox rows, replay |
+| admin | reference data |
 
 Keys are configured hashed (sha256): DEPARTMENT_API_KEYS
-``[{"key_id": "assembly-1", "department": "ASSEMBLY", "sha256": "<hex>"}, ...]`` and
-ADMIN_API_KEYS ``[{"key_id": "ops-admin", "sha256": "<hex>"}, ...]``.
+``[{"key_id": "assembly-1", "department": "ASSEMBLY", "sha256": "<hex>"}, ...]`` and, for each
+other role, <ROLE>_API_KEYS (ADMIN_API_KEYS, FINANCE_API_KEYS, ANALYST_API_KEYS,
+OPERATOR_API_KEYS) ``[{"key_id": "ops-admin", "sha256": "<hex>"}, ...]``.
 Unset (only allowed in local and test), every department, including one added at run time,
 has two well-known development keys ``dev-<code>-1`` and ``dev-<code>-2`` (lower case), and
-the administrator has ``dev-admin-1``.
+each other role has ``dev-<role>-1``.
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +34,9 @@ from pydantic import BaseModel, TypeAdapter
 
 from supplychain_kit.problems import Problem
 
+Role = Literal["department", "finance", "analyst", "operator", "admin"]
+# The roles that act for no department (a key of theirs names no department).
+STAFF_ROLES: tuple[Role, ...] = ("finance", "analyst", "operator", "admin")
 ADMIN = "admin"
 # dev-<department code in lower case>-<1|2>: any department, also one added at run time.
 _DEVELOPMENT_KEY = re.compile(r"^dev-([a-z][a-z0-9_]{1,31})-([12])$")
@@ -38,17 +50,24 @@ class ApiKey(BaseModel):
 
 
 class AdminKey(BaseModel):
+    """A key of a role that acts for no department (admin, finance, analyst, operator)."""
+
     key_id: str
     sha256: str
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling, through which key: a department, or an administrator."""
+    """Who is calling, through which key: a department, or staff of a role. Staff keys carry
+    their role's name in `department` (they act for no department)."""
 
     department: str
     key_id: str
-    role: Literal["department", "admin"] = "department"
+    role: Role = "department"
+
+    @property
+    def is_department(self) -> bool:
+        return self.role == "department"
 
 
 def key_digest(key: str) -> str:
@@ -57,49 +76,68 @@ def key_digest(key: str) -> str:
 
 def development_principal(key: str) -> Principal | None:
     """The principal of a development key (local and test only), None for any other key."""
-    if key == DEVELOPMENT_ADMIN_KEY:
-        return Principal(department=ADMIN, key_id="admin-1", role="admin")
+    for role in STAFF_ROLES:
+        if key == f"dev-{role}-1":
+            return Principal(department=role, key_id=f"{role}-1", role=role)
     match = _DEVELOPMENT_KEY.match(key)
-    if match is None or match.group(1) == ADMIN:
+    if match is None or match.group(1) in STAFF_ROLES:
         return None
     code, number = match.groups()
     return Principal(department=code.upper(), key_id=f"{code}-{number}")
 
 
 @cache
-def _keys(departments: str | None, admins: str | None) -> dict[str, Principal]:
+def _keys(
+    departments: str | None, staff: tuple[tuple[Role, str | None], ...]
+) -> dict[str, Principal]:
     """sha256 → principal of every configured key."""
     known: dict[str, Principal] = {}
     for key in TypeAdapter(list[ApiKey]).validate_python(json.loads(departments or "[]")):
         known[key.sha256.lower()] = Principal(department=key.department, key_id=key.key_id)
-    for admin in TypeAdapter(list[AdminKey]).validate_python(json.loads(admins or "[]")):
-        known[admin.sha256.lower()] = Principal(department=ADMIN, key_id=admin.key_id, role="admin")
+    for role, configured in staff:
+        for entry in TypeAdapter(list[AdminKey]).validate_python(json.loads(configured or "[]")):
+            known[entry.sha256.lower()] = Principal(department=role, key_id=entry.key_id, role=role)
     return known
 
 
 def identify(
-    key: str, *, departments: str | None, admins: str | None, development: bool
+    key: str,
+    *,
+    departments: str | None,
+    admins: str | None,
+    development: bool,
+    finance: str | None = None,
+    analysts: str | None = None,
+    operators: str | None = None,
 ) -> Principal | None:
     """Who holds `key`. Development keys work where they are allowed, for a role whose keys
     are not configured (configured keys replace them)."""
+    staff: tuple[tuple[Role, str | None], ...] = (
+        ("admin", admins),
+        ("finance", finance),
+        ("analyst", analysts),
+        ("operator", operators),
+    )
     digest = key_digest(key)
-    for known, configured in _keys(departments, admins).items():
+    for known, configured in _keys(departments, staff).items():
         if hmac.compare_digest(known, digest):
             return configured
     principal = development_principal(key) if development else None
-    if principal is None or (admins if principal.role == "admin" else departments):
+    if principal is None:
         return None
-    return principal
+    configured_for_role = departments if principal.is_department else dict(staff)[principal.role]
+    return None if configured_for_role else principal
 
 
-_bearer = HTTPBearer(auto_error=False, description="the calling department's API key")
+_bearer = HTTPBearer(auto_error=False, description="the caller's API key")
 
 
 def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise Problem(
             401,
-            "authenticate: Authorization: Bearer <department key> (or an admin key)",
+            "authenticate: Authorization: Bearer <key> (a department's key, or a key of a "
+            "role: finance, analyst, operator, admin)",
             title="Unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -108,6 +146,9 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
         credentials.credentials,
         departments=settings.department_api_keys,
         admins=settings.admin_api_keys,
+        finance=getattr(settings, "finance_api_keys", None),
+        analysts=getattr(settings, "analyst_api_keys", None),
+        operators=getattr(settings, "operator_api_keys", None),
         development=settings.development_keys_allowed,
     )
     if principal is None:
@@ -117,16 +158,41 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return principal
 
 
+def _roles_text(roles: tuple[Role, ...]) -> str:
+    names = [f"a {role} key" if role != "admin" else "an admin key" for role in roles]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def authenticate_roles(
+    *roles: Role,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    """A dependency admitting keys of `roles` only (403 for a known key of another role)."""
+    unknown = set(roles) - set(get_args(Role))
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    async def authenticate_role(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal = _principal(request, credentials)
+        if principal.role not in roles:
+            raise Problem(403, f"this route needs {_roles_text(roles)}", title="Forbidden")
+        return principal
+
+    return authenticate_role
+
+
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """A department's key; an admin key acts for no department."""
+    """A department's key; a key of another role acts for no department."""
     principal = _principal(request, credentials)
-    if principal.role != "department":
+    if not principal.is_department:
         raise Problem(
             403,
-            "an admin key changes reference data only: act for a department with its key",
+            f"a {principal.role} key acts for no department: act for a department with its key",
             title="Forbidden",
         )
     return principal
@@ -145,6 +211,9 @@ async def authenticate_admin(
 
 Caller = Annotated[Principal, Depends(authenticate)]
 Admin = Annotated[Principal, Depends(authenticate_admin)]
+Finance = Annotated[Principal, Depends(authenticate_roles("finance"))]
+# A department (party-only reads) or finance (every department's money).
+DepartmentOrFinance = Annotated[Principal, Depends(authenticate_roles("department", "finance"))]
 
 
 def require_department(caller: Principal, department: str, *, action: str) -> None:

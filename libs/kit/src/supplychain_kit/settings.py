@@ -172,6 +172,21 @@ class ServiceSettings(BaseSettings):
         validation_alias="ADMIN_API_KEYS",
         description='JSON list of {"key_id", "sha256"}; unset: the development key dev-admin-1',
     )
+    finance_api_keys: str | None = Field(
+        default=None,
+        validation_alias="FINANCE_API_KEYS",
+        description='JSON list of {"key_id", "sha256"}; unset: the development key dev-finance-1',
+    )
+    analyst_api_keys: str | None = Field(
+        default=None,
+        validation_alias="ANALYST_API_KEYS",
+        description='JSON list of {"key_id", "sha256"}; unset: the development key dev-analyst-1',
+    )
+    operator_api_keys: str | None = Field(
+        default=None,
+        validation_alias="OPERATOR_API_KEYS",
+        description='JSON list of {"key_id", "sha256"}; unset: the development key dev-operator-1',
+    )
     company_file: str | None = Field(
         default=None,
         validation_alias="COMPANY_FILE",
@@ -184,7 +199,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def development_keys_allowed(self) -> bool:
-        """dev-<department>-1/-2 and dev-admin-1 work in local and test only."""
+        """dev-<department>-1/-2 and dev-<role>-1 work in local and test only."""
         return self.environment in ("local", "test")
 
     @model_validator(mode="after")
