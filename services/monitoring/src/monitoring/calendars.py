@@ -7,11 +7,12 @@ company. Holidays are computed, not fetched: the package ships the rules.
 
 from __future__ import annotations
 
-from datetime import date
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from supplychain_contracts.business_time import is_working_day as is_working_day
+from supplychain_contracts.business_time import public_holidays as public_holidays
 from supplychain_contracts.company import BusinessCalendar, FieldProblem
 
 
@@ -22,24 +23,6 @@ def _supported_regions() -> dict[str, frozenset[str]]:
         country: frozenset(subdivisions)
         for country, subdivisions in holidays.list_supported_countries().items()
     }
-
-
-@cache
-def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    """The public holidays of a country (and subdivision) in a year."""
-    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
-
-
-def is_working_day(day: date, calendar: BusinessCalendar) -> bool:
-    """One of the calendar's working days, not a public holiday and not a closure day."""
-    if day.weekday() not in calendar.working_days or day in calendar.closure_days:
-        return False
-    if calendar.holidays_country is None:
-        return True
-    holidays_of_year = public_holidays(
-        calendar.holidays_country, calendar.holidays_subdivision, day.year
-    )
-    return day not in holidays_of_year
 
 
 def holiday_region_problems(calendar: BusinessCalendar) -> list[FieldProblem]:

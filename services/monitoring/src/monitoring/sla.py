@@ -4,24 +4,23 @@ is, which alarms a stored stage has due."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from supplychain_contracts import Stage
+from supplychain_contracts.business_time import MAX_CALENDAR_DAYS as MAX_CALENDAR_DAYS
+from supplychain_contracts.business_time import business_deadline as business_deadline
+from supplychain_contracts.business_time import business_seconds as business_seconds
+from supplychain_contracts.business_time import most_specific_policy
+from supplychain_contracts.business_time import working_windows as working_windows
 from supplychain_contracts.company import BusinessCalendar, FieldProblem, NamedCalendar, SlaPolicy
 
-from monitoring.calendars import is_working_day
 from monitoring.domain import duration_seconds
 from monitoring.versions import Version, in_force
-
-# A calendar with working days always has working time within a week; a target of years of
-# working time is a configuration error, not a loop to run forever.
-MAX_CALENDAR_DAYS = 3 * 366
 
 
 class Status(StrEnum):
@@ -66,28 +65,14 @@ def policy_for(
     at: datetime,
 ) -> Version[SlaPolicy] | None:
     """The most specific policy of the supplier in force at `at` (a stage's start) that fits
-    the requester and priority.
-
-    A policy naming the requester beats one naming the priority, which beats the supplier's
-    general policy; among equals the first defined wins.
-    """
-
-    def fits(policy: SlaPolicy) -> bool:
-        return (
-            policy.supplier == supplier
-            and policy.requester in (None, requester)
-            and (policy.priority is None or policy.priority.value == priority)
-        )
-
-    def specificity(version: Version[SlaPolicy]) -> int:
-        policy = version.content
-        return 2 * (policy.requester is not None) + (policy.priority is not None)
-
-    candidates = [version for version in in_force(versions, at) if fits(version.content)]
-    if not candidates:
-        return None
-    best = max(specificity(version) for version in candidates)
-    return next(version for version in candidates if specificity(version) == best)
+    the requester and priority (`business_time.most_specific_policy`)."""
+    return most_specific_policy(
+        in_force(versions, at),
+        supplier=supplier,
+        requester=requester,
+        priority=priority,
+        policy_of=lambda version: version.content,
+    )
 
 
 def calendar_for(
@@ -104,77 +89,6 @@ def calendar_for(
     if effective:
         return max(effective, key=lambda v: v.version).content
     return min(named, key=lambda v: v.version).content
-
-
-def _working_window(
-    day: date, calendar: BusinessCalendar, zone: ZoneInfo
-) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(calendar.start_hour), tzinfo=zone)
-    if calendar.end_hour == 24:
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    else:
-        end = datetime.combine(day, time(calendar.end_hour), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def business_deadline(start: datetime, seconds: float, calendar: BusinessCalendar) -> datetime:
-    """The instant at which `seconds` of working time have passed since `start`.
-
-    The clock runs only on the calendar's working days that are neither public holidays nor
-    closure days, between its start and end hour, in its time zone; outside them it stands
-    still. Hours are wall-clock hours of the zone: a working day across a daylight saving
-    change is an hour shorter or longer in real time, and the clock counts real time.
-    """
-    remaining = timedelta(seconds=seconds)
-    for begin, closes in working_windows(start, calendar):
-        if remaining <= closes - begin:
-            return begin + remaining
-        remaining -= closes - begin
-    raise ValueError(f"a target of {seconds}s does not fit in {MAX_CALENDAR_DAYS} calendar days")
-
-
-def working_windows(
-    start: datetime, calendar: BusinessCalendar
-) -> Iterator[tuple[datetime, datetime]]:
-    """The calendar's working windows from `start` on (the first one cut at `start`), in UTC and
-    in order, over at most MAX_CALENDAR_DAYS: the windows `business_deadline` counts in."""
-    if not calendar.working_days:
-        raise ValueError("a business calendar needs at least one working day")
-    if calendar.start_hour >= calendar.end_hour:
-        raise ValueError("a working day must end after it starts")
-    return _windows(start, calendar, days=MAX_CALENDAR_DAYS)
-
-
-def _windows(
-    start: datetime, calendar: BusinessCalendar, *, days: int
-) -> Iterator[tuple[datetime, datetime]]:
-    """The working windows of `days` local days from the day before `start`'s (a window may
-    span midnight UTC), each cut at `start`; the one walk over the calendar every count uses."""
-    zone = ZoneInfo(calendar.time_zone)
-    cursor = start.astimezone(UTC)
-    day = cursor.astimezone(zone).date() - timedelta(days=1)
-    for _ in range(days):
-        if is_working_day(day, calendar):
-            opens, closes = _working_window(day, calendar, zone)
-            begin = max(opens, cursor)
-            if begin < closes:
-                yield begin, closes
-        day += timedelta(days=1)
-
-
-def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:
-    """Working time of `calendar` between two instants (0 when `end` is not after `start`):
-    the inverse of `business_deadline`, counted over the same windows."""
-    if end <= start:
-        return 0.0
-    zone = ZoneInfo(calendar.time_zone)
-    days = (end.astimezone(zone).date() - start.astimezone(zone).date()).days + 2
-    worked = (
-        min(closes, end) - begin
-        for begin, closes in _windows(start, calendar, days=days)
-        if begin < end
-    )
-    return sum(worked, timedelta()).total_seconds()
 
 
 def clock_for(
