@@ -70,6 +70,12 @@ SLA_PAUSES: Final = Counter(
 ORDERS_PLACED: Final = Counter(
     "supplychain_orders_placed", "Internal orders placed", ["requester", "supplier"]
 )
+BUDGET_OVERRUNS: Final = Counter(
+    "supplychain_budget_overruns",
+    "Sub-orders of a production chain that took their requester over its monthly budget "
+    "(recorded, never refused: a chain never stops half-way)",
+    ["department"],
+)
 INVOICED_AMOUNT: Final = Counter(
     "supplychain_invoiced_amount", "Amount invoiced between departments", ["supplier", "requester"]
 )
