@@ -209,9 +209,17 @@ async def test_the_export_reads_back_and_counts_what_the_topics_hold(
     document = exported.json()
     known, others = schema_errors(document)
     assert others == []
-    assert {"FeedbackGiven.rating", "InvoiceIssued.total", "SlaBreached.target_seconds"} <= set(
-        known
-    )
+    assert {"FeedbackGiven.rating", "SlaBreached.target_seconds"} <= set(known)
+    # money leaves as exact decimal strings (attribute type string), never as a float
+    assert not {"InvoiceIssued.total", "CreditNoteIssued.amount"} & set(known)
+    values = {
+        (item["type"], a["name"]): a["value"]
+        for section in ("events", "objects")
+        for item in document[section]
+        for a in item["attributes"]
+    }
+    assert values[("InvoiceIssued", "total")] == values[("invoice", "total")] == "77.00"
+    assert values[("CreditNoteIssued", "amount")] == values[("credit_note", "amount")] == "7.70"
     assert all(TIME.match(e["time"]) for e in document["events"])  # pm4py's parser reads these
     (tmp_path / "log.json").write_bytes(exported.content)
     (tmp_path / "log.sqlite").write_bytes(sqlite.content)

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 from monitoring.console import short_duration
-from monitoring.console_model import chain_state, seconds_to_breach, trace_url, waterfall_bars
+from monitoring.console_model import (
+    chain_state,
+    open_dispute,
+    seconds_to_breach,
+    timeline_note,
+    trace_url,
+    waterfall_bars,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -23,7 +30,11 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
         # events arrive across topics in any order: the furthest one decides
         (["InvoiceIssued", "OrderPlaced", "OrderDelivered"], "invoiced"),
         (["OrderPlaced", "OrderAccepted", "OrderBlocked"], "blocked"),
-        (["OrderPlaced", "OrderCancelled", "OrderAccepted"], "cancelled"),
+        # a cancellation is a request fulfilment settles: only cancelled work cancels
+        (["OrderPlaced", "OrderCancelled", "WorkCancelled", "OrderAccepted"], "cancelled"),
+        (["OrderPlaced", "OrderAccepted", "OrderCancelled"], "cancellation requested"),
+        (["OrderPlaced", "OrderCancelled", "CancellationRefused", "OrderShipped"], "shipped"),
+        (["OrderDelivered", "OrderCancelled", "InvoiceIssued"], "invoiced"),
         (["OrderPlaced", "OrderRejected", "SlaBreached"], "rejected"),
         (["SlaWarning"], "seen"),
     ],
@@ -138,3 +149,45 @@ def test_the_trace_links_to_jaeger_only_when_a_tracing_ui_is_configured() -> Non
 )
 def test_durations_are_short_enough_for_a_table_cell(seconds: float | None, shown: str) -> None:
     assert short_duration(seconds) == shown
+
+
+def test_a_refused_cancellation_and_a_settled_dispute_are_noted_with_their_reason() -> None:
+    order_id = uuid.uuid4()
+    refused = timeline_note(
+        {
+            "order_id": order_id,
+            "event_type": "CancellationRefused",
+            "occurred_at": T0,
+            "payload": {"reason": "already shipped"},
+        }
+    )
+    assert (refused.label, refused.reason) == ("cancellation refused", "already shipped")
+    settled = timeline_note(
+        {
+            "order_id": order_id,
+            "event_type": "DisputeSettled",
+            "occurred_at": T0,
+            "payload": {"outcome": "rejected", "reason": "delivered as ordered"},
+        }
+    )
+    assert settled.label == "dispute rejected"
+
+
+def test_an_open_dispute_is_escalated_once_invoicing_said_so_and_ages_from_its_opening() -> None:
+    base = {
+        "dispute_id": uuid.uuid4(),
+        "invoice_id": uuid.uuid4(),
+        "order_id": uuid.uuid4(),
+        "supplier": "WHEELS",
+        "requester": "ASSEMBLY",
+        "amount": "12.50",
+        "currency": "EUR",
+        "reason": "two wheels scratched",
+        "opened_at": T0,
+        "escalated_at": None,
+    }
+    now = T0 + timedelta(hours=2)
+    shown = open_dispute(base, now=now)
+    assert (shown.status, shown.age_s, shown.amount) == ("open", 7200.0, "12.50")
+    escalated = open_dispute({**base, "escalated_at": now}, now=now)
+    assert escalated.status == "escalated"

@@ -62,11 +62,15 @@ def test_one_event_type_per_contract_order_event_with_typed_scalar_fields() -> N
     assert "DepartmentDefined" not in declared
     kinds = {kind for attributes in declared.values() for kind in attributes.values()}
     assert kinds == {"string", "time", "integer", "float"}
-    assert declared["InvoiceIssued"]["total"] == "float"
+    # money and rates are exact decimal strings, never floats
+    assert declared["InvoiceIssued"]["total"] == "string"
+    assert declared["CreditNoteIssued"]["amount"] == "string"
+    assert declared["InvoiceIssued"]["fx_rate"] == "string"
     assert declared["InvoiceIssued"]["invoice_id"] == "string"
     assert declared["FeedbackGiven"]["rating"] == "integer"
     assert declared["SlaResumed"]["deadline"] == "time"  # optional and annotated
-    assert declared["SlaBreached"]["service_credit_pct"] == "float"
+    assert declared["SlaBreached"]["service_credit_pct"] == "string"
+    assert declared["SlaBreached"]["target_seconds"] == "float"
     assert declared["OrderPlaced"]["priority"] == "string"
     # envelope fields are the event itself; lines and components are no scalars
     assert "occurred_at" not in declared["OrderPlaced"]
@@ -95,7 +99,7 @@ def test_event_attributes_are_typed_from_the_payload() -> None:
         "invoice_id": str(INVOICE),
         "period": "2026-11",
         "currency": "EUR",
-        "total": 1250.5,
+        "total": "1250.50",
     }
     breach = ocel.event(
         recorded(
@@ -258,6 +262,35 @@ def test_a_clock_carries_its_state_and_deadline_over_time() -> None:
     assert by_name["deadline"] == ["2026-11-02T10:00:00.000Z", "2026-11-02T11:00:00.000Z"]
     assert by_name["target_seconds"] == [3600.0]
     assert clock.relationships == (Relationship(str(ROOT), "order", "timed order"),)
+
+
+def test_only_cancelled_work_cancels_an_order_a_request_or_a_refusal_changes_nothing() -> None:
+    def statuses(*events: str) -> list[str]:
+        history = tuple((name, T0 + timedelta(seconds=i)) for i, name in enumerate(events))
+        order = ocel.order_object(order_record(history=history), set())
+        return [str(a.value) for a in order.attributes if a.name == "status"]
+
+    assert statuses("OrderPlaced", "OrderCancelled", "CancellationRefused", "OrderShipped") == [
+        "placed",
+        "shipped",
+    ]
+    assert statuses("OrderPlaced", "OrderAccepted", "OrderCancelled", "WorkCancelled") == [
+        "placed",
+        "accepted",
+        "cancelled",
+    ]
+
+
+def test_a_dispute_event_names_its_invoice() -> None:
+    opened = ocel.event(
+        recorded(
+            "DisputeOpened",
+            T0,
+            payload={"dispute_id": str(SUB), "invoice_id": str(INVOICE), "amount": "12.30"},
+        )
+    )
+    assert (str(INVOICE), "invoice", "disputed invoice") in rels(opened)
+    assert dict(opened.attributes)["amount"] == "12.30"
 
 
 # --- both forms, offline, read back by oceldb --------------------------------------------------

@@ -229,3 +229,26 @@ def test_events_in_any_arrival_order_give_the_same_split() -> None:
         calendar_of=calendar_of,
     )
     assert straight == reordered
+
+
+def test_cancelled_work_ends_the_order_and_a_request_or_a_refusal_ends_nothing() -> None:
+    t0 = at(MONDAY, "09:00")
+    placed = (("OrderPlaced", t0), ("OrderAccepted", t0 + timedelta(minutes=5)))
+    requested = ("OrderCancelled", t0 + timedelta(minutes=10))
+    now = t0 + timedelta(hours=1)
+
+    def splits(*events: tuple[str, datetime]) -> dict[Stage, Any]:
+        facts = order("WHEELS", "ASSEMBLY", *placed, *events)
+        return stage_splits(
+            facts.order_id, {facts.order_id: facts}, now=now, calendar_of=calendar_of
+        )
+
+    cancelled = splits(requested, ("WorkCancelled", t0 + timedelta(minutes=12)))
+    assert not cancelled[Stage.FULFILMENT].open and not cancelled[Stage.END_TO_END].open
+    assert cancelled[Stage.END_TO_END].total_wall == 12 * M
+    for still_running in (
+        splits(requested),
+        splits(requested, ("CancellationRefused", t0 + timedelta(minutes=12))),
+    ):
+        assert still_running[Stage.FULFILMENT].open and still_running[Stage.END_TO_END].open
+        assert still_running[Stage.END_TO_END].total_wall == H

@@ -28,9 +28,10 @@ from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import console_store, scorecards, sla, store
+from monitoring import console_store, dispute_store, scorecards, sla, store
 from monitoring.console_model import (
     FINISHED,
+    NOTED_EVENTS,
     AlarmCount,
     Chain,
     GroupTopicLag,
@@ -40,13 +41,16 @@ from monitoring.console_model import (
     SupplierScore,
     Waterfall,
     chain_state,
+    open_dispute,
     seconds_to_breach,
+    timeline_note,
     trace_url,
     waterfall_bars,
 )
 
 RECENT_CHAINS = 15
 OPEN_STAGES = 25
+OPEN_DISPUTES = 25
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 
 _bearer = HTTPBearer(auto_error=False, description="an admin key (outside local and test)")
@@ -112,7 +116,13 @@ async def overview(
     period = now.strftime("%Y-%m")
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     chains = [
-        Chain.model_validate({**row, "state": chain_state(row["event_types"])})
+        Chain.model_validate(
+            {
+                **row,
+                "state": chain_state(row["event_types"]),
+                "cancellation_refused": "CancellationRefused" in row["event_types"],
+            }
+        )
         for row in await console_store.recent_chains(conn, limit=RECENT_CHAINS)
     ]
     stages = [
@@ -145,6 +155,10 @@ async def overview(
         scorecards=[SupplierScore.model_validate(card.model_dump()) for card in cards],
         dead_letters=dead_letters,
         lag=lag,
+        disputes=[
+            open_dispute(row, now=now)
+            for row in await dispute_store.unsettled(conn, limit=OPEN_DISPUTES)
+        ],
     )
 
 
@@ -190,6 +204,12 @@ async def waterfall(
         trace_id=root["trace_id"],
         trace_url=trace_url(tracing_ui_url, root["trace_id"]),
         bars=bars,
+        notes=[
+            timeline_note(row)
+            for row in await console_store.chain_events(
+                conn, root["order_id"], event_types=NOTED_EVENTS
+            )
+        ],
     )
 
 
@@ -223,7 +243,8 @@ async def _waterfall(
 
 @router.get("/console", response_class=HTMLResponse)
 async def console_page(caller: Operator, db: Db, runtime: Runtime) -> HTMLResponse:
-    """The operator console: chains, SLA board, waterfall, scorecards, dead letters, lag."""
+    """The operator console: chains, SLA board, waterfall, open disputes, scorecards, dead
+    letters, lag."""
     view = await _overview(db, runtime)
     chain = await _waterfall(db, runtime, view.chains[0].order_id) if view.chains else None
     return _html("console.html", view=view, chain=chain)
@@ -254,8 +275,8 @@ async def console_asset(name: str) -> Response:
 
 @router.get("/v1/console/overview", response_model=Overview)
 async def console_overview(caller: Operator, db: Db, runtime: Runtime) -> Overview:
-    """What the console shows: recent chains, the SLA board, scorecards of the month,
-    dead-letter counts and consumer lag."""
+    """What the console shows: recent chains, the SLA board, open disputes, scorecards of the
+    month, dead-letter counts and consumer lag."""
     return await _overview(db, runtime)
 
 
@@ -264,5 +285,6 @@ async def console_overview(caller: Operator, db: Db, runtime: Runtime) -> Overvi
 )
 async def console_chain(caller: Operator, order_id: UUID, db: Db, runtime: Runtime) -> Waterfall:
     """The chain an order belongs to as a waterfall of its handoffs: start, end, target,
-    deadline, status, and the trace's link when a tracing UI is configured."""
+    deadline, status, and the trace's link when a tracing UI is configured; its
+    cancellations (requested, refused with the reason, settled) and disputes as notes."""
     return await _waterfall(db, runtime, order_id)

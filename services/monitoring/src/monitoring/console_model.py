@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -12,8 +13,10 @@ from pydantic import BaseModel
 from monitoring import sla
 
 # The state a chain's root order is in, from the events seen of it: the first that applies.
+# A cancellation is settled by fulfilment: WorkCancelled (the work stopped) cancels the order;
+# the request (OrderCancelled) and a refusal (CancellationRefused) leave its state as it is.
 CHAIN_STATES: tuple[tuple[str, str], ...] = (
-    ("OrderCancelled", "cancelled"),
+    ("WorkCancelled", "cancelled"),
     ("OrderRejected", "rejected"),
     ("InvoiceIssued", "invoiced"),
     ("OrderDelivered", "delivered"),
@@ -27,9 +30,54 @@ CHAIN_STATES: tuple[tuple[str, str], ...] = (
 FINISHED = frozenset({"cancelled", "rejected", "invoiced"})
 
 
+CANCELLATION_REQUESTED = "cancellation requested"
+SETTLES_CANCELLATION = frozenset({"WorkCancelled", "CancellationRefused"})
+
+
 def chain_state(event_types: Iterable[str]) -> str:
+    """The root order's state; `cancellation requested` while a request of an order not
+    finished yet waits for fulfilment to settle it."""
     seen = set(event_types)
-    return next((state for event, state in CHAIN_STATES if event in seen), "seen")
+    state = next((state for event, state in CHAIN_STATES if event in seen), "seen")
+    pending = "OrderCancelled" in seen and not seen & SETTLES_CANCELLATION
+    if pending and state not in FINISHED | {"delivered"}:
+        return CANCELLATION_REQUESTED
+    return state
+
+
+# What a chain's timeline notes beside its handoffs: cancellations and disputes.
+NOTED_EVENTS: dict[str, str] = {
+    "OrderCancelled": "cancellation requested",
+    "WorkCancelled": "work cancelled",
+    "CancellationRefused": "cancellation refused",
+    "DisputeOpened": "dispute opened",
+    "DisputeEscalated": "dispute escalated",
+    "DisputeSettled": "dispute",  # + its outcome
+}
+
+
+class TimelineNote(BaseModel):
+    order_id: UUID
+    event_type: str
+    occurred_at: datetime
+    label: str
+    reason: str
+
+
+def timeline_note(row: dict[str, object]) -> TimelineNote:
+    """A noted event of the chain as the console says it (a settled dispute by its outcome)."""
+    payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    event_type = str(row["event_type"])
+    label = NOTED_EVENTS.get(event_type, event_type)
+    if event_type == "DisputeSettled":
+        label = f"dispute {payload.get('outcome', 'settled')}"
+    return TimelineNote(
+        order_id=row["order_id"],
+        event_type=event_type,
+        occurred_at=row["occurred_at"],
+        label=label,
+        reason=str(payload.get("reason") or ""),
+    )
 
 
 class Chain(BaseModel):
@@ -43,6 +91,7 @@ class Chain(BaseModel):
     open_stages: int
     breaches: int
     trace_id: str | None
+    cancellation_refused: bool = False
 
 
 class OpenStage(BaseModel):
@@ -91,6 +140,34 @@ class SupplierScore(BaseModel):
     help_requests: int
 
 
+class OpenDispute(BaseModel):
+    """A dispute of an invoice not settled yet, as monitoring learnt it from invoicing."""
+
+    dispute_id: UUID
+    invoice_id: UUID
+    order_id: UUID
+    supplier: str
+    requester: str
+    amount: str | None  # a decimal string, never a float
+    currency: str | None
+    reason: str | None
+    status: Literal["open", "escalated"]
+    opened_at: datetime | None
+    age_s: float | None
+
+
+def open_dispute(row: dict[str, object], *, now: datetime) -> OpenDispute:
+    """Escalated once invoicing said so; its age since it was opened."""
+    opened = row["opened_at"] if isinstance(row["opened_at"], datetime) else None
+    return OpenDispute.model_validate(
+        {
+            **row,
+            "status": "escalated" if row["escalated_at"] is not None else "open",
+            "age_s": None if opened is None else round(seconds_between(opened, now), 1),
+        }
+    )
+
+
 class Overview(BaseModel):
     generated_at: datetime
     chains: list[Chain]
@@ -99,6 +176,7 @@ class Overview(BaseModel):
     scorecards: list[SupplierScore]
     dead_letters: dict[str, int] | None  # None: the broker was not reachable
     lag: list[GroupTopicLag]
+    disputes: list[OpenDispute] = []
 
 
 class WaterfallBar(BaseModel):
@@ -131,6 +209,7 @@ class Waterfall(BaseModel):
     trace_id: str | None
     trace_url: str | None
     bars: list[WaterfallBar]
+    notes: list[TimelineNote] = []
 
 
 def seconds_between(start: datetime, end: datetime) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -74,3 +76,19 @@ async def root_of(conn: asyncpg.Connection, order_id: Any) -> asyncpg.Record | N
         order_id,
     )
     return record
+
+
+async def chain_events(
+    conn: asyncpg.Connection, root_order_id: Any, *, event_types: Collection[str]
+) -> list[dict[str, Any]]:
+    """The chain's events of these types (cancellations, disputes), in time order, with
+    their typed fields (`payload`)."""
+    rows = await conn.fetch(
+        """SELECT e.order_id, e.event_type, e.occurred_at, e.payload::text AS payload
+           FROM orders o JOIN handoff_events e ON e.order_id = o.order_id
+           WHERE o.root_order_id = $1 AND e.event_type = ANY($2::text[])
+           ORDER BY e.occurred_at, e.event_id""",
+        root_order_id,
+        list(event_types),
+    )
+    return [{**row, "payload": json.loads(row["payload"] or "{}")} for row in rows]

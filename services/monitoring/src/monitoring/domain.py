@@ -14,6 +14,7 @@ from supplychain_contracts import (
     OrderRejected,
     OrderShipped,
     Stage,
+    WorkCancelled,
 )
 
 # What handoff_events keeps in columns (the envelope and the parties); `payload` holds the rest
@@ -52,6 +53,15 @@ def carried_priority(event: Envelope) -> str | None:
     if isinstance(event, CARRY_PRIORITY) and event.priority is not None:
         return event.priority.value
     return None
+
+
+def may_meet_cancellation(
+    event_class: type[Envelope], marked: tuple[tuple[Stage, Edge], ...]
+) -> bool:
+    """Whether the event may end stages at the order's cancellation: WorkCancelled (the
+    supplier stopped the work; OrderCancelled is only the request, it ends nothing), or an
+    event that started a stage of an order whose work may have been cancelled already."""
+    return event_class is WorkCancelled or any(edge is Edge.START for _, edge in marked)
 
 
 def boundaries(event_class: type[Envelope]) -> tuple[tuple[Stage, Edge], ...]:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import FeedbackGiven, OrderPlaced
+from supplychain_contracts import (
+    DisputeEscalated,
+    DisputeOpened,
+    DisputeSettled,
+    FeedbackGiven,
+    OrderPlaced,
+)
 from supplychain_contracts.events import OrderParties, SlaClockEvent
 from supplychain_kit.consumer import ApplyEvent, dispatch
 from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 
-from monitoring import alarms, clocks, domain, pauses, sla, store
+from monitoring import alarms, clocks, dispute_store, domain, pauses, sla, store
 from monitoring.sinks import AlarmSink
 from monitoring.sla import StageRow
 
@@ -25,6 +32,9 @@ def event_applier(sink: AlarmSink) -> ApplyEvent:
             OrderPlaced: timelines.order_placed,
             FeedbackGiven: timelines.feedback_given,
             SlaClockEvent: timelines.alarm_seen,
+            DisputeOpened: timelines.dispute_opened,
+            DisputeEscalated: timelines.dispute_escalated,
+            DisputeSettled: timelines.dispute_settled,
             **{event: timelines.pause_edge for event in pauses.PAUSE_EVENTS},
             OrderParties: timelines.handoff,
         }
@@ -56,6 +66,18 @@ class Timelines:
         await store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
         await self.handoff(conn, event)
 
+    async def dispute_opened(self, conn: asyncpg.Connection, event: DisputeOpened) -> None:
+        await dispute_store.dispute_opened(conn, event)
+        await self.handoff(conn, event)
+
+    async def dispute_escalated(self, conn: asyncpg.Connection, event: DisputeEscalated) -> None:
+        await dispute_store.dispute_escalated(conn, event)
+        await self.handoff(conn, event)
+
+    async def dispute_settled(self, conn: asyncpg.Connection, event: DisputeSettled) -> None:
+        await dispute_store.dispute_settled(conn, event)
+        await self.handoff(conn, event)
+
     async def pause_edge(self, conn: asyncpg.Connection, event: OrderParties) -> None:
         """A wait of the order began or ended: keep it, and move the clocks it stops."""
         await self.handoff(conn, event)
@@ -76,12 +98,26 @@ class Timelines:
         await store.record_event(conn, event, trace_id)
         await self.sink.event_recorded(conn, event)
         traceparent = current_trace_headers().get("traceparent")
-        for stage_name, edge in domain.boundaries(type(event)):
+        marked = domain.boundaries(type(event))
+        for stage_name, edge in marked:
             stage = await store.mark_boundary(
                 conn, event, stage_name, edge, trace_id=trace_id, traceparent=traceparent
             )
             if stage.needs_clock:
                 stage = await _start_clock(conn, event, stage)
+            if stage.pause_reasons and stage.duration_s is None:
+                stage = await self._paused_clock(conn, stage)
+            if stage.can_close:
+                await self._close(conn, stage)
+        if domain.may_meet_cancellation(type(event), marked):
+            await self._stop_at_cancellation(conn, event.order_id)
+
+    async def _stop_at_cancellation(self, conn: asyncpg.Connection, order_id: UUID) -> None:
+        """The work of the order was cancelled (WorkCancelled, not the request): every stage
+        of it still running ends when the work stopped. Run on WorkCancelled and on every
+        stage start, so a stage that starts after the cancellation was read (a replay reading
+        the orders topic after fulfilment's) ends at the same instant as live."""
+        for stage in await store.end_stages_at_cancellation(conn, order_id):
             if stage.pause_reasons and stage.duration_s is None:
                 stage = await self._paused_clock(conn, stage)
             if stage.can_close:

@@ -7,6 +7,10 @@ events). Relationships are qualified; an object attribute that changes over time
 status, a clock's state) carries the time it took each value, and one that does not is given
 at the epoch (the specification's "initial value").
 
+Money never leaves as a float: every decimal field (totals, amounts, unit prices, FX rates,
+credit percentages) is an attribute of type `string` holding the exact decimal ("12.50"), as
+the events carry it; a reader converts it with its own decimal type.
+
 Times are rendered with milliseconds and a `Z` ("2026-11-24T09:30:00.123Z"): what the OCEL 2.0
 JSON schema's date-time accepts and what pm4py's default timestamp parser reads (it takes the
 fraction as milliseconds).
@@ -77,7 +81,9 @@ def attribute_type(annotation: Any) -> AttributeType | None:
         return "string"
     if issubclass(annotation, int):
         return "integer"
-    if issubclass(annotation, float | Decimal):
+    if issubclass(annotation, Decimal):
+        return "string"  # money and rates stay exact: a decimal string, never a float
+    if issubclass(annotation, float):
         return "float"
     if issubclass(annotation, datetime):
         return "time"
@@ -121,7 +127,7 @@ OBJECT_TYPES: tuple[TypeDeclaration, ...] = (
     TypeDeclaration(
         INVOICE,
         (
-            Attribute("total", "float"),
+            Attribute("total", "string"),  # a decimal string
             Attribute("currency", "string"),
             Attribute("period", "string"),
         ),
@@ -129,7 +135,7 @@ OBJECT_TYPES: tuple[TypeDeclaration, ...] = (
     TypeDeclaration(
         CREDIT_NOTE,
         (
-            Attribute("amount", "float"),
+            Attribute("amount", "string"),  # a decimal string
             Attribute("currency", "string"),
             Attribute("period", "string"),
             Attribute("reason", "string"),
@@ -161,7 +167,9 @@ ORDER_STATUS_AFTER: Mapping[str, str] = {
     "OrderShipped": "shipped",
     "OrderDelivered": "delivered",
     "InvoiceIssued": "invoiced",
-    "OrderCancelled": "cancelled",
+    # fulfilment settles a cancellation: the work stopped. The request (OrderCancelled) and a
+    # refusal (CancellationRefused) are events of the order that leave its status as it was.
+    "WorkCancelled": "cancelled",
 }
 # A clock's state after each SLA event, and the qualifier of the event's relationship to it.
 CLOCK_STATE_AFTER: Mapping[str, str] = {
@@ -311,6 +319,8 @@ def event_relationships(recorded: RecordedEvent) -> tuple[Relationship, ...]:
         found.append(Relationship(str(p["blocking_order_id"]), ORDER, "blocking sub-order"))
     elif kind == "InvoiceIssued" and p.get("invoice_id"):
         found.append(Relationship(str(p["invoice_id"]), INVOICE, "invoice"))
+    elif kind in ("DisputeOpened", "DisputeSettled", "DisputeEscalated") and p.get("invoice_id"):
+        found.append(Relationship(str(p["invoice_id"]), INVOICE, "disputed invoice"))
     elif kind == "CreditNoteIssued":
         if p.get("credit_note_id"):
             found.append(Relationship(str(p["credit_note_id"]), CREDIT_NOTE, "credit note"))
@@ -460,7 +470,7 @@ def invoice_object(record: InvoiceRecord, present: Container[str]) -> OcelObject
     p = record.payload
     attributes = _static(
         [
-            ("total", "float", p.get("total")),
+            ("total", "string", p.get("total")),
             ("currency", "string", p.get("currency")),
             ("period", "string", p.get("period")),
         ]
@@ -473,7 +483,7 @@ def credit_note_object(record: CreditNoteRecord, present: Container[str]) -> Oce
     p = record.payload
     attributes = _static(
         [
-            ("amount", "float", p.get("amount")),
+            ("amount", "string", p.get("amount")),
             ("currency", "string", p.get("currency")),
             ("period", "string", p.get("period")),
             ("reason", "string", p.get("reason")),

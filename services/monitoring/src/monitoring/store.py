@@ -498,6 +498,21 @@ async def close_stage(
     return bool(updated)
 
 
+async def end_stages_at_cancellation(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
+    """End the order's running stages when its work was cancelled (its first WorkCancelled
+    recorded; never before a stage began); the stages ended, none if it was not cancelled."""
+    rows = await conn.fetch(
+        """UPDATE stages s SET ended_at = GREATEST(c.at, s.started_at)
+           FROM (SELECT min(occurred_at) AS at FROM handoff_events
+                 WHERE order_id = $1 AND event_type = 'WorkCancelled') c
+           WHERE s.order_id = $1 AND c.at IS NOT NULL
+             AND s.started_at IS NOT NULL AND s.ended_at IS NULL
+           RETURNING s.*""",
+        order_id,
+    )
+    return [_stage_row(row) for row in rows]
+
+
 async def mark_raised(
     conn: asyncpg.Connection,
     *,

@@ -2,7 +2,8 @@
 segments of waiting, working, blocked on upstream, with the requester and paused.
 
 The segments of one order never overlap and cover placement until delivery (or rejection or
-cancellation; `now` for an open order), then the invoicing stage. Where two reasons hold at
+cancelled work, `WorkCancelled`: a cancellation request alone, `OrderCancelled`, ends nothing,
+nor does a refused one; `now` for an open order), then the invoicing stage. Where two reasons hold at
 once the stronger wins: paused (the supplier waits on the requester) over blocked (it waits
 on its sub-orders, which fulfilment requests on acceptance, often before work starts) over
 the phase of the order (waiting until WorkStarted, working until OrderShipped, with the
@@ -32,12 +33,12 @@ from supplychain_contracts import (
     HelpAwaitingRequester,
     InvoiceIssued,
     OrderAccepted,
-    OrderCancelled,
     OrderDelivered,
     OrderPlaced,
     OrderRejected,
     OrderShipped,
     Stage,
+    WorkCancelled,
     WorkStarted,
 )
 from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
@@ -138,7 +139,7 @@ MILESTONES = tuple(
         OrderPlaced,
         OrderAccepted,
         OrderRejected,
-        OrderCancelled,
+        WorkCancelled,
         WorkStarted,
         ComponentsRequested,
         ComponentsReceived,
@@ -234,7 +235,7 @@ def segments(
     delivered = order.first(_name(OrderDelivered))
     invoiced = order.first(_name(InvoiceIssued))
     stopped = min(
-        (t for t in (order.first(_name(OrderRejected)), order.first(_name(OrderCancelled))) if t),
+        (t for t in (order.first(_name(OrderRejected)), order.first(_name(WorkCancelled))) if t),
         default=None,
     )
     if delivered is not None:
@@ -388,11 +389,11 @@ def split(
 def is_open(order: OrderFacts, stage: Stage) -> bool:
     """The stage has not ended yet (its split runs to now)."""
     ends = {
-        Stage.ACCEPTANCE: (OrderAccepted, OrderRejected, OrderCancelled),
-        Stage.FULFILMENT: (OrderShipped, OrderCancelled),
+        Stage.ACCEPTANCE: (OrderAccepted, OrderRejected, WorkCancelled),
+        Stage.FULFILMENT: (OrderShipped, WorkCancelled),
         Stage.DELIVERY: (OrderDelivered,),
         Stage.INVOICING: (InvoiceIssued,),
-        Stage.END_TO_END: (OrderDelivered, OrderRejected, OrderCancelled),
+        Stage.END_TO_END: (OrderDelivered, OrderRejected, WorkCancelled),
     }[stage]
     return not any(order.first(_name(event_class)) for event_class in ends)
 
