@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
+from supplychain_cli.app import app
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.company_file import (
     CompanyFileError,
     load_company_file,
     main,
     parse_company,
+    policy_credits,
 )
 from supplychain_contracts.schemas import COMPANY_SCHEMA, company_schema, render
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 SECOND_COMPANY = ROOT / "examples" / "company" / "brightloaf.yaml"
@@ -120,6 +123,88 @@ def test_validate_command_prints_every_problem_and_exits_1(
     assert "employees[0].department: unknown department NOWHERE" in out
     assert main(["validate", str(SECOND_COMPANY)]) == 0
     assert "valid: Brightloaf Bakeries" in capsys.readouterr().out
+
+
+def test_a_misspelled_key_is_refused_with_the_other_problems_and_a_suggestion() -> None:
+    data = _sample()
+    data["departments"][3]["aproval_threshold"] = "100.00"
+    data["catalogue"][2]["transfer_price_rule"] = {"kind": "cost_plus", "markup": "5"}
+    problems = _paths(data)
+    assert problems["departments[3].aproval_threshold"] == (
+        "unknown key (did you mean approval_threshold?)"
+    )
+    assert problems["catalogue[2].transfer_price_rule.markup"] == (
+        "unknown key (did you mean markup_pct?)"
+    )
+    assert "catalogue[2].transfer_price_rule.cost_plus.markup_pct" in problems  # model's own
+    # a file whose model is valid: unknown keys and broken references are reported together
+    data = _sample()
+    data["departments"][3]["aproval_threshold"] = "100.00"
+    data["employees"][0]["department"] = "NOWHERE"
+    assert set(_paths(data)) == {"departments[3].aproval_threshold", "employees[0].department"}
+
+
+def test_each_policy_credits_what_the_file_says_and_nothing_unless_it_says() -> None:
+    data = _sample()
+    data["sla_policies"][0]["service_credit_pct"] = "7.50"
+    data["sla_policies"][1].pop("service_credit_pct")
+    credits = [str(credit) for credit in policy_credits(parse_company(data))]
+    supplier = data["sla_policies"][0]["supplier"]
+    assert credits[0] == f"sla_policies[0] {supplier}: breach credit 7.5 %"
+    assert credits[1] == f"sla_policies[1] {data['sla_policies'][1]['supplier']}: no credit"
+    assert len(credits) == len(data["sla_policies"])
+
+
+def _misspelled(tmp_path: Path) -> Path:
+    data = yaml.safe_load(SECOND_COMPANY.read_text(encoding="utf-8"))
+    bakehouse = next(d for d in data["departments"] if d["code"] == "BAKEHOUSE")
+    bakehouse["aproval_threshold"] = bakehouse.pop("approval_threshold")
+    bad = tmp_path / "misspelled.yaml"
+    bad.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return bad
+
+
+BRIGHTLOAF_CREDITS = [
+    "sla_policies[0] MILL: breach credit 5 %",
+    "sla_policies[1] DAIRY: breach credit 5 %",
+    "sla_policies[2] BAKEHOUSE-STANDARD: breach credit 7.5 %",
+    "sla_policies[3] BAKEHOUSE:from-CAFE_NORTH: breach credit 12 %",
+    "sla_policies[4] STAFF_SHOP: no credit",
+]
+MISSPELLED = "departments[2].aproval_threshold: unknown key (did you mean approval_threshold?)"
+
+
+def test_validate_module_prints_the_credits_and_refuses_a_misspelled_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(SECOND_COMPANY)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "valid" in lines[0]
+    assert [line.strip() for line in lines[1:]] == BRIGHTLOAF_CREDITS
+    bad = _misspelled(tmp_path)
+    assert main(["validate", str(bad)]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{bad}: {MISSPELLED}"]
+
+
+def test_cli_company_validate_prints_the_credits_and_refuses_a_misspelled_key(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    valid = runner.invoke(app, ["company", "validate", str(SECOND_COMPANY)])
+    assert valid.exit_code == 0, valid.output
+    lines = valid.output.splitlines()
+    assert "valid company 'Brightloaf Bakeries'" in lines[0]
+    assert [line.strip() for line in lines[1:]] == BRIGHTLOAF_CREDITS
+    as_json = runner.invoke(app, ["company", "validate", str(SECOND_COMPANY), "--json"])
+    credits = json.loads(as_json.output)["credits"]
+    assert [(c["policy_id"], c["service_credit_pct"]) for c in credits][-2:] == [
+        ("BAKEHOUSE:from-CAFE_NORTH", "12"),
+        ("STAFF_SHOP", "0"),
+    ]
+    bad = _misspelled(tmp_path)
+    refused = runner.invoke(app, ["company", "validate", str(bad)], env={"COLUMNS": "200"})
+    assert refused.exit_code == 1
+    assert MISSPELLED in refused.output
 
 
 def test_the_company_schema_is_published_and_up_to_date() -> None:

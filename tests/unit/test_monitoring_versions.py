@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from supplychain_contracts.company import NamedCalendar, SlaPolicy, sample_compa
 from supplychain_contracts.company_file import CompanyFileError
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-GENERAL = SlaPolicy(supplier="ASSEMBLY", targets_seconds={"acceptance": 30})
+GENERAL = SlaPolicy(
+    supplier="ASSEMBLY", targets_seconds={"acceptance": 30}, service_credit_pct=Decimal("5")
+)
 SLOWER = GENERAL.model_copy(update={"targets_seconds": {"acceptance": 60}})
 
 

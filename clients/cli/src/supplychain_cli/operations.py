@@ -159,8 +159,13 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check a company file as `make run` and the services would load it: every problem
-    located by its path in the file. Exit 1 when it is refused."""
-    from supplychain_contracts.company_file import CompanyFileError, load_company_file
+    located by its path in the file, a key it does not know included (with the closest known
+    one). Exit 1 when it is refused; when valid, what each SLA policy credits on a breach."""
+    from supplychain_contracts.company_file import (
+        CompanyFileError,
+        load_company_file,
+        policy_credits,
+    )
 
     try:
         company = load_company_file(file)
@@ -179,10 +184,28 @@ def validate(
         "employees": len(company.employees),
         "sla_policies": len(company.sla_policies),
     }
+    credits = policy_credits(company)
     if as_json:
-        emit_json({"file": str(file), "valid": True, "name": company.name, "counts": counts})
+        emit_json(
+            {
+                "file": str(file),
+                "valid": True,
+                "name": company.name,
+                "counts": counts,
+                "credits": [
+                    {
+                        "policy": credit.path,
+                        "policy_id": credit.policy_id,
+                        "service_credit_pct": str(credit.service_credit_pct),
+                    }
+                    for credit in credits
+                ],
+            }
+        )
         return
     console.print(
         f"{file}: [green]valid[/] company {company.name!r}: "
         + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
     )
+    for credit in credits:
+        console.print(f"  {credit}", highlight=False)

@@ -2,13 +2,18 @@
 
     python -m supplychain_contracts.company_file validate FILE
 
-prints each problem as `path: message` and exits 1 when the file is refused, 0 when valid.
+prints each problem as `path: message` and exits 1 when the file is refused; when valid, what
+it holds and what each SLA policy credits on a breach, and exits 0. A key the format does not
+know is a problem (`departments[3].aproval_threshold: unknown key (did you mean
+approval_threshold?)`): what it meant to set would otherwise be lost in silence.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from supplychain_contracts.company import (
     company_problems,
     sample_company,
 )
+from supplychain_contracts.unknown_keys import file_path, unknown_keys
 
 
 class CompanyFileError(Exception):
@@ -34,23 +40,20 @@ class CompanyFileError(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{listed}")
 
 
-def _path(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "$"
-
-
 def parse_company(data: Any, *, source: str = "company") -> Company:
-    """Validate a company document (already parsed): the model, then every reference."""
+    """Validate a company document (already parsed): its keys, the model, then every
+    reference; refused with every problem found."""
+    problems = [
+        CompanyProblem(unknown.path, unknown.message) for unknown in unknown_keys(Company, data)
+    ]
     try:
         company = Company.model_validate(data, context={DEFER_REFERENCE_CHECKS: True})
     except ValidationError as exc:
-        problems = [
-            CompanyProblem(_path(tuple(error["loc"])), error["msg"]) for error in exc.errors()
+        problems += [
+            CompanyProblem(file_path(tuple(error["loc"])), error["msg"]) for error in exc.errors()
         ]
         raise CompanyFileError(source, problems) from exc
-    problems = company_problems(company)
+    problems += company_problems(company)
     if problems:
         raise CompanyFileError(source, problems)
     return company
@@ -88,6 +91,28 @@ def company_from(path: str | Path | None) -> Company:
     return load_company_file(path) if path else sample_company()
 
 
+@dataclass(frozen=True)
+class PolicyCredit:
+    """What an SLA policy of the file credits the requester on a breach."""
+
+    path: str
+    policy_id: str
+    service_credit_pct: Decimal
+
+    def __str__(self) -> str:
+        pct = self.service_credit_pct
+        credit = f"breach credit {pct.normalize():f} %" if pct > 0 else "no credit"
+        return f"{self.path} {self.policy_id}: {credit}"
+
+
+def policy_credits(company: Company) -> list[PolicyCredit]:
+    """Each SLA policy's breach credit, in file order (0: the policy credits nothing)."""
+    return [
+        PolicyCredit(f"sla_policies[{i}]", policy.policy_key, policy.service_credit_pct)
+        for i, policy in enumerate(company.sla_policies)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or args[0] != "validate":
@@ -104,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(company.catalogue)} catalogue items, {len(company.employees)} employees, "
         f"{len(company.sla_policies)} SLA policies"
     )
+    for credit in policy_credits(company):
+        print(f"  {credit}")
     return 0
 
 
