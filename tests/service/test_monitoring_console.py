@@ -18,7 +18,19 @@ from monitoring.handlers import event_applier
 from monitoring.main import create_app
 from monitoring.sinks import Emitting
 from service_support import apply_events
-from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced
+from supplychain_contracts import (
+    CancellationRefused,
+    DisputeEscalated,
+    DisputeOpened,
+    DisputeSettled,
+    OrderAccepted,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderShipped,
+    WorkCancelled,
+    follow_up,
+)
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit.auth import key_digest
 
@@ -176,3 +188,84 @@ async def test_the_console_shows_chains_newest_first_and_stages_by_time_to_breac
     assert unknown.status_code == 404
     assert unknown.json()["field"] == "order_id"
     assert (await client.get("/v1/console/chains/not-an-id")).status_code == 422
+
+
+async def test_the_console_follows_settled_cancellations_and_shows_open_disputes(
+    local: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = local
+    now = datetime.now(UTC)
+
+    def then(order: OrderPlaced, event_class: Any, seconds: float, **fields: Any) -> Any:
+        at = order.occurred_at + timedelta(seconds=seconds)
+        return follow_up(order, event_class, producer="fulfilment", occurred_at=at, **fields)
+
+    pending, refused, cancelled = (placed(now - timedelta(seconds=s)) for s in (30, 20, 10))
+    await apply_all(
+        app,
+        pending,
+        then(pending, OrderCancelled, 1, reason="not needed"),
+        refused,
+        then(refused, OrderAccepted, 1),
+        then(refused, OrderShipped, 2),
+        then(refused, OrderCancelled, 3, reason="changed my mind"),
+        then(refused, CancellationRefused, 4, reason="already shipped"),
+        cancelled,
+        then(cancelled, OrderAccepted, 1),
+        then(cancelled, OrderCancelled, 2),
+        then(cancelled, WorkCancelled, 3, reason="cancelled by the requester"),
+    )
+    view = (await client.get("/v1/console/overview")).json()
+    chains = {c["order_id"]: c for c in view["chains"]}
+    shown = {
+        order.order_id: (
+            chains[str(order.order_id)]["state"],
+            chains[str(order.order_id)]["open_stages"],
+        )
+        for order in (pending, refused, cancelled)
+    }
+    # a request ends nothing; a refusal leaves the order going on; cancelled work ends it
+    assert shown == {
+        pending.order_id: ("cancellation requested", 2),
+        refused.order_id: ("shipped", 2),  # delivery and end to end run on
+        cancelled.order_id: ("cancelled", 0),
+    }
+    assert chains[str(refused.order_id)]["cancellation_refused"]
+    chain = (await client.get(f"/v1/console/chains/{refused.order_id}")).json()
+    assert [(n["label"], n["reason"]) for n in chain["notes"]] == [
+        ("cancellation requested", "changed my mind"),
+        ("cancellation refused", "already shipped"),
+    ]
+    bars = {
+        b["stage"]: b
+        for b in (await client.get(f"/v1/console/chains/{cancelled.order_id}")).json()["bars"]
+    }
+    assert bars["fulfilment"]["ended_at"] == bars["end_to_end"]["ended_at"] is not None
+
+    disputed = [uuid.uuid4() for _ in range(3)]
+    invoice = uuid.uuid4()
+
+    def dispute(event_class: Any, dispute_id: uuid.UUID, seconds: float, **fields: Any) -> Any:
+        return then(
+            refused, event_class, seconds, dispute_id=dispute_id, invoice_id=invoice, **fields
+        )
+
+    await apply_all(
+        app,
+        *(
+            dispute(DisputeOpened, d, 5 + i, amount="12.50", currency="EUR", reason="scratched")
+            for i, d in enumerate(disputed)
+        ),
+        dispute(DisputeEscalated, disputed[1], 9, opened_at=now),
+        dispute(DisputeSettled, disputed[2], 9, outcome="rejected", amount="12.50", currency="EUR"),
+    )
+    view = (await client.get("/v1/console/overview")).json()
+    assert [(d["dispute_id"], d["status"], d["amount"]) for d in view["disputes"]] == [
+        (str(disputed[0]), "open", "12.50"),
+        (str(disputed[1]), "escalated", "12.50"),
+    ]
+    assert all(d["invoice_id"] == str(invoice) and d["age_s"] > 0 for d in view["disputes"])
+    page = (await client.get("/console")).text
+    assert "Open disputes" in page and "cancellation refused" in page
+    fragment = (await client.get(f"/console/fragments/chains/{refused.order_id}")).text
+    assert "already shipped" in fragment and "dispute rejected" in fragment

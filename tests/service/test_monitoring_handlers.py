@@ -23,6 +23,7 @@ from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     FeedbackGiven,
     OrderAccepted,
+    OrderCancelled,
     OrderLine,
     OrderPlaced,
     OrderRejected,
@@ -30,6 +31,7 @@ from supplychain_contracts import (
     SlaBreached,
     SlaWarning,
     Stage,
+    WorkCancelled,
     WorkStarted,
     follow_up,
 )
@@ -366,3 +368,54 @@ async def test_the_replay_learns_raised_alarms_from_the_sla_topic(
     assert acceptance["breach_raised_at"] == breach.occurred_at  # not raised again at the end
     assert (acceptance["duration_s"], acceptance["deadline"]) == (45.0, deadline)
     assert await outbox(pool) == []
+
+
+async def test_cancelled_work_ends_the_running_stages_in_any_order_the_topics_are_read(
+    service_pool: ServicePool,
+) -> None:
+    pool = await monitoring_pool(service_pool)
+
+    def cancelled_chain() -> list[Any]:
+        order = placed()
+        return [
+            order,
+            accepted(order, after=5),
+            follow_up(
+                order,
+                OrderCancelled,
+                producer="order-intake",
+                occurred_at=T0 + timedelta(seconds=8),
+            ),
+            follow_up(
+                order, WorkCancelled, producer="fulfilment", occurred_at=T0 + timedelta(seconds=10)
+            ),
+        ]
+
+    live, replayed = cancelled_chain(), cancelled_chain()
+    await apply_events(pool, event_applier(Emitting()), *live)
+    # a replay may read fulfilment's topic (accepted, cancelled work) before the orders topic
+    await apply_events(pool, event_applier(Silent()), *replayed[1:], *replayed[:1])
+
+    def ends(rows: dict[Stage, dict[str, Any]]) -> dict[Stage, tuple[Any, ...]]:
+        return {s: (r["started_at"], r["ended_at"], r["duration_s"]) for s, r in rows.items()}
+
+    stages = (Stage.ACCEPTANCE, Stage.FULFILMENT, Stage.END_TO_END)
+    results = [
+        ends({s: await stage_of(pool, chain[0].order_id, s) for s in stages})
+        for chain in (live, replayed)
+    ]
+    assert results[0] == results[1]
+    assert results[0] == {
+        Stage.ACCEPTANCE: (T0, T0 + timedelta(seconds=5), 5.0),  # accepted before
+        Stage.FULFILMENT: (T0 + timedelta(seconds=5), T0 + timedelta(seconds=10), 5.0),
+        Stage.END_TO_END: (T0, T0 + timedelta(seconds=10), 10.0),
+    }
+    # the request alone ends nothing
+    requested = placed()
+    await apply_events(
+        pool,
+        event_applier(Emitting()),
+        requested,
+        follow_up(requested, OrderCancelled, producer="order-intake", occurred_at=T0),
+    )
+    assert (await stage_of(pool, requested.order_id, Stage.END_TO_END))["ended_at"] is None
