@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
-from invoicing.statements import StatementDocument, statement, statement_csv
+from invoicing.statements import StatementDocument, render, statement, statement_csv
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -78,3 +80,51 @@ def test_the_csv_carries_every_document_and_the_json_totals() -> None:
     assert sum(Decimal(r["amount"]) for r in supplied) == frames.as_supplier.invoiced
     # a free-text reason cannot become a spreadsheet formula
     assert any(r["reason"].startswith("'=cmd") for r in documents)
+
+
+def in_currency(d: StatementDocument, currency: str) -> StatementDocument:
+    return StatementDocument(**{**d.__dict__, "currency": currency})
+
+
+def test_two_currencies_are_never_added() -> None:
+    documents = [
+        DOCUMENTS[0],  # FRAMES supplies 209.00 EUR
+        in_currency(DOCUMENTS[2], "USD"),  # and 104.50 USD
+        DOCUMENTS[3],  # credits 10.45 EUR
+    ]
+    frames = statement("FRAMES", "2025-03", documents)
+    totals = frames.as_supplier.totals
+    assert {c: (t.invoiced, t.credited, t.net) for c, t in totals.items()} == {
+        "EUR": (Decimal("209.00"), Decimal("10.45"), Decimal("198.55")),
+        "USD": (Decimal("104.50"), Decimal("0.00"), Decimal("104.50")),
+    }
+    # one figure across currencies would add them: there is none
+    assert frames.as_supplier.invoiced is None and frames.net is None
+    assert frames.net_by_currency == {"EUR": Decimal("198.55"), "USD": Decimal("104.50")}
+    rows = list(csv.DictReader(io.StringIO(statement_csv(frames))))
+    nets = {(r["section"], r["currency"]) for r in rows if r["document"] == "total_net"}
+    assert nets == {
+        ("as_supplier", "EUR"),
+        ("as_supplier", "USD"),
+        ("as_requester", ""),  # nothing charged to FRAMES: one zero row
+        ("statement", "EUR"),
+        ("statement", "USD"),
+    }
+
+
+def test_a_rendered_statement_carries_the_digest_of_its_csv_and_renders_the_same_twice() -> None:
+    frames = statement("FRAMES", "2025-03", [*DOCUMENTS, in_currency(DOCUMENTS[1], "USD")])
+    first, again = render(frames, final=True), render(frames, final=True)
+    assert first == again
+    assert first.digest == "sha256:" + hashlib.sha256(first.csv_body).hexdigest()
+    body = json.loads(first.json_body)
+    assert body["digest"] == first.digest and body["final"] is True
+    assert body["as_supplier"]["totals"]["EUR"] == {
+        "invoiced": "313.50",
+        "credited": "10.45",
+        "net": "303.05",
+    }
+    assert body["as_requester"]["invoiced"] is None  # EUR and USD: no single figure
+    assert body["net_by_currency"] == {"EUR": "303.05", "USD": "-46.98"}
+    # the open month's live statement of the same documents has the same digest
+    assert render(frames, final=False).digest == first.digest

@@ -52,6 +52,7 @@ CREATE TABLE disputes (
     status         text NOT NULL CHECK (status IN ('open', 'escalated', 'accepted', 'rejected')),
     opened_at      timestamptz NOT NULL,
     opened_by      text NOT NULL,
+    opened_event   uuid NOT NULL,  -- DisputeOpened's event_id: what the credit note follows
     escalate_at    timestamptz NOT NULL,
     escalated_at   timestamptz,
     settled_at     timestamptz,

@@ -1,0 +1,42 @@
+"""A dispute's evidence: the order's handoff timeline as invoicing consumed it.
+
+`recording(apply)` wraps the service's subscriber: every consumed order event (placed,
+fulfilment, SLA) is noted with its type, time and the trace its record carried, in the
+consumer's transaction, before the event's own effect. Batched handlers (none in invoicing
+today) take their events without passing here.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from supplychain_contracts.envelope import Event
+from supplychain_contracts.events import OrderParties
+from supplychain_kit.consumer import Dispatch
+from supplychain_kit.telemetry import current_trace_id
+
+from invoicing import disputes_store
+
+
+class RecordingEvidence(Dispatch):
+    """The subscriber's dispatch table, noting each order event first. A Dispatch still, so
+    the consumer keeps batching what the table batches."""
+
+    def __init__(self, apply: Dispatch) -> None:
+        super().__init__(apply._resolved)
+        self._apply = apply
+
+    async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
+        if isinstance(event, OrderParties):
+            await disputes_store.save_evidence(
+                conn,
+                order_id=event.order_id,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                occurred_at=event.occurred_at,
+                trace_id=current_trace_id(),  # the consumed record's trace, which this continues
+            )
+        await self._apply(conn, event)
+
+
+def recording(apply: Dispatch) -> RecordingEvidence:
+    return RecordingEvidence(apply)
