@@ -91,8 +91,32 @@ def test_invoice_survives_the_wire() -> None:
 
 
 def test_a_department_not_known_yet_is_a_transient_error_of_the_consumer() -> None:
-    # the delivery waits for its department's DepartmentDefined: fetched again, never
-    # dead-lettered and never invoiced to an invented party
+    # the delivery waits for its department's DepartmentDefined: fetched again (for the
+    # bounded INVOICING_REFERENCE_WAIT_SECONDS, then dead-lettered with this reason) and
+    # never invoiced to an invented party
     error = DepartmentNotKnownYet("NEW_DEPT")
     assert isinstance(error, TRANSIENT_ERRORS)
-    assert str(error) == "department NEW_DEPT is not known to invoicing yet"
+    assert str(error) == "unknown department NEW_DEPT (not known to invoicing yet)"
+
+
+def test_an_invoice_in_the_suppliers_currency_carries_the_requesters_at_the_orders_rate() -> None:
+    event = delivered(
+        OrderLine(sku="FRAME-CITY", quantity=3, unit_price=Decimal("33.33"))
+    ).model_copy(
+        update={"currency": "USD", "requester_currency": "EUR", "fx_rate": Decimal("0.9215")}
+    )
+    invoice = invoice_for_delivery(event, invoice_id=INVOICE_ID, legal_entity="NC-US")
+    assert (invoice.currency, invoice.total) == ("USD", Decimal("99.99"))
+    assert (invoice.requester_currency, invoice.fx_rate) == ("EUR", Decimal("0.9215"))
+    assert invoice.requester_total == Decimal("92.14")  # 92.140785 half-up to the cent
+    assert invoice.legal_entity == "NC-US"
+    # the same currency on both sides: no translation
+    plain = invoice_for_delivery(delivered(), invoice_id=INVOICE_ID)
+    assert (plain.requester_currency, plain.fx_rate, plain.requester_total) == (None, None, None)
+
+
+def test_a_delivery_posted_after_a_close_names_its_original_month() -> None:
+    invoice = invoice_for_delivery(
+        delivered(), invoice_id=INVOICE_ID, period="2025-04", original_period="2025-03"
+    )
+    assert (invoice.period, invoice.original_period) == ("2025-04", "2025-03")

@@ -126,6 +126,9 @@ class ConsumerConfig:
     fetch_max_wait_ms: int = 100
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3000
+    # How long a record whose reference data is not known yet (NotKnownYet) is retried before
+    # it is dead-lettered and the partition moves on; None retries it until the data comes.
+    not_known_wait_s: float | None = None
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> ConsumerConfig:
@@ -137,6 +140,7 @@ class ConsumerConfig:
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            not_known_wait_s=settings.consumer_not_known_wait_seconds,
         )
 
 
@@ -189,7 +193,9 @@ class BatchRun:
 class NotKnownYet(Exception):
     """The event refers to reference data this service has not learnt yet: it travels on
     another topic and is on its way. Retried like an outage (nothing committed, fetched
-    again), never dead-lettered: the event is not bad, it is early."""
+    again): the event is not bad, it is early. With `ConsumerConfig.not_known_wait_s` set,
+    a record still waiting after that long is dead-lettered with the error as its reason,
+    so one record naming data that never comes does not stall its partition."""
 
 
 # Errors that say "the world is not reachable right now", not "this message is bad":
@@ -241,6 +247,8 @@ class ReliableConsumer:
         self._apply = apply
         self._parse_record = parse
         self._middlewares = tuple(middlewares)
+        # (topic, partition, offset) -> when the record first waited for reference data
+        self._waiting_since: dict[tuple[str, int, int], float] = {}
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics."""
@@ -285,6 +293,14 @@ class ReliableConsumer:
         started = time.perf_counter()
         try:
             outcomes = await self._apply_together(parsed)
+        except NotKnownYet as exc:
+            if self.config.not_known_wait_s is None:
+                raise  # retried until the reference data comes
+            # one by one: the records before the waiting one commit, and it alone waits
+            log.info(
+                "%s: batch of %d waits (%r); applying one by one", self.service, len(parsed), exc
+            )
+            outcomes = [await self._apply_alone(record, event) for record, event in parsed]
         except TRANSIENT_ERRORS:
             raise  # nothing committed: the batch is fetched again once the outage is over
         except Exception as exc:
@@ -411,11 +427,16 @@ class ReliableConsumer:
                     async with self._pool.acquire() as conn, conn.transaction():
                         outcome = await self._apply_traced(conn, record, event)
                 effects.run(committed_effects)
+                self._waiting_since.pop(_position(record), None)
                 return outcome
-            except TRANSIENT_ERRORS:
+            except TRANSIENT_ERRORS as exc:
                 metrics.CONSUMED.labels(
                     service=self.service, topic=record.topic, outcome="retried"
                 ).inc()
+                if isinstance(exc, NotKnownYet) and self._waited_enough(record):
+                    await self.dead_letter(record, exc, attempts=attempt)
+                    self._waiting_since.pop(_position(record), None)
+                    return "dead_lettered"
                 if attempt == self.config.max_attempts:
                     raise  # not committed: fetched again once the outage is over
                 await asyncio.sleep(self.config.retry_backoff_s * 2 ** min(attempt, 6))
@@ -434,6 +455,15 @@ class ReliableConsumer:
                     return "dead_lettered"
                 await asyncio.sleep(self.config.retry_backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
+
+    def _waited_enough(self, record: ConsumerRecord[Any, Any]) -> bool:
+        """Whether the record has waited for reference data as long as it may (the clock
+        starts the first time it waits; None: it may wait for ever)."""
+        bound = self.config.not_known_wait_s
+        if bound is None:
+            return False
+        since = self._waiting_since.setdefault(_position(record), time.monotonic())
+        return time.monotonic() - since >= bound
 
     async def dead_letter(
         self, record: ConsumerRecord[Any, Any], error: BaseException, *, attempts: int
@@ -472,3 +502,7 @@ class ReliableConsumer:
             record.offset,
             str(error)[:300],
         )
+
+
+def _position(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -75,6 +76,17 @@ def checksum(file: Traversable) -> str:
     return hashlib.sha256(file.read_text(encoding="utf-8").encode()).hexdigest()
 
 
+AMENDS = re.compile(r"^-- amends checksum ([0-9a-f]{64})\s*$", re.M)
+
+
+def amended_checksums(file: Traversable) -> set[str]:
+    """The checksums of earlier texts of an amended migration, declared in the file itself by
+    lines `-- amends checksum <sha256>`. A database that applied an earlier text is not
+    refused: the amendment does not run there again (it cannot: the file ran), its recorded
+    checksum becomes the new text's, and the amendment says why that is safe."""
+    return set(AMENDS.findall(file.read_text(encoding="utf-8")))
+
+
 async def migrate(pool: asyncpg.Pool, *, schema: str, files: Iterable[Traversable]) -> list[str]:
     """Apply the files not yet applied, in order, each in its own transaction.
 
@@ -125,7 +137,9 @@ async def _verify_applied(
     changed = [
         file
         for file in files
-        if recorded.get(file.name) is not None and recorded[file.name] != checksum(file)
+        if recorded.get(file.name) is not None
+        and recorded[file.name] != checksum(file)
+        and recorded[file.name] not in amended_checksums(file)
     ]
     if changed:
         names = ", ".join(str(file) for file in changed)
@@ -134,7 +148,12 @@ async def _verify_applied(
             f"(checksum differs from the one recorded in {schema}.schema_migrations); "
             "restore the file as it was and put the change in a new migration"
         )
-    unrecorded = [file for file in files if file.name in recorded and recorded[file.name] is None]
+    unrecorded = [
+        file
+        for file in files
+        if file.name in recorded
+        and (recorded[file.name] is None or recorded[file.name] in amended_checksums(file))
+    ]
     if unrecorded:
         await conn.executemany(
             "UPDATE schema_migrations SET checksum = $2 WHERE name = $1",

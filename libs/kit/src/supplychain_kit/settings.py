@@ -155,6 +155,13 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(
         default=100, ge=1, le=60_000, validation_alias="CONSUMER_RETRY_BACKOFF_MS"
     )
+    consumer_not_known_wait_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias="CONSUMER_NOT_KNOWN_WAIT_SECONDS",
+        description="how long a record naming reference data not known yet is retried before "
+        "it is dead-lettered (unset: until the data comes)",
+    )
     load_sample_company: bool = Field(
         default=True,
         validation_alias=AliasChoices("LOAD_SAMPLE_COMPANY"),

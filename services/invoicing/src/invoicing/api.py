@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from supplychain_contracts.money import round_money
 from supplychain_kit.auth import Caller, Principal
-from supplychain_kit.http import Db
-from supplychain_kit.params import department_code_path, department_code_query
+from supplychain_kit.http import Db, get_settings
+from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from invoicing import ledger, statements, store
+from invoicing import ledger, store
+from invoicing.config import InvoicingSettings
 
 router = APIRouter(prefix="/v1", tags=["invoices"])
+Settings = Annotated[InvoicingSettings, Depends(get_settings)]
 PROBLEM = PROBLEM_RESPONSE
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Period = Annotated[str, Query(pattern=PERIOD_PATTERN, description="month, YYYY-MM")]
@@ -43,9 +46,13 @@ class CreditNoteOut(BaseModel):
     credit_note_id: UUID
     kind: str
     period: str
+    original_period: str | None = None
     amount: Decimal
+    requester_amount: Decimal | None = None
     reason: str
     issued_at: datetime
+    dispute_id: UUID | None = None
+    reverses_credit_note_id: UUID | None = None
 
 
 class InvoiceOut(BaseModel):
@@ -59,8 +66,14 @@ class InvoiceOut(BaseModel):
     requester_cost_centre: str
     payroll_deduction: bool
     period: str
+    original_period: str | None = None
     currency: str
     total: Decimal
+    requester_currency: str | None = None
+    fx_rate: Decimal | None = None
+    requester_total: Decimal | None = None
+    supplier_legal_entity: str | None = None
+    requester_legal_entity: str | None = None
     issued_at: datetime
     lines: list[InvoiceLineOut] = []
     credit_notes: list[CreditNoteOut] = []
@@ -114,90 +127,7 @@ async def get_invoice(invoice_id: UUID, db: Db, caller: Caller) -> InvoiceOut:
     return InvoiceOut.model_validate(invoice)
 
 
-# --- statements ----------------------------------------------------------------------------
-
-
-class StatementDocumentOut(BaseModel):
-    document_id: UUID
-    invoice_id: UUID
-    order_id: UUID
-    supplier: str
-    requester: str
-    employee_id: str | None
-    issued_at: datetime
-    currency: str
-    amount: Decimal
-    reason: str
-
-
-class SectionOut(BaseModel):
-    invoices: list[StatementDocumentOut]
-    credit_notes: list[StatementDocumentOut]
-    invoiced: Decimal
-    credited: Decimal
-    net: Decimal
-
-
-class StatementOut(BaseModel):
-    department: str
-    period: str
-    as_supplier: SectionOut
-    as_requester: SectionOut
-    net: Decimal
-
-
-def _section(section: statements.Section) -> SectionOut:
-    return SectionOut(
-        invoices=[
-            StatementDocumentOut.model_validate(d, from_attributes=True) for d in section.invoices
-        ],
-        credit_notes=[
-            StatementDocumentOut.model_validate(d, from_attributes=True)
-            for d in section.credit_notes
-        ],
-        invoiced=section.invoiced,
-        credited=section.credited,
-        net=section.net,
-    )
-
-
-@router.get(
-    "/statements/{code}",
-    tags=["statements"],
-    response_model=StatementOut,
-    responses={
-        200: {"content": {CSV: {}}, "description": "JSON, or CSV with `Accept: text/csv`"},
-        403: PROBLEM,
-        422: PROBLEM,
-    },
-)
-async def get_statement(
-    code: Annotated[str, department_code_path("the department whose statement it is")],
-    period: Period,
-    request: Request,
-    db: Db,
-    caller: Caller,
-) -> StatementOut | Response:
-    """What the department charged (as supplier) and was charged (as requester) in the period:
-    invoices and credit notes with totals. `Accept: text/csv` gives the same as CSV."""
-    forbid_other_department(caller, code, field="code")
-    documents = await store.statement_documents(db, department=code, period=period)
-    statement = statements.statement(code, period, documents)
-    if CSV in request.headers.get("accept", ""):
-        return Response(
-            statements.statement_csv(statement),
-            media_type=f"{CSV}; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="statement-{code}-{period}.csv"'
-            },
-        )
-    return StatementOut(
-        department=code,
-        period=period,
-        as_supplier=_section(statement.as_supplier),
-        as_requester=_section(statement.as_requester),
-        net=statement.net,
-    )
+# The statement route (GET /v1/statements/{code}) is in finance_api: final once closed.
 
 
 # --- ledger --------------------------------------------------------------------------------
@@ -242,6 +172,42 @@ class EliminationOut(BaseModel):
     matched: bool
 
 
+class CurrencySectionOut(BaseModel):
+    """The ledger of one currency: never added to another's."""
+
+    currency: str
+    balanced: bool
+    totals: TotalsOut
+    entities: list[EntityTotalsOut]
+    eliminations: list[EliminationOut]
+
+
+class GroupEliminationOut(TotalsOut):
+    legal_entities: list[str]
+
+
+class UntranslatedOut(BaseModel):
+    currency: str
+    pair: str
+    day: date
+    debit: Decimal
+    credit: Decimal
+
+
+class GroupEntityOut(TotalsOut):
+    legal_entity: str
+
+
+class GroupViewOut(BaseModel):
+    currency: str
+    complete: bool
+    entities: list[GroupEntityOut]
+    eliminations: list[GroupEliminationOut]
+    eliminated: TotalsOut
+    consolidated: TotalsOut
+    untranslated: list[UntranslatedOut]
+
+
 class TrialBalanceOut(BaseModel):
     period: str | None
     balanced: bool
@@ -250,10 +216,105 @@ class TrialBalanceOut(BaseModel):
     accounts: list[AccountOut]
     inter_entity: list[InterEntityOut]
     eliminations: list[EliminationOut]
+    currencies: list[CurrencySectionOut]
+    group: GroupViewOut
 
 
-def _totals(totals: ledger.Totals) -> TotalsOut:
-    return TotalsOut(debit=totals.debit, credit=totals.credit, balance=totals.balance)
+def _totals(totals: ledger.Totals, currency: str) -> TotalsOut:
+    return TotalsOut(
+        debit=round_money(totals.debit, currency),
+        credit=round_money(totals.credit, currency),
+        balance=round_money(totals.balance, currency),
+    )
+
+
+def _entity_totals(entity: str, currency: str, totals: ledger.Totals) -> EntityTotalsOut:
+    return EntityTotalsOut(
+        legal_entity=entity, currency=currency, **_totals(totals, currency).model_dump()
+    )
+
+
+def _account(a: ledger.AccountBalance) -> AccountOut:
+    return AccountOut(
+        legal_entity=a.legal_entity,
+        account=a.account,
+        cost_centre=a.cost_centre,
+        counterparty_entity=a.counterparty_entity,
+        currency=a.currency,
+        debit=round_money(a.debit, a.currency),
+        credit=round_money(a.credit, a.currency),
+        balance=round_money(a.balance, a.currency),
+    )
+
+
+def _inter_entity(b: ledger.InterEntityBalance) -> InterEntityOut:
+    return InterEntityOut(
+        legal_entity=b.legal_entity,
+        counterparty_entity=b.counterparty_entity,
+        currency=b.currency,
+        receivable=round_money(b.receivable, b.currency),
+        payable=round_money(b.payable, b.currency),
+        net=round_money(b.net, b.currency),
+    )
+
+
+def _elimination(e: ledger.Elimination) -> EliminationOut:
+    return EliminationOut(
+        creditor=e.creditor,
+        debtor=e.debtor,
+        currency=e.currency,
+        amount=round_money(e.amount, e.currency),
+        matched=e.matched,
+    )
+
+
+def _sections(balance: ledger.TrialBalance) -> list[CurrencySectionOut]:
+    return [
+        CurrencySectionOut(
+            currency=currency,
+            balanced=totals.balance == 0
+            and all(t.balance == 0 for (_, c), t in balance.entities.items() if c == currency),
+            totals=_totals(totals, currency),
+            entities=[
+                _entity_totals(entity, c, t)
+                for (entity, c), t in balance.entities.items()
+                if c == currency
+            ],
+            eliminations=[_elimination(e) for e in balance.eliminations if e.currency == currency],
+        )
+        for currency, totals in balance.totals.items()
+    ]
+
+
+def _group(view: ledger.GroupView) -> GroupViewOut:
+    currency = view.currency
+    return GroupViewOut(
+        currency=currency,
+        complete=view.complete,
+        entities=[
+            GroupEntityOut(legal_entity=entity, **_totals(t, currency).model_dump())
+            for entity, t in view.entities.items()
+        ],
+        eliminations=[
+            GroupEliminationOut(
+                legal_entities=list(e.legal_entities),
+                **_totals(ledger.Totals(e.debit, e.credit), currency).model_dump(),
+            )
+            for e in view.eliminations
+        ],
+        eliminated=_totals(view.eliminated, currency),
+        consolidated=_totals(view.consolidated, currency),
+        untranslated=[
+            UntranslatedOut(
+                currency=u.currency,
+                pair=u.pair,
+                day=u.day,
+                debit=round_money(u.debit, u.currency),
+                credit=round_money(u.credit, u.currency),
+            )
+            for u in view.untranslated
+        ],
+    )
 
 
 @router.get(
@@ -265,33 +326,54 @@ def _totals(totals: ledger.Totals) -> TotalsOut:
 async def get_trial_balance(
     db: Db,
     caller: Caller,
+    settings: Settings,
     period: Annotated[
         str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; omit for all periods")
     ] = None,
 ) -> TrialBalanceOut:
     """Debit and credit totals per account of the internal ledger, per legal entity and across
     the company (they net to zero), and the inter-entity balances consolidation eliminates.
-    Any department may read it: it is the company's shared view of internal charges."""
+    Any department may read it: it is the company's shared view of internal charges.
+
+    Amounts are decimal strings, each rounded to its currency's minor unit; two currencies
+    are never added. The shape:
+
+    - `totals` {currency: {debit, credit, balance}}, `entities` [{legal_entity, currency,
+      debit, credit, balance}], `accounts` [{legal_entity, account, cost_centre,
+      counterparty_entity, currency, debit, credit, balance}], `inter_entity`
+      [{legal_entity, counterparty_entity, currency, receivable, payable, net}],
+      `eliminations` [{creditor, debtor, currency, amount, matched}]: per currency, as before.
+    - `currencies` [{currency, balanced, totals, entities, eliminations}]: the same, one
+      section per currency.
+    - `group`: the ledger in the group currency (setting GROUP_CURRENCY, the company file's
+      `currency`), each posting translated at the rate valid on its day (FxRateDefined;
+      inverse derived): {currency, complete, entities [{legal_entity, debit, credit,
+      balance}] (before eliminations), eliminations [{legal_entities [a, b], debit, credit,
+      balance}] (one line per pair of legal entities trading with each other: it reverses
+      their intercompany postings, and its balance is zero when both books agree),
+      eliminated {debit, credit, balance} (the eliminations together: balance zero),
+      consolidated {debit, credit, balance} (what remains once they are eliminated),
+      untranslated [{currency, pair, day, debit, credit}] (amounts of a day with no rate for
+      `pair`, e.g. "USD-EUR", kept in their own currency, never guessed; `complete` is false
+      when there are any)}.
+    """
     balance = ledger.trial_balance(await store.account_balances(db, period=period))
+    view = ledger.group_view(
+        await store.dated_amounts(db, period=period),
+        currency=settings.group_currency,
+        rates=await store.fx_rates(db),
+    )
     return TrialBalanceOut(
         period=period,
         balanced=balance.balanced,
-        totals={currency: _totals(t) for currency, t in balance.totals.items()},
+        totals={currency: _totals(t, currency) for currency, t in balance.totals.items()},
         entities=[
-            EntityTotalsOut(
-                legal_entity=entity,
-                currency=currency,
-                debit=t.debit,
-                credit=t.credit,
-                balance=t.balance,
-            )
+            _entity_totals(entity, currency, t)
             for (entity, currency), t in balance.entities.items()
         ],
-        accounts=[AccountOut.model_validate(a, from_attributes=True) for a in balance.accounts],
-        inter_entity=[
-            InterEntityOut.model_validate(b, from_attributes=True) for b in balance.inter_entity
-        ],
-        eliminations=[
-            EliminationOut.model_validate(e, from_attributes=True) for e in balance.eliminations
-        ],
+        accounts=[_account(a) for a in balance.accounts],
+        inter_entity=[_inter_entity(b) for b in balance.inter_entity],
+        eliminations=[_elimination(e) for e in balance.eliminations],
+        currencies=_sections(balance),
+        group=_group(view),
     )

@@ -1,32 +1,28 @@
-"""Invoicing rules: pure, Decimal only."""
+"""Invoicing rules: pure, Decimal only, rounded by `money.round_money` and nothing else."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
 from supplychain_contracts import (
+    CreditKind,
     CreditNoteIssued,
     InvoiceIssued,
     InvoiceLine,
-    OrderCancelled,
     OrderDelivered,
     SlaBreached,
     Stage,
     follow_up,
 )
+from supplychain_contracts.money import percent_of, round_money, translate
 
 PRODUCER = "invoicing"
-CENT = Decimal("0.01")
-HUNDRED = Decimal(100)
-
-
-def to_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+ZERO = Decimal("0.00")
 
 
 def month_of(moment: datetime) -> str:
@@ -34,30 +30,66 @@ def month_of(moment: datetime) -> str:
 
 
 def invoice_period(delivered: OrderDelivered) -> str:
-    """Invoices fall in the month of delivery (UTC)."""
+    """Invoices are dated in the month of delivery (UTC); a closed month posts them later."""
     return month_of(delivered.occurred_at)
 
 
-def invoice_for_delivery(delivered: OrderDelivered, *, invoice_id: UUID) -> InvoiceIssued:
-    """One invoice per delivered order, at the prices fixed when it was placed."""
+@dataclass(frozen=True)
+class RequesterTerms:
+    """The requester's currency and the order's rate (1 order currency = rate requester
+    currency), when the requester's currency is not the order's."""
+
+    currency: str
+    fx_rate: Decimal
+
+    def translate(self, amount: Decimal) -> Decimal:
+        return translate(amount, self.fx_rate, self.currency)
+
+
+def requester_terms(
+    order_currency: str, requester_currency: str | None, fx_rate: Decimal | None
+) -> RequesterTerms | None:
+    if requester_currency is None or fx_rate is None or requester_currency == order_currency:
+        return None
+    return RequesterTerms(requester_currency, fx_rate)
+
+
+def invoice_for_delivery(
+    delivered: OrderDelivered,
+    *,
+    invoice_id: UUID,
+    legal_entity: str | None = None,
+    period: str | None = None,
+    original_period: str | None = None,
+) -> InvoiceIssued:
+    """One invoice per delivered order, in the order's (the supplier's) currency at the
+    prices fixed when it was placed, posted in `period` (default: the month of delivery)."""
+    currency = delivered.currency
     lines = tuple(
         InvoiceLine(
             sku=line.sku,
             quantity=line.quantity,
             unit_price=line.unit_price,
-            amount=to_cents(line.unit_price * line.quantity),
+            amount=round_money(line.unit_price * line.quantity, currency),
         )
         for line in delivered.lines
     )
+    total = round_money(sum((line.amount for line in lines), ZERO), currency)
+    terms = requester_terms(currency, delivered.requester_currency, delivered.fx_rate)
     return follow_up(
         delivered,
         InvoiceIssued,
         producer=PRODUCER,
         invoice_id=invoice_id,
-        period=invoice_period(delivered),
-        currency=delivered.currency,
+        period=period or invoice_period(delivered),
+        original_period=original_period,
+        currency=currency,
         lines=lines,
-        total=sum((line.amount for line in lines), Decimal("0.00")),
+        total=total,
+        requester_currency=terms.currency if terms else None,
+        fx_rate=terms.fx_rate if terms else None,
+        requester_total=terms.translate(total) if terms else None,
+        legal_entity=legal_entity,
     )
 
 
@@ -70,36 +102,29 @@ class DocumentKind(StrEnum):
 
 # --- credit notes --------------------------------------------------------------------------
 
-
-class CreditKind(StrEnum):
-    """Why a credit note is issued; an invoice carries at most one credit note of each kind."""
-
-    SLA_CREDIT = "sla_credit"
-    CANCELLATION = "cancellation"
-
-
-# When both causes are waiting for the invoice, settle them in this order. The total credited
-# is the same either way (a cancellation credits what is still outstanding).
-SETTLEMENT_ORDER: tuple[CreditKind, ...] = (CreditKind.SLA_CREDIT, CreditKind.CANCELLATION)
-
 # The stages whose breach earns the requester a service credit: those the supplier owes.
-# `delivery` is owed by the requester (it confirms receipt), so its breach credits nobody.
+# `delivery` is owed by the requester (it confirms receipt), so its breach credits nobody;
+# `end_to_end` credits only when the supplier still held the order at the deadline
+# (supplier_owed_end_to_end).
 CREDITED_STAGES = frozenset({Stage.ACCEPTANCE, Stage.FULFILMENT, Stage.INVOICING, Stage.END_TO_END})
 
 
 @dataclass(frozen=True)
 class CreditClaim:
-    """A reason to credit an order's invoice, possibly known before the invoice exists."""
+    """A breach's service credit, possibly known before the invoice exists."""
 
-    kind: CreditKind
     order_id: UUID
     supplier: str
     detail: str
     cause_event_id: UUID
     caused_at: datetime
-    # The SLA policy's service credit, resolved by monitoring and carried by SlaBreached; None
-    # for a cancellation, and for a breach published before the event carried it.
+    # The SLA policy's service credit, resolved by monitoring and carried by SlaBreached;
+    # None for a breach published before the event carried it (it credits nothing).
     service_credit_pct: Decimal | None = None
+    # The breached stage and its deadline; None for claims stored before they were kept.
+    stage: Stage | None = None
+    deadline: datetime | None = None
+    kind: CreditKind = CreditKind.SLA
 
 
 def claim_for_breach(breach: SlaBreached) -> CreditClaim | None:
@@ -107,25 +132,29 @@ def claim_for_breach(breach: SlaBreached) -> CreditClaim | None:
     if breach.stage not in CREDITED_STAGES:
         return None
     return CreditClaim(
-        kind=CreditKind.SLA_CREDIT,
         order_id=breach.order_id,
         supplier=breach.supplier,
         detail=f"{breach.stage.value} stage breached its {breach.target_seconds:g}s target",
         cause_event_id=breach.event_id,
         caused_at=breach.occurred_at,
         service_credit_pct=breach.service_credit_pct,
+        stage=breach.stage,
+        deadline=breach.deadline,
     )
 
 
-def claim_for_cancellation(cancelled: OrderCancelled) -> CreditClaim:
-    return CreditClaim(
-        kind=CreditKind.CANCELLATION,
-        order_id=cancelled.order_id,
-        supplier=cancelled.supplier,
-        detail=f"order cancelled{': ' + cancelled.reason if cancelled.reason else ''}",
-        cause_event_id=cancelled.event_id,
-        caused_at=cancelled.occurred_at,
-    )
+def supplier_owed_end_to_end(deadline: datetime, shipped_at: datetime | None) -> bool:
+    """An end-to-end deadline the supplier missed: it shipped after it. From shipping on the
+    requester holds the order (receipt is its own stage), so a deadline passed while the
+    requester held it, or a shipping time not known, is no debt of the supplier."""
+    return shipped_at is not None and shipped_at > deadline
+
+
+def claim_is_owed(claim: CreditClaim, shipped_at: datetime | None) -> bool:
+    """Whether the supplier owes the claim's credit, given when it shipped (if known)."""
+    if claim.stage is Stage.END_TO_END and claim.deadline is not None:
+        return supplier_owed_end_to_end(claim.deadline, shipped_at)
+    return True
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,12 @@ class IssuedInvoice:
     period: str
     currency: str
     total: Decimal
+    requester_currency: str | None = None
+    fx_rate: Decimal | None = None
+
+    @property
+    def requester_terms(self) -> RequesterTerms | None:
+        return requester_terms(self.currency, self.requester_currency, self.fx_rate)
 
 
 def percentage(pct: Decimal) -> str:
@@ -158,70 +193,91 @@ def percentage(pct: Decimal) -> str:
     return f"{pct.normalize():f}"
 
 
-def sla_credit_amount(total: Decimal, pct: Decimal) -> Decimal:
-    return to_cents(total * pct / HUNDRED)
+def sla_credit_amount(total: Decimal, pct: Decimal, currency: str = "EUR") -> Decimal:
+    return percent_of(total, pct, currency)
 
 
 def credit_note_period(invoice_period: str, caused_at: datetime) -> str:
-    """A credit note falls in the month of its cause, but never before its invoice's month
-    (a breach or cancellation known before delivery is credited in the invoice's period)."""
+    """A credit note is dated in the month of its cause, but never before its invoice's month
+    (a breach known before delivery is credited in the invoice's period)."""
     return max(invoice_period, month_of(caused_at))
 
 
-def credit_amount(
-    invoice: IssuedInvoice,
-    claim: CreditClaim,
-    *,
-    already_credited: Decimal,
-) -> Decimal:
-    """What the claim credits, never more than is still outstanding on the invoice.
+def outstanding(invoice: IssuedInvoice, already_credited: Decimal) -> Decimal:
+    """What is left to credit on the invoice (never below zero)."""
+    return max(ZERO, invoice.total - already_credited)
 
-    A cancellation credits everything outstanding (the full amount unless an SLA credit came
-    first); an SLA credit is the percentage the breach carried of the invoice total, and a
-    breach that carried none (published before SlaBreached had it) credits nothing.
-    """
-    outstanding = invoice.total - already_credited
-    if claim.kind is CreditKind.CANCELLATION:
-        wanted = outstanding
-    elif claim.service_credit_pct is None:
-        wanted = Decimal("0.00")
-    else:
-        wanted = sla_credit_amount(invoice.total, claim.service_credit_pct)
-    return max(Decimal("0.00"), min(wanted, outstanding))
+
+def claim_amount(
+    invoice: IssuedInvoice, claim: CreditClaim, *, already_credited: Decimal
+) -> Decimal:
+    """What the claim credits: the percentage the breach carried of the invoice total (none
+    when it carried none), never more than is still outstanding."""
+    if claim.service_credit_pct is None:
+        return ZERO
+    wanted = sla_credit_amount(invoice.total, claim.service_credit_pct, invoice.currency)
+    return min(wanted, outstanding(invoice, already_credited))
+
+
+def sla_reason(claim: CreditClaim) -> str:
+    if claim.service_credit_pct is None:
+        return f"{claim.kind.value}: {claim.detail}"
+    return f"{claim.kind.value}: {claim.detail}; {claim.service_credit_pct:g}% service credit"
+
+
+@dataclass(frozen=True)
+class CreditTerms:
+    """What a credit note says beyond its invoice: kind, amount, why, what caused it, when it
+    posts (period, and the month it is dated in when that was closed) and what it settles."""
+
+    kind: CreditKind
+    amount: Decimal
+    reason: str
+    cause_event_id: UUID
+    period: str
+    original_period: str | None = None
+    dispute_id: UUID | None = None
+    reverses_credit_note_id: UUID | None = None
 
 
 def credit_note_for(
     invoice: IssuedInvoice,
-    claim: CreditClaim,
+    terms: CreditTerms,
     *,
-    amount: Decimal,
     credit_note_id: UUID,
 ) -> CreditNoteIssued:
-    """The credit note of `claim` against the stored invoice. Built field by field, not with
-    `follow_up`: its cause may have waited as a stored claim, and the order's parties are
-    the invoice's as it froze them."""
-    if claim.kind is CreditKind.SLA_CREDIT and claim.service_credit_pct is not None:
-        reason = f"{claim.kind.value}: {claim.detail}; {claim.service_credit_pct:g}% service credit"
-    else:
-        reason = f"{claim.kind.value}: {claim.detail}"
+    """The credit note against the stored invoice, in its currency and at its rate. Built
+    field by field, not with `follow_up`: its cause may have waited as a stored claim, and
+    the order's parties are the invoice's as it froze them."""
+    amount = round_money(terms.amount, invoice.currency)
+    requester = invoice.requester_terms
     return CreditNoteIssued(
         order_id=invoice.order_id,
         root_order_id=invoice.root_order_id,
-        causation_id=claim.cause_event_id,
+        causation_id=terms.cause_event_id,
         producer=PRODUCER,
         supplier=invoice.supplier.code,
         requester=invoice.requester.code,
         employee_id=invoice.employee_id,
         credit_note_id=credit_note_id,
         invoice_id=invoice.invoice_id,
-        period=credit_note_period(invoice.period, claim.caused_at),
+        kind=terms.kind,
+        period=terms.period,
+        original_period=terms.original_period,
         currency=invoice.currency,
         amount=amount,
-        reason=reason,
+        reason=terms.reason,
+        requester_currency=requester.currency if requester else None,
+        fx_rate=requester.fx_rate if requester else None,
+        requester_amount=requester.translate(amount) if requester else None,
+        dispute_id=terms.dispute_id,
+        reverses_credit_note_id=terms.reverses_credit_note_id,
+        legal_entity=invoice.supplier.legal_entity,
     )
 
 
 def claims_for_invoice(invoice: IssuedInvoice, claims: Sequence[CreditClaim]) -> list[CreditClaim]:
-    """The waiting claims that apply to this invoice, in settlement order."""
-    applicable = [c for c in claims if c.supplier == invoice.supplier.code]
-    return sorted(applicable, key=lambda c: SETTLEMENT_ORDER.index(c.kind))
+    """The waiting claims that apply to this invoice (its supplier's), oldest cause first."""
+    return sorted(
+        (c for c in claims if c.supplier == invoice.supplier.code), key=lambda c: c.caused_at
+    )

@@ -4,28 +4,39 @@ Each handler runs inside the consumer's transaction (inbox + state + outbox). Ev
 order arrive on several topics, so every handler that issues a document first takes the
 order's advisory lock. The departments invoices are issued between come from their owner's
 DepartmentDefined on the reference topic; a delivery between departments not learnt yet
-waits for them (store.DepartmentNotKnownYet, retried by the consumer).
+waits for them (store.DepartmentNotKnownYet, retried by the consumer for a bounded time,
+then dead-lettered with the reason).
+
+A cancellation is a request (OrderCancelled) that the supplier's fulfilment settles: only
+WorkCancelled cancels the order, which is then never invoiced, and its waiting SLA claims
+are dropped. Invoicing never credits a cancellation.
 """
 
 from __future__ import annotations
 
+import logging
 from uuid import uuid4
 
 import asyncpg
 from supplychain_contracts import (
+    CreditKind,
     CreditNoteIssued,
-    OrderCancelled,
     OrderDelivered,
+    OrderShipped,
     SlaBreached,
+    WorkCancelled,
 )
-from supplychain_contracts.reference import DepartmentDefined
+from supplychain_contracts.reference import DepartmentDefined, FxRateDefined, LegalEntityDefined
 from supplychain_kit import metrics, outbox
 from supplychain_kit.consumer import dispatch
 from supplychain_kit.effects import after_commit
 
-from invoicing import domain, ledger, store
+from invoicing import domain, ledger, periods, store
+from invoicing.credit_notes import issue_credit_note
 from invoicing.domain import DocumentKind
-from invoicing.metrics import CREDITED_AMOUNT
+from invoicing.metrics import CANCELLED_DELIVERIES, DROPPED_CLAIMS, UNOWED_BREACHES
+
+log = logging.getLogger(__name__)
 
 
 async def define_department(conn: asyncpg.Connection, defined: DepartmentDefined) -> None:
@@ -39,14 +50,77 @@ async def define_department(conn: asyncpg.Connection, defined: DepartmentDefined
     )
 
 
+async def define_legal_entity(conn: asyncpg.Connection, defined: LegalEntityDefined) -> None:
+    """Invoicing's copy of a legal entity: the currency its departments supply in."""
+    entity = defined.legal_entity
+    await store.save_legal_entity(
+        conn,
+        entity.code,
+        currency=entity.currency,
+        active=defined.active,
+        changed_at=defined.occurred_at,
+    )
+
+
+async def define_fx_rate(conn: asyncpg.Connection, defined: FxRateDefined) -> None:
+    """A rate of a pair from a day on: what the group view of the ledger translates at."""
+    await store.save_fx_rate(conn, defined.fx_rate, active=defined.active)
+
+
+async def record_shipment(conn: asyncpg.Connection, shipped: OrderShipped) -> None:
+    """When the supplier shipped: from then on the requester holds the order."""
+    await store.record_shipment(conn, shipped.order_id, shipped.occurred_at)
+
+
+async def cancel_order(conn: asyncpg.Connection, cancelled: WorkCancelled) -> None:
+    """The supplier settled a cancellation: never invoice the order, drop its waiting claims."""
+    await store.lock_order(conn, cancelled.order_id)
+    await store.mark_cancelled(
+        conn,
+        cancelled.order_id,
+        supplier=cancelled.supplier,
+        cancelled_at=cancelled.occurred_at,
+        cause_event_id=cancelled.event_id,
+    )
+    dropped = await store.drop_pending_claims(conn, cancelled.order_id)
+    if dropped:
+        counted = DROPPED_CLAIMS.labels(supplier=cancelled.supplier)
+        after_commit(lambda: counted.inc(dropped))
+
+
 async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
     await store.lock_order(conn, delivered.order_id)
-    invoice = domain.invoice_for_delivery(delivered, invoice_id=uuid4())
+    if await store.is_cancelled(conn, delivered.order_id):
+        # a cancelled order is never charged; a delivery after its settlement is a bug upstream
+        log.error(
+            "order %s was delivered after its cancellation was settled: not invoiced",
+            delivered.order_id,
+        )
+        counted = CANCELLED_DELIVERIES.labels(supplier=delivered.supplier)
+        after_commit(counted.inc)
+        return
+    if delivered.shipped_at is not None:
+        await store.record_shipment(conn, delivered.order_id, delivered.shipped_at)
+    supplier = await store.party(conn, delivered.supplier)
+    requester = await store.party(conn, delivered.requester)
+    period, original = await periods.posting_period(
+        conn,
+        legal_entity=supplier.legal_entity,
+        period=domain.invoice_period(delivered),
+        counterparty_entity=requester.legal_entity,
+    )
+    invoice = domain.invoice_for_delivery(
+        delivered,
+        invoice_id=uuid4(),
+        legal_entity=supplier.legal_entity,
+        period=period,
+        original_period=original,
+    )
     issued = await store.save_invoice(
         conn,
         invoice,
-        supplier=await store.party(conn, invoice.supplier),
-        requester=await store.party(conn, invoice.requester),
+        supplier=supplier,
+        requester=requester,
         delivered_event_id=delivered.event_id,
     )
     if issued is None:
@@ -65,25 +139,21 @@ async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> 
         supplier=invoice.supplier, requester=invoice.requester
     )
     after_commit(lambda: invoiced.inc(float(invoice.total)))
-    # Causes that arrived before the invoice are credited right after it, in this transaction.
-    waiting = await store.take_pending_claims(conn, issued.order_id)
+    # Breaches that arrived before the invoice are credited right after it, in this transaction.
+    waiting = await store.take_pending_claims(conn, issued.order_id, requester=requester.code)
     for claim in domain.claims_for_invoice(issued, waiting):
         await settle_claim(conn, issued, claim)
 
 
-async def credit_cancellation(conn: asyncpg.Connection, cancelled: OrderCancelled) -> None:
-    await credit_order(conn, domain.claim_for_cancellation(cancelled))
-
-
 async def credit_breach(conn: asyncpg.Connection, breach: SlaBreached) -> None:
+    """Credit the order's invoice now, or remember the claim until the invoice is issued (a
+    cancelled order's breach claims nothing: it is never charged)."""
     claim = domain.claim_for_breach(breach)
-    if claim is not None:
-        await credit_order(conn, claim)
-
-
-async def credit_order(conn: asyncpg.Connection, claim: domain.CreditClaim) -> None:
-    """Credit the order's invoice now, or remember the claim until the invoice is issued."""
+    if claim is None:
+        return
     await store.lock_order(conn, claim.order_id)
+    if await store.is_cancelled(conn, claim.order_id):
+        return
     invoice = await store.issued_invoice(conn, claim.order_id)
     if invoice is None:
         await store.remember_claim(conn, claim)
@@ -94,39 +164,37 @@ async def credit_order(conn: asyncpg.Connection, claim: domain.CreditClaim) -> N
 async def settle_claim(
     conn: asyncpg.Connection, invoice: domain.IssuedInvoice, claim: domain.CreditClaim
 ) -> CreditNoteIssued | None:
-    if await store.credit_note_exists(conn, invoice.invoice_id, claim.kind):
-        return None  # one credit note per invoice and kind: a repeated cause changes nothing
-    amount = domain.credit_amount(
+    if await store.sla_credit_exists(conn, invoice.invoice_id):
+        return None  # one SLA credit note per invoice: a repeated breach changes nothing
+    if not domain.claim_is_owed(claim, await store.shipped_at(conn, invoice.order_id)):
+        unowed = UNOWED_BREACHES.labels(supplier=invoice.supplier.code)
+        after_commit(unowed.inc)
+        return None  # an end-to-end deadline passed while the requester held the order
+    amount = domain.claim_amount(
         invoice, claim, already_credited=await store.credited_amount(conn, invoice.invoice_id)
     )
     if amount <= 0:
         return None  # a 0 % or missing service credit, or nothing left outstanding
-    note = domain.credit_note_for(invoice, claim, amount=amount, credit_note_id=uuid4())
-    if not await store.save_credit_note(conn, note, kind=claim.kind):
-        return None
-    await store.save_postings(
+    return await issue_credit_note(
         conn,
-        ledger.postings_for_credit_note(invoice, amount),
-        document_kind=DocumentKind.CREDIT_NOTE,
-        document_id=note.credit_note_id,
-        period=note.period,
-        currency=note.currency,
-        posted_at=note.occurred_at,
+        invoice,
+        kind=CreditKind.SLA,
+        amount=amount,
+        reason=domain.sla_reason(claim),
+        cause_event_id=claim.cause_event_id,
+        caused_at=claim.caused_at,
     )
-    await outbox.append(conn, [note])
-    credited = CREDITED_AMOUNT.labels(
-        supplier=note.supplier, requester=note.requester, reason=claim.kind.value
-    )
-    after_commit(lambda: credited.inc(float(note.amount)))
-    return note
 
 
 # The subscriber: what each consumed event class does; other events are ignored.
 apply_event = dispatch(
     {
         OrderDelivered: issue_invoice,
-        OrderCancelled: credit_cancellation,
+        OrderShipped: record_shipment,
+        WorkCancelled: cancel_order,
         SlaBreached: credit_breach,
         DepartmentDefined: define_department,
+        LegalEntityDefined: define_legal_entity,
+        FxRateDefined: define_fx_rate,
     }
 )

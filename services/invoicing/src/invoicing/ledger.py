@@ -7,15 +7,25 @@ the requester's entity credits an inter-entity payable to the supplier's entity;
 what consolidation eliminates. An employee purchase is not a cost of the employee's department:
 the employer debits a payroll-deduction receivable (recovered from the employee's pay).
 A credit note posts the same lines as its invoice, sides swapped, for its own amount.
+
+Amounts stay in the document's currency: the trial balance sums per currency and never adds
+two. The group view translates each posting into the group currency at the rate valid on
+its day, eliminates the intercompany postings (they net to zero in the group currency) and
+shows what it could not translate, naming the pair, instead of guessing a rate.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+
+from supplychain_contracts.company import FxRate
+from supplychain_contracts.fx import rate_on
+from supplychain_contracts.money import round_money, translate
 
 from invoicing.domain import IssuedInvoice, Party
 
@@ -235,3 +245,122 @@ def eliminations(balances: Iterable[InterEntityBalance]) -> list[Elimination]:
             amount = owed_to_second if owed_to_second > 0 else -owed_to_first
             result.append(Elimination(second, first, currency, amount, matched))
     return result
+
+
+# --- group view ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatedAmounts:
+    """`count` postings of one account line on one day with the same debit and credit (as the
+    database groups them): translated once, so every line of a document translates alike
+    and a balanced document stays balanced in the group currency."""
+
+    legal_entity: str
+    account: str
+    counterparty_entity: str
+    currency: str
+    day: date
+    debit: Decimal
+    credit: Decimal
+    count: int = 1
+
+    @property
+    def intercompany(self) -> bool:
+        return self.legal_entity != self.counterparty_entity
+
+
+@dataclass(frozen=True)
+class Untranslated:
+    """Amounts of `currency` posted on `day` the group view could not translate: no rate of
+    `pair` (e.g. `USD-EUR`) was valid then."""
+
+    currency: str
+    pair: str
+    day: date
+    debit: Decimal
+    credit: Decimal
+
+
+@dataclass(frozen=True)
+class GroupElimination:
+    """The line that removes the postings between two legal entities from the group's books:
+    their credits as debits and their debits as credits, in the group currency. Its balance
+    is zero when both books agree."""
+
+    legal_entities: tuple[str, str]
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.debit - self.credit
+
+
+@dataclass(frozen=True)
+class GroupView:
+    currency: str
+    entities: dict[str, Totals]  # per legal entity, translated, before eliminations
+    eliminations: list[GroupElimination]
+    eliminated: Totals  # the eliminations together
+    consolidated: Totals  # what remains once the intercompany postings are eliminated
+    untranslated: list[Untranslated]
+
+    @property
+    def complete(self) -> bool:
+        return not self.untranslated
+
+
+def group_view(
+    lines: Iterable[DatedAmounts], *, currency: str, rates: Sequence[FxRate]
+) -> GroupView:
+    """The ledger in the group currency: each posting translated at the rate valid on its day."""
+    entities: dict[str, list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    between: dict[tuple[str, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    remaining: list[tuple[Decimal, Decimal]] = []
+    missing: dict[tuple[str, date], list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    for line in lines:
+        rate = rate_on(rates, line.currency, currency, line.day)
+        if rate is None:
+            missing[(line.currency, line.day)].append(
+                (line.debit * line.count, line.credit * line.count)
+            )
+            continue
+        translated = (
+            translate(line.debit, rate, currency) * line.count,
+            translate(line.credit, rate, currency) * line.count,
+        )
+        entities[line.legal_entity].append(translated)
+        if line.intercompany:
+            pair = sorted((line.legal_entity, line.counterparty_entity))
+            between[(pair[0], pair[1])].append(translated)
+        else:
+            remaining.append(translated)
+    eliminations = [
+        GroupElimination(pair, debit=total.credit, credit=total.debit)
+        for pair, amounts in sorted(between.items())
+        for total in [_add(amounts, currency)]
+    ]
+    return GroupView(
+        currency=currency,
+        entities={entity: _add(amounts, currency) for entity, amounts in sorted(entities.items())},
+        eliminations=eliminations,
+        eliminated=Totals(
+            debit=round_money(sum((e.debit for e in eliminations), ZERO), currency),
+            credit=round_money(sum((e.credit for e in eliminations), ZERO), currency),
+        ),
+        consolidated=_add(remaining, currency),
+        untranslated=[
+            Untranslated(code, f"{code}-{currency}", day, total.debit, total.credit)
+            for (code, day), amounts in sorted(missing.items())
+            for total in [_add(amounts, code)]
+        ],
+    )
+
+
+def _add(amounts: Iterable[tuple[Decimal, Decimal]], currency: str) -> Totals:
+    pairs = list(amounts)
+    return Totals(
+        debit=round_money(sum((debit for debit, _ in pairs), ZERO), currency),
+        credit=round_money(sum((credit for _, credit in pairs), ZERO), currency),
+    )

@@ -7,7 +7,7 @@ from supplychain_contracts import topics
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from invoicing import api
+from invoicing import api, dispute_commands, evidence, finance_api
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
 
@@ -20,12 +20,16 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="invoicing",
-        # orders: OrderCancelled (cancellation credits); fulfilment: OrderDelivered (the
-        # invoice); sla: SlaBreached with its service credit; reference: DepartmentDefined
-        # (the legal entity and cost centre of each party). OrderPlaced is not needed.
-        consumes=(topics.ORDERS, topics.FULFILMENT, topics.SLA, topics.REFERENCE),
+        # fulfilment: OrderDelivered (the invoice), OrderShipped (who held the order),
+        # WorkCancelled (a settled cancellation: never invoiced); sla: SlaBreached with its
+        # service credit; reference: DepartmentDefined (the legal entity and cost centre of
+        # each party), LegalEntityDefined (its currency), FxRateDefined (the group view's
+        # rates). The orders topic is not needed: a cancellation request credits nothing.
+        consumes=(topics.FULFILMENT, topics.SLA, topics.REFERENCE),
         produces=(topics.INVOICING,),
-        apply=apply_event,
+        # each order event is also noted as a dispute's evidence (the order's timeline)
+        apply=evidence.recording(apply_event),
+        jobs=(dispute_commands.escalate_disputes,),
     )
     return create_http_app(
         runtime,
@@ -34,5 +38,5 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
             "Invoices and credit notes between cost centres for delivered handoffs, the "
             "double-entry internal ledger and department statements."
         ),
-        routers=[api.router],
+        routers=[api.router, finance_api.router],
     )

@@ -12,6 +12,25 @@ from prometheus_client import Counter
 
 CREDITED_AMOUNT: Final = Counter(
     "supplychain_credited_amount",
-    "Amount credited between departments by credit notes (cancellations, SLA credits)",
+    "Amount credited between departments by credit notes (SLA credits, accepted disputes)",
     ["supplier", "requester", "reason"],
+)
+
+CANCELLED_DELIVERIES: Final = Counter(
+    "supplychain_invoicing_cancelled_deliveries",
+    "Deliveries of orders whose cancellation was settled (WorkCancelled): never invoiced; "
+    "anything but 0 is a bug upstream",
+    ["supplier"],
+)
+
+DROPPED_CLAIMS: Final = Counter(
+    "supplychain_invoicing_dropped_claims",
+    "SLA claims dropped because their order was cancelled before it was invoiced",
+    ["supplier"],
+)
+
+UNOWED_BREACHES: Final = Counter(
+    "supplychain_invoicing_unowed_breaches",
+    "End-to-end breaches that credited nothing: the supplier shipped before the deadline",
+    ["supplier"],
 )

@@ -9,17 +9,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import CreditNoteIssued, InvoiceIssued
+from supplychain_contracts import CreditKind, CreditNoteIssued, InvoiceIssued, Stage
+from supplychain_contracts.company import FxRate
 from supplychain_kit.consumer import NotKnownYet
 
 from invoicing.domain import (
     CreditClaim,
-    CreditKind,
     DocumentKind,
     IssuedInvoice,
     Party,
 )
-from invoicing.ledger import AccountBalance, Posting
+from invoicing.ledger import AccountBalance, DatedAmounts, Posting
 from invoicing.statements import StatementDocument
 
 # --- reference data ------------------------------------------------------------------------
@@ -30,11 +30,12 @@ class DepartmentNotKnownYet(NotKnownYet):
 
     Its DepartmentDefined and the order's events travel on different topics, so a delivery
     may arrive first. Invoicing does not invent a party (legal entity, cost centre) for it:
-    the delivery waits, retried by the consumer until the department is known.
+    the delivery waits, retried by the consumer for INVOICING_REFERENCE_WAIT_SECONDS, then
+    dead-lettered with this error as its reason.
     """
 
     def __init__(self, code: str) -> None:
-        super().__init__(f"department {code} is not known to invoicing yet")
+        super().__init__(f"unknown department {code} (not known to invoicing yet)")
         self.code = code
 
 
@@ -58,6 +59,54 @@ async def save_department(
     )
 
 
+async def save_legal_entity(
+    conn: asyncpg.Connection, code: str, *, currency: str, active: bool, changed_at: datetime
+) -> None:
+    """Insert or replace the legal entity, unless a later change of it is already stored."""
+    await conn.execute(
+        """INSERT INTO legal_entities (code, currency, active, changed_at)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (code) DO UPDATE SET currency = EXCLUDED.currency,
+               active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+           WHERE legal_entities.changed_at IS NULL
+              OR legal_entities.changed_at <= EXCLUDED.changed_at""",
+        code,
+        currency,
+        active,
+        changed_at,
+    )
+
+
+async def entity_currencies(conn: asyncpg.Connection) -> dict[str, str]:
+    rows = await conn.fetch("SELECT code, currency FROM legal_entities ORDER BY code")
+    return {row["code"]: row["currency"] for row in rows}
+
+
+async def save_fx_rate(conn: asyncpg.Connection, rate: FxRate, *, active: bool) -> None:
+    """Keep the pair's rate from its day on (a removed one is forgotten)."""
+    if not active:
+        await conn.execute(
+            "DELETE FROM fx_rates WHERE base = $1 AND quote = $2 AND valid_from = $3",
+            rate.base,
+            rate.quote,
+            rate.valid_from,
+        )
+        return
+    await conn.execute(
+        """INSERT INTO fx_rates (base, quote, valid_from, rate) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (base, quote, valid_from) DO UPDATE SET rate = EXCLUDED.rate""",
+        rate.base,
+        rate.quote,
+        rate.valid_from,
+        rate.rate,
+    )
+
+
+async def fx_rates(conn: asyncpg.Connection) -> list[FxRate]:
+    rows = await conn.fetch("SELECT base, quote, valid_from, rate FROM fx_rates")
+    return [FxRate.model_validate(dict(row)) for row in rows]
+
+
 async def party(conn: asyncpg.Connection, department: str) -> Party:
     """The department as it stands now, removed ones included (an order placed while it was
     active is still invoiced); DepartmentNotKnownYet when invoicing has not learnt it."""
@@ -79,6 +128,46 @@ async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(order_id))
 
 
+async def mark_cancelled(
+    conn: asyncpg.Connection,
+    order_id: UUID,
+    *,
+    supplier: str,
+    cancelled_at: datetime,
+    cause_event_id: UUID,
+) -> None:
+    await conn.execute(
+        """INSERT INTO cancelled_orders (order_id, supplier, cancelled_at, cause_event_id)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        order_id,
+        supplier,
+        cancelled_at,
+        cause_event_id,
+    )
+
+
+async def is_cancelled(conn: asyncpg.Connection, order_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT true FROM cancelled_orders WHERE order_id = $1", order_id)
+    )
+
+
+async def record_shipment(conn: asyncpg.Connection, order_id: UUID, shipped_at: datetime) -> None:
+    """When the supplier shipped (the first time known wins)."""
+    await conn.execute(
+        "INSERT INTO shipments (order_id, shipped_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        order_id,
+        shipped_at,
+    )
+
+
+async def shipped_at(conn: asyncpg.Connection, order_id: UUID) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT shipped_at FROM shipments WHERE order_id = $1", order_id
+    )
+    return value
+
+
 # --- invoices ------------------------------------------------------------------------------
 
 
@@ -96,8 +185,10 @@ async def save_invoice(
         f"""INSERT INTO invoices (invoice_id, order_id, root_order_id, supplier, requester,
                employee_id, supplier_cost_centre, requester_cost_centre, payroll_deduction,
                period, currency, total, issued_at, delivered_event_id,
-               supplier_legal_entity, requester_legal_entity)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               supplier_legal_entity, requester_legal_entity, requester_currency, fx_rate,
+               requester_total, original_period)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+               $17, $18, $19, $20)
            ON CONFLICT (order_id) DO NOTHING
            RETURNING {_ISSUED_COLUMNS}, supplier_legal_entity AS supplier_entity,
                requester_legal_entity AS requester_entity""",
@@ -117,6 +208,10 @@ async def save_invoice(
         delivered_event_id,
         supplier.legal_entity,
         requester.legal_entity,
+        invoice.requester_currency,
+        invoice.fx_rate,
+        invoice.requester_total,
+        invoice.original_period,
     )
     if row is None:
         return None
@@ -132,7 +227,8 @@ async def save_invoice(
 
 
 _ISSUED_COLUMNS = """invoice_id, order_id, root_order_id, supplier, requester, employee_id,
-    supplier_cost_centre, requester_cost_centre, period, currency, total"""
+    supplier_cost_centre, requester_cost_centre, period, currency, total, requester_currency,
+    fx_rate"""
 
 
 def _issued_invoice(row: asyncpg.Record) -> IssuedInvoice:
@@ -146,20 +242,28 @@ def _issued_invoice(row: asyncpg.Record) -> IssuedInvoice:
         period=row["period"],
         currency=row["currency"],
         total=row["total"],
+        requester_currency=row["requester_currency"],
+        fx_rate=row["fx_rate"],
     )
+
+
+_STORED_INVOICE = """SELECT i.*,
+       coalesce(i.supplier_legal_entity, s.legal_entity) AS supplier_entity,
+       coalesce(i.requester_legal_entity, r.legal_entity) AS requester_entity
+   FROM invoices i
+   LEFT JOIN departments s ON s.code = i.supplier
+   LEFT JOIN departments r ON r.code = i.requester"""
 
 
 async def issued_invoice(conn: asyncpg.Connection, order_id: UUID) -> IssuedInvoice | None:
-    row = await conn.fetchrow(
-        """SELECT i.*,
-               coalesce(i.supplier_legal_entity, s.legal_entity) AS supplier_entity,
-               coalesce(i.requester_legal_entity, r.legal_entity) AS requester_entity
-           FROM invoices i
-           LEFT JOIN departments s ON s.code = i.supplier
-           LEFT JOIN departments r ON r.code = i.requester
-           WHERE i.order_id = $1""",
-        order_id,
-    )
+    """The order's invoice as stored, or None when it has none."""
+    row = await conn.fetchrow(f"{_STORED_INVOICE} WHERE i.order_id = $1", order_id)
+    return None if row is None else _issued_invoice(row)
+
+
+async def invoice_by_id(conn: asyncpg.Connection, invoice_id: UUID) -> IssuedInvoice | None:
+    """The invoice as stored (what a credit note is computed from), or None."""
+    row = await conn.fetchrow(f"{_STORED_INVOICE} WHERE i.invoice_id = $1", invoice_id)
     return None if row is None else _issued_invoice(row)
 
 
@@ -209,7 +313,8 @@ async def _with_documents(
         ids,
     )
     notes = await conn.fetch(
-        """SELECT invoice_id, credit_note_id, kind, period, amount, reason, issued_at
+        """SELECT invoice_id, credit_note_id, kind, period, original_period, amount, reason,
+               issued_at, requester_amount, dispute_id, reverses_credit_note_id
            FROM credit_notes WHERE invoice_id = ANY($1::uuid[])
            ORDER BY issued_at, credit_note_id""",
         ids,
@@ -228,8 +333,8 @@ async def _with_documents(
 async def remember_claim(conn: asyncpg.Connection, claim: CreditClaim) -> None:
     await conn.execute(
         """INSERT INTO pending_credits (order_id, kind, supplier, detail, cause_event_id,
-               caused_at, service_credit_pct)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+               caused_at, service_credit_pct, stage, deadline)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
         claim.order_id,
         claim.kind.value,
         claim.supplier,
@@ -237,12 +342,37 @@ async def remember_claim(conn: asyncpg.Connection, claim: CreditClaim) -> None:
         claim.cause_event_id,
         claim.caused_at,
         claim.service_credit_pct,
+        claim.stage.value if claim.stage else None,
+        claim.deadline,
     )
 
 
-async def take_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> list[CreditClaim]:
-    """The claims waiting for this order's invoice, removed: they are settled now."""
-    rows = await conn.fetch("DELETE FROM pending_credits WHERE order_id = $1 RETURNING *", order_id)
+async def drop_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> int:
+    """Forget the claims waiting for an invoice that will never come (a cancelled order)."""
+    dropped = await conn.fetch(
+        "DELETE FROM pending_credits WHERE order_id = $1 RETURNING order_id", order_id
+    )
+    return len(dropped)
+
+
+async def take_pending_claims(
+    conn: asyncpg.Connection, order_id: UUID, *, requester: str
+) -> list[CreditClaim]:
+    """The claims waiting for this order's invoice, removed: they are settled now. A claim
+    stored before breaches carried their percentage gets the one its policy gave this
+    requester (kept by migration 0003)."""
+    rows = await conn.fetch(
+        """WITH taken AS (DELETE FROM pending_credits WHERE order_id = $1 RETURNING *)
+           SELECT t.*, coalesce(t.service_credit_pct, (
+                   SELECT l.service_credit_pct FROM legacy_claim_credits l
+                   WHERE l.order_id = t.order_id AND l.supplier = t.supplier
+                     AND l.requester IN ($2, '')
+                   ORDER BY l.requester = $2 DESC LIMIT 1)) AS pct
+           FROM taken t""",
+        order_id,
+        requester,
+    )
+    await conn.execute("DELETE FROM legacy_claim_credits WHERE order_id = $1", order_id)
     return [
         CreditClaim(
             kind=CreditKind(row["kind"]),
@@ -251,43 +381,48 @@ async def take_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> list[
             detail=row["detail"],
             cause_event_id=row["cause_event_id"],
             caused_at=row["caused_at"],
-            service_credit_pct=row["service_credit_pct"],
+            service_credit_pct=row["pct"],
+            stage=Stage(row["stage"]) if row["stage"] else None,
+            deadline=row["deadline"],
         )
         for row in rows
     ]
 
 
 async def credited_amount(conn: asyncpg.Connection, invoice_id: UUID) -> Decimal:
+    """What the invoice's credit notes credited so far (reversals count negative)."""
     value: Decimal = await conn.fetchval(
         "SELECT coalesce(sum(amount), 0) FROM credit_notes WHERE invoice_id = $1", invoice_id
     )
     return value
 
 
-async def credit_note_exists(conn: asyncpg.Connection, invoice_id: UUID, kind: CreditKind) -> bool:
+async def sla_credit_exists(conn: asyncpg.Connection, invoice_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT true FROM credit_notes WHERE invoice_id = $1 AND kind = $2",
             invoice_id,
-            kind.value,
+            CreditKind.SLA.value,
         )
     )
 
 
-async def save_credit_note(
-    conn: asyncpg.Connection, note: CreditNoteIssued, *, kind: CreditKind
-) -> bool:
+async def save_credit_note(conn: asyncpg.Connection, note: CreditNoteIssued) -> bool:
+    """Store the credit note; False when its invoice already has the one of its kind (SLA),
+    its dispute or its reversed note already has one."""
     inserted = await conn.fetchval(
         """INSERT INTO credit_notes (credit_note_id, invoice_id, order_id, root_order_id, kind,
                supplier, requester, employee_id, period, currency, amount, reason, issued_at,
-               cause_event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-           ON CONFLICT (invoice_id, kind) DO NOTHING RETURNING true""",
+               cause_event_id, requester_currency, fx_rate, requester_amount, original_period,
+               dispute_id, reverses_credit_note_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19, $20)
+           ON CONFLICT DO NOTHING RETURNING true""",
         note.credit_note_id,
         note.invoice_id,
         note.order_id,
         note.root_order_id,
-        kind.value,
+        note.kind.value,
         note.supplier,
         note.requester,
         note.employee_id,
@@ -297,6 +432,12 @@ async def save_credit_note(
         note.reason,
         note.occurred_at,
         note.causation_id,
+        note.requester_currency,
+        note.fx_rate,
+        note.requester_amount,
+        note.original_period,
+        note.dispute_id,
+        note.reverses_credit_note_id,
     )
     return bool(inserted)
 
@@ -351,6 +492,19 @@ async def account_balances(conn: asyncpg.Connection, *, period: str | None) -> l
         period,
     )
     return [AccountBalance(**dict(row)) for row in rows]
+
+
+async def dated_amounts(conn: asyncpg.Connection, *, period: str | None) -> list[DatedAmounts]:
+    """The postings grouped by account line, UTC day and amount (what the group view
+    translates)."""
+    rows = await conn.fetch(
+        """SELECT legal_entity, account, counterparty_entity, currency,
+               (posted_at AT TIME ZONE 'UTC')::date AS day, debit, credit, count(*) AS count
+           FROM postings WHERE ($1::text IS NULL OR period = $1)
+           GROUP BY legal_entity, account, counterparty_entity, currency, day, debit, credit""",
+        period,
+    )
+    return [DatedAmounts(**dict(row)) for row in rows]
 
 
 # --- statements ----------------------------------------------------------------------------
