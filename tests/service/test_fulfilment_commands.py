@@ -30,6 +30,7 @@ from supplychain_contracts import (
     OrderPlaced,
     OrderRejected,
     OrderShipped,
+    WorkCancelled,
     follow_up,
 )
 from supplychain_contracts.company import CatalogueItem, Component, sample_company
@@ -211,10 +212,13 @@ async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stoppe
     await consume(pool, cancellation)
 
     assert await status_of(pool, parent.order_id) == "cancelled"
+    settled = [e for e in await published(pool) if e.causation_id == cancellation.event_id]
+    assert [type(e) for e in settled] == [WorkCancelled]
+    assert settled[0].reason == "no budget"
     compensations = [
         e
         for e in await published(pool)
-        if isinstance(e, OrderCancelled) and e.causation_id == cancellation.event_id
+        if isinstance(e, OrderCancelled) and e.causation_id == settled[0].event_id
     ]
     stoppable = {s.order_id: s for s in raised if s is not paint}
     assert {c.order_id for c in compensations} == set(stoppable)
@@ -224,16 +228,19 @@ async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stoppe
         assert compensation.root_order_id == parent.order_id
         assert compensation.employee_id is None
         assert "no budget" in compensation.reason
+
+    # The requests reach the sub-orders' suppliers through the consumer, which settle them:
+    # their work stops, and their WorkCancelled (back through the consumer) moves the parent's
+    # records of them.
+    await consume(pool, *compensations)
+    for order_id in stoppable:
+        assert await status_of(pool, order_id) == "cancelled"
+    await consume(pool, *[e for e in await published(pool) if isinstance(e, WorkCancelled)])
     assert await sub_order_statuses(pool, parent.order_id) == {
         "TUBE-AL-6061": "cancelled",
         "DROPOUT-STEEL": "cancelled",
         "PAINT-FRAME": "shipped",  # on its way: it arrives
     }
-
-    # The compensations reach the sub-orders' suppliers through the consumer: their work stops.
-    await consume(pool, *compensations)
-    for order_id in stoppable:
-        assert await status_of(pool, order_id) == "cancelled"
     assert not any(isinstance(e, OrderBlocked) for e in await published(pool))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import pytest
 from fulfilment.autopilot import STEPS, next_move, shortest_delay, worker_for
 from fulfilment.chain import (
     CatalogueEntry,
+    Currencies,
     UnknownCatalogueItem,
     block_parent,
     catalogue_entry,
@@ -34,10 +36,10 @@ from fulfilment.domain import (
     request_help,
 )
 from supplychain_contracts import (
-    OrderCancelled,
     OrderLine,
     OrderRejected,
     Priority,
+    WorkCancelled,
     parse_event_strict,
 )
 from supplychain_contracts.company import sample_company
@@ -56,6 +58,16 @@ CATALOGUE = {
     )
     for item in sample_company().catalogue
 }
+
+
+_COMPANY = sample_company()
+_ENTITY_CURRENCY = {entity.code: entity.currency for entity in _COMPANY.legal_entities}
+# The sample company's departments in their legal entities' currencies, its rates, a day.
+CURRENCIES = Currencies(
+    of_department={d.code: _ENTITY_CURRENCY[d.legal_entity] for d in _COMPANY.departments},
+    rates=_COMPANY.fx_rates,
+    day=date(2026, 12, 1),
+)
 
 
 def frame_order(status: WorkStatus = S.RECEIVED, quantity: int = 2) -> WorkItem:
@@ -113,14 +125,16 @@ def test_an_item_without_bill_of_materials_raises_no_sub_orders() -> None:
     wheels = replace(
         frame_order(), lines=(OrderLine(sku="WHEEL-28", quantity=4, unit_price=Decimal("38.50")),)
     )
-    assert raise_sub_orders(wheels, cause_id=LAST, catalogue=CATALOGUE) is None
+    assert (
+        raise_sub_orders(wheels, cause_id=LAST, catalogue=CATALOGUE, currencies=CURRENCIES) is None
+    )
 
 
 def test_an_item_not_known_yet_raises_nothing_rather_than_guessing_it_has_no_parts() -> None:
     # the order arrived before the item's CatalogueItemDefined: wait for it, do not assume
     # it is made of nothing
     with pytest.raises(UnknownCatalogueItem) as unknown:
-        raise_sub_orders(frame_order(), cause_id=LAST, catalogue={})
+        raise_sub_orders(frame_order(), cause_id=LAST, catalogue={}, currencies=CURRENCIES)
     assert unknown.value.skus == ("FRAME-CITY",)
     assert "FRAME-CITY" in str(unknown.value)
 
@@ -155,7 +169,9 @@ def test_the_catalogue_copy_takes_supplier_price_and_parts_from_the_owners_event
 
 def test_raise_sub_orders_places_one_order_per_component_caused_by_components_requested() -> None:
     accepted_id = UUID(int=42)
-    raised = raise_sub_orders(frame_order(S.RECEIVED), cause_id=accepted_id, catalogue=CATALOGUE)
+    raised = raise_sub_orders(
+        frame_order(S.RECEIVED), cause_id=accepted_id, catalogue=CATALOGUE, currencies=CURRENCIES
+    )
     assert raised is not None
     requested, placed, records = raised
     assert requested.causation_id == accepted_id
@@ -185,8 +201,12 @@ def test_raise_sub_orders_places_one_order_per_component_caused_by_components_re
 
 
 def test_sub_order_ids_are_stable_per_parent_and_component() -> None:
-    first = raise_sub_orders(frame_order(), cause_id=LAST, catalogue=CATALOGUE)
-    second = raise_sub_orders(frame_order(), cause_id=LAST, catalogue=CATALOGUE)
+    first = raise_sub_orders(
+        frame_order(), cause_id=LAST, catalogue=CATALOGUE, currencies=CURRENCIES
+    )
+    second = raise_sub_orders(
+        frame_order(), cause_id=LAST, catalogue=CATALOGUE, currencies=CURRENCIES
+    )
     assert first is not None and second is not None
     assert [p.order_id for p in first[1]] == [p.order_id for p in second[1]]
     assert sub_order_id(ORDER, "X") != sub_order_id(UUID(int=1), "X")
@@ -311,10 +331,10 @@ def test_cancelling_a_parent_cancels_the_sub_orders_that_can_still_be_stopped() 
         sub("G", S.REJECTED),
         sub("H", S.CANCELLED),
     ]
-    cause = OrderCancelled(
+    cause = WorkCancelled(
         order_id=ORDER,
         root_order_id=ROOT,
-        producer="order-intake",
+        producer="fulfilment",
         supplier="FRAMES",
         requester="ASSEMBLY",
         reason="no longer needed",

@@ -153,10 +153,11 @@ def most_specific_policy(
     return next(candidate for candidate in fitting if specificity(candidate) == best)
 
 
-def auto_receipt_seconds(policy: SlaPolicy, calendar: BusinessCalendar) -> float:
+def auto_receipt_seconds(policy: SlaPolicy | None, calendar: BusinessCalendar) -> float:
     """Business seconds after shipment when an unconfirmed delivery is confirmed for the
-    requester: the policy's own window, else 5 working days (of the calendar's hours)."""
-    if policy.auto_receipt_after_seconds is not None:
+    requester: the policy's own window, else (no window, or no policy) 5 working days of the
+    calendar's hours."""
+    if policy is not None and policy.auto_receipt_after_seconds is not None:
         return policy.auto_receipt_after_seconds
     hours_per_day = calendar.end_hour - calendar.start_hour
     return DEFAULT_AUTO_RECEIPT_WORKING_DAYS * hours_per_day * 3600.0

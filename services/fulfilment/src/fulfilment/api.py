@@ -17,7 +17,7 @@ from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
-from fulfilment.chain import UnknownCatalogueItem
+from fulfilment.chain import ReferenceNotKnownYet, UnknownCatalogueItem
 from fulfilment.domain import (
     Command,
     FeedbackAlreadyGiven,
@@ -43,7 +43,8 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": (
             "illegal in the current state (`current_state`); ship before every sub-order is "
             "delivered (`waiting_for`); accept an order whose catalogue items (`skus`) have "
-            "not reached fulfilment yet (retry after `Retry-After` seconds)"
+            "not reached fulfilment yet, or whose sub-orders' departments have not (retry after "
+            "`Retry-After` seconds)"
         ),
         **PROBLEM,
     },
@@ -178,6 +179,13 @@ async def _command_errors(db: asyncpg.Connection, order_id: UUID) -> AsyncIterat
             title="Catalogue item not known yet",
             headers={"Retry-After": str(CATALOGUE_RETRY_AFTER_S)},
             skus=list(exc.skus),
+        ) from exc
+    except ReferenceNotKnownYet as exc:  # a department's currency, say: on its way too
+        raise Problem(
+            409,
+            str(exc),
+            title="Reference data not known yet",
+            headers={"Retry-After": str(CATALOGUE_RETRY_AFTER_S)},
         ) from exc
     except commands.UnknownHelpRequest as exc:
         raise Problem(

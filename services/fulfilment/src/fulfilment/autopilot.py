@@ -13,7 +13,7 @@ import asyncpg
 from supplychain_kit.runtime import ServiceRuntime
 
 from fulfilment import commands, store, work_signal
-from fulfilment.chain import UnknownCatalogueItem
+from fulfilment.chain import ReferenceNotKnownYet
 from fulfilment.config import DepartmentAutopilot, FulfilmentSettings
 from fulfilment.domain import Command, IllegalTransition, WorkStatus
 
@@ -105,9 +105,9 @@ async def run_step(
                     )
             except IllegalTransition:
                 continue  # moved on meanwhile (a person was quicker, or it waits for parts)
-            except UnknownCatalogueItem as exc:
-                # the catalogue has not reached fulfilment yet: the order stays received and
-                # is tried again on the next round
+            except ReferenceNotKnownYet as exc:
+                # the catalogue (or a department) has not reached fulfilment yet: the order
+                # stays received and is tried again on the next round
                 log.debug("autopilot cannot %s %s yet: %s", command.value, order_id, exc)
             except asyncpg.PostgresError as exc:  # one bad item must not stall the others
                 log.warning("autopilot could not %s %s: %r", command.value, order_id, exc)

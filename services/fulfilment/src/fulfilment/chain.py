@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid5
 
@@ -19,9 +20,12 @@ from supplychain_contracts import (
     OrderRejected,
     OrderShipped,
     RequestedComponent,
+    WorkCancelled,
     WorkStarted,
 )
+from supplychain_contracts.company import FxRate
 from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.fx import rate_on
 from supplychain_contracts.reference import CatalogueItemDefined
 
 from fulfilment.domain import PRODUCER, SubOrder, WorkItem, WorkStatus, parties, undelivered
@@ -56,7 +60,12 @@ def catalogue_entry(defined: CatalogueItemDefined) -> CatalogueEntry:
     )
 
 
-class UnknownCatalogueItem(LookupError):
+class ReferenceNotKnownYet(LookupError):
+    """Reference data an order needs has not reached fulfilment yet (it travels on the
+    reference topic, the order on another): wait for it rather than guess."""
+
+
+class UnknownCatalogueItem(ReferenceNotKnownYet):
     """An ordered sku or one of its components that fulfilment has not learnt yet.
 
     Its CatalogueItemDefined travels on the reference topic, the order on another, so an order
@@ -107,23 +116,85 @@ def explode(lines: Sequence[OrderLine], catalogue: Catalogue) -> tuple[Component
     )
 
 
+class UnknownDepartment(ReferenceNotKnownYet):
+    """A department (or its legal entity) whose currency fulfilment has not learnt yet."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        self.codes = tuple(dict.fromkeys(codes))
+        super().__init__(
+            f"the currency of department {', '.join(self.codes)} is not known to fulfilment "
+            "yet: its sub-orders cannot be priced until the reference data reaches it; try "
+            "again shortly"
+        )
+
+
+class MissingFxRate(Exception):
+    """No exchange rate of a pair on the order's day: the sub-order is not priced by a guess."""
+
+    def __init__(self, base: str, quote: str, day: date) -> None:
+        self.base, self.quote, self.day = base, quote, day
+        super().__init__(f"no exchange rate {base}/{quote} valid on {day.isoformat()}")
+
+
+@dataclass(frozen=True)
+class Currencies:
+    """What pricing sub-orders needs: each department's currency (its legal entity's) and the
+    exchange rates, on the day the sub-orders are placed."""
+
+    of_department: Mapping[str, str]
+    rates: Sequence[FxRate]
+    day: date
+
+    def currency_of(self, department: str) -> str:
+        currency = self.of_department.get(department)
+        if currency is None:
+            raise UnknownDepartment([department])
+        return currency
+
+
+@dataclass(frozen=True)
+class SubOrderPricing:
+    """A sub-order's currency (its supplier's) and, when the requester's differs, that
+    currency and the rate (1 sub-order currency = fx_rate requester currency)."""
+
+    currency: str
+    requester_currency: str | None = None
+    fx_rate: Decimal | None = None
+
+
+def price_sub_order(supplier: str, requester: str, currencies: Currencies) -> SubOrderPricing:
+    """Raises UnknownDepartment, or MissingFxRate when the currencies differ and no rate of
+    the pair is valid on the day."""
+    currency = currencies.currency_of(supplier)
+    requester_currency = currencies.currency_of(requester)
+    if requester_currency == currency:
+        return SubOrderPricing(currency)
+    rate = rate_on(currencies.rates, currency, requester_currency, currencies.day)
+    if rate is None:
+        raise MissingFxRate(currency, requester_currency, currencies.day)
+    return SubOrderPricing(currency, requester_currency, rate)
+
+
 def sub_order_id(parent_order_id: UUID, sku: str) -> UUID:
     """Derived, not random: raising the sub-orders of one order twice gives the same ids."""
     return uuid5(parent_order_id, sku)
 
 
 def raise_sub_orders(
-    item: WorkItem, *, cause_id: UUID, catalogue: Catalogue
+    item: WorkItem, *, cause_id: UUID, catalogue: Catalogue, currencies: Currencies
 ) -> tuple[ComponentsRequested, tuple[OrderPlaced, ...], tuple[SubOrder, ...]] | None:
     """On acceptance of an order made from components: ComponentsRequested on the order and
-    one OrderPlaced per component to its supplier (requester: this order's supplier).
+    one OrderPlaced per component to its supplier (requester: this order's supplier), priced
+    in the supplier's currency with the requester's translation (`price_sub_order`).
 
-    None when nothing ordered has a bill of materials; UnknownCatalogueItem when an item is
-    not known yet.
+    None when nothing ordered has a bill of materials; UnknownCatalogueItem or
+    UnknownDepartment when reference data is not known yet; MissingFxRate when a pair has no
+    rate (then no sub-order is raised: the caller blocks the order).
     """
     needs = explode(item.lines, catalogue)
     if not needs:
         return None
+    pricings = [price_sub_order(need.supplier, item.supplier, currencies) for need in needs]
     ids = [sub_order_id(item.order_id, need.sku) for need in needs]
     requested = ComponentsRequested(
         **parties(item),
@@ -145,11 +216,13 @@ def raise_sub_orders(
             supplier=need.supplier,
             requester=item.supplier,
             lines=(OrderLine(sku=need.sku, quantity=need.quantity, unit_price=need.unit_price),),
-            currency=item.currency,
+            currency=pricing.currency,
+            requester_currency=pricing.requester_currency,
+            fx_rate=pricing.fx_rate,
             priority=item.priority,
             needed_by=item.needed_by,
         )
-        for order_id, need in zip(ids, needs, strict=True)
+        for order_id, need, pricing in zip(ids, needs, pricings, strict=True)
     )
     sub_orders = tuple(
         SubOrder(
@@ -173,7 +246,7 @@ REPORTED_STATUS: Mapping[type[Envelope], WorkStatus] = {
     OrderDelivered: WorkStatus.DELIVERED,
     OrderRejected: WorkStatus.REJECTED,
     OrderBlocked: WorkStatus.BLOCKED,
-    OrderCancelled: WorkStatus.CANCELLED,
+    WorkCancelled: WorkStatus.CANCELLED,  # settled: a cancellation request alone moves nothing
 }
 FINAL = frozenset({WorkStatus.DELIVERED, WorkStatus.REJECTED, WorkStatus.CANCELLED})
 _PROGRESS = {
@@ -258,10 +331,22 @@ def components_received(
     )
 
 
+def blocked_by_missing_rate(
+    parent: WorkItem, missing: MissingFxRate, *, cause_id: UUID
+) -> OrderBlocked:
+    """The order cannot raise its sub-orders: a pair of currencies has no rate."""
+    return OrderBlocked(
+        **parties(parent),
+        causation_id=cause_id,
+        reason=f"its sub-orders cannot be priced: {missing}",
+    )
+
+
 def compensate(
-    parent: WorkItem, sub_orders: Sequence[SubOrder], *, cause: OrderCancelled
+    parent: WorkItem, sub_orders: Sequence[SubOrder], *, cause: WorkCancelled
 ) -> tuple[OrderCancelled, ...]:
-    """Cancelling an order cancels those of its sub-orders that can still be stopped."""
+    """Cancelling an order asks its sub-orders that can still be stopped to cancel (each
+    one's supplier settles the request)."""
     reason = f"parent order {parent.order_id} was cancelled"
     if cause.reason:
         reason = f"{reason}: {cause.reason}"

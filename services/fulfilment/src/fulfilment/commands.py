@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from supplychain_contracts import ComponentsRequested, OrderPlaced
+from supplychain_contracts.business_time import most_specific_policy
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import outbox
 from supplychain_kit.telemetry import join_trace, set_order_attributes
 
-from fulfilment import chain, domain, store, work_signal
-from fulfilment.domain import Command, WorkItem, WorkStatus
+from fulfilment import chain, domain, receipt_window, store, work_signal
+from fulfilment.domain import Command, ConfirmedBy, WorkItem, WorkStatus
 
 
 class UnknownOrder(Exception):
@@ -70,12 +73,16 @@ async def execute(
     command: Command,
     reason: str | None = None,
     department: str | None = None,
+    confirmed_by: ConfirmedBy = "requester",
 ) -> Outcome:
-    """Apply `command` to the order, given by `department` (None: the autopilot).
+    """Apply `command` to the order, given by `department` (None: the autopilot, or the
+    auto-receipt with `confirmed_by="auto"`).
 
-    Accepting an order made from components raises its sub-orders in the same transaction.
-    Raises UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or (accepting an
-    order whose items have not reached fulfilment's catalogue yet) chain.UnknownCatalogueItem.
+    Accepting an order made from components raises its sub-orders in the same transaction
+    (or blocks the order when a pair of currencies has no rate). Shipping schedules the
+    auto-receipt. Raises UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or
+    (accepting an order whose reference data has not reached fulfilment yet)
+    chain.ReferenceNotKnownYet.
     """
     item, order_trace = await _load(
         conn,
@@ -86,24 +93,70 @@ async def execute(
     )
     with join_trace(f"fulfilment {command.value}", order_trace) as span:
         sub_orders = await store.sub_orders_of(conn, order_id) if command is Command.SHIP else []
-        status, event = domain.decide(item, command, reason=reason, sub_orders=sub_orders)
+        status, event = domain.decide(
+            item, command, reason=reason, sub_orders=sub_orders, confirmed_by=confirmed_by
+        )
         set_order_attributes(span, event)
         events: list[Envelope] = [event]
         last_event_id = event.event_id
         raised: tuple[domain.SubOrder, ...] = ()
         if command is Command.ACCEPT:
-            chained = chain.raise_sub_orders(
-                item, cause_id=event.event_id, catalogue=await store.catalogue(conn)
-            )
-            if chained is not None:
-                requested, placed, raised = chained
-                events += [requested, *placed]
-                last_event_id = requested.event_id
-                await store.add_sub_orders(conn, raised)
+            try:
+                chained = await _raise_sub_orders(conn, item, cause=event)
+            except chain.MissingFxRate as missing:
+                blocked = chain.blocked_by_missing_rate(item, missing, cause_id=event.event_id)
+                events.append(blocked)
+                status, last_event_id, reason = WorkStatus.BLOCKED, blocked.event_id, blocked.reason
+            else:
+                if chained is not None:
+                    requested, placed, raised = chained
+                    events += [requested, *placed]
+                    last_event_id = requested.event_id
+                    await store.add_sub_orders(conn, raised)
+        if command is Command.SHIP:
+            await _schedule_auto_receipt(conn, item, shipped_at=event.occurred_at)
         await store.set_status(conn, order_id, status, event_id=last_event_id, reason=reason)
         work_signal.work_changed()
         await outbox.append(conn, events)
     return Outcome(status=status, event=event, sub_orders=raised)
+
+
+async def _raise_sub_orders(
+    conn: asyncpg.Connection, item: WorkItem, *, cause: Envelope
+) -> tuple[ComponentsRequested, tuple[OrderPlaced, ...], tuple[domain.SubOrder, ...]] | None:
+    """The sub-orders of an order made from components, priced in their suppliers' currencies
+    (see chain.raise_sub_orders); None when nothing ordered has components."""
+    catalogue = await store.catalogue(conn)
+    if not chain.explode(item.lines, catalogue):
+        return None  # nothing to price: no reference read
+    currencies = chain.Currencies(
+        of_department=await store.currencies_of(conn),
+        rates=await store.fx_rates(conn),
+        day=cause.occurred_at.date(),
+    )
+    return chain.raise_sub_orders(
+        item, cause_id=cause.event_id, catalogue=catalogue, currencies=currencies
+    )
+
+
+async def _schedule_auto_receipt(
+    conn: asyncpg.Connection, item: WorkItem, *, shipped_at: datetime
+) -> None:
+    """When the delivery is confirmed for the requester unless it confirms first: the window
+    of the policy in force at shipment, counted in its calendar."""
+    policy = most_specific_policy(
+        await store.sla_policies_in_force(conn, shipped_at),
+        supplier=item.supplier,
+        requester=item.requester,
+        priority=item.priority.value,
+        policy_of=lambda policy: policy,
+    )
+    named = None
+    if policy is not None and policy.calendar_code is not None:
+        named = await store.calendar(conn, policy.calendar_code)
+    due = receipt_window.due_at(shipped_at, policy, named)
+    await store.set_shipped(conn, item.order_id, shipped_at=shipped_at, auto_receipt_due_at=due)
+    work_signal.receipt_due_changed()
 
 
 async def give_feedback(

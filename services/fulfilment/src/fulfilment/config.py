@@ -45,3 +45,14 @@ class FulfilmentSettings(ServiceSettings):
         ),
     )
     autopilot_poll_interval_ms: int = Field(default=200, ge=10)
+    auto_receipt_max_sleep_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "longest the auto-receipt scan sleeps before looking again (it wakes sooner at the "
+            "next due time or a shipment of this replica; another replica's it sees by then)"
+        ),
+    )
+    auto_receipt_batch: int = Field(
+        default=100, ge=1, description="deliveries the auto-receipt confirms per transaction"
+    )

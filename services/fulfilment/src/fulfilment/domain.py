@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from supplychain_contracts import (
+    CancellationRefused,
     FeedbackGiven,
     HelpAnswered,
     HelpAwaitingRequester,
     HelpRequested,
     OrderAccepted,
+    OrderCancelled,
     OrderDelivered,
     OrderLine,
     OrderRejected,
     OrderShipped,
     Priority,
+    WorkCancelled,
     WorkStarted,
 )
-from supplychain_contracts.envelope import Envelope
+from supplychain_contracts.envelope import Envelope, follow_up
 
 PRODUCER = "fulfilment"
 
@@ -116,6 +120,13 @@ class WorkItem:
     lines: tuple[OrderLine, ...]
     priority: Priority = Priority.STANDARD
     needed_by: date | None = None
+    # the order's translation into the requester's currency (None: the same currency)
+    requester_currency: str | None = None
+    fx_rate: Decimal | None = None
+    shipped_at: datetime | None = None
+
+
+ConfirmedBy = Literal["requester", "auto"]
 
 
 @dataclass(frozen=True)
@@ -156,11 +167,13 @@ def decide(
     *,
     reason: str | None = None,
     sub_orders: Sequence[SubOrder] = (),
+    confirmed_by: ConfirmedBy = "requester",
 ) -> tuple[WorkStatus, Envelope]:
     """The new state and the event a command produces, or IllegalTransition.
 
     An order may start while its sub-orders are under way, but ships only once all of
-    them are delivered (WaitingForSubOrders).
+    them are delivered (WaitingForSubOrders). A receipt is confirmed by the requester, or by
+    the supplier's fulfilment once the auto-receipt window passed (`confirmed_by="auto"`).
     """
     status = next_status(item.status, command)
     if command is Command.SHIP and (waiting := undelivered(sub_orders)):
@@ -174,6 +187,10 @@ def decide(
     if command is Command.RECEIPT:
         fields["lines"] = item.lines
         fields["currency"] = item.currency
+        fields["confirmed_by"] = confirmed_by
+        fields["shipped_at"] = item.shipped_at
+        fields["requester_currency"] = item.requester_currency
+        fields["fx_rate"] = item.fx_rate
     if command in STARTS_A_STAGE:
         fields["priority"] = item.priority  # whoever times the stage needs no other topic
     return status, EVENT_OF_COMMAND[command](**fields)
@@ -189,6 +206,38 @@ def parties(item: WorkItem) -> dict[str, Any]:
         "requester": item.requester,
         "employee_id": item.employee_id,
     }
+
+
+# Why a cancellation request cannot stop the work, by the state the order is in.
+CANCELLATION_REFUSALS: dict[WorkStatus, str] = {
+    WorkStatus.SHIPPED: "already shipped",
+    WorkStatus.DELIVERED: "already delivered",
+    WorkStatus.REJECTED: "rejected",
+    WorkStatus.CANCELLED: "already cancelled",
+}
+DEFAULT_CANCELLATION_REASON = "cancelled by the requester"
+# A request about an order no supplier here was told of.
+UNKNOWN_ORDER = "unknown order: it was never placed with the supplier"
+
+
+def settle_cancellation(
+    item: WorkItem, request: OrderCancelled
+) -> WorkCancelled | CancellationRefused:
+    """The supplier's answer to a cancellation request: the work stops while it still can
+    (CANCELLABLE), else the request is refused with the reason."""
+    if item.status in CANCELLABLE:
+        return follow_up(
+            request,
+            WorkCancelled,
+            producer=PRODUCER,
+            reason=request.reason or DEFAULT_CANCELLATION_REASON,
+        )
+    return follow_up(
+        request,
+        CancellationRefused,
+        producer=PRODUCER,
+        reason=CANCELLATION_REFUSALS.get(item.status, f"the order is {item.status.value}"),
+    )
 
 
 class FeedbackAlreadyGiven(Exception):

@@ -8,6 +8,7 @@ from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
 from fulfilment import api
+from fulfilment.auto_receipt import run_auto_receipt
 from fulfilment.autopilot import run_autopilot
 from fulfilment.config import FulfilmentSettings
 from fulfilment.handlers import apply_event
@@ -22,11 +23,12 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         migrations_package="fulfilment",
         # its own topic too: the events of the sub-orders it raised move their parents; and
-        # the reference topic, from which it builds its copy of the catalogue
+        # the reference topic, from which it builds its copies of the catalogue, the
+        # departments' currencies, the exchange rates, the SLA policies and calendars
         consumes=(topics.ORDERS, topics.FULFILMENT, topics.REFERENCE),
         produces=(topics.FULFILMENT, topics.ORDERS),
         apply=apply_event,
-        jobs=(run_autopilot,),
+        jobs=(run_autopilot, run_auto_receipt),
     )
     return create_http_app(
         runtime,

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import OrderLine, OrderPlaced, Priority
+from supplychain_contracts.company import BusinessCalendar, FxRate, SlaPolicy
 
 from fulfilment.chain import Catalogue, CatalogueEntry
 from fulfilment.domain import HelpRequest, HelpStatus, HelpStep, SubOrder, WorkItem, WorkStatus
@@ -64,8 +65,9 @@ async def receive(
 ) -> None:
     await conn.execute(
         """INSERT INTO work_items (order_id, root_order_id, parent_order_id, supplier, requester,
-               employee_id, priority, needed_by, currency, lines, status, last_event_id, trace_headers)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13::jsonb)
+               employee_id, priority, needed_by, currency, lines, status, last_event_id, trace_headers,
+               requester_currency, fx_rate)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13::jsonb, $14, $15)
            ON CONFLICT (order_id) DO NOTHING""",
         event.order_id,
         event.root_order_id,
@@ -80,6 +82,8 @@ async def receive(
         WorkStatus.RECEIVED.value,
         event.event_id,
         json.dumps(trace_headers),
+        event.requester_currency,
+        event.fx_rate,
     )
 
 
@@ -96,6 +100,9 @@ def _item(row: asyncpg.Record) -> WorkItem:
         lines=tuple(OrderLine.model_validate(line) for line in json.loads(row["lines"])),
         priority=Priority(row["priority"]),
         needed_by=row["needed_by"],
+        requester_currency=row["requester_currency"],
+        fx_rate=row["fx_rate"],
+        shipped_at=row["shipped_at"],
     )
 
 
@@ -103,6 +110,7 @@ def _item(row: asyncpg.Record) -> WorkItem:
 class LockedItem:
     item: WorkItem
     trace_headers: dict[str, str]  # the order's trace, which commands on it join
+    cancellation_request_id: UUID | None = None  # the latest cancellation request settled
 
 
 async def lock_item(conn: asyncpg.Connection, order_id: UUID) -> LockedItem | None:
@@ -110,7 +118,7 @@ async def lock_item(conn: asyncpg.Connection, order_id: UUID) -> LockedItem | No
     row = await conn.fetchrow("SELECT * FROM work_items WHERE order_id = $1 FOR UPDATE", order_id)
     if row is None:
         return None
-    return LockedItem(_item(row), json.loads(row["trace_headers"]))
+    return LockedItem(_item(row), json.loads(row["trace_headers"]), row["cancellation_request_id"])
 
 
 async def set_status(
@@ -149,7 +157,9 @@ async def queue(conn: asyncpg.Connection, supplier: str) -> list[dict[str, Any]]
 
 
 _VIEW_COLUMNS = """order_id, root_order_id, parent_order_id, supplier, requester, employee_id,
-    priority, needed_by, status, reason, received_at, status_changed_at, lines,
+    priority, needed_by, status, reason, received_at, status_changed_at, lines, currency,
+    requester_currency, fx_rate::text AS fx_rate, cancellation_refused, shipped_at,
+    auto_receipt_due_at,
     (SELECT coalesce(jsonb_agg(jsonb_build_object('order_id', s.order_id, 'sku', s.sku,
                 'quantity', s.quantity, 'supplier', s.supplier, 'status', s.status,
                 'reason', s.reason) ORDER BY s.sku), '[]'::jsonb)
@@ -342,3 +352,180 @@ async def help_requests_view(conn: asyncpg.Connection, order_id: UUID) -> list[d
         order_id,
     )
     return [{**dict(row), "history": json.loads(row["history"])} for row in rows]
+
+
+async def record_cancellation(
+    conn: asyncpg.Connection, order_id: UUID, *, request_id: UUID, refused: str | None
+) -> None:
+    """The cancellation request settled last, and why it was refused (None: it was not)."""
+    await conn.execute(
+        """UPDATE work_items SET cancellation_request_id = $2, cancellation_refused = $3
+           WHERE order_id = $1""",
+        order_id,
+        request_id,
+        refused,
+    )
+
+
+async def set_shipped(
+    conn: asyncpg.Connection, order_id: UUID, *, shipped_at: datetime, auto_receipt_due_at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE work_items SET shipped_at = $2, auto_receipt_due_at = $3 WHERE order_id = $1",
+        order_id,
+        shipped_at,
+        auto_receipt_due_at,
+    )
+
+
+async def due_auto_receipts(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[UUID]:
+    """Shipped orders whose auto-receipt is due at `now`, locked for this transaction; rows
+    another replica (or a receipt under way) holds are skipped."""
+    rows = await conn.fetch(
+        """SELECT order_id FROM work_items
+           WHERE status = 'shipped' AND auto_receipt_due_at IS NOT NULL
+             AND auto_receipt_due_at <= $1
+           ORDER BY auto_receipt_due_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def next_auto_receipt_due(conn: asyncpg.Connection) -> datetime | None:
+    due: datetime | None = await conn.fetchval(
+        """SELECT min(auto_receipt_due_at) FROM work_items
+           WHERE status = 'shipped' AND auto_receipt_due_at IS NOT NULL"""
+    )
+    return due
+
+
+# --- copies of reference data others own -------------------------------------------------
+
+
+async def save_legal_entity(
+    conn: asyncpg.Connection, code: str, *, currency: str, changed_at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO legal_entities (code, currency, changed_at) VALUES ($1, $2, $3)
+           ON CONFLICT (code) DO UPDATE SET currency = EXCLUDED.currency,
+               changed_at = EXCLUDED.changed_at
+           WHERE legal_entities.changed_at <= EXCLUDED.changed_at""",
+        code,
+        currency,
+        changed_at,
+    )
+
+
+async def save_department(
+    conn: asyncpg.Connection, code: str, *, legal_entity: str, changed_at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO departments (code, legal_entity, changed_at) VALUES ($1, $2, $3)
+           ON CONFLICT (code) DO UPDATE SET legal_entity = EXCLUDED.legal_entity,
+               changed_at = EXCLUDED.changed_at
+           WHERE departments.changed_at <= EXCLUDED.changed_at""",
+        code,
+        legal_entity,
+        changed_at,
+    )
+
+
+async def currencies_of(conn: asyncpg.Connection) -> dict[str, str]:
+    """Each known department's currency (its legal entity's)."""
+    rows = await conn.fetch(
+        """SELECT d.code, e.currency FROM departments d
+           JOIN legal_entities e ON e.code = d.legal_entity"""
+    )
+    return {row["code"]: row["currency"] for row in rows}
+
+
+async def save_fx_rate(
+    conn: asyncpg.Connection, rate: FxRate, *, active: bool, changed_at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO fx_rates (base, quote, valid_from, rate, active, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (base, quote, valid_from) DO UPDATE SET rate = EXCLUDED.rate,
+               active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+           WHERE fx_rates.changed_at <= EXCLUDED.changed_at""",
+        rate.base,
+        rate.quote,
+        rate.valid_from,
+        rate.rate,
+        active,
+        changed_at,
+    )
+
+
+async def fx_rates(conn: asyncpg.Connection) -> list[FxRate]:
+    rows = await conn.fetch("SELECT base, quote, valid_from, rate FROM fx_rates WHERE active")
+    return [
+        FxRate(base=r["base"], quote=r["quote"], valid_from=r["valid_from"], rate=r["rate"])
+        for r in rows
+    ]
+
+
+async def save_sla_policy_version(
+    conn: asyncpg.Connection,
+    policy_id: str,
+    *,
+    version: int,
+    effective_from: datetime,
+    active: bool,
+    policy: SlaPolicy,
+) -> None:
+    """A version is immutable: one seen again (the owner republishes) changes nothing."""
+    await conn.execute(
+        """INSERT INTO sla_policy_versions (policy_id, version, effective_from, active, policy)
+           VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (policy_id, version) DO NOTHING""",
+        policy_id,
+        version,
+        effective_from,
+        active,
+        policy.model_dump_json(),
+    )
+
+
+async def sla_policies_in_force(conn: asyncpg.Connection, at: datetime) -> list[SlaPolicy]:
+    """The active version in force at `at` of each policy, policies in the order they were
+    first seen (the order `business_time.most_specific_policy` breaks ties by)."""
+    rows = await conn.fetch(
+        """SELECT policy FROM (
+               SELECT DISTINCT ON (policy_id) policy_id, active, policy,
+                      min(position) OVER (PARTITION BY policy_id) AS first_seen
+               FROM sla_policy_versions WHERE effective_from <= $1
+               ORDER BY policy_id, version DESC) AS in_force
+           WHERE active ORDER BY first_seen""",
+        at,
+    )
+    return [SlaPolicy.model_validate_json(row["policy"]) for row in rows]
+
+
+async def save_calendar(
+    conn: asyncpg.Connection,
+    code: str,
+    calendar: BusinessCalendar,
+    *,
+    active: bool,
+    changed_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO business_calendars (code, calendar, active, changed_at)
+           VALUES ($1, $2::jsonb, $3, $4)
+           ON CONFLICT (code) DO UPDATE SET calendar = EXCLUDED.calendar,
+               active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+           WHERE business_calendars.changed_at <= EXCLUDED.changed_at""",
+        code,
+        calendar.model_dump_json(),
+        active,
+        changed_at,
+    )
+
+
+async def calendar(conn: asyncpg.Connection, code: str) -> BusinessCalendar | None:
+    """The named calendar as last defined (None: unknown or removed)."""
+    found: str | None = await conn.fetchval(
+        "SELECT calendar FROM business_calendars WHERE code = $1 AND active", code
+    )
+    return None if found is None else BusinessCalendar.model_validate_json(found)
