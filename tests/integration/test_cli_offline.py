@@ -57,7 +57,8 @@ def test_every_command_is_there() -> None:
         "orders watch", "queue", "work accept", "work reject", "work start", "work ship",
         "receipt", "feedback", "help", "invoices list", "invoices show", "statement",
         "trial-balance", "scorecard", "dlq list", "dlq show", "dlq redrive", "simulate",
-        "replay", "company validate", "demo",
+        "replay", "company validate", "demo", "disputes list", "disputes show", "disputes open",
+        "disputes accept", "disputes reject", "periods list", "periods close", "periods reopen",
     } <= names  # fmt: skip
 
 

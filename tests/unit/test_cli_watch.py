@@ -129,3 +129,28 @@ def test_the_tree_puts_sub_orders_under_the_order_they_supply() -> None:
     assert "acceptance" in lines[sub_line + 1]
     # the sub-order is indented one level deeper than the root's stages
     assert lines[sub_line + 1].index("acceptance") > lines[1].index("acceptance")
+
+
+def test_the_tree_tells_a_refused_cancellation_and_a_cancelled_watch_says_why() -> None:
+    refused = {
+        **order("shipped"),
+        "cancellation": {
+            "status": "refused",
+            "reason": "already shipped",
+            "settled_at": "2026-03-02T11:59:00Z",
+        },
+    }
+    console = Console(width=160, record=True)
+    console.print(chain_tree(Snapshot(order=refused), NOW))
+    text = console.export_text()
+    assert "cancellation refused by the supplier (CancellationRefused): the order goes on" in text
+    assert "(2026-03-02 11:59:00): already shipped" in text
+    assert ending(Snapshot(order=refused)) is None  # the order goes on
+
+    cancelled = {
+        **order("cancelled"),
+        "cancellation": {"status": "cancelled", "reason": "plan changed"},
+    }
+    outcome = ending(Snapshot(order=cancelled))
+    assert outcome is not None and outcome.code is Exit.ENDED_BADLY
+    assert outcome.message == f"order {ROOT} cancelled: plan changed"

@@ -7,16 +7,18 @@ from typing import Annotated
 
 import typer
 
-from supplychain_cli import demo, dlq, money, operations, orders, work
+from supplychain_cli import demo, disputes, dlq, money, operations, orders, periods, work
 from supplychain_cli.config import Config
 from supplychain_cli.output import EXIT_CODES_HELP, Exit, errors
 
 app = typer.Typer(
     name="supplychain",
     help="The internal supply chain from the command line: place and watch orders, work a "
-    "supplier's queue, read invoices and statements, inspect and redrive dead letters.\n\n"
-    "Environment: SUPPLYCHAIN_API_KEY (a department or admin key; make run accepts "
-    "dev-<department>-1), SUPPLYCHAIN_URL_INTAKE|FULFILMENT|INVOICING|MONITORING (default "
+    "supplier's queue, read invoices and statements, dispute a charge, close a month, inspect "
+    "and redrive dead letters.\n\n"
+    "Environment: SUPPLYCHAIN_API_KEY (a department, finance or admin key; make run accepts "
+    "dev-<department>-1 and dev-finance-1), "
+    "SUPPLYCHAIN_URL_INTAKE|FULFILMENT|INVOICING|MONITORING (default "
     "http://127.0.0.1:8001..8004, as make run prints), KAFKA_BOOTSTRAP_SERVERS (dlq; default "
     "127.0.0.1:9092), DATABASE_URL (replay).\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -32,7 +34,7 @@ def root(
         str | None,
         typer.Option(
             envvar="SUPPLYCHAIN_API_KEY",
-            help="a department or admin key (default: $SUPPLYCHAIN_API_KEY)",
+            help="a department, finance or admin key (default: $SUPPLYCHAIN_API_KEY)",
             show_default=False,
         ),
     ] = None,
@@ -51,6 +53,8 @@ app.command("help-awaiting-requester")(work.help_awaiting_requester)
 app.command("help-answer")(work.help_answer)
 app.command("help-requests")(work.help_requests)
 app.add_typer(money.invoices_app, name="invoices")
+app.add_typer(disputes.app, name="disputes")
+app.add_typer(periods.app, name="periods")
 app.command("statement")(money.statement)
 app.command("trial-balance")(money.trial_balance)
 app.command("scorecard")(money.scorecard)

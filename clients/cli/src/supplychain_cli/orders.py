@@ -36,6 +36,9 @@ def show_order(order: dict[str, Any]) -> None:
         console.print(f"  employee {order['employee_id']}")
     for warning in order.get("warnings") or ():
         console.print(f"  [yellow]warning:[/] {warning}")
+    line = live.cancellation_line(order)
+    if line:
+        console.print(f"  {line}")
     console.print(
         table(
             "lines",
@@ -172,15 +175,27 @@ def cancel(
     reason: Annotated[str, typer.Option(help="shown to the supplier")] = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel an order before it is shipped (POST /v1/orders/{id}/cancel)."""
+    """Ask the supplier to cancel an order (POST /v1/orders/{id}/cancel): 202, the
+    cancellation is requested and the supplier settles it (WorkCancelled: cancelled, nothing
+    charged; CancellationRefused, e.g. already shipped: the order goes on). `orders show` and
+    `orders watch` tell which. An order still pending approval is withdrawn at once."""
     with api_of(ctx, as_json=as_json) as api:
-        order = api.post(
+        response = api.post(
             "order-intake", f"/v1/orders/{order_id_of(order_id)}/cancel", {"reason": reason}
-        ).json()
+        )
+    answer = response.json()
     if as_json:
-        emit_json(order)
+        emit_json(answer)
+        return
+    status = answer.get("status")
+    if response.status_code == 202 or status == "cancellation_requested":
+        console.print(
+            f"cancellation requested: {answer['order_id']} (order still "
+            f"{answer.get('order_status', '?')}; the supplier settles it: "
+            f"supplychain orders watch {answer['order_id']})"
+        )
     else:
-        console.print(f"cancelled: {order['order_id']} ({order['status']})")
+        console.print(f"cancelled: {answer['order_id']} (withdrawn before the supplier knew it)")
 
 
 @app.command()
@@ -207,7 +222,8 @@ def watch(
     elapsed time against its SLA target and the countdown to its deadline.
 
     Ends by itself: exit 0 when the order is delivered and invoiced, 4 when it is rejected,
-    cancelled or blocked, 5 at --timeout."""
+    cancelled (the supplier stopped the work) or blocked, 5 at --timeout. A cancellation
+    requested or refused (with the supplier's reason) shows under the order."""
     with api_of(ctx, as_json=as_json) as api:
         outcome = live.watch_chain(
             api,

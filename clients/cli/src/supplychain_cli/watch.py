@@ -18,7 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from supplychain_cli.api import Api
-from supplychain_cli.output import Exit, console, emit_json, short
+from supplychain_cli.output import Exit, console, emit_json, short, when
 
 STAGES = ("acceptance", "fulfilment", "delivery", "invoicing", "end_to_end")
 STYLE = {"open": "cyan", "warning": "yellow", "breached": "bold red", "met": "green"}
@@ -55,6 +55,31 @@ class Outcome:
     snapshot: Snapshot | None = field(default=None)
 
 
+# How the supplier settled a cancellation (the order's `cancellation.status`), for people.
+CANCELLATION_SAID = {
+    "requested": "[yellow]cancellation requested[/], the supplier has not settled it yet",
+    "cancelled": "[bold red]cancelled[/]: the supplier stopped the work (WorkCancelled)",
+    "refused": "[yellow]cancellation refused[/] by the supplier (CancellationRefused): "
+    "the order goes on",
+}
+
+
+def cancellation_line(order: Mapping[str, Any]) -> str | None:
+    """The order's cancellation as one line: requested, cancelled or refused, with the reason
+    and when; None when none was asked for."""
+    cancellation = order.get("cancellation")
+    if not cancellation:
+        return None
+    status = str(cancellation.get("status"))
+    line = CANCELLATION_SAID.get(status, f"cancellation {status}")
+    settled = cancellation.get("settled_at") or cancellation.get("requested_at")
+    if settled:
+        line += f" ({when(settled)})"
+    if cancellation.get("reason"):
+        line += f": {cancellation['reason']}"
+    return line
+
+
 def ending(snapshot: Snapshot) -> Outcome | None:
     """How the watch ends with this snapshot, or None while the chain is under way."""
     status = snapshot.status
@@ -63,7 +88,11 @@ def ending(snapshot: Snapshot) -> Outcome | None:
             Exit.OK, f"order {snapshot.order['order_id']} delivered and invoiced", snapshot
         )
     if status in ENDED_BADLY:
-        return Outcome(Exit.ENDED_BADLY, f"order {snapshot.order['order_id']} {status}", snapshot)
+        message = f"order {snapshot.order['order_id']} {status}"
+        cancellation = snapshot.order.get("cancellation") or {}
+        if status == "cancelled" and cancellation.get("reason"):
+            message += f": {cancellation['reason']}"
+        return Outcome(Exit.ENDED_BADLY, message, snapshot)
     return None
 
 
@@ -156,6 +185,9 @@ def chain_tree(snapshot: Snapshot, now: datetime | None = None) -> Tree:
 
     tree = Tree(label(root_id))
     nodes = {root_id: tree}
+    cancellation = cancellation_line(order)
+    if cancellation:
+        tree.add(Text.from_markup(cancellation))
 
     def add(oid: str, node: Tree) -> None:
         stages = sorted(
