@@ -25,6 +25,7 @@ from supplychain_contracts.reference import entity_key
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem, refused_definitions
+from supplychain_kit.strict_body import refuse_unknown_fields
 
 from monitoring import commands, store
 from monitoring.company import CALENDAR_KIND, POLICY_KIND
@@ -80,6 +81,11 @@ class CalendarDefinition(BusinessCalendar):
     def calendar(self, code: str) -> NamedCalendar:
         fields = self.model_dump(exclude={"effective_from"})
         return NamedCalendar.model_validate({**fields, "code": self.code or code})
+
+
+# A body key the definition does not know is refused (422), named with the closest known key.
+KnownPolicyKeys = Annotated[None, refuse_unknown_fields(PolicyDefinition)]
+KnownCalendarKeys = Annotated[None, refuse_unknown_fields(CalendarDefinition)]
 
 
 class VersionOut(BaseModel):
@@ -171,7 +177,12 @@ async def _calendar_history(db: Db, code: str) -> CalendarHistory:
 
 @router.put("/sla-policies/{policy_id}", response_model=PolicyHistory, responses=DEFINE_RESPONSES)
 async def define_policy(
-    policy_id: PolicyId, body: PolicyDefinition, db: Db, admin: Admin, response: Response
+    policy_id: PolicyId,
+    body: PolicyDefinition,
+    db: Db,
+    admin: Admin,
+    _known: KnownPolicyKeys,
+    response: Response,
 ) -> PolicyHistory:
     """Define an SLA policy: a new version when it changed; running clocks keep theirs."""
     with refused_definitions():
@@ -208,7 +219,12 @@ async def policy_history(policy_id: PolicyId, db: Db, admin: Admin) -> PolicyHis
 
 @router.put("/calendars/{code}", response_model=CalendarHistory, responses=DEFINE_RESPONSES)
 async def define_calendar(
-    code: CalendarCode, body: CalendarDefinition, db: Db, admin: Admin, response: Response
+    code: CalendarCode,
+    body: CalendarDefinition,
+    db: Db,
+    admin: Admin,
+    _known: KnownCalendarKeys,
+    response: Response,
 ) -> CalendarHistory:
     """Define a business calendar: a new version when it changed; running clocks keep their
     deadlines."""
