@@ -19,6 +19,7 @@ from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import Problem, refused_definitions
+from supplychain_kit.strict_body import refuse_unknown_fields
 
 from order_intake import company_commands, company_store
 from order_intake.company import CATALOGUE, DEPARTMENTS, EMPLOYEES, Entity, Kind, Standing
@@ -50,6 +51,10 @@ EmployeeId = Annotated[
         examples=["E-1001"],
     ),
 ]
+# A body key the definition does not know is refused (422), named with the closest known key.
+KnownDepartmentKeys = Annotated[None, refuse_unknown_fields(Department)]
+KnownItemKeys = Annotated[None, refuse_unknown_fields(CatalogueItem)]
+KnownEmployeeKeys = Annotated[None, refuse_unknown_fields(Employee)]
 
 ADMIN_ONLY: Responses = {
     **UNAUTHORIZED,
@@ -191,7 +196,12 @@ async def _define(
     },
 )
 async def define_department(
-    code: DepartmentCode, body: Department, db: Db, admin: Admin, response: Response
+    code: DepartmentCode,
+    body: Department,
+    db: Db,
+    admin: Admin,
+    _known: KnownDepartmentKeys,
+    response: Response,
 ) -> DepartmentHistory:
     """Create or change a department (cost centre, budget, approval threshold, over-budget
     rule, employee shop), or bring back a removed one; published as DepartmentDefined. Orders
@@ -238,7 +248,12 @@ async def department_history(code: DepartmentCode, db: Db, admin: Admin) -> Depa
     },
 )
 async def define_catalogue_item(
-    sku: Sku, body: CatalogueItem, db: Db, admin: Admin, response: Response
+    sku: Sku,
+    body: CatalogueItem,
+    db: Db,
+    admin: Admin,
+    _known: KnownItemKeys,
+    response: Response,
 ) -> CatalogueItemHistory:
     """Create or change a catalogue item (supplier, transfer-price rule, list price, lead
     time, bill of materials), or bring back a removed one; published as CatalogueItemDefined.
@@ -285,7 +300,12 @@ async def catalogue_item_history(sku: Sku, db: Db, admin: Admin) -> CatalogueIte
     },
 )
 async def define_employee(
-    employee_id: EmployeeId, body: Employee, db: Db, admin: Admin, response: Response
+    employee_id: EmployeeId,
+    body: Employee,
+    db: Db,
+    admin: Admin,
+    _known: KnownEmployeeKeys,
+    response: Response,
 ) -> EmployeeHistory:
     """Create or change an employee (department, yearly allowance), or bring back a removed
     one; published as EmployeeDefined."""
