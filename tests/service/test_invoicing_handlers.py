@@ -190,35 +190,26 @@ async def test_a_breach_known_before_the_invoice_is_credited_right_after_it(
     assert note.causation_id == breach.event_id
     assert note.period == invoice.period
     assert (
-        note.reason == "sla_credit: fulfilment stage breached its 600s target; 10% service credit"
+        note.reason == "sla: fulfilment stage breached its 600s target; 10% service credit"
     )
     assert await rows(pool, "SELECT 1 FROM pending_credits") == []
     [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
-    assert stored == {"kind": "sla_credit", "amount": Decimal("59.80")}
+    assert stored == {"kind": "sla", "amount": Decimal("59.80")}
     credit_postings = await rows(pool, "SELECT * FROM postings WHERE document_kind = 'credit_note'")
     assert len(credit_postings) == 4
     assert await unbalanced_entities(pool) == []
 
 
-async def test_a_cancellation_after_delivery_credits_the_whole_invoice(pool: asyncpg.Pool) -> None:
+async def test_a_cancellation_request_credits_nothing(pool: asyncpg.Pool) -> None:
+    """OrderCancelled is a request the supplier settles: invoicing never credits it (a
+    refused cancellation is delivered and charged in full)."""
     order = placed()
-    cancellation = follow_up(order, OrderCancelled, producer="order-intake", reason="too late")
-    await consume(pool, order, delivered(order), cancellation, cancellation)
+    request = follow_up(order, OrderCancelled, producer="order-intake", reason="too late")
+    await consume(pool, order, delivered(order), request)
 
-    invoice, note = await published(pool)
-    assert isinstance(invoice, InvoiceIssued)
-    assert isinstance(note, CreditNoteIssued)
-    assert (note.invoice_id, note.amount) == (invoice.invoice_id, TOTAL)
-    assert note.causation_id == cancellation.event_id
-    assert note.reason == "cancellation: order cancelled: too late"
-    [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
-    assert stored == {"kind": "cancellation", "amount": TOTAL}
-    net = await rows(
-        pool,
-        """SELECT legal_entity, account, sum(debit) - sum(credit) AS balance FROM postings
-           GROUP BY legal_entity, account""",
-    )
-    assert {row["balance"] for row in net} == {Decimal("0.00")}  # fully credited
+    [invoice] = await published(pool)
+    assert isinstance(invoice, InvoiceIssued) and invoice.total == TOTAL
+    assert await rows(pool, "SELECT 1 FROM credit_notes") == []
 
 
 @pytest.mark.parametrize("breach_first", [True, False], ids=["before-invoice", "after-invoice"])
