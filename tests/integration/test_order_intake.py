@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 import pytest
+from order_intake_support import settle_cancellation
 from supplychain_contracts import topics
 from support import auth, events_of, has_event, order_body, read_records
 
@@ -133,25 +134,47 @@ async def test_missing_idempotency_key_is_refused(start_service) -> None:
     assert "Idempotency-Key" in [e["field"] for e in response.json()["errors"]]
 
 
-async def test_cancel_before_shipment_emits_order_cancelled(start_service, broker) -> None:
+async def test_cancel_asks_the_supplier_and_the_order_follows_its_settlement(
+    start_service, broker
+) -> None:
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url, headers=auth("ASSEMBLY")) as client:
         order = (
             await client.post("/v1/orders", json=order_body(), headers={"Idempotency-Key": key()})
         ).json()
-        cancelled = await client.post(
+        requested = await client.post(
             f"/v1/orders/{order['order_id']}/cancel", json={"reason": "plan changed"}
         )
         again = await client.post(f"/v1/orders/{order['order_id']}/cancel")
         missing = await client.post(f"/v1/orders/{uuid.uuid4()}/cancel")
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
-    assert missing.status_code == 404
+        assert requested.status_code == 202, requested.text
+        answer = requested.json()
+        assert (answer["order_id"], answer["status"]) == (
+            order["order_id"],
+            "cancellation_requested",
+        )
+        # a request: the order stays as it is until the supplier settles
+        assert answer["order_status"] == "placed" == answer["order"]["status"]
+        assert answer["order"]["cancellation"]["status"] == "requested"
+        assert again.status_code == 202 and again.json()["status"] == "cancellation_requested"
+        assert missing.status_code == 404
+
+        refused = await settle_cancellation(
+            broker.bootstrap_servers, client, order, refused_because="already shipped"
+        )
+    assert refused["status"] == "placed"
+    assert refused["cancellation"]["status"] == "refused"
+    assert refused["cancellation"]["reason"] == "already shipped"
+    assert [(t["event_type"], t["detail"]) for t in refused["timeline"]][-1] == (
+        "CancellationRefused",
+        "already shipped",
+    )
     records = await read_records(
         broker.bootstrap_servers,
         [topics.ORDERS],
         until=has_event(order["order_id"], "OrderCancelled"),
     )
+    # asked twice while pending: one request
     placed, cancel = events_of(records, order["order_id"])
     assert cancel.json["reason"] == "plan changed"
     assert cancel.json["causation_id"] == placed.json["event_id"]

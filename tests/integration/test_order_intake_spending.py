@@ -12,7 +12,7 @@ import asyncio
 
 import httpx
 import pytest
-from order_intake_support import key, place, refused_field
+from order_intake_support import key, place, refused_field, settle_cancellation
 from supplychain_contracts import topics
 from support import auth, events_of, has_event, order_body, read_records
 
@@ -26,7 +26,9 @@ CLEANS = order_body(
 PALLETS = order_body(requester="FACILITIES", supplier="LOGISTICS", sku="PALLET-MOVE", quantity=1200)
 
 
-async def test_budget_refuses_warns_and_holds_under_concurrent_orders(start_service) -> None:
+async def test_budget_refuses_warns_and_holds_under_concurrent_orders(
+    start_service, broker
+) -> None:
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
         together = await asyncio.gather(*(place(client, CLEANS) for _ in range(4)))
@@ -46,7 +48,10 @@ async def test_budget_refuses_warns_and_holds_under_concurrent_orders(start_serv
         cancelled = await client.post(
             f"/v1/orders/{accepted['order_id']}/cancel", headers=auth("LOGISTICS")
         )
-        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.status_code == 202, cancelled.text
+        # ... once the supplier settled it: until then the budget stays committed
+        assert (await place(client, CLEANS)).status_code == 422
+        await settle_cancellation(broker.bootstrap_servers, client, accepted)
         assert (await place(client, CLEANS)).status_code == 201
 
         # FACILITIES only warns: accepted, with the budget figures in `warnings`
@@ -139,7 +144,7 @@ async def test_orders_above_the_threshold_wait_for_a_second_key(start_service, b
     assert events_of(records, withdrawn["order_id"]) == []
 
 
-async def test_employee_purchases_within_the_yearly_allowance(start_service) -> None:
+async def test_employee_purchases_within_the_yearly_allowance(start_service, broker) -> None:
     intake = start_service("order-intake")
 
     def shop(quantity: int, **extra: str) -> dict[str, object]:
@@ -174,14 +179,15 @@ async def test_employee_purchases_within_the_yearly_allowance(start_service) -> 
         not_a_shop = await place(client, order_body(employee_id="E-1001"))
         assert not_a_shop.status_code == 422 and refused_field(not_a_shop) == "supplier"
 
-        # cancelling gives the allowance back
+        # a cancellation the supplier settled gives the allowance back
         await client.post(
             f"/v1/orders/{bought.json()['order_id']}/cancel", headers=auth("ASSEMBLY")
         )
+        await settle_cancellation(broker.bootstrap_servers, client, bought.json())
         assert (await place(client, shop(1))).status_code == 201
 
 
-async def test_listing_pages_through_the_callers_orders(start_service) -> None:
+async def test_listing_pages_through_the_callers_orders(start_service, broker) -> None:
     intake = start_service("order-intake")
     async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
         frames = [(await place(client, order_body(quantity=2))).json() for _ in range(3)]
@@ -193,6 +199,7 @@ async def test_listing_pages_through_the_callers_orders(start_service) -> None:
             client, order_body(requester="MARKETING", supplier="RETAIL_OPS", sku="DEMO-BIKE-SET")
         )
         await client.post(f"/v1/orders/{frames[0]['order_id']}/cancel", headers=auth("ASSEMBLY"))
+        await settle_cancellation(broker.bootstrap_servers, client, frames[0])
         newest_first = [o["order_id"] for o in reversed(frames + wheels)]
 
         seen: list[str] = []

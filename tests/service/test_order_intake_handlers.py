@@ -116,12 +116,21 @@ async def test_feedback_enters_the_timeline_without_moving_the_status(pool: asyn
         assert [t["event_type"] for t in order["timeline"]] == ["OrderPlaced", "FeedbackGiven"]
 
 
-async def test_events_of_other_orders_and_of_no_handoff_change_nothing(pool: asyncpg.Pool) -> None:
+async def test_events_of_other_orders_and_of_no_handoff_leave_our_orders_alone(
+    pool: asyncpg.Pool,
+) -> None:
     async with pool.acquire() as conn:
         placed = await placed_order(conn)
         sub_order = placed.model_copy(update={"order_id": UUID(int=1)})
         await apply(conn, follow_up(sub_order, OrderAccepted, producer=FULFILMENT))
+        # an OrderPlaced of a root order (no parent) is not a sub-order: not recorded
         await apply(conn, follow_up(placed, OrderPlaced, producer=FULFILMENT, lines=placed.lines))
 
-        assert await conn.fetchval("SELECT count(*) FROM order_timeline") == 1
+        # the handoff of an order not recorded (yet) is kept for it: a sub-order whose
+        # OrderPlaced comes on another topic starts from it (test_order_intake_sub_orders)
+        timeline = await conn.fetch("SELECT order_id, event_type FROM order_timeline")
+        assert sorted((r["order_id"], r["event_type"]) for r in timeline) == sorted(
+            [(placed.order_id, "OrderPlaced"), (UUID(int=1), "OrderAccepted")]
+        )
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 1
         assert (await read(conn, placed.order_id))["status"] == "placed"

@@ -12,7 +12,7 @@ import pytest
 from order_intake import commands, company_commands, handlers, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from service_support import ServicePool
-from supplychain_contracts import OrderRejected
+from supplychain_contracts import OrderRejected, WorkCancelled, follow_up
 from supplychain_contracts.company import sample_company
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
@@ -60,7 +60,14 @@ async def test_the_running_total_follows_placement_cancellation_and_rejection(
     async with pool.acquire() as conn:
         placed = [await _place(conn, "WHEEL-28", n) for n in (1, 2, 3, 4)]
         helmet = await _place(conn, "SHOP-HELMET", 1, employee="E-1001")
-        await commands.cancel(conn, placed[0].order_id, department="ASSEMBLY", reason="not needed")
+        cancelling = await commands.cancel(
+            conn, placed[0].order_id, department="ASSEMBLY", reason="not needed"
+        )
+        assert cancelling.event is not None
+        async with conn.transaction():  # the supplier settles the request
+            await handlers.apply_event(
+                conn, follow_up(cancelling.event, WorkCancelled, producer="fulfilment")
+            )
         rejected = placed[1]
         order = await store.get_order(conn, rejected.order_id)
         assert order is not None

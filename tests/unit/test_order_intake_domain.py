@@ -55,6 +55,7 @@ from supplychain_contracts import (
     Priority,
     SlaBreached,
     SlaWarning,
+    WorkCancelled,
     WorkStarted,
     follow_up,
 )
@@ -363,6 +364,7 @@ def _cancel(status: OrderStatus) -> Any:
         order_id=uuid4(),
         root_order_id=uuid4(),
         status=status,
+        cancellation=None,
         supplier="FRAMES",
         requester="ASSEMBLY",
         employee_id=None,
@@ -488,9 +490,11 @@ def test_statuses_after_leaves_out_what_did_not_change() -> None:
 
 def test_rejection_and_cancellation() -> None:
     assert next_status(OrderStatus.PLACED, OrderRejected) is OrderStatus.REJECTED
-    assert next_status(OrderStatus.IN_PROGRESS, OrderCancelled) is OrderStatus.CANCELLED
+    # the supplier's settlement cancels, never the request (issue 21)
+    assert next_status(OrderStatus.IN_PROGRESS, OrderCancelled) is OrderStatus.IN_PROGRESS
+    assert next_status(OrderStatus.IN_PROGRESS, WorkCancelled) is OrderStatus.CANCELLED
     # too late: the order already left the supplier
-    assert next_status(OrderStatus.SHIPPED, OrderCancelled) is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.SHIPPED, WorkCancelled) is OrderStatus.SHIPPED
     assert next_status(OrderStatus.DELIVERED, OrderRejected) is OrderStatus.DELIVERED
     # terminal states stay terminal
     for event, _ in HAPPY_PATH:

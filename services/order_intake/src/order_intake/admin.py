@@ -1,5 +1,5 @@
-"""Admin API of order intake: the departments, catalogue and employees it owns (admin keys
-only; a department key gets 403 on every route).
+"""Admin API of order intake: the departments, catalogue, employees and exchange rates it owns
+(admin keys only; a department key gets 403 on every route).
 
 PUT defines one, its body as in the company file: 201 when it is new, 200 when it changed (or
 already was so). GET lists them all, removed ones included (`active` false), or shows one with
@@ -9,12 +9,22 @@ its change history (who, when, before, after). A route translates: parse, call a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, Field
-from supplychain_contracts.company import CODE_PATTERN, CatalogueItem, Department, Employee
+from pydantic import BaseModel, ConfigDict, Field
+from supplychain_contracts.company import (
+    CODE_PATTERN,
+    CURRENCY_PATTERN,
+    CatalogueItem,
+    Department,
+    Employee,
+    FieldProblem,
+    FxRate,
+    InvalidDefinition,
+)
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_path
@@ -22,7 +32,15 @@ from supplychain_kit.problems import Problem, refused_definitions
 from supplychain_kit.strict_body import refuse_unknown_fields
 
 from order_intake import company_commands, company_store
-from order_intake.company import CATALOGUE, DEPARTMENTS, EMPLOYEES, Entity, Kind, Standing
+from order_intake.company import (
+    CATALOGUE,
+    DEPARTMENTS,
+    EMPLOYEES,
+    FX_RATES,
+    Entity,
+    Kind,
+    Standing,
+)
 from order_intake.models import UNAUTHORIZED, Responses, problem
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -81,7 +99,7 @@ class Audited(BaseModel):
     changed_at: datetime = Field(description="when it was changed last")
 
 
-E = TypeVar("E", Department, CatalogueItem, Employee)
+E = TypeVar("E", Department, CatalogueItem, Employee, FxRate)
 
 
 class ChangeOut(BaseModel, Generic[E]):
@@ -334,3 +352,132 @@ async def list_employees(db: Db, admin: Admin) -> list[EmployeeStanding]:
 async def employee_history(employee_id: EmployeeId, db: Db, admin: Admin) -> EmployeeHistory:
     """An employee with their change history (who, when, before, after)."""
     return await _history(db, EMPLOYEES, employee_id, EmployeeHistory)
+
+
+# --- exchange rates ------------------------------------------------------------------------
+
+CurrencyCode = Annotated[
+    str,
+    Path(
+        min_length=3,
+        max_length=3,
+        pattern=CURRENCY_PATTERN,
+        description="ISO 4217 currency code",
+        examples=["USD"],
+    ),
+]
+
+
+class FxRateBody(BaseModel):
+    """An exchange rate of the pair in the path: 1 base = rate quote from `valid_from` on
+    (until the pair's next rate; the inverse pair is derived)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate: Decimal = Field(gt=0, max_digits=20, decimal_places=10, examples=["0.9200"])
+    valid_from: date = Field(description="the first day it is valid", examples=["2026-01-01"])
+
+
+KnownFxRateKeys = Annotated[None, refuse_unknown_fields(FxRateBody)]
+
+
+class FxRateChange(ChangeOut[FxRate]):
+    """A change of an exchange rate."""
+
+
+class FxRateStanding(Audited, FxRate):
+    """An exchange rate as order intake keeps it."""
+
+
+class FxRatePairHistory(BaseModel):
+    """The rates of a pair, oldest first, with their change history."""
+
+    base: str = Field(examples=["USD"])
+    quote: str = Field(examples=["EUR"])
+    rates: list[FxRateStanding] = Field(description="every rate of the pair, by valid_from")
+    history: list[FxRateChange] = Field(description="every change of its rates, oldest first")
+
+
+async def _pair_history(db: Db, base: str, quote: str) -> FxRatePairHistory:
+    standings = [
+        s
+        for s in (await company_store.standings(db, FX_RATES)).values()
+        if (s.definition.base, s.definition.quote) == (base, quote)
+    ]
+    if not standings:
+        raise Problem(
+            404,
+            f"no exchange rate {base}->{quote}",
+            errors=[{"field": "quote", "message": "no rate of this pair"}],
+        )
+    history = await company_store.changes(db, FX_RATES, f"{base}-{quote}:", prefix=True)
+    return FxRatePairHistory(
+        base=base,
+        quote=quote,
+        rates=[
+            FxRateStanding.model_validate(_fields(s))
+            for s in sorted(standings, key=lambda s: s.definition.valid_from)
+        ],
+        history=[FxRateChange.model_validate(vars(c)) for c in history],
+    )
+
+
+@router.put(
+    "/fx-rates/{base}/{quote}",
+    response_model=FxRatePairHistory,
+    summary="Define an exchange rate",
+    responses={
+        201: {"model": FxRatePairHistory, "description": "a rate of a new pair or day"},
+        200: {"model": FxRatePairHistory, "description": "changed, or already so"},
+        **ADMIN_ONLY,
+        **REFUSED,
+    },
+)
+async def define_fx_rate(
+    base: CurrencyCode,
+    quote: CurrencyCode,
+    body: FxRateBody,
+    db: Db,
+    admin: Admin,
+    _known: KnownFxRateKeys,
+    response: Response,
+) -> FxRatePairHistory:
+    """Define the rate of a pair valid from a day (1 base = rate quote); published as
+    FxRateDefined. Orders placed before keep the rate they were placed with."""
+    with refused_definitions():
+        rate = _fx_rate(base, quote, body)
+        defined = await company_commands.define(
+            db, FX_RATES, rate.key, rate, changed_by=admin.key_id
+        )
+    response.status_code = 201 if defined.created else 200
+    return await _pair_history(db, base, quote)
+
+
+def _fx_rate(base: str, quote: str, body: FxRateBody) -> FxRate:
+    if base == quote:
+        raise InvalidDefinition([FieldProblem("quote", f"a rate of {base} to itself")])
+    return FxRate(base=base, quote=quote, rate=body.rate, valid_from=body.valid_from)
+
+
+@router.get(
+    "/fx-rates",
+    response_model=list[FxRateStanding],
+    summary="List every exchange rate",
+    responses=ADMIN_ONLY,
+)
+async def list_fx_rates(db: Db, admin: Admin) -> list[FxRateStanding]:
+    """Every exchange rate, removed ones included (`active` false)."""
+    return await _all(db, FX_RATES, FxRateStanding)
+
+
+@router.get(
+    "/fx-rates/{base}/{quote}",
+    response_model=FxRatePairHistory,
+    summary="Read the rates of a pair and their history",
+    responses={**ADMIN_ONLY, **NOT_FOUND, **INVALID_PATH},
+)
+async def fx_rate_history(
+    base: CurrencyCode, quote: CurrencyCode, db: Db, admin: Admin
+) -> FxRatePairHistory:
+    """Every rate of the pair (by valid_from) with its change history (who, when, before,
+    after)."""
+    return await _pair_history(db, base, quote)

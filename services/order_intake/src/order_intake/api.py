@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BeforeValidator
 from supplychain_kit.auth import Caller, Principal, require_department
 from supplychain_kit.http import Db, get_settings
-from supplychain_kit.params import department_code_query
+from supplychain_kit.params import department_code_path, department_code_query
 from supplychain_kit.problems import Problem
 
 from order_intake import commands, domain, store
@@ -26,6 +26,9 @@ from order_intake.domain import Limits, OrderRefused, OrderStatus
 from order_intake.models import (
     INVALID,
     UNAUTHORIZED,
+    BudgetOut,
+    CancelAnswer,
+    CancellationOut,
     CancelOrder,
     CatalogueItemOut,
     DepartmentOut,
@@ -130,7 +133,18 @@ async def _order(db: Db, order_id: UUID, caller: Principal) -> OrderOut:
         status=OrderStatus(order["status"]),
     ):
         raise Problem(404, f"order {order_id} does not exist")
-    return OrderOut.model_validate(order)
+    return OrderOut.model_validate({**order, "cancellation": _cancellation(order)})
+
+
+def _cancellation(order: dict[str, Any]) -> CancellationOut | None:
+    if order["cancellation_status"] is None:
+        return None
+    return CancellationOut(
+        status=order["cancellation_status"],
+        reason=order["cancellation_reason"] or None,
+        requested_at=order["cancellation_requested_at"],
+        settled_at=order["cancellation_settled_at"],
+    )
 
 
 @router.post(
@@ -271,9 +285,20 @@ async def approve_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
 
 @router.post(
     "/orders/{order_id}/cancel",
-    response_model=OrderOut,
+    status_code=202,
+    response_model=CancelAnswer,
     summary="Cancel an order",
     responses={
+        202: {
+            "model": CancelAnswer,
+            "description": "the supplier is asked to cancel (`cancellation_requested`); asked "
+            "again while pending, the same answer without a second request",
+        },
+        200: {
+            "model": CancelAnswer,
+            "description": "an order pending approval, never announced, is withdrawn at once "
+            "(`cancelled`)",
+        },
         **UNAUTHORIZED,
         403: problem("only the requesting department cancels"),
         **NOT_FOUND,
@@ -282,15 +307,72 @@ async def approve_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
     },
 )
 async def cancel_order(
-    order_id: UUID, db: Db, caller: Caller, body: CancelOrder | None = None
-) -> OrderOut:
-    """Cancel an order before it is shipped; emits OrderCancelled (an order still pending
-    approval was never announced, so it is withdrawn without an event)."""
+    order_id: UUID, db: Db, caller: Caller, response: Response, body: CancelOrder | None = None
+) -> CancelAnswer:
+    """Ask the supplier to cancel an order (OrderCancelled): its fulfilment settles the request
+    with WorkCancelled (the order is cancelled and its budget released) or
+    CancellationRefused (e.g. already shipped: the order goes on), shown in the order's
+    `cancellation`. Until then the order's status and budget are unchanged. An order still
+    pending approval was never announced: it is withdrawn at once, without an event."""
     with _refusals("Cannot cancel", action="cancel orders"):
-        await commands.cancel(
+        cancellation = await commands.cancel(
             db, order_id, department=caller.department, reason=body.reason if body else ""
         )
-    return await _order(db, order_id, caller)
+    order = await _order(db, order_id, caller)
+    if not cancellation.requested:
+        response.status_code = 200
+    return CancelAnswer(
+        order_id=order_id,
+        status="cancellation_requested" if cancellation.requested else "cancelled",
+        order_status=order.status,
+        order=order,
+    )
+
+
+@router.get(
+    "/departments/{code}/budget",
+    tags=["reference"],
+    response_model=BudgetOut,
+    summary="Read a department's budget of a month",
+    responses={
+        **UNAUTHORIZED,
+        403: problem("a department reads only its own budget"),
+        404: problem("no such department"),
+        **INVALID,
+    },
+)
+async def department_budget(
+    code: Annotated[str, department_code_path("the department's code", example="ASSEMBLY")],
+    db: Db,
+    caller: Caller,
+    period: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="the month, YYYY-MM (UTC); the current one by default",
+            examples=["2026-12"],
+        ),
+    ] = None,
+) -> BudgetOut:
+    """The department's monthly budget and what its live orders commit against it: its own
+    orders and the sub-orders fulfilment raised for its production chains (never refused,
+    so they may take it over budget: `overrun`, `over_budget_sub_orders`)."""
+    require_department(caller, code, action="read budgets")
+    month = (
+        date.fromisoformat(f"{period}-01") if period else datetime.now(UTC).date().replace(day=1)
+    )
+    budget = await store.department_budget(db, code)
+    if budget is None:
+        raise Problem(
+            404, f"no department {code}", errors=[{"field": "code", "message": "not known"}]
+        )
+    use = await store.budget_use(db, department=code, month=month)
+    standing = domain.budget_standing(budget, own_orders=use.own_orders, sub_orders=use.sub_orders)
+    return BudgetOut(
+        **vars(standing),
+        period=f"{month:%Y-%m}",
+        over_budget_sub_orders=use.over_budget_sub_orders,
+    )
 
 
 @router.get(

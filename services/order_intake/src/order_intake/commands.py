@@ -7,7 +7,8 @@ IdempotencyConflict; the routes answer them as problem documents.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -59,8 +60,12 @@ class Placement:
 
 @dataclass(frozen=True)
 class Cancellation:
+    """What a cancel did: `requested` the supplier to cancel (pending its settlement; `event`
+    None when it had been requested already), or withdrew an order never announced."""
+
     order_id: UUID
-    event: OrderCancelled | None  # None: a pending order, never announced, is withdrawn silently
+    requested: bool
+    event: OrderCancelled | None
 
 
 async def place(
@@ -134,10 +139,19 @@ async def _place_new(
         today=now.date(),
         employee_discount_pct=references.employee_shop_discount,
         inactive_departments=references.inactive_departments,
+        currency=references.currency,
     )
     budget = references.budget
     assert budget is not None  # price_lines refused an unknown requester
-    total = domain.order_total(lines)
+    translation = await _translation(
+        conn,
+        domain.order_total(lines),
+        currency=references.currency,
+        requester_currency=budget.currency,
+        trades=references.chain_trades,
+        day=now.date(),
+    )
+    total = translation.requester_total  # what the budget or allowance is charged
     # The one lock of a placement, taken as late as possible: orders counting against the
     # same budget or allowance are checked one at a time and cannot both slip under; the
     # key's unique index settles a concurrent replay.
@@ -149,11 +163,12 @@ async def _place_new(
         if employee is not None
         else domain.check_department_spending(budget, committed_this_month=committed, total=total)
     )
-    event = domain.place(request, lines, currency="EUR")
+    event = domain.place(request, lines, currency=references.currency, translation=translation)
     created = await store.claim_idempotency_key(
         conn,
         order=event,
-        total=total,
+        total=domain.order_total(lines),
+        translation=translation,
         key=idempotency_key,
         request_hash=fingerprint,
         status=spending.status,
@@ -167,6 +182,25 @@ async def _place_new(
         return Placement(order_id=event.order_id, status=spending.status, created=True)
     await outbox.append(conn, [event])
     return Placement(order_id=event.order_id, status=spending.status, created=True, event=event)
+
+
+async def _translation(
+    conn: asyncpg.Connection,
+    total: Decimal,
+    *,
+    currency: str,
+    requester_currency: str,
+    trades: list[domain.ChainTrade],
+    day: date,
+) -> domain.Translation:
+    """The order's total in its requester's currency; refused (OrderRefused, naming the pair)
+    when a rate is missing for it, or for a component its production chain would trade (the
+    rates are read only when the order or its chain crosses currencies)."""
+    rates = await store.fx_rates(conn) if trades or currency != requester_currency else []
+    domain.check_chain_rates(trades, rates, day)
+    return domain.translate_total(
+        total, currency=currency, requester_currency=requester_currency, rates=rates, day=day
+    )
 
 
 async def approve(
@@ -193,6 +227,9 @@ async def approve(
             ),
             lines=tuple(OrderLine(**line) for line in order["lines"]),
             currency=order["currency"],
+            translation=domain.Translation(
+                order["requester_currency"], order["fx_rate"], order["requester_total"]
+            ),
         )
         await store.mark_approved(conn, order=event, approved_by_key_id=approver_key_id)
         with join_trace("order-intake approve", store.order_trace(order)):
@@ -204,8 +241,11 @@ async def approve(
 async def cancel(
     conn: asyncpg.Connection, order_id: UUID, *, department: str, reason: str
 ) -> Cancellation:
-    """The requesting department cancels an order before it is shipped; OrderCancelled tells
-    the supplier. Raises UnknownOrder, NotTheRequester or OrderRefused."""
+    """The requesting department cancels an order: one never announced (pending approval) is
+    withdrawn here; otherwise OrderCancelled asks the supplier, whose fulfilment settles it
+    (WorkCancelled or CancellationRefused: the status and the budget follow that, see
+    handlers). Asked again while pending, nothing new is sent. Raises UnknownOrder,
+    NotTheRequester or OrderRefused."""
     async with conn.transaction():
         order = await store.get_order(conn, order_id, for_update=True)
         if order is None or department not in _readers(order):
@@ -215,11 +255,13 @@ async def cancel(
         status = OrderStatus(order["status"])
         if not domain.announced(status):
             await store.set_status(conn, order_id, OrderStatus.CANCELLED)
-            return Cancellation(order_id=order_id, event=None)
+            return Cancellation(order_id=order_id, requested=False, event=None)
+        pending = order["cancellation_status"]
         event = domain.cancel(
             order_id=order_id,
             root_order_id=order["root_order_id"],
             status=status,
+            cancellation=None if pending is None else domain.CancellationStatus(pending),
             supplier=order["supplier"],
             requester=order["requester"],
             employee_id=order["employee_id"],
@@ -227,7 +269,11 @@ async def cancel(
             # built from the stored order: caused by the last handoff this service saw
             causation_id=await store.last_event_id(conn, order_id),
         )
-        await store.set_status(conn, order_id, OrderStatus.CANCELLED)
+        if event is None:
+            return Cancellation(order_id=order_id, requested=True, event=None)
+        await store.request_cancellation(
+            conn, order_id, reason=event.reason, requested_at=event.occurred_at
+        )
         await store.add_timeline(
             conn,
             event_id=event.event_id,
@@ -238,7 +284,7 @@ async def cancel(
         )
         with join_trace("order-intake cancel", store.order_trace(order)):
             await outbox.append(conn, [event])
-    return Cancellation(order_id=order_id, event=event)
+    return Cancellation(order_id=order_id, requested=True, event=event)
 
 
 def _readers(order: dict[str, Any]) -> frozenset[str]:

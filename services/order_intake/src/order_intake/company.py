@@ -25,6 +25,7 @@ from supplychain_contracts.company import (
     Department,
     Employee,
     FieldProblem,
+    FxRate,
     LegalEntity,
     company_problems,
 )
@@ -35,6 +36,7 @@ from supplychain_contracts.reference import (
     department_defined,
     employee_defined,
     entity_key,
+    fx_rate_defined,
     legal_entity_defined,
 )
 
@@ -42,7 +44,7 @@ from order_intake.config import OrderIntakeSettings
 from order_intake.domain import PRODUCER
 
 FROM_COMPANY_FILE = "company-file"  # `changed_by` of what a company file defines
-Entity = TypeVar("Entity", LegalEntity, Department, CatalogueItem, Employee)
+Entity = TypeVar("Entity", LegalEntity, Department, CatalogueItem, Employee, FxRate)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ LEGAL_ENTITIES = Kind("legal_entity", "legal_entities", "code", LegalEntity, leg
 DEPARTMENTS = Kind("department", "departments", "code", Department, department_defined)
 CATALOGUE = Kind("catalogue", "catalogue", "sku", CatalogueItem, catalogue_item_defined)
 EMPLOYEES = Kind("employee", "employees", "employee_id", Employee, employee_defined)
+# An exchange rate is named by its pair and the day it is valid from (`FxRate.key`).
+FX_RATES = Kind("fx_rate", "fx_rates", "key", FxRate, fx_rate_defined)
 # In the order they refer to each other: a department names its legal entity, an item its
-# supplier, an employee their department.
-KINDS: tuple[Kind[Any], ...] = (LEGAL_ENTITIES, DEPARTMENTS, CATALOGUE, EMPLOYEES)
+# supplier, an employee their department (rates name currencies, not entities).
+KINDS: tuple[Kind[Any], ...] = (LEGAL_ENTITIES, DEPARTMENTS, CATALOGUE, EMPLOYEES, FX_RATES)
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def storage_problems(
-    entity: LegalEntity | Department | CatalogueItem | Employee,
+    entity: LegalEntity | Department | CatalogueItem | Employee | FxRate,
 ) -> list[CompanyProblem]:
     """What the contract allows but order intake could not keep or charge: text with NUL
     characters, whole numbers beyond 32 bits, a discount finer than a hundredth of a per cent,
@@ -272,6 +276,7 @@ def current_company(active: Mapping[str, Sequence[Any]]) -> Company:
         departments=tuple(active.get(DEPARTMENTS.name, ())),
         catalogue=tuple(active.get(CATALOGUE.name, ())),
         employees=tuple(active.get(EMPLOYEES.name, ())),
+        fx_rates=tuple(active.get(FX_RATES.name, ())),
     )
 
 

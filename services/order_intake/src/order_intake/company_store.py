@@ -1,5 +1,5 @@
-"""SQL of the reference data order intake owns: legal entities, departments, the catalogue and
-employees (each row: typed columns for placing orders, its definition, whether it is active,
+"""SQL of the reference data order intake owns: legal entities, departments, the catalogue,
+employees and exchange rates (each row: typed columns for placing orders, its definition, whether it is active,
 what the company file said of it, who changed it), and their history."""
 
 from __future__ import annotations
@@ -10,12 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from supplychain_contracts.company import CatalogueItem, Department, Employee, LegalEntity
+from supplychain_contracts.company import (
+    CatalogueItem,
+    Department,
+    Employee,
+    FxRate,
+    LegalEntity,
+)
 
 from order_intake.company import (
     CATALOGUE,
     DEPARTMENTS,
     EMPLOYEES,
+    FX_RATES,
     LEGAL_ENTITIES,
     Change,
     Entity,
@@ -90,6 +97,10 @@ def _employee(e: Employee) -> tuple[Any, ...]:
     return (e.employee_id, e.name, e.department, e.yearly_allowance)
 
 
+def _fx_rate(r: FxRate) -> tuple[Any, ...]:
+    return (r.key, r.base, r.quote, r.rate, r.valid_from)
+
+
 _TABLES: dict[str, _Table] = {
     LEGAL_ENTITIES.name: _Table("legal_entities", ("code", "name", "currency"), _legal_entity),
     DEPARTMENTS.name: _Table(
@@ -124,6 +135,9 @@ _TABLES: dict[str, _Table] = {
     ),
     EMPLOYEES.name: _Table(
         "employees", ("employee_id", "name", "department", "yearly_allowance"), _employee
+    ),
+    FX_RATES.name: _Table(
+        "fx_rates", ("rate_key", "base", "quote", "rate", "valid_from"), _fx_rate
     ),
 }
 
@@ -198,12 +212,18 @@ async def save(
     )
 
 
-async def changes(conn: asyncpg.Connection, kind: Kind[Entity], key: str) -> list[Change[Entity]]:
-    """An entity's history, oldest first."""
+async def changes(
+    conn: asyncpg.Connection, kind: Kind[Entity], key: str, *, prefix: bool = False
+) -> list[Change[Entity]]:
+    """An entity's history, oldest first; with `prefix`, the history of every entity whose
+    key starts with `key` (an exchange rate's pair: `USD-EUR:`)."""
+    entity_key = kind.entity_key(key)
     rows = await conn.fetch(
         """SELECT changed_by, changed_at, before::text, after::text FROM reference_changes
-           WHERE entity_key = $1 ORDER BY change_id""",
-        kind.entity_key(key),
+           WHERE CASE WHEN $2 THEN starts_with(entity_key, $1) ELSE entity_key = $1 END
+           ORDER BY change_id""",
+        entity_key,
+        prefix,
     )
 
     def entity(text: str | None) -> Entity | None:

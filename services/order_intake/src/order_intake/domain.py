@@ -24,8 +24,12 @@ from supplychain_contracts import (
     OrderRejected,
     OrderShipped,
     Priority,
+    WorkCancelled,
     WorkStarted,
 )
+from supplychain_contracts.company import FxRate
+from supplychain_contracts.fx import rate_on
+from supplychain_contracts.money import round_money, translate
 
 PRODUCER = "order-intake"
 
@@ -53,7 +57,12 @@ STATUS_AFTER_EVENT: dict[type[Envelope], OrderStatus] = {
     OrderShipped: OrderStatus.SHIPPED,
     OrderDelivered: OrderStatus.DELIVERED,
     InvoiceIssued: OrderStatus.INVOICED,
-    OrderCancelled: OrderStatus.CANCELLED,
+    # the supplier's settlement, never the request (OrderCancelled): issue 21
+    WorkCancelled: OrderStatus.CANCELLED,
+}
+STATUS_AFTER_EVENT_TYPE: dict[str, OrderStatus] = {
+    str(event.model_fields["event_type"].default): status
+    for event, status in STATUS_AFTER_EVENT.items()
 }
 CANCELLABLE = frozenset(
     {
@@ -130,8 +139,10 @@ def price_lines(
     today: date,
     employee_discount_pct: Decimal | None = None,
     inactive_departments: set[str] | frozenset[str] = frozenset(),
+    currency: str = "EUR",
 ) -> tuple[OrderLine, ...]:
-    """Validate an order against the catalogue and price each line at placement.
+    """Validate an order against the catalogue and price each line at placement, in the
+    supplier's `currency`.
 
     `departments` are the company's (active) departments; `inactive_departments` those
     removed from it, named as such in a refusal.
@@ -176,22 +187,25 @@ def price_lines(
             OrderLine(
                 sku=line.sku,
                 quantity=line.quantity,
-                unit_price=_unit_price(entry, request, employee_discount_pct, index),
+                unit_price=_unit_price(entry, request, employee_discount_pct, index, currency),
             )
         )
     return tuple(priced)
 
 
 def _unit_price(
-    entry: CatalogueEntry, request: OrderRequest, discount_pct: Decimal | None, index: int
+    entry: CatalogueEntry,
+    request: OrderRequest,
+    discount_pct: Decimal | None,
+    index: int,
+    currency: str,
 ) -> Decimal:
     if request.employee_id is None:
         return entry.transfer_price
     if entry.list_price is None or discount_pct is None:
         raise OrderRefused(f"{entry.sku} is not sold to employees", field=f"lines.{index}.sku")
-    return (entry.list_price * (Decimal(100) - discount_pct) / Decimal(100)).quantize(
-        Decimal("0.01")
-    )
+    # the one rounding rule (half-up to the currency's minor unit) on the discounted price
+    return round_money(entry.list_price * (Decimal(100) - discount_pct) / Decimal(100), currency)
 
 
 def order_total(lines: tuple[OrderLine, ...]) -> Decimal:
@@ -204,9 +218,13 @@ def place(
     *,
     currency: str,
     order_id: UUID | None = None,
+    translation: Translation | None = None,
 ) -> OrderPlaced:
-    """The OrderPlaced event of a root order (new, or one that waited for approval)."""
+    """The OrderPlaced event of a root order (new, or one that waited for approval), priced
+    in the supplier's `currency`; it carries the requester's currency and the rate only when
+    the two differ."""
     order_id = order_id or uuid4()
+    crosses = translation is not None and translation.fx_rate is not None
     return OrderPlaced(
         order_id=order_id,
         root_order_id=order_id,
@@ -218,7 +236,85 @@ def place(
         currency=currency,
         priority=request.priority,
         needed_by=request.needed_by,
+        requester_currency=translation.requester_currency if crosses and translation else None,
+        fx_rate=translation.fx_rate if crosses and translation else None,
     )
+
+
+# --- currencies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What an order of `total` (the supplier's currency) charges its requester: the
+    requester's currency, the rate (None: the same currency) and the translated total."""
+
+    requester_currency: str
+    fx_rate: Decimal | None
+    requester_total: Decimal
+
+
+def no_rate(base: str, quote: str, day: date, *, field: str) -> OrderRefused:
+    return OrderRefused(f"no exchange rate {base}->{quote} valid on {day.isoformat()}", field=field)
+
+
+def translate_total(
+    total: Decimal,
+    *,
+    currency: str,
+    requester_currency: str,
+    rates: Iterable[FxRate],
+    day: date,
+) -> Translation:
+    """The order's total in its requester's currency at the rate valid on `day`; refused
+    (422, naming the pair) when there is none: never a guess."""
+    if currency == requester_currency:
+        return Translation(requester_currency, None, total)
+    rate = rate_on(rates, currency, requester_currency, day)
+    if rate is None:
+        raise no_rate(currency, requester_currency, day, field="supplier")
+    return Translation(requester_currency, rate, translate(total, rate, requester_currency))
+
+
+def translated_event_total(event: OrderPlaced) -> Translation:
+    """What an OrderPlaced (a sub-order's) charges its requester: at the rate it carries, or
+    the same currency."""
+    total = order_total(event.lines)
+    if event.fx_rate is None or event.requester_currency in (None, event.currency):
+        return Translation(event.currency, None, total)
+    assert event.requester_currency is not None
+    return Translation(
+        event.requester_currency,
+        event.fx_rate,
+        translate(total, event.fx_rate, event.requester_currency),
+    )
+
+
+@dataclass(frozen=True)
+class ChainTrade:
+    """A component of an ordered item's bill of materials (recursively): the department
+    making the item buys it from the component's supplier, in that supplier's currency."""
+
+    sku: str
+    buyer_currency: str
+    seller_currency: str
+
+
+def check_chain_rates(trades: Iterable[ChainTrade], rates: Iterable[FxRate], day: date) -> None:
+    """Refuse an order whose production chain would trade between currencies without a rate
+    valid on `day`: a chain never stops half-way for want of a rate."""
+    rates = tuple(rates)
+    for trade in trades:
+        if rate_on(rates, trade.seller_currency, trade.buyer_currency, day) is None:
+            raise no_rate(trade.seller_currency, trade.buyer_currency, day, field="lines")
+
+
+class CancellationStatus(StrEnum):
+    """Where a cancellation request stands: the supplier's fulfilment settles it."""
+
+    REQUESTED = "requested"
+    CANCELLED = "cancelled"  # WorkCancelled: the work stopped, nothing is charged
+    REFUSED = "refused"  # CancellationRefused: the order goes on
 
 
 def cancel(
@@ -226,12 +322,18 @@ def cancel(
     order_id: UUID,
     root_order_id: UUID,
     status: OrderStatus,
+    cancellation: CancellationStatus | None,
     supplier: str,
     requester: str,
     employee_id: str | None,
     reason: str,
     causation_id: UUID | None,
-) -> OrderCancelled:
+) -> OrderCancelled | None:
+    """Ask the supplier to cancel an announced order (OrderCancelled, a request); None when a
+    request is already pending (asked again: nothing new to say). Refused (409) when the
+    order as this service saw it last is past cancelling; a refused request may be repeated."""
+    if cancellation is CancellationStatus.REQUESTED and status in CANCELLABLE:
+        return None
     if status not in CANCELLABLE:
         raise OrderRefused(
             f"the order is {status.value} and can no longer be cancelled",
@@ -255,7 +357,11 @@ def next_status(current: OrderStatus, event: type[Envelope]) -> OrderStatus:
     """The read model's status after a fulfilment or invoicing event of class `event`
     (never moves back; events of other classes leave it alone)."""
     target = STATUS_AFTER_EVENT.get(event)
-    if target is None or current in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+    return current if target is None else _next(current, target)
+
+
+def _next(current: OrderStatus, target: OrderStatus) -> OrderStatus:
+    if current in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
         return current
     if target in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
         return target if current in CANCELLABLE else current
@@ -273,6 +379,17 @@ def statuses_after(
         if event.order_id in status:
             status[event.order_id] = next_status(status[event.order_id], type(event))
     return {order_id: s for order_id, s in status.items() if s != current[order_id]}
+
+
+def status_from_history(event_types: Iterable[str]) -> OrderStatus:
+    """The status of an order placed elsewhere (a sub-order) whose handoffs arrived before
+    its OrderPlaced: the events as they happened (types, oldest first) applied to `placed`."""
+    status = OrderStatus.PLACED
+    for event_type in event_types:
+        target = STATUS_AFTER_EVENT_TYPE.get(event_type)
+        if target is not None:
+            status = _next(status, target)
+    return status
 
 
 # --- who sees an order -----------------------------------------------------------------
@@ -300,6 +417,7 @@ class DepartmentBudget:
     monthly_budget: Decimal
     approval_threshold: Decimal | None = None
     over_budget: Literal["refuse", "warn"] = "refuse"
+    currency: str = "EUR"  # its legal entity's: the budget and every charge to it are in it
 
 
 def month_start(now: datetime) -> datetime:
@@ -320,18 +438,62 @@ def budget_warnings(
     `committed_this_month` is what the department's other live orders (placed or waiting
     for approval, not cancelled or rejected) of this month add up to.
     """
-    after = committed_this_month + total
-    if after <= budget.monthly_budget:
+    if not over_budget(budget, committed_this_month=committed_this_month, total=total):
         return ()
-    message = (
-        f"this order ({total} EUR) takes {budget.department} to {after} EUR this month, "
-        f"over its monthly budget of {budget.monthly_budget} EUR "
-        f"({committed_this_month} EUR already committed, "
-        f"{max(budget.monthly_budget - committed_this_month, Decimal('0.00'))} EUR left)"
-    )
+    message = overrun_message(budget, committed_this_month=committed_this_month, total=total)
     if budget.over_budget == "warn":
         return (message,)
     raise OrderRefused(message, field="total")
+
+
+def over_budget(budget: DepartmentBudget, *, committed_this_month: Decimal, total: Decimal) -> bool:
+    return committed_this_month + total > budget.monthly_budget
+
+
+def overrun_message(
+    budget: DepartmentBudget, *, committed_this_month: Decimal, total: Decimal
+) -> str:
+    ccy = budget.currency
+    left = max(budget.monthly_budget - committed_this_month, Decimal("0.00"))
+    return (
+        f"this order ({total} {ccy}) takes {budget.department} to "
+        f"{committed_this_month + total} {ccy} this month, over its monthly budget of "
+        f"{budget.monthly_budget} {ccy} ({committed_this_month} {ccy} already committed, "
+        f"{left} {ccy} left)"
+    )
+
+
+@dataclass(frozen=True)
+class BudgetStanding:
+    """A department's budget of a month against what its live orders commit (its currency)."""
+
+    department: str
+    currency: str
+    monthly_budget: Decimal
+    own_orders: Decimal
+    sub_orders: Decimal
+    committed: Decimal
+    remaining: Decimal
+    overrun: Decimal
+    over_budget: bool
+
+
+def budget_standing(
+    budget: DepartmentBudget, *, own_orders: Decimal, sub_orders: Decimal
+) -> BudgetStanding:
+    committed = own_orders + sub_orders
+    zero = Decimal("0.00")
+    return BudgetStanding(
+        department=budget.department,
+        currency=budget.currency,
+        monthly_budget=budget.monthly_budget,
+        own_orders=own_orders,
+        sub_orders=sub_orders,
+        committed=committed,
+        remaining=max(budget.monthly_budget - committed, zero),
+        overrun=max(committed - budget.monthly_budget, zero),
+        over_budget=committed > budget.monthly_budget,
+    )
 
 
 def needs_approval(budget: DepartmentBudget, total: Decimal) -> bool:
@@ -367,6 +529,7 @@ def approve(
     request: OrderRequest,
     lines: tuple[OrderLine, ...],
     currency: str,
+    translation: Translation | None = None,
 ) -> OrderPlaced:
     """Approve a pending order with a second key of its department: only now is it placed."""
     if status is not OrderStatus.PENDING_APPROVAL:
@@ -384,7 +547,7 @@ def approve(
             status=403,
             status_now=status,
         )
-    return place(request, lines, currency=currency, order_id=order_id)
+    return place(request, lines, currency=currency, order_id=order_id, translation=translation)
 
 
 # --- employee purchases ----------------------------------------------------------------
@@ -395,6 +558,7 @@ class Employee:
     employee_id: str
     department: str
     yearly_allowance: Decimal
+    currency: str = "EUR"  # their department's
 
 
 def check_employee_purchase(
@@ -434,9 +598,10 @@ def check_allowance(employee: Employee, *, spent_this_year: Decimal, total: Deci
     after = spent_this_year + total
     if after > employee.yearly_allowance:
         left = max(employee.yearly_allowance - spent_this_year, Decimal("0.00"))
+        ccy = employee.currency
         raise OrderRefused(
-            f"this order ({total} EUR) takes {employee.employee_id} to {after} EUR this year, "
-            f"over the yearly allowance of {employee.yearly_allowance} EUR "
-            f"({spent_this_year} EUR already spent, {left} EUR left)",
+            f"this order ({total} {ccy}) takes {employee.employee_id} to {after} {ccy} this "
+            f"year, over the yearly allowance of {employee.yearly_allowance} {ccy} "
+            f"({spent_this_year} {ccy} already spent, {left} {ccy} left)",
             field="employee_id",
         )

@@ -48,7 +48,8 @@ def create_app(settings: OrderIntakeSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="order_intake",
-        consumes=(topics.FULFILMENT, topics.INVOICING),
+        # the orders topic for the sub-orders fulfilment raises (our own events are ignored)
+        consumes=(topics.ORDERS, topics.FULFILMENT, topics.INVOICING),
         produces=(topics.ORDERS, topics.REFERENCE),
         apply=apply_event,
     )
@@ -69,7 +70,13 @@ Authenticate as a department with `Authorization: Bearer <department key>`; a de
 places, reads, approves and cancels only its own orders. Every error is an RFC 9457
 `application/problem+json` document naming the offending field in `errors`.
 
-Order intake owns the company's legal entities, departments, catalogue and employees: loaded
+Cancelling an announced order is a request (202): the supplier's fulfilment settles it, and
+the order's status, budget and timeline follow that settlement. An order is priced in its
+supplier's currency and charged to its requester's budget at the exchange rate valid on its
+date (no rate: refused, 422).
+
+Order intake owns the company's legal entities, departments, catalogue, employees and exchange
+rates: loaded
 from `COMPANY_FILE` (JSON or YAML; the sample company by default) at every start, changed with
 an admin key (`/v1/admin/...`), and published as reference events on
 `supplychain.reference.v1`."""

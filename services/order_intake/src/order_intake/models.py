@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,7 @@ from supplychain_contracts.envelope import DepartmentCode
 from supplychain_kit.inputs import BODY_TEXT_PATTERN
 from supplychain_kit.problems import ProblemDetail
 
-from order_intake.domain import OrderStatus
+from order_intake.domain import CancellationStatus, OrderStatus
 
 Sku = Annotated[
     str,
@@ -38,6 +38,7 @@ EmployeeId = Annotated[
 # Free text is stored as is: no control characters but tab and line breaks (the kit's rule).
 FreeText = Annotated[str, Field(max_length=500, pattern=BODY_TEXT_PATTERN)]
 Money = Annotated[Decimal, Field(description="amount in the order's currency", examples=["209.00"])]
+Rate = Annotated[Decimal, Field(description="exchange rate", examples=["0.9200000000"])]
 
 
 class OrderLineIn(BaseModel):
@@ -104,6 +105,20 @@ class CancelOrder(BaseModel):
     )
 
 
+class CancellationOut(BaseModel):
+    """A cancellation of an announced order: a request the supplier's fulfilment settles."""
+
+    status: CancellationStatus = Field(
+        description="`requested` (pending), `cancelled` (WorkCancelled: nothing is charged) or "
+        "`refused` (CancellationRefused: the order goes on and is charged when delivered)"
+    )
+    reason: str | None = Field(
+        default=None, description="the request's reason, or the supplier's when it settled it"
+    )
+    requested_at: datetime | None = Field(default=None, description="when it was asked for")
+    settled_at: datetime | None = Field(default=None, description="when the supplier settled it")
+
+
 class OrderLineOut(BaseModel):
     sku: str = Field(description="catalogue item", examples=["FRAME-CITY"])
     quantity: int = Field(description="units ordered", examples=[2])
@@ -130,11 +145,36 @@ class OrderOut(BaseModel):
     employee_id: str | None = Field(description="the buying employee, for employee purchases")
     priority: str = Field(description="`standard` or `rush`", examples=["standard"])
     needed_by: date | None = Field(description="date the goods are needed by")
-    currency: str = Field(description="ISO 4217 currency", examples=["EUR"])
+    currency: str = Field(
+        description="ISO 4217 currency of the supplier's legal entity: the order is priced in it",
+        examples=["EUR"],
+    )
     total: Money = Field(description="sum of quantity x unit price")
+    requester_currency: str = Field(
+        description="the requester's currency (its legal entity's): its budget is charged in it",
+        examples=["EUR"],
+    )
+    fx_rate: Rate | None = Field(
+        default=None,
+        description="1 `currency` = fx_rate `requester_currency`, the rate valid on the order's "
+        "date, fixed at placement; null when both currencies are the same",
+    )
+    requester_total: Money = Field(
+        description="the total charged to the requester's budget (or the employee's "
+        "allowance): `total` translated at `fx_rate`, rounded half-up"
+    )
+    over_budget: bool = Field(
+        default=False,
+        description="a sub-order of a production chain that took its requester over budget "
+        "(recorded all the same: a chain never stops half-way)",
+    )
+    cancellation: CancellationOut | None = Field(
+        default=None,
+        description="the cancellation asked for and how the supplier settled it; null if none",
+    )
     status: OrderStatus = Field(
         description="`pending_approval` until a second key approves, then `placed`, and on "
-        "as the supplier works it"
+        "as the supplier works it (`cancelled` once the supplier settled a cancellation)"
     )
     lines: list[OrderLineOut] = Field(description="the priced lines")
     timeline: list[TimelineEntry] = Field(description="handoffs so far, oldest first")
@@ -153,6 +193,21 @@ class OrderOut(BaseModel):
     updated_at: datetime = Field(description="last change of status")
 
 
+class CancelAnswer(BaseModel):
+    """What a cancel did: the supplier was asked (202, `cancellation_requested`), or an order
+    never announced (pending approval) was withdrawn here (200, `cancelled`)."""
+
+    order_id: UUID = Field(description="the order's id")
+    status: Literal["cancellation_requested", "cancelled"] = Field(
+        description="`cancellation_requested`: the supplier settles it (WorkCancelled or "
+        "CancellationRefused, shown on the order); `cancelled`: withdrawn before announcement"
+    )
+    order_status: OrderStatus = Field(
+        description="the order's status now: unchanged until the supplier settles"
+    )
+    order: OrderOut = Field(description="the order as it stands")
+
+
 class OrderSummary(BaseModel):
     """An order in a list (GET /v1/orders/{order_id} has lines and timeline)."""
 
@@ -163,8 +218,10 @@ class OrderSummary(BaseModel):
     employee_id: str | None = Field(description="the buying employee, for employee purchases")
     priority: str = Field(description="`standard` or `rush`")
     needed_by: date | None = Field(description="date the goods are needed by")
-    currency: str = Field(description="ISO 4217 currency", examples=["EUR"])
+    currency: str = Field(description="ISO 4217 currency (the supplier's)", examples=["EUR"])
     total: Money = Field(description="sum of quantity x unit price")
+    requester_currency: str = Field(description="the requester's currency", examples=["EUR"])
+    requester_total: Money = Field(description="the total charged to the requester's budget")
     status: OrderStatus = Field(description="current status")
     created_at: datetime = Field(description="when it was received")
     updated_at: datetime = Field(description="last change of status")
@@ -214,6 +271,28 @@ class CatalogueItemOut(BaseModel):
     list_price: Money | None = Field(description="price for employees, before their discount")
     lead_time_days: int = Field(description="usual days from acceptance to shipment")
     components: list[Component] = Field(description="bill of materials")
+
+
+class BudgetOut(BaseModel):
+    """A department's budget of a month and what its live orders commit against it, in its
+    currency: its own orders and the sub-orders fulfilment raised for its production chains
+    (which are never refused: they may take it over budget)."""
+
+    department: str = Field(description="department code", examples=["ASSEMBLY"])
+    period: str = Field(description="the month, YYYY-MM (UTC)", examples=["2026-12"])
+    currency: str = Field(description="the department's currency", examples=["EUR"])
+    monthly_budget: Money = Field(description="what its orders may add up to this month")
+    committed: Money = Field(description="what its live orders of the month add up to")
+    own_orders: Money = Field(description="committed by the orders it placed")
+    sub_orders: Money = Field(
+        description="committed by sub-orders fulfilment raised for its production chains"
+    )
+    remaining: Money = Field(description="budget left (0 when over)")
+    overrun: Money = Field(description="how far committed exceeds the budget (0 when within)")
+    over_budget: bool = Field(description="committed exceeds the budget")
+    over_budget_sub_orders: int = Field(
+        description="live sub-orders recorded over budget this month"
+    )
 
 
 def problem(description: str) -> dict[str, Any]:

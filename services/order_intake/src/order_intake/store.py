@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import Envelope, OrderPlaced
+from supplychain_contracts.company import FxRate
 
 from order_intake.cursor import Position
-from order_intake.domain import CatalogueEntry, DepartmentBudget, Employee, OrderStatus
+from order_intake.domain import (
+    CancellationStatus,
+    CatalogueEntry,
+    ChainTrade,
+    DepartmentBudget,
+    Employee,
+    OrderStatus,
+    Translation,
+    status_from_history,
+)
 
 
 async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -40,6 +50,31 @@ async def list_catalogue(
     return [{**dict(row), "components": json.loads(row["components"])} for row in rows]
 
 
+# Every component the ordered items ($2) are made of (bills of materials, recursively) whose
+# supplier trades in another currency than the department making the item: the pairs a
+# production chain of these items needs a rate for (a JSON array).
+_CHAIN_TRADES = """
+    WITH RECURSIVE part (item_sku, sku) AS (
+        SELECT c.sku, component->>'sku'
+        FROM catalogue c, jsonb_array_elements(c.components) component
+        WHERE c.sku = ANY($2::text[])
+        UNION
+        SELECT c.sku, component->>'sku'
+        FROM part p JOIN catalogue c ON c.sku = p.sku,
+             jsonb_array_elements(c.components) component)
+    SELECT coalesce(json_agg(DISTINCT jsonb_build_object(
+               'sku', part.sku, 'buyer_currency', buyer.currency,
+               'seller_currency', seller.currency)), '[]')
+    FROM part
+    JOIN catalogue item ON item.sku = part.item_sku
+    JOIN departments maker ON maker.code = item.supplier
+    JOIN legal_entities buyer ON buyer.code = maker.legal_entity
+    JOIN catalogue component ON component.sku = part.sku
+    JOIN departments supplier ON supplier.code = component.supplier
+    JOIN legal_entities seller ON seller.code = supplier.legal_entity
+    WHERE buyer.currency <> seller.currency"""
+
+
 @dataclass(frozen=True)
 class OrderReferences:
     """The reference data an order is checked and priced against."""
@@ -51,6 +86,8 @@ class OrderReferences:
     employee_shop_discount: Decimal | None  # the supplier's, if it is an employee shop
     employee: Employee | None  # the buying employee, if there is one and they exist
     budget: DepartmentBudget | None  # the requester's budget settings, if it exists
+    currency: str  # the supplier's (its legal entity's): the order is priced in it
+    chain_trades: list[ChainTrade]  # what its production chain trades across currencies
 
 
 async def order_references(
@@ -66,8 +103,10 @@ async def order_references(
     Prices are read here, at placement: the order keeps them whatever the catalogue says
     later."""
     rows = await conn.fetch(
-        """SELECT reference.departments, reference.inactive_departments,
-                  reference.employee_discount_pct,
+        f"""SELECT reference.departments, reference.inactive_departments,
+                  reference.employee_discount_pct, reference.supplier_currency,
+                  reference.chain_trades::text,
+                  rle.currency AS requester_currency,
                   e.employee_id, e.department, e.yearly_allowance,
                   c.sku, c.supplier, c.transfer_price, c.list_price, c.active,
                   rq.code AS requester, rq.monthly_budget, rq.approval_threshold, rq.over_budget
@@ -77,9 +116,14 @@ async def order_references(
                               WHERE NOT active AND code IN ($1, $4)) AS inactive_departments,
                         (SELECT employee_discount_pct FROM departments
                          WHERE code = $1 AND employee_shop AND active)
-                            AS employee_discount_pct) reference
+                            AS employee_discount_pct,
+                        (SELECT le.currency FROM departments d
+                         JOIN legal_entities le ON le.code = d.legal_entity
+                         WHERE d.code = $1) AS supplier_currency,
+                        ({_CHAIN_TRADES}) AS chain_trades) reference
            LEFT JOIN employees e ON e.employee_id = $3 AND e.active
            LEFT JOIN departments rq ON rq.code = $4
+           LEFT JOIN legal_entities rle ON rle.code = rq.legal_entity
            LEFT JOIN catalogue c ON c.sku = ANY($2::text[])""",
         supplier,
         skus,
@@ -88,7 +132,10 @@ async def order_references(
     )
     first = rows[0]
     discount = first["employee_discount_pct"]
+    requester_currency = first["requester_currency"] or "EUR"
     return OrderReferences(
+        currency=first["supplier_currency"] or "EUR",
+        chain_trades=[ChainTrade(**trade) for trade in json.loads(first["chain_trades"])],
         departments=set(first["departments"]),
         inactive_departments=set(first["inactive_departments"]),
         catalogue={
@@ -109,6 +156,7 @@ async def order_references(
             employee_id=first["employee_id"],
             department=first["department"],
             yearly_allowance=first["yearly_allowance"],
+            currency=requester_currency,
         ),
         budget=None
         if first["requester"] is None
@@ -117,8 +165,17 @@ async def order_references(
             monthly_budget=first["monthly_budget"],
             approval_threshold=first["approval_threshold"],
             over_budget="warn" if first["over_budget"] == "warn" else "refuse",
+            currency=requester_currency,
         ),
     )
+
+
+async def fx_rates(conn: asyncpg.Connection) -> list[FxRate]:
+    """The exchange rates of the company (active ones)."""
+    rows = await conn.fetch(
+        "SELECT base, quote, rate, valid_from FROM fx_rates WHERE active ORDER BY rate_key"
+    )
+    return [FxRate.model_validate(dict(row)) for row in rows]
 
 
 async def claim_idempotency_key(
@@ -126,6 +183,7 @@ async def claim_idempotency_key(
     *,
     order: OrderPlaced,
     total: Decimal,
+    translation: Translation,
     key: str,
     request_hash: str,
     status: OrderStatus = OrderStatus.PLACED,
@@ -146,9 +204,9 @@ async def claim_idempotency_key(
                INSERT INTO orders (order_id, root_order_id, parent_order_id, requester,
                    supplier, employee_id, priority, needed_by, currency, total, status,
                    idempotency_key, request_hash, placed_event_id, placed_by_key_id, warnings,
-                   trace_headers)
+                   trace_headers, requester_currency, fx_rate, requester_total)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17::jsonb)
+                       $17::jsonb, $23, $24, $25)
                ON CONFLICT (requester, idempotency_key) DO NOTHING RETURNING order_id),
            lines AS (
                INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price)
@@ -183,8 +241,123 @@ async def claim_idempotency_key(
         [line.unit_price for line in order.lines],
         order.event_type,
         order.occurred_at,
+        translation.requester_currency,
+        translation.fx_rate,
+        translation.requester_total,
     )
     return bool(inserted)
+
+
+async def record_sub_order(
+    conn: asyncpg.Connection,
+    *,
+    order: OrderPlaced,
+    translation: Translation,
+    over_budget: bool,
+    warnings: tuple[str, ...],
+) -> bool:
+    """Record a sub-order fulfilment placed (its OrderPlaced in the timeline), in the status
+    its handoffs already recorded give it; False when it is recorded already (redelivered)."""
+    history = await conn.fetch(
+        """SELECT event_type FROM order_timeline WHERE order_id = $1
+           ORDER BY occurred_at, event_type""",
+        order.order_id,
+    )
+    status = status_from_history(row["event_type"] for row in history)
+    inserted: bool | None = await conn.fetchval(
+        """WITH stored AS (
+               INSERT INTO orders (order_id, root_order_id, parent_order_id, requester,
+                   supplier, employee_id, priority, needed_by, currency, total, status,
+                   placed_event_id, warnings, requester_currency, fx_rate, requester_total,
+                   over_budget, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $23)
+               ON CONFLICT (order_id) DO NOTHING RETURNING order_id),
+           lines AS (
+               INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price)
+               SELECT stored.order_id, line.line_no, line.sku, line.quantity, line.unit_price
+               FROM stored, unnest($18::text[], $19::integer[], $20::numeric[])
+                    WITH ORDINALITY AS line(sku, quantity, unit_price, line_no)),
+           timeline AS (
+               INSERT INTO order_timeline (event_id, order_id, event_type, occurred_at)
+               SELECT $12, stored.order_id, $21::text, $22::timestamptz FROM stored
+               ON CONFLICT (event_id) DO NOTHING)
+           SELECT true FROM stored""",
+        order.order_id,
+        order.root_order_id,
+        order.parent_order_id,
+        order.requester,
+        order.supplier,
+        order.employee_id,
+        order.priority.value,
+        order.needed_by,
+        order.currency,
+        sum((line.unit_price * line.quantity for line in order.lines), Decimal("0.00")),
+        status.value,
+        order.event_id,
+        list(warnings),
+        translation.requester_currency,
+        translation.fx_rate,
+        translation.requester_total,
+        over_budget,
+        [line.sku for line in order.lines],
+        [line.quantity for line in order.lines],
+        [line.unit_price for line in order.lines],
+        order.event_type,
+        order.occurred_at,
+        order.occurred_at,  # the month its budget is charged in: when it was raised
+    )
+    return bool(inserted)
+
+
+async def department_budget(conn: asyncpg.Connection, department: str) -> DepartmentBudget | None:
+    row = await conn.fetchrow(
+        """SELECT d.code, d.monthly_budget, d.approval_threshold, d.over_budget, le.currency
+           FROM departments d LEFT JOIN legal_entities le ON le.code = d.legal_entity
+           WHERE d.code = $1""",
+        department,
+    )
+    if row is None:
+        return None
+    return DepartmentBudget(
+        department=row["code"],
+        monthly_budget=row["monthly_budget"],
+        approval_threshold=row["approval_threshold"],
+        over_budget="warn" if row["over_budget"] == "warn" else "refuse",
+        currency=row["currency"] or "EUR",
+    )
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """What a department's live orders of a month commit, its own and the sub-orders
+    fulfilment raised for it (in its currency)."""
+
+    own_orders: Decimal
+    sub_orders: Decimal
+    over_budget_sub_orders: int
+
+
+async def budget_use(conn: asyncpg.Connection, *, department: str, month: date) -> BudgetUse:
+    row = await conn.fetchrow(
+        """SELECT coalesce(sum(order_commits(o)) FILTER (WHERE parent_order_id IS NULL), 0)
+                      AS own_orders,
+                  coalesce(sum(order_commits(o)) FILTER (WHERE parent_order_id IS NOT NULL), 0)
+                      AS sub_orders,
+                  count(*) FILTER (WHERE over_budget AND order_commits(o) > 0)
+                      AS over_budget_sub_orders
+           FROM orders o
+           WHERE requester = $1 AND employee_id IS NULL
+             AND created_at >= ($2::date)::timestamp AT TIME ZONE 'UTC'
+             AND created_at < (($2::date) + interval '1 month') AT TIME ZONE 'UTC'""",
+        department,
+        month,
+    )
+    return BudgetUse(
+        own_orders=row["own_orders"],
+        sub_orders=row["sub_orders"],
+        over_budget_sub_orders=row["over_budget_sub_orders"],
+    )
 
 
 async def mark_approved(
@@ -210,7 +383,11 @@ async def mark_approved(
 
 
 async def lock_spending(
-    conn: asyncpg.Connection, *, department: str, employee_id: str | None
+    conn: asyncpg.Connection,
+    *,
+    department: str,
+    employee_id: str | None,
+    at: datetime | None = None,
 ) -> Decimal:
     """Lock the running total an order counts against, for this transaction, and return it:
     the department's own orders of this month, or the employee's purchases of this year.
@@ -218,15 +395,17 @@ async def lock_spending(
     The one lock placement needs: orders of one department (or employee) are checked one at
     a time, each seeing every committed one (the upsert waits for a concurrent placement and
     reads the row as it committed). Its period is the transaction's, as the order's
-    `created_at` is, so the check and the trigger count the same month.
+    `created_at` is, so the check and the trigger count the same month (`at`: a sub-order's,
+    the time it was raised).
     """
     value: Decimal = await conn.fetchval(
         """INSERT INTO spending (subject, period, committed)
-           VALUES ($1, date_trunc($2, now() AT TIME ZONE 'UTC')::date, 0)
+           VALUES ($1, date_trunc($2, coalesce($3, now()) AT TIME ZONE 'UTC')::date, 0)
            ON CONFLICT (subject, period) DO UPDATE SET committed = spending.committed
            RETURNING committed""",
         f"department:{department}" if employee_id is None else f"employee:{employee_id}",
         "month" if employee_id is None else "year",
+        at,
     )
     return value
 
@@ -244,7 +423,8 @@ async def list_orders(
     """A department's orders, newest first, from just after the keyset position `after`."""
     rows = await conn.fetch(
         """SELECT order_id, root_order_id, requester, supplier, employee_id, priority,
-                  needed_by, currency, total, status, created_at, updated_at
+                  needed_by, currency, total, requester_currency, requester_total, status,
+                  created_at, updated_at
            FROM orders
            WHERE requester = $1
              AND ($2::text IS NULL OR status = $2)
@@ -401,3 +581,37 @@ def order_trace(order: dict[str, Any]) -> dict[str, str]:
     stored = order.get("trace_headers") or "{}"
     headers: dict[str, str] = json.loads(stored) if isinstance(stored, str) else dict(stored)
     return headers
+
+
+async def request_cancellation(
+    conn: asyncpg.Connection, order_id: UUID, *, reason: str, requested_at: datetime
+) -> None:
+    """The requester asked the supplier to cancel: pending until fulfilment settles it."""
+    await conn.execute(
+        """UPDATE orders SET cancellation_status = $2, cancellation_reason = $3,
+               cancellation_requested_at = $4, cancellation_settled_at = NULL,
+               updated_at = now()
+           WHERE order_id = $1""",
+        order_id,
+        CancellationStatus.REQUESTED.value,
+        reason,
+        requested_at,
+    )
+
+
+async def settle_cancellations(
+    conn: asyncpg.Connection, settlements: Mapping[UUID, tuple[CancellationStatus, Envelope]]
+) -> None:
+    """Fulfilment's settlements of those orders' cancellations (status and the event that
+    settled it: its reason and time)."""
+    await conn.execute(
+        """UPDATE orders o SET cancellation_status = s.status, cancellation_reason = s.reason,
+               cancellation_settled_at = s.settled_at, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+                AS s(order_id, status, reason, settled_at)
+           WHERE o.order_id = s.order_id""",
+        list(settlements),
+        [status.value for status, _ in settlements.values()],
+        [getattr(event, "reason", "") for _, event in settlements.values()],
+        [event.occurred_at for _, event in settlements.values()],
+    )
