@@ -3,8 +3,9 @@ the module (embedded Tansu with three partitions per topic, the four services as
 the autopilot working the orders):
 
 - after a mixed load (rush and standard orders, a requester with its own SLA policy, e-bike
-  and bike chains with sub-orders three levels deep) it reports no difference and exits 0,
-  whichever topic it happens to read first;
+  and bike chains with sub-orders three levels deep, an order cancelled at once: its work
+  cancelled, or the cancellation refused if it lost the race) it reports no difference and
+  exits 0, whichever topic it happens to read first;
 - with stages in the database older than anything the topics hold (as after `make run`
   restarted its in-memory broker) it compares only the window the topics cover, names that
   window, and exits 0; an event inside the window the topics lack still shows (exit 1).
@@ -128,6 +129,30 @@ async def place_load(intake: str) -> list[tuple[str, int]]:
     return placed
 
 
+async def place_and_cancel(intake: str) -> str:
+    """An order cancelled as soon as it is placed: fulfilment settles the request."""
+    async with httpx.AsyncClient(base_url=intake, headers=auth("ASSEMBLY")) as client:
+        placed = await client.post(
+            "/v1/orders",
+            json={"requester": "ASSEMBLY", "supplier": "LOGISTICS",
+                  "lines": [{"sku": "PALLET-MOVE", "quantity": 1}]},
+            headers={"Idempotency-Key": f"replay-cancel-{uuid.uuid4()}"},
+        )  # fmt: skip
+        assert placed.status_code == 201, placed.text
+        order_id: str = placed.json()["order_id"]
+        cancelled = await client.post(f"/v1/orders/{order_id}/cancel", json={"reason": "test"})
+        assert cancelled.status_code in (200, 202), cancelled.text
+    return order_id
+
+
+def settled_and_closed(response: httpx.Response) -> bool:
+    """The cancelled order's stages all ended (at the cancellation, or delivered if refused)."""
+    rows = response.json() if response.status_code == 200 else []
+    return any(row["stage"] == "end_to_end" for row in rows) and all(
+        row["duration_s"] is not None for row in rows
+    )
+
+
 def all_stages_closed(chain: int) -> Any:
     def closed(response: httpx.Response) -> bool:
         if response.status_code != 200:
@@ -152,6 +177,7 @@ async def test_replay_after_a_mixed_load_agrees_with_live(
         )
         assert defined.status_code == 201, defined.text
     roots = await place_load(stack["order-intake"].url)
+    cancelled = await place_and_cancel(stack["order-intake"].url)
 
     async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("RETAIL_OPS")) as client:
         chains = {
@@ -165,6 +191,14 @@ async def test_replay_after_a_mixed_load_agrees_with_live(
             ).json()
             for root, chain in roots
         }
+        cancelled_stages = (
+            await poll_http(
+                client,
+                f"/v1/orders/{cancelled}/handoffs",
+                until=settled_and_closed,
+                timeout=60,
+            )
+        ).json()
     target_of = {
         (root, row["stage"]): row["target_seconds"]
         for root, rows in chains.items()
@@ -183,7 +217,7 @@ async def test_replay_after_a_mixed_load_agrees_with_live(
     assert code == 0, report["differences"][:10]
     assert report["differences"] == []
     orders = sum(chain for *_, chain in LOAD)
-    assert report["stages_compared"] == orders * STAGES_PER_ORDER
+    assert report["stages_compared"] == orders * STAGES_PER_ORDER + len(cancelled_stages)
     assert report["outside_window"] == {"orders": 0, "stages": 0}
     assert report["window"]["from"] is not None and "window the topics cover" in stderr
 
