@@ -52,8 +52,8 @@ ALTER TABLE credit_notes ADD COLUMN reverses_credit_note_id uuid;
 -- before this migration stay as they were (invoicing no longer credits a cancellation). One
 -- SLA credit per invoice; any number of dispute credits, one per dispute; a reversal is
 -- negative.
-UPDATE credit_notes SET kind = 'sla' WHERE kind = 'sla_credit';
 ALTER TABLE credit_notes DROP CONSTRAINT credit_notes_kind_check;
+UPDATE credit_notes SET kind = 'sla' WHERE kind = 'sla_credit';
 ALTER TABLE credit_notes ADD CONSTRAINT credit_notes_kind_check
     CHECK (kind IN ('sla', 'dispute', 'reversal', 'cancellation'));
 ALTER TABLE credit_notes DROP CONSTRAINT credit_notes_amount_check;
@@ -69,7 +69,7 @@ CREATE UNIQUE INDEX credit_notes_one_reversal ON credit_notes (reverses_credit_n
 -- Waiting SLA claims keep their percentage; waiting cancellation claims are not owed any
 -- more (a cancellation is a request; a settled one is never invoiced, a refused one is
 -- charged in full), so they are removed here rather than left to wait for ever.
+ALTER TABLE pending_credits DROP CONSTRAINT pending_credits_kind_check;
 UPDATE pending_credits SET kind = 'sla' WHERE kind = 'sla_credit';
 DELETE FROM pending_credits WHERE kind = 'cancellation';
-ALTER TABLE pending_credits DROP CONSTRAINT pending_credits_kind_check;
 ALTER TABLE pending_credits ADD CONSTRAINT pending_credits_kind_check CHECK (kind = 'sla');
