@@ -7,7 +7,7 @@ currency) is rounded by `round_money` and by nothing else.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final
 
 # ISO 4217 currencies whose minor unit is not a hundredth; any other has two decimals.
@@ -29,6 +29,9 @@ _MINOR_UNITS: Final[dict[str, int]] = {
 # Amounts in events and tables keep at most two decimals: three-decimal currencies are
 # rounded to a hundredth (see `minor_unit`).
 _MAX_DECIMALS: Final = 2
+# Products are computed exactly, then rounded once: the default context keeps 28 digits and
+# would round (half-even) an amount of 18 digits times a rate of 20 before `round_money` does.
+_EXACT: Final = Context(prec=100)
 
 
 def minor_unit(currency: str) -> int:
@@ -43,15 +46,15 @@ def quantum(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str = "EUR") -> Decimal:
     """`amount` rounded half-up to the currency's minor unit (the one rounding rule)."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP, context=_EXACT)
 
 
 def percent_of(amount: Decimal, pct: Decimal, currency: str = "EUR") -> Decimal:
     """`pct` % of `amount`, rounded (a discount, a service credit)."""
-    return round_money(amount * pct / Decimal(100), currency)
+    return round_money(_EXACT.divide(_EXACT.multiply(amount, pct), Decimal(100)), currency)
 
 
 def translate(amount: Decimal, rate: Decimal, currency: str) -> Decimal:
     """`amount` of one currency in another at `rate` (1 of the first = rate of `currency`),
     rounded to `currency`'s minor unit."""
-    return round_money(amount * rate, currency)
+    return round_money(_EXACT.multiply(amount, rate), currency)
