@@ -386,24 +386,31 @@ async def test_rejected_component_blocks_the_chain_and_cancel_compensates_down_i
         assert closed.status_code == 409
         assert closed.json()["current_state"] == "cancelled"
 
+    def of_type(rs: list[Any], event_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            r.json["order_id"]: r.json
+            for r in of_tree(rs, root_id)
+            if r.json.get("event_type") == event_type
+        }
+
     records = await read_records(
         bootstrap,
         [topics.ORDERS, topics.FULFILMENT],
-        until=lambda rs: (
-            sum(r.json.get("event_type") == "OrderCancelled" for r in of_tree(rs, root_id)) >= 5
-        ),
+        until=lambda rs: len(of_type(rs, "WorkCancelled")) >= 5,
     )
+    # each request is settled by its supplier, whose WorkCancelled causes the requests down
+    # the chain: root request -> root settled -> frame request -> frame settled -> dropout...
     tree = of_tree(records, root_id)
-    cancelled = {
-        r.json["order_id"]: r.json for r in tree if r.json["event_type"] == "OrderCancelled"
-    }
-    frame_cancel = cancelled[frame]
-    assert set(cancelled) == {root_id, frame, drive, dropout, paint}
-    assert frame_cancel["causation_id"] == str(cancel.event_id)
-    assert cancelled[drive]["causation_id"] == str(cancel.event_id)
-    assert cancelled[dropout]["causation_id"] == frame_cancel["event_id"]
-    assert cancelled[paint]["causation_id"] == frame_cancel["event_id"]
+    cancelled = of_type(records, "OrderCancelled")
+    settled = of_type(records, "WorkCancelled")
+    assert set(cancelled) == set(settled) == {root_id, frame, drive, dropout, paint}
+    assert settled[root_id]["causation_id"] == str(cancel.event_id)
+    assert cancelled[frame]["causation_id"] == settled[root_id]["event_id"]
+    assert cancelled[drive]["causation_id"] == settled[root_id]["event_id"]
+    assert cancelled[dropout]["causation_id"] == settled[frame]["event_id"]
+    assert cancelled[paint]["causation_id"] == settled[frame]["event_id"]
     for order_id in (frame, drive, dropout, paint):
+        assert settled[order_id]["causation_id"] == cancelled[order_id]["event_id"]
         assert cancelled[order_id]["producer"] == "fulfilment"
         assert cancelled[order_id]["root_order_id"] == root_id
     assert cancelled[dropout]["requester"] == "FRAMES"
