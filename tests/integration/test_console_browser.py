@@ -1,6 +1,7 @@
 """The operator console in a real headless browser: Debian's chromium driven by selenium
 through Debian's chromedriver (`make chromium`; nothing is downloaded). The page is loaded
-before the orders exist and must show them by refreshing itself.
+before the orders exist and must show them by refreshing itself, and how fulfilment settled
+an order's cancellation.
 
 CONSOLE_SCREENSHOT=docs/console.png also writes the screenshot there (the README's)."""
 
@@ -136,6 +137,21 @@ def test_the_console_shows_an_order_placed_a_moment_ago(
 
     placed: list[str] = []
     with httpx.Client(base_url=services["order-intake"].url, timeout=30) as intake:
+        # cancelled as soon as placed: fulfilment settles it (work cancelled, or refused if
+        # the order shipped first); the console shows the settlement on the chain
+        response = intake.post(
+            "/v1/orders",
+            json=order_body(supplier="WHEELS", sku="WHEEL-28", quantity=1),
+            headers={**auth("ASSEMBLY"), "Idempotency-Key": f"console-{uuid.uuid4()}"},
+        )
+        assert response.status_code == 201, response.text
+        withdrawn = response.json()["order_id"]
+        cancel = intake.post(
+            f"/v1/orders/{withdrawn}/cancel",
+            json={"reason": "console test"},
+            headers=auth("ASSEMBLY"),
+        )
+        assert cancel.status_code in (200, 202), cancel.text
         for requester, body in (
             ("ASSEMBLY", order_body(supplier="WHEELS", sku="WHEEL-28", quantity=2)),
             ("RETAIL_OPS", order_body("RETAIL_OPS", "ASSEMBLY", "EBIKE-CITY", 1)),
@@ -171,6 +187,21 @@ def test_the_console_shows_an_order_placed_a_moment_ago(
     )
     assert count(browser, "#chain svg.bar rect") >= 8
     assert f"#order={ebike}" in browser.current_url
+    # the open disputes have their panel (none here)
+    assert "Open disputes" in text_of(browser, "#disputes")
+
+    # the cancelled order's chain notes how fulfilment settled the request
+    click(browser, f'#chains tr[data-order-id="{withdrawn}"]')
+    notes = wait_for(
+        browser,
+        lambda d: (
+            count(d, f'#chain [data-root-order-id="{withdrawn}"]')
+            and ("work cancelled" in (text := text_of(d, "#chain ul.notes")) or "refused" in text)
+            and text
+        ),
+        what="the cancellation settled on the chain",
+    )
+    assert "cancellation requested: console test" in notes
     # lag is measured from the broker for every group; dead-letter topics are counted
     health = wait_for(
         browser,
