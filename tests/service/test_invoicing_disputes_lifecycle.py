@@ -15,8 +15,7 @@ import asyncpg
 import pytest
 from invoicing import dispute_commands as disputes
 from invoicing.dispute_commands import Escalation
-from invoicing.evidence import recording
-from invoicing.handlers import apply_event
+from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
 from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     CreditNoteIssued,
@@ -24,17 +23,10 @@ from supplychain_contracts import (
     DisputeOpened,
     DisputeSettled,
     OrderAccepted,
-    OrderDelivered,
-    OrderLine,
-    OrderPlaced,
     OrderShipped,
     follow_up,
 )
-from supplychain_contracts.company import sample_company
-from support import reference_events
 
-APPLY = recording(apply_event)
-BIKES = (OrderLine(sku="BIKE-CITY", quantity=1, unit_price=Decimal("299.00")),)
 FIVE_DAYS = Escalation(5)
 WEDNESDAY = datetime(2026, 11, 4, 9, tzinfo=UTC)
 
@@ -42,45 +34,34 @@ WEDNESDAY = datetime(2026, 11, 4, 9, tzinfo=UTC)
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
     pool = await service_pool("invoicing")
-    await apply_events(pool, APPLY, *reference_events(sample_company()))
+    await learn_sample_company(pool)
     return pool
 
 
 async def invoiced(pool: asyncpg.Pool) -> uuid.UUID:
     """An order ASSEMBLY supplied to RETAIL_OPS, accepted, shipped, delivered: its invoice."""
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="ASSEMBLY",
-        requester="RETAIL_OPS",
-        lines=BIKES,
-    )
+    placed = bike_order()
     await apply_events(
         pool,
         APPLY,
         placed,
         follow_up(placed, OrderAccepted, producer="fulfilment"),
         follow_up(placed, OrderShipped, producer="fulfilment"),
-        follow_up(placed, OrderDelivered, producer="fulfilment", lines=BIKES),
+        delivered(placed),
     )
     async with pool.acquire() as conn:
         invoice_id: uuid.UUID = await conn.fetchval(
-            "SELECT invoice_id FROM invoices WHERE order_id = $1", order_id
+            "SELECT invoice_id FROM invoices WHERE order_id = $1", placed.order_id
         )
     return invoice_id
 
 
-async def run(pool: asyncpg.Pool, command: Any, **kw: Any) -> dict[str, Any]:
+async def run(pool: asyncpg.Pool, command: Any, **kw: Any) -> Any:
     async with pool.acquire() as conn:
-        result: dict[str, Any] = await command(conn, **kw)
-        return result
+        return await command(conn, **kw)
 
 
-async def open_(
-    pool: asyncpg.Pool, invoice_id: uuid.UUID, amount: str, **kw: Any
-) -> dict[str, Any]:
+async def open_(pool: asyncpg.Pool, invoice_id: uuid.UUID, amount: str, **kw: Any) -> Any:
     return await run(
         pool,
         disputes.open_dispute,

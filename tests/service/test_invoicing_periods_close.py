@@ -9,42 +9,27 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 from invoicing import closing, periods
-from invoicing.evidence import recording
-from invoicing.handlers import apply_event
+from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
 from service_support import ServicePool, apply_events, outbox_events
-from supplychain_contracts import InvoiceIssued, OrderDelivered, OrderLine, OrderPlaced, follow_up
-from supplychain_contracts.company import sample_company
-from support import reference_events
+from supplychain_contracts import InvoiceIssued, OrderDelivered
 
-APPLY = recording(apply_event)  # as main wires the subscriber
 MFG = "NC-MFG"  # ASSEMBLY's legal entity; RETAIL_OPS is in NC-RETAIL
-BIKES = (OrderLine(sku="BIKE-CITY", quantity=1, unit_price=Decimal("299.00")),)
 
 
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
     pool = await service_pool("invoicing")
-    await apply_events(pool, APPLY, *reference_events(sample_company()))
+    await learn_sample_company(pool)
     return pool
 
 
 def delivery(day: datetime) -> OrderDelivered:
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="ASSEMBLY",
-        requester="RETAIL_OPS",
-        lines=BIKES,
-    )
-    return follow_up(placed, OrderDelivered, producer="fulfilment", lines=BIKES, occurred_at=day)
+    return delivered(bike_order(), at=day)
 
 
 async def statement(pool: asyncpg.Pool, period: str) -> closing.ServedStatement:

@@ -46,6 +46,14 @@ async def _month(conn: asyncpg.Connection, legal_entity: str, period: str) -> di
     return next(m for m in months if m["period"] == period)
 
 
+async def _locked_status(conn: asyncpg.Connection, legal_entity: str, period: str) -> str:
+    """The month's status, with the entity's period lock held exclusively until commit."""
+    if not await periods_store.legal_entity_known(conn, legal_entity):
+        raise UnknownLegalEntity(legal_entity)
+    await periods_store.lock_for_close(conn, legal_entity)
+    return await periods_store.month_status(conn, legal_entity=legal_entity, period=period)
+
+
 async def close_month(
     conn: asyncpg.Connection,
     *,
@@ -59,13 +67,7 @@ async def close_month(
     closed month changes nothing (changed=False)."""
     now = now or utc_now()
     async with conn.transaction():
-        if not await periods_store.legal_entity_known(conn, legal_entity):
-            raise UnknownLegalEntity(legal_entity)
-        await periods_store.lock_for_close(conn, legal_entity)
-        if (
-            await periods_store.month_status(conn, legal_entity=legal_entity, period=period)
-            == CLOSED
-        ):
+        if await _locked_status(conn, legal_entity, period) == CLOSED:
             return MonthChange(await _month(conn, legal_entity, period), changed=False)
         departments = await statements_store.departments_of(
             conn, legal_entity=legal_entity, period=period
@@ -102,13 +104,7 @@ async def reopen_month(
     """Reopen a closed month: documents post into it again and its statements are live."""
     now = now or utc_now()
     async with conn.transaction():
-        if not await periods_store.legal_entity_known(conn, legal_entity):
-            raise UnknownLegalEntity(legal_entity)
-        await periods_store.lock_for_close(conn, legal_entity)
-        if (
-            await periods_store.month_status(conn, legal_entity=legal_entity, period=period)
-            != CLOSED
-        ):
+        if await _locked_status(conn, legal_entity, period) != CLOSED:
             raise NotClosed(legal_entity, period)
         dropped = await statements_store.drop_snapshots(
             conn, legal_entity=legal_entity, period=period

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import OrderParties
-from supplychain_kit.consumer import Dispatch
+from supplychain_kit.consumer import Batched, Dispatch
 from supplychain_kit.telemetry import current_trace_id
 
 from invoicing import disputes_store
@@ -22,8 +22,11 @@ class RecordingEvidence(Dispatch):
     the consumer keeps batching what the table batches."""
 
     def __init__(self, apply: Dispatch) -> None:
-        super().__init__(apply._resolved)
+        super().__init__({})
         self._apply = apply
+
+    def batched(self, event: Event) -> Batched | None:
+        return self._apply.batched(event)
 
     async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
         if isinstance(event, OrderParties):

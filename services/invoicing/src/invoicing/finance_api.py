@@ -17,6 +17,7 @@ from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, Principal
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.strict_body import refuse_unknown_fields
 
 from invoicing import closing, dispute_commands
 from invoicing.config import InvoicingSettings
@@ -33,7 +34,8 @@ MAX_OFFSET = 1_000_000_000
 
 
 class Body(BaseModel):
-    """Request bodies refuse keys they do not know (a misspelt key is never ignored)."""
+    """Request bodies refuse keys they do not know (a misspelt key is never ignored): 422
+    naming the key and the closest known one (refuse_unknown_fields on each route)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +93,7 @@ async def close_period(
     period: MonthPath,
     db: Db,
     caller: Finance,
+    _known: Annotated[None, refuse_unknown_fields(CloseIn)],
     body: CloseIn | None = None,
 ) -> PeriodChangedOut:
     """Close the month for the legal entity (finance): nothing posts into it any more (late
@@ -116,7 +119,12 @@ async def close_period(
     responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
 )
 async def reopen_period(
-    legal_entity: LegalEntityPath, period: MonthPath, body: ReopenIn, db: Db, caller: Finance
+    legal_entity: LegalEntityPath,
+    period: MonthPath,
+    body: ReopenIn,
+    db: Db,
+    caller: Finance,
+    _known: Annotated[None, refuse_unknown_fields(ReopenIn)],
 ) -> PeriodChangedOut:
     """Reopen a closed month (finance; `reason` required): audited with who, when and why;
     its statements are computed live again. 409 when the month is not closed."""
@@ -316,7 +324,12 @@ DISPUTE_ERRORS = (
     responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
 )
 async def open_dispute(
-    invoice_id: UUID, body: DisputeIn, db: Db, caller: Caller, settings: Settings
+    invoice_id: UUID,
+    body: DisputeIn,
+    db: Db,
+    caller: Caller,
+    settings: Settings,
+    _known: Annotated[None, refuse_unknown_fields(DisputeIn)],
 ) -> DisputeOut:
     """The requester disputes part of an invoice: `amount` at most what is outstanding (the
     total less credit notes and other pending disputes). 404 for a department not party, 403
@@ -342,7 +355,11 @@ async def open_dispute(
     responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
 )
 async def accept_dispute(
-    dispute_id: UUID, db: Db, caller: Caller, body: SettleIn | None = None
+    dispute_id: UUID,
+    db: Db,
+    caller: Caller,
+    _known: Annotated[None, refuse_unknown_fields(SettleIn)],
+    body: SettleIn | None = None,
 ) -> DisputeOut:
     """The supplier accepts: a credit note of kind `dispute` for the amount. 409 when the
     dispute is settled already."""
@@ -361,7 +378,13 @@ async def accept_dispute(
     response_model=DisputeOut,
     responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
 )
-async def reject_dispute(dispute_id: UUID, body: RejectIn, db: Db, caller: Caller) -> DisputeOut:
+async def reject_dispute(
+    dispute_id: UUID,
+    body: RejectIn,
+    db: Db,
+    caller: Caller,
+    _known: Annotated[None, refuse_unknown_fields(RejectIn)],
+) -> DisputeOut:
     """The supplier rejects (`reason` required): nothing is credited."""
     try:
         dispute = await dispute_commands.reject_dispute(
