@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from supplychain_contracts import (
+    CancellationRefused,
     Envelope,
     OrderCancelled,
     OrderDelivered,
@@ -17,6 +18,8 @@ from supplychain_contracts import (
     Priority,
     SlaBreached,
     Stage,
+    WorkCancelled,
+    follow_up,
     topic_for,
     topics,
     utc_now,
@@ -85,6 +88,7 @@ def breached(order: OrderPlaced, stage: Stage = Stage.FULFILMENT) -> SlaBreached
 
 
 def cancelled(order: OrderPlaced) -> OrderCancelled:
+    """The requester's cancellation request (order intake's event): it credits nothing."""
     return OrderCancelled(
         order_id=order.order_id,
         root_order_id=order.root_order_id,
@@ -93,6 +97,16 @@ def cancelled(order: OrderPlaced) -> OrderCancelled:
         requester=order.requester,
         reason="no longer needed",
     )
+
+
+def work_cancelled(order: OrderPlaced) -> WorkCancelled:
+    """The supplier's fulfilment settled the cancellation: the order is never charged."""
+    return follow_up(order, WorkCancelled, producer="fulfilment", reason="no longer needed")
+
+
+def cancellation_refused(order: OrderPlaced) -> CancellationRefused:
+    """The supplier's fulfilment refused the cancellation: the order is charged in full."""
+    return follow_up(order, CancellationRefused, producer="fulfilment", reason="already shipped")
 
 
 def duplicate(event: Envelope) -> Envelope:

@@ -1,5 +1,6 @@
 """Invoicing over the real broker and database: a production chain is charged exactly once,
-the ledger balances, SLA credits and cancellations become credit notes, statements add up."""
+the ledger balances, SLA credits become credit notes, a cancelled order is never charged (a
+refused cancellation is charged in full), statements add up."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import httpx
 import pytest
 from invoicing_support import breached as sla_breach
 from invoicing_support import (
-    cancelled,
+    cancellation_refused,
     delivered,
     duplicate,
     placed,
     publish,
     start_invoicing,
     wait_consumed,
+    work_cancelled,
 )
 from supplychain_contracts import (
     Envelope,
@@ -209,12 +211,13 @@ async def test_a_chain_is_invoiced_once_per_order_and_the_ledger_balances(
     assert issued(records, "CreditNoteIssued") == {}
 
 
-async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
+async def test_sla_credits_become_credit_notes_exactly_once_and_a_cancelled_order_is_never_charged(
     start_service, broker
 ) -> None:
     invoicing = await start_invoicing(start_service, broker.bootstrap_servers)
     bootstrap = broker.bootstrap_servers
     bike = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price="299.00"),)
+    frame = (OrderLine(sku="FRAME-CITY", quantity=1, unit_price="104.50"),)
     # two rush orders ASSEMBLY -> RETAIL_OPS: 10 % service credit under the rush policy, which
     # monitoring resolves and its SlaBreached carries (here the test plays monitoring)
     early, late = (
@@ -227,24 +230,24 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         )
         for _ in range(2)
     )
-    dropped = placed(
-        uuid.uuid4(),
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="104.50"),),
+    # two orders FRAMES -> ASSEMBLY whose cancellation was requested: fulfilment settled one
+    # (WorkCancelled: never invoiced, never credited) and refused the other (already shipped:
+    # delivered and charged in full, no credit)
+    dropped, kept = (
+        placed(uuid.uuid4(), supplier="FRAMES", requester="ASSEMBLY", lines=frame) for _ in range(2)
     )
-    events: list[Envelope] = [early, late]
-    await publish(bootstrap, early, late)
-
     async with httpx.AsyncClient(base_url=invoicing.url, timeout=30) as client:
-        await wait_consumed(client, 2, topic=topics.ORDERS)
         # the breach of `early` is known before its invoice; `late` breaches after it (twice,
-        # in two stages: still one credit); `dropped` is cancelled after it was invoiced and
-        # then breaches too, with nothing left to credit.
-        before = [breached(early, Stage.ACCEPTANCE, pct=RUSH)]
+        # in two stages the supplier owes: still one credit; and in the requester's stage)
+        before = [
+            breached(early, Stage.ACCEPTANCE, pct=RUSH),
+            work_cancelled(dropped),
+            cancellation_refused(kept),
+        ]
         await publish(bootstrap, *before)
-        await wait_consumed(client, 1, topic=topics.SLA)
-        deliveries = [delivered(early), delivered(late), delivered(dropped)]
+        await wait_consumed(client, len(before))
+        # a delivery of the cancelled order (a bug upstream) is not invoiced
+        deliveries = [delivered(early), delivered(late), delivered(kept), delivered(dropped)]
         await publish(bootstrap, *deliveries)
         await read_records(
             bootstrap, [topics.INVOICING], until=count_of("InvoiceIssued", 3), timeout=60
@@ -253,38 +256,36 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
             breached(late, Stage.FULFILMENT, pct=RUSH),
             breached(late, Stage.END_TO_END, pct=RUSH),
             breached(late, Stage.DELIVERY, pct=RUSH),  # owed by the requester: credits nothing
-            cancelled(dropped),
+            breached(dropped, Stage.FULFILMENT, pct=GENERAL),  # cancelled: nothing to credit
         ]
         await publish(bootstrap, *afterwards)
-        await wait_consumed(client, 2 + len(before) + len(deliveries) + len(afterwards))
-        late_breach_of_cancelled = [breached(dropped, Stage.END_TO_END, pct=GENERAL)]
-        await publish(bootstrap, *late_breach_of_cancelled)
-        events += [*before, *deliveries, *afterwards, *late_breach_of_cancelled]
+        events: list[Envelope] = [*before, *deliveries, *afterwards]
         await wait_consumed(client, len(events))
 
         records = await read_records(
-            bootstrap, [topics.INVOICING], until=count_of("CreditNoteIssued", 3), timeout=60
+            bootstrap, [topics.INVOICING], until=count_of("CreditNoteIssued", 2), timeout=60
         )
         notes = issued(records, "CreditNoteIssued")
         credited = {order: [Decimal(n["amount"]) for n in found] for order, found in notes.items()}
         assert credited == {
             str(early.order_id): [Decimal("59.80")],  # 10 % of 598.00
             str(late.order_id): [Decimal("59.80")],  # the same, though it arrived after
-            str(dropped.order_id): [Decimal("104.50")],  # the full amount
         }
-        assert notes[str(dropped.order_id)][0]["reason"].startswith("cancellation: ")
+        invoices = issued(records, "InvoiceIssued")
+        assert set(invoices) == {str(o.order_id) for o in (early, late, kept)}
+        assert Decimal(invoices[str(kept.order_id)][0]["total"]) == Decimal("104.50")
         assert notes[str(late.order_id)][0]["reason"] == (
-            "sla_credit: fulfilment stage breached its 600s target; 10% service credit"
+            "sla: fulfilment stage breached its 600s target; 10% service credit"
         )
+        assert notes[str(late.order_id)][0]["kind"] == "sla"
+        metrics = (await client.get("/metrics")).text
+        assert 'supplychain_invoicing_cancelled_deliveries_total{supplier="FRAMES"} 1.0' in metrics
         # the credit known in advance follows its invoice on the order's partition
         early_events = [
             r.headers["event_type"] for r in records if r.json["order_id"] == str(early.order_id)
         ]
         assert early_events == ["InvoiceIssued", "CreditNoteIssued"]
-        invoice_ids = {
-            order: found[0]["invoice_id"]
-            for order, found in issued(records, "InvoiceIssued").items()
-        }
+        invoice_ids = {order: found[0]["invoice_id"] for order, found in invoices.items()}
         assert notes[str(early.order_id)][0]["invoice_id"] == invoice_ids[str(early.order_id)]
 
         period = notes[str(late.order_id)][0]["period"]
@@ -292,7 +293,7 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         one = (await client.get(f"/v1/invoices/{invoice_ids[str(late.order_id)]}")).json()
         assert Decimal(one["total"]) == Decimal("598.00")  # never edited: credited beside it
         assert [(n["kind"], Decimal(n["amount"])) for n in one["credit_notes"]] == [
-            ("sla_credit", Decimal("59.80"))
+            ("sla", Decimal("59.80"))
         ]
         # the list shows each invoice with its lines and credit notes too, as the invoice does
         listed = (await client.get("/v1/invoices", params={"period": period})).json()
@@ -306,12 +307,14 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         assert [
             (e["creditor"], Decimal(e["amount"]), e["matched"]) for e in trial["eliminations"]
         ] == [("NC-MFG", Decimal("1076.40"), True)]
+        assert trial["group"]["eliminated"]["balance"] == "0.00"
         revenue = {
             a["cost_centre"]: Decimal(a["credit"]) - Decimal(a["debit"])
             for a in trial["accounts"]
             if a["account"] == "internal_revenue"
         }
-        assert revenue == {"CC-1600": Decimal("1076.40"), "CC-1300": Decimal("0.00")}
+        # FRAMES (CC-1300) earns the refused cancellation in full, nothing of the settled one
+        assert revenue == {"CC-1600": Decimal("1076.40"), "CC-1300": Decimal("104.50")}
 
         sent = await replay(bootstrap, events)
         await wait_consumed(client, len(events) + sent)
@@ -319,7 +322,7 @@ async def test_sla_credits_and_cancellations_become_credit_notes_exactly_once(
         assert (await client.get(f"/v1/ledger/trial-balance?period={period}")).json() == trial
         assert await statement_both_ways(client, "RETAIL_OPS", period) == retail
     records = await read_records(
-        bootstrap, [topics.INVOICING], until=count_of("CreditNoteIssued", 3), timeout=30
+        bootstrap, [topics.INVOICING], until=count_of("CreditNoteIssued", 2), timeout=30
     )
-    assert sorted(len(found) for found in issued(records, "CreditNoteIssued").values()) == [1] * 3
+    assert sorted(len(found) for found in issued(records, "CreditNoteIssued").values()) == [1] * 2
     assert sorted(len(found) for found in issued(records, "InvoiceIssued").values()) == [1] * 3
