@@ -36,7 +36,7 @@ def test_pending_disputes_are_the_open_and_escalated_ones() -> None:
 def test_a_dispute_claims_above_zero_and_at_most_what_is_outstanding(
     amount: str, refused: bool
 ) -> None:
-    assert (refusal(D(amount), outstanding=D("60.00")) is not None) is refused
+    assert (refusal(D(amount), outstanding=D("60.00"), currency="EUR") is not None) is refused
 
 
 FRIDAY_NOON = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -56,3 +56,9 @@ def test_a_dispute_opened_on_a_weekend_counts_from_monday() -> None:
     monday = datetime(2026, 12, 7, tzinfo=UTC)
     assert add_business_days(saturday, 1) == monday + timedelta(days=1)
     assert add_business_days(saturday, 0.5) == monday + timedelta(hours=12)
+
+
+def test_a_dispute_amount_is_in_the_currencys_smallest_unit() -> None:
+    assert refusal(D("10.005"), outstanding=D("60.00"), currency="EUR") is not None
+    assert refusal(D("10.50"), outstanding=D("600"), currency="JPY") is not None
+    assert refusal(D("10"), outstanding=D("600"), currency="JPY") is None

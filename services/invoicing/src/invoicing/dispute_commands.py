@@ -115,27 +115,21 @@ async def open_dispute(
             credited=await disputes_store.credited(conn, invoice_id),
             pending_disputes=await disputes_store.pending_amount(conn, invoice_id),
         )
-        refused = disputes.refusal(amount, outstanding=left)
+        refused = disputes.refusal(amount, outstanding=left, currency=invoice["currency"])
         if refused is not None:
             raise DisputeRefused(refused)
         timeline = await disputes_store.evidence(conn, invoice["order_id"])
         traced = next((e["trace_id"] for e in timeline if e["trace_id"]), None)
-        dispute = {
-            "dispute_id": uuid4(),
-            "invoice_id": invoice_id,
-            "order_id": invoice["order_id"],
-            "root_order_id": invoice["root_order_id"],
-            "supplier": invoice["supplier"],
-            "requester": invoice["requester"],
-            "currency": invoice["currency"],
-            "amount": amount,
-            "reason": reason,
-            "status": DisputeStatus.OPEN.value,
-            "opened_at": now,
-            "opened_by": caller,
-            "escalate_at": disputes.add_business_days(now, escalation.business_days),
-            "trace_id": traced or current_trace_id(),
-        }
+        dispute = disputes.opened_dispute(
+            invoice,
+            dispute_id=uuid4(),
+            amount=amount,
+            reason=reason,
+            by=caller,
+            at=now,
+            business_days=escalation.business_days,
+            trace_id=traced or current_trace_id(),
+        )
         opened = DisputeOpened(
             **_event_fields(dispute),
             occurred_at=now,

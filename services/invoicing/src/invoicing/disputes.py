@@ -9,11 +9,14 @@ disputes still open or escalated. A dispute open longer than the configured busi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 from supplychain_contracts import DisputeStatus
+from supplychain_contracts.money import quantum, round_money
 
 ZERO = Decimal("0.00")
 DAY = timedelta(days=1)
@@ -27,13 +30,45 @@ def outstanding(total: Decimal, *, credited: Decimal, pending_disputes: Decimal)
     return max(ZERO, total - credited - pending_disputes)
 
 
-def refusal(amount: Decimal, *, outstanding: Decimal) -> str | None:
+def refusal(amount: Decimal, *, outstanding: Decimal, currency: str) -> str | None:
     """Why `amount` cannot be disputed, None when it can."""
     if amount <= 0:
         return "a dispute claims an amount above 0"
+    if amount != round_money(amount, currency):
+        return f"{amount} is finer than {currency}'s smallest unit ({quantum(currency)})"
     if amount > outstanding:
         return f"{amount} exceeds what is outstanding on the invoice ({outstanding})"
     return None
+
+
+def opened_dispute(
+    invoice: Mapping[str, Any],
+    *,
+    dispute_id: UUID,
+    amount: Decimal,
+    reason: str,
+    by: str,
+    at: datetime,
+    business_days: float,
+    trace_id: str | None,
+) -> dict[str, Any]:
+    """A new dispute of the invoice's requester, due for escalation after `business_days`."""
+    return {
+        "dispute_id": dispute_id,
+        "invoice_id": invoice["invoice_id"],
+        "order_id": invoice["order_id"],
+        "root_order_id": invoice["root_order_id"],
+        "supplier": invoice["supplier"],
+        "requester": invoice["requester"],
+        "currency": invoice["currency"],
+        "amount": amount,
+        "reason": reason,
+        "status": DisputeStatus.OPEN.value,
+        "opened_at": at,
+        "opened_by": by,
+        "escalate_at": add_business_days(at, business_days),
+        "trace_id": trace_id,
+    }
 
 
 def may_settle(status: DisputeStatus) -> bool:

@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import DisputeStatus
+from supplychain_contracts.company import CODE_PATTERN
 from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, Principal
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_path
@@ -27,7 +28,16 @@ router = APIRouter(prefix="/v1")
 PROBLEM = PROBLEM_RESPONSE
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 MonthPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="month, YYYY-MM")]
-LegalEntityPath = Annotated[str, Path(min_length=1, max_length=64, description="legal entity")]
+LegalEntityPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=CODE_PATTERN,
+        description="the legal entity's code",
+        examples=["NC-MFG"],
+    ),
+]
 Settings = Annotated[InvoicingSettings, Depends(get_settings)]
 CSV = "text/csv"
 MAX_OFFSET = 1_000_000_000
@@ -141,7 +151,7 @@ async def reopen_period(
 async def list_periods(
     db: Db,
     caller: Finance,
-    legal_entity: Annotated[str | None, Query(max_length=64)] = None,
+    legal_entity: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
     status: Literal["open", "closed"] | None = None,
 ) -> list[PeriodOut]:
     """Every month finance closed (and maybe reopened), per legal entity, with its history. A
