@@ -18,8 +18,7 @@ import asyncpg
 import pytest
 from fulfilment import auto_receipt, commands, store
 from fulfilment.domain import Command, IllegalTransition, WorkStatus
-from fulfilment.handlers import apply_event
-from service_support import ServicePool, apply_events, outbox_events
+from service_support import ServicePool
 from supplychain_contracts import (
     CancellationRefused,
     OrderBlocked,
@@ -34,6 +33,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Company, FxRate, LegalEntity, SlaPolicy, sample_company
 from supplychain_contracts.reference import SlaPolicyDefined, fx_rate_defined
 from support import reference_events
+from test_fulfilment_commands import command, consume, published
 
 WHEELS = (OrderLine(sku="WHEEL-28", quantity=2, unit_price=Decimal("38.50")),)
 FRAMES_ORDER = (OrderLine(sku="FRAME-CITY", quantity=1, unit_price=Decimal("104.50")),)
@@ -82,22 +82,6 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
     return pool
 
 
-async def consume(pool: asyncpg.Pool, *events: Any) -> None:
-    await apply_events(pool, apply_event, *events)
-
-
-async def command(
-    pool: asyncpg.Pool, order_id: uuid.UUID, what: Command, department: str
-) -> commands.Outcome:
-    async with pool.acquire() as conn, conn.transaction():
-        return await commands.execute(conn, order_id=order_id, command=what, department=department)
-
-
-async def published(pool: asyncpg.Pool) -> list[Any]:
-    async with pool.acquire() as conn:
-        return await outbox_events(conn)
-
-
 async def view(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any]:
     async with pool.acquire() as conn:
         found = await store.work_item_view(conn, order_id)
@@ -105,21 +89,30 @@ async def view(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any]:
     return found
 
 
-async def wheels_order(
-    pool: asyncpg.Pool, up_to: Command | None = None, **fields: Any
+async def place(
+    pool: asyncpg.Pool, supplier: str, lines: tuple[OrderLine, ...], **fields: Any
 ) -> OrderPlaced:
-    """ASSEMBLY orders wheels of WHEELS; WHEELS works it up to `up_to` (None: received)."""
+    """ASSEMBLY's order of `lines` from `supplier`, as order intake announces it."""
     order_id = uuid.uuid4()
     placed = OrderPlaced(
         order_id=order_id,
         root_order_id=order_id,
         producer="order-intake",
-        supplier="WHEELS",
+        supplier=supplier,
         requester="ASSEMBLY",
-        lines=WHEELS,
+        lines=lines,
         **fields,
     )
     await consume(pool, placed)
+    return placed
+
+
+async def wheels_order(
+    pool: asyncpg.Pool, up_to: Command | None = None, **fields: Any
+) -> OrderPlaced:
+    """ASSEMBLY orders wheels of WHEELS; WHEELS works it up to `up_to` (None: received)."""
+    placed = await place(pool, "WHEELS", WHEELS, **fields)
+    order_id = placed.order_id
     steps = [Command.ACCEPT, Command.START, Command.SHIP]
     for step in steps[: steps.index(up_to) + 1] if up_to else []:
         await command(pool, order_id, step, "WHEELS")
@@ -194,15 +187,7 @@ async def test_a_request_for_an_unknown_order_is_refused(pool: asyncpg.Pool) -> 
 
 
 async def test_a_cancelled_sub_order_blocks_its_parent(pool: asyncpg.Pool) -> None:
-    parent = OrderPlaced(
-        order_id=(order_id := uuid.uuid4()),
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=FRAMES_ORDER,
-    )
-    await consume(pool, parent)
+    order_id = (await place(pool, "FRAMES", FRAMES_ORDER)).order_id
     accepted = await command(pool, order_id, Command.ACCEPT, "FRAMES")
     raised = [e for e in await published(pool) if isinstance(e, OrderPlaced)]
     await consume(pool, *raised)
@@ -328,16 +313,8 @@ async def test_no_auto_receipt_after_the_requesters_receipt(pool: asyncpg.Pool) 
 
 
 async def test_without_a_policy_the_window_is_five_working_days(pool: asyncpg.Pool) -> None:
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="LOGISTICS",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="PALLET-MOVE", quantity=1, unit_price=Decimal("18.00")),),
-    )
-    await consume(pool, placed)
+    pallet = (OrderLine(sku="PALLET-MOVE", quantity=1, unit_price=Decimal("18.00")),)
+    order_id = (await place(pool, "LOGISTICS", pallet)).order_id
     for step in (Command.ACCEPT, Command.START, Command.SHIP):
         await command(pool, order_id, step, "LOGISTICS")
     shown = await view(pool, order_id)
@@ -349,18 +326,7 @@ async def test_without_a_policy_the_window_is_five_working_days(pool: asyncpg.Po
 
 
 async def accept_frames(pool: asyncpg.Pool) -> tuple[uuid.UUID, commands.Outcome]:
-    order_id = uuid.uuid4()
-    await consume(
-        pool,
-        OrderPlaced(
-            order_id=order_id,
-            root_order_id=order_id,
-            producer="order-intake",
-            supplier="FRAMES",
-            requester="ASSEMBLY",
-            lines=FRAMES_ORDER,
-        ),
-    )
+    order_id = (await place(pool, "FRAMES", FRAMES_ORDER)).order_id
     return order_id, await command(pool, order_id, Command.ACCEPT, "FRAMES")
 
 

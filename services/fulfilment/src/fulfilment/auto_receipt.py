@@ -50,7 +50,7 @@ async def run_auto_receipt(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
     settings = runtime.settings
     bound = settings.auto_receipt_max_sleep_s
     while True:
-        work_signal.start_scanning()
+        work_signal.receipt_due.start_round()
         try:
             confirmed, next_due = await confirm_due(runtime.pool, limit=settings.auto_receipt_batch)
             if confirmed:
@@ -64,4 +64,4 @@ async def run_auto_receipt(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
         if pause is None:
             pause = sleep_seconds(next_due, utc_now(), bound_s=bound)
         if pause > 0:
-            await work_signal.wait_for_receipt_due(pause)
+            await work_signal.receipt_due.wait(pause)

@@ -156,7 +156,7 @@ async def _schedule_auto_receipt(
         named = await store.calendar(conn, policy.calendar_code)
     due = receipt_window.due_at(shipped_at, policy, named)
     await store.set_shipped(conn, item.order_id, shipped_at=shipped_at, auto_receipt_due_at=due)
-    work_signal.receipt_due_changed()
+    work_signal.receipt_due.changed()
 
 
 async def give_feedback(

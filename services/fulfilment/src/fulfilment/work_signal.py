@@ -9,37 +9,29 @@ import contextlib
 
 from supplychain_kit.effects import after_commit
 
-_changed = asyncio.Event()  # the autopilot's
-_receipt_due = asyncio.Event()  # the auto-receipt scan's
+
+class Signal:
+    def __init__(self) -> None:
+        self._set = asyncio.Event()
+
+    def changed(self) -> None:
+        """Call inside the transaction that made the change: signalled once it commits."""
+        after_commit(self._set.set)
+
+    def start_round(self) -> None:
+        """The job starts a round: changes from now on call for another one."""
+        self._set.clear()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until a change is signalled, or `timeout_s` has passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._set.wait(), timeout=timeout_s)
 
 
-def work_changed() -> None:
-    """Call inside the transaction that changed a work item: signalled once it commits."""
-    after_commit(_changed.set)
+work = Signal()  # the autopilot's: any work item changed state
+receipt_due = Signal()  # the auto-receipt scan's: an order shipped (a new due time)
 
-
-def start_looking() -> None:
-    """The autopilot starts a round: changes from now on call for another one."""
-    _changed.clear()
-
-
-async def wait_for_work(poll_interval_s: float) -> None:
-    """Until a change is signalled, or the poll interval has passed."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_changed.wait(), timeout=poll_interval_s)
-
-
-def receipt_due_changed() -> None:
-    """Call inside the transaction that shipped an order (a new auto-receipt due time)."""
-    after_commit(_receipt_due.set)
-
-
-def start_scanning() -> None:
-    """The auto-receipt scan starts a round: shipments from now on call for another one."""
-    _receipt_due.clear()
-
-
-async def wait_for_receipt_due(timeout_s: float) -> None:
-    """Until a shipment is signalled, or `timeout_s` (the next due time, bounded) passed."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(_receipt_due.wait(), timeout=timeout_s)
+# What the callers name (the autopilot's signal).
+work_changed = work.changed
+start_looking = work.start_round
+wait_for_work = work.wait

@@ -11,6 +11,11 @@ ALTER TABLE work_items ADD COLUMN fx_rate numeric(20, 10);
 -- the requester confirms first (the policy's window in business time after shipment).
 ALTER TABLE work_items ADD COLUMN shipped_at timestamptz;
 ALTER TABLE work_items ADD COLUMN auto_receipt_due_at timestamptz;
+-- Orders on their way at upgrade shipped when they last changed state; they get the default
+-- window of a round-the-clock calendar (5 days), as an order shipped under no policy does.
+UPDATE work_items SET shipped_at = status_changed_at,
+                      auto_receipt_due_at = status_changed_at + interval '5 days'
+WHERE status = 'shipped';
 CREATE INDEX work_items_auto_receipt ON work_items (auto_receipt_due_at)
     WHERE status = 'shipped' AND auto_receipt_due_at IS NOT NULL;
 
