@@ -206,7 +206,12 @@ async def test_a_sub_order_is_recorded_once_and_charged_to_the_department_that_r
         assert await conn.fetchval("SELECT count(*) FROM orders") == 2  # our own not twice
     assert await committed(pool, "ASSEMBLY") == Decimal("70.84")
 
-    # cancelled with its parent's work: released like any order
+    # not cancelled through intake: it is cancelled with its parent's work ...
+    async with pool.acquire() as conn:
+        with pytest.raises(OrderRefused) as refused:
+            await commands.cancel(conn, wheels.order_id, department="ASSEMBLY", reason="")
+    assert refused.value.status == 409
+    # ... and then released like any order
     await apply_events(pool, apply_event, follow_up(wheels, WorkCancelled, producer="fulfilment"))
     assert await committed(pool, "ASSEMBLY") == 0
 

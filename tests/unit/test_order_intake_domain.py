@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from order_intake.domain import (
     CANCELLABLE,
+    CancellationStatus,
     CatalogueEntry,
+    ChainTrade,
     DepartmentBudget,
     Employee,
     Limits,
@@ -21,11 +23,14 @@ from order_intake.domain import (
     OrderStatus,
     RequestedLine,
     SpendingCheck,
+    Translation,
     announced,
     approve,
+    budget_standing,
     budget_warnings,
     cancel,
     check_allowance,
+    check_chain_rates,
     check_department_spending,
     check_employee_purchase,
     check_employee_spending,
@@ -33,10 +38,14 @@ from order_intake.domain import (
     needs_approval,
     next_status,
     order_total,
+    overrun_message,
     place,
     price_lines,
     request_fingerprint,
+    status_from_history,
     statuses_after,
+    translate_total,
+    translated_event_total,
     visible_to,
     year_start,
 )
@@ -59,6 +68,7 @@ from supplychain_contracts import (
     WorkStarted,
     follow_up,
 )
+from supplychain_contracts.company import FxRate
 
 TODAY = date(2025, 6, 15)
 DEPARTMENTS = {"ASSEMBLY", "FRAMES", "METALWORKS", "EMPLOYEE_SHOP"}
@@ -145,6 +155,150 @@ def test_employee_price_is_quantized_to_cents() -> None:
     assert line.unit_price.as_tuple().exponent == -2
     (line,) = price(req, Decimal("0"))
     assert line.unit_price == Decimal("9.99")
+
+
+def test_employee_price_rounds_half_up_as_every_amount() -> None:
+    req = request(
+        supplier="EMPLOYEE_SHOP", employee_id="E-1", lines=(RequestedLine("SHOP-HELMET", 1),)
+    )
+    # 59.00 * 0.915 = 53.985: half-up gives 53.99 (half-even gave 53.98)
+    (line,) = price(req, Decimal("8.5"))
+    assert line.unit_price == Decimal("53.99")
+
+
+def test_a_jpy_supplier_prices_employees_in_whole_yen() -> None:
+    req = request(
+        supplier="EMPLOYEE_SHOP", employee_id="E-1", lines=(RequestedLine("SHOP-ODD", 1),)
+    )
+    (line,) = price_lines(
+        req,
+        catalogue=CATALOGUE,
+        departments=DEPARTMENTS,
+        limits=LIMITS,
+        today=TODAY,
+        employee_discount_pct=Decimal("33"),
+        currency="JPY",
+    )
+    assert line.unit_price == Decimal("7")  # 6.6933 yen
+
+
+# --- currencies ------------------------------------------------------------------------
+
+USD_EUR = FxRate(base="USD", quote="EUR", rate=Decimal("0.9150"), valid_from=date(2025, 1, 1))
+
+
+def test_a_total_is_translated_at_the_rate_of_its_day_or_refused_naming_the_pair() -> None:
+    # 115.50 USD * 0.915 = 105.6825 EUR
+    translated = translate_total(
+        Decimal("115.50"), currency="USD", requester_currency="EUR", rates=[USD_EUR], day=TODAY
+    )
+    assert translated == Translation("EUR", Decimal("0.9150"), Decimal("105.68"))
+    same = translate_total(
+        Decimal("1.00"), currency="EUR", requester_currency="EUR", rates=[], day=TODAY
+    )
+    assert same == Translation("EUR", None, Decimal("1.00"))
+    with pytest.raises(OrderRefused) as refused:
+        translate_total(
+            Decimal("1.00"),
+            currency="USD",
+            requester_currency="EUR",
+            rates=[USD_EUR],
+            day=date(2024, 12, 31),
+        )
+    assert (refused.value.status, refused.value.field) == (422, "supplier")
+    assert refused.value.message == "no exchange rate USD->EUR valid on 2024-12-31"
+    with pytest.raises(OrderRefused, match="too large to charge"):
+        translate_total(
+            Decimal("9999999999.00"),
+            currency="USD",
+            requester_currency="EUR",
+            rates=[USD_EUR.model_copy(update={"rate": Decimal("9999999")})],
+            day=TODAY,
+        )
+
+
+def test_a_chain_needs_a_rate_for_every_pair_it_trades() -> None:
+    trades = [ChainTrade("WHEEL-28", buyer_currency="EUR", seller_currency="USD")]
+    check_chain_rates(trades, [USD_EUR], TODAY)  # the inverse serves just as well
+    check_chain_rates(
+        [ChainTrade("X", buyer_currency="USD", seller_currency="EUR")], [USD_EUR], TODAY
+    )
+    with pytest.raises(OrderRefused) as refused:
+        check_chain_rates(trades, [], TODAY)
+    assert refused.value.field == "lines"
+    assert refused.value.message == "no exchange rate USD->EUR valid on 2025-06-15"
+
+
+def test_a_sub_order_charges_at_the_rate_it_carries() -> None:
+    event = OrderPlaced(
+        order_id=uuid4(),
+        root_order_id=uuid4(),
+        producer="fulfilment",
+        supplier="WHEELS",
+        requester="ASSEMBLY",
+        lines=(OrderLine(sku="WHEEL-28", quantity=3, unit_price=Decimal("38.50")),),
+        currency="USD",
+        requester_currency="EUR",
+        fx_rate=Decimal("0.9150"),
+    )
+    assert translated_event_total(event) == Translation("EUR", Decimal("0.9150"), Decimal("105.68"))
+    same = event.model_copy(update={"requester_currency": None, "fx_rate": None})
+    assert translated_event_total(same) == Translation("USD", None, Decimal("115.50"))
+
+
+def test_a_sub_order_recorded_late_starts_from_its_handoffs() -> None:
+    assert status_from_history([]) is OrderStatus.PLACED
+    assert status_from_history(["OrderAccepted", "WorkStarted"]) is OrderStatus.IN_PROGRESS
+    assert status_from_history(["OrderAccepted", "WorkCancelled"]) is OrderStatus.CANCELLED
+    assert status_from_history(["OrderShipped", "OrderAccepted"]) is OrderStatus.SHIPPED
+
+
+def test_the_budget_standing_counts_sub_orders_and_the_overrun() -> None:
+    budget = DepartmentBudget("FRAMES", Decimal("1000.00"), currency="USD")
+    within = budget_standing(budget, own_orders=Decimal("600.00"), sub_orders=Decimal("300.00"))
+    assert (within.committed, within.remaining, within.overrun, within.over_budget) == (
+        Decimal("900.00"),
+        Decimal("100.00"),
+        Decimal("0.00"),
+        False,
+    )
+    over = budget_standing(budget, own_orders=Decimal("600.00"), sub_orders=Decimal("450.00"))
+    assert (over.remaining, over.overrun, over.over_budget) == (
+        Decimal("0.00"),
+        Decimal("50.00"),
+        True,
+    )
+    message = overrun_message(budget, committed_this_month=Decimal("600.00"), total=Decimal("450"))
+    assert "over its monthly budget of 1000.00 USD" in message
+
+
+def test_a_pending_cancellation_is_not_asked_twice_and_a_sub_order_not_at_all() -> None:
+    pending = cancel(
+        order_id=uuid4(),
+        root_order_id=uuid4(),
+        status=OrderStatus.ACCEPTED,
+        cancellation=CancellationStatus.REQUESTED,
+        supplier="FRAMES",
+        requester="ASSEMBLY",
+        employee_id=None,
+        reason="",
+        causation_id=None,
+    )
+    assert pending is None
+    with pytest.raises(OrderRefused) as refused:
+        cancel(
+            order_id=uuid4(),
+            root_order_id=uuid4(),
+            status=OrderStatus.ACCEPTED,
+            cancellation=None,
+            supplier="WHEELS",
+            requester="ASSEMBLY",
+            employee_id=None,
+            reason="",
+            causation_id=None,
+            parent_order_id=uuid4(),
+        )
+    assert refused.value.status == 409
 
 
 def test_employee_of_the_shop_department_may_buy_from_it() -> None:

@@ -348,7 +348,7 @@ async def department_budget(
     period: Annotated[
         str | None,
         Query(
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$",
             description="the month, YYYY-MM (UTC); the current one by default",
             examples=["2026-12"],
         ),

@@ -268,6 +268,7 @@ async def cancel(
             reason=reason,
             # built from the stored order: caused by the last handoff this service saw
             causation_id=await store.last_event_id(conn, order_id),
+            parent_order_id=order["parent_order_id"],
         )
         if event is None:
             return Cancellation(order_id=order_id, requested=True, event=None)

@@ -41,7 +41,7 @@ from supplychain_contracts.reference import (
 )
 
 from order_intake.config import OrderIntakeSettings
-from order_intake.domain import PRODUCER
+from order_intake.domain import MONEY_LIMIT, PRODUCER
 
 FROM_COMPANY_FILE = "company-file"  # `changed_by` of what a company file defines
 Entity = TypeVar("Entity", LegalEntity, Department, CatalogueItem, Employee, FxRate)
@@ -194,7 +194,6 @@ def announcement(kind: Kind[Entity], standing: Standing[Entity]) -> ReferenceEve
 
 
 INT4_MAX = 2**31 - 1
-MONEY_LIMIT = Decimal(10) ** 16  # numeric(18, 2)
 CENT = Decimal("0.01")
 
 

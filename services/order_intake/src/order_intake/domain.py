@@ -32,6 +32,7 @@ from supplychain_contracts.fx import rate_on
 from supplychain_contracts.money import round_money, translate
 
 PRODUCER = "order-intake"
+MONEY_LIMIT = Decimal(10) ** 16  # what money columns hold: numeric(18, 2)
 
 
 class OrderStatus(StrEnum):
@@ -273,7 +274,14 @@ def translate_total(
     rate = rate_on(rates, currency, requester_currency, day)
     if rate is None:
         raise no_rate(currency, requester_currency, day, field="supplier")
-    return Translation(requester_currency, rate, translate(total, rate, requester_currency))
+    translated = translate(total, rate, requester_currency)
+    if translated >= MONEY_LIMIT:
+        raise OrderRefused(
+            f"this order ({total} {currency}) is {translated} {requester_currency} at {rate}: "
+            "too large to charge",
+            field="lines",
+        )
+    return Translation(requester_currency, rate, translated)
 
 
 def translated_event_total(event: OrderPlaced) -> Translation:
@@ -328,10 +336,20 @@ def cancel(
     employee_id: str | None,
     reason: str,
     causation_id: UUID | None,
+    parent_order_id: UUID | None = None,
 ) -> OrderCancelled | None:
     """Ask the supplier to cancel an announced order (OrderCancelled, a request); None when a
     request is already pending (asked again: nothing new to say). Refused (409) when the
-    order as this service saw it last is past cancelling; a refused request may be repeated."""
+    order as this service saw it last is past cancelling, or is a sub-order (fulfilment
+    raised it for a chain: it is cancelled with its parent's work); a refused request may be
+    repeated."""
+    if parent_order_id is not None:
+        raise OrderRefused(
+            f"a sub-order of order {parent_order_id}: it is cancelled with that order's work",
+            field="order_id",
+            status=409,
+            status_now=status,
+        )
     if cancellation is CancellationStatus.REQUESTED and status in CANCELLABLE:
         return None
     if status not in CANCELLABLE:
