@@ -20,13 +20,12 @@ async def statement_documents(
     rows = await conn.fetch(
         """SELECT 'invoice' AS document, invoice_id AS document_id, invoice_id, order_id,
                supplier, requester, employee_id, issued_at, currency, total AS amount,
-               '' AS reason, to_jsonb(i) ->> 'original_period' AS original_period
-           FROM invoices i WHERE period = $2 AND (supplier = $1 OR requester = $1)
+               '' AS reason, original_period
+           FROM invoices WHERE period = $2 AND (supplier = $1 OR requester = $1)
            UNION ALL
            SELECT 'credit_note', credit_note_id, invoice_id, order_id, supplier, requester,
-               employee_id, issued_at, currency, amount, reason,
-               to_jsonb(c) ->> 'original_period'
-           FROM credit_notes c WHERE period = $2 AND (supplier = $1 OR requester = $1)""",
+               employee_id, issued_at, currency, amount, reason, original_period
+           FROM credit_notes WHERE period = $2 AND (supplier = $1 OR requester = $1)""",
         department,
         period,
     )

@@ -20,7 +20,6 @@ from invoicing.domain import (
     Party,
 )
 from invoicing.ledger import AccountBalance, DatedAmounts, Posting
-from invoicing.statements import StatementDocument
 
 # --- reference data ------------------------------------------------------------------------
 
@@ -505,27 +504,3 @@ async def dated_amounts(conn: asyncpg.Connection, *, period: str | None) -> list
         period,
     )
     return [DatedAmounts(**dict(row)) for row in rows]
-
-
-# --- statements ----------------------------------------------------------------------------
-
-
-async def statement_documents(
-    conn: asyncpg.Connection, *, department: str, period: str
-) -> list[StatementDocument]:
-    rows = await conn.fetch(
-        """SELECT 'invoice' AS document, invoice_id AS document_id, invoice_id, order_id,
-               supplier, requester, employee_id, issued_at, currency, total AS amount,
-               '' AS reason
-           FROM invoices WHERE period = $2 AND (supplier = $1 OR requester = $1)
-           UNION ALL
-           SELECT 'credit_note', credit_note_id, invoice_id, order_id, supplier, requester,
-               employee_id, issued_at, currency, amount, reason
-           FROM credit_notes WHERE period = $2 AND (supplier = $1 OR requester = $1)""",
-        department,
-        period,
-    )
-    return [
-        StatementDocument(**{**dict(row), "document": DocumentKind(row["document"])})
-        for row in rows
-    ]
