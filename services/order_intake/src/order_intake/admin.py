@@ -69,11 +69,6 @@ EmployeeId = Annotated[
         examples=["E-1001"],
     ),
 ]
-# A body key the definition does not know is refused (422), named with the closest known key.
-KnownDepartmentKeys = Annotated[None, refuse_unknown_fields(Department)]
-KnownItemKeys = Annotated[None, refuse_unknown_fields(CatalogueItem)]
-KnownEmployeeKeys = Annotated[None, refuse_unknown_fields(Employee)]
-
 ADMIN_ONLY: Responses = {
     **UNAUTHORIZED,
     403: problem("a department key: admin routes need an admin key"),
@@ -152,6 +147,17 @@ class EmployeeHistory(EmployeeStanding):
     """An employee with their change history, oldest first."""
 
     history: list[EmployeeChange] = Field(description="every change, oldest first")
+
+
+# A body key the definition does not know is refused (422), named with the closest known key;
+# the read-only keys a GET answers are not (what a GET gave may be PUT back as it is).
+KnownDepartmentKeys = Annotated[
+    None, refuse_unknown_fields(Department, read_back=DepartmentHistory)
+]
+KnownItemKeys = Annotated[
+    None, refuse_unknown_fields(CatalogueItem, read_back=CatalogueItemHistory)
+]
+KnownEmployeeKeys = Annotated[None, refuse_unknown_fields(Employee, read_back=EmployeeHistory)]
 
 
 S = TypeVar("S", bound=Audited)

@@ -54,7 +54,12 @@ async def record_handoffs(conn: asyncpg.Connection, events: Sequence[Envelope]) 
     budget). A handoff of a sub-order whose OrderPlaced has not arrived yet (another topic)
     is kept on its timeline: the sub-order starts from it when it is recorded."""
     await store.add_timeline_entries(conn, events)
-    current = await store.lock_statuses(conn, {event.order_id for event in events})
+    order_ids = {event.order_id for event in events}
+    current = await store.lock_statuses(conn, order_ids)
+    if unrecorded := order_ids - current.keys():
+        # a sub-order recorded meanwhile (not committed when we looked) must not miss these
+        await store.lock_order_records(conn, unrecorded)
+        current |= await store.lock_statuses(conn, unrecorded)
     ours = [event for event in events if event.order_id in current]
     if not ours:
         return
@@ -77,6 +82,7 @@ async def record_sub_order(conn: asyncpg.Connection, event: OrderPlaced) -> None
     Our own OrderPlaced (root orders) is already recorded."""
     if event.producer == PRODUCER or event.parent_order_id is None:
         return
+    await store.lock_order_records(conn, [event.order_id])
     translation = translated_event_total(event)
     budget = await store.department_budget(conn, event.requester)
     committed = await store.lock_spending(

@@ -248,6 +248,17 @@ async def claim_idempotency_key(
     return bool(inserted)
 
 
+async def lock_order_records(conn: asyncpg.Connection, order_ids: Collection[UUID]) -> None:
+    """Serialise, to the commit, recording these orders (a sub-order's OrderPlaced) with
+    keeping handoffs that arrive for them before they are recorded (in id order: no deadlock
+    between two such transactions), so neither misses the other."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended('order_intake:order:' || id, 0))
+           FROM (SELECT id::text FROM unnest($1::uuid[]) AS id ORDER BY id) AS ordered""",
+        list(order_ids),
+    )
+
+
 async def record_sub_order(
     conn: asyncpg.Connection,
     *,
