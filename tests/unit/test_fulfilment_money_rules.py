@@ -175,6 +175,8 @@ def test_the_scan_sleeps_until_the_next_due_time_within_its_bound() -> None:
     assert sleep_seconds(now + timedelta(seconds=5), now, bound_s=60) == 5
     assert sleep_seconds(now + timedelta(hours=1), now, bound_s=60) == 60
     assert sleep_seconds(now - timedelta(seconds=5), now, bound_s=60) == 0
+    # a due time already passed (another replica holds it): no tight loop
+    assert sleep_seconds(now - timedelta(seconds=5), now, bound_s=60, floor_s=1) == 1
 
 
 # --- sub-orders in their suppliers' currencies ------------------------------------------------

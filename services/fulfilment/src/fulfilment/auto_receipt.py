@@ -24,6 +24,10 @@ from fulfilment.receipt_window import sleep_seconds
 
 log = logging.getLogger(__name__)
 
+# After a round that left due deliveries (held by another replica, or failing), look again
+# this much later at the soonest.
+RETRY_AFTER_S = 1.0
+
 
 async def confirm_due(
     pool: asyncpg.Pool, *, now: datetime | None = None, limit: int = 100
@@ -43,6 +47,8 @@ async def confirm_due(
                     confirmed += 1
                 except IllegalTransition:
                     continue  # the requester confirmed it meanwhile
+                except asyncpg.PostgresError as exc:  # one bad item must not stall the others
+                    log.warning("auto-receipt of %s failed: %r", order_id, exc)
         return confirmed, await store.next_auto_receipt_due(conn)
 
 
@@ -62,6 +68,8 @@ async def run_auto_receipt(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
             log.warning("auto-receipt scan failed: %r", exc)
             next_due, pause = None, None
         if pause is None:
-            pause = sleep_seconds(next_due, utc_now(), bound_s=bound)
+            pause = sleep_seconds(
+                next_due, utc_now(), bound_s=bound, floor_s=min(RETRY_AFTER_S, bound)
+            )
         if pause > 0:
             await work_signal.receipt_due.wait(pause)

@@ -24,8 +24,12 @@ def due_at(
         return business_deadline(shipped_at, seconds, BusinessCalendar())
 
 
-def sleep_seconds(next_due: datetime | None, now: datetime, *, bound_s: float) -> float:
-    """How long the scan may sleep: until the next due time, at most `bound_s`."""
+def sleep_seconds(
+    next_due: datetime | None, now: datetime, *, bound_s: float, floor_s: float = 0.0
+) -> float:
+    """How long the scan may sleep: until the next due time, at least `floor_s` (a due time
+    already passed belongs to a delivery another replica holds or that failed: no tight
+    loop on it), at most `bound_s`."""
     if next_due is None:
         return bound_s
-    return min(max((next_due - now).total_seconds(), 0.0), bound_s)
+    return min(max((next_due - now).total_seconds(), floor_s), bound_s)
