@@ -171,3 +171,21 @@ async def test_a_dispute_open_too_long_is_escalated_by_the_scan(pool: asyncpg.Po
         pool, disputes.accept_dispute, dispute_id=due["dispute_id"], caller="ASSEMBLY"
     )
     assert accepted["status"] == "accepted"
+
+
+async def test_two_scanners_escalate_each_dispute_once(pool: asyncpg.Pool) -> None:
+    invoice_id = await invoiced(pool)
+    for _ in range(6):
+        await open_(pool, invoice_id, "1.00", now=WEDNESDAY)  # due the Wednesday after
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def scan() -> int:
+        async with pool.acquire() as conn:
+            return await disputes.escalate_due(conn, now=later, limit=2)
+
+    escalated = 0
+    while batch := sum(await asyncio.gather(scan(), scan())):
+        escalated += batch
+    assert escalated == 6
+    assert len({e.dispute_id for e in await events(pool, DisputeEscalated)}) == 6
+    assert len(await events(pool, DisputeEscalated)) == 6

@@ -314,7 +314,7 @@ async def escalation_scan(pool: asyncpg.Pool, *, idle_s: float = 60.0) -> None:
                 while await escalate_due(conn) > 0:
                     pass
                 due = await disputes_store.next_due(conn)
-        except (OSError, asyncpg.PostgresError) as exc:  # the database away: try again later
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # database away
             log.warning("dispute escalation scan failed (%r); retrying", exc)
             due = None
         wait = idle_s if due is None else (due - utc_now()).total_seconds()
