@@ -180,7 +180,18 @@ def test_orders_place_show_list_cancel_approve(running: Running) -> None:
         "orders", "cancel", order["order_id"], "--reason", "plan changed", "--json",
         key=key("MARKETING"),
     )  # fmt: skip
-    assert cancelled.code == 0 and cancelled.json["status"] == "cancelled"
+    # a request (202): LOGISTICS' fulfilment settles it, the work never began: cancelled
+    assert cancelled.code == 0 and cancelled.json["status"] == "cancellation_requested"
+
+    def settled() -> Any:
+        found = running.http("order-intake", f"/v1/orders/{order['order_id']}", "MARKETING")
+        return found if found and found["status"] == "cancelled" else None
+
+    assert running.until(settled, what="the cancellation settled")["cancellation"]["status"] == (
+        "cancelled"
+    )
+    people = running.cli("orders", "show", order["order_id"], key=key("MARKETING"))
+    assert "cancelled: the supplier stopped the work" in people.stdout
     # above MARKETING's approval threshold (10 000): a second key approves it
     big = place(running, "MARKETING", "LOGISTICS", "PALLET-MOVE", 600)["order"]
     assert big["status"] == "pending_approval"
@@ -258,6 +269,24 @@ def test_work_commands_then_invoice_statement_trial_balance_scorecard(
     assert listed["total"] == "54.00"  # 3 x 18.00
     shown = running.cli("invoices", "show", listed["invoice_id"], "--json", key=key("LOGISTICS"))
     assert shown.code == 0 and shown.json["requester"] == "MARKETING"
+
+    # the requester disputes part of it, the supplier rejects the dispute; finance sees both
+    disputed = running.cli(
+        "disputes", "open", listed["invoice_id"], "--amount", "4.00", "--reason", "one pallet late",
+        "--json", key=key("MARKETING"),
+    )  # fmt: skip
+    assert disputed.code == 0, disputed.stderr
+    assert (disputed.json["status"], disputed.json["amount"]) == ("open", "4.00")
+    rejected = running.cli(
+        "disputes", "reject", disputed.json["dispute_id"], "--reason", "on time per the log",
+        key=key("LOGISTICS"),
+    )  # fmt: skip
+    assert rejected.code == 0 and "rejected" in rejected.stdout, rejected.stderr
+    seen = running.cli("disputes", "list", "--json", key="dev-finance-1")
+    assert disputed.json["dispute_id"] in [d["dispute_id"] for d in seen.json]
+    # closing a month takes a finance key (the CLI's one key setting: SUPPLYCHAIN_API_KEY)
+    not_finance = running.cli("periods", "close", "ACME", "2020-01", key=key("MARKETING"))
+    assert not_finance.code == 2 and "403" in not_finance.stderr
 
     period = datetime.now(UTC).strftime("%Y-%m")
     csv = tmp_path / "statement.csv"
