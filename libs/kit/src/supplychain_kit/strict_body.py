@@ -26,19 +26,32 @@ from supplychain_contracts.unknown_keys import unknown_keys
 from supplychain_kit.problems import Problem
 
 
-def refuse_unknown_fields(model: type[BaseModel]) -> Any:
+def refuse_unknown_fields(
+    model: type[BaseModel], *, read_back: type[BaseModel] | None = None
+) -> Any:
     """A dependency refusing a JSON body with keys `model` does not know; the answer names
-    the body's other problems too (the model's own errors), so one round trip shows them all."""
-    return Depends(_refusal(model))
+    the body's other problems too (the model's own errors), so one round trip shows them all.
+
+    `read_back`: what a GET of the same resource answers. Its own top-level keys (`active`,
+    `history`, ...) are read-only, and accepted (and ignored) so that what a GET gave can be
+    PUT back as it is."""
+    read_only = frozenset(read_back.model_fields) if read_back else frozenset()
+    return Depends(_refusal(model, read_only))
 
 
-def _refusal(model: type[BaseModel]) -> Callable[[Request], Awaitable[None]]:
+def _refusal(
+    model: type[BaseModel], read_only: frozenset[str]
+) -> Callable[[Request], Awaitable[None]]:
     async def refuse_unknown(request: Request) -> None:
         try:
             document = json.loads(await request.body())
         except ValueError:
             return  # not JSON: the input guards and the body's own validation answer it
-        unknown = unknown_keys(model, document)
+        unknown = [
+            found
+            for found in unknown_keys(model, document)
+            if len(found.location) > 1 or found.key not in read_only
+        ]
         if not unknown:
             return
         errors = [{"field": found.field, "message": found.message} for found in unknown]
