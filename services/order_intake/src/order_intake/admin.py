@@ -77,8 +77,9 @@ NOT_FOUND: Responses = {404: problem("no such entity")}
 INVALID_PATH: Responses = {422: problem("the path is malformed; `errors` names the field")}
 REFUSED: Responses = {
     422: problem(
-        "the definition is malformed, names another key than the path, refers to an entity "
-        "the company does not have (or no longer has), makes a bill of materials a cycle, or "
+        "the definition is malformed, has a key the definition does not know (named with the "
+        "closest known key), names another key than the path, refers to an entity the "
+        "company does not have (or no longer has), makes a bill of materials a cycle, or "
         "holds a value order intake cannot keep; `errors` names each field"
     )
 }
