@@ -9,11 +9,12 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
-from invoicing import closing, periods
+from invoicing import closing, dispute_commands, periods
 from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
 from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import InvoiceIssued, OrderDelivered
@@ -141,3 +142,47 @@ async def test_a_close_waits_for_a_posting_in_flight(pool: asyncpg.Pool) -> None
     async with pool.acquire() as conn, conn.transaction():
         after = await periods.posting_period(conn, legal_entity=MFG, period="2026-07")
     assert after == ("2026-08", "2026-07")
+
+
+async def test_the_requesters_closed_month_also_moves_an_intercompany_invoice(
+    pool: asyncpg.Pool,
+) -> None:
+    await close(pool, "2026-09", legal_entity="NC-RETAIL")  # RETAIL_OPS's entity only
+    late = delivery(datetime(2026, 9, 15, tzinfo=UTC))
+    await apply_events(pool, APPLY, late)
+    assert await invoice_of(pool, late.order_id) == {
+        "period": "2026-10",
+        "original_period": "2026-09",
+    }
+
+
+async def test_an_accepted_disputes_credit_note_skips_a_closed_month(pool: asyncpg.Pool) -> None:
+    order = delivery(datetime(2026, 10, 5, tzinfo=UTC))
+    await apply_events(pool, APPLY, order)
+    async with pool.acquire() as conn:
+        invoice_id = await conn.fetchval(
+            "SELECT invoice_id FROM invoices WHERE order_id = $1", order.order_id
+        )
+        opened = await dispute_commands.open_dispute(
+            conn,
+            invoice_id=invoice_id,
+            caller="RETAIL_OPS",
+            amount=Decimal("9.99"),
+            reason="a bent spoke",
+            escalation=dispute_commands.Escalation(5),
+        )
+    await close(pool, "2026-10")
+    before = await statement(pool, "2026-10")
+    async with pool.acquire() as conn:
+        await dispute_commands.accept_dispute(
+            conn,
+            dispute_id=opened["dispute_id"],
+            caller="ASSEMBLY",
+            now=datetime(2026, 10, 20, tzinfo=UTC),
+        )
+        note = await conn.fetchrow(
+            "SELECT kind, period, original_period FROM credit_notes WHERE invoice_id = $1",
+            invoice_id,
+        )
+    assert dict(note) == {"kind": "dispute", "period": "2026-11", "original_period": "2026-10"}
+    assert (await statement(pool, "2026-10")).json_body == before.json_body
