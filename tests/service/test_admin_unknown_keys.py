@@ -5,7 +5,7 @@ ASGI against the real PostgreSQL (no broker: the admin routes do not need one to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -16,12 +16,22 @@ from monitoring.main import create_app as monitoring_app
 from order_intake.config import OrderIntakeSettings
 from order_intake.main import create_app as intake_app
 from supplychain_contracts.company import sample_company
+from supplychain_kit.settings import ServiceSettings
 
 ADMIN = {"Authorization": "Bearer dev-admin-1"}
 NO_BROKER = "127.0.0.1:9"  # nothing listens there
 
 
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def _serving(
+    create_app: Callable[[Any], FastAPI], settings: type[ServiceSettings], database: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        settings(
+            database_url=database.new_database(),
+            kafka_bootstrap_servers=NO_BROKER,
+            environment="test",
+        )
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -32,23 +42,13 @@ async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def intake(database: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = OrderIntakeSettings(
-        database_url=database.new_database(),
-        kafka_bootstrap_servers=NO_BROKER,
-        environment="test",
-    )
-    async for client in _client(intake_app(settings)):
+    async for client in _serving(intake_app, OrderIntakeSettings, database):
         yield client
 
 
 @pytest.fixture
 async def monitoring(database: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = MonitoringSettings(
-        database_url=database.new_database(),
-        kafka_bootstrap_servers=NO_BROKER,
-        environment="test",
-    )
-    async for client in _client(monitoring_app(settings)):
+    async for client in _serving(monitoring_app, MonitoringSettings, database):
         yield client
 
 
