@@ -8,7 +8,12 @@ from invoicing.periods import first_open_month, next_month, posting_for
 
 @pytest.mark.parametrize(
     ("month", "after"),
-    [("2026-01", "2026-02"), ("2026-11", "2026-12"), ("2026-12", "2027-01"), ("0999-12", "1000-01")],
+    [
+        ("2026-01", "2026-02"),
+        ("2026-11", "2026-12"),
+        ("2026-12", "2027-01"),
+        ("0999-12", "1000-01"),
+    ],
 )
 def test_next_month_rolls_over_the_year(month: str, after: str) -> None:
     assert next_month(month) == after
