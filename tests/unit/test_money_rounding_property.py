@@ -27,6 +27,7 @@ from invoicing.domain import (
     invoice_for_delivery,
     sla_credit_amount,
 )
+from invoicing.ledger import DatedAmounts, group_view
 from order_intake.domain import (
     CatalogueEntry,
     Limits,
@@ -251,3 +252,38 @@ def test_a_service_credit_and_its_credit_note(
     assert note.amount == credit
     assert note.requester_amount is not None
     assert_rounded(note.requester_amount, exact(credit, rate), requester_currency)
+
+
+# --- the ledger in the group currency ----------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(
+    data=st.data(),
+    rate=st.decimals(min_value=Decimal("0.0000000001"), max_value=Decimal(1000), places=10),
+)
+def test_each_posting_translates_into_the_group_currency_rounded_once(
+    data: st.DataObject, rate: Decimal
+) -> None:
+    postings = data.draw(
+        st.lists(
+            st.tuples(
+                amounts("USD", max_value=Decimal("99999999.99")),
+                st.integers(min_value=1, max_value=50),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    lines = [
+        DatedAmounts("US-CO", "receivable", "EU-CO", "USD", DAY, debit, Decimal(0), count)
+        for debit, count in postings
+    ]
+    rates = [Rate(base="USD", quote="EUR", rate=rate, valid_from=DAY)]
+    view = group_view(lines, currency="EUR", rates=rates)
+    # a document's line is translated (and rounded) once; its `count` copies add up exactly
+    expected = sum(
+        (half_up(exact(debit, rate), "EUR") * count for debit, count in postings), Decimal(0)
+    )
+    assert view.entities["US-CO"].debit == expected
+    assert view.eliminated.credit == expected  # intercompany: eliminated in full
