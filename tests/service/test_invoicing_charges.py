@@ -224,7 +224,13 @@ async def test_the_trial_balance_keeps_currencies_apart_with_a_group_view_elimin
     assert group["untranslated"] == []
     # 598.00 USD at the rate valid today (0.90) = 538.20 EUR, on each of four lines
     us = next(e for e in group["entities"] if e["legal_entity"] == "NC-US")
-    assert us == {"legal_entity": "NC-US", "debit": "538.20", "credit": "538.20", "balance": "0.00"}
+    assert us == {
+        "legal_entity": "NC-US",
+        "entity_currency": "USD",
+        "debit": "538.20",
+        "credit": "538.20",
+        "balance": "0.00",
+    }
     pairs = {tuple(e["legal_entities"]): e for e in group["eliminations"]}
     assert pairs[("NC-MFG", "NC-US")]["debit"] == "1076.40"
     assert all(e["balance"] == "0.00" for e in group["eliminations"])

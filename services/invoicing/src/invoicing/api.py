@@ -196,6 +196,7 @@ class UntranslatedOut(BaseModel):
 
 class GroupEntityOut(TotalsOut):
     legal_entity: str
+    entity_currency: str | None  # the currency it keeps its books in (None: not known yet)
 
 
 class GroupViewOut(BaseModel):
@@ -286,13 +287,17 @@ def _sections(balance: ledger.TrialBalance) -> list[CurrencySectionOut]:
     ]
 
 
-def _group(view: ledger.GroupView) -> GroupViewOut:
+def _group(view: ledger.GroupView, entity_currencies: dict[str, str]) -> GroupViewOut:
     currency = view.currency
     return GroupViewOut(
         currency=currency,
         complete=view.complete,
         entities=[
-            GroupEntityOut(legal_entity=entity, **_totals(t, currency).model_dump())
+            GroupEntityOut(
+                legal_entity=entity,
+                entity_currency=entity_currencies.get(entity),
+                **_totals(t, currency).model_dump(),
+            )
             for entity, t in view.entities.items()
         ],
         eliminations=[
@@ -347,8 +352,8 @@ async def get_trial_balance(
       section per currency.
     - `group`: the ledger in the group currency (setting GROUP_CURRENCY, the company file's
       `currency`), each posting translated at the rate valid on its day (FxRateDefined;
-      inverse derived): {currency, complete, entities [{legal_entity, debit, credit,
-      balance}] (before eliminations), eliminations [{legal_entities [a, b], debit, credit,
+      inverse derived): {currency, complete, entities [{legal_entity, entity_currency,
+      debit, credit, balance}] (before eliminations), eliminations [{legal_entities [a, b], debit, credit,
       balance}] (one line per pair of legal entities trading with each other: it reverses
       their intercompany postings, and its balance is zero when both books agree),
       eliminated {debit, credit, balance} (the eliminations together: balance zero),
@@ -375,5 +380,5 @@ async def get_trial_balance(
         inter_entity=[_inter_entity(b) for b in balance.inter_entity],
         eliminations=[_elimination(e) for e in balance.eliminations],
         currencies=_sections(balance),
-        group=_group(view),
+        group=_group(view, await store.entity_currencies(db)),
     )
