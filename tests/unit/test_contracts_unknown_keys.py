@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts.company import (
     CatalogueItem,
     Company,
@@ -127,6 +127,16 @@ def test_dict_values_optional_fields_collections_of_unions_and_aliases() -> None
         "pair[0].amout": "unknown key (did you mean amount?)",
     }
     assert unknown_keys(Tree, {"aliased": 1}) == []  # the field's name is known too
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    leaf: Leaf | None = None
+
+
+def test_a_model_that_keeps_extra_keys_has_none_unknown_but_its_fields_are_walked() -> None:
+    found = unknown_keys(Open, {"anything": 1, "leaf": {"amont": 1}})
+    assert [str(u) for u in found] == ["leaf.amont: unknown key (did you mean amount?)"]
 
 
 def test_values_of_the_wrong_shape_are_left_to_validation() -> None:

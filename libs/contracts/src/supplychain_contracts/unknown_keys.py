@@ -118,8 +118,9 @@ def _walk(model: type[BaseModel], data: Any, location: Location) -> Iterator[Unk
         return
     names = _input_names(model)
     known = sorted(names)
+    keeps_any = model.model_config.get("extra") == "allow"  # no key is unknown to it
     for key, value in data.items():
-        if not isinstance(key, str):
+        if not isinstance(key, str) or (key not in names and keeps_any):
             continue
         if key not in names:
             yield UnknownKey((*location, key), closest(key, known))
