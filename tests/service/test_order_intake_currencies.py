@@ -251,3 +251,28 @@ async def test_a_sub_order_over_budget_is_flagged_counted_and_shown_never_refuse
         Decimal("0.00"),
         True,
     )
+
+
+# --- rates as reference data -----------------------------------------------------------
+
+
+async def test_the_company_files_rates_are_kept_and_published_like_the_other_kinds(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("order_intake")
+    async with pool.acquire() as conn:
+        await company_commands.load_company(conn, two_currency_company(USD_EUR))
+        [defined] = [e for e in await outbox_events(conn) if e.event_type == "FxRateDefined"]
+        assert (defined.entity_key, defined.fx_rate, defined.active) == (
+            "fx_rate:USD-EUR:2020-01-01",
+            USD_EUR,
+            True,
+        )
+        assert await store.fx_rates(conn) == [USD_EUR]
+
+        # republished at every start; a file that no longer has it deactivates it
+        await conn.execute("DELETE FROM outbox")
+        await company_commands.load_company(conn, two_currency_company())
+        [removed] = [e for e in await outbox_events(conn) if e.event_type == "FxRateDefined"]
+        assert (removed.fx_rate, removed.active) == (USD_EUR, False)
+        assert await store.fx_rates(conn) == []
