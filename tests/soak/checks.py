@@ -55,7 +55,25 @@ def credits_match_breaches(outboxes: Outboxes, invoices: dict[str, dict[str, Any
     invoice_of = {i["order_id"]: i for i in invoices.values()}
     breaches = outboxes.payloads.get("SlaBreached", [])
     owed_stage = [b for b in breaches if b["stage"] in {s.value for s in CREDITED_STAGES}]
-    granting = [b for b in owed_stage if Decimal(str(b.get("service_credit_pct") or 0)) > 0]
+    shipped_at = {
+        e["order_id"]: datetime.fromisoformat(e["shipped_at"])
+        for e in outboxes.payloads.get("OrderDelivered", [])
+        if e.get("shipped_at")
+    }
+
+    def supplier_owed(breach: dict[str, Any]) -> bool:
+        """An end-to-end breach is the supplier's only when it shipped after the deadline
+        (the time the requester held the goods is not the supplier's)."""
+        if breach["stage"] != "end_to_end":
+            return True
+        shipped = shipped_at.get(breach["order_id"])
+        return shipped is not None and shipped > datetime.fromisoformat(breach["deadline"])
+
+    granting = [
+        b
+        for b in owed_stage
+        if Decimal(str(b.get("service_credit_pct") or 0)) > 0 and supplier_owed(b)
+    ]
     owed = {
         b["order_id"]
         for b in granting
