@@ -146,28 +146,29 @@ def open_dispute(
     body = {"amount": amount_of(amount), "reason": reason}
     if not reason.strip():
         fail(Exit.USAGE, "--reason must say what is wrong with the charge")
+    path = f"/v1/invoices/{uuid_of(invoice_id, 'an invoice id')}/disputes"
+    _post(ctx, path, body, said="opened", as_json=as_json)
+
+
+def _post(
+    ctx: typer.Context, path: str, body: dict[str, str] | None, *, said: str, as_json: bool
+) -> None:
+    """Send the dispute's change and show the dispute as it stands after it."""
     with api_of(ctx, as_json=as_json) as api:
-        path = f"/v1/invoices/{uuid_of(invoice_id, 'an invoice id')}/disputes"
         dispute = api.post("invoicing", path, body).json()
     if as_json:
         emit_json(dispute)
         return
-    console.print(f"opened: [bold]{dispute['dispute_id']}[/] ({dispute['status']})")
+    console.print(f"{said}: [bold]{dispute['dispute_id']}[/] ({dispute['status']})")
     show_dispute(dispute)
 
 
 def _settle(
     ctx: typer.Context, dispute_id: str, action: str, reason: str | None, as_json: bool
 ) -> None:
+    path = f"/v1/disputes/{uuid_of(dispute_id, 'a dispute id')}/{action}"
     body = {"reason": reason} if reason is not None else None
-    with api_of(ctx, as_json=as_json) as api:
-        path = f"/v1/disputes/{uuid_of(dispute_id, 'a dispute id')}/{action}"
-        dispute = api.post("invoicing", path, body).json()
-    if as_json:
-        emit_json(dispute)
-        return
-    console.print(f"{dispute['status']}: [bold]{dispute['dispute_id']}[/]")
-    show_dispute(dispute)
+    _post(ctx, path, body, said=f"{action}ed", as_json=as_json)
 
 
 @app.command()
