@@ -44,6 +44,10 @@ async def test_rates_price_orders_across_currencies_and_chains_show_in_the_budge
     wheels = order_body(supplier="WHEELS", sku="WHEEL-28", quantity=2)
     today = datetime.now(UTC).date().isoformat()
     async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+        listed = (await client.get("/v1/departments", headers=auth("ASSEMBLY"))).json()
+        currencies = {d["code"]: d["currency"] for d in listed}
+        assert (currencies["WHEELS"], currencies["ASSEMBLY"]) == ("USD", "EUR")
+
         no_rate = await place(client, wheels)
         assert no_rate.status_code == 422 and refused_field(no_rate) == "supplier"
         assert no_rate.json()["detail"] == f"no exchange rate USD->EUR valid on {today}"

@@ -247,6 +247,11 @@ class DepartmentOut(BaseModel):
     code: str = Field(description="department code", examples=["ASSEMBLY"])
     name: str = Field(description="display name", examples=["Final assembly"])
     legal_entity: str = Field(description="the subsidiary it belongs to", examples=["NC-MFG"])
+    currency: str = Field(
+        default="EUR",
+        description="its legal entity's currency: it supplies, and budgets, in it",
+        examples=["EUR"],
+    )
     cost_centre: str = Field(description="cost centre charged for its orders", examples=["CC-1600"])
     monthly_budget: Money = Field(description="what its orders may add up to per month")
     approval_threshold: Money | None = Field(

@@ -30,9 +30,10 @@ from order_intake.domain import (
 async def list_departments(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """The departments of the company (active ones)."""
     rows = await conn.fetch(
-        """SELECT code, name, legal_entity, cost_centre, monthly_budget, approval_threshold,
-                  over_budget, employee_shop, employee_discount_pct
-           FROM departments WHERE active ORDER BY code"""
+        """SELECT d.code, d.name, d.legal_entity, le.currency, d.cost_centre, d.monthly_budget,
+                  d.approval_threshold, d.over_budget, d.employee_shop, d.employee_discount_pct
+           FROM departments d LEFT JOIN legal_entities le ON le.code = d.legal_entity
+           WHERE d.active ORDER BY d.code"""
     )
     return [dict(row) for row in rows]
 
