@@ -189,9 +189,7 @@ async def test_a_breach_known_before_the_invoice_is_credited_right_after_it(
     assert note.amount == Decimal("59.80")  # the breach's 10 % of 598.00
     assert note.causation_id == breach.event_id
     assert note.period == invoice.period
-    assert (
-        note.reason == "sla: fulfilment stage breached its 600s target; 10% service credit"
-    )
+    assert note.reason == "sla: fulfilment stage breached its 600s target; 10% service credit"
     assert await rows(pool, "SELECT 1 FROM pending_credits") == []
     [stored] = await rows(pool, "SELECT kind, amount FROM credit_notes")
     assert stored == {"kind": "sla", "amount": Decimal("59.80")}
