@@ -91,3 +91,23 @@ async def test_finance_closes_and_reopens_departments_cannot(
     ).status_code == 403
     (listed,) = (await client.get("/v1/disputes", headers=FINANCE)).json()
     assert listed["dispute_id"] == opened.json()["dispute_id"]
+
+
+async def test_finance_reads_every_invoice_and_the_trial_balance_a_department_its_own(
+    invoicing: tuple[httpx.AsyncClient, str],
+) -> None:
+    client, _ = invoicing
+    listed = await client.get("/v1/invoices", headers=FINANCE)
+    assert listed.status_code == 200 and len(listed.json()) == 1
+    (invoice,) = listed.json()
+    assert (invoice["supplier"], invoice["requester"]) == ("ASSEMBLY", "RETAIL_OPS")
+    read = await client.get(f"/v1/invoices/{invoice['invoice_id']}", headers=FINANCE)
+    assert read.status_code == 200 and read.json()["total"] == invoice["total"]
+    assert (await client.get("/v1/ledger/trial-balance", headers=FINANCE)).status_code == 200
+    # a department party to neither side sees none of it
+    frames = {"Authorization": "Bearer dev-frames-1"}
+    assert (await client.get("/v1/invoices", headers=frames)).json() == []
+    hidden = await client.get(f"/v1/invoices/{invoice['invoice_id']}", headers=frames)
+    assert hidden.status_code == 404
+    other = await client.get("/v1/invoices?department=ASSEMBLY", headers=frames)
+    assert other.status_code == 403

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from supplychain_contracts.money import round_money
-from supplychain_kit.auth import Caller, Principal
+from supplychain_kit.auth import DepartmentOrFinance, Principal
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -88,21 +88,25 @@ async def list_invoices(
     request: Request,
     response: Response,
     db: Db,
-    caller: Caller,
+    caller: DepartmentOrFinance,
     department: Annotated[
         str | None,
-        department_code_query("the caller's own department (the default)"),
+        department_code_query(
+            "the caller's own department (the default); finance: any, or all when omitted"
+        ),
     ] = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[InvoiceOut]:
-    """The caller's invoices (charged or charging), newest first, optionally for one period.
+    """The caller's invoices (charged or charging), newest first, optionally for one period;
+    a finance key reads every department's.
 
     `X-Total-Count` holds how many match; `Link: <...>; rel="next"` the next page, if any.
     """
-    department = department or caller.department
-    forbid_other_department(caller, department, field="department")
+    if caller.is_department:
+        department = department or caller.department
+        forbid_other_department(caller, department, field="department")
     rows, total = await store.list_invoices(
         db, department=department, period=period, limit=limit, offset=offset
     )
@@ -114,10 +118,15 @@ async def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut, responses={404: PROBLEM})
-async def get_invoice(invoice_id: UUID, db: Db, caller: Caller) -> InvoiceOut:
-    """One invoice with its lines and the credit notes issued against it."""
+async def get_invoice(invoice_id: UUID, db: Db, caller: DepartmentOrFinance) -> InvoiceOut:
+    """One invoice with its lines and the credit notes issued against it (its parties, or
+    finance)."""
     invoice = await store.get_invoice(db, invoice_id)
-    if invoice is None or caller.department not in (invoice["supplier"], invoice["requester"]):
+    party = not caller.is_department or caller.department in (
+        invoice["supplier"] if invoice else None,
+        invoice["requester"] if invoice else None,
+    )
+    if invoice is None or not party:
         # another department's invoice is indistinguishable from a missing one
         raise Problem(
             404,
@@ -330,7 +339,7 @@ def _group(view: ledger.GroupView, entity_currencies: dict[str, str]) -> GroupVi
 )
 async def get_trial_balance(
     db: Db,
-    caller: Caller,
+    caller: DepartmentOrFinance,
     settings: Settings,
     period: Annotated[
         str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM; omit for all periods")
