@@ -24,8 +24,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from monitoring.handlers import event_applier
-from monitoring.sinks import Silent
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Silent
 from monitoring_support import run_replay
 from supplychain_contracts import (
     OrderAccepted,

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from monitoring.clocks import fire_due_clocks
-from monitoring.commands import load_owned_reference
-from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.sinks import Emitting
+from monitoring.reference.commands import load_owned_reference
+from monitoring.reference.company import owned_reference
+from monitoring.timeline.clocks import fire_due_clocks
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting
 from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
@@ -41,6 +41,7 @@ class Counting(Emitting):
     set) holds the raising transaction open until the test opens it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.breaches: list[uuid.UUID] = []  # orders whose acceptance breached
         self.gate: asyncio.Event | None = None
         self.holding = asyncio.Event()

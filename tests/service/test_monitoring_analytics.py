@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from monitoring.analytics.time_split_metrics import observe_wait_and_work
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
 from monitoring.main import create_app
-from monitoring.sinks import Emitting, Silent
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting, Silent
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
@@ -74,7 +75,7 @@ async def monitoring(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
 async def apply_all(app: FastAPI, *events: Envelope, live: bool = True) -> None:
     """As the consumer applies (a replay, with `live` false), inside the chain's trace: one
     transaction per event, effects (the histograms) once it committed."""
-    apply = event_applier(Emitting() if live else Silent())
+    apply = event_applier(Emitting(observe=observe_wait_and_work) if live else Silent())
     context = SpanContext(TRACE_ID, 0x00F067AA0BA902B7, is_remote=True, trace_flags=TraceFlags(1))
     with trace.use_span(NonRecordingSpan(context)):
         await apply_events(app.state.runtime.pool, apply, *events)

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from monitoring.clocks import fire_due_clocks
-from monitoring.commands import load_owned_reference
-from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.sinks import Emitting
-from monitoring.sla import StageRow
+from monitoring.reference.commands import load_owned_reference
+from monitoring.reference.company import owned_reference
+from monitoring.sla.rules import StageRow
+from monitoring.timeline.clocks import fire_due_clocks
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting
 from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import OrderLine, OrderPlaced, SlaBreached, SlaWarning
 from supplychain_contracts.events import SlaClockEvent

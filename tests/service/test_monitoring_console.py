@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
 from monitoring.main import create_app
-from monitoring.sinks import Emitting
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting
 from service_support import apply_events
 from supplychain_contracts import (
     CancellationRefused,

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from monitoring import store
-from monitoring.alarms import alarm_event_id
-from monitoring.clocks import fire_due_clocks
-from monitoring.commands import load_owned_reference
-from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.sinks import AlarmSink, Emitting, Silent
-from monitoring.sla import Alarm
+from monitoring.reference.commands import load_owned_reference
+from monitoring.reference.company import owned_reference
+from monitoring.sla.alarms import alarm_event_id
+from monitoring.sla.rules import Alarm
+from monitoring.timeline import store
+from monitoring.timeline.clocks import fire_due_clocks
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import AlarmSink, Emitting, Silent
 from prometheus_client import REGISTRY
 from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (

@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from monitoring import store
-from monitoring.clocks import fire_due_clocks
-from monitoring.commands import load_owned_reference
-from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.replay import compare
-from monitoring.sinks import Emitting, Silent
+from monitoring.reference.commands import load_owned_reference
+from monitoring.reference.company import owned_reference
+from monitoring.replay.repair import compare
+from monitoring.timeline import store
+from monitoring.timeline.clocks import fire_due_clocks
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting, Silent
 from prometheus_client import REGISTRY
 from service_support import apply_events, outbox_events
 from supplychain_contracts import (

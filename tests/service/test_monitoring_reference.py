@@ -12,17 +12,17 @@ from typing import Any
 
 import asyncpg
 import pytest
-from monitoring import store
-from monitoring.commands import (
+from monitoring.reference import store
+from monitoring.reference.commands import (
     InvalidDefinition,
     define_calendar,
     define_policy,
     load_owned_reference,
 )
-from monitoring.company import OwnedReference
-from monitoring.handlers import event_applier
-from monitoring.sinks import Emitting
-from monitoring.versions import SINCE_EVER, Version, latest
+from monitoring.reference.company import OwnedReference
+from monitoring.reference.versions import SINCE_EVER, Version, latest
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, Stage, follow_up
 from supplychain_contracts.company import NamedCalendar, SlaPolicy

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from monitoring import store
-from monitoring.commands import define_policy, load_owned_reference
-from monitoring.company import owned_reference
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.replay import compare
-from monitoring.sinks import Silent
+from monitoring.reference.commands import define_policy, load_owned_reference
+from monitoring.reference.company import owned_reference
+from monitoring.replay.repair import compare
+from monitoring.timeline import store
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Silent
 from service_support import apply_events
 from supplychain_contracts import (
     InvoiceIssued,

@@ -36,6 +36,7 @@ from supplychain_contracts import (
     Priority,
     RequestedComponent,
     SlaBreached,
+    SlaBreachRetracted,
     SlaPaused,
     SlaResumed,
     SlaWarning,
@@ -214,6 +215,17 @@ def sample_events() -> list[Event]:
             paused_seconds=3600.0,
             deadline=WHEN + timedelta(hours=2),
         ),
+        SlaBreachRetracted(
+            **_parties(),
+            stage=Stage.ACCEPTANCE,
+            started_at=WHEN,
+            deadline=WHEN + timedelta(seconds=30),
+            target_seconds=30.0,
+            breach_event_id=uuid4(),
+            ended_at=WHEN + timedelta(seconds=12),
+            ending_event_id=uuid4(),
+            ending_event_type="OrderAccepted",
+        ),
         WorkCancelled(**_parties(), reason="not needed any more"),
         CancellationRefused(**_parties(), reason="already shipped"),
         *reference_samples(),
@@ -283,7 +295,7 @@ SAMPLES = sample_events() + operations_samples()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 33
+    assert len(all_event_models()) == 34
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -567,7 +579,7 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 33
+    assert len(TOPIC_BY_EVENT_TYPE) == 34
 
 
 def test_a_redrive_is_keyed_by_the_dead_letter_record_it_republished() -> None:

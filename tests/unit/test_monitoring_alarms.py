@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from monitoring.alarms import (
+from monitoring.sla.alarms import (
     ALARM_NAMESPACE,
     ALARM_OF_EVENT,
     EVENT_OF_ALARM,
@@ -17,7 +17,7 @@ from monitoring.alarms import (
     alarm_event,
     alarm_events,
 )
-from monitoring.sla import Alarm, StageRow
+from monitoring.sla.rules import Alarm, StageRow
 from supplychain_contracts import SlaBreached, SlaWarning, Stage
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

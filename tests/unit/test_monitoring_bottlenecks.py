@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from monitoring.bottlenecks import rank
-from monitoring.time_split import Category, OrderFacts, RecordedEvent, chain_segments
+from monitoring.analytics.bottlenecks import rank
+from monitoring.analytics.time_split import Category, OrderFacts, RecordedEvent, chain_segments
 
 MONTH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 H, M = 3600.0, 60.0

@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from monitoring.calendars import (
+from monitoring.reference.calendars import (
     FieldProblem,
     calendar_problems,
     is_working_day,
     public_holidays,
 )
-from monitoring.sla import business_deadline, calendar_for
-from monitoring.versions import SINCE_EVER, Version
+from monitoring.reference.versions import SINCE_EVER, Version
+from monitoring.sla.rules import business_deadline, calendar_for
 from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from monitoring.console import short_duration
-from monitoring.console_model import (
+from monitoring.console.api import short_duration
+from monitoring.console.model import (
     chain_state,
     open_dispute,
     seconds_to_breach,

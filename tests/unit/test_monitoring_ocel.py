@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from monitoring import ocel, ocel_export
-from monitoring.ocel import RecordedEvent, Relationship
+from monitoring.ocel import export as ocel_export
+from monitoring.ocel import log as ocel
+from monitoring.ocel.log import RecordedEvent, Relationship
 from oceldb.io import convert_json, convert_sqlite
 from supplychain_contracts.events import OrderParties
 from supplychain_contracts.registry import all_event_models, event_type_of

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from monitoring.alarms import pause_events
 from monitoring.domain import Edge
-from monitoring.pauses import (
+from monitoring.sla.alarms import pause_events
+from monitoring.sla.pauses import (
     Pause,
     PauseEdge,
     edge_of,
@@ -23,7 +23,7 @@ from monitoring.pauses import (
     reasons_pausing,
     stage_pauses,
 )
-from monitoring.sla import StageRow, business_deadline, business_seconds
+from monitoring.sla.rules import StageRow, business_deadline, business_seconds
 from supplychain_contracts import (
     ComponentsReceived,
     HelpAnswered,

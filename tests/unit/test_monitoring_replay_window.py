@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from fulfilment.domain import Command, WorkItem, WorkStatus, decide
 from monitoring.domain import carried_priority
-from monitoring.replay_window import (
+from monitoring.replay.window import (
     MissingEvents,
     TopicWindow,
     explained,

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from monitoring.replay import compare
-from monitoring.scorecards import period_bounds
-from monitoring.sla import (
+from monitoring.analytics.scorecards import period_bounds
+from monitoring.reference.versions import SINCE_EVER, Version
+from monitoring.replay.repair import compare
+from monitoring.sla.rules import (
     Alarm,
     Status,
     business_deadline,
@@ -23,7 +24,6 @@ from monitoring.sla import (
     policy_for,
     stage_status,
 )
-from monitoring.versions import SINCE_EVER, Version
 from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy, sample_company
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from monitoring.sla import target_problems
+from monitoring.sla.rules import target_problems
 from supplychain_contracts.company import SlaPolicy
 
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitoring.time_split import (
+from monitoring.analytics.time_split import (
     ALWAYS,
     Category,
     OrderFacts,

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitoring.company import (
+from monitoring.config import MonitoringSettings
+from monitoring.reference.company import (
     calendar_defined,
     canonical_policy,
     owned_problems,
     owned_reference,
     policy_defined,
 )
-from monitoring.config import MonitoringSettings
-from monitoring.versions import (
+from monitoring.reference.versions import (
     SINCE_EVER,
     Version,
     change_of,

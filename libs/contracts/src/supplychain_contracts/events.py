@@ -375,6 +375,20 @@ class SlaWarning(SlaClockEvent):
     event_type: Literal["SlaWarning"] = "SlaWarning"
 
 
+class SlaBreachRetracted(SlaClockEvent):
+    """A breach raised earlier was wrong: an event read after it shows the stage ended on time
+    (its `occurred_at` at or before the deadline; e.g. its producer's relay was down). Invoicing
+    reverses the service credit the breach granted."""
+
+    event_type: Literal["SlaBreachRetracted"] = "SlaBreachRetracted"
+    breach_event_id: UUID = Field(description="the SlaBreached this retracts")
+    ended_at: UtcDatetime = Field(
+        description="when the stage really ended (the ending event's time)"
+    )
+    ending_event_id: UUID | None = Field(default=None, description="the event that ended it")
+    ending_event_type: str | None = Field(default=None, description="its type")
+
+
 class SlaBreached(SlaClockEvent):
     event_type: Literal["SlaBreached"] = "SlaBreached"
     service_credit_pct: Decimal | None = Field(

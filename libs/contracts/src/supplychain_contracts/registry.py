@@ -39,6 +39,7 @@ from supplychain_contracts.events import (
     OrderRejected,
     OrderShipped,
     SlaBreached,
+    SlaBreachRetracted,
     SlaPaused,
     SlaResumed,
     SlaWarning,
@@ -82,7 +83,7 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             DisputeSettled,
             DisputeEscalated,
         ),
-        topics.SLA: (SlaWarning, SlaBreached, SlaPaused, SlaResumed),
+        topics.SLA: (SlaWarning, SlaBreached, SlaPaused, SlaResumed, SlaBreachRetracted),
         topics.REFERENCE: (
             LegalEntityDefined,
             DepartmentDefined,

@@ -18,8 +18,14 @@ from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 
-from monitoring import analytics_api, pauses, scorecards, sla, store
-from monitoring.versions import Version, in_force
+from monitoring.analytics import api as analytics_api
+from monitoring.analytics import scorecards
+from monitoring.reference import store as reference_store
+from monitoring.reference.versions import Version, in_force
+from monitoring.sla import pauses
+from monitoring.sla import rules as sla
+from monitoring.sla import store as clock_store
+from monitoring.timeline import store as timeline_store
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 PROBLEM = PROBLEM_RESPONSE
@@ -77,12 +83,12 @@ class Policy(BaseModel):
 @router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
 async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff]:
     """Every stage of the order and its sub-orders: durations, targets, SLA status, trace ids."""
-    if not await store.order_exists(db, order_id):
+    if not await timeline_store.order_exists(db, order_id):
         raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
     now = datetime.now(UTC)
     splits = await analytics_api.handoff_splits(db, order_id, now=now)
-    rows = await store.handoffs(db, order_id)
-    edges = await store.pause_edges(db, list({row["order_id"] for row in rows}))
+    rows = await timeline_store.handoffs(db, order_id)
+    edges = await clock_store.pause_edges(db, list({row["order_id"] for row in rows}))
     return [
         Handoff.model_validate(
             {
@@ -131,10 +137,10 @@ async def sla_policies(
     """The SLA policies in force: version, targets per stage, warning threshold, business
     calendar."""
     now = datetime.now(UTC)
-    named = await store.calendar_versions(db)
+    named = await reference_store.calendar_versions(db)
     return [
         _policy(version, sla.calendar_for(version.content, named, now))
-        for version in in_force(await store.policy_versions(db, supplier=supplier), now)
+        for version in in_force(await reference_store.policy_versions(db, supplier=supplier), now)
         if supplier is None or version.content.supplier == supplier
     ]
 

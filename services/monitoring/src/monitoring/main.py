@@ -12,12 +12,17 @@ from supplychain_contracts import topics
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import admin, analytics_api, api, commands, console, exports_api
-from monitoring.clocks import run_sla_clocks
-from monitoring.company import OwnedReference, owned_reference
+from monitoring import api
+from monitoring.analytics import api as analytics_api
+from monitoring.analytics.time_split_metrics import observe_wait_and_work
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.sinks import Emitting
+from monitoring.console import api as console
+from monitoring.ocel import api as exports_api
+from monitoring.reference import admin, commands
+from monitoring.reference.company import OwnedReference, owned_reference
+from monitoring.timeline.clocks import run_sla_clocks
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Emitting
 
 SCHEMA = "monitoring"
 log = logging.getLogger(__name__)
@@ -53,7 +58,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         migrations_package="monitoring",
         consumes=topics.ALL_TOPICS,
         produces=(topics.SLA, topics.REFERENCE),
-        apply=event_applier(Emitting()),
+        apply=event_applier(Emitting(observe=observe_wait_and_work)),
         seed=reference_seeder(owned),
         jobs=(run_sla_clocks,),
     )

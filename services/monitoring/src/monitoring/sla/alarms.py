@@ -15,9 +15,9 @@ from typing import Any
 from supplychain_contracts import SlaBreached, SlaWarning, Stage
 from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused, SlaResumed
 
-from monitoring import sla
-from monitoring.pauses import Pause
-from monitoring.sla import Alarm, StageRow
+from monitoring.sla import rules
+from monitoring.sla.pauses import Pause
+from monitoring.sla.rules import Alarm, StageRow
 
 PRODUCER = "monitoring"
 # Alarm event ids derive from (order, stage, alarm): even a second writer could not make a
@@ -100,7 +100,7 @@ def pause_events(stage: StageRow, pauses: Sequence[Pause]) -> list[SlaClockPause
         if pause.resumed_at is None:
             continue
         paused_seconds = (
-            sla.business_seconds(pause.paused_at, pause.resumed_at, stage.calendar)
+            rules.business_seconds(pause.paused_at, pause.resumed_at, stage.calendar)
             if stage.calendar is not None
             else 0.0
         )

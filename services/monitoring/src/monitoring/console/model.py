@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from monitoring import sla
+from monitoring.sla import rules as sla
 
 # The state a chain's root order is in, from the events seen of it: the first that applies.
 # A cancellation is settled by fulfilment: WorkCancelled (the work stopped) cancels the order;

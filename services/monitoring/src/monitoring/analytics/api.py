@@ -17,8 +17,8 @@ from supplychain_kit.auth import Caller
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE
 
-from monitoring import analytics_store, bottlenecks, time_split
-from monitoring.scorecards import SplitSeconds, period_bounds
+from monitoring.analytics import bottlenecks, store, time_split
+from monitoring.analytics.scorecards import SplitSeconds, period_bounds
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 PERIOD = Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="month, YYYY-MM (UTC)")
@@ -52,8 +52,8 @@ async def handoff_splits(
 ) -> dict[tuple[UUID, str], TimeSplit]:
     """The split of every stage of the order and its sub-orders, by (order id, stage); each
     end_to_end rolled up over its own sub-chain."""
-    orders = await analytics_store.chain_facts(conn, order_id)
-    calendar_of = await analytics_store.calendars(conn)
+    orders = await store.chain_facts(conn, order_id)
+    calendar_of = await store.calendars(conn)
     return {
         (order, stage.value): TimeSplit.of(split)
         for order in orders
@@ -120,7 +120,7 @@ def _bottleneck(item: bottlenecks.Bottleneck, total: float) -> dict[str, Any]:
 
 async def rank_bottlenecks(conn: asyncpg.Connection, *, period: str, now: datetime) -> Bottlenecks:
     start, end = period_bounds(period)
-    orders = await analytics_store.chains_delivered(conn, start=start, end=end, roots_only=True)
+    orders = await store.chains_delivered(conn, start=start, end=end, roots_only=True)
     roots = [
         o.order_id
         for o in orders.values()

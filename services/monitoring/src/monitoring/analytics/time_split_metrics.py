@@ -13,8 +13,8 @@ from supplychain_kit import metrics
 from supplychain_kit.effects import after_commit
 from supplychain_kit.telemetry import current_trace_id
 
-from monitoring import analytics_store
-from monitoring.time_split import Category, segments
+from monitoring.analytics import store
+from monitoring.analytics.time_split import Category, segments
 
 # event that ends a part of the order's time → the part and its histogram
 OBSERVED: dict[type[Envelope], tuple[Category, Histogram]] = {
@@ -29,7 +29,7 @@ async def observe_wait_and_work(conn: asyncpg.Connection, event: Envelope) -> No
     observed = OBSERVED.get(type(event))
     if observed is None:
         return
-    order = await analytics_store.order_facts(conn, event.order_id)
+    order = await store.order_facts(conn, event.order_id)
     if order is None or not order.first(OrderPlaced.__name__):
         return
     category, histogram = observed

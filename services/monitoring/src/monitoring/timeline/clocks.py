@@ -19,10 +19,11 @@ from supplychain_kit import effects
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.telemetry import ATTR_STAGE, continue_trace, set_order_attributes
 
-from monitoring import alarms, store
 from monitoring.config import MonitoringSettings
-from monitoring.sinks import AlarmSink, Emitting
-from monitoring.sla import Alarm, StageRow
+from monitoring.sla import alarms
+from monitoring.sla import store as clock_store
+from monitoring.sla.rules import Alarm, StageRow
+from monitoring.timeline.sinks import AlarmSink, Emitting
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ async def raise_alarms(
     """Mark the alarms raised and hand their events to the sink, in the caller's transaction."""
     if not raised:
         return
-    await store.mark_raised(conn, order_id=stage.order_id, stage=stage.stage, alarms=raised, at=now)
+    await clock_store.mark_raised(
+        conn, order_id=stage.order_id, stage=stage.stage, alarms=raised, at=now
+    )
     await sink.alarms_raised(conn, alarms.alarm_events(stage, raised, now=now))
 
 
@@ -61,7 +64,7 @@ async def fire_due_clocks(
     raised = 0
     with effects.unit_of_work() as committed:
         async with pool.acquire() as conn, conn.transaction():
-            for stage in await store.claim_due_clocks(conn, now=cutoff, limit=limit):
+            for stage in await clock_store.claim_due_clocks(conn, now=cutoff, limit=limit):
                 due = stage.alarms_due(cutoff)
                 await _fire(conn, sink, stage, due, now=now)
                 raised += len(due)

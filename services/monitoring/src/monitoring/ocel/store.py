@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from monitoring.ocel import (
+from monitoring.ocel.log import (
     CLOCK_STATE_AFTER,
     ClockRecord,
     CreditNoteRecord,

@@ -20,7 +20,7 @@ from supplychain_contracts.business_time import working_windows as working_windo
 from supplychain_contracts.company import BusinessCalendar, FieldProblem, NamedCalendar, SlaPolicy
 
 from monitoring.domain import duration_seconds
-from monitoring.versions import Version, in_force
+from monitoring.reference.versions import Version, in_force
 
 
 class Status(StrEnum):

@@ -21,9 +21,10 @@ from supplychain_contracts.reference import (
     entity_key,
 )
 
-from monitoring import calendars, sla
 from monitoring.config import MonitoringSettings
-from monitoring.versions import Version
+from monitoring.reference import calendars
+from monitoring.reference.versions import Version
+from monitoring.sla import rules as sla
 
 PRODUCER = "monitoring"
 FROM_COMPANY_FILE = "company-file"  # `changed_by` of what a load at start defines

@@ -28,8 +28,9 @@ from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import console_store, dispute_store, scorecards, sla, store
-from monitoring.console_model import (
+from monitoring.analytics import scorecards
+from monitoring.console import store
+from monitoring.console.model import (
     FINISHED,
     NOTED_EVENTS,
     AlarmCount,
@@ -47,6 +48,9 @@ from monitoring.console_model import (
     trace_url,
     waterfall_bars,
 )
+from monitoring.sla import rules as sla
+from monitoring.timeline import dispute_store
+from monitoring.timeline import store as timeline_store
 
 RECENT_CHAINS = 15
 OPEN_STAGES = 25
@@ -69,7 +73,7 @@ async def operator(
 Operator = Annotated[Principal | None, Depends(operator)]
 router = APIRouter(tags=["console"])
 templates = Environment(
-    loader=PackageLoader("monitoring", "console_templates"),
+    loader=PackageLoader("monitoring.console", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -123,7 +127,7 @@ async def overview(
                 "cancellation_refused": "CancellationRefused" in row["event_types"],
             }
         )
-        for row in await console_store.recent_chains(conn, limit=RECENT_CHAINS)
+        for row in await store.recent_chains(conn, limit=RECENT_CHAINS)
     ]
     stages = [
         OpenStage.model_validate(
@@ -135,12 +139,9 @@ async def overview(
                 ),
             }
         )
-        for row in await console_store.open_stages(conn, limit=OPEN_STAGES)
+        for row in await store.open_stages(conn, limit=OPEN_STAGES)
     ]
-    alarms = [
-        AlarmCount.model_validate(row)
-        for row in await console_store.alarms_since(conn, since=today)
-    ]
+    alarms = [AlarmCount.model_validate(row) for row in await store.alarms_since(conn, since=today)]
     cards = await scorecards.for_period(conn, period=period, now=now)
     return Overview(
         generated_at=now,
@@ -192,10 +193,10 @@ async def waterfall(
     conn: asyncpg.Connection, order_id: UUID, *, tracing_ui_url: str | None, now: datetime
 ) -> Waterfall:
     """The chain `order_id` belongs to, from its root order down."""
-    root = await console_store.root_of(conn, order_id)
+    root = await store.root_of(conn, order_id)
     if root is None:
         raise Problem(404, f"monitoring has seen no order {order_id}", field="order_id")
-    span_s, bars = waterfall_bars(await store.handoffs(conn, root["order_id"]), now=now)
+    span_s, bars = waterfall_bars(await timeline_store.handoffs(conn, root["order_id"]), now=now)
     return Waterfall(
         root_order_id=root["order_id"],
         state=chain_state(root["event_types"]),
@@ -206,9 +207,7 @@ async def waterfall(
         bars=bars,
         notes=[
             timeline_note(row)
-            for row in await console_store.chain_events(
-                conn, root["order_id"], event_types=NOTED_EVENTS
-            )
+            for row in await store.chain_events(conn, root["order_id"], event_types=NOTED_EVENTS)
         ],
     )
 
@@ -269,7 +268,7 @@ async def console_asset(name: str) -> Response:
     """The stylesheet and script (public: they hold no data)."""
     if name not in STATIC_FILES:
         raise Problem(404, f"no console asset {name}", field="name")
-    body = resources.files("monitoring").joinpath("console_static", name).read_bytes()
+    body = resources.files("monitoring.console").joinpath("static", name).read_bytes()
     return Response(body, media_type=STATIC_FILES[name], headers={"Cache-Control": "max-age=60"})
 
 

@@ -19,9 +19,10 @@ from supplychain_contracts.company import FieldProblem, InvalidDefinition, Named
 from supplychain_contracts.reference import entity_key
 from supplychain_kit import reference
 
-from monitoring import calendars, company, sla, store, versions
-from monitoring.company import CALENDAR_KIND, POLICY_KIND, OwnedReference
-from monitoring.versions import Content, Version
+from monitoring.reference import calendars, company, store, versions
+from monitoring.reference.company import CALENDAR_KIND, POLICY_KIND, OwnedReference
+from monitoring.reference.versions import Content, Version
+from monitoring.sla import rules as sla
 
 
 @dataclass(frozen=True)

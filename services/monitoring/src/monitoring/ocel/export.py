@@ -16,8 +16,9 @@ from uuid import UUID
 
 import asyncpg
 
-from monitoring import ocel, ocel_store
-from monitoring.ocel import OcelEvent, OcelObject, TypeDeclaration
+from monitoring.ocel import log as ocel
+from monitoring.ocel import store
+from monitoring.ocel.log import OcelEvent, OcelObject, TypeDeclaration
 
 Item = OcelEvent | OcelObject
 CHUNK_ITEMS = 200
@@ -28,12 +29,12 @@ async def log_items(conn: asyncpg.Connection, period: str) -> AsyncIterator[Item
     start, end = ocel.period_bounds(period)
     touched = ocel.TouchedObjects()
     event_types = [declaration.name for declaration in ocel.event_types()]
-    async for recorded in ocel_store.recorded_events(conn, start, end, event_types):
+    async for recorded in store.recorded_events(conn, start, end, event_types):
         event = ocel.event(recorded)
         touched.add(event.relationships)
         yield event
     order_ids = [UUID(i) for i in touched.of(ocel.ORDER)]
-    async for order in ocel_store.orders(conn, order_ids, start, end):
+    async for order in store.orders(conn, order_ids, start, end):
         yield ocel.order_object(order, touched)
     for code in touched.of(ocel.DEPARTMENT):
         yield ocel.department_object(code)
@@ -42,7 +43,7 @@ async def log_items(conn: asyncpg.Connection, period: str) -> AsyncIterator[Item
         ocel.INVOICE,
         (
             ocel.invoice_object(invoice, touched)
-            async for invoice in ocel_store.invoices(conn, touched.of(ocel.INVOICE))
+            async for invoice in store.invoices(conn, touched.of(ocel.INVOICE))
         ),
     ):
         yield known
@@ -51,7 +52,7 @@ async def log_items(conn: asyncpg.Connection, period: str) -> AsyncIterator[Item
         ocel.CREDIT_NOTE,
         (
             ocel.credit_note_object(note, touched)
-            async for note in ocel_store.credit_notes(conn, touched.of(ocel.CREDIT_NOTE))
+            async for note in store.credit_notes(conn, touched.of(ocel.CREDIT_NOTE))
         ),
     ):
         yield known
@@ -61,7 +62,7 @@ async def log_items(conn: asyncpg.Connection, period: str) -> AsyncIterator[Item
         ocel.SLA_CLOCK,
         (
             ocel.clock_object(clock, touched)
-            async for clock in ocel_store.clocks(conn, clock_orders, start, end)
+            async for clock in store.clocks(conn, clock_orders, start, end)
         ),
     ):
         yield known

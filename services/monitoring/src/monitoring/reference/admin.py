@@ -27,9 +27,9 @@ from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem, refused_definitions
 from supplychain_kit.strict_body import refuse_unknown_fields
 
-from monitoring import commands, store
-from monitoring.company import CALENDAR_KIND, POLICY_KIND
-from monitoring.versions import Content, Version, latest
+from monitoring.reference import commands, store
+from monitoring.reference.company import CALENDAR_KIND, POLICY_KIND
+from monitoring.reference.versions import Content, Version, latest
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 PolicyId = Annotated[

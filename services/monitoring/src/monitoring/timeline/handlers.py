@@ -18,9 +18,14 @@ from supplychain_contracts.events import OrderParties, SlaClockEvent
 from supplychain_kit.consumer import ApplyEvent, dispatch
 from supplychain_kit.telemetry import current_trace_headers, current_trace_id
 
-from monitoring import alarms, clocks, dispute_store, domain, pauses, sla, store
-from monitoring.sinks import AlarmSink
-from monitoring.sla import StageRow
+from monitoring import domain
+from monitoring.reference import store as reference_store
+from monitoring.sla import alarms, pauses
+from monitoring.sla import rules as sla
+from monitoring.sla import store as clock_store
+from monitoring.sla.rules import StageRow
+from monitoring.timeline import clocks, dispute_store, store
+from monitoring.timeline.sinks import AlarmSink
 
 
 def event_applier(sink: AlarmSink) -> ApplyEvent:
@@ -63,7 +68,7 @@ class Timelines:
 
     async def alarm_seen(self, conn: asyncpg.Connection, event: SlaClockEvent) -> None:
         """An SLA event on the topic says its alarm was raised: a replay learns it from here."""
-        await store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
+        await clock_store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
         await self.handoff(conn, event)
 
     async def dispute_opened(self, conn: asyncpg.Connection, event: DisputeOpened) -> None:
@@ -84,12 +89,12 @@ class Timelines:
         edge = pauses.edge_of(event)
         if edge is None:
             return
-        await store.lock_order_clocks(conn, event.order_id)
-        await store.record_pause_edge(conn, event.order_id, edge)
+        await clock_store.lock_order_clocks(conn, event.order_id)
+        await clock_store.record_pause_edge(conn, event.order_id, edge)
         known = pauses.pause_intervals(
-            (await store.pause_edges(conn, [event.order_id])).get(event.order_id, [])
+            (await clock_store.pause_edges(conn, [event.order_id])).get(event.order_id, [])
         )
-        for stage in await store.pausable_stages(conn, event.order_id):
+        for stage in await clock_store.pausable_stages(conn, event.order_id):
             await self._move_clock(conn, stage, known)
 
     async def handoff(self, conn: asyncpg.Connection, event: OrderParties) -> None:
@@ -117,7 +122,7 @@ class Timelines:
         of it still running ends when the work stopped. Run on WorkCancelled and on every
         stage start, so a stage that starts after the cancellation was read (a replay reading
         the orders topic after fulfilment's) ends at the same instant as live."""
-        for stage in await store.end_stages_at_cancellation(conn, order_id):
+        for stage in await clock_store.end_stages_at_cancellation(conn, order_id):
             if stage.pause_reasons and stage.duration_s is None:
                 stage = await self._paused_clock(conn, stage)
             if stage.can_close:
@@ -125,8 +130,8 @@ class Timelines:
 
     async def _paused_clock(self, conn: asyncpg.Connection, stage: StageRow) -> StageRow:
         """A clock that may pause, set or ended just now: timed with every pause known."""
-        await store.lock_order_clocks(conn, stage.order_id)
-        edges = (await store.pause_edges(conn, [stage.order_id])).get(stage.order_id, [])
+        await clock_store.lock_order_clocks(conn, stage.order_id)
+        edges = (await clock_store.pause_edges(conn, [stage.order_id])).get(stage.order_id, [])
         return await self._move_clock(conn, stage, pauses.pause_intervals(edges))
 
     async def _move_clock(
@@ -153,12 +158,12 @@ class Timelines:
         )
         moved = (clock.warn_at, clock.deadline, clock.paused_s, clock.paused_since)
         if moved != (stage.warn_at, stage.deadline, stage.paused_s, stage.paused_since):
-            stage = await store.set_paused_clock(
+            stage = await clock_store.set_paused_clock(
                 conn, order_id=stage.order_id, stage=stage.stage, clock=clock
             )
         events = alarms.pause_events(stage, cut)
         if events:
-            new = await store.new_pause_notices(conn, [e.event_id for e in events])
+            new = await clock_store.new_pause_notices(conn, [e.event_id for e in events])
             await self.sink.pauses_noticed(conn, [e for e in events if e.event_id in new])
         return stage
 
@@ -166,7 +171,7 @@ class Timelines:
         """Record the real duration once; a stage that ended after its deadline is breached, and
         if its clock had not fired yet (events arrived late) the alarms are raised now."""
         duration = stage.elapsed_seconds()
-        if not await store.close_stage(conn, stage.order_id, stage.stage, duration):
+        if not await clock_store.close_stage(conn, stage.order_id, stage.stage, duration):
             return
         late = stage.late_alarms()
         if sla.Alarm.BREACH in late:
@@ -187,7 +192,7 @@ async def _start_clock(conn: asyncpg.Connection, event: OrderParties, stage: Sta
     if priority is None:
         priority = await store.order_priority(conn, event.order_id)
     found = sla.policy_for(
-        await store.policy_versions(conn, supplier=event.supplier),
+        await reference_store.policy_versions(conn, supplier=event.supplier),
         supplier=event.supplier,
         requester=event.requester,
         priority=priority,
@@ -196,7 +201,7 @@ async def _start_clock(conn: asyncpg.Connection, event: OrderParties, stage: Sta
     if found is None:
         return stage
     code = found.content.calendar_code
-    named = await store.calendar_versions(conn, code=code) if code else []
+    named = await reference_store.calendar_versions(conn, code=code) if code else []
     calendar = sla.calendar_for(found.content, named, stage.started_at)
     clock = sla.clock_for(found, stage.stage, stage.started_at, calendar)
     if clock is None:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from supplychain_contracts import Stage
 
-from monitoring.time_split import NOT_WORKING, Category, Segment
+from monitoring.analytics.time_split import NOT_WORKING, Category, Segment
 
 EXAMPLES = 3
 

@@ -11,14 +11,14 @@ from uuid import UUID
 
 import asyncpg
 
-from monitoring import store
-from monitoring.time_split import (
+from monitoring.analytics.time_split import (
     MILESTONES,
     CalendarOf,
     OrderFacts,
     RecordedEvent,
     general_calendar,
 )
+from monitoring.reference import store as reference_store
 
 _FACTS = """SELECT o.order_id, o.root_order_id, o.parent_order_id, o.supplier, o.requester,
                    o.trace_id, e.event_type, e.occurred_at, e.payload::text AS payload
@@ -98,4 +98,68 @@ async def chains_delivered(
 
 async def calendars(conn: asyncpg.Connection) -> CalendarOf:
     """The calendar each department's own policies count in, at any time."""
-    return general_calendar(await store.policy_versions(conn), await store.calendar_versions(conn))
+    return general_calendar(
+        await reference_store.policy_versions(conn), await reference_store.calendar_versions(conn)
+    )
+
+
+# --- scorecards ----------------------------------------------------------------------------
+
+
+async def orders_handled(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT supplier, count(*) AS n FROM orders
+           WHERE placed_at >= $1 AND placed_at < $2 GROUP BY supplier""",
+        start,
+        end,
+    )
+    return {row["supplier"]: row["n"] for row in rows}
+
+
+async def stage_outcomes(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime, now: datetime
+) -> list[asyncpg.Record]:
+    """Per supplier and stage, of the timed stages started in the period: met and breached
+    (closed late, or still running past the deadline)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT supplier, stage,
+                  count(*) FILTER (WHERE ended_at IS NOT NULL AND ended_at <= deadline) AS met,
+                  count(*) FILTER (WHERE (ended_at IS NOT NULL AND ended_at > deadline)
+                                      OR (ended_at IS NULL AND deadline <= $3)) AS breached
+           FROM stages
+           WHERE deadline IS NOT NULL AND started_at >= $1 AND started_at < $2
+           GROUP BY supplier, stage""",
+        start,
+        end,
+        now,
+    )
+    return rows
+
+
+async def event_counts(
+    conn: asyncpg.Connection, *, event_type: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT supplier, count(*) AS n FROM handoff_events
+           WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3
+           GROUP BY supplier""",
+        event_type,
+        start,
+        end,
+    )
+    return {row["supplier"]: row["n"] for row in rows}
+
+
+async def satisfaction(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime
+) -> dict[str, tuple[float, int]]:
+    """Average rating and number of ratings per supplier."""
+    rows = await conn.fetch(
+        """SELECT supplier, avg(rating)::float8 AS average, count(*) AS n FROM feedback
+           WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY supplier""",
+        start,
+        end,
+    )
+    return {row["supplier"]: (row["average"], row["n"]) for row in rows}

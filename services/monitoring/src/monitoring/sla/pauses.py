@@ -31,8 +31,8 @@ from supplychain_contracts.events import (
     PauseReason,
 )
 
-from monitoring import sla
 from monitoring.domain import Edge
+from monitoring.sla import rules
 
 FOREVER = datetime.max.replace(tzinfo=UTC)
 # the one wait on sub-orders an order has (ComponentsRequested names no id its end repeats)
@@ -197,7 +197,7 @@ def paused_deadline(
     the time the clock stood still; None when an open pause stops it before then."""
     stops = _stops(pauses, start.astimezone(UTC))
     remaining = timedelta(seconds=seconds)
-    for opens, closes in sla.working_windows(start, calendar):
+    for opens, closes in rules.working_windows(start, calendar):
         cursor = opens
         for begin, end in stops:
             if end <= cursor or begin >= closes:
@@ -213,7 +213,7 @@ def paused_deadline(
             if remaining <= closes - cursor:
                 return cursor + remaining
             remaining -= closes - cursor
-    raise ValueError(f"a target of {seconds}s does not fit in {sla.MAX_CALENDAR_DAYS} days")
+    raise ValueError(f"a target of {seconds}s does not fit in {rules.MAX_CALENDAR_DAYS} days")
 
 
 def paused_seconds(pauses: Sequence[Pause], calendar: BusinessCalendar) -> float:
@@ -222,7 +222,7 @@ def paused_seconds(pauses: Sequence[Pause], calendar: BusinessCalendar) -> float
     if not closed:
         return 0.0
     start = min(p.paused_at for p in closed)
-    return sum(sla.business_seconds(begin, end, calendar) for begin, end in _stops(closed, start))
+    return sum(rules.business_seconds(begin, end, calendar) for begin, end in _stops(closed, start))
 
 
 def paused_clock(

@@ -8,7 +8,7 @@ those events and counted those stages the first time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -17,8 +17,11 @@ from supplychain_contracts.events import OrderParties, SlaClockEvent, SlaClockPa
 from supplychain_kit import metrics, outbox
 from supplychain_kit.effects import after_commit
 
-from monitoring.sla import StageRow
-from monitoring.time_split_metrics import observe_wait_and_work
+from monitoring.sla.rules import StageRow
+
+# What else watches an event once the timeline recorded it (main.py injects the analytics'
+# histograms of the time split: the timeline does not import the analytics).
+EventObserver = Callable[[asyncpg.Connection, OrderParties], Awaitable[None]]
 
 COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
@@ -47,6 +50,9 @@ class AlarmSink(Protocol):
 class Emitting:
     """The live sink: events through the outbox, counters and histogram after the commit."""
 
+    def __init__(self, observe: EventObserver | None = None) -> None:
+        self._observe = observe
+
     async def alarms_raised(
         self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
     ) -> None:
@@ -67,7 +73,8 @@ class Emitting:
         after_commit(lambda: _count_pauses(events))
 
     async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
-        await observe_wait_and_work(conn, event)  # the wait or the work it ends, once committed
+        if self._observe is not None:
+            await self._observe(conn, event)  # e.g. the wait or the work it ends, once committed
 
 
 class Silent:

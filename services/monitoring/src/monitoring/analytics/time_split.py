@@ -43,8 +43,8 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import BusinessCalendar, NamedCalendar, SlaPolicy
 
-from monitoring import sla
-from monitoring.versions import Version, in_force
+from monitoring.reference.versions import Version, in_force
+from monitoring.sla import rules as sla
 
 ALWAYS = BusinessCalendar()  # 24x7 UTC: a department without a general policy
 

@@ -19,7 +19,7 @@ from supplychain_kit.http import Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE
 from supplychain_kit.runtime import ServiceRuntime
 
-from monitoring import ocel_export
+from monitoring.ocel import export
 
 router = APIRouter(prefix="/v1", tags=["exports"])
 
@@ -81,7 +81,7 @@ async def _json_chunks(runtime: ServiceRuntime[Any], period: str) -> AsyncIterat
         runtime.pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        async for chunk in ocel_export.json_chunks(ocel_export.log_items(conn, period)):
+        async for chunk in export.json_chunks(export.log_items(conn, period)):
             yield chunk
 
 
@@ -94,7 +94,7 @@ async def _sqlite_file(runtime: ServiceRuntime[Any], period: str) -> Path:
             runtime.pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            await ocel_export.write_sqlite(ocel_export.log_items(conn, period), path)
+            await export.write_sqlite(export.log_items(conn, period), path)
     except BaseException:
         await anyio.Path(path).unlink(missing_ok=True)
         raise

@@ -36,16 +36,18 @@ from supplychain_kit import db, inbox
 from supplychain_kit.consumer import ApplyEvent
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
 
-from monitoring import sla, store
 from monitoring.config import MonitoringSettings
-from monitoring.handlers import event_applier
-from monitoring.replay_window import (
+from monitoring.reference import store as reference_store
+from monitoring.replay.window import (
     MissingEvents,
     TopicWindow,
     orders_before_window,
     window_of,
 )
-from monitoring.sinks import Silent
+from monitoring.sla import rules as sla
+from monitoring.timeline import store as timeline_store
+from monitoring.timeline.handlers import event_applier
+from monitoring.timeline.sinks import Silent
 
 LIVE_SCHEMA = "monitoring"
 REPLAY_SCHEMA = "monitoring_replay"
@@ -116,7 +118,7 @@ async def rebuild_schema(
     files = db.kit_migrations() + db.package_migrations("monitoring")
     await db.migrate(pool, schema=schema, files=files)
     async with pool.acquire() as conn, conn.transaction():
-        await store.copy_reference_data(conn, from_schema=live_schema)
+        await reference_store.copy_reference_data(conn, from_schema=live_schema)
     return pool
 
 
@@ -254,11 +256,13 @@ async def run(settings: MonitoringSettings, *, schema: str, live_schema: str) ->
     try:
         await replay_topics(settings, pool, report)
         async with pool.acquire() as conn:
-            live = await store.stage_results(conn, schema=live_schema)
-            replayed = await store.stage_results(conn, schema=schema)
+            live = await timeline_store.stage_results(conn, schema=live_schema)
+            replayed = await timeline_store.stage_results(conn, schema=schema)
             missing = [
                 MissingEvents(row["order_id"], row["event_type"], row["latest"])
-                for row in await store.events_missing(conn, schema=live_schema, from_schema=schema)
+                for row in await timeline_store.events_missing(
+                    conn, schema=live_schema, from_schema=schema
+                )
             ]
         compared = compare(
             live,

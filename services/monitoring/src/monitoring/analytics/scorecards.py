@@ -9,8 +9,9 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, Field
 
-from monitoring import analytics_store, sla, store, time_split
-from monitoring.time_split import Category, OrderFacts
+from monitoring.analytics import store, time_split
+from monitoring.analytics.time_split import Category, OrderFacts
+from monitoring.sla import rules as sla
 
 
 class SplitSeconds(BaseModel):
@@ -91,10 +92,10 @@ async def delivered_splits(
     conn: asyncpg.Connection, *, start: datetime, end: datetime, now: datetime
 ) -> dict[str, dict[str, list[time_split.Split]]]:
     """supplier → requester → the end-to-end split of each order delivered in [start, end)."""
-    orders: Mapping[UUID, OrderFacts] = await analytics_store.chains_delivered(
+    orders: Mapping[UUID, OrderFacts] = await store.chains_delivered(
         conn, start=start, end=end, roots_only=False
     )
-    calendar_of = await analytics_store.calendars(conn)
+    calendar_of = await store.calendars(conn)
     found: dict[str, dict[str, list[time_split.Split]]] = {}
     for order in orders.values():
         if order.delivered_at is None or not start <= order.delivered_at < end:

@@ -1,0 +1,233 @@
+"""SQL of the SLA clocks: a stage's pauses, its clock as the pauses move it, its alarms raised
+and the clocks due (tables `stages` and `pause_edges` of the service's schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from supplychain_contracts import Stage
+from supplychain_contracts.company import BusinessCalendar
+from supplychain_contracts.events import PauseReason, SlaClockEvent
+
+from monitoring.domain import Edge
+from monitoring.sla.pauses import PausedClock, PauseEdge
+from monitoring.sla.rules import Alarm, StageRow
+
+ALARM_COLUMN = {Alarm.WARNING: "warning_raised_at", Alarm.BREACH: "breach_raised_at"}
+
+
+def stage_row(record: asyncpg.Record) -> StageRow:
+    """A stored stage as the SLA rules read it."""
+    return StageRow(
+        order_id=record["order_id"],
+        stage=Stage(record["stage"]),
+        root_order_id=record["root_order_id"],
+        supplier=record["supplier"],
+        requester=record["requester"],
+        employee_id=record["employee_id"],
+        started_at=record["started_at"],
+        ended_at=record["ended_at"],
+        duration_s=record["duration_s"],
+        trace_id=record["trace_id"],
+        start_event_id=record["start_event_id"],
+        traceparent=record["traceparent"],
+        policy_id=record["policy_id"],
+        target_s=record["target_s"],
+        policy_key=record["policy_key"],
+        policy_version=record["policy_version"],
+        service_credit_pct=record["service_credit_pct"],
+        warn_at=record["warn_at"],
+        deadline=record["deadline"],
+        warning_raised_at=record["warning_raised_at"],
+        breach_raised_at=record["breach_raised_at"],
+        pause_reasons=tuple(record["pause_reasons"]),
+        warning_s=record["warning_s"],
+        calendar=(
+            None
+            if record["calendar"] is None
+            else BusinessCalendar.model_validate_json(record["calendar"])
+        ),
+        paused_s=record["paused_s"],
+        paused_since=record["paused_since"],
+    )
+
+
+# --- paused clocks ---------------------------------------------------------------------------
+
+
+async def lock_order_clocks(conn: asyncpg.Connection, order_id: UUID) -> None:
+    """One transaction at a time moves an order's clocks (a pause seen on one topic, the
+    clock it stops set from another), to the commit: each sees what the other wrote."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('monitoring:pauses:' || $1::uuid::text, 0))",
+        order_id,
+    )
+
+
+async def record_pause_edge(conn: asyncpg.Connection, order_id: UUID, edge: PauseEdge) -> None:
+    await conn.execute(
+        """INSERT INTO pause_edges (event_id, order_id, reason, pause_key, edge, at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
+        edge.event_id,
+        order_id,
+        edge.reason.value,
+        edge.key,
+        edge.edge.value,
+        edge.at,
+    )
+
+
+async def pause_edges(
+    conn: asyncpg.Connection, order_ids: Sequence[UUID]
+) -> dict[UUID, list[PauseEdge]]:
+    """The start and end events of the orders' waits, per order."""
+    rows = await conn.fetch(
+        """SELECT order_id, event_id, reason, pause_key, edge, at FROM pause_edges
+           WHERE order_id = ANY($1::uuid[]) ORDER BY at, event_id""",
+        list(order_ids),
+    )
+    edges: dict[UUID, list[PauseEdge]] = {}
+    for row in rows:
+        edges.setdefault(row["order_id"], []).append(
+            PauseEdge(
+                event_id=row["event_id"],
+                reason=PauseReason(row["reason"]),
+                key=row["pause_key"],
+                edge=Edge(row["edge"]),
+                at=row["at"],
+            )
+        )
+    return edges
+
+
+async def pausable_stages(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
+    """The order's running stages whose clock a pause can stop."""
+    rows = await conn.fetch(
+        """SELECT * FROM stages
+           WHERE order_id = $1 AND cardinality(pause_reasons) > 0 AND duration_s IS NULL
+             AND started_at IS NOT NULL AND target_s IS NOT NULL
+           ORDER BY stage""",
+        order_id,
+    )
+    return [stage_row(row) for row in rows]
+
+
+async def set_paused_clock(
+    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: PausedClock
+) -> StageRow:
+    record = await conn.fetchrow(
+        """UPDATE stages SET warn_at = $3, deadline = $4, paused_s = $5, paused_since = $6
+           WHERE order_id = $1 AND stage = $2 RETURNING *""",
+        order_id,
+        stage.value,
+        clock.warn_at,
+        clock.deadline,
+        clock.paused_s,
+        clock.paused_since,
+    )
+    return stage_row(record)
+
+
+async def new_pause_notices(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Of these SlaPaused / SlaResumed ids, those not noticed before (now noticed)."""
+    rows = await conn.fetch(
+        """INSERT INTO pause_notices (event_id) SELECT unnest($1::uuid[])
+           ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
+        list(event_ids),
+    )
+    return {row["event_id"] for row in rows}
+
+
+async def close_stage(
+    conn: asyncpg.Connection, order_id: UUID, stage: Stage, duration: float
+) -> bool:
+    """Record the duration once; False when it was already recorded."""
+    updated = await conn.fetchval(
+        """UPDATE stages SET duration_s = $3 WHERE order_id = $1 AND stage = $2
+           AND duration_s IS NULL RETURNING true""",
+        order_id,
+        stage.value,
+        duration,
+    )
+    return bool(updated)
+
+
+async def end_stages_at_cancellation(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
+    """End the order's running stages when its work was cancelled (its first WorkCancelled
+    recorded; never before a stage began); the stages ended, none if it was not cancelled."""
+    rows = await conn.fetch(
+        """UPDATE stages s SET ended_at = GREATEST(c.at, s.started_at)
+           FROM (SELECT min(occurred_at) AS at FROM handoff_events
+                 WHERE order_id = $1 AND event_type = 'WorkCancelled') c
+           WHERE s.order_id = $1 AND c.at IS NOT NULL
+             AND s.started_at IS NOT NULL AND s.ended_at IS NULL
+           RETURNING s.*""",
+        order_id,
+    )
+    return [stage_row(row) for row in rows]
+
+
+async def mark_raised(
+    conn: asyncpg.Connection,
+    *,
+    order_id: UUID,
+    stage: Stage,
+    alarms: Sequence[Alarm],
+    at: datetime,
+) -> None:
+    """Record that the alarms were raised (first time wins)."""
+    for alarm in alarms:
+        column = ALARM_COLUMN[alarm]
+        await conn.execute(
+            f"""UPDATE stages SET {column} = COALESCE({column}, $3)
+                WHERE order_id = $1 AND stage = $2""",
+            order_id,
+            stage.value,
+            at,
+        )
+
+
+async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Alarm) -> None:
+    """An SLA event seen on the topic: its alarm was raised (the stage row may not exist yet
+    when the replay reads the SLA topic before the order's own events)."""
+    column = ALARM_COLUMN[alarm]
+    await conn.execute(
+        f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, {column})
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (order_id, stage) DO UPDATE
+               SET {column} = COALESCE(stages.{column}, EXCLUDED.{column})""",
+        event.order_id,
+        event.stage.value,
+        event.root_order_id,
+        event.supplier,
+        event.requester,
+        event.occurred_at,
+    )
+
+
+async def claim_due_clocks(
+    conn: asyncpg.Connection, *, now: datetime, limit: int
+) -> list[StageRow]:
+    """Running stages with an alarm due, locked for this transaction. A paused clock stands
+    still: its deadline is NULL while a pause stops it before reaching it, and it fires nothing
+    until it resumes (an alarm carries its deadline); a deadline that fell before the pause
+    began was missed all the same, and its alarms are due.
+
+    SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
+    whose end event is being applied right now (row locked by the consumer) is left alone.
+    """
+    rows = await conn.fetch(
+        """SELECT * FROM stages
+           WHERE ended_at IS NULL AND (paused_since IS NULL OR deadline IS NOT NULL)
+             AND ((warning_raised_at IS NULL AND warn_at <= $1)
+                  OR (breach_raised_at IS NULL AND deadline <= $1))
+           ORDER BY deadline
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [stage_row(row) for row in rows]
