@@ -2,8 +2,15 @@
 PostgreSQL, through monitoring's public effects: the consumer's event applier and the clock
 job's `fire_due_clocks`.
 
-- An end event that happened before the deadline but is applied after it, within
-  MONITORING_SLA_GRACE_MS, does not breach; one applied after the grace breaches, once.
+Since issue 22 a breach waits until monitoring knows the topics that could end the stage
+MONITORING_SLA_VERDICT_RELAY_GRACE_SECONDS past the deadline (the watermark sampler's
+`known_until`), not until the wall clock passes it: each tick here first says the consumer has
+read everything up to the tick (`caught_up`), which is what the old wall-clock grace assumed.
+The verdicts are the same; holding them while monitoring is behind is tested in
+test_monitoring_verdict_watermarks.py.
+
+- An end event that happened before the deadline but is applied after it, within the relay
+  grace, does not breach; one applied after the grace breaches, once.
 - An end event that happened after the deadline breaches once, whoever sees it first.
 - A clock firing while the end event's transaction runs: one outcome, one breach at most,
   the same in the stage row, the outbox and what the sink counted.
@@ -21,18 +28,21 @@ import asyncpg
 from monitoring.config import MonitoringSettings
 from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
+from monitoring.sla.watermarks import VerdictRule
 from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
 from service_support import ServicePool, apply_events, outbox_events
-from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, SlaBreached, follow_up
+from supplychain_contracts import OrderAccepted, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import SlaClockEvent
 from supplychain_kit import effects
 from supplychain_kit.effects import after_commit
+from verdict_support import caught_up, wheels_order
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning: business hours
 GRACE = timedelta(seconds=5)
+RULE = VerdictRule(relay_grace=GRACE, max_lateness=timedelta(hours=1))
 ACCEPTANCE = "acceptance"
 
 
@@ -72,16 +82,8 @@ async def _apply(pool: asyncpg.Pool, sink: Counting, event: Event) -> None:
 
 async def _placed(pool: asyncpg.Pool, sink: Counting) -> tuple[OrderPlaced, datetime]:
     """An order placed at T0 and its acceptance deadline."""
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        occurred_at=T0,
-        producer="order-intake",
-        supplier="WHEELS",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
-    )
+    placed = wheels_order(T0)
+    order_id = placed.order_id
     await _apply(pool, sink, placed)
     async with pool.acquire() as conn:
         deadline = await conn.fetchval(
@@ -119,7 +121,9 @@ async def _stage(pool: asyncpg.Pool, order_id: uuid.UUID) -> asyncpg.Record:
 
 
 async def _tick(pool: asyncpg.Pool, sink: Counting, now: datetime) -> None:
-    await fire_due_clocks(pool, sink, now=now, grace=GRACE)
+    """The clock scan at `now`, monitoring having read every topic up to `now`."""
+    await caught_up(pool, until=now)
+    await fire_due_clocks(pool, sink, now=now, rule=RULE)
 
 
 async def test_an_end_in_time_arriving_within_the_grace_does_not_breach(

@@ -22,13 +22,13 @@ from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
 from service_support import ServicePool, apply_events, outbox_events
-from supplychain_contracts import OrderLine, OrderPlaced, SlaBreached, SlaWarning
+from supplychain_contracts import SlaBreached, SlaWarning
 from supplychain_contracts.events import SlaClockEvent
 from supplychain_kit.effects import after_commit
+from verdict_support import NO_GRACE, caught_up, wheels_order
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATE = T0 + timedelta(hours=1)  # every clock of an order placed at T0 is due: 4 alarms each
-NO_GRACE = timedelta(0)
 ORDERS = 40
 RUNNERS = 4
 
@@ -57,17 +57,9 @@ async def _monitoring_with_orders(service_pool: ServicePool, orders: int) -> asy
         await load_owned_reference(conn, owned_reference(MonitoringSettings(), at=T0), now=T0)
     apply = event_applier(Emitting())
     for _ in range(orders):
-        order_id = uuid.uuid4()
-        placed = OrderPlaced(
-            order_id=order_id,
-            root_order_id=order_id,
-            occurred_at=T0,
-            producer="order-intake",
-            supplier="WHEELS",
-            requester="ASSEMBLY",
-            lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
-        )
+        placed = wheels_order(T0)
         await apply_events(pool, apply, placed)
+    await caught_up(pool, until=LATE)  # monitoring has read every topic up to LATE
     return pool
 
 
@@ -89,7 +81,7 @@ async def test_replicas_fire_every_due_alarm_exactly_once_between_them(
         """Ticks as `run_sla_clocks` does, in small batches so the replicas interleave."""
         await go.wait()
         ticks = []
-        while fired := await fire_due_clocks(pool, sink, now=LATE, grace=NO_GRACE, limit=5):
+        while fired := await fire_due_clocks(pool, sink, now=LATE, rule=NO_GRACE, limit=5):
             ticks.append(fired)
         return ticks
 
@@ -105,7 +97,7 @@ async def test_replicas_fire_every_due_alarm_exactly_once_between_them(
     assert len(fired) == len(set(fired)) == due, "an alarm was fired by two replicas"
     assert [len(sink.fired) for sink in sinks] == returned
     assert sum(1 for n in returned if n) >= 2, f"the replicas did not run together: {returned}"
-    assert await fire_due_clocks(first, Recording(), now=LATE, grace=NO_GRACE) == 0
+    assert await fire_due_clocks(first, Recording(), now=LATE, rule=NO_GRACE) == 0
     in_outbox = await _alarms_in_outbox(first)
     assert {e.event_id for e in in_outbox} == set(fired)
     assert len(in_outbox) == due
@@ -123,11 +115,11 @@ async def test_a_stage_held_by_another_transaction_is_skipped_not_waited_for(
         )
         sink = Recording()
         fired = await asyncio.wait_for(
-            fire_due_clocks(pool, sink, now=LATE, grace=NO_GRACE), timeout=5
+            fire_due_clocks(pool, sink, now=LATE, rule=NO_GRACE), timeout=5
         )
         assert fired == 3 * 4 - 2  # all but the held stage's warning and breach
     events = await _alarms_in_outbox(pool)
     assert held not in {e.order_id for e in events if e.stage.value == "acceptance"}
     # once released, the next tick fires what was skipped
-    assert await fire_due_clocks(pool, sink, now=LATE, grace=NO_GRACE) == 2
+    assert await fire_due_clocks(pool, sink, now=LATE, rule=NO_GRACE) == 2
     assert len(sink.fired) == len(set(sink.fired)) == 12

@@ -14,8 +14,8 @@ from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
 from monitoring.sla.alarms import alarm_event_id
 from monitoring.sla.rules import Alarm
+from monitoring.sla.watermarks import VerdictRule
 from monitoring.timeline import store
-from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import AlarmSink, Emitting, Silent
 from prometheus_client import REGISTRY
@@ -36,12 +36,13 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.reference import ReferenceEvent
+from verdict_support import fire_caught_up
 
 # The sample company's WHEELS policy (24/7 UTC calendar, warning at 75 %): acceptance 30 s,
 # fulfilment 120 s, end to end 300 s.
 SUPPLIER = "WHEELS"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-NO_GRACE = timedelta(0)
+TWO_SECONDS_GRACE = VerdictRule(relay_grace=timedelta(seconds=2), max_lateness=timedelta(days=1))
 
 
 async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
@@ -202,10 +203,10 @@ async def test_the_clock_job_raises_the_warning_then_the_breach_once_each(
     breaches = alarms_counted(Alarm.BREACH, Stage.ACCEPTANCE)
     sink = Emitting()
 
-    assert await fire_due_clocks(pool, sink, now=T0 + timedelta(seconds=20), grace=NO_GRACE) == 0
+    assert await fire_caught_up(pool, sink, now=T0 + timedelta(seconds=20)) == 0
     at_warning = T0 + timedelta(seconds=25)
-    assert await fire_due_clocks(pool, sink, now=at_warning, grace=NO_GRACE) == 1
-    assert await fire_due_clocks(pool, sink, now=at_warning, grace=NO_GRACE) == 0
+    assert await fire_caught_up(pool, sink, now=at_warning) == 1
+    assert await fire_caught_up(pool, sink, now=at_warning) == 0
     (warning,) = await outbox(pool)
     assert isinstance(warning, SlaWarning)
     assert (warning.order_id, warning.stage, warning.occurred_at) == (
@@ -217,11 +218,11 @@ async def test_the_clock_job_raises_the_warning_then_the_breach_once_each(
     assert warning.deadline == T0 + timedelta(seconds=30)
     assert alarms_counted(Alarm.WARNING, Stage.ACCEPTANCE) == warnings + 1
 
-    # past the deadline, but an end event may still be in flight for the grace period
+    # past the deadline, but an end event may still be on its way for the relays' grace
     past_deadline = T0 + timedelta(seconds=31)
-    assert await fire_due_clocks(pool, sink, now=past_deadline, grace=timedelta(seconds=2)) == 0
+    assert await fire_caught_up(pool, sink, now=past_deadline, rule=TWO_SECONDS_GRACE) == 0
     for _ in range(2):
-        await fire_due_clocks(pool, sink, now=past_deadline + timedelta(seconds=2), grace=NO_GRACE)
+        await fire_caught_up(pool, sink, now=past_deadline + timedelta(seconds=2))
     events = await outbox(pool)
     assert [type(event) for event in events] == [SlaWarning, SlaBreached]
     assert events[1].event_id == alarm_event_id(order.order_id, Stage.ACCEPTANCE, Alarm.BREACH)
@@ -234,7 +235,7 @@ async def test_the_clock_job_raises_the_warning_then_the_breach_once_each(
 async def test_a_late_scan_raises_the_warning_with_the_breach(service_pool: ServicePool) -> None:
     pool = await monitoring_pool(service_pool)
     await apply_events(pool, event_applier(Emitting()), placed())
-    assert await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(hours=1), grace=NO_GRACE) == 4
+    assert await fire_caught_up(pool, Emitting(), now=T0 + timedelta(hours=1)) == 4
     events = await outbox(pool)
     assert [(type(event), event.stage) for event in events] == [
         (SlaWarning, Stage.ACCEPTANCE),
@@ -249,9 +250,7 @@ async def test_a_closed_stage_is_never_claimed_by_the_clock(service_pool: Servic
     pool = await monitoring_pool(service_pool)
     order = placed()
     await apply_events(pool, event_applier(Emitting()), order, accepted(order, after=10))
-    assert (
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=60), grace=NO_GRACE) == 0
-    )
+    assert await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=60)) == 0
     assert await outbox(pool) == []
 
 
@@ -277,9 +276,7 @@ async def test_an_end_event_after_the_deadline_raises_the_breach_itself(
     assert acceptance["duration_s"] == 45.0
     assert acceptance["breach_raised_at"] is not None
     # the clock job finds nothing left to raise for the closed stage
-    assert (
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=60), grace=NO_GRACE) == 0
-    )
+    assert await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=60)) == 0
     assert len(await outbox(pool)) == 2
 
 
@@ -290,7 +287,7 @@ async def test_a_late_end_after_the_warning_raises_only_the_breach(
     apply = event_applier(Emitting())
     order = placed()
     await apply_events(pool, apply, order)
-    await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=25), grace=NO_GRACE)
+    await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=25))
     await apply_events(pool, apply, accepted(order, after=40))
     assert [type(event) for event in await outbox(pool)] == [SlaWarning, SlaBreached]
 
@@ -321,7 +318,7 @@ async def test_the_silent_sink_rebuilds_the_same_state_and_writes_nothing(
     observed = durations_observed(Stage.ACCEPTANCE)
     await apply_events(pool, apply, order, accepted(order, after=45))
     # fulfilment (started by the acceptance) and end to end are both past their deadlines
-    assert await fire_due_clocks(pool, replay, now=T0 + timedelta(hours=1), grace=NO_GRACE) == 4
+    assert await fire_caught_up(pool, replay, now=T0 + timedelta(hours=1)) == 4
 
     assert await outbox(pool) == []
     assert alarms_counted(Alarm.BREACH, Stage.ACCEPTANCE) == breaches

@@ -17,7 +17,6 @@ from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
 from monitoring.replay.repair import compare
 from monitoring.timeline import store
-from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting, Silent
 from prometheus_client import REGISTRY
@@ -39,6 +38,7 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import RequestedComponent, SlaClockPause
 from supplychain_kit import db
+from verdict_support import fire_caught_up
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SUPPLIER = "FRAMES"
@@ -130,7 +130,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         # its warning (225 s of 300) and deadline fall after the pause began: unknown meanwhile
         assert (fulfilment["warn_at"], fulfilment["deadline"]) == (None, None)
         # long past the unpaused deadline (T0 + 310 s): the scheduler leaves it alone
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=400), grace=timedelta())
+        await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=400))
         assert await alarms_of(pool, Stage.FULFILMENT) == []
         # the acceptance ended before the wait: untouched
         acceptance = await stage_of(pool, order.order_id, Stage.ACCEPTANCE)
@@ -163,7 +163,7 @@ async def test_a_wait_on_the_requester_stops_the_clock_and_the_answer_moves_its_
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["duration_s"] == 390.0
         assert fulfilment["ended_at"] <= fulfilment["deadline"]
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=500), grace=timedelta())
+        await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=500))
         assert await alarms_of(pool, Stage.FULFILMENT) == []
     finally:
         await pool.close()
@@ -182,7 +182,7 @@ async def test_a_deadline_missed_before_the_pause_began_still_fires(database: An
         fulfilment = await stage_of(pool, order.order_id, Stage.FULFILMENT)
         assert fulfilment["paused_since"] == T0 + timedelta(seconds=320)
         assert fulfilment["deadline"] == T0 + timedelta(seconds=310)
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=600), grace=timedelta())
+        await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=600))
         assert await alarms_of(pool, Stage.FULFILMENT) == ["SlaWarning", "SlaBreached"]
     finally:
         await pool.close()
@@ -195,7 +195,7 @@ async def test_a_stage_that_ends_while_blocked_ends_its_pause(database: Any) -> 
         order = placed()
         events = [order, after(order, OrderAccepted, 10), components(order, 20)]
         await apply_events(pool, apply, *events)
-        await fire_due_clocks(pool, Emitting(), now=T0 + timedelta(seconds=600), grace=timedelta())
+        await fire_caught_up(pool, Emitting(), now=T0 + timedelta(seconds=600))
         assert await alarms_of(pool, Stage.FULFILMENT) == []
 
         # shipped at 700 s without ComponentsReceived: the pause ends with the stage

@@ -7,8 +7,12 @@ stalls or dies stops committing while the end offsets keep growing, so the lag k
 
 - records: end offset minus committed offset, per partition (a partition the group has not
   committed on counts from its first record: the groups read from the earliest offset);
-- seconds: the age of the oldest record not consumed yet (its timestamp), per topic; 0 when
-  the group has caught up.
+- seconds: the age of the oldest record not consumed yet (its timestamp), per topic (and the
+  oldest of its topics per group); 0 when the group has caught up.
+
+`LagProbe.group_offsets` is the same reading without the timestamps, as a sample a caller can
+keep (monitoring's SLA verdicts wait until its group has reached the end offsets sampled after
+a deadline).
 """
 
 from __future__ import annotations
@@ -71,6 +75,20 @@ class GroupLag:
         return ages
 
 
+@dataclass(frozen=True)
+class GroupOffsets:
+    """Where a group stands on every partition of some topics, read at once: the end offsets
+    were asked after `asked_at`, so every record the broker held then lies below them;
+    `positions` are where the group resumes (its committed offset, else the partition's first
+    offset: the groups read from the earliest)."""
+
+    group: str
+    asked_at: datetime
+    committed: Mapping[TopicPartition, int]
+    ends: Mapping[TopicPartition, int]
+    positions: Mapping[TopicPartition, int]
+
+
 class LagProbe:
     """Reads offsets and record timestamps from the broker with clients of its own."""
 
@@ -121,23 +139,8 @@ class LagProbe:
     async def group_lag(self, group: str, topics: Sequence[str] | None = None) -> GroupLag:
         """The group's lag on `topics`; None: on every topic it has committed offsets on."""
         async with self._lock:
-            partitions = await self._partitions(topics)
-            committed_at = (
-                await self._admin.list_consumer_group_offsets(group, partitions=partitions)
-                if partitions
-                else {}
-            )
-            committed = {
-                tp: meta.offset
-                for tp, meta in committed_at.items()
-                if meta is not None and meta.offset >= 0
-            }
-            if topics is None:  # the topics the group reads: those it has committed on
-                reads = {tp.topic for tp in committed}
-                partitions = [tp for tp in partitions if tp.topic in reads]
-            ends = await self._consumer.end_offsets(partitions) if partitions else {}
-            starts = await self._consumer.beginning_offsets(partitions) if partitions else {}
-            positions = {tp: max(committed.get(tp, starts[tp]), starts[tp]) for tp in partitions}
+            offsets = await self._group_offsets(group, topics)
+            ends, positions = offsets.ends, offsets.positions
             behind = {tp: at for tp, at in positions.items() if ends[tp] > at}
             oldest = await self._timestamps_at(behind)
             measured_at = datetime.now(UTC)
@@ -148,13 +151,44 @@ class LagProbe:
                 PartitionLag(
                     topic=tp.topic,
                     partition=tp.partition,
-                    committed=committed.get(tp),
+                    committed=offsets.committed.get(tp),
                     end=ends[tp],
                     records=max(0, ends[tp] - positions[tp]),
                     oldest_unconsumed_at=oldest.get(tp),
                 )
-                for tp in partitions
+                for tp in positions
             ),
+        )
+
+    async def group_offsets(self, group: str, topics: Sequence[str]) -> GroupOffsets:
+        """The group's committed offsets and the end offsets on every partition of `topics`."""
+        async with self._lock:
+            return await self._group_offsets(group, topics)
+
+    async def _group_offsets(self, group: str, topics: Sequence[str] | None) -> GroupOffsets:
+        asked_at = datetime.now(UTC)
+        partitions = await self._partitions(topics)
+        committed_at = (
+            await self._admin.list_consumer_group_offsets(group, partitions=partitions)
+            if partitions
+            else {}
+        )
+        committed = {
+            tp: meta.offset
+            for tp, meta in committed_at.items()
+            if meta is not None and meta.offset >= 0
+        }
+        if topics is None:  # the topics the group reads: those it has committed on
+            reads = {tp.topic for tp in committed}
+            partitions = [tp for tp in partitions if tp.topic in reads]
+        ends = await self._consumer.end_offsets(partitions) if partitions else {}
+        starts = await self._consumer.beginning_offsets(partitions) if partitions else {}
+        return GroupOffsets(
+            group=group,
+            asked_at=asked_at,
+            committed=committed,
+            ends=ends,
+            positions={tp: max(committed.get(tp, starts[tp]), starts[tp]) for tp in partitions},
         )
 
     async def topic_sizes(self, topics: Sequence[str]) -> dict[str, int]:
@@ -239,23 +273,7 @@ class LagMonitor:
                 self._probe = None
 
     async def _start_probe(self) -> None:
-        delay = 0.5
-        while True:
-            probe = LagProbe(
-                self.settings.kafka_bootstrap_servers,
-                client_id=self.settings.service_name,
-                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-            )
-            try:
-                await probe.start()
-            except Exception as exc:  # the broker may be down at start
-                log.warning("lag probe: broker not reachable yet (%r); retrying", exc)
-                await probe.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self._probe = probe
-            return
+        self._probe = await started_probe(self.settings, client_id=self.settings.service_name)
 
     async def measure_all(self) -> None:
         assert self._probe is not None, "measured once the probe started"
@@ -275,11 +293,36 @@ class LagMonitor:
         return await self._probe.topic_sizes(topics)
 
 
+async def started_probe(settings: ServiceSettings, *, client_id: str) -> LagProbe:
+    """A probe with clients of its own, started once the broker answers: it may be down when
+    the process starts."""
+    delay = 0.5
+    while True:
+        probe = LagProbe(
+            settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        )
+        try:
+            await probe.start()
+        except Exception as exc:  # the broker may be down at start
+            log.warning("%s: broker not reachable yet (%r); retrying", client_id, exc)
+            await probe.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        return probe
+
+
 def publish(lag: GroupLag) -> None:
     """The measurement as Prometheus gauges."""
     for p in lag.partitions:
         metrics.CONSUMER_LAG_RECORDS.labels(
             group=lag.group, topic=p.topic, partition=str(p.partition)
         ).set(p.records)
-    for topic, seconds in lag.seconds_by_topic().items():
+    seconds_by_topic = lag.seconds_by_topic()
+    for topic, seconds in seconds_by_topic.items():
         metrics.CONSUMER_LAG_SECONDS.labels(group=lag.group, topic=topic).set(seconds)
+    metrics.CONSUMER_GROUP_LAG_SECONDS.labels(group=lag.group).set(
+        max(seconds_by_topic.values(), default=0.0)
+    )

@@ -123,6 +123,23 @@ CONSUMER_LAG_SECONDS: Final = Gauge(
     "Age of the oldest record of the topic the consumer group has not consumed (0: caught up)",
     ["group", "topic"],
 )
+CONSUMER_GROUP_LAG_SECONDS: Final = Gauge(
+    "supplychain_consumer_group_lag_seconds",
+    "Age of the oldest record the consumer group (a service) has not consumed, of all the topics "
+    "it reads (0: caught up)",
+    ["group"],
+)
+# Monitoring's SLA verdicts wait until it knows a stage had not ended by its deadline (issue 22).
+SLA_VERDICTS_HELD: Final = Gauge(
+    "supplychain_sla_verdicts_held",
+    "SLA warnings and breaches past their time that monitoring holds back until it has read the "
+    "topics that could end their stages that far",
+)
+SLA_VERDICT_LAG_SECONDS: Final = Gauge(
+    "supplychain_sla_verdict_lag_seconds",
+    "How far behind the wall clock monitoring knows the topics that end SLA stages (now minus "
+    "the oldest watermark of their partitions)",
+)
 HTTP_DURATION: Final = Histogram(
     "supplychain_http_request_duration_seconds",
     "HTTP request duration",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, TypeAdapter, field_validator
 from pydantic_settings import SettingsConfigDict
 from supplychain_contracts.company import SlaPolicy
 from supplychain_kit.settings import ServiceSettings
+
+from monitoring.sla.watermarks import DEFAULT_MAX_LATENESS, DEFAULT_RELAY_GRACE, VerdictRule
 
 POLICY_LIST: TypeAdapter[list[SlaPolicy]] = TypeAdapter(list[SlaPolicy])
 
@@ -29,12 +33,32 @@ class MonitoringSettings(ServiceSettings):
         "trace to it",
     )
     sla_scan_interval_ms: int = Field(
-        default=500, ge=10, description="how often SLA clocks are checked"
+        default=5000,
+        ge=10,
+        description="the longest wait between two scans of the SLA clocks (a scan also runs "
+        "whenever the verdict watermarks move)",
     )
-    sla_grace_ms: int = Field(
-        default=1000,
+    sla_verdict_relay_grace_seconds: float = Field(
+        default=DEFAULT_RELAY_GRACE.total_seconds(),
         ge=0,
-        description="how long past a deadline the clock waits for an end event still in flight",
+        le=3600,
+        description="how long after a warning time or deadline the broker must have been read "
+        "before the verdict is raised: time for a producer's outbox relay to publish an end "
+        "event that happened in time",
+    )
+    sla_verdict_max_lateness_seconds: float = Field(
+        default=DEFAULT_MAX_LATENESS.total_seconds(),
+        gt=0,
+        le=7 * 24 * 3600,
+        description="how long past its time a verdict waits at most when monitoring cannot know "
+        "whether the stage ended (broker unreachable, a partition stuck): then it is raised",
+    )
+    sla_watermark_interval_ms: int = Field(
+        default=1000,
+        ge=50,
+        le=60_000,
+        description="how often the broker's end offsets and monitoring's committed offsets are "
+        "sampled to know how far it has read the topics that end stages",
     )
     sla_policies_json: str | None = Field(
         default=None,
@@ -47,6 +71,13 @@ class MonitoringSettings(ServiceSettings):
         if value:
             POLICY_LIST.validate_json(value)
         return value
+
+    def verdict_rule(self) -> VerdictRule:
+        """When an SLA warning or breach is due (`sla.watermarks`)."""
+        return VerdictRule(
+            relay_grace=timedelta(seconds=self.sla_verdict_relay_grace_seconds),
+            max_lateness=timedelta(seconds=self.sla_verdict_max_lateness_seconds),
+        )
 
     def sla_policies_override(self) -> list[SlaPolicy] | None:
         """The policies replacing the company's (COMPANY_FILE or the sample), if any."""

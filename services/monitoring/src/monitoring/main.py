@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,9 +21,10 @@ from monitoring.console import api as console
 from monitoring.ocel import api as exports_api
 from monitoring.reference import admin, commands
 from monitoring.reference.company import OwnedReference, owned_reference
-from monitoring.timeline.clocks import run_sla_clocks
+from monitoring.timeline.clocks import sla_clock_job
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
+from monitoring.timeline.watermark_sampler import watermark_sampler_job
 
 SCHEMA = "monitoring"
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
     # Refused here, before anything runs, when a clock could not run under the company's
     # policies (CompanyFileError names every problem by its path).
     owned = owned_reference(settings, at=datetime.now(UTC))
+    watermarks_moved = asyncio.Event()  # the sampler wakes the clock scan
     runtime = ServiceRuntime(
         settings=settings,
         schema=SCHEMA,
@@ -60,7 +63,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         produces=(topics.SLA, topics.REFERENCE),
         apply=event_applier(Emitting(observe=observe_wait_and_work)),
         seed=reference_seeder(owned),
-        jobs=(run_sla_clocks,),
+        jobs=(watermark_sampler_job(watermarks_moved), sla_clock_job(watermarks_moved)),
     )
     return create_http_app(
         runtime,

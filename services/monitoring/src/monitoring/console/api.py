@@ -44,11 +44,14 @@ from monitoring.console.model import (
     chain_state,
     open_dispute,
     seconds_to_breach,
+    service_lags,
     timeline_note,
     trace_url,
     waterfall_bars,
 )
 from monitoring.sla import rules as sla
+from monitoring.sla import watermark_store
+from monitoring.sla.watermarks import VerdictRule
 from monitoring.timeline import dispute_store
 from monitoring.timeline import store as timeline_store
 
@@ -115,8 +118,10 @@ async def overview(
     now: datetime,
     dead_letters: dict[str, int] | None,
     lag: list[GroupTopicLag],
+    verdicts: VerdictRule,
 ) -> Overview:
-    """The console's view at `now` from monitoring's tables, with what the broker says."""
+    """The console's view at `now` from monitoring's tables, with what the broker says;
+    `verdicts` tells which SLA verdicts monitoring's lag holds back."""
     period = now.strftime("%Y-%m")
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     chains = [
@@ -143,6 +148,7 @@ async def overview(
     ]
     alarms = [AlarmCount.model_validate(row) for row in await store.alarms_since(conn, since=today)]
     cards = await scorecards.for_period(conn, period=period, now=now)
+    held = await watermark_store.held_verdicts(conn, rule=verdicts, now=now)
     return Overview(
         generated_at=now,
         chains=chains,
@@ -151,11 +157,14 @@ async def overview(
             warnings_today=sum(a.warnings for a in alarms),
             breaches_today=sum(a.breaches for a in alarms),
             alarms_today=alarms,
+            verdicts_held=held.count,
+            verdicts_behind_s=None if held.behind_s is None else round(held.behind_s, 1),
         ),
         period=period,
         scorecards=[SupplierScore.model_validate(card.model_dump()) for card in cards],
         dead_letters=dead_letters,
         lag=lag,
+        service_lag=service_lags(lag),
         disputes=[
             open_dispute(row, now=now)
             for row in await dispute_store.unsettled(conn, limit=OPEN_DISPUTES)
@@ -229,6 +238,7 @@ async def _overview(db: asyncpg.Connection, runtime: ServiceRuntime[Any]) -> Ove
         now=datetime.now(UTC),
         dead_letters=await dead_letter_counts(runtime),
         lag=consumer_lag(runtime),
+        verdicts=runtime.settings.verdict_rule(),
     )
 
 

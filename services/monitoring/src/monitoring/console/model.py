@@ -120,6 +120,10 @@ class SlaBoard(BaseModel):
     warnings_today: int
     breaches_today: int
     alarms_today: list[AlarmCount]
+    # warnings and breaches past their time held back until monitoring has read the topics
+    # that could end their stages that far, and how far behind it knows them (None: unknown)
+    verdicts_held: int = 0
+    verdicts_behind_s: float | None = None
 
 
 class GroupTopicLag(BaseModel):
@@ -128,6 +132,28 @@ class GroupTopicLag(BaseModel):
     records: int
     seconds: float
     measured_at: datetime
+
+
+class ServiceLag(BaseModel):
+    """A consumer group (a service) over all the topics it reads: the records it has not
+    consumed and the age of the oldest of them."""
+
+    group: str
+    records: int
+    seconds: float
+
+
+def service_lags(lags: Iterable[GroupTopicLag]) -> list[ServiceLag]:
+    """One line per consumer group, by group."""
+    groups: dict[str, ServiceLag] = {}
+    for lag in lags:
+        seen = groups.get(lag.group, ServiceLag(group=lag.group, records=0, seconds=0.0))
+        groups[lag.group] = ServiceLag(
+            group=lag.group,
+            records=seen.records + lag.records,
+            seconds=max(seen.seconds, lag.seconds),
+        )
+    return [groups[group] for group in sorted(groups)]
 
 
 class SupplierScore(BaseModel):
@@ -177,6 +203,7 @@ class Overview(BaseModel):
     dead_letters: dict[str, int] | None  # None: the broker was not reachable
     lag: list[GroupTopicLag]
     disputes: list[OpenDispute] = []
+    service_lag: list[ServiceLag] = []
 
 
 class WaterfallBar(BaseModel):

@@ -3,7 +3,7 @@ and the clocks due (tables `stages` and `pause_edges` of the service's schema)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -209,25 +209,32 @@ async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Ala
 
 
 async def claim_due_clocks(
-    conn: asyncpg.Connection, *, now: datetime, limit: int
+    conn: asyncpg.Connection, *, cutoffs: Mapping[Stage, datetime], limit: int
 ) -> list[StageRow]:
-    """Running stages with an alarm due, locked for this transaction. A paused clock stands
-    still: its deadline is NULL while a pause stops it before reaching it, and it fires nothing
-    until it resumes (an alarm carries its deadline); a deadline that fell before the pause
-    began was missed all the same, and its alarms are due.
+    """Running stages with an alarm due (timed at or before its stage's cutoff:
+    `watermarks.VerdictRule`), locked for this transaction. A paused clock stands still: its
+    deadline is NULL while a pause stops it before reaching it, and it fires nothing until it
+    resumes (an alarm carries its deadline); a deadline that fell before the pause began was
+    missed all the same, and its alarms are due.
 
     SKIP LOCKED: another replica scanning at the same moment takes other rows, and a stage
     whose end event is being applied right now (row locked by the consumer) is left alone.
     """
+    stages = list(cutoffs)
     rows = await conn.fetch(
-        """SELECT * FROM stages
-           WHERE ended_at IS NULL AND (paused_since IS NULL OR deadline IS NOT NULL)
-             AND ((warning_raised_at IS NULL AND warn_at <= $1)
-                  OR (breach_raised_at IS NULL AND deadline <= $1))
-           ORDER BY deadline
-           LIMIT $2
-           FOR UPDATE SKIP LOCKED""",
-        now,
+        """SELECT s.* FROM stages s
+           JOIN unnest($1::text[], $2::timestamptz[]) AS due(stage, cutoff)
+             ON due.stage = s.stage
+           WHERE s.ended_at IS NULL AND (s.paused_since IS NULL OR s.deadline IS NOT NULL)
+             AND ((s.warning_raised_at IS NULL AND s.warn_at <= due.cutoff)
+                  OR (s.breach_raised_at IS NULL AND s.deadline <= due.cutoff))
+             AND (s.warn_at <= $3 OR s.deadline <= $3)  -- the latest cutoff: the indexes
+           ORDER BY s.deadline
+           LIMIT $4
+           FOR UPDATE OF s SKIP LOCKED""",
+        [stage.value for stage in stages],
+        [cutoffs[stage] for stage in stages],
+        max(cutoffs.values()),
         limit,
     )
     return [stage_row(row) for row in rows]
