@@ -59,6 +59,12 @@ HANDOFF_WORK: Final = Histogram(
 SLA_BREACHES: Final = Counter(
     "supplychain_sla_breaches", "SLA deadlines that ran out", ["stage", "supplier"]
 )
+SLA_BREACHES_RETRACTED: Final = Counter(
+    "supplychain_sla_breaches_retracted",
+    "SLA breaches retracted: a late ending event showed the stage ended by its deadline "
+    "(breaches standing = supplychain_sla_breaches_total - this)",
+    ["stage", "supplier"],
+)
 SLA_WARNINGS: Final = Counter(
     "supplychain_sla_warnings", "SLA stages past their warning threshold", ["stage", "supplier"]
 )

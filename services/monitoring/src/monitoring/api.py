@@ -50,7 +50,21 @@ class Handoff(BaseModel):
     target_seconds: float | None
     warn_at: datetime | None
     deadline: datetime | None
-    status: sla.Status
+    status: sla.Status = Field(
+        description="open | paused | warning | breached while it runs; met | breached once it "
+        "ended, or the outcome its order ended with (rejected | cancelled | blocked) unless a "
+        "breach raised while it ran stands"
+    )
+    outcome: str | None = Field(
+        default=None,
+        description="rejected | cancelled | blocked: its order ended before the stage did, and "
+        "closed it then (no verdict comes after it); None: it ended by its own ending event",
+    )
+    breach_retracted: bool = Field(
+        default=False,
+        description="a breach raised while it ran was retracted: a late ending event showed "
+        "it ended by its deadline (SlaBreachRetracted); its status is met",
+    )
     trace_id: str | None
     time_split: analytics_api.TimeSplit | None = Field(
         default=None,
@@ -82,7 +96,8 @@ class Policy(BaseModel):
 
 @router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
 async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff]:
-    """Every stage of the order and its sub-orders: durations, targets, SLA status, trace ids."""
+    """Every stage of the order and its sub-orders: durations, targets, SLA status (with the
+    outcome its order ended with, and a retracted breach), trace ids."""
     if not await timeline_store.order_exists(db, order_id):
         raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
     now = datetime.now(UTC)
@@ -97,13 +112,7 @@ async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff
                 "target_seconds": row["target_s"],
                 "paused_seconds": row["paused_s"],
                 "pauses": _stage_pauses(row, edges.get(row["order_id"], [])),
-                "status": sla.stage_status(
-                    ended_at=row["ended_at"] if row["started_at"] else None,
-                    warn_at=row["warn_at"],
-                    deadline=row["deadline"],
-                    now=now,
-                    paused=row["paused_since"] is not None,
-                ),
+                "status": sla.status_of(row, now=now),
             }
         )
         for row in rows

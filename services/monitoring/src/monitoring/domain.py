@@ -9,6 +9,7 @@ from supplychain_contracts import (
     Envelope,
     InvoiceIssued,
     OrderAccepted,
+    OrderBlocked,
     OrderDelivered,
     OrderPlaced,
     OrderRejected,
@@ -25,6 +26,25 @@ RECORDED_IN_COLUMNS = frozenset({*Envelope.model_fields, "supplier", "requester"
 class Edge(StrEnum):
     START = "start"
     END = "end"
+
+
+class Outcome(StrEnum):
+    """How a stage ended when its order ended before the stage's own ending event: the stage
+    is closed with it, never judged met, and no breach is raised after it."""
+
+    REJECTED = "rejected"  # the supplier rejected the order
+    CANCELLED = "cancelled"  # the supplier settled a cancellation (WorkCancelled)
+    BLOCKED = "blocked"  # a sub-order can no longer be delivered: the order never ships
+
+
+# Events that end the order for good, and the outcome of the stages they close. OrderBlocked
+# ends it: fulfilment has no way out of `blocked` but a cancellation (issue 22, item 5).
+# OrderCancelled is only the request: it ends nothing.
+ORDER_ENDINGS: dict[type[Envelope], Outcome] = {
+    OrderRejected: Outcome.REJECTED,
+    WorkCancelled: Outcome.CANCELLED,
+    OrderBlocked: Outcome.BLOCKED,
+}
 
 
 # event class → the stage boundaries it marks
@@ -55,13 +75,15 @@ def carried_priority(event: Envelope) -> str | None:
     return None
 
 
-def may_meet_cancellation(
-    event_class: type[Envelope], marked: tuple[tuple[Stage, Edge], ...]
-) -> bool:
-    """Whether the event may end stages at the order's cancellation: WorkCancelled (the
-    supplier stopped the work; OrderCancelled is only the request, it ends nothing), or an
-    event that started a stage of an order whose work may have been cancelled already."""
-    return event_class is WorkCancelled or any(edge is Edge.START for _, edge in marked)
+def outcome_of(event_class: type[Envelope]) -> Outcome | None:
+    """The outcome of the stages an event ends by ending its order; None for any other."""
+    return ORDER_ENDINGS.get(event_class)
+
+
+def may_meet_order_end(event_class: type[Envelope], marked: tuple[tuple[Stage, Edge], ...]) -> bool:
+    """Whether the event may close stages at the order's end: an event that ends the order
+    (ORDER_ENDINGS), or one that started a stage of an order that may have ended already."""
+    return event_class in ORDER_ENDINGS or any(edge is Edge.START for _, edge in marked)
 
 
 def boundaries(event_class: type[Envelope]) -> tuple[tuple[Stage, Edge], ...]:

@@ -45,17 +45,41 @@ class PairSplit(DeliveredSplit):
     requester: str
 
 
+class StageCounts(BaseModel):
+    """How the timed stages of one kind started in the period stand: each in one column."""
+
+    met: int = Field(description="ended by their own ending event by the deadline")
+    breached: int = Field(description="ended after the deadline, or running past it")
+    rejected: int = Field(default=0, description="closed by the order's rejection")
+    cancelled: int = Field(default=0, description="closed by a settled cancellation")
+    blocked: int = Field(default=0, description="closed by a block that ended the order")
+    breaches_retracted: int = Field(
+        default=0, description="breaches a late ending event proved wrong (counted as met)"
+    )
+
+
 class Scorecard(BaseModel):
     supplier: str
     period: str
     orders_handled: int
-    on_time_pct: dict[str, float | None]
-    rejected: int
+    on_time_pct: dict[str, float | None] = Field(
+        description="per stage, met of met + breached (stages closed by their order's outcome "
+        "are neither)"
+    )
+    rejected: int = Field(description="orders the supplier rejected")
     reject_rate: float | None
-    breaches: int
+    breaches: int = Field(description="stages breached (retracted breaches are not)")
     average_satisfaction: float | None
     ratings: int
     help_requests: int
+    cancelled: int = Field(default=0, description="stages closed by a settled cancellation")
+    blocked: int = Field(default=0, description="stages closed by a block that ended the order")
+    breaches_retracted: int = Field(
+        default=0, description="breaches retracted: a late ending event showed them wrong"
+    )
+    stages: dict[str, StageCounts] = Field(
+        default_factory=dict, description="per stage, how its timed stages stand"
+    )
     time_split: DeliveredSplit | None = Field(
         default=None, description="orders of the supplier delivered in the period"
     )
@@ -106,6 +130,11 @@ async def delivered_splits(
     return found
 
 
+def _total(stages: Mapping[str, StageCounts], column: str) -> int:
+    """One column of a supplier's stage counts, over its stages."""
+    return sum(getattr(counts, column) for counts in stages.values())
+
+
 async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) -> list[Scorecard]:
     start, end = period_bounds(period)
     splits = await delivered_splits(conn, start=start, end=end, now=now)
@@ -114,13 +143,14 @@ async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) ->
     help_requests = await store.event_counts(conn, event_type="HelpRequested", start=start, end=end)
     ratings = await store.satisfaction(conn, start=start, end=end)
     on_time: dict[str, dict[str, float | None]] = {}
-    breaches: dict[str, int] = {}
+    stages: dict[str, dict[str, StageCounts]] = {}
     for row in await store.stage_outcomes(conn, start=start, end=end, now=now):
         supplier = row["supplier"]
+        counts = StageCounts.model_validate(dict(row))
+        stages.setdefault(supplier, {})[row["stage"]] = counts
         on_time.setdefault(supplier, {})[row["stage"]] = sla.on_time_percent(
-            row["met"], row["breached"]
+            counts.met, counts.breached
         )
-        breaches[supplier] = breaches.get(supplier, 0) + row["breached"]
     suppliers = sorted(
         set(handled)
         | set(rejected)
@@ -137,7 +167,11 @@ async def for_period(conn: asyncpg.Connection, *, period: str, now: datetime) ->
             on_time_pct=on_time.get(supplier, {}),
             rejected=rejected.get(supplier, 0),
             reject_rate=rate(rejected.get(supplier, 0), handled.get(supplier, 0)),
-            breaches=breaches.get(supplier, 0),
+            breaches=_total(stages.get(supplier, {}), "breached"),
+            cancelled=_total(stages.get(supplier, {}), "cancelled"),
+            blocked=_total(stages.get(supplier, {}), "blocked"),
+            breaches_retracted=_total(stages.get(supplier, {}), "breaches_retracted"),
+            stages=stages.get(supplier, {}),
             average_satisfaction=(round(ratings[supplier][0], 2) if supplier in ratings else None),
             ratings=ratings.get(supplier, (0.0, 0))[1],
             help_requests=help_requests.get(supplier, 0),

@@ -121,15 +121,31 @@ async def orders_handled(
 async def stage_outcomes(
     conn: asyncpg.Connection, *, start: datetime, end: datetime, now: datetime
 ) -> list[asyncpg.Record]:
-    """Per supplier and stage, of the timed stages started in the period: met and breached
-    (closed late, or still running past the deadline)."""
+    """Per supplier and stage, of the timed stages started in the period, as
+    `sla.rules.stage_status` judges them: met (by its own ending event, in time: a retracted
+    breach among them, also counted in `breaches_retracted`), breached (closed late, or still
+    running past the deadline), or closed with its order's outcome (rejected, cancelled,
+    blocked) unless a breach raised while it ran stands (it ended after the deadline)."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT supplier, stage,
-                  count(*) FILTER (WHERE ended_at IS NOT NULL AND ended_at <= deadline) AS met,
-                  count(*) FILTER (WHERE (ended_at IS NOT NULL AND ended_at > deadline)
-                                      OR (ended_at IS NULL AND deadline <= $3)) AS breached
-           FROM stages
-           WHERE deadline IS NOT NULL AND started_at >= $1 AND started_at < $2
+        """WITH judged AS (
+               SELECT supplier, stage, ended_at, deadline, breach_retracted_at,
+                      CASE WHEN ended_at IS NULL THEN
+                                CASE WHEN deadline <= $3 THEN 'breached' END
+                           WHEN outcome IS NOT NULL
+                                AND NOT (ended_at > deadline AND breach_raised_at IS NOT NULL)
+                                THEN outcome
+                           WHEN ended_at > deadline THEN 'breached'
+                           ELSE 'met' END AS status
+               FROM stages
+               WHERE deadline IS NOT NULL AND started_at >= $1 AND started_at < $2)
+           SELECT supplier, stage,
+                  count(*) FILTER (WHERE status = 'met') AS met,
+                  count(*) FILTER (WHERE status = 'breached') AS breached,
+                  count(*) FILTER (WHERE status = 'rejected') AS rejected,
+                  count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+                  count(*) FILTER (WHERE status = 'blocked') AS blocked,
+                  count(*) FILTER (WHERE breach_retracted_at IS NOT NULL) AS breaches_retracted
+           FROM judged
            GROUP BY supplier, stage""",
         start,
         end,

@@ -157,6 +157,7 @@ async def overview(
             warnings_today=sum(a.warnings for a in alarms),
             breaches_today=sum(a.breaches for a in alarms),
             alarms_today=alarms,
+            breaches_retracted_today=sum(a.breaches_retracted for a in alarms),
             verdicts_held=held.count,
             verdicts_behind_s=None if held.behind_s is None else round(held.behind_s, 1),
         ),

@@ -112,7 +112,8 @@ class AlarmCount(BaseModel):
     supplier: str
     stage: str
     warnings: int
-    breaches: int
+    breaches: int  # raised and standing (not retracted)
+    breaches_retracted: int = 0  # raised, then retracted by a late ending event
 
 
 class SlaBoard(BaseModel):
@@ -120,6 +121,7 @@ class SlaBoard(BaseModel):
     warnings_today: int
     breaches_today: int
     alarms_today: list[AlarmCount]
+    breaches_retracted_today: int = 0
     # warnings and breaches past their time held back until monitoring has read the topics
     # that could end their stages that far, and how far behind it knows them (None: unknown)
     verdicts_held: int = 0
@@ -164,6 +166,9 @@ class SupplierScore(BaseModel):
     breaches: int
     average_satisfaction: float | None
     help_requests: int
+    cancelled: int = 0  # stages closed by a settled cancellation
+    blocked: int = 0  # stages closed by a block
+    breaches_retracted: int = 0
 
 
 class OpenDispute(BaseModel):
@@ -220,6 +225,8 @@ class WaterfallBar(BaseModel):
     warn_at: datetime | None
     deadline: datetime | None
     status: sla.Status
+    outcome: str | None = None
+    breach_retracted: bool = False
     trace_id: str | None
     # geometry, in % of the chart's width (the chain's first start to its last instant)
     left_pct: float
@@ -308,7 +315,6 @@ def _bar(
     started = row["started_at"] if isinstance(row["started_at"], datetime) else None
     ended = row["ended_at"] if isinstance(row["ended_at"], datetime) else None
     deadline = row["deadline"] if isinstance(row["deadline"], datetime) else None
-    warn_at = row["warn_at"] if isinstance(row["warn_at"], datetime) else None
     target = row["target_s"] if isinstance(row["target_s"], int | float) else None
     left = width = 0.0
     target_pct = deadline_pct = None
@@ -324,13 +330,7 @@ def _bar(
         {
             **row,
             "target_s": target,
-            "status": sla.stage_status(
-                ended_at=ended if started else None,
-                warn_at=warn_at,
-                deadline=deadline,
-                now=now,
-                paused=isinstance(row.get("paused_since"), datetime),
-            ),
+            "status": sla.status_of(row, now=now),
             "left_pct": left,
             "width_pct": width,
             "target_pct": target_pct,

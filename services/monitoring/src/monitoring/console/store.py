@@ -24,8 +24,10 @@ async def recent_chains(conn: asyncpg.Connection, *, limit: int) -> list[dict[st
                           AS sub_orders,
                       count(s.stage) FILTER (WHERE s.started_at IS NOT NULL
                                                 AND s.ended_at IS NULL) AS open_stages,
-                      count(s.stage) FILTER (WHERE s.breach_raised_at IS NOT NULL
-                                                OR s.ended_at > s.deadline) AS breaches
+                      count(s.stage) FILTER (WHERE (s.breach_raised_at IS NOT NULL
+                                                    AND s.breach_retracted_at IS NULL)
+                                                OR (s.outcome IS NULL
+                                                    AND s.ended_at > s.deadline)) AS breaches
                FROM orders c LEFT JOIN stages s ON s.order_id = c.order_id
                WHERE c.root_order_id = o.order_id) AS chain
            WHERE o.order_id = o.root_order_id
@@ -51,13 +53,17 @@ async def open_stages(conn: asyncpg.Connection, *, limit: int) -> list[dict[str,
 
 
 async def alarms_since(conn: asyncpg.Connection, *, since: datetime) -> list[dict[str, Any]]:
-    """Warnings and breaches raised since `since`, per supplier and stage."""
+    """Warnings and breaches raised since `since`, per supplier and stage: the breaches
+    standing, and those retracted since."""
     rows = await conn.fetch(
         """SELECT supplier, stage,
                   count(*) FILTER (WHERE warning_raised_at >= $1) AS warnings,
-                  count(*) FILTER (WHERE breach_raised_at >= $1) AS breaches
+                  count(*) FILTER (WHERE breach_raised_at >= $1
+                                     AND breach_retracted_at IS NULL) AS breaches,
+                  count(*) FILTER (WHERE breach_retracted_at >= $1) AS breaches_retracted
            FROM stages
            WHERE warning_raised_at >= $1 OR breach_raised_at >= $1
+              OR breach_retracted_at >= $1
            GROUP BY supplier, stage
            ORDER BY breaches DESC, warnings DESC, supplier, stage""",
         since,

@@ -177,10 +177,12 @@ CLOCK_STATE_AFTER: Mapping[str, str] = {
     "SlaPaused": "paused",
     "SlaResumed": "running",
     "SlaBreached": "breached",
+    "SlaBreachRetracted": "breach retracted",  # a late ending event showed it ended in time
 }
 _CLOCK_QUALIFIER: Mapping[str, str] = {
     "SlaWarning": "warned clock",
     "SlaBreached": "breached clock",
+    "SlaBreachRetracted": "retracted clock",
     "SlaPaused": "paused clock",
     "SlaResumed": "resumed clock",
 }

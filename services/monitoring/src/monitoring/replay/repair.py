@@ -73,8 +73,10 @@ COMPARED = (
     "paused_s",
     "paused_since",
     "status",
+    "outcome",
     "warning_raised",
     "breach_raised",
+    "breach_retracted",
 )
 
 
@@ -197,13 +199,7 @@ def compare(
         return {
             (str(row["order_id"]), row["stage"]): {
                 **row,
-                "status": sla.stage_status(
-                    ended_at=row["ended_at"] if row["started_at"] else None,
-                    warn_at=row["warn_at"],
-                    deadline=row["deadline"],
-                    now=now,
-                    paused=row.get("paused_since") is not None,
-                ).value,
+                "status": sla.status_of(row, now=now).value,
             }
             for row in rows
             if str(row["order_id"]) not in left_out

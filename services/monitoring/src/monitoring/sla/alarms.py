@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from supplychain_contracts import SlaBreached, SlaWarning, Stage
+from supplychain_contracts import SlaBreached, SlaBreachRetracted, SlaWarning, Stage
 from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused, SlaResumed
 
 from monitoring.sla import rules
@@ -36,6 +36,11 @@ ALARM_OF_EVENT: dict[type[SlaClockEvent], Alarm] = {
 
 def alarm_event_id(order_id: uuid.UUID, stage: Stage, alarm: Alarm) -> uuid.UUID:
     return uuid.uuid5(ALARM_NAMESPACE, f"{order_id}:{stage.value}:{alarm.value}")
+
+
+def retraction_event_id(order_id: uuid.UUID, stage: Stage) -> uuid.UUID:
+    """A stage's breach is retracted once: the id derives from (order, stage) like its breach's."""
+    return uuid.uuid5(ALARM_NAMESPACE, f"{order_id}:{stage.value}:breach-retracted")
 
 
 def _of_stage(stage: StageRow) -> dict[str, Any]:
@@ -68,6 +73,26 @@ def alarm_event(stage: StageRow, alarm: Alarm, *, now: datetime) -> SlaClockEven
             # (SlaBreached only) the credit the stage's policy grants: invoicing applies it
             # instead of resolving policies itself
             service_credit_pct=stage.service_credit_pct,
+        )
+    )
+
+
+def retraction_event(stage: StageRow, *, now: datetime) -> SlaBreachRetracted:
+    """The event saying the stage's breach was wrong: it ended by its deadline (the stage must
+    have ended, with a clock). Caused by the event that ended it, which it names."""
+    return SlaBreachRetracted.model_validate(
+        dict(
+            _of_stage(stage),
+            event_id=retraction_event_id(stage.order_id, stage.stage),
+            occurred_at=now,
+            causation_id=stage.end_event_id,
+            started_at=stage.started_at,
+            deadline=stage.deadline,
+            target_seconds=stage.target_s,
+            breach_event_id=alarm_event_id(stage.order_id, stage.stage, Alarm.BREACH),
+            ended_at=stage.ended_at,
+            ending_event_id=stage.end_event_id,
+            ending_event_type=stage.end_event_type,
         )
     )
 

@@ -4,11 +4,12 @@ is, which alarms a stored stage has due."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from supplychain_contracts import Stage
@@ -19,7 +20,7 @@ from supplychain_contracts.business_time import most_specific_policy
 from supplychain_contracts.business_time import working_windows as working_windows
 from supplychain_contracts.company import BusinessCalendar, FieldProblem, NamedCalendar, SlaPolicy
 
-from monitoring.domain import duration_seconds
+from monitoring.domain import Outcome, duration_seconds
 from monitoring.reference.versions import Version, in_force
 
 
@@ -29,6 +30,10 @@ class Status(StrEnum):
     WARNING = "warning"
     BREACHED = "breached"
     MET = "met"
+    # closed with its order's outcome (domain.Outcome): neither met nor breached
+    REJECTED = Outcome.REJECTED.value
+    CANCELLED = Outcome.CANCELLED.value
+    BLOCKED = Outcome.BLOCKED.value
 
 
 class Alarm(StrEnum):
@@ -141,14 +146,22 @@ def stage_status(
     deadline: datetime | None,
     now: datetime,
     paused: bool = False,
+    outcome: str | None = None,
+    breach_raised: bool = False,
 ) -> Status:
     """met / breached for a closed stage (by its real end), open / paused / warning / breached
     while it runs (`paused`: its clock stands still now; a deadline already missed stays so).
 
+    A stage closed with its order's `outcome` (rejected, cancelled, blocked) has that status,
+    unless a breach was raised while it ran and its end came after the deadline: a verdict
+    raised is final. A breach proved wrong by its end (retracted) leaves the stage met.
     A stage without a target (no policy) that has closed is met: there was nothing to miss.
     """
     if ended_at is not None:
-        return Status.BREACHED if deadline is not None and ended_at > deadline else Status.MET
+        late = deadline is not None and ended_at > deadline
+        if outcome is not None and not (late and breach_raised):
+            return Status(outcome)
+        return Status.BREACHED if late else Status.MET
     if deadline is not None and now >= deadline:
         return Status.BREACHED
     if paused:
@@ -156,6 +169,20 @@ def stage_status(
     if warn_at is not None and now >= warn_at:
         return Status.WARNING
     return Status.OPEN
+
+
+def status_of(row: Mapping[str, Any], *, now: datetime) -> Status:
+    """The status of a stored stage as its reads select it (`timeline.store.handoffs`,
+    `stage_results`: with `breach_raised`)."""
+    return stage_status(
+        ended_at=row["ended_at"] if row["started_at"] else None,
+        warn_at=row["warn_at"],
+        deadline=row["deadline"],
+        now=now,
+        paused=row.get("paused_since") is not None,
+        outcome=row.get("outcome"),
+        breach_raised=bool(row.get("breach_raised")),
+    )
 
 
 def due_alarms(
@@ -206,6 +233,11 @@ class StageRow:
     calendar: BusinessCalendar | None = None
     paused_s: float = 0.0  # business seconds its closed pauses took off the clock
     paused_since: datetime | None = None  # its clock stands still since then
+    # how it ended when its order ended first (None: by its own ending event, or running)
+    outcome: Outcome | None = None
+    end_event_id: UUID | None = None  # the event that ended it
+    end_event_type: str | None = None
+    breach_retracted_at: datetime | None = None
 
     @property
     def needs_clock(self) -> bool:
@@ -235,10 +267,23 @@ class StageRow:
 
     def late_alarms(self) -> tuple[Alarm, ...]:
         """Alarms its end came too late for that were not raised while it ran (the clock had
-        not fired yet, or events arrived late)."""
-        if self.ended_at is None:
+        not fired yet, or events arrived late). None for a stage its order's end closed: the
+        outcome decides, no verdict comes after it."""
+        if self.ended_at is None or self.outcome is not None:
             return ()
         return self.alarms_due(self.ended_at)
+
+    @property
+    def breach_proved_wrong(self) -> bool:
+        """A breach was raised (and not retracted yet), but the stage ended by its deadline:
+        the ending event was late (e.g. its producer's relay was down)."""
+        return (
+            self.breach_raised_at is not None
+            and self.breach_retracted_at is None
+            and self.ended_at is not None
+            and self.deadline is not None
+            and self.ended_at <= self.deadline
+        )
 
 
 def on_time_percent(met: int, breached: int) -> float | None:

@@ -10,9 +10,9 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar
-from supplychain_contracts.events import PauseReason, SlaClockEvent
+from supplychain_contracts.events import PauseReason, SlaBreachRetracted, SlaClockEvent
 
-from monitoring.domain import Edge
+from monitoring.domain import ORDER_ENDINGS, Edge, Outcome
 from monitoring.sla.pauses import PausedClock, PauseEdge
 from monitoring.sla.rules import Alarm, StageRow
 
@@ -52,6 +52,10 @@ def stage_row(record: asyncpg.Record) -> StageRow:
         ),
         paused_s=record["paused_s"],
         paused_since=record["paused_since"],
+        outcome=None if record["outcome"] is None else Outcome(record["outcome"]),
+        end_event_id=record["end_event_id"],
+        end_event_type=record["end_event_type"],
+        breach_retracted_at=record["breach_retracted_at"],
     )
 
 
@@ -155,17 +159,26 @@ async def close_stage(
     return bool(updated)
 
 
-async def end_stages_at_cancellation(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
-    """End the order's running stages when its work was cancelled (its first WorkCancelled
-    recorded; never before a stage began); the stages ended, none if it was not cancelled."""
+_ENDING_TYPES = [str(event.model_fields["event_type"].default) for event in ORDER_ENDINGS]
+_ENDING_OUTCOMES = [outcome.value for outcome in ORDER_ENDINGS.values()]
+
+
+async def end_stages_at_order_end(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
+    """Close the order's running stages at its end (the first event recorded that ended it:
+    domain.ORDER_ENDINGS; never before a stage began) with that end's outcome and event; the
+    stages closed, none while the order has not ended."""
     rows = await conn.fetch(
-        """UPDATE stages s SET ended_at = GREATEST(c.at, s.started_at)
-           FROM (SELECT min(occurred_at) AS at FROM handoff_events
-                 WHERE order_id = $1 AND event_type = 'WorkCancelled') c
-           WHERE s.order_id = $1 AND c.at IS NOT NULL
-             AND s.started_at IS NOT NULL AND s.ended_at IS NULL
+        """UPDATE stages s SET ended_at = GREATEST(e.occurred_at, s.started_at),
+                  outcome = ($3::text[])[array_position($2::text[], e.event_type)],
+                  end_event_id = e.event_id, end_event_type = e.event_type
+           FROM (SELECT event_id, event_type, occurred_at FROM handoff_events
+                 WHERE order_id = $1 AND event_type = ANY($2::text[])
+                 ORDER BY occurred_at, event_id LIMIT 1) e
+           WHERE s.order_id = $1 AND s.started_at IS NOT NULL AND s.ended_at IS NULL
            RETURNING s.*""",
         order_id,
+        _ENDING_TYPES,
+        _ENDING_OUTCOMES,
     )
     return [stage_row(row) for row in rows]
 
@@ -190,10 +203,31 @@ async def mark_raised(
         )
 
 
+async def mark_retracted(
+    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, at: datetime
+) -> None:
+    """Record that the stage's breach was retracted (first time wins)."""
+    await conn.execute(
+        """UPDATE stages SET breach_retracted_at = COALESCE(breach_retracted_at, $3)
+           WHERE order_id = $1 AND stage = $2""",
+        order_id,
+        stage.value,
+        at,
+    )
+
+
 async def note_raised(conn: asyncpg.Connection, event: SlaClockEvent, alarm: Alarm) -> None:
     """An SLA event seen on the topic: its alarm was raised (the stage row may not exist yet
     when the replay reads the SLA topic before the order's own events)."""
-    column = ALARM_COLUMN[alarm]
+    await _note(conn, event, ALARM_COLUMN[alarm])
+
+
+async def note_retracted(conn: asyncpg.Connection, event: SlaBreachRetracted) -> None:
+    """A retraction seen on the topic: the stage's breach was retracted (a replay learns it)."""
+    await _note(conn, event, "breach_retracted_at")
+
+
+async def _note(conn: asyncpg.Connection, event: SlaClockEvent, column: str) -> None:
     await conn.execute(
         f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, {column})
             VALUES ($1, $2, $3, $4, $5, $6)

@@ -13,6 +13,7 @@ from supplychain_contracts import (
     DisputeSettled,
     FeedbackGiven,
     OrderPlaced,
+    SlaBreachRetracted,
 )
 from supplychain_contracts.events import OrderParties, SlaClockEvent
 from supplychain_kit.consumer import ApplyEvent, dispatch
@@ -37,6 +38,7 @@ def event_applier(sink: AlarmSink) -> ApplyEvent:
             OrderPlaced: timelines.order_placed,
             FeedbackGiven: timelines.feedback_given,
             SlaClockEvent: timelines.alarm_seen,
+            SlaBreachRetracted: timelines.retraction_seen,
             DisputeOpened: timelines.dispute_opened,
             DisputeEscalated: timelines.dispute_escalated,
             DisputeSettled: timelines.dispute_settled,
@@ -69,6 +71,11 @@ class Timelines:
     async def alarm_seen(self, conn: asyncpg.Connection, event: SlaClockEvent) -> None:
         """An SLA event on the topic says its alarm was raised: a replay learns it from here."""
         await clock_store.note_raised(conn, event, alarms.ALARM_OF_EVENT[type(event)])
+        await self.handoff(conn, event)
+
+    async def retraction_seen(self, conn: asyncpg.Connection, event: SlaBreachRetracted) -> None:
+        """A retraction on the topic says the stage's breach was retracted (a replay)."""
+        await clock_store.note_retracted(conn, event)
         await self.handoff(conn, event)
 
     async def dispute_opened(self, conn: asyncpg.Connection, event: DisputeOpened) -> None:
@@ -106,7 +113,13 @@ class Timelines:
         marked = domain.boundaries(type(event))
         for stage_name, edge in marked:
             stage = await store.mark_boundary(
-                conn, event, stage_name, edge, trace_id=trace_id, traceparent=traceparent
+                conn,
+                event,
+                stage_name,
+                edge,
+                trace_id=trace_id,
+                traceparent=traceparent,
+                outcome=domain.outcome_of(type(event)) if edge is domain.Edge.END else None,
             )
             if stage.needs_clock:
                 stage = await _start_clock(conn, event, stage)
@@ -114,15 +127,16 @@ class Timelines:
                 stage = await self._paused_clock(conn, stage)
             if stage.can_close:
                 await self._close(conn, stage)
-        if domain.may_meet_cancellation(type(event), marked):
-            await self._stop_at_cancellation(conn, event.order_id)
+        if domain.may_meet_order_end(type(event), marked):
+            await self._close_at_order_end(conn, event.order_id)
 
-    async def _stop_at_cancellation(self, conn: asyncpg.Connection, order_id: UUID) -> None:
-        """The work of the order was cancelled (WorkCancelled, not the request): every stage
-        of it still running ends when the work stopped. Run on WorkCancelled and on every
-        stage start, so a stage that starts after the cancellation was read (a replay reading
-        the orders topic after fulfilment's) ends at the same instant as live."""
-        for stage in await clock_store.end_stages_at_cancellation(conn, order_id):
+    async def _close_at_order_end(self, conn: asyncpg.Connection, order_id: UUID) -> None:
+        """The order ended (rejected, its cancellation settled, blocked for good: not the
+        cancellation request): every stage of it still running closes then, with that outcome.
+        Run on those events and on every stage start, so a stage that starts after the end
+        was read (a replay reading the orders topic after fulfilment's) closes at the same
+        instant as live."""
+        for stage in await clock_store.end_stages_at_order_end(conn, order_id):
             if stage.pause_reasons and stage.duration_s is None:
                 stage = await self._paused_clock(conn, stage)
             if stage.can_close:
@@ -168,15 +182,26 @@ class Timelines:
         return stage
 
     async def _close(self, conn: asyncpg.Connection, stage: StageRow) -> None:
-        """Record the real duration once; a stage that ended after its deadline is breached, and
-        if its clock had not fired yet (events arrived late) the alarms are raised now."""
+        """Record the real duration once. A stage that ended after its deadline is breached, and
+        if its clock had not fired yet (events arrived late) the alarms are raised now; one
+        its order's end closed raises nothing (the outcome decides). A breach its end proves
+        wrong (it ended by the deadline) is retracted."""
         duration = stage.elapsed_seconds()
         if not await clock_store.close_stage(conn, stage.order_id, stage.stage, duration):
             return
         late = stage.late_alarms()
         if sla.Alarm.BREACH in late:
             await clocks.raise_alarms(conn, self.sink, stage, late, now=datetime.now(UTC))
+        elif stage.breach_proved_wrong:
+            await self._retract(conn, stage)
         self.sink.stage_closed(stage, duration)
+
+    async def _retract(self, conn: asyncpg.Connection, stage: StageRow) -> None:
+        """SlaBreachRetracted (once: its id derives from the stage) in the trace of the event
+        that ended the stage, marked in this transaction."""
+        now = datetime.now(UTC)
+        await clock_store.mark_retracted(conn, order_id=stage.order_id, stage=stage.stage, at=now)
+        await self.sink.alarms_raised(conn, [alarms.retraction_event(stage, now=now)])
 
 
 async def _start_clock(conn: asyncpg.Connection, event: OrderParties, stage: StageRow) -> StageRow:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import asyncpg
-from supplychain_contracts import SlaBreached, SlaWarning
+from supplychain_contracts import SlaBreached, SlaBreachRetracted, SlaWarning
 from supplychain_contracts.events import OrderParties, SlaClockEvent, SlaClockPause, SlaPaused
 from supplychain_kit import metrics, outbox
 from supplychain_kit.effects import after_commit
@@ -26,6 +26,7 @@ EventObserver = Callable[[asyncpg.Connection, OrderParties], Awaitable[None]]
 COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
     SlaBreached: metrics.SLA_BREACHES,
+    SlaBreachRetracted: metrics.SLA_BREACHES_RETRACTED,
 }
 
 
@@ -33,7 +34,8 @@ class AlarmSink(Protocol):
     async def alarms_raised(
         self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
     ) -> None:
-        """The alarms of these events were marked raised in the transaction of `conn`."""
+        """The alarms of these events (or a breach's retraction) were marked raised in the
+        transaction of `conn`."""
 
     def stage_closed(self, stage: StageRow, duration_s: float) -> None:
         """The stage's duration was recorded in the current transaction."""

@@ -10,7 +10,7 @@ import asyncpg
 from supplychain_contracts import Stage
 from supplychain_contracts.events import OrderParties
 
-from monitoring.domain import RECORDED_IN_COLUMNS, Edge
+from monitoring.domain import RECORDED_IN_COLUMNS, Edge, Outcome
 from monitoring.sla.rules import Clock, StageRow
 from monitoring.sla.store import stage_row
 
@@ -86,24 +86,33 @@ async def mark_boundary(
     *,
     trace_id: str | None,
     traceparent: str | None,
+    outcome: Outcome | None = None,
 ) -> StageRow:
     """Set the stage's start or end (the first one seen wins); returns the stage row.
 
     The start event's id and traceparent are kept: the SLA events a clock raises later are
-    caused by it and continue its trace.
+    caused by it and continue its trace. The end event's id and type are kept (a retraction
+    names them), with the `outcome` of an end that also ended the order (a rejection).
     """
     column = "started_at" if edge is Edge.START else "ended_at"
     start_event_id = event.event_id if edge is Edge.START else None
     start_traceparent = traceparent if edge is Edge.START else None
+    end_event_id = event.event_id if edge is Edge.END else None
+    end_event_type = event.event_type if edge is Edge.END else None
     record = await conn.fetchrow(
         f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, employee_id,
-                {column}, trace_id, start_event_id, traceparent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                {column}, trace_id, start_event_id, traceparent, end_event_id, end_event_type,
+                outcome)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             ON CONFLICT (order_id, stage) DO UPDATE
                SET {column} = COALESCE(stages.{column}, EXCLUDED.{column}),
                    trace_id = COALESCE(stages.trace_id, EXCLUDED.trace_id),
                    start_event_id = COALESCE(stages.start_event_id, EXCLUDED.start_event_id),
-                   traceparent = COALESCE(stages.traceparent, EXCLUDED.traceparent)
+                   traceparent = COALESCE(stages.traceparent, EXCLUDED.traceparent),
+                   end_event_id = COALESCE(stages.end_event_id, EXCLUDED.end_event_id),
+                   end_event_type = COALESCE(stages.end_event_type, EXCLUDED.end_event_type),
+                   outcome = CASE WHEN stages.ended_at IS NULL
+                                  THEN EXCLUDED.outcome ELSE stages.outcome END
             RETURNING *""",
         event.order_id,
         stage.value,
@@ -115,6 +124,9 @@ async def mark_boundary(
         trace_id,
         start_event_id,
         start_traceparent,
+        end_event_id,
+        end_event_type,
+        None if outcome is None else outcome.value,
     )
     return stage_row(record)
 
@@ -154,7 +166,10 @@ async def handoffs(conn: asyncpg.Connection, order_id: UUID) -> list[dict[str, A
                UNION ALL
                SELECT o.order_id, o.parent_order_id, t.depth + 1
                FROM orders o JOIN tree t ON o.parent_order_id = t.order_id)
-           SELECT s.*, t.parent_order_id, t.depth FROM stages s JOIN tree t USING (order_id)
+           SELECT s.*, t.parent_order_id, t.depth,
+                  s.breach_raised_at IS NOT NULL AS breach_raised,
+                  s.breach_retracted_at IS NOT NULL AS breach_retracted
+           FROM stages s JOIN tree t USING (order_id)
            ORDER BY t.depth, s.started_at NULLS LAST, s.stage""",
         order_id,
     )
@@ -170,9 +185,10 @@ async def stage_results(conn: asyncpg.Connection, *, schema: str) -> list[dict[s
     rows = await conn.fetch(
         f"""SELECT order_id, stage, supplier, requester, started_at, ended_at, duration_s,
                    target_s, warn_at, deadline, trace_id, policy_key, policy_version,
-                   paused_s, paused_since,
+                   paused_s, paused_since, outcome,
                    warning_raised_at IS NOT NULL AS warning_raised,
-                   breach_raised_at IS NOT NULL AS breach_raised
+                   breach_raised_at IS NOT NULL AS breach_raised,
+                   breach_retracted_at IS NOT NULL AS breach_retracted
             FROM "{schema}".stages ORDER BY order_id, stage"""
     )
     return [dict(row) for row in rows]
