@@ -14,7 +14,7 @@ from supplychain_kit.effects import after_commit
 
 from invoicing import domain, ledger, periods, store
 from invoicing.domain import DocumentKind, IssuedInvoice
-from invoicing.metrics import CREDITED_AMOUNT
+from invoicing.metrics import CREDITED_AMOUNT, REVERSED_AMOUNT
 
 
 async def issue_credit_note(
@@ -70,11 +70,10 @@ async def issue_credit_note(
         posted_at=note.occurred_at,
     )
     await outbox.append(conn, [note])
-    if note.amount > 0:  # a counter never goes down: a reversal is not counted here
-        credited = CREDITED_AMOUNT.labels(
-            supplier=note.supplier, requester=note.requester, reason=kind.value
-        )
-        after_commit(lambda: credited.inc(float(note.amount)))
+    # a counter never goes down: a reversal counts what it takes back in a counter of its own
+    counter = CREDITED_AMOUNT if note.amount > 0 else REVERSED_AMOUNT
+    counted = counter.labels(supplier=note.supplier, requester=note.requester, reason=kind.value)
+    after_commit(lambda: counted.inc(float(abs(note.amount))))
     return note
 
 

@@ -16,6 +16,7 @@ from supplychain_contracts import (
     InvoiceLine,
     OrderDelivered,
     SlaBreached,
+    SlaBreachRetracted,
     Stage,
     follow_up,
 )
@@ -217,6 +218,24 @@ def claim_amount(
         return ZERO
     wanted = sla_credit_amount(invoice.total, claim.service_credit_pct, invoice.currency)
     return min(wanted, outstanding(invoice, already_credited))
+
+
+@dataclass(frozen=True)
+class IssuedCredit:
+    """A credit note as stored: what a reversal takes back."""
+
+    credit_note_id: UUID
+    invoice_id: UUID
+    amount: Decimal
+
+
+def reversal_reason(credit: IssuedCredit, retracted: SlaBreachRetracted) -> str:
+    """Why a service credit is taken back: its breach was retracted by monitoring."""
+    return (
+        f"{CreditKind.REVERSAL.value}: credit note {credit.credit_note_id} taken back, the "
+        f"{retracted.stage.value} breach was retracted (the stage ended "
+        f"{retracted.ended_at.isoformat()}, by its deadline {retracted.deadline.isoformat()})"
+    )
 
 
 def sla_reason(claim: CreditClaim) -> str:

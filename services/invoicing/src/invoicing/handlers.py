@@ -10,6 +10,10 @@ then dead-lettered with the reason).
 A cancellation is a request (OrderCancelled) that the supplier's fulfilment settles: only
 WorkCancelled cancels the order, which is then never invoiced, and its waiting SLA claims
 are dropped. Invoicing never credits a cancellation.
+
+A breach monitoring retracts (SlaBreachRetracted: the stage ended by its deadline after all)
+credits nothing: its waiting claim is dropped, or the credit note it caused is reversed by a
+credit note of kind `reversal`, once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from supplychain_contracts import (
     OrderDelivered,
     OrderShipped,
     SlaBreached,
+    SlaBreachRetracted,
     WorkCancelled,
 )
 from supplychain_contracts.reference import DepartmentDefined, FxRateDefined, LegalEntityDefined
@@ -154,11 +159,43 @@ async def credit_breach(conn: asyncpg.Connection, breach: SlaBreached) -> None:
     await store.lock_order(conn, claim.order_id)
     if await store.is_cancelled(conn, claim.order_id):
         return
+    if await store.is_retracted(conn, breach.event_id):
+        return  # its retraction came first (a redriven breach): it credits nothing
     invoice = await store.issued_invoice(conn, claim.order_id)
     if invoice is None:
         await store.remember_claim(conn, claim)
     elif claim.supplier == invoice.supplier.code:
         await settle_claim(conn, invoice, claim)
+
+
+async def reverse_breach_credit(conn: asyncpg.Connection, retracted: SlaBreachRetracted) -> None:
+    """The breach was wrong: drop its waiting claim, or reverse the credit note it caused (a
+    negative credit note of kind `reversal`, posted by the period rules of any credit note).
+    Once per breach, however often the retraction is delivered."""
+    await store.lock_order(conn, retracted.order_id)
+    first = await store.record_retraction(
+        conn,
+        breach_event_id=retracted.breach_event_id,
+        order_id=retracted.order_id,
+        retraction_event_id=retracted.event_id,
+        retracted_at=retracted.occurred_at,
+    )
+    if not first or await store.drop_claim_of(conn, retracted.breach_event_id):
+        return
+    credit = await store.sla_credit_of_breach(conn, retracted.breach_event_id)
+    invoice = None if credit is None else await store.invoice_by_id(conn, credit.invoice_id)
+    if credit is None or invoice is None:
+        return  # it credited nothing (not owed, cancelled, 0 %): nothing to take back
+    await issue_credit_note(
+        conn,
+        invoice,
+        kind=CreditKind.REVERSAL,
+        amount=-credit.amount,
+        reason=domain.reversal_reason(credit, retracted),
+        cause_event_id=retracted.event_id,
+        caused_at=retracted.occurred_at,
+        reverses_credit_note_id=credit.credit_note_id,
+    )
 
 
 async def settle_claim(
@@ -193,6 +230,7 @@ apply_event = dispatch(
         OrderShipped: record_shipment,
         WorkCancelled: cancel_order,
         SlaBreached: credit_breach,
+        SlaBreachRetracted: reverse_breach_credit,
         DepartmentDefined: define_department,
         LegalEntityDefined: define_legal_entity,
         FxRateDefined: define_fx_rate,

@@ -6,7 +6,8 @@ in both: the supplier's entity debits an inter-entity receivable from the reques
 the requester's entity credits an inter-entity payable to the supplier's entity; those two are
 what consolidation eliminates. An employee purchase is not a cost of the employee's department:
 the employer debits a payroll-deduction receivable (recovered from the employee's pay).
-A credit note posts the same lines as its invoice, sides swapped, for its own amount.
+A credit note posts the same lines as its invoice, sides swapped, for its own amount (a
+reversal, negative, posts them unswapped for its size).
 
 Amounts stay in the document's currency: the trial balance sums per currency and never adds
 two. The group view translates each posting into the group currency at the rate valid on
@@ -113,6 +114,10 @@ def postings_for_invoice(invoice: IssuedInvoice, amount: Decimal | None = None) 
 
 
 def postings_for_credit_note(invoice: IssuedInvoice, amount: Decimal) -> list[Posting]:
+    """The invoice's lines, sides swapped, for the credited amount; a reversal (a negative
+    amount: a credit taken back) posts the invoice's own sides again for its size."""
+    if amount < 0:
+        return postings_for_invoice(invoice, -amount)
     return [posting.reversed() for posting in postings_for_invoice(invoice, amount)]
 
 

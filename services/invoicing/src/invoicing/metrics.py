@@ -16,6 +16,13 @@ CREDITED_AMOUNT: Final = Counter(
     ["supplier", "requester", "reason"],
 )
 
+REVERSED_AMOUNT: Final = Counter(
+    "supplychain_credit_reversed_amount",
+    "Amount taken back by reversal credit notes (a breach retracted): net credited = "
+    "credited - reversed",
+    ["supplier", "requester", "reason"],
+)
+
 CANCELLED_DELIVERIES: Final = Counter(
     "supplychain_invoicing_cancelled_deliveries",
     "Deliveries of orders whose cancellation was settled (WorkCancelled): never invoiced; "

@@ -36,7 +36,7 @@ class StatementDocument:
     employee_id: str | None
     issued_at: datetime
     currency: str
-    amount: Decimal  # always positive: a credit note's amount reduces the invoiced total
+    amount: Decimal  # a credit note's reduces the invoiced total (a reversal's is negative)
     reason: str = ""
     original_period: str | None = None  # the month it belongs to, when posted in a later one
 

@@ -16,6 +16,7 @@ from supplychain_kit.consumer import NotKnownYet
 from invoicing.domain import (
     CreditClaim,
     DocumentKind,
+    IssuedCredit,
     IssuedInvoice,
     Party,
 )
@@ -386,6 +387,56 @@ async def take_pending_claims(
         )
         for row in rows
     ]
+
+
+async def record_retraction(
+    conn: asyncpg.Connection,
+    *,
+    breach_event_id: UUID,
+    order_id: UUID,
+    retraction_event_id: UUID,
+    retracted_at: datetime,
+) -> bool:
+    """Remember that the breach was retracted; False when it was already."""
+    inserted = await conn.fetchval(
+        """INSERT INTO retracted_breaches (breach_event_id, order_id, retraction_event_id,
+               retracted_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+        breach_event_id,
+        order_id,
+        retraction_event_id,
+        retracted_at,
+    )
+    return bool(inserted)
+
+
+async def is_retracted(conn: asyncpg.Connection, breach_event_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM retracted_breaches WHERE breach_event_id = $1", breach_event_id
+        )
+    )
+
+
+async def drop_claim_of(conn: asyncpg.Connection, breach_event_id: UUID) -> bool:
+    """Forget the claim the breach left waiting for its invoice; False when none waits."""
+    dropped = await conn.fetchval(
+        "DELETE FROM pending_credits WHERE cause_event_id = $1 RETURNING true", breach_event_id
+    )
+    return bool(dropped)
+
+
+async def sla_credit_of_breach(
+    conn: asyncpg.Connection, breach_event_id: UUID
+) -> IssuedCredit | None:
+    """The SLA credit note the breach caused, if one was issued."""
+    row = await conn.fetchrow(
+        """SELECT credit_note_id, invoice_id, amount FROM credit_notes
+           WHERE cause_event_id = $1 AND kind = $2""",
+        breach_event_id,
+        CreditKind.SLA.value,
+    )
+    return None if row is None else IssuedCredit(**dict(row))
 
 
 async def credited_amount(conn: asyncpg.Connection, invoice_id: UUID) -> Decimal:
