@@ -257,7 +257,12 @@ async def list_orders(
 )
 async def get_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
     """An order with its current status and the timeline of its handoffs (readable by its
-    requester, and by its supplier once it is placed)."""
+    requester, and by its supplier once it is placed).
+
+    Since issue 22 an order a sub-order blocked (OrderBlocked: it can never ship, only be
+    cancelled) is `blocked`, as fulfilment, monitoring and the console say; it used to stay
+    `awaiting_components`. Clients that waited on `awaiting_components` to see a block must
+    look for `blocked`; a new status is additive: treat an unknown one as still open."""
     return await _order(db, order_id, caller)
 
 

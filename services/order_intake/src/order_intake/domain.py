@@ -17,6 +17,7 @@ from supplychain_contracts import (
     Envelope,
     InvoiceIssued,
     OrderAccepted,
+    OrderBlocked,
     OrderCancelled,
     OrderDelivered,
     OrderLine,
@@ -43,6 +44,9 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     IN_PROGRESS = "in_progress"
     AWAITING_COMPONENTS = "awaiting_components"
+    # a sub-order can no longer be delivered: the order never ships, only a cancellation is
+    # left (fulfilment's `blocked`; before issue 22 this read model kept awaiting_components)
+    BLOCKED = "blocked"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     INVOICED = "invoiced"
@@ -55,6 +59,7 @@ STATUS_AFTER_EVENT: dict[type[Envelope], OrderStatus] = {
     OrderRejected: OrderStatus.REJECTED,
     WorkStarted: OrderStatus.IN_PROGRESS,
     ComponentsRequested: OrderStatus.AWAITING_COMPONENTS,
+    OrderBlocked: OrderStatus.BLOCKED,
     OrderShipped: OrderStatus.SHIPPED,
     OrderDelivered: OrderStatus.DELIVERED,
     InvoiceIssued: OrderStatus.INVOICED,
@@ -71,6 +76,7 @@ CANCELLABLE = frozenset(
         OrderStatus.ACCEPTED,
         OrderStatus.IN_PROGRESS,
         OrderStatus.AWAITING_COMPONENTS,
+        OrderStatus.BLOCKED,
     }
 )
 

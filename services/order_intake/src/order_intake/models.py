@@ -174,7 +174,8 @@ class OrderOut(BaseModel):
     )
     status: OrderStatus = Field(
         description="`pending_approval` until a second key approves, then `placed`, and on "
-        "as the supplier works it (`cancelled` once the supplier settled a cancellation)"
+        "as the supplier works it (`cancelled` once the supplier settled a cancellation; "
+        "`blocked` once a sub-order can no longer be delivered: only a cancellation is left)"
     )
     lines: list[OrderLineOut] = Field(description="the priced lines")
     timeline: list[TimelineEntry] = Field(description="handoffs so far, oldest first")
