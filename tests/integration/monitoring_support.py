@@ -34,7 +34,8 @@ def policies_env(targets: dict[str, float], *, warning_threshold: float = 0.5) -
     return {
         "MONITORING_SLA_POLICIES_JSON": json.dumps([policy]),
         "MONITORING_SLA_SCAN_INTERVAL_MS": "100",
-        "MONITORING_SLA_GRACE_MS": "200",
+        "MONITORING_SLA_VERDICT_RELAY_GRACE_SECONDS": "0.2",
+        "MONITORING_SLA_WATERMARK_INTERVAL_MS": "200",
     }
 
 

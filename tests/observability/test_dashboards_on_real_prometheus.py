@@ -77,7 +77,8 @@ def prometheus(
         "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.5",
         "MONITORING_SLA_POLICIES_JSON": json.dumps(fast_acceptance),
         "MONITORING_SLA_SCAN_INTERVAL_MS": "100",
-        "MONITORING_SLA_GRACE_MS": "0",
+        "MONITORING_SLA_VERDICT_RELAY_GRACE_SECONDS": "0",
+        "MONITORING_SLA_WATERMARK_INTERVAL_MS": "200",
     }
     services = [start_service(name, env=env, wait=False) for name in SERVICES]
     for service in services:
