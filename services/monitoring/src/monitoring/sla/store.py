@@ -262,7 +262,9 @@ async def claim_due_clocks(
            WHERE s.ended_at IS NULL AND (s.paused_since IS NULL OR s.deadline IS NOT NULL)
              AND ((s.warning_raised_at IS NULL AND s.warn_at <= due.cutoff)
                   OR (s.breach_raised_at IS NULL AND s.deadline <= due.cutoff))
-             AND (s.warn_at <= $3 OR s.deadline <= $3)  -- the latest cutoff: the indexes
+             -- the same by the latest cutoff, a constant: one scan of the partial indexes
+             AND ((s.warning_raised_at IS NULL AND s.warn_at <= $3)
+                  OR (s.breach_raised_at IS NULL AND s.deadline <= $3))
            ORDER BY s.deadline
            LIMIT $4
            FOR UPDATE OF s SKIP LOCKED""",

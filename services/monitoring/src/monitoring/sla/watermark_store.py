@@ -101,7 +101,8 @@ async def verdicts_held(
            JOIN unnest($1::text[], $2::timestamptz[]) AS due(stage, cutoff)
              ON due.stage = s.stage
            WHERE s.ended_at IS NULL AND (s.paused_since IS NULL OR s.deadline IS NOT NULL)
-             AND (s.warn_at <= $3 OR s.deadline <= $3)""",
+             AND ((s.warning_raised_at IS NULL AND s.warn_at <= $3)
+                  OR (s.breach_raised_at IS NULL AND s.deadline <= $3))""",
         [stage.value for stage in stages],
         [cutoffs[stage] for stage in stages],
         unheld,
