@@ -174,7 +174,7 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
         in_time: "met",
         late: "breached",
         historic: "breached",
-        rejected: "met",
+        rejected: "rejected",  # the rejection ended the order: neither met nor breached
     }
     assert stages[in_time]["duration_s"] == 1.0
     assert stages[historic]["duration_s"] == 50.0  # the real duration, however late it came
@@ -192,8 +192,16 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     (card,) = cards.json()
     assert card["supplier"] == SUPPLIER and card["period"] == period
     assert card["orders_handled"] == 4
-    assert card["on_time_pct"]["acceptance"] == 50.0
+    assert card["on_time_pct"]["acceptance"] == 33.3  # in time of in time, late and historic
     assert (card["rejected"], card["reject_rate"], card["breaches"]) == (1, 0.25, 2)
+    assert card["stages"]["acceptance"] == {
+        "met": 1,
+        "breached": 2,
+        "rejected": 1,
+        "cancelled": 0,
+        "blocked": 0,
+        "breaches_retracted": 0,
+    }
     assert (card["average_satisfaction"], card["ratings"], card["help_requests"]) == (3.0, 2, 1)
     assert bad_period.status_code == 422
     assert bad_period.headers["content-type"].startswith("application/problem+json")
