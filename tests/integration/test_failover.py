@@ -91,7 +91,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database: Any) -> Iterator[R
         MONITORING_SLA_POLICIES_JSON=json.dumps(POLICIES),
         MONITORING_SLA_SCAN_INTERVAL_MS="100",
         MONITORING_SLA_VERDICT_RELAY_GRACE_SECONDS="0.2",
-        MONITORING_SLA_WATERMARK_INTERVAL_MS="200",
     )
     replicas = ReplicaStack(tansu=tansu, database_url=env["DATABASE_URL"], env=env, log_dir=root)
     try:
