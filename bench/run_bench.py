@@ -37,6 +37,7 @@ from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_kit import db, outbox
 from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
+from supplychain_kit.known_events import KnownEvents
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.runtime import create_broker, create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
@@ -218,17 +219,14 @@ async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) 
 
     apply = dispatch({OrderPlaced: Batched(insert_effects)})
 
-    def parse(payload: bytes, topic: str) -> Envelope:
-        # the bench topic is not a contract topic: every record is an OrderPlaced
-        return OrderPlaced.model_validate_json(payload)
-
     consumer = ReliableConsumer(
         service="bench",
         topics=[topic],
         pool=pool,
         broker=broker,
         apply=apply,
-        parse=parse,
+        # the bench topic is not a contract topic: every record is an OrderPlaced
+        events=KnownEvents({topic: (OrderPlaced,)}),
         config=ConsumerConfig(
             group_id=f"kit-{topic}",
             fetch_max_wait_ms=10,

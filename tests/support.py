@@ -79,6 +79,26 @@ async def read_records(
     )
 
 
+def fetched(event: Any, offset: int, *, topic: str, partition: int = 0) -> Any:
+    """A contract event as the broker hands it to a consumer (an aiokafka ConsumerRecord), to
+    call a consumer's `handle_batch` without a broker."""
+    from aiokafka.structs import ConsumerRecord
+
+    return ConsumerRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.message_key().encode(),
+        value=event.model_dump_json().encode(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=(),
+    )
+
+
 async def read_to_end(
     bootstrap: str, topics: Iterable[str], *, timeout: float = 30
 ) -> list[Record]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from service_support import ServicePool
 from supplychain_contracts import OrderLine, OrderPlaced, topics
@@ -24,7 +23,7 @@ from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit import metrics
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
-from support import read_to_end
+from support import fetched, read_to_end
 
 ATTEMPTS = 2
 GROUP = "hardening-poison"
@@ -43,22 +42,6 @@ def _placed() -> OrderPlaced:
         supplier="FRAMES",
         requester="ASSEMBLY",
         lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
-
-
-def _record(event: Event, offset: int) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic=topics.ORDERS,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.message_key().encode(),
-        value=event.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=(),
     )
 
 
@@ -97,7 +80,9 @@ async def test_a_poison_record_mid_batch_fails_the_batch_once_then_only_it_is_de
     before = {outcome: _count(outcome) for outcome in ("applied", "dead_lettered", "duplicate")}
     try:
         with caplog.at_level(logging.INFO, logger="supplychain_kit.consumer"):
-            await consumer.handle_batch([_record(e, offset) for offset, e in enumerate(events)])
+            await consumer.handle_batch(
+                [fetched(e, offset, topic=topics.ORDERS) for offset, e in enumerate(events)]
+            )
     finally:
         await kafka.stop()
 

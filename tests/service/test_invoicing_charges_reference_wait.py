@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
@@ -19,10 +18,9 @@ from invoicing.store import DepartmentNotKnownYet
 from service_support import ServicePool
 from supplychain_contracts import OrderDelivered, OrderLine, topics
 from supplychain_contracts.company import sample_company
-from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
-from support import read_to_end, reference_events
+from support import fetched, read_to_end, reference_events
 
 WAIT_S = 0.5
 GROUP = "invoicing-reference-wait"
@@ -37,22 +35,6 @@ def _delivered(supplier: str) -> OrderDelivered:
         supplier=supplier,
         requester="ASSEMBLY",
         lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price=Decimal("10.00")),),
-    )
-
-
-def _record(event: Event, offset: int) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic=topics.FULFILMENT,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.message_key().encode(),
-        value=event.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=(),
     )
 
 
@@ -72,7 +54,10 @@ async def test_an_unknown_department_is_retried_for_the_bound_then_dead_lettered
         async with pool.acquire() as conn, conn.transaction():
             await apply_event(conn, event)
     stuck, after = _delivered("NEVER_DEFINED"), _delivered("FRAMES")
-    records = [_record(stuck, 0), _record(after, 1)]
+    records = [
+        fetched(stuck, 0, topic=topics.FULFILMENT),
+        fetched(after, 1, topic=topics.FULFILMENT),
+    ]
 
     kafka = KafkaBroker(broker.bootstrap_servers)
     await kafka.start()

@@ -11,7 +11,6 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from aiokafka.structs import ConsumerRecord
 from order_intake import commands, company_commands, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from order_intake.handlers import apply_event as intake_apply
@@ -28,24 +27,9 @@ from supplychain_contracts.company import sample_company
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import FULFILMENT
 from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
+from support import fetched
 
 FROM_FULFILMENT = "fulfilment"
-
-
-def record(event: Event, offset: int, topic: str = FULFILMENT) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.message_key().encode(),
-        value=event.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=(),
-    )
 
 
 def consumer(pool: asyncpg.Pool, apply: Any, group: str) -> ReliableConsumer:
@@ -115,7 +99,7 @@ async def test_runs_of_a_batch_handler_are_handed_over_together_in_order(
     again = follow_up(shipped, OrderAccepted, producer=FROM_FULFILMENT)
     events = [order, started, order, shipped, again]  # `order` twice: applied once
     await consumer(pool, apply, "g1").handle_batch(
-        [record(e, offset) for offset, e in enumerate(events)]
+        [fetched(e, offset, topic=FULFILMENT) for offset, e in enumerate(events)]
     )
     assert calls == [
         ("batch", ["OrderAccepted", "WorkStarted"]),
@@ -125,7 +109,7 @@ async def test_runs_of_a_batch_handler_are_handed_over_together_in_order(
     # redelivered: every event is in the inbox, nothing is handed over again
     calls.clear()
     await consumer(pool, apply, "g1").handle_batch(
-        [record(e, offset) for offset, e in enumerate(events)]
+        [fetched(e, offset, topic=FULFILMENT) for offset, e in enumerate(events)]
     )
     assert calls == []
 
@@ -148,7 +132,7 @@ async def test_intake_applies_a_batch_of_handoffs_of_several_orders_as_one_at_a_
     )
     events = [a_accepted, b_accepted, a_started, not_ours, b_rejected, late]
     await consumer(pool, intake_apply, "order-intake").handle_batch(
-        [record(e, offset) for offset, e in enumerate(events)]
+        [fetched(e, offset, topic=FULFILMENT) for offset, e in enumerate(events)]
     )
     async with pool.acquire() as conn:
         order_a = await store.get_order(conn, a.order_id)

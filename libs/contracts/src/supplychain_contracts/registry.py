@@ -112,8 +112,10 @@ MODEL_BY_EVENT_TYPE: Final[MappingProxyType[str, type[Event]]] = MappingProxyTyp
 )
 
 
-def _adapter(models: tuple[type[Event], ...]) -> TypeAdapter[Event]:
-    """A parser for a discriminated union of `models` (a single model needs no union)."""
+def event_parser(models: Iterable[type[Event]]) -> TypeAdapter[Event]:
+    """A parser for a discriminated union of `models` (a single model needs no union): the
+    per-topic parsers below, or a consumer's own set (an older consumer in a test)."""
+    models = tuple(models)
     union: Any = functools.reduce(operator.or_, models)
     if len(models) == 1:
         return TypeAdapter(union)
@@ -124,9 +126,9 @@ def all_event_models() -> tuple[type[Event], ...]:
     return tuple(model for models in EVENTS_BY_TOPIC.values() for model in models)
 
 
-_ANY_EVENT: Final[TypeAdapter[Event]] = _adapter(all_event_models())
+_ANY_EVENT: Final[TypeAdapter[Event]] = event_parser(all_event_models())
 _ADAPTERS: Final[dict[str, TypeAdapter[Event]]] = {
-    topic: _adapter(models) for topic, models in EVENTS_BY_TOPIC.items()
+    topic: event_parser(models) for topic, models in EVENTS_BY_TOPIC.items()
 }
 
 
@@ -145,12 +147,19 @@ def is_unknown_event_type(payload: bytes | str | None, *, topic: str) -> bool:
 
     Contracts evolve additively: a subscriber skips such an event instead of failing on it.
     """
+    event_type = named_event_type(payload)
+    known = {event_type_of(model) for model in EVENTS_BY_TOPIC.get(topic, ())}
+    return event_type is not None and event_type not in known
+
+
+def named_event_type(payload: bytes | str | None) -> str | None:
+    """The `event_type` a JSON record names, whether or not this version knows it; None for
+    a record that is no JSON object naming one."""
     try:
         event_type = json.loads(payload or b"").get("event_type")
     except (ValueError, AttributeError):
-        return False
-    known = {event_type_of(model) for model in EVENTS_BY_TOPIC.get(topic, ())}
-    return isinstance(event_type, str) and bool(event_type) and event_type not in known
+        return None
+    return event_type if isinstance(event_type, str) and event_type else None
 
 
 def topic_for(event: Event | type[Event]) -> str:

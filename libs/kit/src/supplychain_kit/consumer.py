@@ -1,13 +1,16 @@
 """Reliable consumers: parse, de-duplicate, apply in one transaction, retry, dead-letter.
 
 Offsets are committed only after the effect committed (FastStream NACK_ON_ERROR: a raised
-error seeks back to the record, so it is fetched again).
+error seeks back to the record, so it is fetched again). Nothing is skipped: a record of an
+event type the consumer does not know is parked (`consumer_parking`) and applied once a
+consumer that knows it starts; one whose type travels on another topic is dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,7 +28,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanK
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.reference import ReferenceEvent
-from supplychain_contracts.registry import all_event_models, parse_known_event
+from supplychain_contracts.registry import all_event_models
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
     HEADER_DLQ_CONSUMER_GROUP,
@@ -37,7 +40,14 @@ from supplychain_contracts.topics import (
     dead_letter_topic,
 )
 
-from supplychain_kit import effects, inbox, logs, metrics, reference
+from supplychain_kit import consumer_parking, effects, inbox, logs, metrics, reference
+from supplychain_kit.known_events import (
+    KnownEvents,
+    Misrouted,
+    MisroutedEvent,
+    UnknownType,
+    contract_events,
+)
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import (
     MESSAGING_MESSAGE_ID,
@@ -56,13 +66,11 @@ MAX_LINKS = 128  # OpenTelemetry's default span link limit
 ApplyEvent = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 # One event class's effect; the table of them is the service's subscriber.
 EventHandler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
-# Parses a record's value of a topic: the event, None to skip it (a type not known yet), or
-# raises (pydantic.ValidationError) for a record that is no event: it is dead-lettered.
-ParseRecord = Callable[[bytes, str], Event | None]
-
-
-def parse_contract_record(payload: bytes, topic: str) -> Event | None:
-    return parse_known_event(payload, topic=topic)
+# What a batch's transaction does besides its events' effects: park the records of unknown
+# types it fetched, or delete the parked records it applies.
+Bookkeeping = Callable[[asyncpg.Connection], Awaitable[Any]]
+# A fetched record and its event.
+Parsed = tuple[ConsumerRecord[Any, Any], Event]
 
 
 # A handler of several events at once: a run of consecutive events of a fetched batch that
@@ -129,6 +137,9 @@ class ConsumerConfig:
     # How long a record whose reference data is not known yet (NotKnownYet) is retried before
     # it is dead-lettered and the partition moves on; None retries it until the data comes.
     not_known_wait_s: float | None = None
+    # How often a running consumer looks for parked records it knows (an older replica of a
+    # rolling upgrade parked them after this one started); None: at start only.
+    parked_check_s: float | None = 30.0
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> ConsumerConfig:
@@ -141,6 +152,7 @@ class ConsumerConfig:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             not_known_wait_s=settings.consumer_not_known_wait_seconds,
+            parked_check_s=settings.consumer_parked_check_seconds,
         )
 
 
@@ -235,17 +247,19 @@ class ReliableConsumer:
         broker: KafkaBroker,
         apply: ApplyEvent,
         config: ConsumerConfig,
-        parse: ParseRecord = parse_contract_record,
+        events: KnownEvents | None = None,
         middlewares: Sequence[Any] = (),
     ) -> None:
+        """`events`: the event types the consumer knows (by default every contract event of
+        this build); a record of another type is parked until a consumer that knows it."""
         self.service = service
         self.topics = tuple(topics)
         self.config = config
         self.group_id = config.group_id
+        self.events = events or contract_events()
         self._pool = pool
         self._broker = broker
         self._apply = apply
-        self._parse_record = parse
         self._middlewares = tuple(middlewares)
         # (topic, partition, offset) -> when the record first waited for reference data
         self._waiting_since: dict[tuple[str, int, int], float] = {}
@@ -279,20 +293,41 @@ class ReliableConsumer:
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         """Apply the records fetched together in one transaction (commits bound throughput).
 
-        Unparseable records are dead-lettered first. If the transaction fails for a reason
-        other than an outage, the records are applied one by one instead, so only a poison
-        record ends up in the dead-letter topic.
+        Unparseable and misrouted records are dead-lettered first; records of event types the
+        consumer does not know are parked in the same transaction, and the partition moves
+        on. If the transaction fails for a reason other than an outage, the records are
+        applied one by one instead, so only a poison record ends up in the dead-letter topic.
         """
-        parsed: list[tuple[ConsumerRecord[Any, Any], Event]] = []
+        parsed: list[Parsed] = []
+        unknown: list[tuple[ConsumerRecord[Any, Any], str]] = []
         for record in records:
-            event = await self._parse(record)
-            if event is not None:
-                parsed.append((record, event))
-        if not parsed:
-            return
+            read = await self._read(record)
+            if isinstance(read, UnknownType):
+                unknown.append((record, read.event_type))
+            elif read is not None:
+                parsed.append((record, read))
+        park = functools.partial(
+            consumer_parking.park, service=self.service, group=self.group_id, records=unknown
+        )
+        if parsed:
+            await self._apply_parsed(parsed, park if unknown else None)
+        elif unknown:
+            await self._settle(park)
+        if unknown:
+            for record, _ in unknown:
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=record.topic, outcome="parked"
+                ).inc()
+            await self.refresh_parked_gauge()
+
+    async def _apply_parsed(
+        self, parsed: list[Parsed], bookkeeping: Bookkeeping | None
+    ) -> list[str]:
+        """Apply the events together, else one by one; `bookkeeping` commits with them (with
+        the batch, or after the last one by one). Returns each event's outcome."""
         started = time.perf_counter()
         try:
-            outcomes = await self._apply_together(parsed)
+            outcomes = await self._apply_together(parsed, bookkeeping)
         except NotKnownYet as exc:
             if self.config.not_known_wait_s is None:
                 raise  # retried until the reference data comes
@@ -300,14 +335,14 @@ class ReliableConsumer:
             log.info(
                 "%s: batch of %d waits (%r); applying one by one", self.service, len(parsed), exc
             )
-            outcomes = [await self._apply_alone(record, event) for record, event in parsed]
+            outcomes = await self._apply_one_by_one(parsed, bookkeeping)
         except TRANSIENT_ERRORS:
             raise  # nothing committed: the batch is fetched again once the outage is over
         except Exception as exc:
             log.info(
                 "%s: batch of %d failed (%r); applying one by one", self.service, len(parsed), exc
             )
-            outcomes = [await self._apply_alone(record, event) for record, event in parsed]
+            outcomes = await self._apply_one_by_one(parsed, bookkeeping)
         elapsed = (time.perf_counter() - started) / len(parsed)
         for (record, _), outcome in zip(parsed, outcomes, strict=True):
             if outcome != "dead_lettered":  # dead_letter() counted it
@@ -317,25 +352,126 @@ class ReliableConsumer:
             metrics.CONSUME_DURATION.labels(service=self.service, topic=record.topic).observe(
                 elapsed
             )
+        return outcomes
 
-    async def _parse(self, record: ConsumerRecord[Any, Any]) -> Event | None:
+    async def _apply_one_by_one(
+        self, parsed: list[Parsed], bookkeeping: Bookkeeping | None
+    ) -> list[str]:
+        outcomes = [await self._apply_alone(record, event) for record, event in parsed]
+        if bookkeeping is not None:
+            await self._settle(bookkeeping)
+        return outcomes
+
+    async def _settle(self, bookkeeping: Bookkeeping) -> None:
+        """The bookkeeping of a batch without events to apply, in a transaction of its own."""
+        with effects.unit_of_work() as committed_effects:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await bookkeeping(conn)
+        effects.run(committed_effects)
+
+    async def _read(self, record: ConsumerRecord[Any, Any]) -> Event | UnknownType | None:
+        """The record's event, or the unknown event type to park it as; None once it was
+        dead-lettered (no valid event, or an event of another topic)."""
         try:
-            event = self._parse_record(record.value or b"", record.topic)
+            read = self.events.read(record.value or b"", record.topic)
         except ValidationError as exc:
-            with self._processing(record) as span:
-                set_error(span, exc, "unparseable record")
-                await self.dead_letter(record, exc, attempts=1)
+            await self._reject(record, exc, "unparseable record")
             return None
-        if event is None:
-            # Contracts evolve additively: an event type this consumer does not know yet is
-            # not an error; it is skipped, not dead-lettered.
-            metrics.CONSUMED.labels(
-                service=self.service, topic=record.topic, outcome="ignored"
-            ).inc()
-        return event
+        if isinstance(read, Misrouted):
+            await self._reject(record, MisroutedEvent(read.reason), "event of another topic")
+            return None
+        if isinstance(read, UnknownType):
+            with self._processing(record) as span:
+                span.set_attribute("supplychain.consume_outcome", "parked")
+        return read
+
+    async def _reject(
+        self, record: ConsumerRecord[Any, Any], error: Exception, description: str
+    ) -> None:
+        with self._processing(record) as span:
+            set_error(span, error, description)
+            await self.dead_letter(record, error, attempts=1)
+
+    async def apply_parked(self, *, wait: bool = True) -> int:
+        """Apply the parked records of event types this consumer knows now, as if fetched
+        again: in the order they came, through the handlers and the inbox (an event applied
+        before is a duplicate), each batch deleting its records in its transaction. One that
+        belongs to another topic or is no valid event of its type is dead-lettered; types
+        still unknown stay parked. Run at start, before consuming; replicas take turns
+        (`wait` False: skip while another replica is at it). An outage stops it, the rest
+        waits for the next call. Returns how many events it applied."""
+        applied = 0
+        async with consumer_parking.one_replica_at_a_time(
+            self._pool, group=self.group_id, wait=wait
+        ) as ours:
+            if ours:
+                applied = await self._apply_parked_batches()
+        if applied:
+            log.info("%s applied %d parked records", self.service, applied)
+        await self.refresh_parked_gauge()
+        return applied
+
+    async def _apply_parked_batches(self) -> int:
+        applied, after = 0, 0
+        while True:
+            async with self._pool.acquire() as conn:
+                parked = await consumer_parking.parked_of_types(
+                    conn,
+                    group=self.group_id,
+                    event_types=self.events.event_types,
+                    after_id=after,
+                    limit=self.config.batch_size,
+                )
+            if not parked:
+                return applied
+            after = parked[-1].id
+            parsed: list[Parsed] = []
+            handled: list[int] = []
+            for row in parked:
+                record = row.record()
+                read = await self._read(record)
+                if not isinstance(read, UnknownType):
+                    handled.append(row.id)
+                if isinstance(read, Event):
+                    parsed.append((record, read))
+            unpark = functools.partial(consumer_parking.unpark, ids=handled)
+            try:
+                if parsed:
+                    outcomes = await self._apply_parsed(parsed, unpark)
+                    applied += outcomes.count("applied")
+                else:
+                    await self._settle(unpark)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("%s: parked records wait for the next attempt (%r)", self.service, exc)
+                return applied
+
+    async def watch_parked(self, interval_s: float) -> None:
+        """Every `interval_s`, apply the parked records this consumer knows (during a rolling
+        upgrade an older replica parks records after this one started) and refresh the gauge
+        of parked records (the table is shared by the replicas)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                async with self._pool.acquire() as conn:
+                    known = await consumer_parking.any_of_types(
+                        conn, group=self.group_id, event_types=self.events.event_types
+                    )
+                if known:
+                    await self.apply_parked(wait=False)
+                else:
+                    await self.refresh_parked_gauge()
+            except Exception as exc:  # the next round tries again
+                log.warning("%s: parked records not checked (%r)", self.service, exc)
+
+    async def refresh_parked_gauge(self) -> int:
+        """Set the gauge of the group's parked records; returns how many there are."""
+        async with self._pool.acquire() as conn:
+            return await consumer_parking.refresh_gauge(
+                conn, service=self.service, group=self.group_id
+            )
 
     async def _apply_together(
-        self, parsed: list[tuple[ConsumerRecord[Any, Any], Event]]
+        self, parsed: list[Parsed], bookkeeping: Bookkeeping | None
     ) -> list[str]:
         for attempt in range(1, self.config.max_attempts + 1):
             try:
@@ -360,6 +496,8 @@ class ReliableConsumer:
                                 )
                             )
                         await run.flush(conn)
+                        if bookkeeping is not None:
+                            await bookkeeping(conn)
                 effects.run(committed_effects)
                 return outcomes
             except TRANSIENT_ERRORS:

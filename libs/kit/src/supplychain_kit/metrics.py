@@ -108,8 +108,20 @@ OUTBOX_REFUSALS: Final = Counter(
 )
 CONSUMED: Final = Counter(
     "supplychain_consumer_messages",
-    "Messages consumed, by outcome (applied, duplicate, ignored, dead_lettered, retried)",
+    "Messages consumed, by outcome (applied, duplicate, parked, dead_lettered, retried)",
     ["service", "topic", "outcome"],
+)
+# Records of event types the consumer does not know (a producer upgraded first): parked, not
+# lost, until a consumer that knows them starts (supplychain_kit.consumer_parking).
+CONSUMER_PARKED: Final = Counter(
+    "supplychain_consumer_parked",
+    "Consumed records of an event type the consumer does not know, parked",
+    ["service", "topic", "event_type"],
+)
+CONSUMER_PARKED_RECORDS: Final = Gauge(
+    "supplychain_consumer_parked_records",
+    "Parked records waiting for a consumer that knows their event type (upgrade it)",
+    ["service", "topic", "event_type"],
 )
 CONSUME_DURATION: Final = Histogram(
     "supplychain_consumer_processing_seconds",

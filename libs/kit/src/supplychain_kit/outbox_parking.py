@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from typing import Any, Final
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, errors
+
+from supplychain_kit import db
 
 # Errors that say "this record (or its topic) will never be accepted as it is".
 RECORD_REFUSALS: Final[tuple[type[Exception], ...]] = (
@@ -191,32 +192,20 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         ("release", "retry parked rows (in order) once the cause is fixed"),
     ):
         command = commands.add_parser(name, help=text, description=text)
-        command.add_argument(
-            "--database-url",
-            default=os.environ.get("DATABASE_URL"),
-            help="the service's database (default: DATABASE_URL)",
-        )
-        command.add_argument(
-            "--schema", required=True, help="the service's schema, e.g. order_intake"
-        )
+        db.add_schema_options(command, example="order_intake")
         if name == "release":
             which = command.add_mutually_exclusive_group(required=True)
             which.add_argument(
                 "--id", type=int, action="append", dest="ids", help="an outbox id (repeatable)"
             )
             which.add_argument("--all", action="store_true", help="every parked row")
-    arguments = parser.parse_args(argv)
-    if not arguments.database_url:
-        parser.error("--database-url or DATABASE_URL is required")
-    return arguments
+    return parser.parse_args(argv)
 
 
 async def _run(arguments: argparse.Namespace) -> int:
     from supplychain_kit.outbox import notify_channel
 
-    conn = await asyncpg.connect(
-        arguments.database_url, server_settings={"search_path": arguments.schema}
-    )
+    conn = await db.connect_to_schema(arguments)
     try:
         if arguments.command == "list":
             rows = await parked_rows(conn)

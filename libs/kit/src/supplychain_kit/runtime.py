@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from supplychain_kit import db
 from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
+from supplychain_kit.known_events import KnownEvents
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.outbox_parking import RetryPolicy, refuse_unknown_topic
@@ -92,7 +93,11 @@ class ServiceRuntime(Generic[S]):
     apply: ApplyEvent | None = None
     seed: Seeder | None = None
     jobs: Sequence[BackgroundJob[S]] = ()
+    # The event types its consumer knows (None: every contract event of this build); others
+    # are parked until a consumer that knows them starts.
+    events: KnownEvents | None = None
     broker: KafkaBroker = field(init=False)
+    consumer: ReliableConsumer | None = field(default=None, init=False)
     lag: LagMonitor = field(init=False)
     _producer: AIOKafkaProducer | None = field(default=None, init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
@@ -115,20 +120,22 @@ class ServiceRuntime(Generic[S]):
         """The consumer, registered once the pool exists and before the broker starts."""
         if self.apply is None or not self.consumes:
             return
-        ReliableConsumer(
+        self.consumer = ReliableConsumer(
             service=self.settings.service_name,
             topics=self.consumes,
             pool=pool,
             broker=self.broker,
             apply=self.apply,
             config=ConsumerConfig.from_settings(self.settings),
+            events=self.events,
             # FastStream's own consumer metrics (faststream_received_messages_total, ...); on
             # the subscriber only: on the broker it would cost the outbox relay ~150 µs per
             # publish, and the relay counts what it publishes itself.
             middlewares=(
                 KafkaPrometheusMiddleware(registry=REGISTRY, app_name=self.settings.service_name),
             ),
-        ).register()
+        )
+        self.consumer.register()
 
     async def start(self) -> None:
         setup_service_tracing(self.settings, package=self.migrations_package)
@@ -151,16 +158,22 @@ class ServiceRuntime(Generic[S]):
         self._tasks[-1].set_name(f"{self.settings.service_name}:{name}")
 
     async def _start_broker(self) -> None:
-        """Keep trying until the broker is reachable: HTTP serves (and accepts) meanwhile."""
+        """Keep trying until the broker is reachable: HTTP serves (and accepts) meanwhile.
+
+        The consumer applies the parked records it knows before it consumes (connected
+        first: a parked record may have to be dead-lettered)."""
         delay = 0.5
         while True:
             try:
+                await self.broker.connect()
+                if self.consumer is not None:
+                    await self.consumer.apply_parked()
                 await self.broker.start()
                 self._producer = create_relay_producer(self.settings)
                 await self._producer.start()
                 break
             except Exception as exc:  # the broker may be down at start; the outbox holds events
-                log.warning("broker not reachable yet (%r); retrying in %.1fs", exc, delay)
+                log.warning("not started yet (%r); retrying in %.1fs", exc, delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await self._stop_producer()
@@ -181,6 +194,8 @@ class ServiceRuntime(Generic[S]):
             ),
         )
         self._spawn(relay.run(), "outbox-relay")
+        if self.consumer is not None and self.consumer.config.parked_check_s is not None:
+            self._spawn(self.consumer.watch_parked(self.consumer.config.parked_check_s), "parked")
         for job in self.jobs:
             self._spawn(job(self), getattr(job, "__name__", "job"))
 

@@ -162,6 +162,13 @@ class ServiceSettings(BaseSettings):
         description="how long a record naming reference data not known yet is retried before "
         "it is dead-lettered (unset: until the data comes)",
     )
+    consumer_parked_check_seconds: float | None = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="CONSUMER_PARKED_CHECK_SECONDS",
+        description="how often a consumer applies parked records of event types it knows now "
+        "(they are applied at start too)",
+    )
     load_sample_company: bool = Field(
         default=True,
         validation_alias=AliasChoices("LOAD_SAMPLE_COMPANY"),
