@@ -8,6 +8,9 @@
 | operator | dead letters, redrive, parked outbox rows, replay |
 | admin | reference data |
 
+Which role calls which route, and what a department sees of it: docs/roles.md (a test walks
+it against every route). Party-only reads: `visible_to` below.
+
 Keys are configured hashed (sha256): DEPARTMENT_API_KEYS
 ``[{"key_id": "assembly-1", "department": "ASSEMBLY", "sha256": "<hex>"}, ...]`` and, for each
 other role, <ROLE>_API_KEYS (ADMIN_API_KEYS, FINANCE_API_KEYS, ANALYST_API_KEYS,
@@ -23,7 +26,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Literal, get_args
@@ -222,3 +225,52 @@ def require_department(caller: Principal, department: str, *, action: str) -> No
         raise Problem(
             403, f"{caller.department} cannot {action} for {department}", title="Forbidden"
         )
+
+
+# --- party-only reads (issue 23) ------------------------------------------------------------
+
+# Names no department (codes are never empty): what a read shows a role it shows nothing.
+NO_PARTY = ""
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which rows of a read its caller sees: those naming its department as a party, every
+    row (a role that reads them all, or the service itself), or none (any other role).
+
+    The one mechanism of party-only reads: a store read a route calls takes one and puts
+    `where(...)` in its WHERE clause, `party` bound as that parameter. Routes never compare
+    parties themselves, so a read another department is not party to finds nothing (404,
+    as if missing) and a list leaves those rows out."""
+
+    party: str | None  # the department a row must name; None: every row
+
+    @property
+    def everything(self) -> bool:
+        return self.party is None
+
+    def where(self, *parties: str, param: int) -> str:
+        """SQL true for a row one of whose `parties` (column expressions) is the caller's
+        department, or for every row when it reads them all; bind `party` as `$param`."""
+        if not parties:
+            raise ValueError("a party-only read names at least one party column")
+        return f"(${param}::text IS NULL OR ${param}::text IN ({', '.join(parties)}))"
+
+    def admits(self, *parties: str | None) -> bool:
+        """The same rule on parties in hand (a department named in a path)."""
+        return self.party is None or self.party in parties
+
+
+# The service itself (a command checking its own rules, a job, a test): every row.
+EVERY_ROW = Visibility(party=None)
+
+
+def visible_to(principal: Principal, *, every_row: Collection[Role] = ()) -> Visibility:
+    """What `principal` sees of a read whose rows name their parties: a department the rows
+    it is party to; a role in `every_row` all of them; any other role none (fail closed: a
+    route that let such a key through still shows it nothing)."""
+    if principal.is_department:
+        return Visibility(party=principal.department)
+    if principal.role in every_row:
+        return EVERY_ROW
+    return Visibility(party=NO_PARTY)
