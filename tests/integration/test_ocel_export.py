@@ -2,7 +2,8 @@
 the other services publish them (monitoring raises its own SLA alarms), exported over HTTP as
 JSON and as SQLite, read back by an independent OCEL 2.0 implementation (oceldb) and counted
 against what the topics hold; the JSON checked against the OCEL 2.0 JSON schema
-(tests/contract/ocel20-schema-json.json, see the note beside it)."""
+(tests/contract/ocel20-schema-json.json, see the note beside it). Analyst keys only; an
+employee is a pseudonym of the export, and what people wrote in their own words is left out."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from supplychain_contracts import (
     ComponentsRequested,
     CreditNoteIssued,
     FeedbackGiven,
+    HelpRequested,
     InvoiceIssued,
     InvoiceLine,
     OrderAccepted,
@@ -43,6 +45,9 @@ pytestmark = pytest.mark.integration
 SCHEMA = Path(__file__).parents[1] / "contract" / "ocel20-schema-json.json"
 ORDER_TOPICS = [topics.ORDERS, topics.FULFILMENT, topics.INVOICING, topics.SLA]
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+EMPLOYEE = "E-4711"
+# what people wrote: none of it may leave in the export
+FREE_TEXTS = ("the courier was rude", "call me on 0170", "wheels wobble", "acceptance breached")
 
 
 def chain(now: datetime) -> tuple[list[Envelope], uuid.UUID, uuid.UUID]:
@@ -72,6 +77,13 @@ def chain(now: datetime) -> tuple[list[Envelope], uuid.UUID, uuid.UUID]:
         OrderAccepted(**sub_parties, occurred_at=next(at)),
         OrderShipped(**sub_parties, occurred_at=next(at)),
         OrderDelivered(**sub_parties, lines=(line,), occurred_at=next(at)),
+        HelpRequested(
+            **parties(root),
+            employee_id=EMPLOYEE,
+            occurred_at=next(at),
+            subject="wheels wobble",
+            message="call me on 0170 555",
+        ),
         OrderShipped(**parties(root), occurred_at=next(at)),
         OrderDelivered(**parties(root), lines=(line,), occurred_at=next(at)),
         InvoiceIssued(
@@ -93,7 +105,13 @@ def chain(now: datetime) -> tuple[list[Envelope], uuid.UUID, uuid.UUID]:
             amount="7.70",
             reason="acceptance breached",
         ),
-        FeedbackGiven(**parties(root), occurred_at=next(at), rating=4),
+        FeedbackGiven(
+            **parties(root),
+            employee_id=EMPLOYEE,
+            occurred_at=next(at),
+            rating=4,
+            comment="the courier was rude",
+        ),
     ]
     return events, root, sub
 
@@ -121,6 +139,15 @@ def expected_objects(events: list[dict[str, Any]]) -> dict[str, int]:
         "sla_clock": clocks,
     }
     return {kind: len(ids) for kind, ids in counts.items()}
+
+
+def employees_named(document: dict[str, Any]) -> set[str]:
+    return {
+        a["value"]
+        for e in document["events"]
+        for a in e["attributes"]
+        if a["name"] == "employee_id"
+    }
 
 
 def counts_of(log: OCEL) -> tuple[dict[str, int], dict[str, int]]:
@@ -183,7 +210,7 @@ async def test_the_export_reads_back_and_counts_what_the_topics_hold(
     url = f"/v1/exports/ocel2?period={period}"
     sqlite_url = f"{url}&format=sqlite"
     async with httpx.AsyncClient(
-        base_url=monitoring.url, headers=auth("FRAMES"), timeout=30
+        base_url=monitoring.url, headers=auth("analyst"), timeout=30
     ) as client:
         # monitoring has recorded the topics when the export holds as many events
         exported = await poll_http(
@@ -196,6 +223,11 @@ async def test_the_export_reads_back_and_counts_what_the_topics_hold(
         bad_period = await client.get("/v1/exports/ocel2?period=2026-13")
         bad_format = await client.get(f"{url}&format=xml")
         anonymous = await client.get(url, headers={"Authorization": ""})
+        forbidden = {
+            role: await client.get(url, headers=auth(role))
+            for role in ("WHEELS", "FRAMES", "finance", "operator", "admin")
+        }
+        again = await client.get(url)
 
     assert exported.headers["content-type"].startswith("application/json")
     assert sqlite.status_code == 200, sqlite.text
@@ -205,6 +237,17 @@ async def test_the_export_reads_back_and_counts_what_the_topics_hold(
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert [e["field"] for e in refused.json()["errors"]] == [field]
     assert anonymous.status_code == 401
+    for role, answer in forbidden.items():  # the party to the orders as much as any other key
+        assert answer.status_code == 403, role
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+    for form in (exported.content, sqlite.content, again.content):
+        assert EMPLOYEE.encode() not in form
+        assert not [text for text in FREE_TEXTS if text.encode() in form]
+    pseudonyms = [employees_named(exported.json()), employees_named(again.json())]
+    assert [len(named) for named in pseudonyms] == [1, 1]  # one employee, one pseudonym a file
+    assert all(re.fullmatch(r"emp-[0-9a-f]{12}", p) for named in pseudonyms for p in named)
+    assert pseudonyms[0] != pseudonyms[1]  # each export its own key: not matched across files
 
     document = exported.json()
     known, others = schema_errors(document)

@@ -51,6 +51,7 @@ SATURDAY, MONDAY = FRIDAY + timedelta(days=1), FRIDAY + timedelta(days=3)
 H, M = 3600.0, 60.0
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 READER = {"Authorization": "Bearer dev-retail_ops-1"}  # any department reads
+ANALYST = {"Authorization": "Bearer dev-analyst-1"}  # company-wide process data
 
 
 def at(day: datetime, clock: str) -> datetime:
@@ -224,7 +225,7 @@ async def test_a_chain_over_a_weekend_split_scored_and_ranked(
     }
 
     ranked = await client.get(
-        "/v1/analytics/bottlenecks", params={"period": "2027-03"}, headers=READER
+        "/v1/analytics/bottlenecks", params={"period": "2027-03"}, headers=ANALYST
     )
     assert ranked.status_code == 200, ranked.text
     body = ranked.json()
@@ -239,7 +240,7 @@ async def test_a_chain_over_a_weekend_split_scored_and_ranked(
     assert top["examples"][0]["trace_id"] == format(TRACE_ID, "032x")
     assert [s["stage"] for s in body["stages"]][:1] == ["delivery"]
     elsewhere = await client.get(
-        "/v1/analytics/bottlenecks", params={"period": "2027-04"}, headers=READER
+        "/v1/analytics/bottlenecks", params={"period": "2027-04"}, headers=ANALYST
     )
     assert (elsewhere.json()["root_orders"], elsewhere.json()["pairs"]) == (0, [])
     # a replay rebuilds the same timelines and observes nothing
@@ -255,10 +256,18 @@ async def test_a_bad_period_is_a_problem_naming_it(
 ) -> None:
     _, client = monitoring
     bad = await client.get(
-        "/v1/analytics/bottlenecks", params={"period": "2027-13"}, headers=READER
+        "/v1/analytics/bottlenecks", params={"period": "2027-13"}, headers=ANALYST
     )
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
     assert "period" in json.dumps(bad.json())
     anonymous = await client.get("/v1/analytics/bottlenecks", params={"period": "2027-03"})
     assert anonymous.status_code == 401
+    for key in ("dev-retail_ops-1", "dev-finance-1", "dev-operator-1", "dev-admin-1"):
+        refused = await client.get(
+            "/v1/analytics/bottlenecks",
+            params={"period": "2027-03"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert refused.status_code == 403, key
+        assert "analyst" in refused.json()["detail"]

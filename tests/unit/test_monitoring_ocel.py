@@ -24,6 +24,7 @@ from supplychain_contracts.registry import all_event_models, event_type_of
 T0 = datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=UTC)
 ROOT, SUB = uuid.UUID(int=1), uuid.UUID(int=2)
 INVOICE, NOTE = uuid.UUID(int=3), uuid.UUID(int=4)
+EMPLOYEES = ocel.Pseudonyms(b"an export's own key, 32 bytes..")
 # What pm4py's default JSON timestamp parser reads: seconds, a fraction it takes as
 # milliseconds, then Z (which it turns into +00:00).
 PM4PY_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -50,6 +51,11 @@ def recorded(
         trace_id="ab" * 16,
         payload=payload or {},
     )
+
+
+def logged(recorded: RecordedEvent) -> ocel.OcelEvent:
+    """The event as an export logs it."""
+    return ocel.event(recorded, employees=EMPLOYEES)
 
 
 def rels(event: ocel.OcelEvent) -> set[tuple[str, str, str]]:
@@ -80,7 +86,7 @@ def test_one_event_type_per_contract_order_event_with_typed_scalar_fields() -> N
 
 
 def test_event_attributes_are_typed_from_the_payload() -> None:
-    event = ocel.event(
+    event = logged(
         recorded(
             "InvoiceIssued",
             T0,
@@ -102,7 +108,7 @@ def test_event_attributes_are_typed_from_the_payload() -> None:
         "currency": "EUR",
         "total": "1250.50",
     }
-    breach = ocel.event(
+    breach = logged(
         recorded(
             "SlaBreached",
             T0,
@@ -119,9 +125,67 @@ def test_event_attributes_are_typed_from_the_payload() -> None:
     assert dict(breach.attributes)["policy_version"] == 2
 
 
+def test_free_texts_are_no_attributes_and_closed_sets_of_those_names_stay() -> None:
+    declared = {t.name: {a.name for a in t.attributes} for t in ocel.event_types()}
+    free = {
+        "HelpRequested": {"subject", "message"},
+        "HelpAwaitingRequester": {"question"},
+        "HelpAnswered": {"answer"},
+        "FeedbackGiven": {"comment"},
+        "OrderRejected": {"reason"},
+        "OrderCancelled": {"reason"},
+        "WorkCancelled": {"reason"},
+        "CancellationRefused": {"reason"},
+        "OrderBlocked": {"reason"},
+        "DisputeOpened": {"reason"},
+        "DisputeSettled": {"reason"},
+        "CreditNoteIssued": {"reason"},
+    }
+    for event_type, names in free.items():
+        assert not names & declared[event_type], event_type
+    assert "reason" in declared["SlaPaused"]  # awaiting_requester | blocked_on_sub_orders
+    assert {"rating", "employee_id"} <= declared["FeedbackGiven"]
+    rated = logged(
+        recorded("FeedbackGiven", T0, payload={"rating": 2, "comment": "Ms Doe was rude"})
+    )
+    asked = logged(
+        recorded("HelpRequested", T0, payload={"subject": "where?", "message": "call me"})
+    )
+    assert dict(rated.attributes) == {"trace_id": "ab" * 16, "rating": 2}
+    assert dict(asked.attributes) == {"trace_id": "ab" * 16}
+    note_type = next(t for t in ocel.OBJECT_TYPES if t.name == "credit_note")
+    assert [a.name for a in note_type.attributes] == ["amount", "currency", "period", "kind"]
+    note = ocel.credit_note_object(
+        ocel.CreditNoteRecord(
+            str(NOTE),
+            ROOT,
+            {"amount": "5.00", "reason": "as agreed with Ms Doe", "kind": "dispute"},
+        ),
+        {str(ROOT)},
+    )
+    assert {a.name: a.value for a in note.attributes} == {"amount": "5.00", "kind": "dispute"}
+
+
+def test_employees_are_pseudonyms_stable_in_one_export_and_unrelated_across_exports() -> None:
+    def employee_of(event: ocel.OcelEvent) -> str:
+        return str(dict(event.attributes)["employee_id"])
+
+    def bought(employee_id: str) -> RecordedEvent:
+        return recorded("OrderPlaced", T0, payload={"employee_id": employee_id})
+
+    first = employee_of(logged(bought("E-1001")))
+    assert re.fullmatch(r"emp-[0-9a-f]{12}", first)
+    assert "1001" not in first
+    assert employee_of(logged(bought("E-1001"))) == first  # the same employee, one export
+    assert employee_of(logged(bought("E-1002"))) != first
+    another_export = ocel.Pseudonyms(b"another export's key, 32 bytes..")
+    assert employee_of(ocel.event(bought("E-1001"), employees=another_export)) != first
+    assert "employee_id" not in dict(logged(recorded("OrderPlaced", T0)).attributes)
+
+
 def test_relationships_are_qualified_by_the_role_of_each_object() -> None:
     sub = recorded("OrderPlaced", T0, order_id=SUB, payload={"parent_order_id": str(ROOT)})
-    assert rels(ocel.event(sub)) == {
+    assert rels(logged(sub)) == {
         (str(SUB), "order", "order"),
         (str(ROOT), "order", "root order"),
         (str(ROOT), "order", "parent order"),
@@ -131,9 +195,9 @@ def test_relationships_are_qualified_by_the_role_of_each_object() -> None:
     components = recorded(
         "ComponentsRequested", T0, payload={"components": [{"order_id": str(SUB), "sku": "F"}]}
     )
-    assert (str(SUB), "order", "sub-order") in rels(ocel.event(components))
+    assert (str(SUB), "order", "sub-order") in rels(logged(components))
     # a root order is no root of itself
-    assert (str(ROOT), "order", "root order") not in rels(ocel.event(components))
+    assert (str(ROOT), "order", "root order") not in rels(logged(components))
     note = recorded(
         "CreditNoteIssued",
         T0,
@@ -142,20 +206,20 @@ def test_relationships_are_qualified_by_the_role_of_each_object() -> None:
     assert {
         (str(NOTE), "credit_note", "credit note"),
         (str(INVOICE), "invoice", "credited invoice"),
-    } <= rels(ocel.event(note))
+    } <= rels(logged(note))
     invoice = recorded("InvoiceIssued", T0, payload={"invoice_id": str(INVOICE)})
-    assert (str(INVOICE), "invoice", "invoice") in rels(ocel.event(invoice))
+    assert (str(INVOICE), "invoice", "invoice") in rels(logged(invoice))
     for event_type, qualifier in [
         ("SlaWarning", "warned clock"),
         ("SlaBreached", "breached clock"),
         ("SlaPaused", "paused clock"),
     ]:
         alarm = recorded(event_type, T0, payload={"stage": "fulfilment"})
-        assert (f"{ROOT}:fulfilment", "sla_clock", qualifier) in rels(ocel.event(alarm))
+        assert (f"{ROOT}:fulfilment", "sla_clock", qualifier) in rels(logged(alarm))
 
 
 def test_an_event_recorded_before_payloads_keeps_its_column_relationships() -> None:
-    old = ocel.event(recorded("InvoiceIssued", T0, order_id=SUB))
+    old = logged(recorded("InvoiceIssued", T0, order_id=SUB))
     assert dict(old.attributes) == {"trace_id": "ab" * 16}
     assert {r.object_type for r in old.relationships} == {"order", "department"}
 
@@ -283,7 +347,7 @@ def test_only_cancelled_work_cancels_an_order_a_request_or_a_refusal_changes_not
 
 
 def test_a_dispute_event_names_its_invoice() -> None:
-    opened = ocel.event(
+    opened = logged(
         recorded(
             "DisputeOpened",
             T0,
@@ -309,7 +373,7 @@ def sample_items() -> list[ocel_export.Item]:
         ),
         recorded("FeedbackGiven", T0 + timedelta(seconds=4), payload={"rating": 4}),
     ]
-    items: list[ocel_export.Item] = [ocel.event(e) for e in events]
+    items: list[ocel_export.Item] = [logged(e) for e in events]
     touched = ocel.TouchedObjects()
     for item in items:
         assert isinstance(item, ocel.OcelEvent)

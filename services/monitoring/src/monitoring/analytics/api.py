@@ -1,6 +1,8 @@
 """HTTP API of the handoff analytics (issue 15): where the time of a handoff goes, bottlenecks.
 
-Any authenticated department may read them, like the timelines and scorecards.
+The bottlenecks of the company, with the orders and traces of their worst examples, are
+company-wide process data: analyst keys only (issue 23; a department key gets 403). A
+department reads the time split of its own orders in their handoffs.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts import Stage
-from supplychain_kit.auth import Caller
+from supplychain_kit.auth import Principal, authenticate_roles
 from supplychain_kit.http import Db
 from supplychain_kit.problems import PROBLEM_RESPONSE
 
@@ -21,6 +23,7 @@ from monitoring.analytics import bottlenecks, store, time_split
 from monitoring.analytics.scorecards import SplitSeconds, period_bounds
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
+Analyst = Annotated[Principal, Depends(authenticate_roles("analyst"))]
 PERIOD = Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="month, YYYY-MM (UTC)")
 
 
@@ -144,11 +147,15 @@ async def rank_bottlenecks(conn: asyncpg.Connection, *, period: str, now: dateti
     )
 
 
-@router.get("/analytics/bottlenecks", response_model=Bottlenecks, responses={422: PROBLEM_RESPONSE})
+@router.get(
+    "/analytics/bottlenecks",
+    response_model=Bottlenecks,
+    responses={status: PROBLEM_RESPONSE for status in (401, 403, 422)},
+)
 async def bottlenecks_of_period(
-    db: Db, caller: Caller, period: Annotated[str, PERIOD]
+    caller: Analyst, db: Db, period: Annotated[str, PERIOD]
 ) -> Bottlenecks:
     """Requester → supplier pairs and stages ranked by the waiting they add to the lead time
     of root orders delivered in the month (along each chain's critical path), with the worst
-    orders and their traces."""
+    orders and their traces. Analyst keys only."""
     return await rank_bottlenecks(db, period=period, now=datetime.now(UTC))

@@ -1,6 +1,7 @@
 """HTTP API of the exports (issue 15): the OCEL 2.0 event log.
 
-Any authenticated department may read it, as the timelines and scorecards."""
+Company-wide process data: for analyst keys only (issue 23; a department key gets 403). The
+log names employees by pseudonyms of the export and holds no free text (monitoring.ocel.log)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
-from supplychain_kit.auth import Caller
+from supplychain_kit.auth import Principal, authenticate_roles
 from supplychain_kit.http import Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE
 from supplychain_kit.runtime import ServiceRuntime
@@ -22,6 +23,7 @@ from supplychain_kit.runtime import ServiceRuntime
 from monitoring.ocel import export
 
 router = APIRouter(prefix="/v1", tags=["exports"])
+Analyst = Annotated[Principal, Depends(authenticate_roles("analyst"))]
 
 JSON = "application/json"
 SQLITE = "application/vnd.sqlite3"
@@ -36,6 +38,8 @@ OCEL2_RESPONSES: dict[int | str, dict[str, Any]] = {
             SQLITE: {"schema": {"type": "string", "format": "binary"}},
         },
     },
+    401: PROBLEM_RESPONSE,
+    403: PROBLEM_RESPONSE,
     422: PROBLEM_RESPONSE,
 }
 
@@ -43,7 +47,7 @@ OCEL2_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/exports/ocel2", response_class=StreamingResponse, responses=OCEL2_RESPONSES)
 async def ocel2_export(
     runtime: Runtime,
-    caller: Caller,
+    caller: Analyst,
     period: Annotated[
         str,
         Query(
@@ -59,7 +63,7 @@ async def ocel2_export(
     """The handoffs of a month as an OCEL 2.0 object-centric event log, for process-mining
     tools: one event type per contract event, objects order, department, invoice, credit_note
     and sla_clock, qualified relationships, an order's status and a clock's state over time.
-    Streamed; the SQLite form is written to a temporary file first."""
+    Analyst keys only; employees pseudonymised per export, free texts left out. Streamed; the SQLite form is written to a temporary file first."""
     name = f"supplychain-ocel2-{period}"
     if export_format == "sqlite":
         path = await _sqlite_file(runtime, period)

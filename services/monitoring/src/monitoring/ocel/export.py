@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -24,13 +25,18 @@ Item = OcelEvent | OcelObject
 CHUNK_ITEMS = 200
 
 
+PSEUDONYM_KEY_BYTES = 32
+
+
 async def log_items(conn: asyncpg.Connection, period: str) -> AsyncIterator[Item]:
-    """The events of the period (`YYYY-MM`, UTC), then every object they touch."""
+    """The events of the period (`YYYY-MM`, UTC), then every object they touch. Employees
+    are pseudonymised with a key of this export alone, forgotten when it ends."""
     start, end = ocel.period_bounds(period)
     touched = ocel.TouchedObjects()
+    employees = ocel.Pseudonyms(secrets.token_bytes(PSEUDONYM_KEY_BYTES))
     event_types = [declaration.name for declaration in ocel.event_types()]
     async for recorded in store.recorded_events(conn, start, end, event_types):
-        event = ocel.event(recorded)
+        event = ocel.event(recorded, employees=employees)
         touched.add(event.relationships)
         yield event
     order_ids = [UUID(i) for i in touched.of(ocel.ORDER)]

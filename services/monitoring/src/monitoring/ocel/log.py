@@ -7,6 +7,12 @@ events). Relationships are qualified; an object attribute that changes over time
 status, a clock's state) carries the time it took each value, and one that does not is given
 at the epoch (the specification's "initial value").
 
+Employees and free texts stay out (issue 23): an employee id is replaced by a pseudonym of
+the export (`Pseudonyms`: the same employee is the same pseudonym within one export, and no
+export's pseudonyms can be turned back into ids or matched with another's); the fields people
+write in their own words (help subjects, messages, questions and answers, feedback comments,
+rejection, cancellation, block, dispute and credit reasons) are no attributes at all.
+
 Money never leaves as a float: every decimal field (totals, amounts, unit prices, FX rates,
 credit percentages) is an attribute of type `string` holding the exact decimal ("12.50"), as
 the events carry it; a reader converts it with its own decimal type.
@@ -19,6 +25,8 @@ fraction as milliseconds).
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import types
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,16 +69,51 @@ class TypeDeclaration:
 
 # Recorded beside the event (not one of its fields): its trace, to open it in the trace viewer.
 TRACE_ID = Attribute("trace_id", "string")
+# Text fields people write in their own words: never in the log. (A field of these names with
+# values of a closed set, SlaPaused's `reason`, is no free text and stays.)
+FREE_TEXT_FIELDS = frozenset({"reason", "comment", "subject", "message", "question", "answer"})
+# Fields naming a person: in the log as the export's pseudonym of the value.
+EMPLOYEE_FIELDS = frozenset({"employee_id"})
+PSEUDONYM_PREFIX = "emp-"
+PSEUDONYM_HEX_DIGITS = 12
+
+
+class Pseudonyms:
+    """The employees of one export under pseudonyms: HMAC-SHA256 of the id keyed with the
+    export's own random key (`emp-` and 12 hex digits). Stable within the export, so a process
+    can be followed per employee; not reversible and not comparable across exports, since the
+    key is used for this export only and never stored nor returned."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a pseudonym key has at least 16 random bytes")
+        self._key = key
+
+    def __call__(self, employee_id: str) -> str:
+        digest = hmac.new(self._key, employee_id.encode(), hashlib.sha256).hexdigest()
+        return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """The type of a field without `Annotated` and an optional `None`; None for a union of
+    several types."""
+    if get_origin(annotation) is Annotated:
+        return _unwrapped(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        present = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _unwrapped(present[0]) if len(present) == 1 else None
+    return annotation
+
+
+def is_free_text(name: str, annotation: Any) -> bool:
+    """A field people fill with their own words (a plain string of a free-text name)."""
+    return name in FREE_TEXT_FIELDS and _unwrapped(annotation) is str
 
 
 def attribute_type(annotation: Any) -> AttributeType | None:
     """The OCEL 2.0 type of a contract field; None for a field that is no scalar (lines,
     components: those become relationships or stay out)."""
-    if get_origin(annotation) is Annotated:
-        return attribute_type(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, types.UnionType):
-        present = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return attribute_type(present[0]) if len(present) == 1 else None
+    annotation = _unwrapped(annotation)
     if annotation is AwareDatetime:
         return "time"
     if not isinstance(annotation, type):
@@ -95,7 +138,7 @@ def attribute_type(annotation: Any) -> AttributeType | None:
 @functools.cache
 def event_types() -> tuple[TypeDeclaration, ...]:
     """Every contract event of an order (reference and operations events are about no order
-    and are not in the log), its scalar typed fields as attributes."""
+    and are not in the log), its scalar typed fields but free texts as attributes."""
     declared = []
     for model in all_event_models():
         if not issubclass(model, OrderParties):
@@ -103,8 +146,9 @@ def event_types() -> tuple[TypeDeclaration, ...]:
         attributes = [TRACE_ID]
         for name, info in model.model_fields.items():
             kind = attribute_type(info.annotation)
-            if name not in RECORDED_IN_COLUMNS and kind is not None:
-                attributes.append(Attribute(name, kind))
+            if name in RECORDED_IN_COLUMNS or kind is None or is_free_text(name, info.annotation):
+                continue
+            attributes.append(Attribute(name, kind))
         declared.append(TypeDeclaration(event_type_of(model), tuple(attributes)))
     return tuple(declared)
 
@@ -138,7 +182,7 @@ OBJECT_TYPES: tuple[TypeDeclaration, ...] = (
             Attribute("amount", "string"),  # a decimal string
             Attribute("currency", "string"),
             Attribute("period", "string"),
-            Attribute("reason", "string"),
+            Attribute("kind", "string"),  # sla | dispute | reversal (its reason is free text)
         ),
     ),
     TypeDeclaration(
@@ -280,8 +324,13 @@ def _declared(event_type: str) -> tuple[Attribute, ...]:
     return _attributes_by_type().get(event_type, (TRACE_ID,))
 
 
-def event(recorded: RecordedEvent) -> OcelEvent:
+def event(recorded: RecordedEvent, *, employees: Pseudonyms) -> OcelEvent:
+    """The recorded event as the log holds it: its declared attributes (no free text), an
+    employee under the export's pseudonym."""
     fields = {**recorded.payload, TRACE_ID.name: recorded.trace_id}
+    for name in EMPLOYEE_FIELDS:
+        if fields.get(name) is not None:
+            fields[name] = employees(str(fields[name]))
     attributes = tuple(
         (a.name, value)
         for a in _declared(recorded.event_type)
@@ -488,7 +537,7 @@ def credit_note_object(record: CreditNoteRecord, present: Container[str]) -> Oce
             ("amount", "string", p.get("amount")),
             ("currency", "string", p.get("currency")),
             ("period", "string", p.get("period")),
-            ("reason", "string", p.get("reason")),
+            ("kind", "string", p.get("kind", "sla")),
         ]
     )
     relationships = _related(
