@@ -75,7 +75,7 @@ async def test_a_stage_that_never_ends_fires_once_across_a_crash_and_two_replica
     assert (breach.json["supplier"], breach.json["requester"]) == (SUPPLIER, "ASSEMBLY")
     assert breach.trace_id == warning.trace_id == trace_id  # the order's trace continues
 
-    async with httpx.AsyncClient(headers=auth("FRAMES")) as client:
+    async with httpx.AsyncClient(headers=auth("ASSEMBLY")) as client:
         (acceptance,) = [
             h
             for h in (await client.get(f"{replicas[0].url}/v1/orders/{order_id}/handoffs")).json()

@@ -41,6 +41,8 @@ from supplychain_contracts.reference import (
 from supplychain_kit.auth import Principal
 from support import reference_events
 
+FINANCE = Principal(department="finance", key_id="finance-1", role="finance")  # the whole ledger
+
 BIKES = (OrderLine(sku="BIKE-CITY", quantity=2, unit_price=Decimal("299.00")),)
 
 
@@ -207,7 +209,7 @@ async def test_the_trial_balance_keeps_currencies_apart_with_a_group_view_elimin
     async with pool.acquire() as conn:
         balance = await get_trial_balance(
             db=conn,
-            caller=Principal(department="ASSEMBLY", key_id="test"),
+            caller=FINANCE,
             settings=InvoicingSettings(group_currency="EUR"),
             period=None,
         )
@@ -247,7 +249,7 @@ async def test_a_group_view_without_a_rate_names_the_pair_and_guesses_nothing(
     async with pool.acquire() as conn:
         balance = await get_trial_balance(
             db=conn,
-            caller=Principal(department="ASSEMBLY", key_id="test"),
+            caller=FINANCE,
             settings=InvoicingSettings(group_currency="EUR"),
             period=None,
         )

@@ -26,6 +26,7 @@ from supplychain_contracts import (
     OrderShipped,
     follow_up,
 )
+from supplychain_kit.auth import EVERY_ROW, Visibility
 
 FIVE_DAYS = Escalation(5)
 WEDNESDAY = datetime(2026, 11, 4, 9, tzinfo=UTC)
@@ -59,6 +60,13 @@ async def invoiced(pool: asyncpg.Pool) -> uuid.UUID:
 async def run(pool: asyncpg.Pool, command: Any, **kw: Any) -> Any:
     async with pool.acquire() as conn:
         return await command(conn, **kw)
+
+
+async def listed(pool: asyncpg.Pool, visible: Visibility, status: str | None = None) -> Any:
+    """The disputes the caller sees (`visible`), newest first."""
+    return await run(
+        pool, disputes.list_disputes, visible=visible, status=status, limit=10, offset=0
+    )
 
 
 async def open_(pool: asyncpg.Pool, invoice_id: uuid.UUID, amount: str, **kw: Any) -> Any:
@@ -101,7 +109,12 @@ async def test_the_dispute_life_cycle(pool: asyncpg.Pool) -> None:
             pool, disputes.accept_dispute, dispute_id=opened["dispute_id"], caller="RETAIL_OPS"
         )
     with pytest.raises(disputes.DisputeNotFound):
-        await run(pool, disputes.get_dispute, dispute_id=opened["dispute_id"], caller="FRAMES")
+        await run(
+            pool,
+            disputes.get_dispute,
+            dispute_id=opened["dispute_id"],
+            visible=Visibility("FRAMES"),
+        )
 
     accepted = await run(
         pool, disputes.accept_dispute, dispute_id=opened["dispute_id"], caller="ASSEMBLY"
@@ -131,14 +144,9 @@ async def test_the_dispute_life_cycle(pool: asyncpg.Pool) -> None:
     assert rejected["status"] == "rejected" and rejected["credit_note_id"] is None
     assert len(await events(pool, CreditNoteIssued)) == 1
     assert [s.outcome for s in await events(pool, DisputeSettled)] == ["accepted", "rejected"]
-    mine = await run(
-        pool, disputes.list_disputes, caller="ASSEMBLY", status=None, limit=10, offset=0
-    )
+    mine = await listed(pool, Visibility("ASSEMBLY"))
     assert {d["dispute_id"] for d in mine} == {opened["dispute_id"], second["dispute_id"]}
-    assert (
-        await run(pool, disputes.list_disputes, caller="MARKETING", status=None, limit=10, offset=0)
-        == []
-    )
+    assert await listed(pool, Visibility("MARKETING")) == []
 
 
 async def test_a_dispute_open_too_long_is_escalated_by_the_scan(pool: asyncpg.Pool) -> None:
@@ -160,11 +168,11 @@ async def test_a_dispute_open_too_long_is_escalated_by_the_scan(pool: asyncpg.Po
         scan.cancel()
     (escalated,) = await events(pool, DisputeEscalated)
     assert (escalated.dispute_id, escalated.opened_at) == (due["dispute_id"], WEDNESDAY)
-    finance = await run(
-        pool, disputes.list_disputes, caller=None, status="escalated", limit=10, offset=0
-    )
+    finance = await listed(pool, EVERY_ROW, status="escalated")
     assert [d["dispute_id"] for d in finance] == [due["dispute_id"]]
-    still = await run(pool, disputes.get_dispute, dispute_id=waiting["dispute_id"], caller=None)
+    still = await run(
+        pool, disputes.get_dispute, dispute_id=waiting["dispute_id"], visible=EVERY_ROW
+    )
     assert still["status"] == "open"
     # an escalated dispute is still the supplier's to settle
     accepted = await run(

@@ -26,6 +26,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import FULFILMENT
+from supplychain_kit.auth import EVERY_ROW
 from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
 from support import fetched
 
@@ -135,12 +136,12 @@ async def test_intake_applies_a_batch_of_handoffs_of_several_orders_as_one_at_a_
         [fetched(e, offset, topic=FULFILMENT) for offset, e in enumerate(events)]
     )
     async with pool.acquire() as conn:
-        order_a = await store.get_order(conn, a.order_id)
-        order_b = await store.get_order(conn, b.order_id)
+        order_a = await store.get_order(conn, a.order_id, visible=EVERY_ROW)
+        order_b = await store.get_order(conn, b.order_id, visible=EVERY_ROW)
         stray = await conn.fetchval(
             "SELECT count(*) FROM order_timeline WHERE order_id = $1", not_ours.order_id
         )
-        unknown = await store.get_order(conn, not_ours.order_id)
+        unknown = await store.get_order(conn, not_ours.order_id, visible=EVERY_ROW)
     assert order_a is not None and order_b is not None
     assert order_a["status"] == "in_progress"  # the late acceptance does not move it back
     assert order_b["status"] == "rejected"

@@ -36,6 +36,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.reference import ReferenceEvent
+from supplychain_kit.auth import EVERY_ROW
 from verdict_support import fire_caught_up
 
 # The sample company's WHEELS policy (24/7 UTC calendar, warning at 75 %): acceptance 30 s,
@@ -123,7 +124,7 @@ async def test_a_placed_order_starts_its_timed_stages(service_pool: ServicePool)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM stages") == 2
         assert await store.order_priority(conn, order.order_id) == "standard"
-        assert await store.order_exists(conn, order.order_id)
+        assert await store.order_visible(conn, order.order_id, visible=EVERY_ROW)
     assert await outbox(pool) == []
 
 

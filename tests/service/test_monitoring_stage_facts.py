@@ -32,6 +32,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import db
+from supplychain_kit.auth import EVERY_ROW
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LINE = OrderLine(sku="EBIKE-CITY", quantity=1, unit_price="1290.00")
@@ -127,7 +128,7 @@ async def test_a_stage_opened_before_its_order_was_seen_gets_the_rush_policy(dat
         # the fulfilment topic first: monitoring has never seen this order placed
         await apply_events(pool, event_applier(Silent()), *rush[1:4])
         async with pool.acquire() as conn:
-            assert not await store.order_exists(conn, order_id)
+            assert not await store.order_visible(conn, order_id, visible=EVERY_ROW)
         fulfilment = await stage(pool, order_id, Stage.FULFILMENT)
         delivery = await stage(pool, order_id, Stage.DELIVERY)
         assert (fulfilment["target_s"], fulfilment["policy_key"]) == (300.0, "ASSEMBLY:rush")

@@ -24,6 +24,7 @@ from order_intake.domain import (
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderCancelled, OrderPlaced
 from supplychain_contracts.company import sample_company
+from supplychain_kit.auth import EVERY_ROW
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 
@@ -85,7 +86,7 @@ async def refusal(conn: asyncpg.Connection, request: OrderRequest) -> OrderRefus
 
 
 async def stored(conn: asyncpg.Connection, order_id: UUID) -> dict[str, Any]:
-    found = await store.get_order(conn, order_id)
+    found = await store.get_order(conn, order_id, visible=EVERY_ROW)
     assert found is not None
     return found
 

@@ -34,6 +34,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import Company, FxRate, LegalEntity, sample_company
 from supplychain_kit import metrics
+from supplychain_kit.auth import EVERY_ROW
 
 USD_EUR = FxRate(base="USD", quote="EUR", rate=Decimal("0.9200"), valid_from=date(2020, 1, 1))
 
@@ -85,7 +86,7 @@ async def place(
 
 async def read(pool: asyncpg.Pool, order_id: UUID) -> dict[str, Any]:
     async with pool.acquire() as conn:
-        order = await store.get_order(conn, order_id)
+        order = await store.get_order(conn, order_id, visible=EVERY_ROW)
     assert order is not None
     return order
 

@@ -17,6 +17,7 @@ from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fin
 from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderPlaced
 from supplychain_contracts.company import sample_company
+from supplychain_kit.auth import Visibility
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 REQUEST = OrderRequest(
@@ -51,7 +52,7 @@ async def walk(conn: asyncpg.Connection, *, limit: int) -> list[list[UUID]]:
     while True:
         rows = await store.list_orders(
             conn,
-            requester="ASSEMBLY",
+            visible=Visibility(party="ASSEMBLY"),
             status=None,
             supplier=None,
             since=None,
@@ -92,7 +93,7 @@ async def test_keyset_pages_cross_a_run_of_orders_created_at_the_same_instant(
         # `since` is inclusive at the boundary, also for the tied run
         at_tie = await store.list_orders(
             conn,
-            requester="ASSEMBLY",
+            visible=Visibility(party="ASSEMBLY"),
             status=None,
             supplier=None,
             since=tie,

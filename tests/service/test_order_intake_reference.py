@@ -43,6 +43,7 @@ from supplychain_contracts.reference import (
     LegalEntityDefined,
 )
 from supplychain_kit import db, reference
+from supplychain_kit.auth import EVERY_ROW
 
 SAMPLE = sample_company()
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -99,7 +100,7 @@ async def place(
             placed_by_key_id=f"{requester.lower()}-1",
             limits=Limits(max_lines=50, max_quantity=10_000),
         )
-        return await store.get_order(conn, placement.order_id)
+        return await store.get_order(conn, placement.order_id, visible=EVERY_ROW)
 
 
 async def refused(pool: asyncpg.Pool, requester: str, supplier: str, sku: str) -> OrderRefused:
@@ -439,7 +440,7 @@ async def test_a_price_change_applies_to_new_orders_only(pool: asyncpg.Pool) -> 
     later = await place(pool, "ASSEMBLY", "FRAMES", "FRAME-CITY", quantity=2)
 
     async with pool.acquire() as conn:
-        again = await store.get_order(conn, earlier["order_id"])
+        again = await store.get_order(conn, earlier["order_id"], visible=EVERY_ROW)
     assert again is not None
     assert (again["total"], again["lines"][0]["unit_price"]) == (
         Decimal("209.00"),

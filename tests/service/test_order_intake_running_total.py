@@ -14,6 +14,7 @@ from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fin
 from service_support import ServicePool
 from supplychain_contracts import OrderRejected, WorkCancelled, follow_up
 from supplychain_contracts.company import sample_company
+from supplychain_kit.auth import EVERY_ROW
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 
@@ -69,7 +70,7 @@ async def test_the_running_total_follows_placement_cancellation_and_rejection(
                 conn, follow_up(cancelling.event, WorkCancelled, producer="fulfilment")
             )
         rejected = placed[1]
-        order = await store.get_order(conn, rejected.order_id)
+        order = await store.get_order(conn, rejected.order_id, visible=EVERY_ROW)
         assert order is not None
         event = OrderRejected(
             order_id=rejected.order_id,

@@ -126,7 +126,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         )
         invoicing_url = stack.services["invoicing"].url
         invoices = await evidence.read_invoices(invoicing_url, departments, months_since(started))
-        balance = await evidence.read_trial_balance(invoicing_url, departments[0])
+        balance = await evidence.read_trial_balance(invoicing_url)
         statuses = await evidence.read_statuses(intake.url, departments)
     accepted = load.accepted
     results = [

@@ -73,11 +73,11 @@ async def read_invoices(
     return invoices
 
 
-async def read_trial_balance(invoicing_url: str, department: str) -> dict[str, Any]:
+async def read_trial_balance(invoicing_url: str) -> dict[str, Any]:
+    """The whole ledger, as finance reads it (a department reads its own lines only)."""
     async with httpx.AsyncClient(base_url=invoicing_url, timeout=60) as client:
         answer = await client.get(
-            "/v1/ledger/trial-balance",
-            headers={"Authorization": f"Bearer dev-{department.lower()}-1"},
+            "/v1/ledger/trial-balance", headers={"Authorization": "Bearer dev-finance-1"}
         )
         answer.raise_for_status()
         result: dict[str, Any] = answer.json()

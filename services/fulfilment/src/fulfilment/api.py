@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
-from supplychain_kit.auth import Caller, require_department
+from supplychain_kit.auth import Caller, require_department, visible_to
 from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -226,14 +226,14 @@ async def _run(
 async def department_queue(code: DepartmentCode, db: Db, caller: Caller) -> list[dict[str, Any]]:
     """Open work of a supplier department, rush orders and earliest due first."""
     require_department(caller, code, action="read the work queue")
-    return await store.queue(db, code)
+    return await store.queue(db, code, visible=visible_to(caller))
 
 
 @router.get("/fulfilments/{order_id}", responses={401: PROBLEM, 404: PROBLEM})
 async def work_item(order_id: UUID, db: Db, caller: Caller) -> dict[str, Any]:
     """One order as its supplier works it (with its sub-orders); supplier or requester only."""
-    view = await store.work_item_view(db, order_id)
-    if view is None or caller.department not in (view["supplier"], view["requester"]):
+    view = await store.work_item_view(db, order_id, visible=visible_to(caller))
+    if view is None:
         raise Problem(404, f"no work item for order {order_id}", order_id=str(order_id))
     return view
 
@@ -300,10 +300,10 @@ async def request_help(order_id: UUID, body: HelpBody, db: Db, caller: Caller) -
 )
 async def help_requests(order_id: UUID, db: Db, caller: Caller) -> list[dict[str, Any]]:
     """The order's help requests with their state and history; supplier or requester only."""
-    item = await store.work_item_view(db, order_id)
-    if item is None or caller.department not in (item["supplier"], item["requester"]):
+    visible = visible_to(caller)
+    if await store.work_item_view(db, order_id, visible=visible) is None:
         raise Problem(404, f"no work item for order {order_id}", order_id=str(order_id))
-    return await store.help_requests_view(db, order_id)
+    return await store.help_requests_view(db, order_id, visible=visible)
 
 
 @router.post(

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import OrderLine, OrderPlaced, Priority
 from supplychain_contracts.company import BusinessCalendar, FxRate, SlaPolicy
+from supplychain_kit.auth import Visibility
 
 from fulfilment.chain import Catalogue, CatalogueEntry
 from fulfilment.domain import HelpRequest, HelpStatus, HelpStep, SubOrder, WorkItem, WorkStatus
@@ -146,12 +147,21 @@ async def set_last_event_id(conn: asyncpg.Connection, order_id: UUID, event_id: 
     )
 
 
-async def queue(conn: asyncpg.Connection, supplier: str) -> list[dict[str, Any]]:
+# A work item's parties: the supplier working it and the requester it is for.
+_PARTIES = ("w.supplier", "w.requester")
+
+
+async def queue(
+    conn: asyncpg.Connection, supplier: str, *, visible: Visibility
+) -> list[dict[str, Any]]:
+    """The supplier's open work (of what the caller is party to: `visible`)."""
     rows = await conn.fetch(
         f"""SELECT {_VIEW_COLUMNS} FROM work_items w
             WHERE supplier = $1 AND status NOT IN ('delivered', 'rejected', 'cancelled')
+              AND {visible.where(*_PARTIES, param=2)}
             ORDER BY priority = 'rush' DESC, needed_by NULLS LAST, received_at""",
         supplier,
+        visible.party,
     )
     return [_view(row) for row in rows]
 
@@ -176,9 +186,16 @@ def _view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def work_item_view(conn: asyncpg.Connection, order_id: UUID) -> dict[str, Any] | None:
+async def work_item_view(
+    conn: asyncpg.Connection, order_id: UUID, *, visible: Visibility
+) -> dict[str, Any] | None:
+    """The work item with its sub-orders (their status, not their prices); None when there
+    is none the caller is party to."""
     row = await conn.fetchrow(
-        f"SELECT {_VIEW_COLUMNS} FROM work_items w WHERE order_id = $1", order_id
+        f"""SELECT {_VIEW_COLUMNS} FROM work_items w
+            WHERE order_id = $1 AND {visible.where(*_PARTIES, param=2)}""",
+        order_id,
+        visible.party,
     )
     return None if row is None else _view(row)
 
@@ -331,11 +348,14 @@ async def save_help_step(
     )
 
 
-async def help_requests_view(conn: asyncpg.Connection, order_id: UUID) -> list[dict[str, Any]]:
+async def help_requests_view(
+    conn: asyncpg.Connection, order_id: UUID, *, visible: Visibility
+) -> list[dict[str, Any]]:
     """The order's help requests, oldest first, each with its state and its history: the
-    request itself (by the requester), then every question and answer."""
+    request itself (by the requester), then every question and answer (none of an order
+    the caller is not party to)."""
     rows = await conn.fetch(
-        """SELECT h.event_id AS help_event_id, h.subject, h.message, h.status, h.requested_at,
+        f"""SELECT h.event_id AS help_event_id, h.subject, h.message, h.status, h.requested_at,
                   h.status_changed_at,
                   jsonb_build_array(jsonb_build_object(
                       'event_id', h.event_id, 'event_type', 'HelpRequested',
@@ -347,9 +367,10 @@ async def help_requests_view(conn: asyncpg.Connection, order_id: UUID) -> list[d
                               'at', s.given_at) ORDER BY s.position), '[]'::jsonb)
                       FROM help_request_steps s WHERE s.help_event_id = h.event_id) AS history
            FROM help_requests h JOIN work_items w USING (order_id)
-           WHERE h.order_id = $1
+           WHERE h.order_id = $1 AND {visible.where(*_PARTIES, param=2)}
            ORDER BY h.requested_at, h.event_id""",
         order_id,
+        visible.party,
     )
     return [{**dict(row), "history": json.loads(row["history"])} for row in rows]
 

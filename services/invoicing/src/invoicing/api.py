@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from supplychain_contracts.money import round_money
-from supplychain_kit.auth import DepartmentOrFinance, Principal
+from supplychain_kit.auth import DepartmentOrFinance, Principal, Role, visible_to
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -26,11 +26,14 @@ Period = Annotated[str, Query(pattern=PERIOD_PATTERN, description="month, YYYY-M
 # An offset beyond this many invoices is no page anyone reads (and must stay in bigint).
 MAX_OFFSET = 1_000_000_000
 CSV = "text/csv"
+# Finance reads every department's money documents; a department those it is party to.
+FINANCE_READS_ALL: tuple[Role, ...] = ("finance",)
 
 
 def forbid_other_department(caller: Principal, department: str, *, field: str) -> None:
-    """A department key reads only its own department's documents."""
-    if caller.department != department:
+    """A department reads only its own department's documents (403 rather than 404: the
+    codes of departments are no secret, their documents are); finance every one's."""
+    if not visible_to(caller, every_row=FINANCE_READS_ALL).admits(department):
         detail = f"{caller.department} cannot read the documents of {department}"
         raise Problem(403, detail, title="Forbidden", errors=[{"field": field, "message": detail}])
 
@@ -104,11 +107,11 @@ async def list_invoices(
 
     `X-Total-Count` holds how many match; `Link: <...>; rel="next"` the next page, if any.
     """
-    if caller.is_department:
-        department = department or caller.department
+    visible = visible_to(caller, every_row=FINANCE_READS_ALL)
+    if department is not None:
         forbid_other_department(caller, department, field="department")
     rows, total = await store.list_invoices(
-        db, department=department, period=period, limit=limit, offset=offset
+        db, visible=visible, department=department, period=period, limit=limit, offset=offset
     )
     response.headers["X-Total-Count"] = str(total)
     if offset + len(rows) < total:
@@ -121,12 +124,10 @@ async def list_invoices(
 async def get_invoice(invoice_id: UUID, db: Db, caller: DepartmentOrFinance) -> InvoiceOut:
     """One invoice with its lines and the credit notes issued against it (its parties, or
     finance)."""
-    invoice = await store.get_invoice(db, invoice_id)
-    party = not caller.is_department or caller.department in (
-        invoice["supplier"] if invoice else None,
-        invoice["requester"] if invoice else None,
+    invoice = await store.get_invoice(
+        db, invoice_id, visible=visible_to(caller, every_row=FINANCE_READS_ALL)
     )
-    if invoice is None or not party:
+    if invoice is None:
         # another department's invoice is indistinguishable from a missing one
         raise Problem(
             404,
@@ -347,7 +348,9 @@ async def get_trial_balance(
 ) -> TrialBalanceOut:
     """Debit and credit totals per account of the internal ledger, per legal entity and across
     the company (they net to zero), and the inter-entity balances consolidation eliminates.
-    Any department may read it: it is the company's shared view of internal charges.
+    Finance reads the whole ledger. A department reads the lines its own cost centre books
+    and the totals of those (they need not net to zero: the other side of each line is the
+    counterparty's); another department's costs are its business (issue 23).
 
     Amounts are decimal strings, each rounded to its currency's minor unit; two currencies
     are never added. The shape:
@@ -371,9 +374,10 @@ async def get_trial_balance(
       `pair`, e.g. "USD-EUR", kept in their own currency, never guessed; `complete` is false
       when there are any)}.
     """
-    balance = ledger.trial_balance(await store.account_balances(db, period=period))
+    visible = visible_to(caller, every_row=FINANCE_READS_ALL)
+    balance = ledger.trial_balance(await store.account_balances(db, period=period, visible=visible))
     view = ledger.group_view(
-        await store.dated_amounts(db, period=period),
+        await store.dated_amounts(db, period=period, visible=visible),
         currency=settings.group_currency,
         rates=await store.fx_rates(db),
     )

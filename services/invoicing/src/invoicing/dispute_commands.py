@@ -24,6 +24,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import utc_now
 from supplychain_kit import outbox
+from supplychain_kit.auth import EVERY_ROW, Visibility
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.telemetry import current_trace_id
 
@@ -102,8 +103,8 @@ async def open_dispute(
 ) -> dict[str, Any]:
     now = now or utc_now()
     async with conn.transaction():
-        invoice = await disputes_store.invoice(conn, invoice_id)
-        if invoice is None or caller not in (invoice["supplier"], invoice["requester"]):
+        invoice = await disputes_store.invoice(conn, invoice_id, visible=Visibility(caller))
+        if invoice is None:
             raise DisputeNotFound(f"invoice {invoice_id} does not exist")
         if caller != invoice["requester"]:
             raise NotTheRequester(
@@ -139,19 +140,19 @@ async def open_dispute(
         )
         await disputes_store.save(conn, {**dispute, "opened_event": opened.event_id})
         await outbox.append(conn, [opened])
-        row = await disputes_store.get(conn, dispute["dispute_id"])
+        row = await disputes_store.get(conn, dispute["dispute_id"], visible=EVERY_ROW)
         assert row is not None
         return await _with_evidence(conn, row)
 
 
 async def _settleable(conn: asyncpg.Connection, dispute_id: UUID, caller: str) -> dict[str, Any]:
-    found = await disputes_store.get(conn, dispute_id)
-    if found is None or caller not in (found["supplier"], found["requester"]):
+    found = await disputes_store.get(conn, dispute_id, visible=Visibility(caller))
+    if found is None:
         raise DisputeNotFound(f"dispute {dispute_id} does not exist")
     if caller != found["supplier"]:
         raise NotTheSupplier(f"only {found['supplier']}, which issued the invoice, settles it")
     await store.lock_order(conn, found["order_id"])
-    row = await disputes_store.get(conn, dispute_id, for_update=True)
+    row = await disputes_store.get(conn, dispute_id, visible=EVERY_ROW, for_update=True)
     assert row is not None
     if not disputes.may_settle(DisputeStatus(row["status"])):
         raise AlreadySettled(f"dispute {dispute_id} is {row['status']} already")
@@ -238,7 +239,7 @@ async def _settle(
             )
         ],
     )
-    settled = await disputes_store.get(conn, row["dispute_id"])
+    settled = await disputes_store.get(conn, row["dispute_id"], visible=EVERY_ROW)
     assert settled is not None
     return await _with_evidence(conn, settled)
 
@@ -264,20 +265,25 @@ async def _credit(conn: asyncpg.Connection, row: dict[str, Any], *, at: datetime
 
 
 async def get_dispute(
-    conn: asyncpg.Connection, *, dispute_id: UUID, caller: str | None
+    conn: asyncpg.Connection, *, dispute_id: UUID, visible: Visibility
 ) -> dict[str, Any]:
-    """`caller` None: finance, which reads every dispute."""
-    row = await disputes_store.get(conn, dispute_id)
-    if row is None or (caller is not None and caller not in (row["supplier"], row["requester"])):
+    """The dispute with its evidence, if the caller is party to it (finance: every one)."""
+    row = await disputes_store.get(conn, dispute_id, visible=visible)
+    if row is None:
         raise DisputeNotFound(f"dispute {dispute_id} does not exist")
     return await _with_evidence(conn, row)
 
 
 async def list_disputes(
-    conn: asyncpg.Connection, *, caller: str | None, status: str | None, limit: int, offset: int
+    conn: asyncpg.Connection,
+    *,
+    visible: Visibility,
+    status: str | None,
+    limit: int,
+    offset: int,
 ) -> list[dict[str, Any]]:
     rows = await disputes_store.listed(
-        conn, party=caller, status=status, limit=limit, offset=offset
+        conn, visible=visible, status=status, limit=limit, offset=offset
     )
     return [await _with_evidence(conn, row) for row in rows]
 

@@ -8,17 +8,23 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from supplychain_kit.auth import Visibility
 
 _DISPUTE = """SELECT d.*, i.period AS invoice_period FROM disputes d
     JOIN invoices i USING (invoice_id)"""
+# A dispute's (and its invoice's) parties: the supplier that invoiced, the requester charged.
+_PARTIES = ("d.supplier", "d.requester")
 
 
-async def invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, Any] | None:
-    """What a dispute needs of its invoice."""
+async def invoice(
+    conn: asyncpg.Connection, invoice_id: UUID, *, visible: Visibility
+) -> dict[str, Any] | None:
+    """What a dispute needs of its invoice (None: none the caller is party to)."""
     row = await conn.fetchrow(
-        """SELECT invoice_id, order_id, root_order_id, supplier, requester, currency, total
-           FROM invoices WHERE invoice_id = $1""",
+        f"""SELECT invoice_id, order_id, root_order_id, supplier, requester, currency, total
+           FROM invoices i WHERE invoice_id = $1 AND {visible.where("i.supplier", "i.requester", param=2)}""",
         invoice_id,
+        visible.party,
     )
     return None if row is None else dict(row)
 
@@ -47,10 +53,15 @@ async def save(conn: asyncpg.Connection, dispute: dict[str, Any]) -> None:
 
 
 async def get(
-    conn: asyncpg.Connection, dispute_id: UUID, *, for_update: bool = False
+    conn: asyncpg.Connection, dispute_id: UUID, *, visible: Visibility, for_update: bool = False
 ) -> dict[str, Any] | None:
+    """The dispute, or None when there is none the caller is party to."""
     lock = " FOR UPDATE OF d" if for_update else ""
-    row = await conn.fetchrow(f"{_DISPUTE} WHERE d.dispute_id = $1{lock}", dispute_id)
+    row = await conn.fetchrow(
+        f"{_DISPUTE} WHERE d.dispute_id = $1 AND {visible.where(*_PARTIES, param=2)}{lock}",
+        dispute_id,
+        visible.party,
+    )
     return None if row is None else dict(row)
 
 
@@ -80,18 +91,18 @@ async def settle(
 async def listed(
     conn: asyncpg.Connection,
     *,
-    party: str | None,
+    visible: Visibility,
     status: str | None,
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Newest first; `party` None: every department's (finance)."""
+    """Newest first, the disputes the caller is party to (finance: every one)."""
     rows = await conn.fetch(
         f"""{_DISPUTE}
-            WHERE ($1::text IS NULL OR d.supplier = $1 OR d.requester = $1)
+            WHERE {visible.where(*_PARTIES, param=1)}
               AND ($2::text IS NULL OR d.status = $2)
             ORDER BY d.opened_at DESC, d.dispute_id LIMIT $3 OFFSET $4""",
-        party,
+        visible.party,
         status,
         limit,
         offset,

@@ -14,13 +14,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import DisputeStatus
 from supplychain_contracts.company import CODE_PATTERN
-from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, Principal
+from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, visible_to
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.strict_body import refuse_unknown_fields
 
 from invoicing import closing, dispute_commands
+from invoicing.api import FINANCE_READS_ALL, forbid_other_department
 from invoicing.config import InvoicingSettings
 from invoicing.dispute_commands import Escalation
 
@@ -203,13 +204,6 @@ class StatementOut(BaseModel):
     net_by_currency: dict[str, Decimal]
 
 
-def forbid_other_department(caller: Principal, department: str) -> None:
-    """A department reads only its own statement; finance reads every one."""
-    if caller.is_department and caller.department != department:
-        detail = f"{caller.department} cannot read the documents of {department}"
-        raise Problem(403, detail, title="Forbidden", errors=[{"field": "code", "message": detail}])
-
-
 def _served(body: bytes, media_type: str, statement: closing.ServedStatement) -> dict[str, Any]:
     digest = hashlib.sha256(body).digest()
     return {
@@ -245,7 +239,7 @@ async def get_statement(
     per currency: invoices and credit notes with totals, and `digest`. A closed month's
     statement is final: the same bytes on every read (`ETag`/`Digest` of the bytes). A
     department reads its own; finance every one. `Accept: text/csv` gives the CSV."""
-    forbid_other_department(caller, code)
+    forbid_other_department(caller, code, field="code")
     statement = await closing.read_statement(db, department=code, period=period)
     if CSV in request.headers.get("accept", ""):
         served = _served(statement.csv_body, f"{CSV}; charset=utf-8", statement)
@@ -405,10 +399,6 @@ async def reject_dispute(
     return DisputeOut.model_validate(dispute)
 
 
-def _party(caller: Principal) -> str | None:
-    return caller.department if caller.is_department else None
-
-
 @router.get(
     "/disputes", tags=["disputes"], response_model=list[DisputeOut], responses={403: PROBLEM}
 )
@@ -423,7 +413,7 @@ async def list_disputes(
     `status=escalated` for those it takes up)."""
     disputes = await dispute_commands.list_disputes(
         db,
-        caller=_party(caller),
+        visible=visible_to(caller, every_row=FINANCE_READS_ALL),
         status=status.value if status else None,
         limit=limit,
         offset=offset,
@@ -438,7 +428,7 @@ async def get_dispute(dispute_id: UUID, db: Db, caller: DepartmentOrFinance) -> 
     """One dispute with its evidence (the order's timeline and trace id)."""
     try:
         dispute = await dispute_commands.get_dispute(
-            db, dispute_id=dispute_id, caller=_party(caller)
+            db, dispute_id=dispute_id, visible=visible_to(caller, every_row=FINANCE_READS_ALL)
         )
     except DISPUTE_ERRORS as exc:
         raise _dispute_problem(exc) from exc

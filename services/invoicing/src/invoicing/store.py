@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import CreditKind, CreditNoteIssued, InvoiceIssued, Stage
 from supplychain_contracts.company import FxRate
+from supplychain_kit.auth import Visibility
 from supplychain_kit.consumer import NotKnownYet
 
 from invoicing.domain import (
@@ -267,15 +268,28 @@ async def invoice_by_id(conn: asyncpg.Connection, invoice_id: UUID) -> IssuedInv
     return None if row is None else _issued_invoice(row)
 
 
+# An invoice's parties: the supplier that issued it and the requester it charges.
+_INVOICE_PARTIES = ("supplier", "requester")
+
+
 async def list_invoices(
-    conn: asyncpg.Connection, *, department: str | None, period: str | None, limit: int, offset: int
+    conn: asyncpg.Connection,
+    *,
+    visible: Visibility,
+    department: str | None,
+    period: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of invoices, newest first, and how many match in all."""
+    """A page of the invoices the caller is party to (of `department`, as either party, if
+    given), newest first, and how many match in all."""
+    matching = f"""{visible.where(*_INVOICE_PARTIES, param=1)}
+        AND ($2::text IS NULL OR supplier = $2 OR requester = $2)
+        AND ($3::text IS NULL OR period = $3)"""
     rows = await conn.fetch(
-        """SELECT *, count(*) OVER () AS matching FROM invoices
-           WHERE ($1::text IS NULL OR supplier = $1 OR requester = $1)
-             AND ($2::text IS NULL OR period = $2)
-           ORDER BY issued_at DESC, invoice_id LIMIT $3 OFFSET $4""",
+        f"""SELECT *, count(*) OVER () AS matching FROM invoices WHERE {matching}
+           ORDER BY issued_at DESC, invoice_id LIMIT $4 OFFSET $5""",
+        visible.party,
         department,
         period,
         limit,
@@ -284,17 +298,21 @@ async def list_invoices(
     if rows:
         return await _with_documents(conn, rows), rows[0]["matching"]
     total: int = await conn.fetchval(
-        """SELECT count(*) FROM invoices
-           WHERE ($1::text IS NULL OR supplier = $1 OR requester = $1)
-             AND ($2::text IS NULL OR period = $2)""",
-        department,
-        period,
+        f"SELECT count(*) FROM invoices WHERE {matching}", visible.party, department, period
     )
     return [], total
 
 
-async def get_invoice(conn: asyncpg.Connection, invoice_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_id = $1", invoice_id)
+async def get_invoice(
+    conn: asyncpg.Connection, invoice_id: UUID, *, visible: Visibility
+) -> dict[str, Any] | None:
+    """The invoice with its documents; None when there is none the caller is party to."""
+    row = await conn.fetchrow(
+        f"""SELECT * FROM invoices
+            WHERE invoice_id = $1 AND {visible.where(*_INVOICE_PARTIES, param=2)}""",
+        invoice_id,
+        visible.party,
+    )
     if row is None:
         return None
     (invoice,) = await _with_documents(conn, [row])
@@ -533,25 +551,40 @@ async def save_postings(
     )
 
 
-async def account_balances(conn: asyncpg.Connection, *, period: str | None) -> list[AccountBalance]:
+# A ledger line's party: the department whose cost centre it books (its counterparty's
+# line is the counterparty's).
+_LINE_PARTY = "department"
+
+
+async def account_balances(
+    conn: asyncpg.Connection, *, period: str | None, visible: Visibility
+) -> list[AccountBalance]:
+    """Debits and credits per account line of the lines the caller's cost centre books
+    (finance: every line)."""
     rows = await conn.fetch(
-        """SELECT legal_entity, account, cost_centre, counterparty_entity, currency,
+        f"""SELECT legal_entity, account, cost_centre, counterparty_entity, currency,
                sum(debit) AS debit, sum(credit) AS credit
-           FROM postings WHERE ($1::text IS NULL OR period = $1)
+           FROM postings
+           WHERE ($1::text IS NULL OR period = $1) AND {visible.where(_LINE_PARTY, param=2)}
            GROUP BY legal_entity, account, cost_centre, counterparty_entity, currency""",
         period,
+        visible.party,
     )
     return [AccountBalance(**dict(row)) for row in rows]
 
 
-async def dated_amounts(conn: asyncpg.Connection, *, period: str | None) -> list[DatedAmounts]:
-    """The postings grouped by account line, UTC day and amount (what the group view
-    translates)."""
+async def dated_amounts(
+    conn: asyncpg.Connection, *, period: str | None, visible: Visibility
+) -> list[DatedAmounts]:
+    """The postings (the caller's cost centre's; finance: all) grouped by account line, UTC
+    day and amount (what the group view translates)."""
     rows = await conn.fetch(
-        """SELECT legal_entity, account, counterparty_entity, currency,
+        f"""SELECT legal_entity, account, counterparty_entity, currency,
                (posted_at AT TIME ZONE 'UTC')::date AS day, debit, credit, count(*) AS count
-           FROM postings WHERE ($1::text IS NULL OR period = $1)
+           FROM postings
+           WHERE ($1::text IS NULL OR period = $1) AND {visible.where(_LINE_PARTY, param=2)}
            GROUP BY legal_entity, account, counterparty_entity, currency, day, debit, credit""",
         period,
+        visible.party,
     )
     return [DatedAmounts(**dict(row)) for row in rows]

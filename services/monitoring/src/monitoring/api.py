@@ -1,6 +1,9 @@
 """HTTP API of monitoring: handoff timelines, SLA policies, supplier scorecards.
 
-Any authenticated department may read them: service levels are visible across the company.
+Who reads what (docs/roles.md): a department the handoffs of the orders it is party to, or
+that an order it is party to waits on (its chain below it), 404 for any other; an analyst
+every order's. SLA policies and the scorecards (aggregates per supplier, no order or trace
+ids) are shared across the company.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
-from supplychain_kit.auth import Caller
+from supplychain_kit.auth import Principal, Role, authenticate_roles, visible_to
 from supplychain_kit.http import Db
 from supplychain_kit.params import department_code_query
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
@@ -29,6 +32,11 @@ from monitoring.timeline import store as timeline_store
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 PROBLEM = PROBLEM_RESPONSE
+# A department (party-only timelines, shared aggregates) or an analyst (company-wide process
+# data); SLA policies are read by finance too (the credit an SLA breach carries).
+ProcessReader = Annotated[Principal, Depends(authenticate_roles("department", "analyst"))]
+PolicyReader = Annotated[Principal, Depends(authenticate_roles("department", "finance", "analyst"))]
+ANALYSTS_READ_ALL: tuple[Role, ...] = ("analyst",)
 
 
 class PauseInterval(BaseModel):
@@ -95,10 +103,12 @@ class Policy(BaseModel):
 
 
 @router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
-async def order_handoffs(order_id: UUID, db: Db, caller: Caller) -> list[Handoff]:
+async def order_handoffs(order_id: UUID, db: Db, caller: ProcessReader) -> list[Handoff]:
     """Every stage of the order and its sub-orders: durations, targets, SLA status (with the
-    outcome its order ended with, and a retracted breach), trace ids."""
-    if not await timeline_store.order_exists(db, order_id):
+    outcome its order ended with, and a retracted breach), trace ids. A department reads an
+    order it is party to, or one below such an order in its chain (404 for any other)."""
+    visible = visible_to(caller, every_row=ANALYSTS_READ_ALL)
+    if not await timeline_store.order_visible(db, order_id, visible=visible):
         raise Problem(404, f"no handoffs recorded for order {order_id}", field="order_id")
     now = datetime.now(UTC)
     splits = await analytics_api.handoff_splits(db, order_id, now=now)
@@ -137,7 +147,7 @@ def _stage_pauses(row: dict[str, Any], edges: list[pauses.PauseEdge]) -> list[Pa
 @router.get("/sla/policies", response_model=list[Policy])
 async def sla_policies(
     db: Db,
-    caller: Caller,
+    caller: PolicyReader,
     supplier: Annotated[
         str | None,
         department_code_query("only this supplying department"),
@@ -175,11 +185,12 @@ def _policy(version: Version[SlaPolicy], calendar: BusinessCalendar) -> Policy:
 @router.get("/scorecards", response_model=list[scorecards.Scorecard], responses={422: PROBLEM})
 async def supplier_scorecards(
     db: Db,
-    caller: Caller,
+    caller: ProcessReader,
     period: Annotated[
         str, Query(pattern=r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$", description="month, YYYY-MM (UTC)")
     ],
 ) -> list[scorecards.Scorecard]:
     """Per supplier department in the month: orders, on-time % per stage, rejects, breaches,
-    satisfaction and help requests."""
+    satisfaction and help requests. Aggregates shared across the company: counts and times
+    per supplier and requester department, no order, trace or employee ids."""
     return await scorecards.for_period(db, period=period, now=datetime.now(UTC))

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BeforeValidator
-from supplychain_kit.auth import Caller, Principal, require_department
+from supplychain_kit.auth import Caller, Principal, require_department, visible_to
 from supplychain_kit.http import Db, get_settings
 from supplychain_kit.params import department_code_path, department_code_query
 from supplychain_kit.problems import Problem
@@ -125,13 +125,9 @@ def _request_of(body: PlaceOrder) -> domain.OrderRequest:
 
 
 async def _order(db: Db, order_id: UUID, caller: Principal) -> OrderOut:
-    """The order as its reader sees it: 404 unless the caller's department may read it."""
-    order = await store.get_order(db, order_id)
-    if order is None or caller.department not in domain.visible_to(
-        requester=order["requester"],
-        supplier=order["supplier"],
-        status=OrderStatus(order["status"]),
-    ):
+    """The order as its reader sees it: 404 unless the caller's department is party to it."""
+    order = await store.get_order(db, order_id, visible=visible_to(caller))
+    if order is None:
         raise Problem(404, f"order {order_id} does not exist")
     return OrderOut.model_validate({**order, "cancellation": _cancellation(order)})
 
@@ -234,7 +230,7 @@ async def list_orders(
         after = decode_cursor(cursor) if cursor else None
     rows = await store.list_orders(
         db,
-        requester=caller.department,
+        visible=visible_to(caller),
         status=status,
         supplier=supplier,
         since=since,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
 from supplychain_kit import metrics, outbox
+from supplychain_kit.auth import Visibility
 from supplychain_kit.telemetry import current_trace_headers, join_trace
 
 from order_intake import domain, store
@@ -209,7 +209,9 @@ async def approve(
     """A second key of the requesting department approves an order pending approval: it is
     placed now, and its OrderPlaced published. Raises UnknownOrder or OrderRefused."""
     async with conn.transaction():
-        order = await store.get_order(conn, order_id, for_update=True)
+        order = await store.get_order(
+            conn, order_id, visible=Visibility(party=department), for_update=True
+        )
         if order is None or order["requester"] != department:
             raise UnknownOrder(order_id)
         event = domain.approve(
@@ -247,8 +249,10 @@ async def cancel(
     handlers). Asked again while pending, nothing new is sent. Raises UnknownOrder,
     NotTheRequester or OrderRefused."""
     async with conn.transaction():
-        order = await store.get_order(conn, order_id, for_update=True)
-        if order is None or department not in _readers(order):
+        order = await store.get_order(
+            conn, order_id, visible=Visibility(party=department), for_update=True
+        )
+        if order is None:
             raise UnknownOrder(order_id)
         if department != order["requester"]:
             raise NotTheRequester(department=department, requester=order["requester"])
@@ -286,14 +290,6 @@ async def cancel(
         with join_trace("order-intake cancel", store.order_trace(order)):
             await outbox.append(conn, [event])
     return Cancellation(order_id=order_id, requested=True, event=event)
-
-
-def _readers(order: dict[str, Any]) -> frozenset[str]:
-    return domain.visible_to(
-        requester=order["requester"],
-        supplier=order["supplier"],
-        status=OrderStatus(order["status"]),
-    )
 
 
 def _count_placed(order: OrderRequest | OrderPlaced) -> None:

@@ -416,14 +416,8 @@ def status_from_history(event_types: Iterable[str]) -> OrderStatus:
     return status
 
 
-# --- who sees an order -----------------------------------------------------------------
-
-
-def visible_to(*, requester: str, supplier: str, status: OrderStatus) -> frozenset[str]:
-    """Departments that may read an order: the supplier learns of it only once it is placed."""
-    if status is OrderStatus.PENDING_APPROVAL:
-        return frozenset({requester})
-    return frozenset({requester, supplier})
+# --- announcing an order -----------------------------------------------------------------
+# (who reads an order is the store's visibility predicate: store.get_order, issue 23)
 
 
 def announced(status: OrderStatus) -> bool:

@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import Envelope, OrderPlaced
 from supplychain_contracts.company import FxRate
+from supplychain_kit.auth import Visibility
 
 from order_intake.cursor import Position
 from order_intake.domain import (
@@ -425,27 +426,28 @@ async def lock_spending(
 async def list_orders(
     conn: asyncpg.Connection,
     *,
-    requester: str,
+    visible: Visibility,
     status: OrderStatus | None,
     supplier: str | None,
     since: datetime | None,
     after: Position | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """A department's orders, newest first, from just after the keyset position `after`."""
+    """The orders the caller placed (`visible` on the requester), newest first, from just
+    after the keyset position `after`."""
     rows = await conn.fetch(
-        """SELECT order_id, root_order_id, requester, supplier, employee_id, priority,
+        f"""SELECT order_id, root_order_id, requester, supplier, employee_id, priority,
                   needed_by, currency, total, requester_currency, requester_total, status,
                   created_at, updated_at
            FROM orders
-           WHERE requester = $1
+           WHERE {visible.where("requester", param=1)}
              AND ($2::text IS NULL OR status = $2)
              AND ($3::text IS NULL OR supplier = $3)
              AND ($4::timestamptz IS NULL OR created_at >= $4)
              AND ($5::timestamptz IS NULL OR (created_at, order_id) < ($5, $6::uuid))
            ORDER BY created_at DESC, order_id DESC
            LIMIT $7""",
-        requester,
+        visible.party,
         status.value if status else None,
         supplier,
         since,
@@ -518,10 +520,19 @@ async def add_timeline_entries(conn: asyncpg.Connection, events: Sequence[Envelo
     )
 
 
+# Who is party to an order: its requester, and its supplier once it was told of the order
+# (OrderPlaced: an order pending approval is its requester's alone).
+_ORDER_PARTIES = (
+    "o.requester",
+    f"CASE WHEN o.status <> '{OrderStatus.PENDING_APPROVAL.value}' THEN o.supplier END",
+)
+
+
 async def get_order(
-    conn: asyncpg.Connection, order_id: UUID, *, for_update: bool = False
+    conn: asyncpg.Connection, order_id: UUID, *, visible: Visibility, for_update: bool = False
 ) -> dict[str, Any] | None:
-    """The order with its lines and timeline, in one round trip."""
+    """The order with its lines and timeline, in one round trip; None when there is none
+    the caller is party to (`visible`)."""
     lock = " FOR UPDATE OF o" if for_update else ""
     row = await conn.fetchrow(
         f"""SELECT o.*,
@@ -534,8 +545,10 @@ async def get_order(
                             'occurred_at', t.occurred_at, 'detail', t.detail)
                         ORDER BY t.occurred_at, t.event_type), '[]')
                  FROM order_timeline t WHERE t.order_id = o.order_id)::text AS timeline_json
-            FROM orders o WHERE o.order_id = $1{lock}""",
+            FROM orders o
+            WHERE o.order_id = $1 AND {visible.where(*_ORDER_PARTIES, param=2)}{lock}""",
         order_id,
+        visible.party,
     )
     if row is None:
         return None

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import Stage
 from supplychain_contracts.events import OrderParties
+from supplychain_kit.auth import Visibility
 
 from monitoring.domain import RECORDED_IN_COLUMNS, Edge, Outcome
 from monitoring.sla.rules import Clock, StageRow
@@ -176,8 +177,23 @@ async def handoffs(conn: asyncpg.Connection, order_id: UUID) -> list[dict[str, A
     return [dict(row) for row in rows]
 
 
-async def order_exists(conn: asyncpg.Connection, order_id: UUID) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM orders WHERE order_id = $1", order_id))
+async def order_visible(conn: asyncpg.Connection, order_id: UUID, *, visible: Visibility) -> bool:
+    """Whether the order is recorded and the caller may read its handoffs (and its sub-order
+    tree's): it is party to the order or to an order above it in its chain, each of which
+    waits on it. Timings and SLA status only: prices stay with each order's own parties."""
+    seen: bool = await conn.fetchval(
+        f"""WITH RECURSIVE upstream AS (
+               SELECT order_id, parent_order_id, supplier, requester
+               FROM orders WHERE order_id = $1
+               UNION ALL
+               SELECT o.order_id, o.parent_order_id, o.supplier, o.requester
+               FROM orders o JOIN upstream u ON o.order_id = u.parent_order_id)
+           SELECT EXISTS (SELECT 1 FROM upstream u
+                          WHERE {visible.where("u.supplier", "u.requester", param=2)})""",
+        order_id,
+        visible.party,
+    )
+    return seen
 
 
 async def stage_results(conn: asyncpg.Connection, *, schema: str) -> list[dict[str, Any]]:
