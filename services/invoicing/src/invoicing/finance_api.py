@@ -16,7 +16,7 @@ from supplychain_contracts import DisputeStatus
 from supplychain_contracts.company import CODE_PATTERN
 from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, visible_to
 from supplychain_kit.http import Db, get_settings
-from supplychain_kit.params import department_code_path
+from supplychain_kit.params import decimal_body_schema, department_code_path
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.strict_body import refuse_unknown_fields
 
@@ -254,9 +254,11 @@ async def get_statement(
 
 
 class DisputeIn(Body):
-    amount: Decimal = Field(
-        max_digits=18, decimal_places=2, description="in the invoice's currency"
-    )
+    amount: Annotated[
+        Decimal,
+        Field(max_digits=18, decimal_places=2),
+        decimal_body_schema("in the invoice's currency", example="20.00"),
+    ]
     reason: str = Field(min_length=1, max_length=2000)
 
 

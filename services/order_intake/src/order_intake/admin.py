@@ -27,7 +27,7 @@ from supplychain_contracts.company import (
 )
 from supplychain_kit.auth import Admin
 from supplychain_kit.http import Db
-from supplychain_kit.params import department_code_path
+from supplychain_kit.params import decimal_body_schema, department_code_path
 from supplychain_kit.problems import Problem, refused_definitions
 from supplychain_kit.strict_body import refuse_unknown_fields
 
@@ -380,7 +380,11 @@ class FxRateBody(BaseModel):
     (until the pair's next rate; the inverse pair is derived)."""
 
     model_config = ConfigDict(extra="forbid")
-    rate: Decimal = Field(gt=0, max_digits=20, decimal_places=10, examples=["0.9200"])
+    rate: Annotated[
+        Decimal,
+        Field(gt=0, max_digits=20, decimal_places=10),
+        decimal_body_schema("1 base buys this much quote", example="0.9200"),
+    ]
     valid_from: date = Field(description="the first day it is valid", examples=["2026-01-01"])
 
 
