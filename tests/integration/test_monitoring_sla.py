@@ -137,7 +137,7 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     for event in [*in_time_events, late_accepted, historic_events[0]]:  # redelivered
         await publish(bootstrap, event, trace_id=traces[event.order_id])
 
-    async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("RETAIL_OPS")) as client:
+    async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("ASSEMBLY")) as client:
         await poll_http(
             client,
             f"/v1/orders/{late}/handoffs",
