@@ -326,7 +326,6 @@ async def test_an_outsider_department_sees_nothing_of_orders_it_is_not_party_to(
             leaked = [s for s in secrets if s in answer.text]
             if answer.status_code != 200 or leaked:
                 seen.append(f"{service} {path}: {answer.status_code}, leaked {leaked}")
-    assert seen == [], "\n".join(seen)
 
     # the trial balance shows PAINTSHOP its own cost centre's lines (none); ASSEMBLY its own,
     # not WHEELS's side of the same invoice; finance the whole ledger, which nets to zero
@@ -335,9 +334,10 @@ async def test_an_outsider_department_sees_nothing_of_orders_it_is_not_party_to(
     assert (await invoicing.get(ledger, headers=outsider)).json()["accounts"] == []
     assembly = (await invoicing.get(ledger, headers=auth(REQUESTER))).json()
     assert {a["cost_centre"] for a in assembly["accounts"]} == {"CC-1600"}
+    assert assembly["department"] == REQUESTER
     everything = (await invoicing.get(ledger, headers=FINANCE)).json()
     assert {"CC-1400", "CC-1600"} <= {a["cost_centre"] for a in everything["accounts"]}
-    assert everything["balanced"] is True
+    assert everything["balanced"] is True and everything["department"] is None
 
     # what PAINTSHOP does not see, its parties do (the ids above are really there to leak)
     mine = (await stack.clients["order-intake"].get("/v1/orders", headers=auth(REQUESTER))).json()
@@ -346,3 +346,4 @@ async def test_an_outsider_department_sees_nothing_of_orders_it_is_not_party_to(
         f"/v1/orders/{ids['order']}/handoffs", headers=auth(SUPPLIER)
     )
     assert handoffs.status_code == 200 and ids["trace"] in handoffs.text
+    assert seen == [], "\n".join(seen)

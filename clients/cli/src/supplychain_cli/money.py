@@ -172,7 +172,8 @@ def trial_balance(
     period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: all periods)")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Debit and credit per account of the internal ledger (GET /v1/ledger/trial-balance)."""
+    """Debit and credit per account of the internal ledger (GET /v1/ledger/trial-balance):
+    the whole ledger with a finance key, a department's own cost centre's lines with its key."""
     if period is not None:
         period_of(period)
     with api_of(ctx, as_json=as_json) as api:
@@ -182,8 +183,7 @@ def trial_balance(
         return
     console.print(
         table(
-            f"trial balance {balance['period'] or '(all periods)'}: "
-            + ("balanced" if balance["balanced"] else "NOT BALANCED"),
+            f"trial balance {balance['period'] or '(all periods)'}: " + _balance_title(balance),
             ["entity", "account", "cost centre", "counterparty", "debit", "credit", "balance"],
             [
                 (
@@ -248,3 +248,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return "" if value is None else str(value)
+
+
+def _balance_title(balance: dict[str, Any]) -> str:
+    """A department's own lines need not net to zero (the other side is its counterparty's):
+    only the whole ledger is balanced or not."""
+    if balance.get("department"):
+        return f"the lines of {balance['department']}'s cost centre"
+    return "balanced" if balance["balanced"] else "NOT BALANCED"

@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from supplychain_contracts.money import round_money
 from supplychain_kit.auth import DepartmentOrFinance, Principal, Role, visible_to
 from supplychain_kit.http import Db, get_settings
@@ -221,6 +221,11 @@ class GroupViewOut(BaseModel):
 
 class TrialBalanceOut(BaseModel):
     period: str | None
+    department: str | None = Field(
+        default=None,
+        description="whose cost centre's lines these are (a department's key); null: the "
+        "whole ledger (finance), which alone must balance",
+    )
     balanced: bool
     totals: dict[str, TotalsOut]
     entities: list[EntityTotalsOut]
@@ -355,6 +360,8 @@ async def get_trial_balance(
     Amounts are decimal strings, each rounded to its currency's minor unit; two currencies
     are never added. The shape:
 
+    - `department`: the department whose cost centre's lines these are (its key), or null
+      for the whole ledger (a finance key); `balanced` means something for the latter only.
     - `totals` {currency: {debit, credit, balance}}, `entities` [{legal_entity, currency,
       debit, credit, balance}], `accounts` [{legal_entity, account, cost_centre,
       counterparty_entity, currency, debit, credit, balance}], `inter_entity`
@@ -383,6 +390,7 @@ async def get_trial_balance(
     )
     return TrialBalanceOut(
         period=period,
+        department=visible.party,
         balanced=balance.balanced,
         totals={currency: _totals(t, currency) for currency, t in balance.totals.items()},
         entities=[
