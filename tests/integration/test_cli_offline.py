@@ -59,6 +59,7 @@ def test_every_command_is_there() -> None:
         "trial-balance", "scorecard", "dlq list", "dlq show", "dlq redrive", "simulate",
         "replay", "company validate", "demo", "disputes list", "disputes show", "disputes open",
         "disputes accept", "disputes reject", "periods list", "periods close", "periods reopen",
+        "outbox parked", "outbox release",
     } <= names  # fmt: skip
 
 
@@ -98,8 +99,11 @@ def test_an_unreachable_service_or_broker_exits_3() -> None:
     service = run("orders", "list", "--json", env={"SUPPLYCHAIN_API_KEY": "dev-marketing-1"})
     assert service.returncode == 3 and "order-intake" in service.stderr
     assert "unreachable" in service.stderr
-    broker = run("dlq", "list")
-    assert broker.returncode == 3 and "broker" in broker.stderr
+    # dead letters through the producing service's operator route, not the broker
+    dead_letters = run("dlq", "list", env={"SUPPLYCHAIN_API_KEY": "dev-operator-1"})
+    assert dead_letters.returncode == 3 and "order-intake" in dead_letters.stderr
+    no_key = run("dlq", "redrive", "supplychain.orders.v1.dlq", "0", "1", "--yes")
+    assert no_key.returncode == 1 and "SUPPLYCHAIN_API_KEY" in no_key.stderr
 
 
 def test_company_validate(tmp_path: Path) -> None:

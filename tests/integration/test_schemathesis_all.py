@@ -61,6 +61,14 @@ include-path-regex = "^/v1/admin/"
 headers = {{ Authorization = "{ADMIN["Authorization"]}" }}
 
 [[operations]]
+include-path-regex = "^/v1/operations/"
+headers = {{ Authorization = "{auth("operator")["Authorization"]}" }}
+
+[[operations]]
+include-path-regex = "^/v1/(exports|analytics)/"
+headers = {{ Authorization = "{auth("analyst")["Authorization"]}" }}
+
+[[operations]]
 include-name-regex = "{BUSINESS_RULES}"
 checks = {{ positive_data_acceptance = {{ expected-statuses = {ACCEPTED_OR_REFUSED} }} }}
 """

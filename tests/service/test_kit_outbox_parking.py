@@ -1,6 +1,7 @@
 """The relay never stops for one bad row: a row the broker refuses for good is retried with
 backoff, then parked (table, metric) while every other order flows on; the same order's
-later rows wait behind it, and the release command publishes both, in order.
+later rows wait behind it, and a release (the operator route's, supplychain_kit.operator_api)
+publishes both, in order.
 
 Real Tansu and PostgreSQL: the relay publishes through the producer and send function the
 services use, with its message size limit set low (OUTBOX_MAX_MESSAGE_BYTES), so an order with
@@ -234,10 +235,13 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
     ) as pool:
         await asyncio.sleep(0.5)
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 4
-        released = _parking_cli("release", "--all", url=database_url)
-        assert released.returncode == 0, released.stderr
+        async with pool.acquire() as conn:
+            released = await outbox_parking.release(
+                conn, channel=outbox.notify_channel(SCHEMA), outbox_ids=None
+            )
         ids = [row["outbox_id"], lost_row["outbox_id"]]
-        assert f"released 2 rows of {SCHEMA}: {ids}" in released.stdout
+        assert [r.outbox_id for r in released] == ids
+        assert [r.event_id for r in released] == [bad.event_id, lost.event_id]
 
         records = await read_records(
             broker.bootstrap_servers,
@@ -266,8 +270,14 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
             return _metric("supplychain_outbox_parked") == 0
 
         await _wait_for(gauge_cleared, timeout=5)
-    again = _parking_cli("release", "--id", str(row["outbox_id"]), url=database_url)
-    assert again.returncode == 1 and "not parked" in again.stderr
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
+    try:
+        again = await outbox_parking.release(
+            conn, channel=outbox.notify_channel(SCHEMA), outbox_ids=[row["outbox_id"]]
+        )
+    finally:
+        await conn.close()
+    assert again == []  # not parked any more
 
 
 async def test_a_broker_outage_never_parks_a_row(database_url: str) -> None:

@@ -50,7 +50,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import FxRate, NamedCalendar, sample_company
 from supplychain_contracts.envelope import Envelope, Event
-from supplychain_contracts.operations import RecordRedriven
+from supplychain_contracts.operations import OutboxRowsReleased, RecordRedriven
 from supplychain_contracts.reference import (
     BusinessCalendarDefined,
     CatalogueItemDefined,
@@ -272,7 +272,7 @@ def reference_samples() -> list[Event]:
 def operations_samples() -> list[Event]:
     return [
         RecordRedriven(
-            producer="supplychain-cli",
+            producer="order-intake",
             dlq_topic="supplychain.orders.v1.dlq",
             dlq_partition=0,
             dlq_offset=7,
@@ -284,9 +284,16 @@ def operations_samples() -> list[Event]:
             redriven_partition=2,
             redriven_offset=57,
             value_replaced=True,
-            redriven_by="ops@host",
+            redriven_by="ops-alice",
             reason="sku corrected",
-        )
+        ),
+        OutboxRowsReleased(
+            producer="fulfilment",
+            outbox_ids=(42, 43),
+            event_ids=(UUID(int=42), UUID(int=43)),
+            released_by="ops-alice",
+            reason="topic created",
+        ),
     ]
 
 
@@ -295,7 +302,7 @@ SAMPLES = sample_events() + operations_samples()
 
 def test_samples_cover_every_event_model() -> None:
     assert {type(e) for e in SAMPLES} == set(all_event_models())
-    assert len(all_event_models()) == 34
+    assert len(all_event_models()) == 35
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.event_type)
@@ -568,6 +575,7 @@ def test_header_names_are_the_contract() -> None:
         (BusinessCalendarDefined, topics.REFERENCE),
         (SlaPolicyDefined, topics.REFERENCE),
         (RecordRedriven, topics.REDRIVES),
+        (OutboxRowsReleased, topics.REDRIVES),
     ],
 )
 def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic: str) -> None:
@@ -579,11 +587,13 @@ def test_every_event_travels_on_the_contract_topic(model: type[Envelope], topic:
 
 def test_registry_topics_are_exactly_the_contract_topics() -> None:
     assert set(EVENTS_BY_TOPIC) == set(topics.ALL_TOPICS)
-    assert len(TOPIC_BY_EVENT_TYPE) == 34
+    assert len(TOPIC_BY_EVENT_TYPE) == 35
 
 
 def test_a_redrive_is_keyed_by_the_dead_letter_record_it_republished() -> None:
-    [redrive] = operations_samples()
+    redrive, release = operations_samples()
+    assert release.message_key() == f"fulfilment:outbox:{release.event_id}"
+    assert topic_for(release) == topics.REDRIVES
     assert isinstance(redrive, RecordRedriven)
     assert redrive.message_key() == "supplychain.orders.v1.dlq:0:7"
     assert topic_for(redrive) == topics.REDRIVES

@@ -1,36 +1,74 @@
-"""`supplychain dlq ...`: list, show and redrive dead-letter records (operators)."""
+"""`supplychain dlq ...`: list, show and redrive dead-letter records (operators).
+
+Everything goes through the operator routes of the service that produces the topic
+(`/v1/operations/dead-letters`, with SUPPLYCHAIN_API_KEY an operator key): the producer owns
+its topic's writes, checks a redrive (the source topic from the dead-letter topic's name, a
+corrected value keeping the event's identity) and records who asked. The CLI holds no broker
+credentials.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
+from supplychain_contracts import topics
 
-from supplychain_cli.context import config_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
-
-# The broker side is imported when a dlq command runs: aiokafka and the contracts take a
-# while to import, and every other command starts faster without them.
-if TYPE_CHECKING:
-    from supplychain_cli import dead_letters as dl
+from supplychain_cli.context import api_of
+from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
 
 app = typer.Typer(
     help="Dead letters: records a consumer gave up on, with the error; redrive them to their "
-    "source topic once the cause is fixed. Reads KAFKA_BOOTSTRAP_SERVERS.",
+    "source topic once the cause is fixed. Through the producing service's operator routes: "
+    "SUPPLYCHAIN_API_KEY is an operator key (make run: dev-operator-1).",
     no_args_is_help=True,
 )
 
+# The service that produces each topic holds its dead letters and redrives them (the orders
+# topic has two producers, fulfilment raising sub-orders; the reference topic two owners,
+# monitoring for policies and calendars: either redrives any record of it).
+TOPIC_OWNERS: Final = {
+    topics.ORDERS: "order-intake",
+    topics.FULFILMENT: "fulfilment",
+    topics.INVOICING: "invoicing",
+    topics.SLA: "monitoring",
+    topics.REFERENCE: "order-intake",
+}
+DEAD_LETTERS = "/v1/operations/dead-letters"
 
-def _broker(coroutine: Any, bootstrap: str) -> Any:
-    from aiokafka.errors import KafkaError
 
-    try:
-        return asyncio.run(coroutine)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        fail(Exit.UNREACHABLE, f"the broker at {bootstrap} is unreachable: {exc!r}")
+def source_of(topic: str) -> str:
+    """The source topic of a topic name given as source or `.dlq`."""
+    return topic.removesuffix(topics.DLQ_SUFFIX)
+
+
+def owner_of(topic: str) -> str:
+    owner = TOPIC_OWNERS.get(source_of(topic))
+    if owner is None:
+        fail(
+            Exit.USAGE,
+            f"{topic} is no topic with dead letters to redrive (one of "
+            f"{', '.join(TOPIC_OWNERS)}, or its .dlq)",
+        )
+    return owner
+
+
+def error_summary(error: str, *, width: int = 60) -> str:
+    """The gist of a dead-letter error on one line: pydantic's headline (`1 validation error
+    for ...`) dropped, the lines joined."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if len(lines) > 1 and "validation error" in lines[0]:
+        lines = lines[1:]
+    text = re.sub(r"\s*\[type=[^\]]*\]|\s*For further information visit \S+", "", " ".join(lines))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _redriven(record: dict[str, Any]) -> str:
+    done = record.get("redriven")
+    return "" if not done else f"{when(done['occurred_at'])} {done['redriven_by']}"
 
 
 @app.command("list")
@@ -43,46 +81,33 @@ def list_dead_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Dead-letter records: coordinates, source record, consumer group, error, redrive."""
-    bootstrap = config_of(ctx).kafka
-    from supplychain_cli import dead_letters as dl
-
-    async def read() -> tuple[list[dl.Record], dict[str, Any]]:
-        return await dl.dead_letters(bootstrap, topic), await dl.redrives(bootstrap)
-
-    records, done = _broker(read(), bootstrap)
+    wanted = [source_of(topic)] if topic else list(TOPIC_OWNERS)
+    with api_of(ctx, as_json=as_json) as api:
+        records = [
+            record
+            for name in wanted
+            for record in api.get(owner_of(name), DEAD_LETTERS, topic=name)
+        ]
     if as_json:
-        emit_json([r.as_json(dl.earlier_redrive(r, done)) for r in records])
+        emit_json(records)
         return
-    rows = []
-    for r in records:
-        earlier = dl.earlier_redrive(r, done)
-        rows.append(
-            (
-                r.topic,
-                r.partition,
-                r.offset,
-                f"{r.source_partition}@{r.source_offset}",
-                r.headers.get("dlq_consumer_group"),
-                r.headers.get("dlq_error_type"),
-                dl.error_summary(r.headers.get("dlq_error") or ""),
-                ""
-                if earlier is None
-                else f"{earlier.occurred_at:%Y-%m-%d %H:%M} {earlier.redriven_by}",
-            )
+    rows = [
+        (
+            r["topic"],
+            r["partition"],
+            r["offset"],
+            f"{r['source_partition']}@{r['source_offset']}",
+            r["consumer_group"],
+            r["error_type"],
+            error_summary(r["error"] or ""),
+            _redriven(r),
         )
+        for r in records
+    ]
     console.print(
         table(
             f"dead letters ({len(records)})",
-            [
-                "dlq topic",
-                "p",
-                "offset",
-                "source",
-                "group",
-                "error type",
-                "error",
-                "redriven",
-            ],
+            ["dlq topic", "p", "offset", "source", "group", "error type", "error", "redriven"],
             rows,
             nowrap=("dlq topic", "error type"),
             wide=("error",),
@@ -90,27 +115,15 @@ def list_dead_letters(
     )
 
 
-def _find(
-    bootstrap: str, topic: str, partition: int, offset: int
-) -> tuple[dl.Record, dict[str, Any]]:
-    from supplychain_cli import dead_letters as dl
-
-    async def read() -> tuple[dl.Record | None, dict[str, Any]]:
-        return await dl.dead_letter(bootstrap, topic, partition, offset), await dl.redrives(
-            bootstrap
-        )
-
-    record, done = _broker(read(), bootstrap)
-    if record is None:
-        fail(Exit.REFUSED, f"no record at {topic} partition {partition} offset {offset}")
-    return record, done
-
-
 Topic = Annotated[
     str, typer.Argument(help="the dead-letter topic (e.g. supplychain.orders.v1.dlq)")
 ]
 Partition = Annotated[int, typer.Argument(min=0, help="its partition")]
 Offset = Annotated[int, typer.Argument(min=0, help="its offset")]
+
+
+def _dlq_name(topic: str) -> str:
+    return topics.dead_letter_topic(source_of(topic))
 
 
 @app.command()
@@ -122,24 +135,25 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One dead-letter record: every header and its value."""
-    from supplychain_cli import dead_letters as dl
-
-    bootstrap = config_of(ctx).kafka
-    record, done = _find(bootstrap, dl.dead_letter_topics(topic)[0], partition, offset)
-    document = record.as_json(dl.earlier_redrive(record, done))
+    name = _dlq_name(topic)
+    with api_of(ctx, as_json=as_json) as api:
+        record = api.get(owner_of(name), f"{DEAD_LETTERS}/{name}/{partition}/{offset}")
     if as_json:
-        emit_json(document)
+        emit_json(record)
         return
-    console.print(f"[bold]{record.coordinates}[/]  from {record.source}")
-    console.print(table("headers", ["header", "value"], sorted(record.headers.items())))
-    value = document["value"]
+    console.print(
+        f"[bold]{record['coordinates']}[/]  from {record['source_topic']}"
+        f"[{record['source_partition']}]@{record['source_offset']}"
+    )
+    console.print(table("headers", ["header", "value"], sorted(record["headers"].items())))
+    value = record["value"]
     from rich.syntax import Syntax
 
     console.print(
         Syntax(json.dumps(value, indent=2), "json") if not isinstance(value, str) else value
     )
-    if document["redriven"]:
-        console.print(f"[yellow]redriven:[/] {document['redriven']}")
+    if record["redriven"]:
+        console.print(f"[yellow]redriven:[/] {record['redriven']}")
 
 
 @app.command()
@@ -151,64 +165,44 @@ def redrive(
     value_file: Annotated[
         Path | None,
         typer.Option(
-            help="republish this corrected value (a JSON file) instead of the record as received"
+            help="republish this corrected value (a JSON file) instead of the record as "
+            "received: a valid event of the source topic keeping the record's event_id, "
+            "event_type, order_id and key"
         ),
     ] = None,
     reason: Annotated[str, typer.Option(help="why, recorded with the redrive")] = "",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
-    force: Annotated[
-        bool,
-        typer.Option(help="redrive even if it was redriven before or would be dead-lettered again"),
-    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Republish a dead-letter record to its source topic (after confirmation) and record
-    the redrive on supplychain.operations.redrives.v1. A record already redriven (or its
-    source record, dead-lettered by another consumer group) is refused unless --force."""
-    from supplychain_cli import dead_letters as dl
-
-    bootstrap = config_of(ctx).kafka
-    value: bytes | None = None
+    """Republish a dead-letter record to its source topic (after confirmation), through the
+    service that produces that topic, which records the redrive (naming the operator key's
+    owner) on supplychain.operations.redrives.v1. A record already redriven (or its source
+    record, dead-lettered by another consumer group), a value that would be dead-lettered
+    again and a corrected value that is another event are refused."""
+    name = _dlq_name(topic)
+    owner = owner_of(name)
+    value: Any = None
     if value_file is not None:
         try:
-            value = value_file.read_bytes()
-            json.loads(value)
+            value = json.loads(value_file.read_bytes())
         except (OSError, ValueError) as exc:
             fail(Exit.USAGE, f"--value-file {value_file}: not a readable JSON file ({exc})")
-    record, done = _find(bootstrap, dl.dead_letter_topics(topic)[0], partition, offset)
-    earlier = dl.earlier_redrive(record, done)
-    if earlier is not None and not force:
-        fail(
-            Exit.REFUSED,
-            f"{record.coordinates} (source {record.source}) was already redriven "
-            f"{earlier.occurred_at:%Y-%m-%d %H:%M:%S} UTC by {earlier.redriven_by} from "
-            f"{earlier.dead_letter_key} to {earlier.source_topic} partition "
-            f"{earlier.redriven_partition} offset {earlier.redriven_offset}; --force redrives it again",
-            data={"refused": "already redriven", "earlier": json.loads(earlier.model_dump_json())},
-            as_json=as_json,
-        )
-    problem = dl.event_problem(record.value if value is None else value, record.source_topic)
-    if problem and not force:
-        what = "the corrected value" if value is not None else "the record as received"
-        fail(
-            Exit.REFUSED,
-            f"{what} is no valid event of {record.source_topic} and would be dead-lettered "
-            f"again: {problem} (correct it with --value-file, or --force)",
-            data={"refused": "invalid event", "problem": problem},
-            as_json=as_json,
-        )
+    where = f"{name}:{partition}:{offset}"
     if not yes:
         what = "a corrected value" if value is not None else "the record"
-        if not typer.confirm(
-            f"Republish {what} of {record.coordinates} to {record.source_topic}?", err=True
-        ):
+        if not typer.confirm(f"Republish {what} of {where} to {source_of(name)}?", err=True):
             fail(Exit.USAGE, "not redriven")
-    event = _broker(dl.redrive(bootstrap, record, value=value, reason=reason), bootstrap)
+    with api_of(ctx, as_json=as_json) as api:
+        event = api.post(
+            owner,
+            f"{DEAD_LETTERS}/{name}/{partition}/{offset}/redrive",
+            {"value": value, "reason": reason},
+        ).json()
     if as_json:
-        emit_json(json.loads(event.model_dump_json()))
+        emit_json(event)
         return
     console.print(
-        f"redriven {record.coordinates} -> {event.source_topic} partition "
-        f"{event.redriven_partition} offset {event.redriven_offset}"
-        + (" (corrected value)" if event.value_replaced else "")
+        f"redriven {where} -> {event['source_topic']} partition {event['redriven_partition']} "
+        f"offset {event['redriven_offset']} by {event['redriven_by']}"
+        + (" (corrected value)" if event["value_replaced"] else "")
     )

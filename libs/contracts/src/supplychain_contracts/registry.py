@@ -46,7 +46,7 @@ from supplychain_contracts.events import (
     WorkCancelled,
     WorkStarted,
 )
-from supplychain_contracts.operations import RecordRedriven
+from supplychain_contracts.operations import OutboxRowsReleased, RecordRedriven
 from supplychain_contracts.reference import (
     BusinessCalendarDefined,
     CatalogueItemDefined,
@@ -93,7 +93,7 @@ EVENTS_BY_TOPIC: Final[MappingProxyType[str, tuple[type[Event], ...]]] = Mapping
             SlaPolicyDefined,
             FxRateDefined,
         ),
-        topics.REDRIVES: (RecordRedriven,),
+        topics.REDRIVES: (RecordRedriven, OutboxRowsReleased),
     }
 )
 

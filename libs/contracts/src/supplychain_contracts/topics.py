@@ -9,8 +9,9 @@ SLA: Final = "supplychain.sla.v1"
 # Reference data (departments, catalogue, employees, SLA policies, calendars), keyed by
 # entity and compacted on Kafka.
 REFERENCE: Final = "supplychain.reference.v1"
-# Operations: what people did to the flow of records (a dead letter redriven), keyed by the
-# dead-letter record's coordinates and compacted on Kafka; written by the `supplychain` CLI.
+# Operations: what people did to the flow of records (a dead letter redriven, keyed by the
+# dead-letter record's coordinates; parked outbox rows released), compacted on Kafka; written by
+# the service that produces the topic concerned, on an operator's authenticated request.
 REDRIVES: Final = "supplychain.operations.redrives.v1"
 
 ALL_TOPICS: Final[tuple[str, ...]] = (ORDERS, FULFILMENT, INVOICING, SLA, REFERENCE, REDRIVES)

@@ -6,15 +6,16 @@ just retries the batch. While a row of a key is waiting or parked (a row in
 `outbox_failures`), the relay publishes no later row of that key, so one order's events
 keep their order on the topic and every other order flows on.
 
-An operator sees and releases parked rows (after fixing the cause: creating the topic,
-raising the broker's message size limit):
+An operator sees parked rows and releases them (after fixing the cause: creating the topic,
+raising the broker's message size limit) through the service's authenticated routes with an
+operator key (`GET /v1/operations/outbox-parking`, `POST /v1/operations/outbox-parking/release`,
+supplychain_kit.operator_api; the CLI's `supplychain outbox parked|release`), which records who
+released them. Released rows are retried in id order, each with a fresh set of attempts; the
+relay is woken at once. Whoever holds the database's credentials may list them too:
 
     python -m supplychain_kit.outbox_parking list --schema fulfilment
-    python -m supplychain_kit.outbox_parking release --schema fulfilment --id 42
-    python -m supplychain_kit.outbox_parking release --schema fulfilment --all
 
-(`--database-url` defaults to DATABASE_URL). Released rows are retried in id order, each
-with a fresh set of attempts; the relay is woken at once.
+(`--database-url` defaults to DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, errors
@@ -162,71 +164,61 @@ async def parked_rows(conn: asyncpg.Connection) -> list[Mapping[str, Any]]:
     return rows
 
 
+@dataclass(frozen=True)
+class Released:
+    outbox_id: int
+    event_id: UUID
+
+
 async def release(
     conn: asyncpg.Connection, *, channel: str, outbox_ids: Sequence[int] | None
-) -> list[int]:
-    """Clear the park of the given rows (all when None) and wake the relay."""
+) -> list[Released]:
+    """Clear the park of the given rows (all when None) and wake the relay; the rows
+    released, in id order (the order they are retried in)."""
     async with conn.transaction():
-        released: list[int] = [
-            row["outbox_id"]
+        released = [
+            Released(row["outbox_id"], row["event_id"])
             for row in await conn.fetch(
-                """DELETE FROM outbox_failures
-                   WHERE parked_at IS NOT NULL
-                     AND ($1::bigint[] IS NULL OR outbox_id = ANY($1::bigint[]))
-                   RETURNING outbox_id""",
+                """WITH released AS (
+                       DELETE FROM outbox_failures
+                       WHERE parked_at IS NOT NULL
+                         AND ($1::bigint[] IS NULL OR outbox_id = ANY($1::bigint[]))
+                       RETURNING outbox_id)
+                   SELECT r.outbox_id, o.event_id
+                   FROM released r JOIN outbox o ON o.id = r.outbox_id
+                   ORDER BY r.outbox_id""",
                 None if outbox_ids is None else list(outbox_ids),
             )
         ]
         await conn.execute("SELECT pg_notify($1, 'released')", channel)
-    return sorted(released)
+    return released
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m supplychain_kit.outbox_parking",
-        description="Outbox rows the broker refused for good: list them, release them.",
+        description="Outbox rows the broker refused for good: list them (release them through "
+        "the service's operator route: supplychain outbox release).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("list", "the parked rows of a service's outbox"),
-        ("release", "retry parked rows (in order) once the cause is fixed"),
-    ):
-        command = commands.add_parser(name, help=text, description=text)
-        db.add_schema_options(command, example="order_intake")
-        if name == "release":
-            which = command.add_mutually_exclusive_group(required=True)
-            which.add_argument(
-                "--id", type=int, action="append", dest="ids", help="an outbox id (repeatable)"
-            )
-            which.add_argument("--all", action="store_true", help="every parked row")
+    text = "the parked rows of a service's outbox"
+    db.add_schema_options(
+        commands.add_parser("list", help=text, description=text), example="order_intake"
+    )
     return parser.parse_args(argv)
 
 
 async def _run(arguments: argparse.Namespace) -> int:
-    from supplychain_kit.outbox import notify_channel
-
     conn = await db.connect_to_schema(arguments)
     try:
-        if arguments.command == "list":
-            rows = await parked_rows(conn)
-            for row in rows:
-                print(
-                    f"{row['outbox_id']}\t{row['topic']}\t{row['key']}\t{row['event_type']}\t"
-                    f"attempts={row['attempts']}\tparked_at={row['parked_at'].isoformat()}\t"
-                    f"{row['last_error']}"
-                )
-            print(f"{len(rows)} parked rows in {arguments.schema}", file=sys.stderr)
-            return 0
-        released = await release(
-            conn,
-            channel=notify_channel(arguments.schema),
-            outbox_ids=None if arguments.all else arguments.ids,
-        )
-        print(f"released {len(released)} rows of {arguments.schema}: {released}")
-        missing = set(arguments.ids or ()) - set(released)
-        if missing:
-            print(f"not parked: {sorted(missing)}", file=sys.stderr)
-            return 1
+        rows = await parked_rows(conn)
+        for row in rows:
+            print(
+                f"{row['outbox_id']}\t{row['topic']}\t{row['key']}\t{row['event_type']}\t"
+                f"attempts={row['attempts']}\tparked_at={row['parked_at'].isoformat()}\t"
+                f"{row['last_error']}"
+            )
+        print(f"{len(rows)} parked rows in {arguments.schema}", file=sys.stderr)
         return 0
     finally:
         await conn.close()

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
@@ -205,6 +206,22 @@ class ServiceRuntime(Generic[S]):
         """Enqueue one record; the returned future completes when the broker confirmed it."""
         assert self._producer is not None, "the relay runs once the producer started"
         return await send_record(self._producer, topic, key, payload, headers)
+
+    async def publish_now(
+        self, topic: str, key: bytes | None, payload: bytes, headers: dict[str, str]
+    ) -> RecordMetadata:
+        """Publish one record outside the outbox and wait until the broker has it: an
+        operator's redrive, which must know where the record landed. ConnectionError while
+        the broker is not reachable yet."""
+        if self._producer is None:
+            raise ConnectionError("the service has not reached the broker yet")
+        await refuse_unknown_topic(self._producer, topic)
+        return await self._producer.send_and_wait(
+            topic,
+            payload,
+            key=key,
+            headers=[(name, value.encode()) for name, value in headers.items()],
+        )
 
     async def _stop_producer(self) -> None:
         if self._producer is not None:

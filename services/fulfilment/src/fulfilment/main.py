@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from supplychain_contracts import topics
+from supplychain_kit import operator_api
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
@@ -26,7 +27,8 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
         # the reference topic, from which it builds its copies of the catalogue, the
         # departments' currencies, the exchange rates, the SLA policies and calendars
         consumes=(topics.ORDERS, topics.FULFILMENT, topics.REFERENCE),
-        produces=(topics.FULFILMENT, topics.ORDERS),
+        # with the operations topic: the redrives and outbox releases its operators ask for
+        produces=(topics.FULFILMENT, topics.ORDERS, topics.REDRIVES),
         apply=apply_event,
         jobs=(run_autopilot, run_auto_receipt),
     )
@@ -37,5 +39,5 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
             "Each supplier department's work queue, the state machine of its orders and the "
             "sub-orders of the production chain."
         ),
-        routers=[api.router],
+        routers=[api.router, operator_api.router],
     )

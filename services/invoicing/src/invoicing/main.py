@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from supplychain_contracts import topics
+from supplychain_kit import operator_api
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
@@ -26,7 +27,8 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
         # each party), LegalEntityDefined (its currency), FxRateDefined (the group view's
         # rates). The orders topic is not needed: a cancellation request credits nothing.
         consumes=(topics.FULFILMENT, topics.SLA, topics.REFERENCE),
-        produces=(topics.INVOICING,),
+        # with the operations topic: the redrives and outbox releases its operators ask for
+        produces=(topics.INVOICING, topics.REDRIVES),
         # each order event is also noted as a dispute's evidence (the order's timeline)
         apply=evidence.recording(apply_event),
         jobs=(dispute_commands.escalate_disputes,),
@@ -38,5 +40,5 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
             "Invoices and credit notes between cost centres for delivered handoffs, the "
             "double-entry internal ledger and department statements."
         ),
-        routers=[api.router, finance_api.router],
+        routers=[api.router, finance_api.router, operator_api.router],
     )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 from fastapi import FastAPI
 from supplychain_contracts import topics
+from supplychain_kit import operator_api
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
@@ -60,7 +61,8 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         schema=SCHEMA,
         migrations_package="monitoring",
         consumes=topics.ALL_TOPICS,
-        produces=(topics.SLA, topics.REFERENCE),
+        # with the operations topic: the redrives and outbox releases its operators ask for
+        produces=(topics.SLA, topics.REFERENCE, topics.REDRIVES),
         apply=event_applier(Emitting(observe=observe_wait_and_work)),
         seed=reference_seeder(owned),
         jobs=(watermark_sampler_job(watermarks_moved), sla_clock_job(watermarks_moved)),
@@ -76,5 +78,6 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
             exports_api.router,
             admin.router,
             console.router,
+            operator_api.router,
         ],
     )

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from supplychain_contracts import topics
 from supplychain_contracts.company import Company
+from supplychain_kit import operator_api
 from supplychain_kit.http import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
@@ -50,14 +51,15 @@ def create_app(settings: OrderIntakeSettings | None = None) -> FastAPI:
         migrations_package="order_intake",
         # the orders topic for the sub-orders fulfilment raises (our own events are ignored)
         consumes=(topics.ORDERS, topics.FULFILMENT, topics.INVOICING),
-        produces=(topics.ORDERS, topics.REFERENCE),
+        # with the operations topic: the redrives and outbox releases its operators ask for
+        produces=(topics.ORDERS, topics.REFERENCE, topics.REDRIVES),
         apply=apply_event,
     )
     return create_http_app(
         runtime,
         title="Order intake",
         description=DESCRIPTION,
-        routers=[api.router, admin.router],
+        routers=[api.router, admin.router, operator_api.router],
         # Not the runtime's seed, which LOAD_SAMPLE_COMPANY=false switches off: the owner
         # republishes its reference data at every start, whatever it loads.
         on_started=company_loader(company, source=settings.company_file or "the sample company"),
