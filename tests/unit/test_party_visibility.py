@@ -28,6 +28,7 @@ def test_a_role_of_the_read_sees_every_row_any_other_role_none() -> None:
 
 def test_the_sql_condition_binds_the_party_once_and_names_the_party_columns() -> None:
     condition = Visibility(party="WHEELS").where("o.requester", "o.supplier", param=3)
-    assert condition == "($3::text IS NULL OR $3::text IN (o.requester, o.supplier))"
+    assert condition == "($3::text IN (o.requester, o.supplier))"
+    assert EVERY_ROW.where("o.requester", param=1) == "($1::text IS NULL)"  # bound to NULL
     with pytest.raises(ValueError):
         EVERY_ROW.where(param=1)
