@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from supplychain_kit import db
 from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
+from supplychain_kit.kafka_security import broker_security, kafka_client_options
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
 from supplychain_kit.outbox_parking import RetryPolicy, refuse_unknown_topic
@@ -47,6 +48,7 @@ def create_relay_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         request_timeout_ms=15_000,
         max_request_size=settings.outbox_max_message_bytes,
+        **kafka_client_options(settings),
     )
 
 
@@ -65,6 +67,8 @@ async def send_record(
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        # the service's own principal where Kafka is authenticated (compose, Kubernetes)
+        security=broker_security(settings),
         client_id=settings.service_name,
         enable_idempotence=settings.kafka_enable_idempotence,
         request_timeout_ms=15_000,
