@@ -100,6 +100,8 @@ class ServiceRuntime(Generic[S]):
     lag: LagMonitor = field(init=False)
     _producer: AIOKafkaProducer | None = field(default=None, init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
+    _request_pool: db.GuardedPool | None = field(default=None, init=False)
+    _export_pool: db.GuardedPool | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
     broker_started: bool = field(default=False, init=False)
 
@@ -111,9 +113,26 @@ class ServiceRuntime(Generic[S]):
 
     @property
     def pool(self) -> asyncpg.Pool:
+        """The process's own work: consumer, outbox relay, background jobs (SLA clocks...),
+        migrations. No HTTP request takes a connection of it."""
         if self._pool is None:
             raise RuntimeError("the database pool is not open yet")
         return self._pool
+
+    @property
+    def request_pool(self) -> db.GuardedPool:
+        """HTTP requests: a bounded wait for a connection, then 503 (never a hang)."""
+        if self._request_pool is None:
+            raise RuntimeError("the request pool is not open yet")
+        return self._request_pool
+
+    @property
+    def export_pool(self) -> db.GuardedPool:
+        """Exports and heavy reads: a few connections of their own, with statement and
+        idle-in-transaction timeouts, so a caller can exhaust nothing else."""
+        if self._export_pool is None:
+            raise RuntimeError("the export pool is not open yet")
+        return self._export_pool
 
     def _subscribe(self, pool: asyncpg.Pool) -> None:
         """The consumer, registered once the pool exists and before the broker starts."""
@@ -143,12 +162,44 @@ class ServiceRuntime(Generic[S]):
         )
         files = db.kit_migrations() + db.package_migrations(self.migrations_package)
         await db.migrate(self._pool, schema=self.schema, files=files)
+        await self._open_caller_pools()
         if self.seed is not None and self.settings.load_sample_company:
             await self.seed(self._pool)
         self._subscribe(self._pool)
         self._spawn(self._start_broker(), "broker")
         if self.lag.groups:
             self._spawn(self.lag.run(), "consumer-lag")
+
+    async def _open_caller_pools(self) -> None:
+        settings = self.settings
+        self._request_pool = db.GuardedPool(
+            "request",
+            await db.create_pool(
+                settings.database_url,
+                schema=self.schema,
+                max_size=settings.database_request_pool_size,
+                statement_timeout_ms=settings.database_statement_timeout_ms,
+                idle_in_transaction_timeout_ms=settings.database_idle_in_transaction_timeout_ms,
+                application_name=f"{self.schema}:requests",
+                ensure=False,
+            ),
+            acquire_timeout_s=settings.database_acquire_timeout_s,
+        )
+        self._export_pool = db.GuardedPool(
+            "export",
+            await db.create_pool(
+                settings.database_url,
+                schema=self.schema,
+                min_size=0,
+                max_size=settings.database_export_pool_size,
+                statement_timeout_ms=settings.database_export_statement_timeout_ms,
+                idle_in_transaction_timeout_ms=settings.database_idle_in_transaction_timeout_ms,
+                application_name=f"{self.schema}:exports",
+                ensure=False,
+            ),
+            acquire_timeout_s=settings.database_acquire_timeout_s,
+            retry_after_s=10,
+        )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -211,6 +262,10 @@ class ServiceRuntime(Generic[S]):
         await self._stop_producer()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        for caller_pool in (self._request_pool, self._export_pool):
+            if caller_pool is not None:
+                await caller_pool.close()
+        self._request_pool = self._export_pool = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -168,6 +168,13 @@ class ServiceSettings(BaseSettings):
         validation_alias="HTTP_MAX_BODY_BYTES",
         description="a larger request body is refused (413) before it is read",
     )
+    http_download_stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="HTTP_DOWNLOAD_STALL_TIMEOUT_S",
+        description="a download (an export) whose client reads nothing for this long is "
+        "abandoned and its temporary file removed",
+    )
     rate_limit_per_second: float = Field(
         default=50.0,
         ge=0,
@@ -339,7 +346,9 @@ class ServiceSettings(BaseSettings):
                 "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (this service's principal)"
             ]
         mutual_tls = self.kafka_security_protocol == "SSL" and self.kafka_ssl_certfile is not None
-        if self.environment in ("staging", "production") and not (sasl or mutual_tls):
+        # production only: staging may be a test bed on an open broker (the deployments
+        # configure a principal in every environment)
+        if self.environment == "production" and not (sasl or mutual_tls):
             return [
                 f"Kafka must be authenticated in {self.environment}: set "
                 "KAFKA_SECURITY_PROTOCOL=SASL_SSL with KAFKA_SASL_USERNAME and "
