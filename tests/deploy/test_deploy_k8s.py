@@ -21,6 +21,15 @@ _METADATA = {
     "required": ["name"],
     "properties": {"name": _NAME, "namespace": {"type": "string"}, "labels": {"type": "object"}},
 }
+# A Strimzi resource names the Kafka cluster it belongs to.
+_STRIMZI_METADATA = {
+    **_METADATA,
+    "required": ["name", "labels"],
+    "properties": {
+        **_METADATA["properties"],
+        "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
+    },
+}
 # Structural schemas of the custom resources used (the operators' CRDs are not installed here):
 # the fields this repository sets, with their types, and no unknown fields at those levels.
 CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
@@ -64,14 +73,7 @@ CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "properties": {
-            "metadata": {
-                **_METADATA,
-                "required": ["name", "labels"],
-                "properties": {
-                    **_METADATA["properties"],
-                    "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
-                },
-            },
+            "metadata": _STRIMZI_METADATA,
             "spec": {
                 "type": "object",
                 "required": ["topicName", "partitions", "replicas", "config"],
@@ -94,14 +96,7 @@ CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "properties": {
-            "metadata": {
-                **_METADATA,
-                "required": ["name", "labels"],
-                "properties": {
-                    **_METADATA["properties"],
-                    "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
-                },
-            },
+            "metadata": _STRIMZI_METADATA,
             "spec": {
                 "type": "object",
                 "required": ["authentication", "authorization"],

@@ -172,33 +172,46 @@ class ServiceRuntime(Generic[S]):
 
     async def _open_caller_pools(self) -> None:
         settings = self.settings
-        self._request_pool = db.GuardedPool(
+        self._request_pool = await self._caller_pool(
             "request",
-            await db.create_pool(
-                settings.database_url,
-                schema=self.schema,
-                max_size=settings.database_request_pool_size,
-                statement_timeout_ms=settings.database_statement_timeout_ms,
-                idle_in_transaction_timeout_ms=settings.database_idle_in_transaction_timeout_ms,
-                application_name=f"{self.schema}:requests",
-                ensure=False,
-            ),
-            acquire_timeout_s=settings.database_acquire_timeout_s,
+            min_size=1,
+            max_size=settings.database_request_pool_size,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            retry_after_s=2,
         )
-        self._export_pool = db.GuardedPool(
+        self._export_pool = await self._caller_pool(
             "export",
-            await db.create_pool(
-                settings.database_url,
-                schema=self.schema,
-                min_size=0,
-                max_size=settings.database_export_pool_size,
-                statement_timeout_ms=settings.database_export_statement_timeout_ms,
-                idle_in_transaction_timeout_ms=settings.database_idle_in_transaction_timeout_ms,
-                application_name=f"{self.schema}:exports",
-                ensure=False,
-            ),
-            acquire_timeout_s=settings.database_acquire_timeout_s,
+            min_size=0,
+            max_size=settings.database_export_pool_size,
+            statement_timeout_ms=settings.database_export_statement_timeout_ms,
             retry_after_s=10,
+        )
+
+    async def _caller_pool(
+        self,
+        name: str,
+        *,
+        min_size: int,
+        max_size: int,
+        statement_timeout_ms: int,
+        retry_after_s: int,
+    ) -> db.GuardedPool:
+        """A pool for callers: server-side timeouts, a bounded wait for a connection."""
+        pool = await db.create_pool(
+            self.settings.database_url,
+            schema=self.schema,
+            min_size=min_size,
+            max_size=max_size,
+            statement_timeout_ms=statement_timeout_ms,
+            idle_in_transaction_timeout_ms=self.settings.database_idle_in_transaction_timeout_ms,
+            application_name=f"{self.schema}:{name}s",
+            ensure=False,
+        )
+        return db.GuardedPool(
+            name,
+            pool,
+            acquire_timeout_s=self.settings.database_acquire_timeout_s,
+            retry_after_s=retry_after_s,
         )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
