@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
+from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_kit.asgi import ObserveRequests, method_label
 from supplychain_kit.kafka_security import broker_security, kafka_client_options
 from supplychain_kit.rate_limit import Buckets, RateLimit, TokenBucket
@@ -43,6 +45,11 @@ def test_settings_without_an_environment_are_refused_saying_how_to_set_it(
     message = str(refused.value.code)
     assert "SUPPLYCHAIN_ENVIRONMENT=local|test|staging|production" in message
     assert "never-printed" not in message  # a refusal never shows a value
+
+
+def test_make_run_sets_the_local_environment_explicitly(tmp_path: Path) -> None:
+    stack = Stack(StackConfig(data_dir=tmp_path))
+    assert stack.service_env()["SUPPLYCHAIN_ENVIRONMENT"] == "local"
 
 
 def test_an_environment_is_one_of_four_and_the_bind_address_defaults_to_loopback(
