@@ -39,10 +39,14 @@ RUN python -m pip uninstall --yes pip setuptools wheel \
 COPY --from=builder /app/.venv /app/.venv
 COPY --chmod=0555 deploy/docker/entrypoint.sh /usr/local/bin/supplychain-entrypoint
 COPY --chmod=0444 deploy/docker/healthcheck.py /usr/local/bin/supplychain-healthcheck
+# Fail closed: an image runs in production (its API keys required, no dev-* key, no keyless
+# console) unless it is told otherwise (compose sets local); a container listens on all of its
+# interfaces, the only way in from outside it (off a container the default is 127.0.0.1).
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SUPPLYCHAIN_SERVICE=${SERVICE} \
+    SUPPLYCHAIN_ENVIRONMENT=production \
     HTTP_HOST=0.0.0.0
 WORKDIR /app
 USER 10001:10001

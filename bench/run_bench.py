@@ -208,7 +208,9 @@ async def kit_consume(bootstrap: str, database_url: str, payloads: list[bytes]) 
     topic = await new_topic(bootstrap)
     await fill(bootstrap, topic, payloads)
     pool, _ = await fresh_schema(database_url)
-    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
+    settings = ServiceSettings(
+        environment="local", kafka_bootstrap_servers=bootstrap, database_url=database_url
+    )
     broker = create_broker(settings)
 
     async def insert_effects(conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
@@ -263,7 +265,9 @@ async def outbox_publish(bootstrap: str, database_url: str, events: list[OrderPl
         with tracer().start_as_current_span("POST /v1/orders"):
             await outbox.append(conn, events)
         await conn.execute("UPDATE outbox SET topic = $1", topic)
-    settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
+    settings = ServiceSettings(
+        environment="local", kafka_bootstrap_servers=bootstrap, database_url=database_url
+    )
     # the relay's own producer and publish, as ServiceRuntime runs them
     producer = create_relay_producer(settings)
     await producer.start()

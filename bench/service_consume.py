@@ -62,7 +62,9 @@ class ServiceConsume:
 def service_runtime(module: str, bootstrap: str, database_url: str) -> ServiceRuntime[Any]:
     main = importlib.import_module(module)
     app = main.create_app(
-        _settings_for(module)(kafka_bootstrap_servers=bootstrap, database_url=database_url)
+        _settings_for(module)(
+            environment="local", kafka_bootstrap_servers=bootstrap, database_url=database_url
+        )
     )
     runtime: ServiceRuntime[Any] = app.state.runtime
     return runtime

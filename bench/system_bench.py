@@ -1085,6 +1085,8 @@ def main(argv: list[str] | None = None) -> int:
             "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0",
             "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY": "0",
             "DEVSTACK_DEMAND_INTERVAL_S": "0",
+            # one key places every order: the per-key rate limit would cap the ramp
+            "RATE_LIMIT_PER_SECOND": "0",
             **overrides,
         },
     )

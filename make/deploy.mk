@@ -4,7 +4,7 @@ COMPOSE ?= docker compose
 KUBECTL ?= $(VENV)/bin/kubectl
 K8S_OVERLAYS := deploy/k8s/overlays/dev deploy/k8s/overlays/prod deploy/k8s/overlays/prod-keda deploy/k8s/kafka-topics
 
-.PHONY: up down logs ps deploy-check k8s-render promtool chromium
+.PHONY: up down logs ps deploy-check k8s-render k8s-dev-keys promtool chromium
 
 .env:
 	cp .env.example .env
@@ -27,6 +27,9 @@ ps:
 
 k8s-render: install  ## print the rendered kustomize overlay OVERLAY (default: prod)
 	$(KUBECTL) kustomize deploy/k8s/overlays/$(or $(OVERLAY),prod)
+
+k8s-dev-keys: install  ## fresh random API keys for the dev cluster overlay (printed once; hashes written)
+	$(VENV)/bin/python deploy/k8s/overlays/dev/generate_keys.py
 
 # promtool comes from Debian's `prometheus` package, amtool and the Alertmanager from
 # `prometheus-alertmanager` (used by tests/deploy when present).

@@ -21,6 +21,13 @@ from supplychain_devstack.services import ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 
+# A service has no default environment (issue 23): the tests run in `test`, whatever the shell
+# says, for the settings built in this process as for the services started from it.
+os.environ["SUPPLYCHAIN_ENVIRONMENT"] = "test"
+# ... and no test meets the per-key rate limit unless it sets one (tests/*/test_guard_*).
+os.environ.setdefault("RATE_LIMIT_PER_SECOND", "100000")
+os.environ.setdefault("RATE_LIMIT_BURST", "100000")
+
 
 @dataclass
 class Broker:

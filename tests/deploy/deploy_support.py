@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from supplychain_contracts.topics import ALL_TOPICS, REDRIVES, dead_letter_topic
+from supplychain_kit.consumer import ConsumerConfig
 from supplychain_kit.settings import ServiceSettings, environment_variables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +108,34 @@ def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
 def tool(name: str) -> str | None:
     """A command-line tool from the venv or PATH (None when absent)."""
     return _tool(name)
+
+
+# The CLI's Kafka principal: reads dead letters and redrives, writes redrives.
+OPERATOR_PRINCIPAL = "supplychain-operator"
+Acl = tuple[str, str, str]  # (operation, resource type, resource name)
+
+
+def kafka_acls() -> dict[str, set[Acl]]:
+    """Kafka principal → the ACLs its code needs, read from each service's composition root
+    (its runtime's consumes/produces, consumer group and lag groups), not from a copy: it
+    writes what it produces and its dead letters (the .dlq twins of what it consumes), reads
+    what it consumes in its own group, and describes the groups whose lag it measures."""
+    acls: dict[str, set[Acl]] = {}
+    for name, spec in SERVICES.items():
+        runtime = importlib.import_module(f"{spec.module}.main").create_app().state.runtime
+        consumes = tuple(runtime.consumes) if runtime.apply is not None else ()
+        group = ConsumerConfig.from_settings(runtime.settings).group_id
+        needed = {("Write", "topic", topic) for topic in runtime.produces}
+        needed |= {("Write", "topic", dead_letter_topic(topic)) for topic in consumes}
+        needed |= {("Read", "topic", topic) for topic in consumes}
+        if consumes:
+            needed.add(("Read", "group", group))
+        needed |= {("Describe", "group", other) for other in runtime.settings.lag_groups()}
+        needed.discard(("Describe", "group", group))
+        acls[name] = needed
+    acls[OPERATOR_PRINCIPAL] = (
+        {("Read", "topic", dead_letter_topic(topic)) for topic in ALL_TOPICS}
+        | {("Read", "topic", REDRIVES)}
+        | {("Write", "topic", topic) for topic in ALL_TOPICS}
+    )
+    return acls

@@ -75,7 +75,7 @@ def test_app_service_is_built_from_the_dockerfile_and_waits_for_its_dependencies
     assert limits["memory"]
     assert service["read_only"] is True
     assert service["cap_drop"] == ["ALL"]
-    assert service["ports"] == [f"{spec.port}:{spec.port}"]
+    assert service["ports"] == [f"127.0.0.1:{spec.port}:{spec.port}"]  # this machine only
 
 
 def test_every_container_has_resource_limits(compose: dict[str, Any]) -> None:

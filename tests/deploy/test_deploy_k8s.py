@@ -12,7 +12,7 @@ from deploy_support import APP_OVERLAYS, OVERLAYS, ServiceSpec, of_kind
 from supplychain_contracts.topics import ALL_TOPICS, COMPACTED_TOPICS, all_topics_with_dead_letters
 
 KUBERNETES_VERSION = "1.30.0"
-CRD_KINDS = {"ServiceMonitor", "KafkaTopic", "ScaledObject"}
+CRD_KINDS = {"ServiceMonitor", "KafkaTopic", "ScaledObject", "KafkaUser", "TriggerAuthentication"}
 LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/part-of")
 
 _NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253}
@@ -20,6 +20,15 @@ _METADATA = {
     "type": "object",
     "required": ["name"],
     "properties": {"name": _NAME, "namespace": {"type": "string"}, "labels": {"type": "object"}},
+}
+# A Strimzi resource names the Kafka cluster it belongs to.
+_STRIMZI_METADATA = {
+    **_METADATA,
+    "required": ["name", "labels"],
+    "properties": {
+        **_METADATA["properties"],
+        "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
+    },
 }
 # Structural schemas of the custom resources used (the operators' CRDs are not installed here):
 # the fields this repository sets, with their types, and no unknown fields at those levels.
@@ -64,14 +73,7 @@ CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "properties": {
-            "metadata": {
-                **_METADATA,
-                "required": ["name", "labels"],
-                "properties": {
-                    **_METADATA["properties"],
-                    "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
-                },
-            },
+            "metadata": _STRIMZI_METADATA,
             "spec": {
                 "type": "object",
                 "required": ["topicName", "partitions", "replicas", "config"],
@@ -84,6 +86,123 @@ CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                         "type": "object",
                         "required": ["retention.ms"],
                         "additionalProperties": {"type": ["string", "integer", "boolean"]},
+                    },
+                },
+            },
+        },
+    },
+    # Strimzi's KafkaUser (v1beta2): the fields and enums of its CRD this repository uses
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "metadata": _STRIMZI_METADATA,
+            "spec": {
+                "type": "object",
+                "required": ["authentication", "authorization"],
+                "additionalProperties": False,
+                "properties": {
+                    "authentication": {
+                        "type": "object",
+                        "required": ["type"],
+                        "additionalProperties": False,
+                        "properties": {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]}},
+                    },
+                    "authorization": {
+                        "type": "object",
+                        "required": ["type", "acls"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {"enum": ["simple"]},
+                            "acls": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["resource", "operations"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "type": {"enum": ["allow", "deny"]},
+                                        "host": {"type": "string"},
+                                        "resource": {
+                                            "type": "object",
+                                            "required": ["type"],
+                                            "additionalProperties": False,
+                                            "properties": {
+                                                "type": {
+                                                    "enum": [
+                                                        "topic",
+                                                        "group",
+                                                        "cluster",
+                                                        "transactionalId",
+                                                    ]
+                                                },
+                                                "name": {"type": "string"},
+                                                "patternType": {"enum": ["literal", "prefix"]},
+                                            },
+                                        },
+                                        "operations": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": {
+                                                "enum": [
+                                                    "Read",
+                                                    "Write",
+                                                    "Create",
+                                                    "Delete",
+                                                    "Alter",
+                                                    "Describe",
+                                                    "ClusterAction",
+                                                    "AlterConfigs",
+                                                    "DescribeConfigs",
+                                                    "IdempotentWrite",
+                                                    "All",
+                                                ]
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "metadata": _METADATA,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "env": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["parameter", "name"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "parameter": {"type": "string"},
+                                "name": {"type": "string"},
+                                "containerName": {"type": "string"},
+                            },
+                        },
+                    },
+                    "secretTargetRef": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["parameter", "name", "key"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "parameter": {"type": "string"},
+                                "name": {"type": "string"},
+                                "key": {"type": "string"},
+                            },
+                        },
                     },
                 },
             },

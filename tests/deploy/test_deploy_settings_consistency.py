@@ -19,6 +19,12 @@ REQUIRED = {
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "HTTP_HOST",  # the default 127.0.0.1 would be unreachable from outside the container
     "KAFKA_ENABLE_IDEMPOTENCE",  # Apache Kafka has the idempotent producer Tansu lacks
+    "SUPPLYCHAIN_ENVIRONMENT",  # no default: a service refuses to start without one
+    # Kafka runs for real there: each service authenticates as its own principal
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
 }
 
 
@@ -31,6 +37,7 @@ SECRET_VALUES = {
     "database_url": "postgresql://u:p@db:5432/x",
     "department_api_keys": '[{"key_id": "k", "department": "ASSEMBLY", "sha256": "00"}]',
     "admin_api_keys": '[{"key_id": "a", "sha256": "00"}]',
+    "kafka_sasl_password": "from-the-kafka-user-secret",
 }
 
 

@@ -33,6 +33,10 @@ def start(module: str, **env: str) -> subprocess.Popen[str]:
             **base,
             "SUPPLYCHAIN_ENVIRONMENT": "production",
             "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            # Kafka is authenticated outside local and test (issue 23): a principal of its own
+            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "KAFKA_SASL_USERNAME": module.replace("_", "-"),
+            "KAFKA_SASL_PASSWORD": "never-sent",
             "HTTP_PORT": str(free_port()),
             **env,
         },
@@ -49,7 +53,8 @@ def refusal(process: subprocess.Popen[str]) -> str:
 
 
 def test_an_unsafe_production_start_is_refused_and_a_safe_one_gets_past_the_settings() -> None:
-    """Every service without keys; one without admin keys; and the control: with its keys the same start gets past the
+    """Every service without keys; one without admin keys; one on an unauthenticated Kafka;
+    and the control: with its keys the same start gets past the
     settings (so the refusals come from what is missing, not from the setup). All at once."""
     refused = {
         (module, "DEPARTMENT_API_KEYS must be set"): start(module, DATABASE_URL=SAFE_DATABASE)
@@ -59,6 +64,9 @@ def test_an_unsafe_production_start_is_refused_and_a_safe_one_gets_past_the_sett
         "invoicing",
         DATABASE_URL=SAFE_DATABASE,
         DEPARTMENT_API_KEYS=KEYS["DEPARTMENT_API_KEYS"],
+    )
+    refused["fulfilment", "Kafka must be authenticated in production"] = start(
+        "fulfilment", **KEYS, DATABASE_URL=SAFE_DATABASE, KAFKA_SECURITY_PROTOCOL="PLAINTEXT"
     )
     control = start("order_intake", **KEYS, DATABASE_URL=SAFE_DATABASE)
 
@@ -70,5 +78,5 @@ def test_an_unsafe_production_start_is_refused_and_a_safe_one_gets_past_the_sett
     except subprocess.TimeoutExpired:
         control.kill()
         output, _ = control.communicate()
-    for refusing in ("API_KEYS must be set", "default postgres credentials", "ValidationError"):
+    for refusing in ("refuses to start", "default postgres credentials", "ValidationError"):
         assert refusing not in output, output[-2000:]

@@ -39,6 +39,8 @@ def stack_env(short: bool) -> dict[str, str]:
             "FULFILMENT_AUTOPILOT_REJECT_PROBABILITY", "0.02"
         ),
         "LOG_LEVEL": "WARNING",
+        # the load places every order with one key: no per-key rate limit in the soak
+        "RATE_LIMIT_PER_SECOND": "0",
     }
     if short:
         env |= {

@@ -105,6 +105,9 @@ def replay(
     DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS). Exit 4 when they differ."""
     config = config_of(ctx)
     env = {
+        # the replay builds monitoring's settings: like the CLI's other defaults, those of
+        # `make run` (a local environment) unless the caller says otherwise
+        "SUPPLYCHAIN_ENVIRONMENT": "local",
         **os.environ,
         "DATABASE_URL": config.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": config.kafka,

@@ -70,6 +70,8 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         env = {
+            # a service has no default environment: this is a developer's machine
+            "SUPPLYCHAIN_ENVIRONMENT": "local",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "DATABASE_URL": self.database_url,
             "FULFILMENT_AUTOPILOT": "true" if self.config.autopilot else "false",

@@ -21,6 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from supplychain_kit import metrics
 
 UNOBSERVED_PREFIXES = ("/health", "/metrics")
+# The request histogram's `method` label: any other method a client sends (anyone may send
+# any token, unauthenticated) is counted as `other`, so it cannot add series without limit.
+# The route label is already bounded: the matched route's template, else `unmatched`.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 def unobserved(scope: MutableMapping[str, Any]) -> bool:
@@ -63,10 +68,15 @@ class ObserveRequests:
         finally:
             metrics.HTTP_DURATION.labels(
                 service=self.service,
-                method=scope["method"],
+                method=method_label(scope["method"]),
                 route=_route_template(scope) or "unmatched",
                 status=str(status),
             ).observe(time.perf_counter() - started)
+
+
+def method_label(method: str) -> str:
+    """The method as the histogram labels it: a known one, else `other`."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def _route_template(scope: Scope) -> str | None:

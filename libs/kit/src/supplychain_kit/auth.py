@@ -36,6 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 
 from supplychain_kit.problems import Problem
+from supplychain_kit.settings import ServiceSettings
 
 Role = Literal["department", "finance", "analyst", "operator", "admin"]
 # The roles that act for no department (a key of theirs names no department).
@@ -132,6 +133,19 @@ def identify(
     return None if configured_for_role else principal
 
 
+def identify_with(settings: ServiceSettings, key: str) -> Principal | None:
+    """Who holds `key` under a service's configured keys (None: nobody)."""
+    return identify(
+        key,
+        departments=settings.department_api_keys,
+        admins=settings.admin_api_keys,
+        finance=settings.finance_api_keys,
+        analysts=settings.analyst_api_keys,
+        operators=settings.operator_api_keys,
+        development=settings.development_keys_allowed,
+    )
+
+
 _bearer = HTTPBearer(auto_error=False, description="the caller's API key")
 
 
@@ -144,16 +158,7 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
             title="Unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    settings = request.app.state.runtime.settings
-    principal = identify(
-        credentials.credentials,
-        departments=settings.department_api_keys,
-        admins=settings.admin_api_keys,
-        finance=getattr(settings, "finance_api_keys", None),
-        analysts=getattr(settings, "analyst_api_keys", None),
-        operators=getattr(settings, "operator_api_keys", None),
-        development=settings.development_keys_allowed,
-    )
+    principal = identify_with(request.app.state.runtime.settings, credentials.credentials)
     if principal is None:
         raise Problem(
             401, "unknown API key", title="Unauthorized", headers={"WWW-Authenticate": "Bearer"}

@@ -7,7 +7,9 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -19,19 +21,78 @@ Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 
 
-async def create_pool(database_url: str, *, schema: str, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections see `schema` first: a service never names another's tables."""
-    await ensure_schema(database_url, schema=schema)
+async def create_pool(
+    database_url: str,
+    *,
+    schema: str,
+    max_size: int = 10,
+    min_size: int = 1,
+    statement_timeout_ms: int | None = None,
+    idle_in_transaction_timeout_ms: int | None = None,
+    application_name: str | None = None,
+    ensure: bool = True,
+) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first: a service never names another's tables.
+
+    `statement_timeout_ms` and `idle_in_transaction_timeout_ms` are the server's limits of
+    each connection (statement_timeout, idle_in_transaction_session_timeout): a statement
+    or a transaction left waiting is ended by PostgreSQL, whatever the client does."""
+    if ensure:
+        await ensure_schema(database_url, schema=schema)
+    server_settings = {"search_path": schema, "application_name": application_name or schema}
+    if statement_timeout_ms is not None:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if idle_in_transaction_timeout_ms is not None:
+        server_settings["idle_in_transaction_session_timeout"] = str(idle_in_transaction_timeout_ms)
     pool = await asyncpg.create_pool(
         database_url,
-        min_size=1,
+        min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": schema},
-        command_timeout=30,
+        server_settings=server_settings,
+        # the client's own limit, past the server's statement timeout when there is one
+        command_timeout=max(30.0, (statement_timeout_ms or 0) / 1000 + 5),
         reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+class PoolExhausted(Exception):
+    """No connection of a pool was free within its acquire timeout (answered 503)."""
+
+    def __init__(self, pool: str, *, waited_s: float, retry_after_s: int) -> None:
+        super().__init__(f"no {pool} connection free within {waited_s:g} s")
+        self.pool = pool
+        self.waited_s = waited_s
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class GuardedPool:
+    """A pool whose callers wait at most `acquire_timeout_s` for a connection, then get
+    PoolExhausted instead of a hang (HTTP requests and exports; the consumer, the relay and
+    the clocks have a pool of their own that no caller can take)."""
+
+    name: str
+    pool: asyncpg.Pool
+    acquire_timeout_s: float
+    retry_after_s: int = 2
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            conn = await self.pool.acquire(timeout=self.acquire_timeout_s)
+        except TimeoutError as waited:
+            raise PoolExhausted(
+                self.name, waited_s=self.acquire_timeout_s, retry_after_s=self.retry_after_s
+            ) from waited
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
+    async def close(self) -> None:
+        await self.pool.close()
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

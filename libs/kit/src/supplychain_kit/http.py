@@ -12,9 +12,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from supplychain_kit import asyncapi_page, metrics, reference
 from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
+from supplychain_kit.db import PoolExhausted
 from supplychain_kit.inputs import install_input_guards
 from supplychain_kit.openapi import install_openapi
-from supplychain_kit.problems import install_problem_handlers
+from supplychain_kit.problems import install_problem_handlers, problem_response
+from supplychain_kit.rate_limit import RateLimit
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 
@@ -35,13 +37,25 @@ async def get_settings(request: Request) -> ServiceSettings:
 
 
 async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the request pool (a bounded wait, then 503)."""
     runtime: ServiceRuntime[Any] = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
+    async with runtime.request_pool.acquire() as conn:
+        yield conn
+
+
+async def get_export_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the export pool, for a heavy read (a month of events, a company-wide
+    aggregate): its own few connections and timeouts, so it takes none a request needs."""
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
+    async with runtime.export_pool.acquire() as conn:
         yield conn
 
 
 Runtime = Annotated[ServiceRuntime[Any], Depends(get_runtime)]
-Db = Annotated[asyncpg.Connection, Depends(get_connection)]
+# scope="function": the connection goes back to the pool when the route returns, before the
+# response is sent, so a client that reads slowly holds no connection.
+Db = Annotated[asyncpg.Connection, Depends(get_connection, scope="function")]
+ExportDb = Annotated[asyncpg.Connection, Depends(get_export_connection, scope="function")]
 
 
 def create_http_app(
@@ -76,8 +90,31 @@ def create_http_app(
     for router in routers:
         app.include_router(router)
     install_input_guards(app, max_body_bytes=runtime.settings.http_max_body_bytes)
+    _install_resource_guards(app, runtime.settings)
     app.add_middleware(ObserveRequests, service=runtime.settings.service_name)
     return app
+
+
+def _install_resource_guards(app: FastAPI, settings: ServiceSettings) -> None:
+    """The per-key rate limit (outside the input guards: a refused request is not read),
+    and a pool that has no connection free in time answered 503, never a hang."""
+    app.add_middleware(
+        RateLimit,
+        service=settings.service_name,
+        per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+    )
+
+    @app.exception_handler(PoolExhausted)
+    async def on_pool_exhausted(request: Request, exc: PoolExhausted) -> JSONResponse:
+        metrics.DATABASE_POOL_TIMEOUTS.labels(service=settings.service_name, pool=exc.pool).inc()
+        return problem_response(
+            request,
+            503,
+            f"The service is busy: {exc}; retry after {exc.retry_after_s} s.",
+            headers={"Retry-After": str(exc.retry_after_s)},
+            retry_after_s=exc.retry_after_s,
+        )
 
 
 def _operations_router() -> APIRouter:
@@ -107,7 +144,7 @@ def _operations_router() -> APIRouter:
     async def reference_status(runtime: Runtime) -> dict[str, Any]:
         """The reference entities (departments, catalogue items, employees, SLA policies,
         calendars) this service has learnt from the reference topic, per kind."""
-        async with runtime.pool.acquire() as conn:
+        async with runtime.request_pool.acquire() as conn:
             return await reference.status(conn)
 
     @router.get("/asyncapi.json")

@@ -140,6 +140,7 @@ async def send_problem(
     *,
     title: str | None = None,
     close: bool = False,
+    headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> None:
     """Answer a problem document straight from ASGI (before or outside FastAPI's handlers)."""
@@ -147,13 +148,16 @@ async def send_problem(
         status, detail, instance=scope.get("path", ""), title=title, **extensions
     )
     body = json.dumps(document).encode()
-    headers = [
+    raw_headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
+    raw_headers += [
+        (name.lower().encode(), value.encode()) for name, value in (headers or {}).items()
+    ]
     if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        raw_headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
 

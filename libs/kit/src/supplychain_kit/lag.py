@@ -23,11 +23,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from supplychain_kit import metrics
+from supplychain_kit.kafka_security import kafka_client_options
 from supplychain_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -93,12 +95,19 @@ class LagProbe:
     """Reads offsets and record timestamps from the broker with clients of its own."""
 
     def __init__(
-        self, bootstrap_servers: str, *, client_id: str, fetch_max_wait_ms: int = 100
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        fetch_max_wait_ms: int = 100,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
+        """`security`: the clients' SASL/TLS options (kafka_security.kafka_client_options)."""
         self._admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
             client_id=f"{client_id}-lag-admin",
             request_timeout_ms=10_000,
+            **(security or {}),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -108,6 +117,7 @@ class LagProbe:
             fetch_max_wait_ms=fetch_max_wait_ms,
             max_partition_fetch_bytes=64 * 1024,
             request_timeout_ms=10_000,
+            **(security or {}),
         )
         self._lock = asyncio.Lock()  # one measurement at a time on the shared consumer
         self._timestamps: dict[tuple[str, int, int], datetime] = {}
@@ -302,6 +312,7 @@ async def started_probe(settings: ServiceSettings, *, client_id: str) -> LagProb
             settings.kafka_bootstrap_servers,
             client_id=client_id,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            security=kafka_client_options(settings),
         )
         try:
             await probe.start()

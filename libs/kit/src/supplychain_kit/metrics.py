@@ -165,6 +165,17 @@ HTTP_DURATION: Final = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
+HTTP_RATE_LIMITED: Final = Counter(
+    "supplychain_http_rate_limited",
+    "HTTP requests refused (429) by the per-key rate limit",
+    ["service"],
+)
+DATABASE_POOL_TIMEOUTS: Final = Counter(
+    "supplychain_database_pool_timeouts",
+    "Requests answered 503 because no pooled connection was free in time, by pool",
+    ["service", "pool"],
+)
+
 
 def exposition(accept_header: str | None) -> tuple[bytes, str]:
     """Metrics in OpenMetrics (with exemplars) when the scraper asks for it, else text 0.0.4."""

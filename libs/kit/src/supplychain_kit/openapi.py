@@ -5,7 +5,8 @@ the service accepts.
 
 Added to what FastAPI generates from the routes:
 - on every operation: 400 and 422, 413 with a body, 401 and 403 with a key, 404 with a path
-  parameter; every 4xx with the media type application/problem+json and `ProblemDetail`;
+  parameter, 429 and 503 but on health and metrics; every 4xx (and that 503) with the media
+  type application/problem+json and `ProblemDetail`;
 - on every request parameter and body field: a string without a pattern of its own gets the
   guard's (no control characters), an integer without bounds gets 64-bit ones;
 - a discriminated union's tag is required in each variant (pydantic cannot tell the variant
@@ -46,6 +47,18 @@ _FORBIDDEN = (
     "admin route or for another department)",
 )
 _NOT_FOUND = ("404", "no such resource at this path")
+_RATE_LIMITED = (
+    "429",
+    "too many requests for this key (the per-key rate limit): retry after `Retry-After` "
+    "seconds (`retry_after_s`)",
+)
+_BUSY = (
+    "503",
+    "the service is busy (no database connection free in time): retry after `Retry-After` "
+    "seconds (`retry_after_s`)",
+)
+# probes and scrapes: neither rate-limited nor answered busy
+_UNLIMITED_PREFIXES = ("/health", "/metrics")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -75,6 +88,8 @@ def _answers(operation: dict[str, Any], path: str) -> list[tuple[str, str]]:
         answers += [_UNAUTHORIZED, _FORBIDDEN]
     if "{" in path:
         answers.append(_NOT_FOUND)
+    if not path.startswith(_UNLIMITED_PREFIXES):
+        answers += [_RATE_LIMITED, _BUSY]
     return answers
 
 
@@ -95,6 +110,11 @@ def document_problems(document: dict[str, Any]) -> None:
     for path, operation in _operations(document):
         responses = operation.setdefault("responses", {})
         for code, description in _answers(operation, path):
+            if code == _BUSY[0] and code not in responses:
+                responses[code] = {
+                    "description": description,
+                    "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+                }
             responses.setdefault(code, {"description": description})
         for code, answer in responses.items():
             if code.startswith("4"):

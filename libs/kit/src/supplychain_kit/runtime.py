@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 from supplychain_kit import db
 from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
+from supplychain_kit.kafka_security import broker_security, kafka_client_options
 from supplychain_kit.known_events import KnownEvents
 from supplychain_kit.lag import LagMonitor
 from supplychain_kit.outbox import OutboxRelay
@@ -49,6 +50,7 @@ def create_relay_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         request_timeout_ms=15_000,
         max_request_size=settings.outbox_max_message_bytes,
+        **kafka_client_options(settings),
     )
 
 
@@ -67,6 +69,8 @@ async def send_record(
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        # the service's own principal where Kafka is authenticated (compose, Kubernetes)
+        security=broker_security(settings),
         client_id=settings.service_name,
         enable_idempotence=settings.kafka_enable_idempotence,
         request_timeout_ms=15_000,
@@ -102,6 +106,8 @@ class ServiceRuntime(Generic[S]):
     lag: LagMonitor = field(init=False)
     _producer: AIOKafkaProducer | None = field(default=None, init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
+    _request_pool: db.GuardedPool | None = field(default=None, init=False)
+    _export_pool: db.GuardedPool | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
     broker_started: bool = field(default=False, init=False)
 
@@ -113,9 +119,26 @@ class ServiceRuntime(Generic[S]):
 
     @property
     def pool(self) -> asyncpg.Pool:
+        """The process's own work: consumer, outbox relay, background jobs (SLA clocks...),
+        migrations. No HTTP request takes a connection of it."""
         if self._pool is None:
             raise RuntimeError("the database pool is not open yet")
         return self._pool
+
+    @property
+    def request_pool(self) -> db.GuardedPool:
+        """HTTP requests: a bounded wait for a connection, then 503 (never a hang)."""
+        if self._request_pool is None:
+            raise RuntimeError("the request pool is not open yet")
+        return self._request_pool
+
+    @property
+    def export_pool(self) -> db.GuardedPool:
+        """Exports and heavy reads: a few connections of their own, with statement and
+        idle-in-transaction timeouts, so a caller can exhaust nothing else."""
+        if self._export_pool is None:
+            raise RuntimeError("the export pool is not open yet")
+        return self._export_pool
 
     def _subscribe(self, pool: asyncpg.Pool) -> None:
         """The consumer, registered once the pool exists and before the broker starts."""
@@ -147,12 +170,57 @@ class ServiceRuntime(Generic[S]):
         )
         files = db.kit_migrations() + db.package_migrations(self.migrations_package)
         await db.migrate(self._pool, schema=self.schema, files=files)
+        await self._open_caller_pools()
         if self.seed is not None and self.settings.load_sample_company:
             await self.seed(self._pool)
         self._subscribe(self._pool)
         self._spawn(self._start_broker(), "broker")
         if self.lag.groups:
             self._spawn(self.lag.run(), "consumer-lag")
+
+    async def _open_caller_pools(self) -> None:
+        settings = self.settings
+        self._request_pool = await self._caller_pool(
+            "request",
+            min_size=1,
+            max_size=settings.database_request_pool_size,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            retry_after_s=2,
+        )
+        self._export_pool = await self._caller_pool(
+            "export",
+            min_size=0,
+            max_size=settings.database_export_pool_size,
+            statement_timeout_ms=settings.database_export_statement_timeout_ms,
+            retry_after_s=10,
+        )
+
+    async def _caller_pool(
+        self,
+        name: str,
+        *,
+        min_size: int,
+        max_size: int,
+        statement_timeout_ms: int,
+        retry_after_s: int,
+    ) -> db.GuardedPool:
+        """A pool for callers: server-side timeouts, a bounded wait for a connection."""
+        pool = await db.create_pool(
+            self.settings.database_url,
+            schema=self.schema,
+            min_size=min_size,
+            max_size=max_size,
+            statement_timeout_ms=statement_timeout_ms,
+            idle_in_transaction_timeout_ms=self.settings.database_idle_in_transaction_timeout_ms,
+            application_name=f"{self.schema}:{name}s",
+            ensure=False,
+        )
+        return db.GuardedPool(
+            name,
+            pool,
+            acquire_timeout_s=self.settings.database_acquire_timeout_s,
+            retry_after_s=retry_after_s,
+        )
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
@@ -239,6 +307,10 @@ class ServiceRuntime(Generic[S]):
         await self._stop_producer()
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        for caller_pool in (self._request_pool, self._export_pool):
+            if caller_pool is not None:
+                await caller_pool.close()
+        self._request_pool = self._export_pool = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

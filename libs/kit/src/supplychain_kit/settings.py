@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["local", "test", "staging", "production"]
+ENVIRONMENT_VARIABLE = "SUPPLYCHAIN_ENVIRONMENT"
+HOW_TO_SET_THE_ENVIRONMENT = (
+    f"{ENVIRONMENT_VARIABLE} is not set: a service has no default environment. Set "
+    f"{ENVIRONMENT_VARIABLE}=local|test|staging|production (local: a developer's machine, "
+    "as `make run` sets it; test: the test suite; the container image sets production)"
+)
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class ServiceSettings(BaseSettings):
@@ -17,11 +27,41 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     service_name: str = Field(default="service", validation_alias="OTEL_SERVICE_NAME")
-    environment: Literal["local", "test", "staging", "production"] = Field(
-        default="local", validation_alias="SUPPLYCHAIN_ENVIRONMENT"
-    )
+    # No default (fail closed): `_require_environment` refuses a start without one.
+    environment: Environment = Field(validation_alias=ENVIRONMENT_VARIABLE)
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        validation_alias="KAFKA_SECURITY_PROTOCOL",
+        description="SASL_SSL (or SASL_PLAINTEXT inside a private network) where Kafka runs "
+        "for real; PLAINTEXT for the embedded Tansu on 127.0.0.1",
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SASL_USERNAME",
+        description="this service's Kafka principal (its ACLs: the topics it writes and reads)",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias="KAFKA_SASL_PASSWORD", description="from a secret"
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CAFILE",
+        description="CA bundle (PEM) the broker's certificate is checked against; unset: the "
+        "system's",
+    )
+    kafka_ssl_certfile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CERTFILE",
+        description="client certificate (PEM) for mutual TLS",
+    )
+    kafka_ssl_keyfile: str | None = Field(
+        default=None, validation_alias="KAFKA_SSL_KEYFILE", description="its private key (PEM)"
     )
     kafka_fetch_max_wait_ms: int = Field(
         default=100,
@@ -65,8 +105,61 @@ class ServiceSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/supplychain",
         validation_alias="DATABASE_URL",
     )
-    database_pool_size: int = Field(default=10, ge=1, le=100, validation_alias="DATABASE_POOL_SIZE")
-    http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        validation_alias="DATABASE_POOL_SIZE",
+        description="connections of the consumer, the outbox relay and the background jobs "
+        "(SLA clocks...): no HTTP request ever takes one of them",
+    )
+    database_request_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        validation_alias="DATABASE_REQUEST_POOL_SIZE",
+        description="connections of the HTTP requests",
+    )
+    database_export_pool_size: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        validation_alias="DATABASE_EXPORT_POOL_SIZE",
+        description="connections of exports and heavy reads (the OCEL export)",
+    )
+    database_acquire_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias="DATABASE_ACQUIRE_TIMEOUT_S",
+        description="longest wait of a request for a pooled connection: then 503 with "
+        "Retry-After, never a hang",
+    )
+    database_statement_timeout_ms: int = Field(
+        default=30_000,
+        ge=100,
+        validation_alias="DATABASE_STATEMENT_TIMEOUT_MS",
+        description="PostgreSQL statement_timeout of the request and export connections",
+    )
+    database_export_statement_timeout_ms: int = Field(
+        default=120_000,
+        ge=100,
+        validation_alias="DATABASE_EXPORT_STATEMENT_TIMEOUT_MS",
+        description="statement_timeout of an export's connection (each cursor fetch)",
+    )
+    database_idle_in_transaction_timeout_ms: int = Field(
+        default=30_000,
+        ge=100,
+        validation_alias="DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        description="PostgreSQL idle_in_transaction_session_timeout of the request and "
+        "export connections: a transaction left waiting is ended by the server",
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="HTTP_HOST",
+        description="the address to listen on: 127.0.0.1 on a machine; 0.0.0.0 only in a "
+        "container (the image, compose and Kubernetes set it)",
+    )
     http_port: int = Field(default=8000, ge=1, le=65535, validation_alias="HTTP_PORT")
     http_max_body_bytes: int = Field(
         default=1024 * 1024,
@@ -74,6 +167,26 @@ class ServiceSettings(BaseSettings):
         le=1024**3,
         validation_alias="HTTP_MAX_BODY_BYTES",
         description="a larger request body is refused (413) before it is read",
+    )
+    http_download_stall_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="HTTP_DOWNLOAD_STALL_TIMEOUT_S",
+        description="a download (an export) whose client reads nothing for this long is "
+        "abandoned and its temporary file removed",
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        validation_alias="RATE_LIMIT_PER_SECOND",
+        description="requests per second per API key (a token bucket; callers without a key "
+        "share one per client address); 0 turns the limit off. Health and metrics are exempt",
+    )
+    rate_limit_burst: int = Field(
+        default=200,
+        ge=1,
+        validation_alias="RATE_LIMIT_BURST",
+        description="requests a key may make at once above its rate (the bucket's size)",
     )
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "text"] | None = Field(
@@ -216,17 +329,51 @@ class ServiceSettings(BaseSettings):
         """dev-<department>-1/-2 and dev-<role>-1 work in local and test only."""
         return self.environment in ("local", "test")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _require_environment(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not any(
+            values.get(name) for name in ("environment", ENVIRONMENT_VARIABLE)
+        ):
+            raise ValueError(HOW_TO_SET_THE_ENVIRONMENT)
+        return values
+
     @model_validator(mode="after")
-    def _refuse_unsafe_outside_local(self) -> ServiceSettings:
+    def _refuse_unsafe(self) -> ServiceSettings:
+        problems = self._kafka_security_problems() + self._outside_local_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _kafka_security_problems(self) -> list[str]:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            return [
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (this service's principal)"
+            ]
+        mutual_tls = self.kafka_security_protocol == "SSL" and self.kafka_ssl_certfile is not None
+        # production only: staging may be a test bed on an open broker (the deployments
+        # configure a principal in every environment)
+        if self.environment == "production" and not (sasl or mutual_tls):
+            return [
+                f"Kafka must be authenticated in {self.environment}: set "
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL with KAFKA_SASL_USERNAME and "
+                "KAFKA_SASL_PASSWORD (or SSL with KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE)"
+            ]
+        return []
+
+    def _outside_local_problems(self) -> list[str]:
+        problems = []
         if self.environment in ("staging", "production") and not self.department_api_keys:
-            raise ValueError("DEPARTMENT_API_KEYS must be set outside local and test")
+            problems.append("DEPARTMENT_API_KEYS must be set outside local and test")
         if self.environment in ("staging", "production") and not self.admin_api_keys:
-            raise ValueError("ADMIN_API_KEYS must be set outside local and test")
+            problems.append("ADMIN_API_KEYS must be set outside local and test")
         if self.environment == "production" and "@" in self.database_url:
             credentials = self.database_url.split("@", 1)[0]
             if credentials.endswith("//postgres") or ":postgres" in credentials:
-                raise ValueError("DATABASE_URL uses the default postgres credentials in production")
-        return self
+                problems.append("DATABASE_URL uses the default postgres credentials in production")
+        return problems
 
 
 def environment_variables(settings_cls: type[BaseSettings]) -> dict[str, str]:
@@ -244,3 +391,23 @@ def environment_variables(settings_cls: type[BaseSettings]) -> dict[str, str]:
         else:
             names[f"{prefix}{field_name}".upper()] = field_name
     return names
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(settings_cls: type[S]) -> S:
+    """A service's settings from its environment, or its refusal to start: exit status 1 and
+    each problem on stderr, by variable, without the values (one may be a secret)."""
+    try:
+        return settings_cls()
+    except ValidationError as refused:
+        service = settings_cls.model_fields["service_name"].default
+        problems = "\n".join(f"  - {_problem(error)}" for error in refused.errors())
+        raise SystemExit(f"{service} refuses to start:\n{problems}") from None
+
+
+def _problem(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{where}: {message}" if where else message

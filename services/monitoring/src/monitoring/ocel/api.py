@@ -5,17 +5,14 @@ log names employees by pseudonyms of the export and holds no free text (monitori
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
+from supplychain_kit import downloads
 from supplychain_kit.auth import Principal, authenticate_roles
+from supplychain_kit.downloads import FileDownload
 from supplychain_kit.http import Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE
 from supplychain_kit.runtime import ServiceRuntime
@@ -27,7 +24,6 @@ Analyst = Annotated[Principal, Depends(authenticate_roles("analyst"))]
 
 JSON = "application/json"
 SQLITE = "application/vnd.sqlite3"
-READ_BYTES = 64 * 1024
 
 OCEL2_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -63,49 +59,28 @@ async def ocel2_export(
     """The handoffs of a month as an OCEL 2.0 object-centric event log, for process-mining
     tools: one event type per contract event, objects order, department, invoice, credit_note
     and sla_clock, qualified relationships, an order's status and a clock's state over time.
-    Analyst keys only; employees pseudonymised per export, free texts left out. Streamed; the SQLite form is written to a temporary file first."""
+    Analyst keys only; employees pseudonymised per export, free texts left out. Written to a
+    temporary file first (on the export pool), then sent from it."""
     name = f"supplychain-ocel2-{period}"
-    if export_format == "sqlite":
-        path = await _sqlite_file(runtime, period)
-        return StreamingResponse(
-            _file_chunks(path),
-            media_type=SQLITE,
-            headers={"Content-Disposition": f'attachment; filename="{name}.sqlite"'},
-            background=BackgroundTask(path.unlink, missing_ok=True),
-        )
-    return StreamingResponse(
-        _json_chunks(runtime, period),
-        media_type=JSON,
-        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+    path = await _spooled(runtime, period, export_format)
+    return FileDownload(
+        path,
+        media_type=SQLITE if export_format == "sqlite" else JSON,
+        filename=f"{name}.{export_format}",
+        stall_timeout_s=runtime.settings.http_download_stall_timeout_s,
     )
 
 
-async def _json_chunks(runtime: ServiceRuntime[Any], period: str) -> AsyncIterator[bytes]:
+async def _spooled(runtime: ServiceRuntime[Any], period: str, export_format: str) -> Path:
+    """The export written to a temporary file on the export pool, in one snapshot: the
+    connection is back in its pool before the first byte is sent, however slow the reader."""
     async with (
-        runtime.pool.acquire() as conn,
+        runtime.export_pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        async for chunk in export.json_chunks(export.log_items(conn, period)):
-            yield chunk
-
-
-async def _sqlite_file(runtime: ServiceRuntime[Any], period: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix="ocel2-", suffix=".sqlite")
-    os.close(handle)
-    path = Path(name)  # empty: SQLite takes an empty file for a new database
-    try:
-        async with (
-            runtime.pool.acquire() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            await export.write_sqlite(export.log_items(conn, period), path)
-    except BaseException:
-        await anyio.Path(path).unlink(missing_ok=True)
-        raise
-    return path
-
-
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as stream:
-        while chunk := await stream.read(READ_BYTES):
-            yield chunk
+        items = export.log_items(conn, period)
+        if export_format == "sqlite":
+            return await downloads.spool_file(
+                lambda path: export.write_sqlite(items, path), suffix=".sqlite"
+            )
+        return await downloads.spool(export.json_chunks(items), suffix=".json")
