@@ -29,6 +29,7 @@ from supplychain_contracts.registry import parse_known_event
 
 from supplychain_kit import redrive_rules
 from supplychain_kit.auth import Principal
+from supplychain_kit.kafka_security import kafka_client_options
 from supplychain_kit.problems import Problem
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
@@ -116,6 +117,7 @@ def _reader(settings: ServiceSettings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         fetch_max_wait_ms=50,
         request_timeout_ms=int(READ_TIMEOUT_S * 1000),
+        **kafka_client_options(settings),
     )
 
 

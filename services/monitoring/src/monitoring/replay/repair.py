@@ -34,6 +34,7 @@ from supplychain_contracts import topics
 from supplychain_contracts.registry import parse_event_strict
 from supplychain_kit import db, inbox
 from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit.kafka_security import kafka_client_options
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
 
 from monitoring.config import MonitoringSettings
@@ -132,6 +133,7 @@ async def replay_topics(settings: MonitoringSettings, pool: asyncpg.Pool, report
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        **kafka_client_options(settings),
     )
     await consumer.start()
     try:
