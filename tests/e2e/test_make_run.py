@@ -137,6 +137,11 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
     printed = "".join(running.output)
     for name, port in running.ports.items():
         assert f"http://127.0.0.1:{port}" in printed and name in printed
+    # the console, and the CLI's variables for this stack's ports, ready to paste
+    assert f"console   http://127.0.0.1:{running.ports['monitoring']}/console" in printed
+    assert f"export SUPPLYCHAIN_URL_INTAKE=http://127.0.0.1:{running.ports['order-intake']}" in (
+        printed
+    )
 
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(

@@ -11,17 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from supplychain_devstack.services import SERVICES
+from supplychain_devstack.services import CLI_URL_VARIABLES, SERVICES
 
 DEFAULT_KAFKA: Final = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:54329/supplychain"
-# service name -> the suffix of its SUPPLYCHAIN_URL_* variable
-URL_VARIABLES: Final = {
-    "order-intake": "SUPPLYCHAIN_URL_INTAKE",
-    "fulfilment": "SUPPLYCHAIN_URL_FULFILMENT",
-    "invoicing": "SUPPLYCHAIN_URL_INVOICING",
-    "monitoring": "SUPPLYCHAIN_URL_MONITORING",
-}
+# service name -> its SUPPLYCHAIN_URL_* variable (the ones `make run` prints)
+URL_VARIABLES: Final = CLI_URL_VARIABLES
 
 
 @dataclass(frozen=True)

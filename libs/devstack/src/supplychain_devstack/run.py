@@ -13,6 +13,7 @@ from supplychain_contracts.company_file import CompanyFileError, load_company_fi
 
 from supplychain_devstack.demand import DemandSimulator
 from supplychain_devstack.prometheus import HOW_TO_GET_IT, LocalPrometheus
+from supplychain_devstack.services import CLI_URL_VARIABLES
 from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_devstack.supervisor import GaveUp, RestartPolicy, Supervisor
 
@@ -51,7 +52,11 @@ def main() -> int:
         print(
             f"  {name:<13} {service.url}   docs {service.url}/docs   metrics {service.url}/metrics"
         )
+    print(f"  console   {stack.services['monitoring'].url}/console")
     print(f"  logs      {config.data_dir / 'logs'}")
+    print("  the supplychain CLI finds this stack with (copy into your shell):")
+    for line in cli_exports(stack):
+        print(f"    {line}")
     prometheus = start_prometheus(stack, config.data_dir)
     demand = None
     interval = float(os.environ.get("DEVSTACK_DEMAND_INTERVAL_S", "5"))
@@ -102,6 +107,18 @@ def start_prometheus(stack: Stack, data_dir: Path) -> LocalPrometheus | None:
     rules = prometheus.rules or "none found"
     print(f"  prometheus {prometheus.url}   (scrapes the four services; alert rules {rules})")
     return prometheus
+
+
+def cli_exports(stack: Stack) -> list[str]:
+    """`export` lines that point the supplychain CLI at this stack, whatever its ports."""
+    lines = [
+        f"export {variable}={stack.services[name].url}"
+        for name, variable in CLI_URL_VARIABLES.items()
+        if name in stack.services
+    ]
+    lines.append(f"export KAFKA_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
+    lines.append(f"export DATABASE_URL={stack.database_url}")
+    return lines
 
 
 if __name__ == "__main__":

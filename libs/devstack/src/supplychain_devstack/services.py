@@ -21,6 +21,13 @@ SERVICES: Final[dict[str, tuple[str, int]]] = {
     "invoicing": ("invoicing", 8003),
     "monitoring": ("monitoring", 8004),
 }
+# service name → the variable of its base URL the supplychain CLI reads (`make run` prints them)
+CLI_URL_VARIABLES: Final[dict[str, str]] = {
+    "order-intake": "SUPPLYCHAIN_URL_INTAKE",
+    "fulfilment": "SUPPLYCHAIN_URL_FULFILMENT",
+    "invoicing": "SUPPLYCHAIN_URL_INVOICING",
+    "monitoring": "SUPPLYCHAIN_URL_MONITORING",
+}
 
 
 @dataclass
