@@ -110,7 +110,8 @@ def tool(name: str) -> str | None:
     return _tool(name)
 
 
-# The CLI's Kafka principal: reads dead letters and redrives, writes redrives.
+# The operators' Kafka principal: reads the topics (the CLI's `replay`); dead letters are
+# redriven and outbox rows released by the producing service, through its operator routes.
 OPERATOR_PRINCIPAL = "supplychain-operator"
 Acl = tuple[str, str, str]  # (operation, resource type, resource name)
 
@@ -119,7 +120,9 @@ def kafka_acls() -> dict[str, set[Acl]]:
     """Kafka principal → the ACLs its code needs, read from each service's composition root
     (its runtime's consumes/produces, consumer group and lag groups), not from a copy: it
     writes what it produces and its dead letters (the .dlq twins of what it consumes), reads
-    what it consumes in its own group, and describes the groups whose lag it measures."""
+    what it consumes in its own group, describes the groups whose lag it measures, and for its
+    operator routes (supplychain_kit.operator_api) reads the dead letters of what it produces
+    and the redrives (produces includes the operations topic, where it records them)."""
     acls: dict[str, set[Acl]] = {}
     for name, spec in SERVICES.items():
         runtime = importlib.import_module(f"{spec.module}.main").create_app().state.runtime
@@ -131,11 +134,9 @@ def kafka_acls() -> dict[str, set[Acl]]:
         if consumes:
             needed.add(("Read", "group", group))
         needed |= {("Describe", "group", other) for other in runtime.settings.lag_groups()}
+        needed |= {("Read", "topic", dead_letter_topic(topic)) for topic in runtime.produces}
+        needed.add(("Read", "topic", REDRIVES))
         needed.discard(("Describe", "group", group))
         acls[name] = needed
-    acls[OPERATOR_PRINCIPAL] = (
-        {("Read", "topic", dead_letter_topic(topic)) for topic in ALL_TOPICS}
-        | {("Read", "topic", REDRIVES)}
-        | {("Write", "topic", topic) for topic in ALL_TOPICS}
-    )
+    acls[OPERATOR_PRINCIPAL] = {("Read", "topic", topic) for topic in ALL_TOPICS}
     return acls
