@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import httpx
+from fastapi import FastAPI
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.registry import parse_event_strict
 from supplychain_kit import effects
@@ -34,3 +37,13 @@ async def apply_events(pool: asyncpg.Pool, apply: ApplyEvent, *events: Envelope)
             async with pool.acquire() as conn, conn.transaction():
                 await apply(conn, event)
         effects.run(committed)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app running in process (its lifespan: migrations, pools; a broker it cannot reach
+    is retried in the background) and a client of it, without a server or a port."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from monitoring.config import MonitoringSettings
 from monitoring.console.api import overview, templates
-from monitoring.console.model import FINISHED, GroupTopicLag
+from monitoring.console.model import FINISHED, KEYLESS, GroupTopicLag
 from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
 from monitoring.sla import watermark_store
@@ -56,7 +56,9 @@ def _gauge(name: str) -> float | None:
 
 async def _board_html(pool: asyncpg.Pool, *, now: datetime, lag: list[GroupTopicLag]) -> str:
     async with pool.acquire() as conn:
-        view = await overview(conn, now=now, dead_letters={}, lag=lag, verdicts=RULE)
+        view = await overview(
+            conn, now=now, dead_letters={}, lag=lag, verdicts=RULE, audience=KEYLESS
+        )
     return templates.get_template("overview.html").render(finished=FINISHED, view=view)
 
 

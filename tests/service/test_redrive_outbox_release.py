@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fulfilment.config import FulfilmentSettings
 from fulfilment.main import create_app
+from service_support import serving
 from supplychain_contracts import OrderPlaced, topics
 from supplychain_contracts.events import OrderLine
 from supplychain_kit import outbox, outbox_parking
@@ -35,10 +36,8 @@ async def fulfilment(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
         environment="test",
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as client:
-            yield app, client
+    async with serving(app) as client:
+        yield app, client
 
 
 async def park_one(app: FastAPI) -> tuple[int, OrderPlaced]:

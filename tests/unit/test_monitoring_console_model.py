@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from monitoring.console.api import short_duration
 from monitoring.console.model import (
+    KEYLESS,
+    audience_of,
     chain_state,
     open_dispute,
     seconds_to_breach,
@@ -16,6 +18,7 @@ from monitoring.console.model import (
     trace_url,
     waterfall_bars,
 )
+from supplychain_kit.auth import Principal
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -159,7 +162,8 @@ def test_a_refused_cancellation_and_a_settled_dispute_are_noted_with_their_reaso
             "event_type": "CancellationRefused",
             "occurred_at": T0,
             "payload": {"reason": "already shipped"},
-        }
+        },
+        audience=KEYLESS,
     )
     assert (refused.label, refused.reason) == ("cancellation refused", "already shipped")
     settled = timeline_note(
@@ -168,9 +172,36 @@ def test_a_refused_cancellation_and_a_settled_dispute_are_noted_with_their_reaso
             "event_type": "DisputeSettled",
             "occurred_at": T0,
             "payload": {"outcome": "rejected", "reason": "delivered as ordered"},
-        }
+        },
+        audience=KEYLESS,
     )
     assert settled.label == "dispute rejected"
+
+
+def test_a_reason_people_wrote_shows_to_a_party_of_its_order_and_no_staff() -> None:
+    note = {
+        "order_id": uuid.uuid4(),
+        "supplier": "FRAMES",
+        "requester": "ASSEMBLY",
+        "event_type": "CancellationRefused",
+        "occurred_at": T0,
+        "payload": {"reason": "already shipped"},
+    }
+    shown = {
+        key_id: timeline_note(note, audience=audience_of(principal)).reason
+        for key_id, principal in {
+            "party": Principal(department="FRAMES", key_id="frames-1"),
+            "root requester": Principal(department="RETAIL_OPS", key_id="retail_ops-1"),
+            "analyst": Principal(department="analyst", key_id="analyst-1", role="analyst"),
+            "operator": Principal(department="operator", key_id="operator-1", role="operator"),
+        }.items()
+    }
+    assert shown == {
+        "party": "already shipped",
+        "root requester": "",  # sees the sub-order's handoffs, not what its parties wrote
+        "analyst": "",
+        "operator": "",
+    }
 
 
 def test_an_open_dispute_is_escalated_once_invoicing_said_so_and_ages_from_its_opening() -> None:
@@ -187,7 +218,10 @@ def test_an_open_dispute_is_escalated_once_invoicing_said_so_and_ages_from_its_o
         "escalated_at": None,
     }
     now = T0 + timedelta(hours=2)
-    shown = open_dispute(base, now=now)
+    shown = open_dispute(base, now=now, audience=KEYLESS)
     assert (shown.status, shown.age_s, shown.amount) == ("open", 7200.0, "12.50")
-    escalated = open_dispute({**base, "escalated_at": now}, now=now)
+    assert shown.reason == "two wheels scratched"
+    escalated = open_dispute({**base, "escalated_at": now}, now=now, audience=KEYLESS)
     assert escalated.status == "escalated"
+    staff = Principal(department="operator", key_id="operator-1", role="operator")
+    assert open_dispute(base, now=now, audience=audience_of(staff)).reason is None

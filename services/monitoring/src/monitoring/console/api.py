@@ -6,8 +6,12 @@ seconds as HTML fragments rendered by the same templates. The same data is JSON 
 `/v1/console/...` for scripts. Everything comes from monitoring's own tables and from the
 broker (dead-letter counts, consumer lag), never from another service's tables.
 
-In local and test the console needs no key; elsewhere an admin key (a proxy in front of the
-console adds the header for the operators it lets in).
+The console shows what the key it is opened with may see (issue 23, model.Audience): a
+department the chains below the orders it is party to (404 for another chain) and the
+company-wide counts; an analyst, operator or admin every chain without the texts people wrote;
+a finance key gets 403. Opened without a key it shows everything, in local and test only
+(where `make run` opens it); elsewhere a key is needed (a proxy in front of the console adds
+the header for the people it lets in).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, PackageLoader, select_autoescape
 from supplychain_contracts import topics
-from supplychain_kit.auth import Principal, authenticate_admin
+from supplychain_kit.auth import authenticate_roles
 from supplychain_kit.http import Db, Runtime
 from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.runtime import ServiceRuntime
@@ -32,8 +36,10 @@ from monitoring.analytics import scorecards
 from monitoring.console import store
 from monitoring.console.model import (
     FINISHED,
+    KEYLESS,
     NOTED_EVENTS,
     AlarmCount,
+    Audience,
     Chain,
     GroupTopicLag,
     OpenStage,
@@ -41,6 +47,7 @@ from monitoring.console.model import (
     SlaBoard,
     SupplierScore,
     Waterfall,
+    audience_of,
     chain_state,
     open_dispute,
     seconds_to_breach,
@@ -60,20 +67,25 @@ OPEN_STAGES = 25
 OPEN_DISPUTES = 25
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 
-_bearer = HTTPBearer(auto_error=False, description="an admin key (outside local and test)")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="a department's, analyst's, operator's or admin's key (none in local and test)",
+)
+_console_roles = authenticate_roles("department", "analyst", "operator", "admin")
 
 
-async def operator(
+async def reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """Nobody needs a key in local and test; elsewhere an admin key."""
-    if request.app.state.runtime.settings.development_keys_allowed:
-        return None
-    return await authenticate_admin(request, credentials)
+) -> Audience:
+    """What the key the console is opened with may see; without a key, everything in local
+    and test, 401 elsewhere."""
+    if credentials is None and request.app.state.runtime.settings.development_keys_allowed:
+        return KEYLESS
+    return audience_of(await _console_roles(request, credentials))
 
 
-Operator = Annotated[Principal | None, Depends(operator)]
+Reader = Annotated[Audience, Depends(reader)]
 router = APIRouter(tags=["console"])
 templates = Environment(
     loader=PackageLoader("monitoring.console", "templates"),
@@ -119,9 +131,12 @@ async def overview(
     dead_letters: dict[str, int] | None,
     lag: list[GroupTopicLag],
     verdicts: VerdictRule,
+    audience: Audience,
 ) -> Overview:
     """The console's view at `now` from monitoring's tables, with what the broker says;
-    `verdicts` tells which SLA verdicts monitoring's lag holds back."""
+    `verdicts` tells which SLA verdicts monitoring's lag holds back; the chains, stages and
+    disputes those `audience` may see."""
+    visible = audience.visibility
     period = now.strftime("%Y-%m")
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     chains = [
@@ -132,7 +147,7 @@ async def overview(
                 "cancellation_refused": "CancellationRefused" in row["event_types"],
             }
         )
-        for row in await store.recent_chains(conn, limit=RECENT_CHAINS)
+        for row in await store.recent_chains(conn, limit=RECENT_CHAINS, visible=visible)
     ]
     stages = [
         OpenStage.model_validate(
@@ -144,7 +159,7 @@ async def overview(
                 ),
             }
         )
-        for row in await store.open_stages(conn, limit=OPEN_STAGES)
+        for row in await store.open_stages(conn, limit=OPEN_STAGES, visible=visible)
     ]
     alarms = [AlarmCount.model_validate(row) for row in await store.alarms_since(conn, since=today)]
     cards = await scorecards.for_period(conn, period=period, now=now)
@@ -167,8 +182,8 @@ async def overview(
         lag=lag,
         service_lag=service_lags(lag),
         disputes=[
-            open_dispute(row, now=now)
-            for row in await dispute_store.unsettled(conn, limit=OPEN_DISPUTES)
+            open_dispute(row, now=now, audience=audience)
+            for row in await dispute_store.unsettled(conn, limit=OPEN_DISPUTES, visible=visible)
         ],
     )
 
@@ -200,10 +215,16 @@ def consumer_lag(runtime: ServiceRuntime[Any]) -> list[GroupTopicLag]:
 
 
 async def waterfall(
-    conn: asyncpg.Connection, order_id: UUID, *, tracing_ui_url: str | None, now: datetime
+    conn: asyncpg.Connection,
+    order_id: UUID,
+    *,
+    tracing_ui_url: str | None,
+    now: datetime,
+    audience: Audience,
 ) -> Waterfall:
-    """The chain `order_id` belongs to, from its root order down."""
-    root = await store.root_of(conn, order_id)
+    """The chain `order_id` shows in, from its head down: its root order for a reader of every
+    order; for a department, the topmost order above it (or itself) it is party to."""
+    root = await store.chain_head(conn, order_id, visible=audience.visibility)
     if root is None:
         raise Problem(404, f"monitoring has seen no order {order_id}", field="order_id")
     span_s, bars = waterfall_bars(await timeline_store.handoffs(conn, root["order_id"]), now=now)
@@ -216,7 +237,7 @@ async def waterfall(
         trace_url=trace_url(tracing_ui_url, root["trace_id"]),
         bars=bars,
         notes=[
-            timeline_note(row)
+            timeline_note(row, audience=audience)
             for row in await store.chain_events(conn, root["order_id"], event_types=NOTED_EVENTS)
         ],
     )
@@ -233,45 +254,50 @@ def _html(template: str, **context: Any) -> HTMLResponse:
 # The caller is checked first: a request without the key it needs never touches the database.
 
 
-async def _overview(db: asyncpg.Connection, runtime: ServiceRuntime[Any]) -> Overview:
+async def _overview(
+    db: asyncpg.Connection, runtime: ServiceRuntime[Any], audience: Audience
+) -> Overview:
     return await overview(
         db,
         now=datetime.now(UTC),
         dead_letters=await dead_letter_counts(runtime),
         lag=consumer_lag(runtime),
         verdicts=runtime.settings.verdict_rule(),
+        audience=audience,
     )
 
 
 async def _waterfall(
-    db: asyncpg.Connection, runtime: ServiceRuntime[Any], order_id: UUID
+    db: asyncpg.Connection, runtime: ServiceRuntime[Any], order_id: UUID, audience: Audience
 ) -> Waterfall:
     return await waterfall(
-        db, order_id, tracing_ui_url=runtime.settings.tracing_ui_url, now=datetime.now(UTC)
+        db,
+        order_id,
+        tracing_ui_url=runtime.settings.tracing_ui_url,
+        now=datetime.now(UTC),
+        audience=audience,
     )
 
 
 @router.get("/console", response_class=HTMLResponse)
-async def console_page(caller: Operator, db: Db, runtime: Runtime) -> HTMLResponse:
+async def console_page(caller: Reader, db: Db, runtime: Runtime) -> HTMLResponse:
     """The operator console: chains, SLA board, waterfall, open disputes, scorecards, dead
-    letters, lag."""
-    view = await _overview(db, runtime)
-    chain = await _waterfall(db, runtime, view.chains[0].order_id) if view.chains else None
+    letters, lag (what the key it is opened with may see)."""
+    view = await _overview(db, runtime, caller)
+    chain = await _waterfall(db, runtime, view.chains[0].order_id, caller) if view.chains else None
     return _html("console.html", view=view, chain=chain)
 
 
 @router.get("/console/fragments/overview", response_class=HTMLResponse, include_in_schema=False)
-async def overview_fragment(caller: Operator, db: Db, runtime: Runtime) -> HTMLResponse:
-    return _html("overview.html", view=await _overview(db, runtime))
+async def overview_fragment(caller: Reader, db: Db, runtime: Runtime) -> HTMLResponse:
+    return _html("overview.html", view=await _overview(db, runtime, caller))
 
 
 @router.get(
     "/console/fragments/chains/{order_id}", response_class=HTMLResponse, include_in_schema=False
 )
-async def chain_fragment(
-    caller: Operator, order_id: UUID, db: Db, runtime: Runtime
-) -> HTMLResponse:
-    return _html("chain.html", chain=await _waterfall(db, runtime, order_id))
+async def chain_fragment(caller: Reader, order_id: UUID, db: Db, runtime: Runtime) -> HTMLResponse:
+    return _html("chain.html", chain=await _waterfall(db, runtime, order_id, caller))
 
 
 @router.get("/console/static/{name}", include_in_schema=False)
@@ -284,17 +310,20 @@ async def console_asset(name: str) -> Response:
 
 
 @router.get("/v1/console/overview", response_model=Overview)
-async def console_overview(caller: Operator, db: Db, runtime: Runtime) -> Overview:
+async def console_overview(caller: Reader, db: Db, runtime: Runtime) -> Overview:
     """What the console shows: recent chains, the SLA board, open disputes, scorecards of the
-    month, dead-letter counts and consumer lag."""
-    return await _overview(db, runtime)
+    month, dead-letter counts and consumer lag (what the key may see: a department the chains,
+    stages and disputes it is party to)."""
+    return await _overview(db, runtime, caller)
 
 
 @router.get(
     "/v1/console/chains/{order_id}", response_model=Waterfall, responses={404: PROBLEM_RESPONSE}
 )
-async def console_chain(caller: Operator, order_id: UUID, db: Db, runtime: Runtime) -> Waterfall:
+async def console_chain(caller: Reader, order_id: UUID, db: Db, runtime: Runtime) -> Waterfall:
     """The chain an order belongs to as a waterfall of its handoffs: start, end, target,
     deadline, status, and the trace's link when a tracing UI is configured; its
-    cancellations (requested, refused with the reason, settled) and disputes as notes."""
-    return await _waterfall(db, runtime, order_id)
+    cancellations (requested, refused with the reason, settled) and disputes as notes. A
+    department reads a chain below an order it is party to (404 for any other); the reasons
+    people wrote only of its own orders, and to no analyst, operator or admin."""
+    return await _waterfall(db, runtime, order_id, caller)

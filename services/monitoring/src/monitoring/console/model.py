@@ -4,13 +4,43 @@ the events seen, the waterfall's geometry, time left before a breach)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
+from supplychain_kit.auth import EVERY_ROW, Principal, Visibility, visible_to
 
 from monitoring.sla import rules as sla
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom the console shows its view to, and so what it shows (issue 23).
+
+    With a department's key: the chains below the orders it is party to, the running stages
+    and open disputes it is party to, with the reasons people wrote of those; company-wide
+    aggregates (alarm counts, scorecards, dead-letter counts, lag) name no order. With an
+    analyst's, operator's or admin's key: every chain, without the texts people wrote (no
+    employee ids are shown to anyone). Opened without a key (local and test only): all."""
+
+    visibility: Visibility
+    free_text: bool
+
+    def shows_text(self, *parties: str | None) -> bool:
+        """Whether a text people wrote about an order of these parties is shown."""
+        return self.free_text and self.visibility.admits(*parties)
+
+
+KEYLESS = Audience(EVERY_ROW, free_text=True)
+
+
+def audience_of(principal: Principal) -> Audience:
+    if principal.is_department:
+        return Audience(visible_to(principal), free_text=True)
+    return Audience(EVERY_ROW, free_text=False)
+
 
 # The state a chain's root order is in, from the events seen of it: the first that applies.
 # A cancellation is settled by fulfilment: WorkCancelled (the work stopped) cancels the order;
@@ -64,8 +94,9 @@ class TimelineNote(BaseModel):
     reason: str
 
 
-def timeline_note(row: dict[str, object]) -> TimelineNote:
-    """A noted event of the chain as the console says it (a settled dispute by its outcome)."""
+def timeline_note(row: dict[str, object], *, audience: Audience) -> TimelineNote:
+    """A noted event of the chain as the console says it (a settled dispute by its outcome);
+    its reason only where the audience may read it."""
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
     event_type = str(row["event_type"])
     label = NOTED_EVENTS.get(event_type, event_type)
@@ -76,8 +107,14 @@ def timeline_note(row: dict[str, object]) -> TimelineNote:
         event_type=event_type,
         occurred_at=row["occurred_at"],
         label=label,
-        reason=str(payload.get("reason") or ""),
+        reason=str(payload.get("reason") or "")
+        if audience.shows_text(_text(row.get("supplier")), _text(row.get("requester")))
+        else "",
     )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class Chain(BaseModel):
@@ -187,12 +224,15 @@ class OpenDispute(BaseModel):
     age_s: float | None
 
 
-def open_dispute(row: dict[str, object], *, now: datetime) -> OpenDispute:
-    """Escalated once invoicing said so; its age since it was opened."""
+def open_dispute(row: dict[str, object], *, now: datetime, audience: Audience) -> OpenDispute:
+    """Escalated once invoicing said so; its age since it was opened; its reason only where
+    the audience may read it."""
     opened = row["opened_at"] if isinstance(row["opened_at"], datetime) else None
+    shown = audience.shows_text(_text(row.get("supplier")), _text(row.get("requester")))
     return OpenDispute.model_validate(
         {
             **row,
+            "reason": row.get("reason") if shown else None,
             "status": "escalated" if row["escalated_at"] is not None else "open",
             "age_s": None if opened is None else round(seconds_between(opened, now), 1),
         }

@@ -1,4 +1,6 @@
-"""SQL of the operator console: reads of monitoring's own tables only."""
+"""SQL of the operator console: reads of monitoring's own tables only, each showing its reader
+what it may see (a `Visibility`, supplychain_kit.auth: a department the orders it is party to
+and the chains below them, a reader of every order all of them)."""
 
 from __future__ import annotations
 
@@ -8,19 +10,42 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from supplychain_kit.auth import Visibility
+
+# The heads of the chains a reader sees: the root orders for a reader of every order; for a
+# department, each order it is party to whose parent it is not party to (the top of what it
+# owes or waits on: the orders below it, as the handoffs read has it).
+_ROOTS = "o.order_id = o.root_order_id"
+_PARTY_TOPS = """$2::text IN (o.supplier, o.requester)
+                 AND NOT coalesce($2::text IN (p.supplier, p.requester), false)"""
 
 
-async def recent_chains(conn: asyncpg.Connection, *, limit: int) -> list[dict[str, Any]]:
-    """The newest root orders with the events seen of them, their sub-orders, running
-    stages and breaches over the whole chain."""
+async def recent_chains(
+    conn: asyncpg.Connection, *, limit: int, visible: Visibility
+) -> list[dict[str, Any]]:
+    """The newest chains the reader sees, each from its head order down: the events seen of
+    the head, its sub-orders, running stages and breaches over the chain below it."""
+    heads, args = (
+        (_ROOTS, (limit,)) if visible.everything else (_PARTY_TOPS, (limit, visible.party))
+    )
     rows = await conn.fetch(
-        """SELECT o.order_id, o.supplier, o.requester, o.priority, o.placed_at, o.trace_id,
-                  (SELECT coalesce(array_agg(DISTINCT e.event_type), '{}')
-                     FROM handoff_events e WHERE e.order_id = o.order_id) AS event_types,
+        f"""WITH RECURSIVE heads AS (
+               SELECT o.order_id, o.supplier, o.requester, o.priority, o.placed_at, o.trace_id
+               FROM orders o LEFT JOIN orders p ON p.order_id = o.parent_order_id
+               WHERE {heads}
+               ORDER BY o.placed_at DESC NULLS LAST
+               LIMIT $1),
+           tree AS (
+               SELECT order_id AS head, order_id FROM heads
+               UNION ALL
+               SELECT t.head, c.order_id FROM orders c JOIN tree t ON c.parent_order_id = t.order_id)
+           SELECT h.*,
+                  (SELECT coalesce(array_agg(DISTINCT e.event_type), '{{}}')
+                     FROM handoff_events e WHERE e.order_id = h.order_id) AS event_types,
                   chain.sub_orders, chain.open_stages, chain.breaches
-           FROM orders o
+           FROM heads h
            CROSS JOIN LATERAL (
-               SELECT count(DISTINCT c.order_id) FILTER (WHERE c.order_id <> o.order_id)
+               SELECT count(DISTINCT t.order_id) FILTER (WHERE t.order_id <> h.order_id)
                           AS sub_orders,
                       count(s.stage) FILTER (WHERE s.started_at IS NOT NULL
                                                 AND s.ended_at IS NULL) AS open_stages,
@@ -28,26 +53,29 @@ async def recent_chains(conn: asyncpg.Connection, *, limit: int) -> list[dict[st
                                                     AND s.breach_retracted_at IS NULL)
                                                 OR (s.outcome IS NULL
                                                     AND s.ended_at > s.deadline)) AS breaches
-               FROM orders c LEFT JOIN stages s ON s.order_id = c.order_id
-               WHERE c.root_order_id = o.order_id) AS chain
-           WHERE o.order_id = o.root_order_id
-           ORDER BY o.placed_at DESC NULLS LAST
-           LIMIT $1""",
-        limit,
+               FROM tree t LEFT JOIN stages s ON s.order_id = t.order_id
+               WHERE t.head = h.order_id) AS chain
+           ORDER BY h.placed_at DESC NULLS LAST""",
+        *args,
     )
     return [dict(row) for row in rows]
 
 
-async def open_stages(conn: asyncpg.Connection, *, limit: int) -> list[dict[str, Any]]:
-    """Running stages with a deadline, the nearest (or longest past) deadline first."""
+async def open_stages(
+    conn: asyncpg.Connection, *, limit: int, visible: Visibility
+) -> list[dict[str, Any]]:
+    """Running stages with a deadline of the orders the reader is party to (every order's for
+    a reader of all), the nearest (or longest past) deadline first."""
     rows = await conn.fetch(
-        """SELECT order_id, root_order_id, stage, supplier, requester, started_at, target_s,
+        f"""SELECT order_id, root_order_id, stage, supplier, requester, started_at, target_s,
                   warn_at, deadline
            FROM stages
            WHERE ended_at IS NULL AND started_at IS NOT NULL AND deadline IS NOT NULL
+             AND {visible.where("supplier", "requester", param=2)}
            ORDER BY deadline
            LIMIT $1""",
         limit,
+        visible.party,
     )
     return [dict(row) for row in rows]
 
@@ -71,30 +99,48 @@ async def alarms_since(conn: asyncpg.Connection, *, since: datetime) -> list[dic
     return [dict(row) for row in rows]
 
 
-async def root_of(conn: asyncpg.Connection, order_id: Any) -> asyncpg.Record | None:
-    """The chain an order belongs to: its root order's id, trace and events seen."""
+async def chain_head(
+    conn: asyncpg.Connection, order_id: Any, *, visible: Visibility
+) -> asyncpg.Record | None:
+    """The head of the chain an order shows in: its topmost recorded ancestor (or itself) the
+    reader sees, with its trace and events seen; None when the reader is party to neither the
+    order nor any order above it (as if it did not exist)."""
     record: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT r.order_id, r.trace_id,
-                  (SELECT coalesce(array_agg(DISTINCT e.event_type), '{}')
-                     FROM handoff_events e WHERE e.order_id = r.order_id) AS event_types
-           FROM orders o JOIN orders r ON r.order_id = o.root_order_id
-           WHERE o.order_id = $1""",
+        f"""WITH RECURSIVE up AS (
+               SELECT order_id, parent_order_id, supplier, requester, 0 AS height
+               FROM orders WHERE order_id = $1
+               UNION ALL
+               SELECT o.order_id, o.parent_order_id, o.supplier, o.requester, u.height + 1
+               FROM orders o JOIN up u ON o.order_id = u.parent_order_id)
+           SELECT h.order_id, h.trace_id,
+                  (SELECT coalesce(array_agg(DISTINCT e.event_type), '{{}}')
+                     FROM handoff_events e WHERE e.order_id = h.order_id) AS event_types
+           FROM orders h
+           WHERE h.order_id = (SELECT order_id FROM up
+                               WHERE {visible.where("supplier", "requester", param=2)}
+                               ORDER BY height DESC LIMIT 1)""",
         order_id,
+        visible.party,
     )
     return record
 
 
 async def chain_events(
-    conn: asyncpg.Connection, root_order_id: Any, *, event_types: Collection[str]
+    conn: asyncpg.Connection, head_order_id: Any, *, event_types: Collection[str]
 ) -> list[dict[str, Any]]:
-    """The chain's events of these types (cancellations, disputes), in time order, with
-    their typed fields (`payload`)."""
+    """The events of these types (cancellations, disputes) of the head order and the orders
+    below it, in time order, with their parties and typed fields (`payload`)."""
     rows = await conn.fetch(
-        """SELECT e.order_id, e.event_type, e.occurred_at, e.payload::text AS payload
-           FROM orders o JOIN handoff_events e ON e.order_id = o.order_id
-           WHERE o.root_order_id = $1 AND e.event_type = ANY($2::text[])
+        """WITH RECURSIVE tree AS (
+               SELECT order_id FROM orders WHERE order_id = $1
+               UNION ALL
+               SELECT c.order_id FROM orders c JOIN tree t ON c.parent_order_id = t.order_id)
+           SELECT e.order_id, e.supplier, e.requester, e.event_type, e.occurred_at,
+                  e.payload::text AS payload
+           FROM tree t JOIN handoff_events e ON e.order_id = t.order_id
+           WHERE e.event_type = ANY($2::text[])
            ORDER BY e.occurred_at, e.event_id""",
-        root_order_id,
+        head_order_id,
         list(event_types),
     )
     return [{**row, "payload": json.loads(row["payload"] or "{}")} for row in rows]

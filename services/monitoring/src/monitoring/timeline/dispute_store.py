@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from supplychain_contracts import DisputeEscalated, DisputeOpened, DisputeSettled
+from supplychain_kit.auth import Visibility
 
 _UPSERT = """INSERT INTO disputes (dispute_id, invoice_id, order_id, supplier, requester,
                  amount, currency, reason, opened_at, escalated_at, settled_at, outcome)
@@ -77,14 +78,19 @@ async def dispute_settled(conn: asyncpg.Connection, event: DisputeSettled) -> No
     )
 
 
-async def unsettled(conn: asyncpg.Connection, *, limit: int) -> list[dict[str, Any]]:
-    """Disputes not settled yet, the oldest first (one only escalated so far included)."""
+async def unsettled(
+    conn: asyncpg.Connection, *, limit: int, visible: Visibility
+) -> list[dict[str, Any]]:
+    """Disputes not settled yet that the reader is party to (all for a reader of every
+    dispute), the oldest first (one only escalated so far included)."""
     rows = await conn.fetch(
-        """SELECT dispute_id, invoice_id, order_id, supplier, requester, amount::text AS amount,
+        f"""SELECT dispute_id, invoice_id, order_id, supplier, requester, amount::text AS amount,
                   currency, reason, opened_at, escalated_at
-           FROM disputes WHERE settled_at IS NULL
+           FROM disputes
+           WHERE settled_at IS NULL AND {visible.where("supplier", "requester", param=2)}
            ORDER BY opened_at NULLS LAST, dispute_id
            LIMIT $1""",
         limit,
+        visible.party,
     )
     return [dict(row) for row in rows]
