@@ -50,7 +50,7 @@ FRIDAY = datetime(2027, 3, 5, tzinfo=UTC)
 SATURDAY, MONDAY = FRIDAY + timedelta(days=1), FRIDAY + timedelta(days=3)
 H, M = 3600.0, 60.0
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-READER = {"Authorization": "Bearer dev-retail_ops-1"}  # any department reads
+READER = {"Authorization": "Bearer dev-retail_ops-1"}  # any department reads the scorecards
 ANALYST = {"Authorization": "Bearer dev-analyst-1"}  # company-wide process data
 
 
@@ -186,7 +186,9 @@ async def test_a_chain_over_a_weekend_split_scored_and_ranked(
     )
     assert format(TRACE_ID, "032x") in exemplar_traces("WHEELS")
 
-    response = await client.get(f"/v1/orders/{root.order_id}/handoffs", headers=READER)
+    # the chain's handoffs are its parties' (the root's requester reads them all the way down)
+    requester = {"Authorization": f"Bearer dev-{root.requester.lower()}-1"}
+    response = await client.get(f"/v1/orders/{root.order_id}/handoffs", headers=requester)
     assert response.status_code == 200, response.text
     rows = {(r["order_id"], r["stage"]): r for r in response.json()}
     fulfilment = rows[(str(root.order_id), "fulfilment")]
