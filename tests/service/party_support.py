@@ -106,9 +106,7 @@ class Stack:
         traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-00"
         return continue_trace("party seed", {"traceparent": traceparent}, kind=SpanKind.CONSUMER)
 
-    async def call(
-        self, service: str, method: str, path: str, department: str, **kw: Any
-    ) -> Any:
+    async def call(self, service: str, method: str, path: str, department: str, **kw: Any) -> Any:
         """A call of the seed, which must succeed; then the events it made travel."""
         answer = await self.clients[service].request(method, path, headers=auth(department), **kw)
         assert answer.status_code < 300, (method, path, answer.status_code, answer.text)
