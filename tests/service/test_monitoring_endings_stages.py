@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from monitoring.analytics import scorecards
 from monitoring.sla import rules as sla
 from monitoring.sla import store as clock_store
@@ -18,6 +17,7 @@ from monitoring.timeline import store as timeline_store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting, Silent
 from service_support import ServicePool, apply_events
+from stage_endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from supplychain_contracts import (
     OrderAccepted,
     OrderBlocked,

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from monitoring.sla import rules as sla
 from monitoring.sla import store as clock_store
 from monitoring.sla.alarms import alarm_event_id, retraction_event_id
@@ -23,6 +22,7 @@ from monitoring.timeline.sinks import Emitting, Silent
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 from service_support import ServicePool, apply_events, outbox_headers
+from stage_endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from supplychain_contracts import (
     OrderAccepted,
     OrderPlaced,
