@@ -23,6 +23,8 @@ from supplychain_contracts import topic_for, topics
 from supplychain_contracts.envelope import Envelope
 from support import auth, poll_http, read_records
 
+# the export is company-wide process data: for analyst keys only
+ANALYST = {"Authorization": "Bearer dev-analyst-1"}
 pytestmark = pytest.mark.integration
 
 ORDERS_IN_THE_MONTH = 100
@@ -96,13 +98,13 @@ async def test_stalled_export_readers_leave_the_consumer_and_the_clocks_alone(
             f"/v1/orders/{month[-1]}/handoffs",
             until=lambda r: r.status_code == 200 and any(h["status"] == "met" for h in r.json()),
         )
-        full = await client.get(export_path)
+        full = await client.get(export_path, headers=ANALYST)
         assert full.status_code == 200
         assert len(full.content) > 64 * 1024  # past the server's write buffer: readers block
 
         stalled = await asyncio.gather(
             *(
-                asyncio.to_thread(start_slow_reader, monitoring.port, export_path, "dev-assembly-1")
+                asyncio.to_thread(start_slow_reader, monitoring.port, export_path, "dev-analyst-1")
                 for _ in range(SLOW_READERS)
             )
         )
@@ -145,7 +147,7 @@ async def test_stalled_export_readers_leave_the_consumer_and_the_clocks_alone(
             assert "SlaBreached:acceptance" not in alarms_of(records, prompt)
 
             # another client's export is answered, whole, while the readers still stall
-            again = await client.get(export_path)
+            again = await client.get(export_path, headers=ANALYST)
             assert again.status_code == 200
             assert again.headers["content-length"] == str(len(again.content))
             acceptance = await stage_of(client, late, "acceptance")
