@@ -55,7 +55,9 @@ async def test_a_used_up_pool_answers_503_with_retry_after_and_the_services_own_
         await _hold_all(runtime.export_pool.pool, 1, held)
         started = time.monotonic()
         busy = await client.get("/v1/sla/policies", headers=auth("WHEELS"))
-        export = await client.get("/v1/exports/ocel2?period=2025-01", headers=auth("WHEELS"))
+        export = await client.get(
+            "/v1/exports/ocel2?period=2025-01", headers={"Authorization": "Bearer dev-analyst-1"}
+        )
         waited = time.monotonic() - started
         # the consumer's, the relay's and the clocks' pool: nobody above took from it
         async with runtime.pool.acquire(timeout=0.5) as conn:
