@@ -17,10 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
-from monitoring_support import accepted, alarms_of, placed, policies_env, stage_of
-from supplychain_contracts import topic_for, topics
-from supplychain_contracts.envelope import Envelope
+from monitoring_support import accepted, alarms_of, placed, policies_env, publish_all, stage_of
+from supplychain_contracts import topics
 from support import auth, poll_http, read_records
 
 # the export is company-wide process data: for analyst keys only
@@ -32,25 +30,6 @@ SLOW_READERS = 12
 ACCEPTANCE_S = 4
 # the clock's scan and grace (policies_env) and a loaded two-core machine
 ON_TIME_S = 4.0
-
-
-async def publish_all(bootstrap: str, events: list[Envelope]) -> None:
-    """The events as their owners publish them (keyed by order), on one producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(
-                topic_for(event),
-                event.model_dump_json().encode(),
-                key=str(event.order_id).encode(),
-                headers=[("event_type", event.event_type.encode())],
-            )
-            for event in events
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
 
 
 def start_slow_reader(port: int, path: str, key: str) -> tuple[socket.socket, bytes]:

@@ -15,7 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_support import SUPPLIER, accepted, counter, parties, placed, publish, run_replay
+from monitoring_support import (
+    SUPPLIER,
+    accepted,
+    counter,
+    parties,
+    placed,
+    publish,
+    publish_all,
+    run_replay,
+)
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -69,14 +78,13 @@ async def test_pauses_through_replay(start_service, broker) -> None:
     unblocked = ComponentsReceived(
         **parties(order_id), sub_order_ids=(part.order_id,), occurred_at=t + timedelta(seconds=40)
     )
-    for event in (
-        placed(order_id, at["p"]),
-        accepted(order_id, at["a"]),
-        asked,
-        blocked,
-        unblocked,
-    ):
-        await publish(bootstrap, event, trace_id=trace_id)
+    # at once: with times 100 s in the past, an acceptance read before its pauses would start a
+    # clock that ran out long ago
+    await publish_all(
+        bootstrap,
+        [placed(order_id, at["p"]), accepted(order_id, at["a"]), asked, blocked, unblocked],
+        trace_id=trace_id,
+    )
 
     async with httpx.AsyncClient(base_url=monitoring.url, headers=auth("ASSEMBLY")) as client:
         url = f"/v1/orders/{order_id}/handoffs"
