@@ -37,6 +37,7 @@ from supplychain_contracts.topics import (
     HEADER_DLQ_SOURCE_OFFSET,
     HEADER_DLQ_SOURCE_PARTITION,
     HEADER_DLQ_SOURCE_TOPIC,
+    HEADER_EVENT_TYPE,
     dead_letter_topic,
 )
 
@@ -103,6 +104,10 @@ class Dispatch:
     def batched(self, event: Event) -> Batched | None:
         handler = self._resolved.get(type(event))
         return handler if isinstance(handler, Batched) else None
+
+    def handles(self, model: type[Event]) -> bool:
+        """Whether an event of this class has an effect (a handler of its own or a base's)."""
+        return model in self._resolved
 
 
 def dispatch(handlers: Mapping[type[Event], EventHandler | Batched]) -> Dispatch:
@@ -301,6 +306,11 @@ class ReliableConsumer:
         parsed: list[Parsed] = []
         unknown: list[tuple[ConsumerRecord[Any, Any], str]] = []
         for record in records:
+            if self._ignored(record):
+                metrics.CONSUMED.labels(
+                    service=self.service, topic=record.topic, outcome="ignored"
+                ).inc()
+                continue
             read = await self._read(record)
             if isinstance(read, UnknownType):
                 unknown.append((record, read.event_type))
@@ -368,6 +378,22 @@ class ReliableConsumer:
             async with self._pool.acquire() as conn, conn.transaction():
                 await bookkeeping(conn)
         effects.run(committed_effects)
+
+    def _ignored(self, record: ConsumerRecord[Any, Any]) -> bool:
+        """Whether the record's `event_type` header names a known event of its topic that this
+        service has no effect for: skipped unparsed and unclaimed (nothing to make
+        idempotent). A record without the header, of a type unknown here or of another topic
+        is read from its value (parked or dead-lettered as before); reference events are
+        always read (the consumer notes that it has seen them)."""
+        if not isinstance(self._apply, Dispatch):
+            return False
+        event_type = _header(record, HEADER_EVENT_TYPE)
+        model = self.events.model_on(event_type, record.topic) if event_type else None
+        return (
+            model is not None
+            and not issubclass(model, ReferenceEvent)
+            and not self._apply.handles(model)
+        )
 
     async def _read(self, record: ConsumerRecord[Any, Any]) -> Event | UnknownType | None:
         """The record's event, or the unknown event type to park it as; None once it was
@@ -640,6 +666,13 @@ class ReliableConsumer:
             record.offset,
             str(error)[:300],
         )
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
 
 
 def _position(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:

@@ -37,3 +37,23 @@ async def claim_many(
         [event.event_type for event in events],
     )
     return {row["event_id"] for row in rows}
+
+
+async def purge(conn: asyncpg.Connection, *, older_than_hours: float, limit: int = 1000) -> int:
+    """Delete up to `limit` inbox rows received more than `older_than_hours` ago, oldest
+    first (the `received_at` index); returns how many. Rows another replica is deleting are
+    skipped (SKIP LOCKED), so several replicas may purge at once.
+
+    Correct only while the retention exceeds how long a duplicate can still arrive: the
+    topics' retention plus any replay window. An event redelivered after its row is gone
+    would be applied again.
+    """
+    status = await conn.execute(
+        """DELETE FROM inbox WHERE ctid = ANY(ARRAY(
+               SELECT ctid FROM inbox
+               WHERE received_at < now() - make_interval(secs => $1 * 3600)
+               ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED))""",
+        older_than_hours,
+        limit,
+    )
+    return int(status.split()[-1])

@@ -68,11 +68,21 @@ class KnownEvents:
         self._home = {
             event_type_of(event): topic for topic, events in models.items() for event in events
         }
+        self._models = {
+            event_type_of(event): event for events in models.values() for event in events
+        }
 
     @property
     def event_types(self) -> frozenset[str]:
         """Every event type this consumer knows, on whichever topic."""
         return frozenset(self._home)
+
+    def model_on(self, event_type: str, topic: str) -> type[Event] | None:
+        """The class of a known event type that travels on `topic`; None for a type unknown
+        to this consumer or one of another topic (`read` tells which, from the value)."""
+        if self._home.get(event_type) != topic:
+            return None
+        return self._models[event_type]
 
     def read(self, payload: bytes, topic: str) -> RecordRead:
         """The record's event, or what it is instead; raises pydantic.ValidationError for a

@@ -108,7 +108,7 @@ OUTBOX_REFUSALS: Final = Counter(
 )
 CONSUMED: Final = Counter(
     "supplychain_consumer_messages",
-    "Messages consumed, by outcome (applied, duplicate, parked, dead_lettered, retried)",
+    "Messages consumed, by outcome (applied, duplicate, ignored, parked, dead_lettered, retried)",
     ["service", "topic", "outcome"],
 )
 # Records of event types the consumer does not know (a producer upgraded first): parked, not

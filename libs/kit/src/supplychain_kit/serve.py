@@ -20,4 +20,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_level=settings.log_level.lower(),
         access_log=settings.http_access_log or settings.log_level.upper() == "DEBUG",
         timeout_graceful_shutdown=10,
+        # uvloop's event loop and httptools' parser: cheaper per request than asyncio + h11
+        loop="uvloop",
+        http="httptools",
     )
