@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 -include make/deploy.mk
 
-.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit integration e2e schemas bench bench-short up down clean
+.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit integration e2e schemas bench bench-idle bench-short up down clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -84,6 +84,9 @@ $(ASYNCAPI_VALIDATOR)/.installed: tests/contract/asyncapi-validator/package.json
 
 bench: install  ## the whole system under rising load vs bare baselines -> bench/report.md, bench/latency-vs-rate.png
 	$(VENV)/bin/python bench/system_bench.py
+
+bench-idle: install  ## make run's idle CPU per process (one order / 5 s, 60 s) and placed→invoiced
+	$(VENV)/bin/python bench/idle.py
 
 bench-short: install  ## the same, 2 rates x 3 s: proves the benchmark works (figures mean little)
 	$(VENV)/bin/python bench/system_bench.py --short --out .data/bench-short

@@ -224,7 +224,13 @@ class LagProbe:
         missing = {tp: offset for tp, offset in positions.items() if tp not in found}
         if not missing:
             return found
-        self._consumer.assign(list(missing))
+        # one assignment that only grows, paused between measurements (no background
+        # fetching): no subscribe/unsubscribe round per measurement
+        assigned = self._consumer.assignment()
+        if not set(missing) <= assigned:
+            self._consumer.assign([*assigned, *(tp for tp in missing if tp not in assigned)])
+        self._consumer.pause(*(tp for tp in self._consumer.assignment() if tp not in missing))
+        self._consumer.resume(*missing)
         for tp, offset in missing.items():
             self._consumer.seek(tp, offset)
         deadline = asyncio.get_running_loop().time() + TIMESTAMP_FETCH_TIMEOUT_S
@@ -239,7 +245,7 @@ class LagProbe:
                         self._timestamps[(tp.topic, tp.partition, missing.pop(tp))] = at
                         found[tp] = at
         finally:
-            self._consumer.unsubscribe()  # no background fetching between measurements
+            self._consumer.pause(*self._consumer.assignment())
         return found
 
 

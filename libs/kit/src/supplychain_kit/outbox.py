@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 # publish(topic, key, payload, headers) -> awaitable that completes when the broker confirmed.
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
+FIRST_BACKOFF_S = 0.1  # after a failed round; doubles up to 5 s
+HOUSEKEEPING_EVERY_S = 60.0
+DELETE_BATCH = 1000  # published rows deleted per statement (short locks, small WAL bursts)
+
 
 def notify_channel(schema: str) -> str:
     """The channel a service's relay listens on: one per schema, so one per service."""
@@ -63,7 +67,10 @@ class OutboxRelay:
     """Publishes outbox rows in id order and marks them published.
 
     One relay at a time per service holds a transaction-scoped advisory lock, so several
-    replicas are safe and the events of one order keep their order on the topic.
+    replicas are safe and the events of one order keep their order on the topic. It is woken
+    by the NOTIFY of `append`'s transaction; `poll_interval` is only a safety sweep (another
+    replica's rows, a lost notification). Published rows are deleted after `retention_s`,
+    a small batch at a time.
     """
 
     def __init__(
@@ -74,8 +81,8 @@ class OutboxRelay:
         schema: str,
         service: str,
         batch_size: int = 500,
-        poll_interval: float = 0.2,
-        retention_days: int = 7,
+        poll_interval: float = 5.0,
+        retention_s: float = 3600.0,
         retry: outbox_parking.RetryPolicy | None = None,
     ) -> None:
         self._pool = pool
@@ -84,7 +91,7 @@ class OutboxRelay:
         self._service = service
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._retention_days = retention_days
+        self._retention_s = retention_s
         self._wakeup = asyncio.Event()
         self._pending_gauge = metrics.OUTBOX_PENDING.labels(service=service)
         self._errors = metrics.OUTBOX_PUBLISH_ERRORS.labels(service=service)
@@ -92,6 +99,7 @@ class OutboxRelay:
         self._retry = retry or outbox_parking.RetryPolicy()
         self._parked_gauge = metrics.OUTBOX_PARKED.labels(service=service)
         self._parked_counted = False
+        self._listening = False
 
     def wake(self, *notification: object) -> None:
         if notification and notification[-1] == "released":  # parked rows were released
@@ -99,14 +107,19 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        listener = await self._listen()
-        backoff = self._poll_interval
+        listener: asyncpg.Connection | None = None
+        backoff = FIRST_BACKOFF_S
         try:
             while True:
+                if not self._listening:
+                    # (again) after a database outage: the notifications of a closed
+                    # connection are lost, the batch below catches up on what they announced
+                    listener = await self._listen(listener)
+                self._wakeup.clear()  # before the batch: a NOTIFY during it calls for another
                 try:
                     published = await self.publish_batch()
                     await self._housekeeping()
-                    backoff = self._poll_interval
+                    backoff = FIRST_BACKOFF_S
                 except Exception as exc:  # the relay must outlive any failure
                     self._errors.inc()
                     log.warning("outbox relay of %s failed, retrying: %r", self._service, exc)
@@ -115,23 +128,40 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     continue
                 if published < self._batch_size:
-                    self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
         finally:
             if listener is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception):  # also one the pool took back, closed
                     await listener.remove_listener(notify_channel(self._schema), self.wake)
-                await self._pool.release(listener)
+                with contextlib.suppress(Exception):
+                    await self._pool.release(listener)
 
-    async def _listen(self) -> asyncpg.Connection | None:
+    async def _listen(self, lost: asyncpg.Connection | None) -> asyncpg.Connection | None:
+        """A connection listening on the relay's channel (its loss wakes the relay); None
+        while the database cannot be reached (the relay sweeps meanwhile)."""
+        if lost is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(lost)
         try:
             conn: asyncpg.Connection = await self._pool.acquire()
-            await conn.add_listener(notify_channel(self._schema), self.wake)
-            return conn
-        except (OSError, asyncpg.PostgresError) as exc:  # polling still works
-            log.warning("outbox relay cannot LISTEN, polling only: %r", exc)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox relay cannot LISTEN, sweeping only: %r", exc)
             return None
+        try:
+            await conn.add_listener(notify_channel(self._schema), self.wake)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox relay cannot LISTEN, sweeping only: %r", exc)
+            await self._pool.release(conn)
+            return None
+        conn.add_termination_listener(self._lost_listener)
+        self._listening = True
+        return conn
+
+    def _lost_listener(self, _conn: object) -> None:
+        """The LISTEN connection closed (the pool takes it back itself): listen again."""
+        self._listening = False
+        self._wakeup.set()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows were published."""
@@ -262,14 +292,34 @@ class OutboxRelay:
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_housekeeping < 60:
+        if now - self._last_housekeeping < HOUSEKEEPING_EVERY_S:
             return
         self._last_housekeeping = now
         self._parked_counted = False  # released from elsewhere without a notification
         async with self._pool.acquire() as conn:
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             self._pending_gauge.set(pending)
-            await conn.execute(
-                "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)",
-                self._retention_days,
-            )
+            await delete_published(conn, older_than_s=self._retention_s)
+
+
+async def delete_published(
+    conn: asyncpg.Connection, *, older_than_s: float, batch: int = DELETE_BATCH
+) -> int:
+    """Delete the rows published more than `older_than_s` ago, `batch` rows per statement
+    (oldest ids first: the primary key reaches them without a scan); returns how many."""
+    deleted = 0
+    while True:
+        done: int = await conn.fetchval(
+            """WITH gone AS (
+                   DELETE FROM outbox WHERE id IN (
+                       SELECT id FROM outbox
+                       WHERE published_at < now() - make_interval(secs => $1)
+                       ORDER BY id LIMIT $2)
+                   RETURNING 1)
+               SELECT count(*) FROM gone""",
+            older_than_s,
+            batch,
+        )
+        deleted += done
+        if done < batch:
+            return deleted

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from supplychain_kit import db
+from supplychain_kit import db, inbox
 from supplychain_kit.asyncapi import document as asyncapi_document
 from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
 from supplychain_kit.kafka_security import broker_security, kafka_client_options
@@ -31,6 +31,8 @@ from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_service_tracing
 
 log = logging.getLogger(__name__)
+
+INBOX_PURGE_EVERY_S = 600.0
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -175,6 +177,8 @@ class ServiceRuntime(Generic[S]):
             await self.seed(self._pool)
         self._subscribe(self._pool)
         self._spawn(self._start_broker(), "broker")
+        if self.consumer is not None:
+            self._spawn(self._purge_inbox(), "inbox-retention")
         if self.lag.groups:
             self._spawn(self.lag.run(), "consumer-lag")
 
@@ -222,6 +226,20 @@ class ServiceRuntime(Generic[S]):
             retry_after_s=retry_after_s,
         )
 
+    async def _purge_inbox(self) -> None:
+        """Delete inbox rows past their retention, a small batch per statement, once per
+        INBOX_PURGE_EVERY_S (the table stays bounded at a steady rate)."""
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    while await inbox.purge(
+                        conn, older_than_hours=self.settings.inbox_retention_hours
+                    ):
+                        pass
+            except (OSError, asyncpg.PostgresError) as exc:  # the database is away: next time
+                log.warning("inbox retention skipped: %r", exc)
+            await asyncio.sleep(INBOX_PURGE_EVERY_S)
+
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
         self._tasks[-1].set_name(f"{self.settings.service_name}:{name}")
@@ -256,6 +274,7 @@ class ServiceRuntime(Generic[S]):
             service=self.settings.service_name,
             batch_size=self.settings.outbox_batch_size,
             poll_interval=self.settings.outbox_poll_interval_ms / 1000,
+            retention_s=self.settings.outbox_retention_s,
             retry=RetryPolicy(
                 park_after_attempts=self.settings.outbox_park_after_attempts,
                 park_after_s=self.settings.outbox_park_after_s,

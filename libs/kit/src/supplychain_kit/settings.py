@@ -221,7 +221,30 @@ class ServiceSettings(BaseSettings):
     )
     outbox_batch_size: int = Field(default=500, ge=1, le=5000, validation_alias="OUTBOX_BATCH_SIZE")
     outbox_poll_interval_ms: int = Field(
-        default=200, ge=5, le=60_000, validation_alias="OUTBOX_POLL_INTERVAL_MS"
+        default=5000,
+        ge=5,
+        le=60_000,
+        validation_alias="OUTBOX_POLL_INTERVAL_MS",
+        description="the relay's safety sweep: it is woken by its transactions' NOTIFY, and "
+        "looks anyway this often (another replica's rows, a notification lost while away)",
+    )
+    outbox_retention_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=30 * 86400,
+        validation_alias="OUTBOX_RETENTION_S",
+        description="published outbox rows are deleted this long after publishing (0: at "
+        "the next housekeeping, once a minute); the soak reads them back, so keep it above "
+        "a soak's run",
+    )
+    inbox_retention_hours: float = Field(
+        default=31 * 24,
+        ge=1,
+        le=366 * 24,
+        validation_alias="INBOX_RETENTION_HOURS",
+        description="inbox rows (the events a consumer applied) are deleted this long after "
+        "they were received; a redelivery older than that would be applied again, so keep it "
+        "above the topics' retention and the dead-letter topics' (redrive) retention",
     )
     outbox_park_after_attempts: int = Field(
         default=5,

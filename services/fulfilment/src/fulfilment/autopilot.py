@@ -118,6 +118,8 @@ async def run_autopilot(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
     if not settings.autopilot:
         return
     log.info("autopilot on")
+    work_signal.ignore_own_changes()  # this task's commands: it looks again when next due
+    poll_s = settings.autopilot_poll_interval_ms / 1000
     while True:
         work_signal.start_looking()
         for step in STEPS:
@@ -127,4 +129,23 @@ async def run_autopilot(runtime: ServiceRuntime[FulfilmentSettings]) -> None:
                 raise
             except Exception as exc:  # keep simulating through outages
                 log.warning("autopilot step %s failed: %r", step.command.value, exc)
-        await work_signal.wait_for_work(settings.autopilot_poll_interval_ms / 1000)
+        await work_signal.wait_for_work(await pause_s(runtime, settings, poll_s))
+
+
+async def pause_s(
+    runtime: ServiceRuntime[FulfilmentSettings], settings: FulfilmentSettings, poll_s: float
+) -> float:
+    """How long the autopilot sleeps (unless new work is signalled): until the next item is
+    due, at least `poll_s` (an item due but not movable yet is not spun on), at most the
+    sweep for other replicas' work (`autopilot_max_sleep_s`)."""
+    delays = {step.waiting_in: shortest_delay(settings, step) for step in STEPS}
+    try:
+        async with runtime.pool.acquire() as conn:
+            due_in = await store.next_autopilot_due_s(conn, delays)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # an outage: look again at the poll interval
+        log.debug("autopilot cannot read its next due time: %r", exc)
+        return poll_s
+    longest = settings.autopilot_max_sleep_s
+    return longest if due_in is None else min(max(due_in, poll_s), longest)

@@ -44,7 +44,17 @@ class FulfilmentSettings(ServiceSettings):
             '"reject_probability": 0.05}, "PAINTSHOP": {"enabled": false}}'
         ),
     )
-    autopilot_poll_interval_ms: int = Field(default=200, ge=10)
+    autopilot_poll_interval_ms: int = Field(
+        default=200,
+        ge=10,
+        description="shortest pause between the autopilot's rounds (new work wakes it sooner)",
+    )
+    autopilot_max_sleep_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="longest the autopilot sleeps with nothing due (another replica's new "
+        "work it sees by then; its own replica's wakes it at once)",
+    )
     auto_receipt_max_sleep_s: float = Field(
         default=60.0,
         gt=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -219,6 +219,24 @@ async def due_for_autopilot(
         limit,
     )
     return [(r["order_id"], r["supplier"], r["requester"], r["waited_s"]) for r in rows]
+
+
+async def next_autopilot_due_s(
+    conn: asyncpg.Connection, delays: Mapping[WorkStatus, float]
+) -> float | None:
+    """Seconds until the first item waiting in one of `delays`' states has waited its delay
+    there (0 if one has already); None if none waits (parents waiting for parts left out)."""
+    due_in: float | None = await conn.fetchval(  # NULL when none waits
+        """SELECT min(extract(epoch FROM w.status_changed_at
+                              + make_interval(secs => d.delay_s) - now()))::float8
+           FROM work_items w
+           JOIN unnest($1::text[], $2::float8[]) AS d(status, delay_s) ON d.status = w.status
+           WHERE NOT EXISTS (SELECT 1 FROM sub_orders s
+                             WHERE s.parent_order_id = w.order_id AND s.status <> 'delivered')""",
+        [status.value for status in delays],
+        list(delays.values()),
+    )
+    return None if due_in is None else max(0.0, due_in)
 
 
 def _sub_order(row: asyncpg.Record) -> SubOrder:

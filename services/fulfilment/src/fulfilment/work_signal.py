@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 
 from supplychain_kit.effects import after_commit
 
@@ -13,10 +14,19 @@ from supplychain_kit.effects import after_commit
 class Signal:
     def __init__(self) -> None:
         self._set = asyncio.Event()
+        # set in the job's own task: its own commits do not call for another round (it
+        # already sleeps until the next due item), so a working round is not followed by an
+        # empty one
+        self._own = contextvars.ContextVar(f"signal-own-{id(self)}", default=False)
 
     def changed(self) -> None:
         """Call inside the transaction that made the change: signalled once it commits."""
-        after_commit(self._set.set)
+        if not self._own.get():
+            after_commit(self._set.set)
+
+    def ignore_own_changes(self) -> None:
+        """Called in the job's task: the changes it makes itself signal nothing."""
+        self._own.set(True)
 
     def start_round(self) -> None:
         """The job starts a round: changes from now on call for another one."""
@@ -33,5 +43,6 @@ receipt_due = Signal()  # the auto-receipt scan's: an order shipped (a new due t
 
 # What the callers name (the autopilot's signal).
 work_changed = work.changed
+ignore_own_changes = work.ignore_own_changes
 start_looking = work.start_round
 wait_for_work = work.wait

@@ -1,0 +1,163 @@
+"""`make bench-idle`: what `make run` burns at its default demand (one order every 5 s).
+
+Starts the stack as `make run` does (supplychain_devstack Stack, embedded Tansu and
+PostgreSQL, autopilot with its default delays, the demand simulator at one order / 5 s) in a
+fresh data dir on free ports, waits until it is ready and a first order is invoiced, then
+samples the CPU seconds (user + system, children included: PostgreSQL's backends) of every
+process of the stack over --seconds (default 60). Only then does it read the topics from the
+beginning (so the reader adds nothing to the sample) for placed → invoiced of the orders placed
+during the window: OrderPlaced's `occurred_at` to the InvoiceIssued record's timestamp (the
+autopilot's default delays, ~4 s, included).
+
+Prints cores per process and in total, and the latencies; --repeat N runs the sample N times
+on the same stack and prints the medians (the machine is shared).
+
+    python bench/idle.py [--seconds 60] [--repeat 3] [--env NAME=VALUE ...]
+    python bench/idle.py --interval 0.2 --env FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S=0 ...
+        # an A/B of a setting's latency cost under load (5 orders/s, delays 0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from supplychain_devstack.demand import DemandSimulator
+from supplychain_devstack.processes import free_port
+from supplychain_devstack.stack import Stack, StackConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from system_bench import CpuMeter, EventCollector, free_port_block, ms, pct
+
+DEMAND_INTERVAL_S = 5.0  # make run's default (DEVSTACK_DEMAND_INTERVAL_S)
+
+
+def watch_stack(stack: Stack) -> CpuMeter:
+    cpu = CpuMeter()
+    for name, service in stack.services.items():
+        assert service.process is not None
+        cpu.watch(name, service.process.pid)
+    for name, part in (("PostgreSQL", stack.postgres), ("Tansu", stack.tansu)):
+        if part is not None and part.process is not None:
+            cpu.watch(name, part.process.pid)
+    return cpu
+
+
+async def placed_to_invoiced(bootstrap: str, since: float, until: float) -> list[float]:
+    """Seconds from placed to invoiced of the orders placed in [since, until) (epoch s),
+    once each is invoiced (or 30 s have passed)."""
+    collector = EventCollector(bootstrap)
+    await collector.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            placed = {
+                order: events["OrderPlaced"][0]
+                for order, events in collector.seen.items()
+                if "OrderPlaced" in events and since <= events["OrderPlaced"][0] < until
+            }
+            if placed and all(collector.invoiced(order) for order in placed):
+                break
+            await asyncio.sleep(0.5)
+        return [
+            collector.seen[order]["InvoiceIssued"][1] - at
+            for order, at in placed.items()
+            if collector.invoiced(order)
+        ]
+    finally:
+        await collector.stop()
+
+
+def first_order_invoiced(stack: Stack) -> None:
+    """Ready: an order of the demand went the whole way (every consumer has joined)."""
+
+    async def wait() -> None:
+        collector = EventCollector(stack.bootstrap_servers)
+        await collector.start()
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if any(collector.invoiced(order) for order in collector.seen):
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await collector.stop()
+
+    asyncio.run(wait())
+
+
+def sample(stack: Stack, cpu: CpuMeter, seconds: float) -> tuple[dict[str, float], list[float]]:
+    before, since = cpu.snapshot(), time.time()
+    time.sleep(seconds)
+    cores = {n: s / seconds for n, s in CpuMeter.delta(cpu.snapshot(), before).items()}
+    until = time.time()
+    latencies = asyncio.run(placed_to_invoiced(stack.bootstrap_servers, since, until))
+    return cores, latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--interval", type=float, default=DEMAND_INTERVAL_S, help="seconds between orders"
+    )
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="idle-bench-"))
+    config = StackConfig(
+        data_dir=workdir,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        http_port_base=free_port_block(4),
+        autopilot=True,
+        fresh_database=True,
+        extra_env=dict(item.split("=", 1) for item in args.env),
+    )
+    stack = Stack(config)
+    demand: DemandSimulator | None = None
+    print(f"starting the stack (data in {workdir}) ...", flush=True)
+    try:
+        stack.start()
+        demand = DemandSimulator(
+            stack.services["order-intake"].url, interval_s=args.interval, seed=24
+        )
+        demand.start()
+        first_order_invoiced(stack)
+        cpu = watch_stack(stack)
+        runs = []
+        for run in range(args.repeat):
+            cores, latencies = sample(stack, cpu, args.seconds)
+            runs.append((cores, latencies))
+            print(
+                f"run {run + 1}: {sum(cores.values()):.3f} cores, {len(latencies)} orders, "
+                f"placed→invoiced p50 {ms(pct(latencies, 50))} p99 {ms(pct(latencies, 99))} ms",
+                flush=True,
+            )
+    finally:
+        if demand is not None:
+            demand.stop()
+        stack.stop()
+    names = list(runs[0][0]) if runs else []
+    print(f"\nmedian of {len(runs)} run(s) of {args.seconds:g} s, cores:")
+    for name in names:
+        print(f"  {name:<14} {statistics.median(r[0].get(name, 0.0) for r in runs):.3f}")
+    total = statistics.median(sum(r[0].values()) for r in runs) if runs else 0.0
+    print(f"  {'total':<14} {total:.3f}")
+    p50s = [p for r in runs if (p := pct(r[1], 50)) is not None]
+    p99s = [p for r in runs if (p := pct(r[1], 99)) is not None]
+    if p50s:
+        print(
+            f"placed→invoiced (median over runs) p50 {ms(statistics.median(p50s))} ms, "
+            f"p99 {ms(statistics.median(p99s))} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
