@@ -14,7 +14,7 @@ from supplychain_kit import asyncapi_page, metrics, reference
 from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
 from supplychain_kit.db import PoolExhausted
 from supplychain_kit.inputs import install_input_guards
-from supplychain_kit.openapi import install_openapi
+from supplychain_kit.openapi import install_docs_pages, install_openapi, operation_id
 from supplychain_kit.problems import install_problem_handlers, problem_response
 from supplychain_kit.rate_limit import RateLimit
 from supplychain_kit.runtime import ServiceRuntime
@@ -82,10 +82,15 @@ def create_http_app(
         version="1.0.0",
         lifespan=lifespan,
         telemetry=fastapi_telemetry(),
+        generate_unique_id_function=operation_id,
+        # served by install_docs_pages, from the package rather than a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs_pages(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)
@@ -140,7 +145,7 @@ def _operations_router() -> APIRouter:
         body, content_type = metrics.exposition(request.headers.get("accept"))
         return Response(body, media_type=content_type)
 
-    @router.get("/v1/reference/status", tags=["reference"])
+    @router.get("/v1/reference/status")
     async def reference_status(runtime: Runtime) -> dict[str, Any]:
         """The reference entities (departments, catalogue items, employees, SLA policies,
         calendars) this service has learnt from the reference topic, per kind."""

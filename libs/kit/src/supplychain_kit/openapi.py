@@ -3,6 +3,10 @@ can give (as problem+json) and the input rules the kit enforces for every route
 (supplychain_kit.inputs), so a client, or a fuzzer, generating from the document sends what
 the service accepts.
 
+A client generator takes the document whole: each operation's id is its route function's
+name (`place_order`), and each model is one schema under its own name (a model both taken and
+answered is not split into `-Input` and `-Output` twins).
+
 Added to what FastAPI generates from the routes:
 - on every operation: 400 and 422, 413 with a body, 401 and 403 with a key, 404 with a path
   parameter, 429 and 503 but on health and metrics; every 4xx (and that 503) with the media
@@ -16,16 +20,26 @@ Added to what FastAPI generates from the routes:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from supplychain_kit.inputs import BODY_TEXT_PATTERN, INT64_MAX, INT64_MIN, PARAMETER_TEXT_PATTERN
 from supplychain_kit.problems import PROBLEM_JSON, ProblemDetail
 
 _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
 _REF_PREFIX = "#/components/schemas/"
+_INPUT, _OUTPUT = "-Input", "-Output"
+# Swagger UI's and ReDoc's scripts, styles and icon, as the package ships them
+DOCS_ASSETS = "/docs/assets"
+_DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 # What every operation can answer, by what it has: the kit's guards and handlers give these
 # whatever the route does (supplychain_kit.inputs, auth, the router).
@@ -72,12 +86,88 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            merge_input_output_twins(document)
             document_problems(document)
             document_input_rules(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_docs_pages(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, their scripts, styles and icon served by the
+    service itself from the copies the fastapi-offline package ships: the pages work without
+    internet (FastAPI's own load them from a CDN)."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_DOCS_ASSETS_DIR), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        document, assets = _page_urls(app, request)
+        return get_swagger_ui_html(
+            openapi_url=document,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        document, assets = _page_urls(app, request)
+        return get_redoc_html(
+            openapi_url=document,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def _page_urls(app: FastAPI, request: Request) -> tuple[str, str]:
+    """The document's and the assets' paths, under the prefix a proxy may serve us at."""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{root}{app.openapi_url}", f"{root}{DOCS_ASSETS}"
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name: what a generated client calls the operation. FastAPI's
+    default adds the path and method (`place_order_v1_orders_post`)."""
+    return route.name
+
+
+def merge_input_output_twins(document: dict[str, Any]) -> None:
+    """One schema per model. Pydantic describes a model both taken and answered (a reference
+    definition an admin puts and reads back) twice, `X-Input` and `X-Output`, when reading and
+    writing differ (a Decimal is read from a number or a string, written as a string); a
+    generator then makes two models named X. The input's schema is kept, as `X`: every answer
+    fits it. Twins whose fields differ (a computed field) stay apart."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renamed: dict[str, str] = {}
+    for name in [name for name in schemas if name.endswith(_INPUT)]:
+        model = name.removesuffix(_INPUT)
+        input_fields = set(schemas[name].get("properties", {}))
+        output_fields = set(schemas.get(model + _OUTPUT, {}).get("properties", {}))
+        if model in schemas or not output_fields <= input_fields:
+            continue
+        schemas[model] = schemas.pop(name)
+        schemas.pop(model + _OUTPUT, None)
+        renamed[_REF_PREFIX + name] = renamed[_REF_PREFIX + model + _OUTPUT] = _REF_PREFIX + model
+    if renamed:
+        _replace_references(document, renamed)
+
+
+def _replace_references(node: Any, renamed: dict[str, str]) -> None:
+    """Every `$ref` and discriminator mapping to a renamed schema, anywhere in the document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and value in renamed:
+                node[key] = renamed[value]
+            else:
+                _replace_references(value, renamed)
+    elif isinstance(node, list):
+        for value in node:
+            _replace_references(value, renamed)
 
 
 def _answers(operation: dict[str, Any], path: str) -> list[tuple[str, str]]:

@@ -29,7 +29,7 @@ from fulfilment.domain import (
     WorkStatus,
 )
 
-router = APIRouter(prefix="/v1", tags=["fulfilment"])
+router = APIRouter(prefix="/v1")
 DepartmentCode = Annotated[
     str,
     department_code_path("the supplying department"),
@@ -222,14 +222,14 @@ async def _run(
     )
 
 
-@router.get("/departments/{code}/queue", responses={401: PROBLEM, 403: PROBLEM})
+@router.get("/departments/{code}/queue", tags=["queue"], responses={401: PROBLEM, 403: PROBLEM})
 async def department_queue(code: DepartmentCode, db: Db, caller: Caller) -> list[dict[str, Any]]:
     """Open work of a supplier department, rush orders and earliest due first."""
     require_department(caller, code, action="read the work queue")
     return await store.queue(db, code, visible=visible_to(caller))
 
 
-@router.get("/fulfilments/{order_id}", responses={401: PROBLEM, 404: PROBLEM})
+@router.get("/fulfilments/{order_id}", tags=["fulfilments"], responses={401: PROBLEM, 404: PROBLEM})
 async def work_item(order_id: UUID, db: Db, caller: Caller) -> dict[str, Any]:
     """One order as its supplier works it (with its sub-orders); supplier or requester only."""
     view = await store.work_item_view(db, order_id, visible=visible_to(caller))
@@ -239,7 +239,10 @@ async def work_item(order_id: UUID, db: Db, caller: Caller) -> dict[str, Any]:
 
 
 @router.post(
-    "/fulfilments/{order_id}/{action}", response_model=CommandResult, responses=COMMAND_ERRORS
+    "/fulfilments/{order_id}/{action}",
+    tags=["fulfilments"],
+    response_model=CommandResult,
+    responses=COMMAND_ERRORS,
 )
 async def supplier_command(
     order_id: UUID,
@@ -252,7 +255,12 @@ async def supplier_command(
     return await _run(db, caller, order_id, Command(action), body.reason if body else None)
 
 
-@router.post("/orders/{order_id}/receipt", response_model=CommandResult, responses=COMMAND_ERRORS)
+@router.post(
+    "/orders/{order_id}/receipt",
+    tags=["receipts"],
+    response_model=CommandResult,
+    responses=COMMAND_ERRORS,
+)
 async def confirm_receipt(order_id: UUID, db: Db, caller: Caller) -> CommandResult:
     """The requester confirms delivery."""
     return await _run(db, caller, order_id, Command.RECEIPT, None)
@@ -260,6 +268,7 @@ async def confirm_receipt(order_id: UUID, db: Db, caller: Caller) -> CommandResu
 
 @router.post(
     "/orders/{order_id}/feedback",
+    tags=["receipts"],
     status_code=201,
     response_model=EventResult,
     responses=COMMAND_ERRORS,
@@ -278,7 +287,11 @@ async def give_feedback(order_id: UUID, body: FeedbackBody, db: Db, caller: Call
 
 
 @router.post(
-    "/orders/{order_id}/help", status_code=201, response_model=EventResult, responses=COMMAND_ERRORS
+    "/orders/{order_id}/help",
+    tags=["help"],
+    status_code=201,
+    response_model=EventResult,
+    responses=COMMAND_ERRORS,
 )
 async def request_help(order_id: UUID, body: HelpBody, db: Db, caller: Caller) -> EventResult:
     """The requester asks the supplier for help on an open order."""
@@ -295,6 +308,7 @@ async def request_help(order_id: UUID, body: HelpBody, db: Db, caller: Caller) -
 
 @router.get(
     "/orders/{order_id}/help",
+    tags=["help"],
     response_model=list[HelpRequestView],
     responses={401: PROBLEM, 404: PROBLEM},
 )
@@ -308,6 +322,7 @@ async def help_requests(order_id: UUID, db: Db, caller: Caller) -> list[dict[str
 
 @router.post(
     "/orders/{order_id}/help/{help_event_id}/awaiting-requester",
+    tags=["help"],
     status_code=201,
     response_model=EventResult,
     responses=HELP_ERRORS,
@@ -330,6 +345,7 @@ async def ask_requester(
 
 @router.post(
     "/orders/{order_id}/help/{help_event_id}/answer",
+    tags=["help"],
     status_code=201,
     response_model=EventResult,
     responses=HELP_ERRORS,

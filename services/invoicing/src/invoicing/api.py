@@ -18,7 +18,7 @@ from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
 from invoicing import ledger, store
 from invoicing.config import InvoicingSettings
 
-router = APIRouter(prefix="/v1", tags=["invoices"])
+router = APIRouter(prefix="/v1")
 Settings = Annotated[InvoicingSettings, Depends(get_settings)]
 PROBLEM = PROBLEM_RESPONSE
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -84,6 +84,7 @@ class InvoiceOut(BaseModel):
 
 @router.get(
     "/invoices",
+    tags=["invoices"],
     response_model=list[InvoiceOut],
     responses={403: PROBLEM, 422: PROBLEM},
 )
@@ -120,7 +121,9 @@ async def list_invoices(
     return [InvoiceOut.model_validate(row) for row in rows]
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceOut, responses={404: PROBLEM})
+@router.get(
+    "/invoices/{invoice_id}", tags=["invoices"], response_model=InvoiceOut, responses={404: PROBLEM}
+)
 async def get_invoice(invoice_id: UUID, db: Db, caller: DepartmentOrFinance) -> InvoiceOut:
     """One invoice with its lines and the credit notes issued against it (its parties, or
     finance)."""

@@ -178,7 +178,7 @@ class StatementDocumentOut(BaseModel):
     original_period: str | None
 
 
-class TotalsOut(BaseModel):
+class StatementTotalsOut(BaseModel):
     invoiced: Decimal
     credited: Decimal
     net: Decimal
@@ -190,7 +190,7 @@ class SectionOut(BaseModel):
     invoiced: Decimal | None = Field(description="the only currency's; null across currencies")
     credited: Decimal | None
     net: Decimal | None
-    totals: dict[str, TotalsOut] = Field(description="per currency")
+    totals: dict[str, StatementTotalsOut] = Field(description="per currency")
 
 
 class StatementOut(BaseModel):

@@ -30,7 +30,7 @@ from monitoring.sla import rules as sla
 from monitoring.sla import store as clock_store
 from monitoring.timeline import store as timeline_store
 
-router = APIRouter(prefix="/v1", tags=["monitoring"])
+router = APIRouter(prefix="/v1")
 PROBLEM = PROBLEM_RESPONSE
 # A department (party-only timelines, shared aggregates) or an analyst (company-wide process
 # data); SLA policies are read by finance too (the credit an SLA breach carries).
@@ -102,7 +102,12 @@ class Policy(BaseModel):
     service_credit_pct: Decimal
 
 
-@router.get("/orders/{order_id}/handoffs", response_model=list[Handoff], responses={404: PROBLEM})
+@router.get(
+    "/orders/{order_id}/handoffs",
+    tags=["handoffs"],
+    response_model=list[Handoff],
+    responses={404: PROBLEM},
+)
 async def order_handoffs(order_id: UUID, db: Db, caller: ProcessReader) -> list[Handoff]:
     """Every stage of the order and its sub-orders: durations, targets, SLA status (with the
     outcome its order ended with, and a retracted breach), trace ids. A department reads an
@@ -144,7 +149,7 @@ def _stage_pauses(row: dict[str, Any], edges: list[pauses.PauseEdge]) -> list[Pa
     ]
 
 
-@router.get("/sla/policies", response_model=list[Policy])
+@router.get("/sla/policies", tags=["sla"], response_model=list[Policy])
 async def sla_policies(
     db: Db,
     caller: PolicyReader,
@@ -182,7 +187,12 @@ def _policy(version: Version[SlaPolicy], calendar: BusinessCalendar) -> Policy:
     )
 
 
-@router.get("/scorecards", response_model=list[scorecards.Scorecard], responses={422: PROBLEM})
+@router.get(
+    "/scorecards",
+    tags=["scorecards"],
+    response_model=list[scorecards.Scorecard],
+    responses={422: PROBLEM},
+)
 async def supplier_scorecards(
     db: Db,
     caller: ProcessReader,

@@ -40,7 +40,7 @@ from order_intake.models import (
     problem,
 )
 
-router = APIRouter(prefix="/v1", tags=["orders"])
+router = APIRouter(prefix="/v1")
 
 Settings = Annotated[OrderIntakeSettings, Depends(get_settings)]
 IdempotencyKey = Annotated[
@@ -145,6 +145,7 @@ def _cancellation(order: dict[str, Any]) -> CancellationOut | None:
 
 @router.post(
     "/orders",
+    tags=["orders"],
     status_code=201,
     response_model=OrderOut,
     summary="Place an order",
@@ -197,6 +198,7 @@ async def place_order(
 
 @router.get(
     "/orders",
+    tags=["orders"],
     response_model=OrderPage,
     summary="List the caller's orders",
     responses={**UNAUTHORIZED, **INVALID},
@@ -247,6 +249,7 @@ async def list_orders(
 
 @router.get(
     "/orders/{order_id}",
+    tags=["orders"],
     response_model=OrderOut,
     summary="Read an order",
     responses={**UNAUTHORIZED, **NOT_FOUND, **INVALID},
@@ -264,6 +267,7 @@ async def get_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
 
 @router.post(
     "/orders/{order_id}/approve",
+    tags=["orders"],
     response_model=OrderOut,
     summary="Approve an order pending approval",
     responses={
@@ -286,6 +290,7 @@ async def approve_order(order_id: UUID, db: Db, caller: Caller) -> OrderOut:
 
 @router.post(
     "/orders/{order_id}/cancel",
+    tags=["orders"],
     status_code=202,
     response_model=CancelAnswer,
     summary="Cancel an order",
@@ -332,7 +337,7 @@ async def cancel_order(
 
 @router.get(
     "/departments/{code}/budget",
-    tags=["reference"],
+    tags=["departments"],
     response_model=BudgetOut,
     summary="Read a department's budget of a month",
     responses={
@@ -378,7 +383,7 @@ async def department_budget(
 
 @router.get(
     "/departments",
-    tags=["reference"],
+    tags=["departments"],
     response_model=list[DepartmentOut],
     summary="List departments",
     responses=UNAUTHORIZED,
@@ -390,7 +395,7 @@ async def departments(db: Db, caller: Caller) -> list[dict[str, Any]]:
 
 @router.get(
     "/catalogue",
-    tags=["reference"],
+    tags=["catalogue"],
     response_model=list[CatalogueItemOut],
     summary="List the catalogue",
     responses={**UNAUTHORIZED, **INVALID},

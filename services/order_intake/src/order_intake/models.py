@@ -237,7 +237,9 @@ class OrderPage(BaseModel):
     )
 
 
-class Component(BaseModel):
+class ComponentOut(BaseModel):
+    """A line of an item's bill of materials."""
+
     sku: str = Field(description="component sku, supplied by another department")
     quantity: int = Field(description="units per unit of the item")
 
@@ -276,7 +278,7 @@ class CatalogueItemOut(BaseModel):
     transfer_price: Money = Field(description="price charged to departments")
     list_price: Money | None = Field(description="price for employees, before their discount")
     lead_time_days: int = Field(description="usual days from acceptance to shipment")
-    components: list[Component] = Field(description="bill of materials")
+    components: list[ComponentOut] = Field(description="bill of materials")
 
 
 class BudgetOut(BaseModel):
