@@ -69,6 +69,12 @@ e2e: install
 schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
 	$(VENV)/bin/python -m supplychain_contracts.schemas
 
+# Strict: a broken link, a page missing from the nav or a missing snippet fails the build
+# (tests/unit/test_docs_site.py builds it the same way in make test).
+.PHONY: docs
+docs: install  ## the manual (docs/, mkdocs.yml) as a site in .data/site: open .data/site/index.html
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir .data/site
+
 # The official AsyncAPI parser and specification schemas (npm, versions locked in
 # tests/contract/asyncapi-validator/) for the AsyncAPI contract test, which also calls this
 # target itself; when they cannot be installed, `make test` fails instead of skipping.

@@ -1,0 +1,118 @@
+"""The manual: README.md and docs/ build as a site in strict mode (a broken link, a page missing
+from the nav or a missing snippet fails), link nowhere outside the repository, and name no
+internal issue numbers. The snippets the pages include (bench/report.md) are text of the site
+too, so they are read as well."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MANUAL = (ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")))
+
+FENCED_CODE = re.compile(r"^(`{3,}|~{3,}).*?^\1", re.M | re.S)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+INLINE_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*)?\)")
+REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.M)
+HTML_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""")
+SNIPPET = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+)[^"']*["']""", re.M)
+URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+ISSUE_NUMBER = re.compile(r"\bissues?\s+#?\d+\b", re.IGNORECASE)
+
+
+def prose(text: str) -> str:
+    """The text a reader follows links in: code blocks and code spans left out."""
+    return INLINE_CODE.sub("", FENCED_CODE.sub("", text))
+
+
+def links(text: str) -> list[str]:
+    body = prose(text)
+    return [
+        *INLINE_LINK.findall(body),
+        *REFERENCE_LINK.findall(body),
+        *HTML_LINK.findall(body),
+    ]
+
+
+def snippets(text: str) -> list[Path]:
+    return [(ROOT / name).resolve() for name in SNIPPET.findall(text)]
+
+
+def outside_links(page: Path) -> list[str]:
+    """Each link of the page that leaves the repository or names a file that does not exist."""
+    found = []
+    for target in links(page.read_text(encoding="utf-8")):
+        if target.startswith("#"):
+            continue
+        if URL_SCHEME.match(target):
+            if target.lower().startswith("file:"):
+                found.append(f"{target} (a file outside the repository)")
+            continue  # a web address: not a path of anyone's clone
+        path = target.split("#", 1)[0].split("?", 1)[0]
+        resolved = (page.parent / path).resolve()
+        if not resolved.is_relative_to(ROOT):
+            found.append(f"{target} (outside the repository)")
+        elif not resolved.exists():
+            found.append(f"{target} (no such file)")
+    return found
+
+
+def test_the_site_builds_in_strict_mode_and_shows_the_bench_report(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    config = ["--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(site)]
+    # never --quiet: mkdocs then leaves the warnings uncounted and strict mode passes them
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", *config],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    report = (ROOT / "bench" / "report.md").read_text(encoding="utf-8")
+    tables_in_report = len(re.findall(r"^\|\s*-{3}", report, re.M))
+    performance = (site / "performance.html").read_text(encoding="utf-8")
+    assert tables_in_report > 0
+    assert performance.count("<table>") >= tables_in_report, "the report's tables are not all in"
+
+
+@pytest.mark.parametrize("page", MANUAL, ids=lambda page: str(page.relative_to(ROOT)))
+def test_no_link_leaves_the_repository(page: Path) -> None:
+    assert outside_links(page) == []
+    for snippet in snippets(page.read_text(encoding="utf-8")):
+        assert snippet.is_relative_to(ROOT) and snippet.is_file(), snippet
+
+
+def test_no_internal_issue_numbers() -> None:
+    included = {snippet for page in MANUAL for snippet in snippets(page.read_text("utf-8"))}
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in (*MANUAL, *sorted(included))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if ISSUE_NUMBER.search(line)
+    ]
+    assert found == []
+
+
+def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "See [the design](../shared/ARCHITECTURE.md), [home](/etc/passwd), [a](#anchor),\n"
+        "[web](https://example.org/x), `[code](../nowhere.md)` and\n"
+        "```\n[fenced](../nowhere.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert [link.split(" ")[0] for link in outside_links(page)] == [
+        "../shared/ARCHITECTURE.md",
+        "/etc/passwd",
+    ]
+    assert ISSUE_NUMBER.search("when Issue 12 was filed")
+    assert not ISSUE_NUMBER.search("an issue with 12 orders")
