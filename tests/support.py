@@ -79,6 +79,16 @@ async def read_records(
     )
 
 
+async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
+    """Wait until `check()` holds (polled every 20 ms); AssertionError naming `what` after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
 def fetched(event: Any, offset: int, *, topic: str, partition: int = 0) -> Any:
     """A contract event as the broker hands it to a consumer (an aiokafka ConsumerRecord), to
     call a consumer's `handle_batch` without a broker."""

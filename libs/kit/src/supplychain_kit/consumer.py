@@ -42,6 +42,7 @@ from supplychain_contracts.topics import (
 )
 
 from supplychain_kit import consumer_parking, effects, inbox, logs, metrics, reference
+from supplychain_kit.fetch_wait import AdaptiveFetchWait, FetchWaits
 from supplychain_kit.known_events import (
     KnownEvents,
     Misrouted,
@@ -137,6 +138,9 @@ class ConsumerConfig:
     max_attempts: int = 3
     retry_backoff_s: float = 0.1
     fetch_max_wait_ms: int = 100
+    # the wait once no record came for `fetch_idle_after_s` (not above fetch_max_wait_ms: off)
+    fetch_idle_wait_ms: int = 0
+    fetch_idle_after_s: float = 2.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3000
     # How long a record whose reference data is not known yet (NotKnownYet) is retried before
@@ -154,6 +158,8 @@ class ConsumerConfig:
             max_attempts=settings.consumer_max_attempts,
             retry_backoff_s=settings.consumer_retry_backoff_ms / 1000,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            fetch_idle_wait_ms=settings.kafka_fetch_idle_wait_ms,
+            fetch_idle_after_s=settings.kafka_fetch_idle_after_ms / 1000,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             not_known_wait_s=settings.consumer_not_known_wait_seconds,
@@ -268,6 +274,7 @@ class ReliableConsumer:
         self._middlewares = tuple(middlewares)
         # (topic, partition, offset) -> when the record first waited for reference data
         self._waiting_since: dict[tuple[str, int, int], float] = {}
+        self.fetch_wait: AdaptiveFetchWait | None = None  # once registered
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics."""
@@ -278,7 +285,7 @@ class ReliableConsumer:
             await self.handle_batch(batch)
 
         router = KafkaRouter(middlewares=self._middlewares)
-        router.subscriber(
+        subscriber = router.subscriber(
             *self.topics,
             group_id=self.group_id,
             auto_offset_reset="earliest",
@@ -292,7 +299,16 @@ class ReliableConsumer:
             decoder=_raw_body,
             title=f"{self.service}:{','.join(self.topics)}",
             description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
-        )(on_records)
+        )
+        subscriber(on_records)
+        self.fetch_wait = AdaptiveFetchWait(
+            subscriber,
+            FetchWaits(
+                busy_ms=self.config.fetch_max_wait_ms,
+                idle_ms=self.config.fetch_idle_wait_ms,
+                idle_after_s=self.config.fetch_idle_after_s,
+            ),
+        )
         self._broker.include_router(router)
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
@@ -303,6 +319,8 @@ class ReliableConsumer:
         on. If the transaction fails for a reason other than an outage, the records are
         applied one by one instead, so only a poison record ends up in the dead-letter topic.
         """
+        if self.fetch_wait is not None:
+            self.fetch_wait.arrived()
         parsed: list[Parsed] = []
         unknown: list[tuple[ConsumerRecord[Any, Any], str]] = []
         for record in records:

@@ -70,6 +70,18 @@ class ServiceSettings(BaseSettings):
         validation_alias="KAFKA_FETCH_MAX_WAIT_MS",
         description="keep low on Tansu: it holds a fetch for the whole wait even with data",
     )
+    kafka_fetch_idle_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        le=5000,
+        validation_alias="KAFKA_FETCH_IDLE_WAIT_MS",
+        description="a consumer's fetch wait once no record came for KAFKA_FETCH_IDLE_AFTER_MS "
+        "(fewer empty fetches when idle; the first record after a quiet spell waits at most "
+        "this); at most KAFKA_FETCH_MAX_WAIT_MS turns it off",
+    )
+    kafka_fetch_idle_after_ms: int = Field(
+        default=2000, ge=100, le=600_000, validation_alias="KAFKA_FETCH_IDLE_AFTER_MS"
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
         ge=1000,

@@ -1,0 +1,85 @@
+"""How long a consumer's fetches wait at the broker: short while records flow, long once idle.
+
+A fetch that finds no record waits at the broker for at most `fetch_max_wait_ms`. Kafka answers
+it as soon as a record arrives, so a long wait costs nothing there; Tansu (the embedded broker)
+answers a fetch of several partitions only after a share of the wait, so its consumers must
+fetch often while records flow — and then spend an idle machine's CPU on empty fetches (the
+broker answering them, every service sending them). This keeps the short wait while records
+came within `idle_after_s`, and the long one after: the first record after a quiet spell waits
+at most the long wait, the ones behind it the short one.
+
+aiokafka has no setter for the wait; its fetcher reads `_fetch_max_wait_ms` at each fetch
+request, so it is changed there (checked at start: without it the wait stays as configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class HasConsumer(Protocol):
+    """A FastStream Kafka subscriber: its aiokafka consumer once started."""
+
+    consumer: Any
+
+
+@dataclass(frozen=True)
+class FetchWaits:
+    busy_ms: int  # while records flow
+    idle_ms: int  # after `idle_after_s` without a record
+    idle_after_s: float
+
+    @property
+    def adaptive(self) -> bool:
+        return self.idle_ms > self.busy_ms
+
+
+class AdaptiveFetchWait:
+    """The wait of one subscriber's fetches: `arrived()` at each batch, `run()` as a task."""
+
+    def __init__(self, subscriber: HasConsumer, waits: FetchWaits) -> None:
+        self._subscriber = subscriber
+        self._waits = waits
+        self._last_records = time.monotonic()
+        self._idle = False
+        self._woken = asyncio.Event()
+
+    def arrived(self) -> None:
+        """Records came: fetch with the short wait from the next request on."""
+        self._last_records = time.monotonic()
+        if self._idle:
+            self._idle = False
+            self._set(self._waits.busy_ms)
+            self._woken.set()
+
+    async def run(self) -> None:
+        """Switch to the long wait after `idle_after_s` without records (one wakeup per
+        quiet spell, one per `idle_after_s` while busy)."""
+        if not self._waits.adaptive:
+            return
+        while True:
+            if self._idle:
+                await self._woken.wait()
+                self._woken.clear()
+                continue
+            quiet = time.monotonic() - self._last_records
+            if quiet < self._waits.idle_after_s:
+                await asyncio.sleep(self._waits.idle_after_s - quiet)
+            elif self._set(self._waits.idle_ms):
+                self._idle = True
+            else:  # the consumer has not started yet
+                await asyncio.sleep(self._waits.idle_after_s)
+
+    def _set(self, wait_ms: int) -> bool:
+        """Whether the running consumer's fetcher took the wait (False before it started)."""
+        fetcher = getattr(self._subscriber.consumer, "_fetcher", None)
+        if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+            return False
+        fetcher._fetch_max_wait_ms = wait_ms
+        return True
