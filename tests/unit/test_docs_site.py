@@ -102,6 +102,11 @@ def test_no_internal_issue_numbers() -> None:
     assert found == []
 
 
+def test_the_readme_stays_short() -> None:
+    """What it is, the two commands, a first order, where to go next: the rest is in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) < 150
+
+
 def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
