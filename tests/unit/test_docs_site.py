@@ -1,17 +1,23 @@
 """The manual: README.md and docs/ build as a site in strict mode (a broken link, a page missing
 from the nav or a missing snippet fails), link nowhere outside the repository, and name no
-internal issue numbers. The snippets the pages include (bench/report.md) are text of the site
-too, so they are read as well."""
+internal issue numbers (the snippets the pages include, bench/report.md, are text of the site
+too, so they are read as well); every variable a settings class reads is on the configuration
+page."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANUAL = (ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")))
@@ -24,6 +30,13 @@ HTML_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""")
 SNIPPET = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+)[^"']*["']""", re.M)
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 ISSUE_NUMBER = re.compile(r"\bissues?\s+#?\d+\b", re.IGNORECASE)
+SETTINGS_MODULES = (
+    "supplychain_kit.settings",
+    "order_intake.config",
+    "fulfilment.config",
+    "invoicing.config",
+    "monitoring.config",
+)
 
 
 def prose(text: str) -> str:
@@ -100,6 +113,36 @@ def test_no_internal_issue_numbers() -> None:
         if ISSUE_NUMBER.search(line)
     ]
     assert found == []
+
+
+def environment_variables(module_name: str) -> Iterator[tuple[str, list[str]]]:
+    """Each setting of the module's settings classes with the variable names that set it."""
+    module = importlib.import_module(module_name)
+    for cls in vars(module).values():
+        if not (inspect.isclass(cls) and issubclass(cls, BaseSettings)):
+            continue
+        if cls.__module__ != module_name:
+            continue
+        prefix = cls.model_config.get("env_prefix") or ""
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, str):
+                yield f"{cls.__name__}.{name}", [alias]
+            elif isinstance(alias, AliasChoices):
+                yield f"{cls.__name__}.{name}", [c for c in alias.choices if isinstance(c, str)]
+            else:
+                yield f"{cls.__name__}.{name}", [(prefix + name).upper()]
+
+
+@pytest.mark.parametrize("module_name", SETTINGS_MODULES)
+def test_every_setting_is_in_the_configuration_page(module_name: str) -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [
+        f"{setting} ({' or '.join(names)})"
+        for setting, names in environment_variables(module_name)
+        if not any(re.search(rf"(?<![A-Z0-9_]){name.upper()}(?![A-Z0-9_])", page) for name in names)
+    ]
+    assert missing == []
 
 
 def test_the_readme_stays_short() -> None:
