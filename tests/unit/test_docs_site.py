@@ -2,7 +2,7 @@
 from the nav or a missing snippet fails), link nowhere outside the repository, and name no
 internal issue numbers (the snippets the pages include, bench/report.md, are text of the site
 too, so they are read as well); every variable a settings class reads is on the configuration
-page."""
+page; every route the services serve is on the contracts page, and no other."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ HTML_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""")
 SNIPPET = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+)[^"']*["']""", re.M)
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 ISSUE_NUMBER = re.compile(r"\bissues?\s+#?\d+\b", re.IGNORECASE)
+SERVICE_PACKAGES = ("order_intake", "fulfilment", "invoicing", "monitoring")
+DOCUMENTED_ROUTE = re.compile(r"`(?:[A-Z]+ )?(/[^`\s?]*)")
 SETTINGS_MODULES = (
     "supplychain_kit.settings",
     "order_intake.config",
@@ -113,6 +115,41 @@ def test_no_internal_issue_numbers() -> None:
         if ISSUE_NUMBER.search(line)
     ]
     assert found == []
+
+
+def documented_paths(page: str) -> set[str]:
+    """The paths the page names in code spans, `/a/{b}/c\\|d` standing for `/a/{b}/c` and `/a/{b}/d`."""
+    paths = set()
+    for path in DOCUMENTED_ROUTE.findall(page):
+        first, *others = path.split("\\|")
+        stem = first.rsplit("/", 1)[0]
+        paths.update([first, *(f"{stem}/{other}" for other in others)])
+    return paths
+
+
+def route_pattern(path: str) -> re.Pattern[str]:
+    """An OpenAPI path with each `{parameter}` matching any one segment."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
+
+
+def test_the_contracts_page_names_every_route_and_no_other() -> None:
+    served = {
+        path
+        for package in SERVICE_PACKAGES
+        for path in importlib.import_module(f"{package}.main").create_app().openapi()["paths"]
+    }
+    documented = documented_paths((ROOT / "docs" / "contracts.md").read_text(encoding="utf-8"))
+    patterns = {path: route_pattern(path) for path in served}
+    undocumented = [
+        path for path, pattern in patterns.items() if not any(map(pattern.fullmatch, documented))
+    ]
+    invented = [
+        path
+        for path in documented
+        if path.startswith("/v1/") and not any(p.fullmatch(path) for p in patterns.values())
+    ]
+    assert sorted(undocumented) == []
+    assert invented == []
 
 
 def environment_variables(module_name: str) -> Iterator[tuple[str, list[str]]]:
