@@ -14,8 +14,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
@@ -150,6 +152,30 @@ def test_the_contracts_page_names_every_route_and_no_other() -> None:
     ]
     assert sorted(undocumented) == []
     assert invented == []
+
+
+def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every leaf command of a click group, as its words (`("orders", "place")`)."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        yield path
+        return
+    for name, subcommand in subcommands.items():
+        yield from command_paths(subcommand, (*path, name))
+
+
+def test_the_cli_page_names_every_command() -> None:
+    from supplychain_cli.app import app
+
+    lines = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").splitlines()
+
+    def named(words: tuple[str, ...]) -> bool:
+        patterns = [re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])") for word in words]
+        return any(all(pattern.search(line) for pattern in patterns) for line in lines)
+
+    commands = list(command_paths(typer.main.get_command(app)))
+    assert len(commands) > 10
+    assert [" ".join(words) for words in commands if not named(words)] == []
 
 
 def environment_variables(module_name: str) -> Iterator[tuple[str, list[str]]]:
