@@ -2,7 +2,8 @@
 from the nav or a missing snippet fails), link nowhere outside the repository, and name no
 internal issue numbers (the snippets the pages include, bench/report.md, are text of the site
 too, so they are read as well); every variable a settings class reads is on the configuration
-page; every route the services serve is on the contracts page, and no other."""
+page, every route the services serve on the contracts page (and no other), every command of
+the CLI on its page."""
 
 from __future__ import annotations
 
