@@ -28,6 +28,11 @@ class RecordingEvidence(Dispatch):
     def batched(self, event: Event) -> Batched | None:
         return self._apply.batched(event)
 
+    def handles(self, model: type[Event]) -> bool:
+        # every order event is evidence, with or without an effect of its own: the consumer
+        # must read it, not skip it by its header
+        return issubclass(model, OrderParties) or self._apply.handles(model)
+
     async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
         if isinstance(event, OrderParties):
             await disputes_store.save_evidence(
