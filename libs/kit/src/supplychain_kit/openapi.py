@@ -87,6 +87,7 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             merge_input_output_twins(document)
+            document_optional_bodies(document)
             document_problems(document)
             document_input_rules(document)
             app.openapi_schema = document
@@ -155,6 +156,22 @@ def merge_input_output_twins(document: dict[str, Any]) -> None:
         renamed[_REF_PREFIX + name] = renamed[_REF_PREFIX + model + _OUTPUT] = _REF_PREFIX + model
     if renamed:
         _replace_references(document, renamed)
+
+
+def document_optional_bodies(document: dict[str, Any]) -> None:
+    """A body a route may go without is documented as its model, not as "the model or null":
+    leaving it out is how a client sends none (FastAPI reads a `null` body as left out too).
+    Given "or null", openapi-python-client sends an unset body's placeholder as JSON and fails
+    (open as openapi-generators/openapi-python-client#1488)."""
+    for _, operation in _operations(document):
+        body = operation.get("requestBody", {})
+        if body.get("required"):
+            continue
+        for media in body.get("content", {}).values():
+            variants = media.get("schema", {}).get("anyOf", [])
+            models = [variant for variant in variants if variant != {"type": "null"}]
+            if len(variants) == 2 and len(models) == 1:
+                media["schema"] = models[0]
 
 
 def _replace_references(node: Any, renamed: dict[str, str]) -> None:
