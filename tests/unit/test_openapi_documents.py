@@ -10,6 +10,7 @@ tests/integration/test_generated_client.py.
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -107,6 +108,19 @@ def test_a_body_a_route_may_go_without_is_documented_as_its_model(
     assert optional[("fulfilment", "supplier_command")] == {
         "$ref": "#/components/schemas/CommandBody"
     }
+
+
+async def test_a_null_body_is_refused_as_the_document_says(apps: dict[str, FastAPI]) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["fulfilment"]), base_url="http://fulfilment"
+    ) as client:
+        answer = await client.post(
+            f"/v1/fulfilments/{uuid.uuid4()}/accept",
+            content=b"null",
+            headers={"Content-Type": "application/json", "Authorization": "Bearer dev-wheels-1"},
+        )
+    assert answer.status_code == 422, answer.text
+    assert [error["field"] for error in answer.json()["errors"]] == ["body"]
 
 
 def test_operations_are_tagged_by_resource(documents: dict[str, dict[str, Any]]) -> None:

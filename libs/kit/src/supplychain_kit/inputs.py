@@ -4,7 +4,9 @@
 `GuardInputs` (pure ASGI) refuses, as problem documents:
 - 422 naming the field: a control character (or NUL) in the path, a query parameter, a header
   value or a JSON string (tab, newline and carriage return are text in a body); in a body also
-  a lone surrogate (not encodable as UTF-8), an integer beyond 64 bits, NaN or an infinity;
+  a lone surrogate (not encodable as UTF-8), an integer beyond 64 bits, NaN or an infinity,
+  and a body that is `null` (a route that takes no body is sent none; FastAPI would read
+  `null` as no body where a body is optional, which the OpenAPI document does not offer);
 - 400 naming the position or the limit: a body that is not JSON (line, column, offset), or is
   nested deeper than `MAX_JSON_DEPTH`;
 - 413 naming the limit: a body over `max_body_bytes`, from its Content-Length before reading
@@ -102,6 +104,8 @@ def _field(path: tuple[str | int, ...]) -> str:
 def body_problems(document: Any) -> Iterator[tuple[str, str]]:
     """(field, message) of every value in a parsed JSON body a route must not get; a value
     nested deeper than `MAX_JSON_DEPTH` is one message, and not walked into."""
+    if document is None:
+        yield "body", "null is no body: leave the body out instead"
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
     while stack:
         path, value = stack.pop()

@@ -160,7 +160,7 @@ def merge_input_output_twins(document: dict[str, Any]) -> None:
 
 def document_optional_bodies(document: dict[str, Any]) -> None:
     """A body a route may go without is documented as its model, not as "the model or null":
-    leaving it out is how a client sends none (FastAPI reads a `null` body as left out too).
+    leaving it out is how a client sends none (and the input guards refuse a `null` body).
     Given "or null", openapi-python-client sends an unset body's placeholder as JSON and fails
     (open as openapi-generators/openapi-python-client#1488)."""
     for _, operation in _operations(document):
