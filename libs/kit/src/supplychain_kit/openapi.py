@@ -4,8 +4,10 @@ can give (as problem+json) and the input rules the kit enforces for every route
 the service accepts.
 
 A client generator takes the document whole: each operation's id is its route function's
-name (`place_order`), and each model is one schema under its own name (a model both taken and
-answered is not split into `-Input` and `-Output` twins).
+name (`place_order`), each model is one schema under its own name (a model both taken and
+answered is not split into `-Input` and `-Output` twins), and a body a route may go without is
+documented as its model. `/docs` (Swagger UI) and `/redoc` (ReDoc) show the document with
+assets the service serves itself.
 
 Added to what FastAPI generates from the routes:
 - on every operation: 400 and 422, 413 with a body, 401 and 403 with a key, 404 with a path
@@ -162,7 +164,7 @@ def document_optional_bodies(document: dict[str, Any]) -> None:
     """A body a route may go without is documented as its model, not as "the model or null":
     leaving it out is how a client sends none (and the input guards refuse a `null` body).
     Given "or null", openapi-python-client sends an unset body's placeholder as JSON and fails
-    (open as openapi-generators/openapi-python-client#1488)."""
+    (openapi-generators/openapi-python-client#1488, open)."""
     for _, operation in _operations(document):
         body = operation.get("requestBody", {})
         if body.get("required"):
