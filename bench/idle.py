@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         http_port_base=free_port_block(4),
         autopilot=True,
         fresh_database=True,
+        partitions=1,  # as make run (StackConfig.from_environment)
         extra_env=dict(item.split("=", 1) for item in args.env),
     )
     stack = Stack(config)

@@ -60,14 +60,14 @@ async def test_the_fetch_wait_grows_when_idle_and_shrinks_when_records_come(
         ),
     )
     consumer.register()
-    assert consumer.fetch_wait is not None
+    (fetch_wait,) = consumer.fetch_waits
     await kafka.start()
-    adapt = asyncio.create_task(consumer.fetch_wait.run())
+    adapt = asyncio.create_task(fetch_wait.run())
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, linger_ms=0)
     await producer.start()
 
     def wait_now() -> int | None:
-        fetcher = getattr(consumer.fetch_wait._subscriber.consumer, "_fetcher", None)
+        fetcher = getattr(fetch_wait._subscriber.consumer, "_fetcher", None)
         return getattr(fetcher, "_fetch_max_wait_ms", None)
 
     try:

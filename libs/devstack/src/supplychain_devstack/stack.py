@@ -10,7 +10,11 @@ from pathlib import Path
 
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.services import SERVICES, ServiceProcess
-from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
+from supplychain_devstack.tansu import (
+    TANSU_CLIENT_ENV,
+    TANSU_SINGLE_PARTITION_ENV,
+    EmbeddedTansu,
+)
 from supplychain_devstack.topics import create_topics
 
 
@@ -35,6 +39,9 @@ class StackConfig:
             http_port_base=int(env.get("DEVSTACK_HTTP_PORT_BASE", "8000")),
             autopilot=env.get("FULFILMENT_AUTOPILOT", "true").lower() in ("1", "true", "yes"),
             fresh_database=env.get("DEVSTACK_FRESH_DATABASE", "").lower() in ("1", "true", "yes"),
+            # one service process each: one partition per topic keeps order and lets the
+            # consumers long-poll the embedded broker (TANSU_SINGLE_PARTITION_ENV)
+            partitions=int(env.get("DEVSTACK_PARTITIONS", "1")),
         )
 
 
@@ -83,6 +90,8 @@ class Stack:
         if self.tansu is not None:
             # Tansu holds a fetch for the whole wait even when data arrives.
             env.update(TANSU_CLIENT_ENV)
+            if self.config.partitions == 1:
+                env.update(TANSU_SINGLE_PARTITION_ENV)
         return {**env, **self.config.extra_env}
 
     def start_services(self) -> None:

@@ -19,6 +19,14 @@ TANSU_CLIENT_ENV: dict[str, str] = {
     "KAFKA_SESSION_TIMEOUT_MS": "2000",
     "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
 }
+# With single-partition topics (`make run`), one consumer per topic has one partition, which
+# Tansu answers as soon as a record arrives: each may wait long, so an idle stack does not
+# spend its CPU on empty fetches (`make bench-idle`).
+TANSU_SINGLE_PARTITION_ENV: dict[str, str] = {
+    "KAFKA_CONSUMER_PER_TOPIC": "true",
+    "KAFKA_FETCH_MAX_WAIT_MS": "1000",
+    "KAFKA_HEARTBEAT_INTERVAL_MS": "600",  # a third of the session timeout
+}
 
 
 @dataclass

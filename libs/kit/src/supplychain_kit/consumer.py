@@ -141,6 +141,7 @@ class ConsumerConfig:
     # the wait once no record came for `fetch_idle_after_s` (not above fetch_max_wait_ms: off)
     fetch_idle_wait_ms: int = 0
     fetch_idle_after_s: float = 2.0
+    consumer_per_topic: bool = False
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3000
     # How long a record whose reference data is not known yet (NotKnownYet) is retried before
@@ -160,6 +161,7 @@ class ConsumerConfig:
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             fetch_idle_wait_ms=settings.kafka_fetch_idle_wait_ms,
             fetch_idle_after_s=settings.kafka_fetch_idle_after_ms / 1000,
+            consumer_per_topic=settings.kafka_consumer_per_topic,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             not_known_wait_s=settings.consumer_not_known_wait_seconds,
@@ -274,42 +276,52 @@ class ReliableConsumer:
         self._middlewares = tuple(middlewares)
         # (topic, partition, offset) -> when the record first waited for reference data
         self._waiting_since: dict[tuple[str, int, int], float] = {}
-        self.fetch_wait: AdaptiveFetchWait | None = None  # once registered
+        self.fetch_waits: list[AdaptiveFetchWait] = []  # one per subscriber, once registered
 
     def register(self) -> None:
-        """Subscribe one consumer (one group member) to all of this service's topics."""
+        """Subscribe one consumer (one group member) to all of this service's topics, or with
+        `consumer_per_topic` one per topic (the same group): a broker that answers a waiting
+        fetch of a single partition at once lets each of them wait long (see FetchWaits)."""
+        topic_sets = (
+            [(topic,) for topic in self.topics] if self.config.consumer_per_topic else [self.topics]
+        )
+        router = KafkaRouter(middlewares=self._middlewares)
+        for topic_set in topic_sets:
+            subscriber = router.subscriber(
+                *topic_set,
+                group_id=self.group_id,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                batch=True,
+                max_records=self.config.batch_size,
+                batch_timeout_ms=200,
+                fetch_max_wait_ms=self.config.fetch_max_wait_ms,
+                session_timeout_ms=self.config.session_timeout_ms,
+                heartbeat_interval_ms=self.config.heartbeat_interval_ms,
+                decoder=_raw_body,
+                title=f"{self.service}:{','.join(topic_set)}",
+                description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
+            )
+            fetch_wait = AdaptiveFetchWait(
+                subscriber,
+                FetchWaits(
+                    busy_ms=self.config.fetch_max_wait_ms,
+                    idle_ms=self.config.fetch_idle_wait_ms,
+                    idle_after_s=self.config.fetch_idle_after_s,
+                ),
+            )
+            subscriber(self._on_records(fetch_wait))
+            self.fetch_waits.append(fetch_wait)
+        self._broker.include_router(router)
 
+    def _on_records(self, fetch_wait: AdaptiveFetchWait) -> Callable[[KafkaMessage], Any]:
         async def on_records(message: KafkaMessage) -> None:
+            fetch_wait.arrived()
             records = message.raw_message
             batch = list(records) if isinstance(records, tuple) else [records]
             await self.handle_batch(batch)
 
-        router = KafkaRouter(middlewares=self._middlewares)
-        subscriber = router.subscriber(
-            *self.topics,
-            group_id=self.group_id,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=self.config.batch_size,
-            batch_timeout_ms=200,
-            fetch_max_wait_ms=self.config.fetch_max_wait_ms,
-            session_timeout_ms=self.config.session_timeout_ms,
-            heartbeat_interval_ms=self.config.heartbeat_interval_ms,
-            decoder=_raw_body,
-            title=f"{self.service}:{','.join(self.topics)}",
-            description=f"{self.service} applies these events exactly once (consumer group {self.group_id})",
-        )
-        subscriber(on_records)
-        self.fetch_wait = AdaptiveFetchWait(
-            subscriber,
-            FetchWaits(
-                busy_ms=self.config.fetch_max_wait_ms,
-                idle_ms=self.config.fetch_idle_wait_ms,
-                idle_after_s=self.config.fetch_idle_after_s,
-            ),
-        )
-        self._broker.include_router(router)
+        return on_records
 
     async def handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
         """Apply the records fetched together in one transaction (commits bound throughput).
@@ -319,8 +331,6 @@ class ReliableConsumer:
         on. If the transaction fails for a reason other than an outage, the records are
         applied one by one instead, so only a poison record ends up in the dead-letter topic.
         """
-        if self.fetch_wait is not None:
-            self.fetch_wait.arrived()
         parsed: list[Parsed] = []
         unknown: list[tuple[ConsumerRecord[Any, Any], str]] = []
         for record in records:

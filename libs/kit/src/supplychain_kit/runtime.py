@@ -282,8 +282,8 @@ class ServiceRuntime(Generic[S]):
             ),
         )
         self._spawn(relay.run(), "outbox-relay")
-        if self.consumer is not None and self.consumer.fetch_wait is not None:
-            self._spawn(self.consumer.fetch_wait.run(), "fetch-wait")
+        for fetch_wait in self.consumer.fetch_waits if self.consumer is not None else ():
+            self._spawn(fetch_wait.run(), "fetch-wait")
         if self.consumer is not None and self.consumer.config.parked_check_s is not None:
             self._spawn(self.consumer.watch_parked(self.consumer.config.parked_check_s), "parked")
         for job in self.jobs:

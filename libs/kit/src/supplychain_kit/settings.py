@@ -82,6 +82,13 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_idle_after_ms: int = Field(
         default=2000, ge=100, le=600_000, validation_alias="KAFKA_FETCH_IDLE_AFTER_MS"
     )
+    kafka_consumer_per_topic: bool = Field(
+        default=False,
+        validation_alias="KAFKA_CONSUMER_PER_TOPIC",
+        description="one consumer (group member) per subscribed topic instead of one for all: "
+        "with single-partition topics on the embedded broker, each fetch may then wait long "
+        "and is still answered when a record arrives",
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
         ge=1000,
