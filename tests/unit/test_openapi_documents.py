@@ -141,6 +141,9 @@ def test_operations_are_tagged_by_resource(documents: dict[str, dict[str, Any]])
     assert tags["invoicing"]["get_trial_balance"] == ["ledger"]
     assert tags["monitoring"]["order_handoffs"] == ["handoffs"]
     assert tags["monitoring"]["list_dead_letters"] == ["operations"]
+    # the pages show the business first, the kit's operations last
+    order = [tag["name"] for tag in documents["order-intake"]["tags"]]
+    assert order == ["orders", "departments", "catalogue", "admin", "operations"]
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

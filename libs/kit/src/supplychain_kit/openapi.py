@@ -39,6 +39,7 @@ from supplychain_kit.problems import PROBLEM_JSON, ProblemDetail
 _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
 _REF_PREFIX = "#/components/schemas/"
 _INPUT, _OUTPUT = "-Input", "-Output"
+_OPERATIONS_TAG = "operations"
 # Swagger UI's and ReDoc's scripts, styles and icon, as the package ships them
 DOCS_ASSETS = "/docs/assets"
 _DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
@@ -92,6 +93,7 @@ def install_openapi(app: FastAPI) -> None:
             document_optional_bodies(document)
             document_problems(document)
             document_input_rules(document)
+            order_tags(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -137,6 +139,14 @@ def operation_id(route: APIRoute) -> str:
     """The route function's name: what a generated client calls the operation. FastAPI's
     default adds the path and method (`place_order_v1_orders_post`)."""
     return route.name
+
+
+def order_tags(document: dict[str, Any]) -> None:
+    """The resources in the order the service's routes come, the kit's own operations
+    (health, metrics, dead letters) last: the order the pages show them in."""
+    tags = list(dict.fromkeys(t for _, op in _operations(document) for t in op.get("tags", [])))
+    tags.sort(key=lambda tag: tag == _OPERATIONS_TAG)
+    document["tags"] = [{"name": tag} for tag in tags]
 
 
 def merge_input_output_twins(document: dict[str, Any]) -> None:
