@@ -408,7 +408,8 @@ async def test_placing_a_department_order_takes_two_round_trips(
     lock the running total, claim the key with the order's insert, its lines, timeline and
     outbox row (no transaction around them: the statement is its own).
 
-    Counted in the steady state (statements already prepared on the connection)."""
+    Counted in the steady state (statements already prepared on the connection, the month's
+    running total made by the first order)."""
     await place(conn, order())
     statements: list[str] = []
 
@@ -423,4 +424,4 @@ async def test_placing_a_department_order_takes_two_round_trips(
         conn.remove_query_logger(log)
     assert len(statements) == 2, statements
     assert statements[0].startswith("SELECT reference.")
-    assert statements[1].startswith("WITH running AS ( INSERT INTO spending")
+    assert statements[1].startswith("WITH running AS ( SELECT committed FROM spending")

@@ -188,9 +188,12 @@ async def _place_new(
         committed_from=spending.holds_from,
         committed_to=spending.holds_to,
     )
-    if stored.order is None and not spending.holds_for(stored.committed):
-        # Another order changed the total meanwhile (near the budget's end): checked again
-        # with the total locked until this transaction commits, so this time it holds.
+    if stored.committed is None or (
+        stored.order is None and not spending.holds_for(stored.committed)
+    ):
+        # The period's first order (no running total yet), or another order changed the total
+        # meanwhile (near the budget's end): checked again with the total locked until this
+        # transaction commits, so this time it holds.
         async with conn.transaction():
             committed = await store.lock_spending(
                 conn, department=request.requester, employee_id=request.employee_id
