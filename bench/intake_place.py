@@ -2,19 +2,23 @@
 round trips one placement makes.
 
 Order intake runs as `make run` starts it (one process, its relay publishing to the embedded
-broker), with no other service; bench/bare_app.py runs beside it on the same PostgreSQL. Both
-are loaded closed-loop with the system benchmark's concurrency, orders and key, one after the
-other. Then one placement is made in process, through the route's own function, on a
-connection that counts what it sends to PostgreSQL.
+broker), with no other service; bench/bare_app.py runs beside it on the same PostgreSQL. Each
+is loaded closed-loop with the system benchmark's concurrency, orders and key, taking turns
+for a few rounds (medians reported, with the CPU each process spent per request). Then one
+placement is made in process, through the route's own function, on a connection that counts
+what it sends to PostgreSQL.
 
-    python bench/intake_place.py [--seconds 8] [--profile out.txt]
+    python bench/intake_place.py [--seconds 4] [--rounds 3] [--no-flush] [--profile out.txt]
+    git archive <commit> services/order_intake/src | tar -x -C /tmp/old
+    python bench/intake_place.py --against /tmp/old/services/order_intake/src   # A/B
 
-`--profile` records intake with py-spy during its closed loop. `--no-flush` turns off
-synchronous commit for the database (both sides alike): on a slow or shared disk every
-placement of one department waits for the one before it to be flushed (its running total
-stays locked until its commit is), so this shows what the CPU and the round trips cost
-without the disk. Figures are for this machine at this moment: compare ratios, not absolute
-numbers.
+`--against` runs a second intake from another source tree beside this one (same database,
+same turns): before/after figures from the same minutes of the same machine. `--profile`
+records this intake with py-spy. `--no-flush` turns off synchronous commit for the database
+(every side alike): placements of one department are stored one at a time, each holding the
+running total until its commit is flushed, so on a slow or shared disk the flush bounds
+intake, not its CPU or round trips. Figures are for this machine at this moment: compare
+ratios, not absolute numbers.
 """
 
 from __future__ import annotations
