@@ -6,10 +6,10 @@ IdempotencyConflict; the routes answer them as problem documents.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -161,50 +161,31 @@ async def _place_new(
     )
     total = translation.requester_total  # what the budget or allowance is charged
 
-    def check(committed: Decimal) -> domain.SpendingCheck:
+    def check(committed: Decimal) -> domain.SpendingCheck:  # raises OrderRefused
         if employee is not None:
             return domain.check_employee_spending(employee, spent_this_year=committed, total=total)
         return domain.check_department_spending(budget, committed_this_month=committed, total=total)
 
     event = domain.place(request, lines, currency=references.currency, translation=translation)
-    store_it = partial(
-        store.place_order,
-        conn,
-        order=event,
-        total=domain.order_total(lines),
-        translation=translation,
-        key=idempotency_key,
-        request_hash=fingerprint,
-        placed_by_key_id=placed_by_key_id,
-        trace_headers=current_trace_headers(),
-        outbox_headers={**current_trace_headers(), HEADER_EVENT_TYPE: event.event_type},
-    )
-    # Checked against the running total as read, unlocked; stored only if the total the
-    # statement finds (locked, for that statement alone) gives the same outcome.
-    spending = check(references.committed)
-    stored = await store_it(
-        status=spending.status,
-        warnings=spending.warnings,
-        committed_from=spending.holds_from,
-        committed_to=spending.holds_to,
-    )
-    if stored.committed is None or (
-        stored.order is None and not spending.holds_for(stored.committed)
-    ):
-        # The period's first order (no running total yet), or another order changed the total
-        # meanwhile (near the budget's end): checked again with the total locked until this
-        # transaction commits, so this time it holds.
-        async with conn.transaction():
-            committed = await store.lock_spending(
-                conn, department=request.requester, employee_id=request.employee_id
-            )
-            spending = check(committed)
-            stored = await store_it(
-                status=spending.status,
-                warnings=spending.warnings,
-                committed_from=spending.holds_from,
-                committed_to=spending.holds_to,
-            )
+
+    async def store_it(spending: domain.SpendingCheck) -> store.Stored:
+        return await store.place_order(
+            conn,
+            order=event,
+            total=domain.order_total(lines),
+            translation=translation,
+            key=idempotency_key,
+            request_hash=fingerprint,
+            status=spending.status,
+            committed_from=spending.holds_from,
+            committed_to=spending.holds_to,
+            placed_by_key_id=placed_by_key_id,
+            warnings=spending.warnings,
+            trace_headers=current_trace_headers(),
+            outbox_headers={**current_trace_headers(), HEADER_EVENT_TYPE: event.event_type},
+        )
+
+    stored, spending = await _store(conn, request, store_it, check, references.committed)
     if stored.order is None:
         return None
     placed = spending.status is OrderStatus.PLACED
@@ -215,6 +196,34 @@ async def _place_new(
         event=event if placed else None,
         order=stored.order,
     )
+
+
+async def _store(
+    conn: asyncpg.Connection,
+    request: OrderRequest,
+    store_it: Callable[[domain.SpendingCheck], Awaitable[store.Stored]],
+    check: Callable[[Decimal], domain.SpendingCheck],
+    committed: Decimal,
+) -> tuple[store.Stored, domain.SpendingCheck]:
+    """Store an order checked against the running total as read (`committed`, unlocked):
+    stored only if the total its statement finds (locked, for that statement alone) gives the
+    same outcome; else checked again with the total locked until the commit, so that it holds.
+    Returns what was stored and the check it was stored with."""
+    spending = check(committed)
+    stored = await store_it(spending)
+    if stored.committed is not None and (
+        stored.order is not None or spending.holds_for(stored.committed)
+    ):
+        return stored, spending  # stored, or its key taken
+    # The period's first order (no running total yet), or another order changed the total
+    # meanwhile (near the budget's end)
+    async with conn.transaction():
+        committed = await store.lock_spending(
+            conn, department=request.requester, employee_id=request.employee_id
+        )
+        spending = check(committed)
+        stored = await store_it(spending)
+    return stored, spending
 
 
 async def approve(
