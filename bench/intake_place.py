@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -214,6 +215,7 @@ def main() -> int:
             bare.terminate()
             bare.wait(timeout=10)
         stack.stop()
+    shutil.rmtree(workdir)  # a failed run keeps its logs
     print(f"round trips per placement (this intake): {len(statements)}")
     for statement in statements:
         print(f"  {statement[:110]}")
