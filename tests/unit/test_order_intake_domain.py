@@ -794,13 +794,36 @@ def test_a_department_order_is_placed_warned_or_held_for_approval() -> None:
             budget, committed_this_month=Decimal("15000.00"), total=Decimal(total)
         )
 
-    assert check(MARKETING, "5000.00") == SpendingCheck(OrderStatus.PLACED)
-    assert check(MARKETING, "10000.01") == SpendingCheck(OrderStatus.PENDING_APPROVAL)
+    assert check(MARKETING, "5000.00") == SpendingCheck(
+        OrderStatus.PLACED, holds_to=Decimal("45000.00")
+    )
+    assert check(MARKETING, "10000.01") == SpendingCheck(
+        OrderStatus.PENDING_APPROVAL, holds_to=Decimal("39999.99")
+    )
     warned = check(FACILITIES, "6000.00")
     assert warned.status is OrderStatus.PLACED
     assert len(warned.warnings) == 1
     with pytest.raises(OrderRefused):
         check(LOGISTICS, "15000.01")
+
+
+def test_a_spending_check_holds_for_the_running_totals_that_give_the_same_outcome() -> None:
+    """What lets a placement store its order without locking the running total while it
+    checks: stored against another total, the outcome must be the one that total gives."""
+    within = check_department_spending(
+        LOGISTICS, committed_this_month=Decimal("10000.00"), total=Decimal("5000.00")
+    )
+    assert within.holds_for(Decimal("0.00")) and within.holds_for(Decimal("25000.00"))
+    assert not within.holds_for(Decimal("25000.01"))  # would be refused
+    warned = check_department_spending(
+        FACILITIES, committed_this_month=Decimal("19000.00"), total=Decimal("2000.00")
+    )
+    assert warned.holds_for(Decimal("19000.00"))
+    # the warning names the total committed: another total gives another warning
+    assert not warned.holds_for(Decimal("19000.01"))
+    assert not warned.holds_for(Decimal("18999.99"))
+    bought = check_employee_spending(ADA, spent_this_year=Decimal("0"), total=Decimal("500"))
+    assert bought.holds_for(Decimal("1500.00")) and not bought.holds_for(Decimal("1500.01"))
 
 
 def _approve(status: OrderStatus, approver: str, placed_by: str | None = "marketing-1") -> Any:
@@ -908,7 +931,7 @@ def test_an_employee_purchase_within_the_allowance_is_placed_at_once() -> None:
     assert check_employee_purchase(_shop(), ADA, supplier_is_employee_shop=True) == ADA
     assert check_employee_purchase(request(), None, supplier_is_employee_shop=False) is None
     checked = check_employee_spending(ADA, spent_this_year=Decimal("0"), total=Decimal("2000"))
-    assert checked == SpendingCheck(OrderStatus.PLACED)
+    assert checked == SpendingCheck(OrderStatus.PLACED, holds_to=Decimal("0.00"))
     with pytest.raises(OrderRefused):
         check_employee_spending(ADA, spent_this_year=Decimal("0.01"), total=Decimal("2000"))
 

@@ -129,6 +129,10 @@ async def _order(db: Db, order_id: UUID, caller: Principal) -> OrderOut:
     order = await store.get_order(db, order_id, visible=visible_to(caller))
     if order is None:
         raise Problem(404, f"order {order_id} does not exist")
+    return _order_out(order)
+
+
+def _order_out(order: dict[str, Any]) -> OrderOut:
     return OrderOut.model_validate({**order, "cancellation": _cancellation(order)})
 
 
@@ -192,8 +196,10 @@ async def place_order(
                 max_quantity=settings.max_quantity_per_line,
             ),
         )
-    response.status_code = 201 if placement.created else 200  # 200: a replay
-    return await _order(db, placement.order_id, caller)
+    if placement.order is None:  # a replay: the order as it stands now
+        response.status_code = 200
+        return await _order(db, placement.order_id, caller)
+    return _order_out(placement.order)  # as just stored: its requester sees all of it
 
 
 @router.get(

@@ -6,13 +6,16 @@ IdempotencyConflict; the routes answer them as problem documents.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
+from supplychain_contracts.topics import HEADER_EVENT_TYPE
 from supplychain_kit import metrics, outbox
 from supplychain_kit.auth import Visibility
 from supplychain_kit.telemetry import current_trace_headers, join_trace
@@ -20,6 +23,7 @@ from supplychain_kit.telemetry import current_trace_headers, join_trace
 from order_intake import domain, store
 from order_intake.domain import (
     Limits,
+    OrderRefused,
     OrderRequest,
     OrderStatus,
 )
@@ -56,6 +60,8 @@ class Placement:
     # The OrderPlaced this placement published; None if it published nothing: a replay, or an
     # order pending approval (its approval publishes the OrderPlaced).
     event: OrderPlaced | None = None
+    # The order as stored (as store.get_order reads it) when placed now; None for a replay.
+    order: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,29 +86,31 @@ async def place(
     """Place a department's (or its employee's) order, priced now, within its budget or
     allowance; the same key with the same request (`fingerprint`) finds the order again.
 
-    Raises OrderRefused or IdempotencyConflict.
+    The key is claimed by the order's insert: a new order takes two round trips (the
+    reference data, then one statement storing it), and only a key found taken, or a refusal,
+    looks for the order the key stands for. Raises OrderRefused or IdempotencyConflict.
     """
-    async with conn.transaction():
+    try:
+        placement = await _place_new(
+            conn,
+            request,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            placed_by_key_id=placed_by_key_id,
+            limits=limits,
+        )
+    except OrderRefused:
+        # refused as a new order, but the key may stand for one placed earlier: a replay
         prior = await store.order_by_key(conn, requester=request.requester, key=idempotency_key)
-        placement = None
         if prior is None:
-            placement = await _place_new(
-                conn,
-                request,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                placed_by_key_id=placed_by_key_id,
-                limits=limits,
-            )
-            if placement is None:  # the key was claimed meanwhile: this is a replay
-                prior = await store.order_by_key(
-                    conn, requester=request.requester, key=idempotency_key
-                )
-    if placement is not None:
-        if placement.status is OrderStatus.PLACED:
-            _count_placed(request)
-        return placement
-    assert prior is not None  # found, or found taken by the insert
+            raise
+    else:
+        if placement is not None:
+            if placement.status is OrderStatus.PLACED:
+                _count_placed(request)
+            return placement
+        prior = await store.order_by_key(conn, requester=request.requester, key=idempotency_key)
+        assert prior is not None  # the insert found the key taken by a committed order
     if prior.request_hash != fingerprint:
         raise IdempotencyConflict(idempotency_key)
     return Placement(order_id=prior.order_id, status=prior.status, created=False)
@@ -117,7 +125,7 @@ async def _place_new(
     placed_by_key_id: str,
     limits: Limits,
 ) -> Placement | None:
-    """Check, price and store a new order; None if its key was taken meanwhile."""
+    """Check, price and store a new order; None if its key is taken."""
     now = datetime.now(UTC)
     references = await store.order_references(
         conn,
@@ -143,64 +151,79 @@ async def _place_new(
     )
     budget = references.budget
     assert budget is not None  # price_lines refused an unknown requester
-    translation = await _translation(
-        conn,
+    domain.check_chain_rates(references.chain_trades, references.fx_rates, now.date())
+    translation = domain.translate_total(
         domain.order_total(lines),
         currency=references.currency,
         requester_currency=budget.currency,
-        trades=references.chain_trades,
+        rates=references.fx_rates,
         day=now.date(),
     )
     total = translation.requester_total  # what the budget or allowance is charged
-    # The one lock of a placement, taken as late as possible: orders counting against the
-    # same budget or allowance are checked one at a time and cannot both slip under; the
-    # key's unique index settles a concurrent replay.
-    committed = await store.lock_spending(
-        conn, department=request.requester, employee_id=request.employee_id
-    )
-    spending = (
-        domain.check_employee_spending(employee, spent_this_year=committed, total=total)
-        if employee is not None
-        else domain.check_department_spending(budget, committed_this_month=committed, total=total)
-    )
+
+    def check(committed: Decimal) -> domain.SpendingCheck:  # raises OrderRefused
+        if employee is not None:
+            return domain.check_employee_spending(employee, spent_this_year=committed, total=total)
+        return domain.check_department_spending(budget, committed_this_month=committed, total=total)
+
     event = domain.place(request, lines, currency=references.currency, translation=translation)
-    created = await store.claim_idempotency_key(
-        conn,
-        order=event,
-        total=domain.order_total(lines),
-        translation=translation,
-        key=idempotency_key,
-        request_hash=fingerprint,
-        status=spending.status,
-        placed_by_key_id=placed_by_key_id,
-        warnings=spending.warnings,
-        trace_headers=current_trace_headers(),
-    )
-    if not created:
+
+    async def store_it(spending: domain.SpendingCheck) -> store.Stored:
+        return await store.place_order(
+            conn,
+            order=event,
+            total=domain.order_total(lines),
+            translation=translation,
+            key=idempotency_key,
+            request_hash=fingerprint,
+            status=spending.status,
+            committed_from=spending.holds_from,
+            committed_to=spending.holds_to,
+            placed_by_key_id=placed_by_key_id,
+            warnings=spending.warnings,
+            trace_headers=current_trace_headers(),
+            outbox_headers={**current_trace_headers(), HEADER_EVENT_TYPE: event.event_type},
+        )
+
+    stored, spending = await _store(conn, request, store_it, check, references.committed)
+    if stored.order is None:
         return None
-    if spending.status is not OrderStatus.PLACED:
-        return Placement(order_id=event.order_id, status=spending.status, created=True)
-    await outbox.append(conn, [event])
-    return Placement(order_id=event.order_id, status=spending.status, created=True, event=event)
-
-
-async def _translation(
-    conn: asyncpg.Connection,
-    total: Decimal,
-    *,
-    currency: str,
-    requester_currency: str,
-    trades: list[domain.ChainTrade],
-    day: date,
-) -> domain.Translation:
-    """The order's total in its requester's currency; refused (OrderRefused, naming the pair)
-    when a rate is missing for it, or for a component its production chain would trade (the
-    rates are read only when the order or its chain crosses currencies)."""
-    rates = await store.fx_rates(conn) if trades or currency != requester_currency else []
-    domain.check_chain_rates(trades, rates, day)
-    return domain.translate_total(
-        total, currency=currency, requester_currency=requester_currency, rates=rates, day=day
+    placed = spending.status is OrderStatus.PLACED
+    return Placement(
+        order_id=event.order_id,
+        status=spending.status,
+        created=True,
+        event=event if placed else None,
+        order=stored.order,
     )
+
+
+async def _store(
+    conn: asyncpg.Connection,
+    request: OrderRequest,
+    store_it: Callable[[domain.SpendingCheck], Awaitable[store.Stored]],
+    check: Callable[[Decimal], domain.SpendingCheck],
+    committed: Decimal,
+) -> tuple[store.Stored, domain.SpendingCheck]:
+    """Store an order checked against the running total as read (`committed`, unlocked):
+    stored only if the total its statement finds (locked, for that statement alone) gives the
+    same outcome; else checked again with the total locked until the commit, so that it holds.
+    Returns what was stored and the check it was stored with."""
+    spending = check(committed)
+    stored = await store_it(spending)
+    if stored.committed is not None and (
+        stored.order is not None or spending.holds_for(stored.committed)
+    ):
+        return stored, spending  # stored, or its key taken
+    # The period's first order (no running total yet), or another order changed the total
+    # meanwhile (near the budget's end)
+    async with conn.transaction():
+        committed = await store.lock_spending(
+            conn, department=request.requester, employee_id=request.employee_id
+        )
+        spending = check(committed)
+        stored = await store_it(spending)
+    return stored, spending
 
 
 async def approve(

@@ -526,16 +526,32 @@ class SpendingCheck:
 
     status: OrderStatus
     warnings: tuple[str, ...] = ()
+    # The running totals this outcome holds for (None: unbounded), so that it can be stored
+    # without locking the running total while checking: if the total found on storing is out
+    # of this range, the order is checked again against it.
+    holds_from: Decimal | None = None
+    holds_to: Decimal | None = None
+
+    def holds_for(self, committed: Decimal) -> bool:
+        return (self.holds_from is None or committed >= self.holds_from) and (
+            self.holds_to is None or committed <= self.holds_to
+        )
 
 
 def check_department_spending(
     budget: DepartmentBudget, *, committed_this_month: Decimal, total: Decimal
 ) -> SpendingCheck:
     """A department's order within budget (or warned about) is placed, or waits for approval
-    above the threshold; over budget it is refused unless the department only warns."""
+    above the threshold; over budget it is refused unless the department only warns.
+
+    Within budget the outcome holds for whatever else is committed up to the budget less this
+    order; a warning names what is committed, so it holds for that running total only."""
     warnings = budget_warnings(budget, committed_this_month=committed_this_month, total=total)
     pending = needs_approval(budget, total)
-    return SpendingCheck(OrderStatus.PENDING_APPROVAL if pending else OrderStatus.PLACED, warnings)
+    status = OrderStatus.PENDING_APPROVAL if pending else OrderStatus.PLACED
+    if warnings:
+        return SpendingCheck(status, warnings, committed_this_month, committed_this_month)
+    return SpendingCheck(status, holds_to=budget.monthly_budget - total)
 
 
 def approve(
@@ -606,9 +622,10 @@ def check_employee_purchase(
 def check_employee_spending(
     employee: Employee, *, spent_this_year: Decimal, total: Decimal
 ) -> SpendingCheck:
-    """An employee purchase within the yearly allowance is placed at once (no approval)."""
+    """An employee purchase within the yearly allowance is placed at once (no approval),
+    whatever else the employee spent up to the allowance less this purchase."""
     check_allowance(employee, spent_this_year=spent_this_year, total=total)
-    return SpendingCheck(OrderStatus.PLACED)
+    return SpendingCheck(OrderStatus.PLACED, holds_to=employee.yearly_allowance - total)
 
 
 def check_allowance(employee: Employee, *, spent_this_year: Decimal, total: Decimal) -> None:
