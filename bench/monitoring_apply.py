@@ -8,7 +8,11 @@ batches of 100 as the consumer fetches them: the inbox claim and the handlers in
 transaction), each record with its order's traceparent. Orders are interleaved as a steady
 rate interleaves them: a window of orders in flight, each one step further per round.
 
-    .venv/bin/python bench/monitoring_apply.py [--orders 2000] [--chains 100]
+    .venv/bin/python bench/monitoring_apply.py [--orders 2000] [--chains 100] [--batched]
+
+Without --batched the handler takes one event at a time, as the service runs it today (each
+event in its own trace); with it, the kit hands the handler each run of a batch at once, as
+it will once a batch handler gets each event's trace context.
 """
 
 from __future__ import annotations

@@ -4,14 +4,17 @@ one per event."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import Stage
+from supplychain_contracts.company import BusinessCalendar
 
 from monitoring.domain import ORDER_ENDINGS, RECORDED_IN_COLUMNS, Outcome
 from monitoring.sla.pauses import PausedClock, PauseEdge
@@ -55,9 +58,16 @@ class Marked:
 
 
 async def record_and_mark(
-    conn: asyncpg.Connection, events: Sequence[Traced], marks: Sequence[Marks]
+    conn: asyncpg.Connection,
+    events: Sequence[Traced],
+    marks: Sequence[Marks],
+    clocks: Sequence[Clock | None],
+    *,
+    reference_token: UUID | None,
 ) -> Marked:
-    """Record the events and upsert the stage boundaries they mark, in one statement."""
+    """Record the events and upsert the stage boundaries they mark, in one statement. A stage
+    this statement starts gets its clock from `clocks` (one per mark, computed from the
+    policies read under `reference_token`) if that token is still the store's."""
     rows = await conn.fetch(
         """WITH recorded AS (
                INSERT INTO handoff_events (event_id, order_id, root_order_id, event_type,
@@ -72,11 +82,30 @@ async def record_and_mark(
            marked AS (
                INSERT INTO stages AS s (order_id, stage, root_order_id, supplier, requester,
                    employee_id, started_at, ended_at, trace_id, start_event_id, traceparent,
-                   end_event_id, end_event_type, outcome)
-               SELECT * FROM unnest($10::uuid[], $11::text[], $12::uuid[], $13::text[],
-                                    $14::text[], $15::text[], $16::timestamptz[],
-                                    $17::timestamptz[], $18::text[], $19::uuid[], $20::text[],
-                                    $21::uuid[], $22::text[], $23::text[])
+                   end_event_id, end_event_type, outcome, policy_id, target_s, warn_at,
+                   deadline, policy_key, policy_version, service_credit_pct, warning_s,
+                   calendar, pause_reasons)
+               SELECT m.order_id, m.stage, m.root_order_id, m.supplier, m.requester,
+                      m.employee_id, m.started_at, m.ended_at, m.trace_id, m.start_event_id,
+                      m.traceparent, m.end_event_id, m.end_event_type, m.outcome,
+                      c.policy_id, c.target_s, c.warn_at, c.deadline, c.policy_key,
+                      c.policy_version, c.credit, c.warning_s, c.calendar::jsonb,
+                      COALESCE(ARRAY(SELECT jsonb_array_elements_text(c.reasons::jsonb)),
+                               '{}'::text[])
+               FROM unnest($10::uuid[], $11::text[], $12::uuid[], $13::text[],
+                           $14::text[], $15::text[], $16::timestamptz[],
+                           $17::timestamptz[], $18::text[], $19::uuid[], $20::text[],
+                           $21::uuid[], $22::text[], $23::text[])
+                    WITH ORDINALITY AS m(order_id, stage, root_order_id, supplier, requester,
+                         employee_id, started_at, ended_at, trace_id, start_event_id,
+                         traceparent, end_event_id, end_event_type, outcome, n)
+               LEFT JOIN unnest($26::int[], $27::float8[], $28::timestamptz[],
+                                $29::timestamptz[], $30::text[], $31::int[], $32::numeric[],
+                                $33::float8[], $34::text[], $35::text[])
+                    WITH ORDINALITY AS c(policy_id, target_s, warn_at, deadline, policy_key,
+                         policy_version, credit, warning_s, calendar, reasons, n)
+                    ON c.n = m.n AND c.policy_id IS NOT NULL
+                       AND $25::uuid = (SELECT token FROM reference_token)
                ON CONFLICT (order_id, stage) DO UPDATE
                   SET started_at = COALESCE(s.started_at, EXCLUDED.started_at),
                       ended_at = COALESCE(s.ended_at, EXCLUDED.ended_at),
@@ -86,7 +115,18 @@ async def record_and_mark(
                       end_event_id = COALESCE(s.end_event_id, EXCLUDED.end_event_id),
                       end_event_type = COALESCE(s.end_event_type, EXCLUDED.end_event_type),
                       outcome = CASE WHEN s.ended_at IS NULL
-                                     THEN EXCLUDED.outcome ELSE s.outcome END
+                                     THEN EXCLUDED.outcome ELSE s.outcome END,
+                      -- the clock computed for the start, when this statement starts it
+                      policy_id = CASE WHEN s.started_at IS NULL THEN EXCLUDED.policy_id ELSE s.policy_id END,
+                      target_s = CASE WHEN s.started_at IS NULL THEN EXCLUDED.target_s ELSE s.target_s END,
+                      warn_at = CASE WHEN s.started_at IS NULL THEN EXCLUDED.warn_at ELSE s.warn_at END,
+                      deadline = CASE WHEN s.started_at IS NULL THEN EXCLUDED.deadline ELSE s.deadline END,
+                      policy_key = CASE WHEN s.started_at IS NULL THEN EXCLUDED.policy_key ELSE s.policy_key END,
+                      policy_version = CASE WHEN s.started_at IS NULL THEN EXCLUDED.policy_version ELSE s.policy_version END,
+                      service_credit_pct = CASE WHEN s.started_at IS NULL THEN EXCLUDED.service_credit_pct ELSE s.service_credit_pct END,
+                      warning_s = CASE WHEN s.started_at IS NULL THEN EXCLUDED.warning_s ELSE s.warning_s END,
+                      calendar = CASE WHEN s.started_at IS NULL THEN EXCLUDED.calendar ELSE s.calendar END,
+                      pause_reasons = CASE WHEN s.started_at IS NULL THEN EXCLUDED.pause_reasons ELSE s.pause_reasons END
                RETURNING s.*)
            SELECT m.*, (SELECT token FROM reference_token) AS reference_token,
                   EXISTS (SELECT 1 FROM handoff_events h
@@ -117,12 +157,42 @@ async def record_and_mark(
         [m.end_event_type for m in marks],
         [None if m.outcome is None else m.outcome.value for m in marks],
         ENDING_TYPES,
+        reference_token,
+        *_clock_columns(clocks),
     )
     return Marked(
         stages=[stage_row(row) for row in rows],
         reference_token=rows[0]["reference_token"] if rows else None,
         ended_orders={row["order_id"] for row in rows if row["order_ended"]},
     )
+
+
+def _clock_columns(clocks: Sequence[Clock | None]) -> list[list[Any]]:
+    """The clocks as the statements' arrays (a missing clock: NULLs)."""
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for clock in clocks:
+        values: tuple[Any, ...] = (None,) * 10
+        if clock is not None:
+            values = (
+                clock.policy_id,
+                clock.target_seconds,
+                clock.warn_at,
+                clock.deadline,
+                clock.policy_key,
+                clock.policy_version,
+                clock.service_credit_pct,
+                clock.warning_seconds,
+                None if clock.calendar is None else calendar_json(clock.calendar),
+                json.dumps(list(clock.pause_reasons)),
+            )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+@functools.lru_cache(maxsize=256)
+def calendar_json(calendar: BusinessCalendar) -> str:
+    return calendar.model_dump_json()
 
 
 async def set_clocks(
@@ -146,16 +216,7 @@ async def set_clocks(
            RETURNING s.*""",
         [order_id for order_id, _, _ in clocks],
         [stage.value for _, stage, _ in clocks],
-        [c.policy_id for _, _, c in clocks],
-        [c.target_seconds for _, _, c in clocks],
-        [c.warn_at for _, _, c in clocks],
-        [c.deadline for _, _, c in clocks],
-        [c.policy_key for _, _, c in clocks],
-        [c.policy_version for _, _, c in clocks],
-        [c.service_credit_pct for _, _, c in clocks],
-        [c.warning_seconds for _, _, c in clocks],
-        [None if c.calendar is None else c.calendar.model_dump_json() for _, _, c in clocks],
-        [json.dumps(list(c.pause_reasons)) for _, _, c in clocks],
+        *_clock_columns([clock for _, _, clock in clocks]),
     )
     return [stage_row(row) for row in rows]
 

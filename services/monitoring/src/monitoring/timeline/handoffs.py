@@ -100,7 +100,13 @@ class Handoffs:
             await self._apply_part(conn, part)
 
     async def _apply_part(self, conn: asyncpg.Connection, part: list[Traced]) -> None:
-        marked = await batch_store.record_and_mark(conn, part, merged_marks(part))
+        if self.reference.token is None:
+            await self.reference.refresh(conn, None)
+        marks = merged_marks(part)
+        clocks = self._expected_clocks(part, marks)
+        marked = await batch_store.record_and_mark(
+            conn, part, marks, clocks, reference_token=self.reference.token
+        )
         await self.sink.events_recorded(conn, part)
         rows = {(row.order_id, row.stage): row for row in marked.stages}
         await self._start_clocks(conn, part, rows, marked.reference_token)
@@ -143,31 +149,53 @@ class Handoffs:
     async def _clock_of(
         self, conn: asyncpg.Connection, traced: Traced, stage: StageRow
     ) -> sla.Clock | None:
+        """The stage's clock (`_policy_clock`); an older event without the priority falls
+        back to the order's as seen so far."""
+        assert stage.started_at is not None
+        priority = domain.carried_priority(traced.event)
+        if priority is None:
+            priority = await store.order_priority(conn, traced.event.order_id)
+        return self._policy_clock(traced, stage.stage, stage.started_at, priority)
+
+    def _policy_clock(
+        self, traced: Traced, stage: Stage, started_at: datetime, priority: str | None
+    ) -> sla.Clock | None:
         """The stage's clock under the policy version in force when it started, picked from
         the facts the marking event carries (supplier, requester, priority: live and a replay
-        pick the same one whichever topic they read first); an older event without the
-        priority falls back to the order's as seen so far. None when no policy applies."""
+        pick the same one whichever topic they read first). None when no policy applies."""
         event = traced.event
-        assert stage.started_at is not None
-        priority = domain.carried_priority(event)
-        if priority is None:
-            priority = await store.order_priority(conn, event.order_id)
         found = sla.policy_for(
             self.reference.policy_versions(event.supplier),
             supplier=event.supplier,
             requester=event.requester,
             priority=priority,
-            at=stage.started_at,
+            at=started_at,
         )
         if found is None:
             return None
         code = found.content.calendar_code
         named = self.reference.calendar_versions(code) if code else []
-        calendar = sla.calendar_for(found.content, named, stage.started_at)
-        clock = sla.clock_for(found, stage.stage, stage.started_at, calendar)
+        calendar = sla.calendar_for(found.content, named, started_at)
+        clock = sla.clock_for(found, stage, started_at, calendar)
         if clock is None:
             return None
-        return replace(clock, pause_reasons=pauses.reasons_pausing(found.content, stage.stage))
+        return replace(clock, pause_reasons=pauses.reasons_pausing(found.content, stage))
+
+    def _expected_clocks(self, part: list[Traced], marks: list[Marks]) -> list[sla.Clock | None]:
+        """The clock each stage the part starts gets if nothing started it before, from the
+        policies in memory and the priority its starting event carries (None: no policy, or
+        the event carries no priority). The statement that marks the boundaries applies them
+        only when the memory's token is still the store's; the others are timed after it."""
+        starting = {t.event.event_id: t for t in part}
+        expected: list[sla.Clock | None] = []
+        for mark in marks:
+            traced = starting.get(mark.start_event_id) if mark.start_event_id else None
+            priority = None if traced is None else domain.carried_priority(traced.event)
+            if traced is None or priority is None or mark.started_at is None:
+                expected.append(None)
+            else:
+                expected.append(self._policy_clock(traced, mark.stage, mark.started_at, priority))
+        return expected
 
     async def _move_paused_clocks(
         self,
@@ -189,11 +217,19 @@ class Handoffs:
             order_id: pauses.pause_intervals(order_edges)
             for order_id, order_edges in (await clock_store.pause_edges(conn, list(orders))).items()
         }
+        # every pausable stage of an order that paused or resumed; of the others, the stages
+        # marked here (as the statements that marked and timed them returned them)
         moving = [
             row
-            for row in await batch_store.pausable_stages(conn, list(orders))
-            if row.order_id in paused_orders or (row.order_id, row.stage) in rows
+            for row in rows.values()
+            if row.order_id not in paused_orders
+            and row.pause_reasons
+            and row.duration_s is None
+            and row.started_at is not None
+            and row.target_s is not None
         ]
+        if paused_orders:
+            moving += await batch_store.pausable_stages(conn, sorted(paused_orders))
         moved: list[tuple[UUID, Stage, pauses.PausedClock]] = []
         notices: list[SlaClockPause] = []
         for stage in moving:
