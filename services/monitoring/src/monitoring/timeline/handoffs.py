@@ -234,6 +234,8 @@ class Handoffs:
         notices: list[SlaClockPause] = []
         for stage in moving:
             rows[(stage.order_id, stage.stage)] = stage
+            if not known.get(stage.order_id) and not stage.paused_s and not stage.paused_since:
+                continue  # never paused: its clock is the one its policy set, nothing to tell
             timed = _paused_clock(stage, known.get(stage.order_id, []))
             if timed is None:
                 continue
