@@ -67,14 +67,17 @@ async def chain_facts(conn: asyncpg.Connection, order_id: UUID) -> dict[UUID, Or
     return _facts(rows)
 
 
-async def order_facts(conn: asyncpg.Connection, order_id: UUID) -> OrderFacts | None:
-    """One order alone (the live histograms need nothing of its sub-orders)."""
+async def orders_facts(
+    conn: asyncpg.Connection, order_ids: Sequence[UUID]
+) -> dict[UUID, OrderFacts]:
+    """These orders alone (the live histograms need nothing of their sub-orders)."""
     rows = await conn.fetch(
-        "WITH one AS (SELECT * FROM orders WHERE order_id = $2)" + _FACTS.format(orders="one"),
+        "WITH listed AS (SELECT * FROM orders WHERE order_id = ANY($2::uuid[]))"
+        + _FACTS.format(orders="listed"),
         list(MILESTONES),
-        order_id,
+        list(order_ids),
     )
-    return _facts(rows).get(order_id)
+    return _facts(rows)
 
 
 async def chains_delivered(

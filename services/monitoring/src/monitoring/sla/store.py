@@ -3,6 +3,7 @@ and the clocks due (tables `stages` and `pause_edges` of the service's schema)."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -12,11 +13,18 @@ from supplychain_contracts import Stage
 from supplychain_contracts.company import BusinessCalendar
 from supplychain_contracts.events import PauseReason, SlaBreachRetracted, SlaClockEvent
 
-from monitoring.domain import ORDER_ENDINGS, Edge, Outcome
-from monitoring.sla.pauses import PausedClock, PauseEdge
+from monitoring.domain import Edge, Outcome
+from monitoring.sla.pauses import PauseEdge
 from monitoring.sla.rules import Alarm, StageRow
 
 ALARM_COLUMN = {Alarm.WARNING: "warning_raised_at", Alarm.BREACH: "breach_raised_at"}
+
+
+@functools.lru_cache(maxsize=256)
+def calendar_of(stored: str) -> BusinessCalendar:
+    """A stage's calendar as stored (JSON): the clocks of a company count in a handful of
+    calendars, each parsed once (a calendar is immutable)."""
+    return BusinessCalendar.model_validate_json(stored)
 
 
 def stage_row(record: asyncpg.Record) -> StageRow:
@@ -45,11 +53,7 @@ def stage_row(record: asyncpg.Record) -> StageRow:
         breach_raised_at=record["breach_raised_at"],
         pause_reasons=tuple(record["pause_reasons"]),
         warning_s=record["warning_s"],
-        calendar=(
-            None
-            if record["calendar"] is None
-            else BusinessCalendar.model_validate_json(record["calendar"])
-        ),
+        calendar=None if record["calendar"] is None else calendar_of(record["calendar"]),
         paused_s=record["paused_s"],
         paused_since=record["paused_since"],
         outcome=None if record["outcome"] is None else Outcome(record["outcome"]),
@@ -60,28 +64,6 @@ def stage_row(record: asyncpg.Record) -> StageRow:
 
 
 # --- paused clocks ---------------------------------------------------------------------------
-
-
-async def lock_order_clocks(conn: asyncpg.Connection, order_id: UUID) -> None:
-    """One transaction at a time moves an order's clocks (a pause seen on one topic, the
-    clock it stops set from another), to the commit: each sees what the other wrote."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('monitoring:pauses:' || $1::uuid::text, 0))",
-        order_id,
-    )
-
-
-async def record_pause_edge(conn: asyncpg.Connection, order_id: UUID, edge: PauseEdge) -> None:
-    await conn.execute(
-        """INSERT INTO pause_edges (event_id, order_id, reason, pause_key, edge, at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
-        edge.event_id,
-        order_id,
-        edge.reason.value,
-        edge.key,
-        edge.edge.value,
-        edge.at,
-    )
 
 
 async def pause_edges(
@@ -107,34 +89,6 @@ async def pause_edges(
     return edges
 
 
-async def pausable_stages(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
-    """The order's running stages whose clock a pause can stop."""
-    rows = await conn.fetch(
-        """SELECT * FROM stages
-           WHERE order_id = $1 AND cardinality(pause_reasons) > 0 AND duration_s IS NULL
-             AND started_at IS NOT NULL AND target_s IS NOT NULL
-           ORDER BY stage""",
-        order_id,
-    )
-    return [stage_row(row) for row in rows]
-
-
-async def set_paused_clock(
-    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: PausedClock
-) -> StageRow:
-    record = await conn.fetchrow(
-        """UPDATE stages SET warn_at = $3, deadline = $4, paused_s = $5, paused_since = $6
-           WHERE order_id = $1 AND stage = $2 RETURNING *""",
-        order_id,
-        stage.value,
-        clock.warn_at,
-        clock.deadline,
-        clock.paused_s,
-        clock.paused_since,
-    )
-    return stage_row(record)
-
-
 async def new_pause_notices(conn: asyncpg.Connection, event_ids: Sequence[UUID]) -> set[UUID]:
     """Of these SlaPaused / SlaResumed ids, those not noticed before (now noticed)."""
     rows = await conn.fetch(
@@ -143,44 +97,6 @@ async def new_pause_notices(conn: asyncpg.Connection, event_ids: Sequence[UUID])
         list(event_ids),
     )
     return {row["event_id"] for row in rows}
-
-
-async def close_stage(
-    conn: asyncpg.Connection, order_id: UUID, stage: Stage, duration: float
-) -> bool:
-    """Record the duration once; False when it was already recorded."""
-    updated = await conn.fetchval(
-        """UPDATE stages SET duration_s = $3 WHERE order_id = $1 AND stage = $2
-           AND duration_s IS NULL RETURNING true""",
-        order_id,
-        stage.value,
-        duration,
-    )
-    return bool(updated)
-
-
-_ENDING_TYPES = [str(event.model_fields["event_type"].default) for event in ORDER_ENDINGS]
-_ENDING_OUTCOMES = [outcome.value for outcome in ORDER_ENDINGS.values()]
-
-
-async def end_stages_at_order_end(conn: asyncpg.Connection, order_id: UUID) -> list[StageRow]:
-    """Close the order's running stages at its end (the first event recorded that ended it:
-    domain.ORDER_ENDINGS; never before a stage began) with that end's outcome and event; the
-    stages closed, none while the order has not ended."""
-    rows = await conn.fetch(
-        """UPDATE stages s SET ended_at = GREATEST(e.occurred_at, s.started_at),
-                  outcome = ($3::text[])[array_position($2::text[], e.event_type)],
-                  end_event_id = e.event_id, end_event_type = e.event_type
-           FROM (SELECT event_id, event_type, occurred_at FROM handoff_events
-                 WHERE order_id = $1 AND event_type = ANY($2::text[])
-                 ORDER BY occurred_at, event_id LIMIT 1) e
-           WHERE s.order_id = $1 AND s.started_at IS NOT NULL AND s.ended_at IS NULL
-           RETURNING s.*""",
-        order_id,
-        _ENDING_TYPES,
-        _ENDING_OUTCOMES,
-    )
-    return [stage_row(row) for row in rows]
 
 
 async def mark_raised(

@@ -13,15 +13,16 @@ from typing import Protocol
 
 import asyncpg
 from supplychain_contracts import SlaBreached, SlaBreachRetracted, SlaWarning
-from supplychain_contracts.events import OrderParties, SlaClockEvent, SlaClockPause, SlaPaused
+from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused
 from supplychain_kit import metrics, outbox
 from supplychain_kit.effects import after_commit
 
 from monitoring.sla.rules import StageRow
+from monitoring.timeline.traced import Traced
 
-# What else watches an event once the timeline recorded it (main.py injects the analytics'
+# What else watches events once the timeline recorded them (main.py injects the analytics'
 # histograms of the time split: the timeline does not import the analytics).
-EventObserver = Callable[[asyncpg.Connection, OrderParties], Awaitable[None]]
+EventObserver = Callable[[asyncpg.Connection, Sequence[Traced]], Awaitable[None]]
 
 COUNTER_OF_EVENT = {
     SlaWarning: metrics.SLA_WARNINGS,
@@ -45,8 +46,8 @@ class AlarmSink(Protocol):
     ) -> None:
         """A stage's clock stopped or ran again (each event once), in the transaction of `conn`."""
 
-    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
-        """The event entered its order's timeline in the transaction of `conn`."""
+    async def events_recorded(self, conn: asyncpg.Connection, events: Sequence[Traced]) -> None:
+        """The events entered their orders' timelines in the transaction of `conn`."""
 
 
 class Emitting:
@@ -74,9 +75,9 @@ class Emitting:
         await outbox.append(conn, events)
         after_commit(lambda: _count_pauses(events))
 
-    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+    async def events_recorded(self, conn: asyncpg.Connection, events: Sequence[Traced]) -> None:
         if self._observe is not None:
-            await self._observe(conn, event)  # e.g. the wait or the work it ends, once committed
+            await self._observe(conn, events)  # e.g. the wait or the work they end, once committed
 
 
 class Silent:
@@ -95,7 +96,7 @@ class Silent:
     ) -> None:
         return None
 
-    async def event_recorded(self, conn: asyncpg.Connection, event: OrderParties) -> None:
+    async def events_recorded(self, conn: asyncpg.Connection, events: Sequence[Traced]) -> None:
         return None
 
 

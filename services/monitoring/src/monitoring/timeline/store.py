@@ -3,59 +3,37 @@ own schema; the pool's search_path names it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_contracts import Stage
-from supplychain_contracts.events import OrderParties
+from supplychain_contracts import FeedbackGiven, OrderPlaced
 from supplychain_kit.auth import Visibility
-
-from monitoring.domain import RECORDED_IN_COLUMNS, Edge, Outcome
-from monitoring.sla.rules import Clock, StageRow
-from monitoring.sla.store import stage_row
 
 # --- events, orders, stages ------------------------------------------------------------------
 
 
-async def record_event(conn: asyncpg.Connection, event: OrderParties, trace_id: str | None) -> None:
-    await conn.execute(
-        """INSERT INTO handoff_events (event_id, order_id, root_order_id, event_type, occurred_at,
-               supplier, requester, trace_id, payload)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-           ON CONFLICT (event_id) DO NOTHING""",
-        event.event_id,
-        event.order_id,
-        event.root_order_id,
-        event.event_type,
-        event.occurred_at,
-        event.supplier,
-        event.requester,
-        trace_id,
-        event.model_dump_json(exclude=set(RECORDED_IN_COLUMNS)),
-    )
-
-
-async def record_order(
-    conn: asyncpg.Connection,
-    event: OrderParties,
-    *,
-    parent_order_id: UUID | None,
-    priority: str,
-    trace_id: str | None,
+async def record_orders(
+    conn: asyncpg.Connection, placed: Sequence[tuple[OrderPlaced, str | None]]
 ) -> None:
+    """The orders of these placements (each with the trace it was consumed in)."""
+    if not placed:
+        return
     await conn.execute(
         """INSERT INTO orders (order_id, root_order_id, parent_order_id, supplier, requester,
                priority, trace_id, placed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING""",
-        event.order_id,
-        event.root_order_id,
-        parent_order_id,
-        event.supplier,
-        event.requester,
-        priority,
-        trace_id,
-        event.occurred_at,
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::timestamptz[])
+           ON CONFLICT (order_id) DO NOTHING""",
+        [e.order_id for e, _ in placed],
+        [e.root_order_id for e, _ in placed],
+        [e.parent_order_id for e, _ in placed],
+        [e.supplier for e, _ in placed],
+        [e.requester for e, _ in placed],
+        [e.priority.value for e, _ in placed],
+        [trace_id for _, trace_id in placed],
+        [e.occurred_at for e, _ in placed],
     )
 
 
@@ -66,94 +44,21 @@ async def order_priority(conn: asyncpg.Connection, order_id: UUID) -> str | None
     return value
 
 
-async def record_feedback(conn: asyncpg.Connection, event: OrderParties, *, rating: int) -> None:
+async def record_feedback(conn: asyncpg.Connection, given: Sequence[FeedbackGiven]) -> None:
+    if not given:
+        return
     await conn.execute(
         """INSERT INTO feedback (event_id, order_id, supplier, requester, rating, occurred_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING""",
-        event.event_id,
-        event.order_id,
-        event.supplier,
-        event.requester,
-        rating,
-        event.occurred_at,
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[],
+                                $6::timestamptz[])
+           ON CONFLICT (event_id) DO NOTHING""",
+        [e.event_id for e in given],
+        [e.order_id for e in given],
+        [e.supplier for e in given],
+        [e.requester for e in given],
+        [e.rating for e in given],
+        [e.occurred_at for e in given],
     )
-
-
-async def mark_boundary(
-    conn: asyncpg.Connection,
-    event: OrderParties,
-    stage: Stage,
-    edge: Edge,
-    *,
-    trace_id: str | None,
-    traceparent: str | None,
-    outcome: Outcome | None = None,
-) -> StageRow:
-    """Set the stage's start or end (the first one seen wins); returns the stage row.
-
-    The start event's id and traceparent are kept: the SLA events a clock raises later are
-    caused by it and continue its trace. The end event's id and type are kept (a retraction
-    names them), with the `outcome` of an end that also ended the order (a rejection).
-    """
-    column = "started_at" if edge is Edge.START else "ended_at"
-    start_event_id = event.event_id if edge is Edge.START else None
-    start_traceparent = traceparent if edge is Edge.START else None
-    end_event_id = event.event_id if edge is Edge.END else None
-    end_event_type = event.event_type if edge is Edge.END else None
-    record = await conn.fetchrow(
-        f"""INSERT INTO stages (order_id, stage, root_order_id, supplier, requester, employee_id,
-                {column}, trace_id, start_event_id, traceparent, end_event_id, end_event_type,
-                outcome)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-            ON CONFLICT (order_id, stage) DO UPDATE
-               SET {column} = COALESCE(stages.{column}, EXCLUDED.{column}),
-                   trace_id = COALESCE(stages.trace_id, EXCLUDED.trace_id),
-                   start_event_id = COALESCE(stages.start_event_id, EXCLUDED.start_event_id),
-                   traceparent = COALESCE(stages.traceparent, EXCLUDED.traceparent),
-                   end_event_id = COALESCE(stages.end_event_id, EXCLUDED.end_event_id),
-                   end_event_type = COALESCE(stages.end_event_type, EXCLUDED.end_event_type),
-                   outcome = CASE WHEN stages.ended_at IS NULL
-                                  THEN EXCLUDED.outcome ELSE stages.outcome END
-            RETURNING *""",
-        event.order_id,
-        stage.value,
-        event.root_order_id,
-        event.supplier,
-        event.requester,
-        event.employee_id,
-        event.occurred_at,
-        trace_id,
-        start_event_id,
-        start_traceparent,
-        end_event_id,
-        end_event_type,
-        None if outcome is None else outcome.value,
-    )
-    return stage_row(record)
-
-
-async def set_clock(
-    conn: asyncpg.Connection, *, order_id: UUID, stage: Stage, clock: Clock
-) -> StageRow:
-    record = await conn.fetchrow(
-        """UPDATE stages SET policy_id = $3, target_s = $4, warn_at = $5, deadline = $6,
-               policy_key = $7, policy_version = $8, service_credit_pct = $9,
-               warning_s = $10, calendar = $11::jsonb, pause_reasons = $12
-           WHERE order_id = $1 AND stage = $2 RETURNING *""",
-        order_id,
-        stage.value,
-        clock.policy_id,
-        clock.target_seconds,
-        clock.warn_at,
-        clock.deadline,
-        clock.policy_key,
-        clock.policy_version,
-        clock.service_credit_pct,
-        clock.warning_seconds,
-        None if clock.calendar is None else clock.calendar.model_dump_json(),
-        list(clock.pause_reasons),
-    )
-    return stage_row(record)
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""An event with the trace it was consumed in: what the timeline keeps of the trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supplychain_contracts.events import OrderParties
+from supplychain_kit.telemetry import current_trace_headers, current_trace_id
+
+
+@dataclass(frozen=True)
+class Traced:
+    event: OrderParties
+    trace_id: str | None  # the trace the event continues
+    traceparent: str | None  # the SLA events a stage's clock raises continue it
+
+    @classmethod
+    def current(cls, event: OrderParties) -> Traced:
+        """The event in the trace of the current span (the consumer's `process` span)."""
+        return cls(event, current_trace_id(), current_trace_headers().get("traceparent"))
