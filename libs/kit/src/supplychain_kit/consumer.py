@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ from supplychain_kit.telemetry import (
     MESSAGING_MESSAGE_ID,
     headers_to_dict,
     processing,
+    run_spans,
     set_error,
     set_order_attributes,
     tracer,
@@ -179,13 +181,16 @@ class BatchRun:
         self.events: list[Event] = []
         self.topics: set[str] = set()
         self.contexts: list[SpanContext] = []
+        self.spans: dict[uuid.UUID, SpanContext] = {}  # each event's own (telemetry.consumed_in)
 
     def add(self, event: Event, topic: str, span: Span) -> None:
         self.events.append(event)
         self.topics.add(topic)
         context = span.get_span_context()
-        if context.is_valid and len(self.contexts) < MAX_LINKS:
-            self.contexts.append(context)
+        if context.is_valid:
+            self.spans[event.event_id] = context
+            if len(self.contexts) < MAX_LINKS:
+                self.contexts.append(context)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         if self.handler is None or not self.events:
@@ -204,15 +209,18 @@ class BatchRun:
             (topic,) = self.topics
             attributes["messaging.destination.name"] = topic
             name = f"process {topic}"
-        with tracer().start_as_current_span(
-            name,
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            links=[Link(context) for context in self.contexts],
-            attributes=attributes,
+        with (
+            tracer().start_as_current_span(
+                name,
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                links=[Link(context) for context in self.contexts],
+                attributes=attributes,
+            ),
+            run_spans(self.spans),
         ):
             await self.handler.handle(conn, self.events)
-        self.events, self.topics, self.contexts = [], set(), []
+        self.events, self.topics, self.contexts, self.spans = [], set(), [], {}
 
 
 class NotKnownYet(Exception):

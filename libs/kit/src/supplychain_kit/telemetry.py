@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Final
 
 from opentelemetry import propagate, trace
@@ -211,6 +214,35 @@ def trace_id_of(headers: Mapping[str, str]) -> str | None:
     if len(parts) == 4 and len(parts[1]) == 32:
         return parts[1]
     return None
+
+
+# The span each event of a batch handler's run was consumed in, while the handler runs: the
+# current span there is the run's, which continues only the first event's trace.
+_RUN_SPANS: ContextVar[Mapping[uuid.UUID, trace.SpanContext]] = ContextVar(
+    "run_spans", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def run_spans(spans: Mapping[uuid.UUID, trace.SpanContext]) -> Iterator[None]:
+    """While a batch handler applies a run: each event's own span, by event id."""
+    token = _RUN_SPANS.set(spans)
+    try:
+        yield
+    finally:
+        _RUN_SPANS.reset(token)
+
+
+@contextmanager
+def consumed_in(event: Event) -> Iterator[None]:
+    """Make the span `event` was consumed in the current one: within a batch handler each
+    event of the run has its own; elsewhere the current span already is it."""
+    context = _RUN_SPANS.get().get(event.event_id)
+    if context is None:
+        yield
+        return
+    with trace.use_span(trace.NonRecordingSpan(context)):
+        yield
 
 
 def current_trace_id() -> str | None:

@@ -63,7 +63,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         consumes=topics.ALL_TOPICS,
         # with the operations topic: the redrives and outbox releases its operators ask for
         produces=(topics.SLA, topics.REFERENCE, topics.REDRIVES),
-        apply=event_applier(Emitting(observe=observe_wait_and_work)),
+        apply=event_applier(Emitting(observe=observe_wait_and_work), batched=True),
         seed=reference_seeder(owned),
         jobs=(watermark_sampler_job(watermarks_moved), sla_clock_job(watermarks_moved)),
     )

@@ -31,10 +31,9 @@ def event_applier(sink: AlarmSink, *, batched: bool = False) -> Dispatch:
     metrics live, nowhere in a replay).
 
     `batched`: the consumer hands the handler every run of consecutive events of a fetched
-    batch at once (a statement per kind of effect for all of them). Off until the kit hands a
-    batch handler each event's own trace context: within a batch the current span is the
-    batch's, and the timeline keeps each event's trace (stages, exemplars, the SLA events a
-    clock raises continue it)."""
+    batch at once (a statement per kind of effect for all of them); each event keeps the
+    trace it was consumed in (`Traced.current`: stages, exemplars, the SLA events a clock
+    raises continue it)."""
     timelines = Timelines(sink)
     handler = Batched(timelines.apply_run) if batched else timelines.apply_one
     return dispatch({OrderParties: handler})

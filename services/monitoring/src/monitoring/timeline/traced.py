@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from supplychain_contracts.events import OrderParties
-from supplychain_kit.telemetry import current_trace_headers, current_trace_id
+from supplychain_kit.telemetry import consumed_in, current_trace_headers, current_trace_id
 
 
 @dataclass(frozen=True)
@@ -16,5 +16,6 @@ class Traced:
 
     @classmethod
     def current(cls, event: OrderParties) -> Traced:
-        """The event in the trace of the current span (the consumer's `process` span)."""
-        return cls(event, current_trace_id(), current_trace_headers().get("traceparent"))
+        """The event in the trace it was consumed in (its own span, also within a run)."""
+        with consumed_in(event):
+            return cls(event, current_trace_id(), current_trace_headers().get("traceparent"))
