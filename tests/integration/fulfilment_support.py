@@ -92,13 +92,18 @@ def metric_total(metrics_text: str, name: str, **labels: str) -> float:
     )
 
 
-def duplicates_seen(metrics_text: str) -> float:
-    """How many consumed records fulfilment's inbox recognised as already applied."""
-    return metric_total(
-        metrics_text,
-        "supplychain_consumer_messages_total",
-        service="fulfilment",
-        outcome="duplicate",
+def without_effect(metrics_text: str) -> float:
+    """How many consumed records fulfilment had nothing (more) to do for: the ones its inbox
+    recognised as already applied, and the ones of event types it has no handler for (skipped
+    by their header, never claimed)."""
+    return sum(
+        metric_total(
+            metrics_text,
+            "supplychain_consumer_messages_total",
+            service="fulfilment",
+            outcome=outcome,
+        )
+        for outcome in ("duplicate", "ignored")
     )
 
 
