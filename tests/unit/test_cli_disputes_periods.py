@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from supplychain_cli import api as cli_api
+from supplychain_cli import output as cli_output
 from supplychain_cli.app import app
 from typer.testing import CliRunner
 
@@ -71,6 +72,9 @@ def served(monkeypatch: pytest.MonkeyPatch) -> tuple[list[httpx.Request], list[A
 
 
 def cli(*args: str, key: str = "dev-assembly-1") -> Any:
+    # the console fixed its width from COLUMNS when first imported (another test's, under
+    # pytest-xdist): let it read this test's COLUMNS instead
+    cli_output.console._width = None
     env = {"SUPPLYCHAIN_API_KEY": key, "COLUMNS": "200", "SUPPLYCHAIN_URL_INVOICING": "http://inv"}
     return CliRunner().invoke(app, list(args), env={**env, "SUPPLYCHAIN_URL_INTAKE": "http://oi"})
 
