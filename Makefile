@@ -9,10 +9,10 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 -include make/deploy.mk
 
-.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit integration e2e schemas bench bench-idle bench-short up down clean
+.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit service integration e2e schemas bench bench-idle bench-short up down clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+	@grep -hE '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -54,16 +54,22 @@ typecheck: install  ## mypy (strict on libs/)
 	$(VENV)/bin/mypy -p order_intake -p fulfilment -p invoicing -p monitoring
 	$(VENV)/bin/mypy --strict -p supplychain_cli
 
+# Both cores: most tests wait on brokers, databases and service processes rather than compute.
+# A test module stays on one worker (its module-scoped stacks are started once).
+PYTEST_WORKERS ?= 2
 pytest: install  ## every test; "no tests ran" is a failure
-	$(VENV)/bin/pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
-unit: install
+unit: install  ## unit and contract tests (no broker, no database)
 	$(VENV)/bin/pytest tests/unit tests/contract
 
-integration: install
-	$(VENV)/bin/pytest tests/integration
+service: install  ## each service's handlers, commands and stores on the real database
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/service
 
-e2e: install
+integration: install  ## the services as processes on the real broker and database
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+
+e2e: install  ## make run, the short bench and the short soak
 	$(VENV)/bin/pytest tests/e2e
 
 schemas: install  ## regenerate the event JSON Schemas (refuses breaking changes)
