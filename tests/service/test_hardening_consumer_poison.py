@@ -18,12 +18,13 @@ import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 from service_support import ServicePool
-from supplychain_contracts import OrderLine, OrderPlaced, topics
+from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit import metrics
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched, read_to_end
+from support.events import order_placed
 
 ATTEMPTS = 2
 GROUP = "hardening-poison"
@@ -31,18 +32,6 @@ GROUP = "hardening-poison"
 
 class PoisonError(ValueError):
     """What a handler raises for an event it can never apply (not an outage)."""
-
-
-def _placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="test",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
 
 
 def _count(outcome: str) -> float:
@@ -56,7 +45,7 @@ async def test_a_poison_record_mid_batch_fails_the_batch_once_then_only_it_is_de
     pool = await service_pool("fulfilment")  # any schema with the kit's inbox
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE effects (event_id uuid NOT NULL, txid bigint NOT NULL)")
-    events = [_placed() for _ in range(5)]
+    events = [order_placed() for _ in range(5)]
     poison = events[2]
     calls: list[tuple[uuid.UUID, int]] = []  # every attempt, committed or not
 

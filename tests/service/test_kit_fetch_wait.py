@@ -14,24 +14,13 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from service_support import ServicePool
-from supplychain_contracts import OrderLine, OrderPlaced, topics
+from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import eventually
+from support.events import order_placed
 
 BUSY_MS, IDLE_MS = 10, 400
-
-
-def _placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="test",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
 
 
 async def test_the_fetch_wait_grows_when_idle_and_shrinks_when_records_come(
@@ -73,7 +62,7 @@ async def test_the_fetch_wait_grows_when_idle_and_shrinks_when_records_come(
     try:
         await eventually(lambda: wait_now() == IDLE_MS, timeout=30, what="the idle wait")
         for _ in range(2):  # from idle: delivered, and the wait is short again
-            event = _placed()
+            event = order_placed()
             await producer.send_and_wait(
                 topics.ORDERS,
                 event.model_dump_json().encode(),

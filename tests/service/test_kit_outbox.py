@@ -4,24 +4,11 @@ order given, once per event, and the relay of that schema is woken."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from service_support import ServicePool, outbox_events
-from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up, topics
-from supplychain_contracts.events import OrderLine
+from supplychain_contracts import OrderCancelled, follow_up, topics
 from supplychain_kit import outbox
-
-
-def _placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="test",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
+from support.events import order_placed
 
 
 async def test_append_writes_to_the_connections_own_schema_in_order(
@@ -29,7 +16,7 @@ async def test_append_writes_to_the_connections_own_schema_in_order(
 ) -> None:
     fulfilment = await service_pool("fulfilment")
     invoicing = await service_pool("invoicing")
-    placed = _placed()
+    placed = order_placed()
     cancelled = follow_up(placed, OrderCancelled, producer="test", reason="changed my mind")
     async with fulfilment.acquire() as conn, conn.transaction():
         await outbox.append(conn, [placed, cancelled])
@@ -61,7 +48,7 @@ async def test_append_wakes_the_relay_of_that_schema_only_after_commit(
     await listener.add_listener(channel, wake)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await outbox.append(conn, [_placed()])
+            await outbox.append(conn, [order_placed()])
             await asyncio.sleep(0.2)
             assert not woken.is_set()  # NOTIFY is delivered on commit
         await asyncio.wait_for(woken.wait(), timeout=5)
@@ -71,7 +58,7 @@ async def test_append_wakes_the_relay_of_that_schema_only_after_commit(
 
 
 def test_follow_up_carries_the_order_and_parties_of_its_cause() -> None:
-    placed = _placed()
+    placed = order_placed()
     cancelled = follow_up(placed, OrderCancelled, producer="order-intake", reason="r")
     assert (cancelled.order_id, cancelled.root_order_id) == (placed.order_id, placed.root_order_id)
     assert (cancelled.supplier, cancelled.requester) == ("FRAMES", "ASSEMBLY")

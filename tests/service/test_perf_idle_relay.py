@@ -5,30 +5,17 @@ ones never. Real Tansu and PostgreSQL, the producer and send function the servic
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
-from supplychain_contracts import OrderPlaced, topics
-from supplychain_contracts.events import OrderLine
+from supplychain_contracts import topics
 from supplychain_kit import db, outbox
 from supplychain_kit.runtime import create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from support import read_records
+from support.events import order_placed
 
 SCHEMA = "fulfilment"
-
-
-def _placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="idle-test",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
 
 
 async def test_the_relay_publishes_on_notify_without_polling(database: Any, broker: Any) -> None:
@@ -51,7 +38,13 @@ async def test_the_relay_publishes_on_notify_without_polling(database: Any, brok
     try:
         # the second after the relay went to sleep, the third after its LISTEN connection was
         # killed (a database restart): it listens again and catches up
-        for step, placed in enumerate((_placed(), _placed(), _placed())):
+        for step, placed in enumerate(
+            (
+                order_placed(producer="idle-test"),
+                order_placed(producer="idle-test"),
+                order_placed(producer="idle-test"),
+            )
+        ):
             async with pool.acquire() as conn, conn.transaction():
                 if step == 2:
                     killed = await conn.fetchval(
@@ -84,7 +77,7 @@ async def test_published_rows_are_deleted_after_the_retention_unpublished_kept(
     try:
         async with pool.acquire() as conn:
             async with conn.transaction():
-                await outbox.append(conn, [_placed() for _ in range(7)])
+                await outbox.append(conn, [order_placed(producer="idle-test") for _ in range(7)])
             ids = await conn.fetch("SELECT id FROM outbox ORDER BY id")
             old, recent, unpublished = ids[:5], ids[5:6], ids[6:]
             await conn.execute(

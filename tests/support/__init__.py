@@ -1,4 +1,4 @@
-"""Test helpers that talk to the real broker with plain aiokafka (never project code)."""
+"""Test support: helpers that talk to the real broker with plain aiokafka (this module; never project code) and contract event factories (`support.events`)."""
 
 from __future__ import annotations
 
