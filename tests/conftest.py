@@ -163,3 +163,22 @@ def start_service(broker: Broker, database: Database, tmp_path: Path) -> Iterato
     finally:
         for service in reversed(started):
             service.stop()
+
+
+def _start_order(item: pytest.Item) -> int:
+    """Where a test module starts when pytest-xdist hands modules to its workers in collection
+    order: the longest first (the short soak, then the other end-to-end runs, then the
+    integration stacks), so that the short modules fill the end instead of a long one
+    running alone."""
+    path = item.path.as_posix()
+    if "/tests/e2e/test_soak_short" in path:
+        return 0
+    if "/tests/e2e/" in path:
+        return 1
+    if "/tests/integration/" in path:
+        return 2
+    return 3
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_start_order)  # stable: the order within each group stays
