@@ -88,7 +88,8 @@ class Profile:
     profile_s: float = 15  # py-spy on each service under load
 
 
-FULL = Profile([5, 10, 20, 50, 100, 150, 200], 60, 30, 8, 5000, 3)  # 60 s a rate: ≥ 300 samples per p99
+# 60 s a rate: at least 300 samples behind each p99
+FULL = Profile([5, 10, 20, 50, 100, 150, 200], 60, 30, 8, 5000, 3)
 SHORT = Profile([5, 10], 3, 20, 1.5, 300, 1, profile_s=3)
 
 
