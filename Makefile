@@ -58,16 +58,16 @@ typecheck: install  ## mypy (strict on libs/)
 # A test module stays on one worker (its module-scoped stacks are started once).
 PYTEST_WORKERS ?= 2
 pytest: install  ## every test; "no tests ran" is a failure
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
 unit: install  ## unit and contract tests (no broker, no database)
 	$(VENV)/bin/pytest tests/unit tests/contract
 
 service: install  ## each service's handlers, commands and stores on the real database
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/service
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/service
 
 integration: install  ## the services as processes on the real broker and database
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/integration
 
 e2e: install  ## make run, the short bench and the short soak
 	$(VENV)/bin/pytest tests/e2e

@@ -26,6 +26,7 @@ Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]
 
 FIRST_BACKOFF_S = 0.1  # after a failed round; doubles up to 5 s
 HOUSEKEEPING_EVERY_S = 60.0
+LISTEN_TIMEOUT_S = 2.0  # a connection to listen on, or sweep meanwhile
 DELETE_BATCH = 1000  # published rows deleted per statement (short locks, small WAL bursts)
 
 
@@ -111,12 +112,12 @@ class OutboxRelay:
         backoff = FIRST_BACKOFF_S
         try:
             while True:
-                if not self._listening:
-                    # (again) after a database outage: the notifications of a closed
-                    # connection are lost, the batch below catches up on what they announced
-                    listener = await self._listen(listener)
                 self._wakeup.clear()  # before the batch: a NOTIFY during it calls for another
                 try:
+                    if not self._listening:
+                        # (again) after a database outage: the notifications of a closed
+                        # connection are lost, the batch below catches up on what they told
+                        listener = await self._listen()
                     published = await self.publish_batch()
                     await self._housekeeping()
                     backoff = FIRST_BACKOFF_S
@@ -137,22 +138,21 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await self._pool.release(listener)
 
-    async def _listen(self, lost: asyncpg.Connection | None) -> asyncpg.Connection | None:
+    async def _listen(self) -> asyncpg.Connection | None:
         """A connection listening on the relay's channel (its loss wakes the relay); None
-        while the database cannot be reached (the relay sweeps meanwhile)."""
-        if lost is not None:
-            with contextlib.suppress(Exception):
-                await self._pool.release(lost)
+        while the database cannot be reached (the relay sweeps meanwhile). A lost one is not
+        released: the pool took it back when it closed (releasing it again can hang)."""
         try:
-            conn: asyncpg.Connection = await self._pool.acquire()
-        except (OSError, asyncpg.PostgresError) as exc:
+            conn: asyncpg.Connection = await self._pool.acquire(timeout=LISTEN_TIMEOUT_S)
+        except Exception as exc:  # (asyncpg's InterfaceError too) the relay must go on
             log.warning("outbox relay cannot LISTEN, sweeping only: %r", exc)
             return None
         try:
             await conn.add_listener(notify_channel(self._schema), self.wake)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except Exception as exc:
             log.warning("outbox relay cannot LISTEN, sweeping only: %r", exc)
-            await self._pool.release(conn)
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
             return None
         conn.add_termination_listener(self._lost_listener)
         self._listening = True
