@@ -173,11 +173,13 @@ def _start_order(item: pytest.Item) -> int:
     path = item.path.as_posix()
     if "/tests/e2e/test_soak_short" in path:
         return 0
-    if "/tests/e2e/" in path:
+    if "/tests/e2e/" in path and "test_bench_short" not in path:
         return 1
     if "/tests/integration/" in path:
         return 2
-    return 3
+    if "/tests/e2e/test_bench_short" in path:  # it measures: beside the short tests
+        return 3
+    return 4
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

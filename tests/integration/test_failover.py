@@ -367,7 +367,7 @@ async def test_the_sla_clocks_of_a_killed_replica_fire_once_from_the_other(
 
             return check
 
-        await read_records(stack.bootstrap, [topics.SLA], until=breached(4), timeout=30)
+        await read_records(stack.bootstrap, [topics.SLA], until=breached(4), timeout=90)
         worker.pause()
         raised_by_worker = await breaches_raised(stack.database_url, order_ids)
         in_flight = await unpublished_event_ids(stack.database_url, "monitoring")
@@ -375,7 +375,7 @@ async def test_the_sla_clocks_of_a_killed_replica_fire_once_from_the_other(
     finally:
         other.resume()
     assert 4 <= raised_by_worker < len(order_ids), "the kill came half-way through the breaches"
-    await read_records(stack.bootstrap, [topics.SLA], until=breached(len(order_ids)), timeout=30)
+    await read_records(stack.bootstrap, [topics.SLA], until=breached(len(order_ids)), timeout=90)
     await wait_drained(stack.database_url, ["monitoring"])
     records = [
         r for r in await read_to_end(stack.bootstrap, [topics.SLA]) if r.json["order_id"] in wanted
