@@ -57,8 +57,10 @@ typecheck: install  ## mypy (strict on libs/)
 # Both cores: most tests wait on brokers, databases and service processes rather than compute.
 # A test module stays on one worker (its module-scoped stacks are started once).
 PYTEST_WORKERS ?= 2
+# Tests marked serial (they time failovers of replicas) run alone afterwards.
 pytest: install  ## every test; "no tests ran" is a failure
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 -m "not serial"; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; [ $$status -eq 0 ] || exit $$status; \
+	$(VENV)/bin/pytest -m serial --durations=5
 
 unit: install  ## unit and contract tests (no broker, no database)
 	$(VENV)/bin/pytest tests/unit tests/contract

@@ -46,7 +46,7 @@ from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 from support import auth, read_records, read_to_end, reference_counts, wait_for_reference
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 # (requester, supplier, sku): parts without a bill of materials, so one order = one chain
 PAIRS = (("ASSEMBLY", "WHEELS", "WHEEL-28"), ("FRAMES", "METALWORKS", "TUBE-AL-6061"))

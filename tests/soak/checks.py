@@ -129,7 +129,8 @@ def trial_balance_nets_to_zero(balance: dict[str, Any]) -> Check:
 def no_event_lost(outboxes: Outboxes, epochs: list[Epoch], killed: set[str]) -> Check:
     """Every outbox row is sent and on its topic exactly once, across the broker's lives.
     Duplicates are counted; the relay's at-least-once allows them only across a crash, so
-    only of the services that were SIGKILLed (`killed`: their schemas)."""
+    only of the services whose relay may have published a batch and then lost the commit
+    marking it sent (`killed`: their schemas; a SIGKILL, or a database restart)."""
     on_topics: Counter[tuple[str, str]] = Counter()
     for epoch in epochs:
         on_topics.update(epoch.events)
@@ -171,7 +172,7 @@ def no_event_lost(outboxes: Outboxes, epochs: list[Epoch], killed: set[str]) -> 
             "missing from their topic": lost,
             "rows on their topic more than once (at-least-once)": duplicated,
             "extra copies": extra_copies,
-            "of a service never killed (not allowed)": unexplained,
+            "of a service neither killed nor cut off by a database restart (not allowed)": unexplained,
             "events on the topics from no outbox row read (emitted after the read)": foreign,
             "examples": examples[:5],
         },

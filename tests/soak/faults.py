@@ -128,6 +128,7 @@ class Faults:
     epochs: list[Epoch] = field(default_factory=list)
     planned_kills: int = 0
     killed_schemas: set[str] = field(default_factory=set)  # of the services SIGKILLed
+    database_restarted: bool = False  # every relay may have lost a published batch's commit
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -208,6 +209,7 @@ class Faults:
         assert postgres is not None, "the soak restarts the embedded PostgreSQL"
         fault = Fault("restart", "PostgreSQL", now(), self._elapsed())
         began = time.monotonic()
+        self.database_restarted = True
         await asyncio.to_thread(postgres.stop)
         await asyncio.sleep(down_s)
         await asyncio.to_thread(postgres.start)
