@@ -141,7 +141,7 @@ class OutboxRelay:
     async def _listen(self) -> asyncpg.Connection | None:
         """A connection listening on the relay's channel (its loss wakes the relay); None
         while the database cannot be reached (the relay sweeps meanwhile). A lost one is not
-        released: the pool took it back when it closed (releasing it again can hang)."""
+        released here: the pool took it back when it closed."""
         try:
             conn: asyncpg.Connection = await self._pool.acquire(timeout=LISTEN_TIMEOUT_S)
         except Exception as exc:  # (asyncpg's InterfaceError too) the relay must go on
