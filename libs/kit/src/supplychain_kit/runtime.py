@@ -169,6 +169,9 @@ class ServiceRuntime(Generic[S]):
             self.settings.database_url,
             schema=self.schema,
             max_size=self.settings.database_pool_size,
+            # a frozen replica's transaction (the relay's leadership, claimed SLA clocks) is
+            # ended by the server, so the other replicas take its work over
+            idle_in_transaction_timeout_ms=self.settings.database_idle_in_transaction_timeout_ms,
         )
         files = db.kit_migrations() + db.package_migrations(self.migrations_package)
         await db.migrate(self._pool, schema=self.schema, files=files)

@@ -170,8 +170,10 @@ class ServiceSettings(BaseSettings):
         default=30_000,
         ge=100,
         validation_alias="DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
-        description="PostgreSQL idle_in_transaction_session_timeout of the request and "
-        "export connections: a transaction left waiting is ended by the server",
+        description="PostgreSQL idle_in_transaction_session_timeout of every connection: a "
+        "transaction left waiting is ended by the server, so the locks of a frozen replica "
+        "(the outbox relay's leadership, claimed SLA clocks) pass to the others. Keep it "
+        "above the relay's send timeout (15 s)",
     )
     http_host: str = Field(
         default="127.0.0.1",
