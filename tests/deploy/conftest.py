@@ -1,11 +1,11 @@
-"""Session fixtures of the deployment checks (helpers in deploy_support.py)."""
+"""Session fixtures of the deployment checks (helpers in support.deploy)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from deploy_support import OVERLAYS, ROOT, SERVICES, ServiceSpec, load_yaml, render
+from support.deploy import OVERLAYS, ROOT, SERVICES, ServiceSpec, load_yaml, render
 
 
 @pytest.fixture(scope="session")

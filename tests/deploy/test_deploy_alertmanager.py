@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from deploy_support import DEPLOY, load_yaml
 from supplychain_devstack.processes import free_port, wait_until
+from support.deploy import DEPLOY, load_yaml
 
 ALERTMANAGER = DEPLOY / "compose/alertmanager"
 RULES = DEPLOY / "compose/prometheus/alerts.yml"

@@ -9,13 +9,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from deploy_support import DEPLOY, ROOT, ServiceSpec, load_yaml
 from supplychain_contracts.topics import (
     ALL_TOPICS,
     COMPACTED_TOPICS,
     all_topics_with_dead_letters,
     dead_letter_topic,
 )
+from support.deploy import DEPLOY, ROOT, ServiceSpec, load_yaml
 
 INFRA = {"kafka", "topic-init", "postgres", "otel-collector", "jaeger", "prometheus", "grafana"}
 INFRA |= {"alertmanager", "alert-webhook"}

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from deploy_support import DEPLOY, ROOT, ServiceSpec, tool
+from support.deploy import DEPLOY, ROOT, ServiceSpec, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 

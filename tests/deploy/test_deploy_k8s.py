@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-from deploy_support import APP_OVERLAYS, OVERLAYS, ServiceSpec, of_kind
 from supplychain_contracts.topics import ALL_TOPICS, COMPACTED_TOPICS, all_topics_with_dead_letters
+from support.deploy import APP_OVERLAYS, OVERLAYS, ServiceSpec, of_kind
 
 KUBERNETES_VERSION = "1.30.0"
 CRD_KINDS = {"ServiceMonitor", "KafkaTopic", "ScaledObject", "KafkaUser", "TriggerAuthentication"}

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import DEPLOY, load_yaml
 from prometheus_client.metrics import MetricWrapperBase
 from supplychain_kit import metrics
 from support import panel_queries
+from support.deploy import DEPLOY, load_yaml
 
 PROMETHEUS = DEPLOY / "compose/prometheus"
 GRAFANA = DEPLOY / "compose/grafana"

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from deploy_support import APP_OVERLAYS, ROOT, ServiceSpec, load_yaml, of_kind
 from supplychain_kit.settings import environment_variables
+from support.deploy import APP_OVERLAYS, ROOT, ServiceSpec, load_yaml, of_kind
 
 # Without these a service cannot reach its broker, its database, its collector, or be reached.
 REQUIRED = {

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import (
+from supplychain_contracts.company import sample_company
+from support.deploy import (
     APP_OVERLAYS,
     DEPLOY,
     OPERATOR_PRINCIPAL,
@@ -26,7 +27,6 @@ from deploy_support import (
     kafka_acls,
     of_kind,
 )
-from supplychain_contracts.company import sample_company
 
 KAFKA_SCRIPTS = DEPLOY / "compose/kafka"
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from order_intake_support import place, refused_field
 from supplychain_contracts import topics
 from support import auth, order_body, read_records
+from support.order_intake import place, refused_field
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from monitoring_support import accepted, publish
 from supplychain_contracts import topics
+from support.monitoring import accepted, publish
 
 pytestmark = pytest.mark.integration
 

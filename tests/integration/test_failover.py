@@ -24,7 +24,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from failover_support import (
+from supplychain_contracts import topics
+from supplychain_contracts.company import sample_company
+from supplychain_contracts.topics import dead_letter_topic
+from supplychain_devstack.processes import free_port
+from supplychain_devstack.tansu import EmbeddedTansu
+from supplychain_devstack.topics import create_topics
+from support import auth, read_records, read_to_end, reference_counts, wait_for_reference
+from support.replicas import (
     SCHEMAS,
     ReplicaStack,
     applied,
@@ -38,13 +45,6 @@ from failover_support import (
     unpublished_event_ids,
     wait_drained,
 )
-from supplychain_contracts import topics
-from supplychain_contracts.company import sample_company
-from supplychain_contracts.topics import dead_letter_topic
-from supplychain_devstack.processes import free_port
-from supplychain_devstack.tansu import EmbeddedTansu
-from supplychain_devstack.topics import create_topics
-from support import auth, read_records, read_to_end, reference_counts, wait_for_reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.serial]
 

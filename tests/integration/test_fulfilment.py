@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-from fulfilment_support import start_fulfilment
 from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from support import (
@@ -21,6 +20,7 @@ from support import (
     provide_company,
     read_records,
 )
+from support.fulfilment import start_fulfilment
 
 pytestmark = pytest.mark.integration
 

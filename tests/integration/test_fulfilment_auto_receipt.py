@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fulfilment_support import start_fulfilment
 from supplychain_contracts import topics
 from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.reference import SlaPolicyDefined
@@ -23,6 +22,7 @@ from support import (
     read_records,
     wait_for_reference,
 )
+from support.fulfilment import start_fulfilment
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fulfilment_support import (
+from supplychain_contracts import OrderCancelled, topics
+from support import auth, has_event, poll_http, produce, read_records
+from support.fulfilment import (
     by_order,
     events_published,
     new_traceparent,
@@ -22,8 +24,6 @@ from fulfilment_support import (
     transfer_price,
     without_effect,
 )
-from supplychain_contracts import OrderCancelled, topics
-from support import auth, has_event, poll_http, produce, read_records
 
 pytestmark = pytest.mark.integration
 

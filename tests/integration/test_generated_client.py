@@ -20,8 +20,8 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
-from api_stack_support import four_services  # noqa: F401
 from supplychain_devstack.services import ServiceProcess
+from support.stacks import four_services  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from monitoring_support import accepted, alarms_of, placed, policies_env, publish_all, stage_of
 from supplychain_contracts import topics
 from support import auth, poll_http, read_records
+from support.monitoring import accepted, alarms_of, placed, policies_env, publish_all, stage_of
 
 # the export is company-wide process data: for analyst keys only
 ANALYST = {"Authorization": "Bearer dev-analyst-1"}

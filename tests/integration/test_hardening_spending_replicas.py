@@ -15,8 +15,8 @@ from decimal import Decimal
 import asyncpg
 import httpx
 import pytest
-from order_intake_support import place, refused_field
 from support import order_body
+from support.order_intake import place, refused_field
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fulfilment_support import new_traceparent, of_tree
-from order_intake_support import key
 from supplychain_contracts import topics
 from support import auth, has_event, order_body, poll_http, read_records
+from support.fulfilment import new_traceparent, of_tree
+from support.order_intake import key
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from api_stack_support import credentials, four_services  # noqa: F401
 from supplychain_devstack.services import ServiceProcess
+from support.stacks import credentials, four_services  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

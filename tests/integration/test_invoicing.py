@@ -6,7 +6,6 @@ import uuid
 
 import httpx
 import pytest
-from invoicing_support import consumed, outcomes, start_invoicing
 from supplychain_contracts import OrderDelivered, OrderLine, topics
 from supplychain_contracts.company import sample_company
 from support import (
@@ -21,6 +20,7 @@ from support import (
     read_records,
     read_to_end,
 )
+from support.invoicing import consumed, outcomes, start_invoicing
 
 pytestmark = pytest.mark.integration
 

@@ -14,17 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from invoicing_support import breached as sla_breach
-from invoicing_support import (
-    cancellation_refused,
-    delivered,
-    duplicate,
-    placed,
-    publish,
-    start_invoicing,
-    wait_consumed,
-    work_cancelled,
-)
 from supplychain_contracts import (
     Envelope,
     OrderLine,
@@ -35,6 +24,17 @@ from supplychain_contracts import (
     topics,
 )
 from support import Record, auth, read_records
+from support.invoicing import breached as sla_breach
+from support.invoicing import (
+    cancellation_refused,
+    delivered,
+    duplicate,
+    placed,
+    publish,
+    start_invoicing,
+    wait_consumed,
+    work_cancelled,
+)
 
 FINANCE = auth("FINANCE")  # the whole ledger is finance's (a department reads its own lines)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from order_intake_support import place
 from supplychain_contracts.company_file import load_company_file
 from supplychain_contracts.fx import rate_on
 from supplychain_contracts.money import translate
 from support import auth, order_body, poll_http
+from support.order_intake import place
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from order_intake_support import place
 from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from support import auth, order_body, outbox_drained, poll_http, read_to_end
+from support.order_intake import place
 
 pytestmark = pytest.mark.integration
 

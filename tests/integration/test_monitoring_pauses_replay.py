@@ -15,16 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from monitoring_support import (
-    SUPPLIER,
-    accepted,
-    counter,
-    parties,
-    placed,
-    publish,
-    publish_all,
-    run_replay,
-)
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -35,6 +25,16 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.events import RequestedComponent
 from support import auth, outbox_drained, poll_http, read_to_end
+from support.monitoring import (
+    SUPPLIER,
+    accepted,
+    counter,
+    parties,
+    placed,
+    publish,
+    publish_all,
+    run_replay,
+)
 
 pytestmark = pytest.mark.integration
 

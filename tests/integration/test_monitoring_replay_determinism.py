@@ -26,7 +26,6 @@ import httpx
 import pytest
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
-from monitoring_support import run_replay
 from supplychain_contracts import (
     OrderAccepted,
     OrderLine,
@@ -42,6 +41,7 @@ from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 from supplychain_kit import db
 from support import auth, poll_http, reference_counts, wait_for_reference
+from support.monitoring import run_replay
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from monitoring_support import (
+from supplychain_contracts import FeedbackGiven, HelpRequested, OrderRejected, topics
+from support import auth, poll_http, read_records
+from support.monitoring import (
     SUPPLIER,
     accepted,
     alarms_of,
@@ -22,8 +24,6 @@ from monitoring_support import (
     run_replay,
     stage_of,
 )
-from supplychain_contracts import FeedbackGiven, HelpRequested, OrderRejected, topics
-from support import auth, poll_http, read_records
 
 pytestmark = pytest.mark.integration
 BREACH_METRIC = "supplychain_sla_breaches_total"

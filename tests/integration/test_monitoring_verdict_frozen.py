@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from monitoring_support import accepted, alarms_of, placed, policies_env, publish, stage_of
 from supplychain_contracts import topics
 from support import auth, outbox_drained, poll_http, read_records, read_to_end
+from support.monitoring import accepted, alarms_of, placed, policies_env, publish, stage_of
 
 pytestmark = pytest.mark.integration
 

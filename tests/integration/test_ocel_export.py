@@ -19,7 +19,6 @@ import httpx
 import jsonschema
 import polars as pl
 import pytest
-from monitoring_support import SUPPLIER, parties, placed, policies_env, publish
 from oceldb import OCEL
 from oceldb.io import convert_json, convert_sqlite
 from supplychain_contracts import (
@@ -40,6 +39,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from support import Record, auth, poll_http, read_records, read_to_end
+from support.monitoring import SUPPLIER, parties, placed, policies_env, publish
 
 pytestmark = pytest.mark.integration
 SCHEMA = Path(__file__).parents[1] / "contract" / "ocel20-schema-json.json"

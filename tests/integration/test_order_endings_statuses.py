@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from endings_support import command, sla_env, sla_events_of, start_together, work_item
-from order_intake_support import place
 from supplychain_contracts import topics
 from support import auth, order_body, outbox_drained, poll_http, read_records, read_to_end
+from support.endings import command, sla_env, sla_events_of, start_together, work_item
+from support.order_intake import place
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 import pytest
-from order_intake_support import settle_cancellation
 from supplychain_contracts import topics
 from support import auth, events_of, has_event, order_body, read_records
+from support.order_intake import settle_cancellation
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from order_intake_support import place, refused_field
 from supplychain_contracts import OrderLine, OrderPlaced, topics
 from supplychain_contracts.company import sample_company
 from support import auth, order_body, poll_http, produce, read_records
+from support.order_intake import place, refused_field
 
 pytestmark = pytest.mark.integration
 

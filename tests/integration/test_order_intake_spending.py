@@ -12,9 +12,9 @@ import asyncio
 
 import httpx
 import pytest
-from order_intake_support import key, place, refused_field, settle_cancellation
 from supplychain_contracts import topics
 from support import auth, events_of, has_event, order_body, read_records
+from support.order_intake import key, place, refused_field, settle_cancellation
 
 pytestmark = pytest.mark.integration
 

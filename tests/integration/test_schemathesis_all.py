@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_stack_support import ADMIN, DEPARTMENT, four_services  # noqa: F401
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from supplychain_devstack.services import ServiceProcess
 from support import auth
+from support.stacks import ADMIN, DEPARTMENT, four_services  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from endings_support import command, sla_env, sla_events_of, start_together, work_item
-from fulfilment_support import metric_total, place_root_order
-from invoicing_support import outcomes
 from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from support import (
@@ -37,6 +34,9 @@ from support import (
     reference_counts,
     wait_for_reference,
 )
+from support.endings import command, sla_env, sla_events_of, start_together, work_item
+from support.fulfilment import metric_total, place_root_order
+from support.invoicing import outcomes
 
 pytestmark = pytest.mark.integration
 

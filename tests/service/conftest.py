@@ -13,8 +13,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from service_support import ServicePool
 from supplychain_kit import db
+from support.service import ServicePool
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from monitoring.config import MonitoringSettings
 from monitoring.main import create_app
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import apply_events, serving
 from supplychain_contracts import (
     CancellationRefused,
     DisputeOpened,
@@ -33,6 +32,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from support import auth
+from support.service import apply_events, serving
 
 EMPLOYEE = "E-4711"
 DISPUTED, REFUSED = "the frame was scratched", "frames already cut"

@@ -18,7 +18,6 @@ from fulfilment import commands
 from fulfilment.chain import UnknownCatalogueItem, sub_order_id
 from fulfilment.domain import Command, WaitingForSubOrders, WorkStatus
 from fulfilment.handlers import apply_event
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
     ComponentsRequested,
     Envelope,
@@ -36,6 +35,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import CatalogueItem, Component, sample_company
 from supplychain_contracts.reference import catalogue_item_defined
 from support import reference_events
+from support.service import ServicePool, outbox_events
 
 # Two city frames: each is 3 aluminium tubes, 1 steel dropout and 1 paint job.
 FRAMES_ORDER = (OrderLine(sku="FRAME-CITY", quantity=2, unit_price=Decimal("104.50")),)

@@ -18,7 +18,6 @@ import asyncpg
 import pytest
 from fulfilment import auto_receipt, commands, store
 from fulfilment.domain import Command, IllegalTransition, WorkStatus
-from service_support import ServicePool
 from supplychain_contracts import (
     CancellationRefused,
     OrderBlocked,
@@ -34,6 +33,7 @@ from supplychain_contracts.company import Company, FxRate, LegalEntity, SlaPolic
 from supplychain_contracts.reference import SlaPolicyDefined, fx_rate_defined
 from supplychain_kit.auth import EVERY_ROW
 from support import reference_events
+from support.service import ServicePool
 from test_fulfilment_commands import command, consume, published
 
 WHEELS = (OrderLine(sku="WHEEL-28", quantity=2, unit_price=Decimal("38.50")),)

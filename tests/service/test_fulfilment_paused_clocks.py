@@ -19,7 +19,6 @@ from fulfilment.domain import (
     NotYourOrder,
 )
 from fulfilment.handlers import apply_event
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
     ComponentsReceived,
     Envelope,
@@ -36,6 +35,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
 from support import reference_events
+from support.service import ServicePool, outbox_events
 
 
 @pytest.fixture

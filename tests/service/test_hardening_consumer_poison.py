@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
-from service_support import ServicePool
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import dead_letter_topic
@@ -25,6 +24,7 @@ from supplychain_kit import metrics
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched, read_to_end
 from support.events import order_placed
+from support.service import ServicePool
 
 ATTEMPTS = 2
 GROUP = "hardening-poison"

@@ -23,7 +23,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from service_support import ServicePool
 from supplychain_contracts import (
     OrderAccepted,
     OrderDelivered,
@@ -38,6 +37,7 @@ from supplychain_contracts.envelope import Event
 from supplychain_kit import metrics, outbox
 from supplychain_kit.runtime import send_record
 from support import read_to_end
+from support.service import ServicePool
 
 ORDERS = 10
 BATCH = 8  # 40 rows: five batches

@@ -32,13 +32,13 @@ from monitoring.sla.watermarks import VerdictRule
 from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import OrderAccepted, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import SlaClockEvent
 from supplychain_kit import effects
 from supplychain_kit.effects import after_commit
-from verdict_support import caught_up, wheels_order
+from support.service import ServicePool, apply_events, outbox_events
+from support.verdicts import caught_up, wheels_order
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning: business hours
 GRACE = timedelta(seconds=5)

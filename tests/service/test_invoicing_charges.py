@@ -17,7 +17,6 @@ from invoicing.api import get_trial_balance
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
 from invoicing.metrics import CANCELLED_DELIVERIES
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
     CreditNoteIssued,
     Envelope,
@@ -40,6 +39,7 @@ from supplychain_contracts.reference import (
 )
 from supplychain_kit.auth import Principal
 from support import reference_events
+from support.service import ServicePool, outbox_events
 
 FINANCE = Principal(department="finance", key_id="finance-1", role="finance")  # the whole ledger
 

@@ -15,12 +15,12 @@ from faststream.kafka import KafkaBroker
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
 from invoicing.store import DepartmentNotKnownYet
-from service_support import ServicePool
 from supplychain_contracts import OrderDelivered, OrderLine, topics
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched, read_to_end, reference_events
+from support.service import ServicePool
 
 WAIT_S = 0.5
 GROUP = "invoicing-reference-wait"

@@ -15,8 +15,6 @@ import asyncpg
 import pytest
 from invoicing import dispute_commands as disputes
 from invoicing.dispute_commands import Escalation
-from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     CreditNoteIssued,
     DisputeEscalated,
@@ -27,6 +25,8 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_kit.auth import EVERY_ROW, Visibility
+from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
+from support.service import ServicePool, apply_events, outbox_events
 
 FIVE_DAYS = Escalation(5)
 WEDNESDAY = datetime(2026, 11, 4, 9, tzinfo=UTC)

@@ -16,7 +16,6 @@ import asyncpg
 import pytest
 from invoicing.handlers import apply_event
 from invoicing.store import DepartmentNotKnownYet
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import (
     CreditNoteIssued,
     Envelope,
@@ -33,6 +32,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Department, sample_company
 from supplychain_contracts.reference import department_defined
 from support import reference_events
+from support.service import ServicePool, outbox_events
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
 # both entities' books get their inter-entity lines.

@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 from invoicing import closing, dispute_commands, periods
-from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import InvoiceIssued, OrderDelivered
+from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
+from support.service import ServicePool, apply_events, outbox_events
 
 MFG = "NC-MFG"  # ASSEMBLY's legal entity; RETAIL_OPS is in NC-RETAIL
 

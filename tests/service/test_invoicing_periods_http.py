@@ -11,8 +11,8 @@ import httpx
 import pytest
 from invoicing.config import InvoicingSettings
 from invoicing.main import create_app
-from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
-from service_support import apply_events
+from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
+from support.service import apply_events
 
 FINANCE = {"Authorization": "Bearer dev-finance-1"}
 ASSEMBLY = {"Authorization": "Bearer dev-assembly-1"}

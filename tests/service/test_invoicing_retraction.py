@@ -14,9 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from invoicing import closing
-from invoicing_finance_support import APPLY, bike_order, delivered, learn_sample_company
 from prometheus_client import REGISTRY
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     CreditKind,
     CreditNoteIssued,
@@ -26,6 +24,8 @@ from supplychain_contracts import (
     Stage,
     follow_up,
 )
+from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
+from support.service import ServicePool, apply_events, outbox_events
 
 MARCH = datetime(2026, 3, 10, 9, tzinfo=UTC)
 TOTAL = Decimal("299.00")  # one BIKE-CITY from ASSEMBLY (NC-MFG) to RETAIL_OPS (NC-RETAIL)

@@ -14,7 +14,6 @@ import pytest
 from order_intake import commands, company_commands, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from order_intake.handlers import apply_event as intake_apply
-from service_support import ServicePool
 from supplychain_contracts import (
     OrderAccepted,
     OrderPlaced,
@@ -29,6 +28,7 @@ from supplychain_contracts.topics import FULFILMENT
 from supplychain_kit.auth import EVERY_ROW
 from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
 from support import fetched
+from support.service import ServicePool
 
 FROM_FULFILMENT = "fulfilment"
 

@@ -13,12 +13,12 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
-from service_support import ServicePool
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import eventually
 from support.events import order_placed
+from support.service import ServicePool
 
 BUSY_MS, IDLE_MS = 10, 400
 

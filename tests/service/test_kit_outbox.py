@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderCancelled, follow_up, topics
 from supplychain_kit import outbox
 from support.events import order_placed
+from support.service import ServicePool, outbox_events
 
 
 async def test_append_writes_to_the_connections_own_schema_in_order(

@@ -20,7 +20,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from service_support import ServicePool
 from supplychain_contracts import (
     OrderAccepted,
     OrderDelivered,
@@ -39,6 +38,7 @@ from supplychain_kit.known_events import KnownEvents
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 from support import fetched, placed_event_json, produce, read_records
+from support.service import ServicePool
 
 SERVICE = "parking-test"
 SCHEMA = "invoicing"  # any service's schema: the kit's tables and a table of effects

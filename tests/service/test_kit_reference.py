@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service_support import ServicePool, outbox_events
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.reference import department_defined
 from supplychain_kit import reference
+from support.service import ServicePool, outbox_events
 
 
 async def test_the_owner_publishes_and_counts_its_entities_latest_wins(

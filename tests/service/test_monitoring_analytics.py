@@ -25,7 +25,6 @@ from monitoring.timeline.sinks import Emitting, Silent
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
-from service_support import apply_events
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -43,6 +42,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import metrics
+from support.service import apply_events
 
 # Friday 5 March 2027 (CET: FACILITIES works 06:00-17:00 UTC); the sample company's policies
 # are in force from the service's start, before it

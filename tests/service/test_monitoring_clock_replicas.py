@@ -21,11 +21,11 @@ from monitoring.sla.rules import StageRow
 from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import SlaBreached, SlaWarning
 from supplychain_contracts.events import SlaClockEvent
 from supplychain_kit.effects import after_commit
-from verdict_support import NO_GRACE, caught_up, wheels_order
+from support.service import ServicePool, apply_events, outbox_events
+from support.verdicts import NO_GRACE, caught_up, wheels_order
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATE = T0 + timedelta(hours=1)  # every clock of an order placed at T0 is due: 4 alarms each

@@ -18,7 +18,6 @@ from monitoring.config import MonitoringSettings
 from monitoring.main import create_app
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import apply_events
 from supplychain_contracts import (
     CancellationRefused,
     DisputeEscalated,
@@ -34,6 +33,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit.auth import key_digest
+from support.service import apply_events
 
 ADMIN_KEY, DEPARTMENT_KEY, FINANCE_KEY = "ops-admin-key", "wheels-key", "finance-key"
 

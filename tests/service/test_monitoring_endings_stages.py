@@ -16,8 +16,6 @@ from monitoring.sla import store as clock_store
 from monitoring.timeline import store as timeline_store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting, Silent
-from service_support import ServicePool, apply_events
-from stage_endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from supplychain_contracts import (
     OrderAccepted,
     OrderBlocked,
@@ -26,6 +24,8 @@ from supplychain_contracts import (
     Stage,
     WorkCancelled,
 )
+from support.service import ServicePool, apply_events
+from support.stage_endings import T0, monitoring_pool, sla_events, then, wheels_order
 
 LONG_AFTER = T0 + timedelta(hours=2)  # every deadline of the order has passed
 

@@ -19,7 +19,6 @@ from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import AlarmSink, Emitting, Silent
 from prometheus_client import REGISTRY
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     FeedbackGiven,
     OrderAccepted,
@@ -37,7 +36,8 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.reference import ReferenceEvent
 from supplychain_kit.auth import EVERY_ROW
-from verdict_support import fire_caught_up
+from support.service import ServicePool, apply_events, outbox_events
+from support.verdicts import fire_caught_up
 
 # The sample company's WHEELS policy (24/7 UTC calendar, warning at 75 %): acceptance 30 s,
 # fulfilment 120 s, end to end 300 s.

@@ -20,7 +20,6 @@ from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting, Silent
 from prometheus_client import REGISTRY
-from service_support import apply_events, outbox_events
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -38,7 +37,8 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import RequestedComponent, SlaClockPause
 from supplychain_kit import db
-from verdict_support import fire_caught_up
+from support.service import apply_events, outbox_events
+from support.verdicts import fire_caught_up
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SUPPLIER = "FRAMES"

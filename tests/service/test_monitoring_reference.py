@@ -23,11 +23,11 @@ from monitoring.reference.company import OwnedReference
 from monitoring.reference.versions import SINCE_EVER, Version, latest
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, Stage, follow_up
 from supplychain_contracts.company import NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import BusinessCalendarDefined, SlaPolicyDefined
 from supplychain_kit import db, reference
+from support.service import ServicePool, outbox_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)

@@ -21,8 +21,6 @@ from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting, Silent
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
-from service_support import ServicePool, apply_events, outbox_headers
-from stage_endings_support import T0, monitoring_pool, sla_events, then, wheels_order
 from supplychain_contracts import (
     OrderAccepted,
     OrderPlaced,
@@ -34,6 +32,8 @@ from supplychain_contracts import (
 from supplychain_kit import effects
 from supplychain_kit.consumer import ApplyEvent
 from supplychain_kit.telemetry import continue_trace
+from support.service import ServicePool, apply_events, outbox_headers
+from support.stage_endings import T0, monitoring_pool, sla_events, then, wheels_order
 
 BREACHED_AT = T0 + timedelta(seconds=33)
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

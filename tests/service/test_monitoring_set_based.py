@@ -20,7 +20,6 @@ from monitoring.reference.memory import ReferenceMemory
 from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from service_support import apply_events
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
@@ -42,6 +41,7 @@ from supplychain_contracts.registry import topic_for
 from supplychain_kit import db
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched
+from support.service import apply_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN = "admin@test"

@@ -17,7 +17,6 @@ from monitoring.replay.repair import compare
 from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
-from service_support import apply_events
 from supplychain_contracts import (
     InvoiceIssued,
     OrderAccepted,
@@ -33,6 +32,7 @@ from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import db
 from supplychain_kit.auth import EVERY_ROW
+from support.service import apply_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LINE = OrderLine(sku="EBIKE-CITY", quantity=1, unit_price="1290.00")

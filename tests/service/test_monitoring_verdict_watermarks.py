@@ -21,9 +21,9 @@ from monitoring.timeline.clocks import count_held_verdicts, fire_due_clocks
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
 from prometheus_client import REGISTRY
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import SlaBreached, SlaWarning, Stage, topics
-from verdict_support import caught_up, wheels_order
+from support.service import ServicePool, apply_events, outbox_events
+from support.verdicts import caught_up, wheels_order
 
 # The sample company's WHEELS policy: acceptance 30 s (warning at 22.5 s), end to end 300 s.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -21,7 +21,6 @@ from order_intake.domain import (
     request_fingerprint,
 )
 from order_intake.handlers import apply_event
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     CancellationRefused,
     OrderCancelled,
@@ -31,6 +30,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool, apply_events, outbox_events
 
 FULFILMENT = "fulfilment"
 

@@ -21,10 +21,10 @@ from order_intake.domain import (
     RequestedLine,
     request_fingerprint,
 )
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderCancelled, OrderPlaced
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool, outbox_events
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 

@@ -24,7 +24,6 @@ from order_intake.domain import (
     request_fingerprint,
 )
 from order_intake.handlers import apply_event
-from service_support import ServicePool, apply_events, outbox_events
 from supplychain_contracts import (
     OrderAccepted,
     OrderLine,
@@ -35,6 +34,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Company, FxRate, LegalEntity, sample_company
 from supplychain_kit import metrics
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool, apply_events, outbox_events
 
 USD_EUR = FxRate(base="USD", quote="EUR", rate=Decimal("0.9200"), valid_from=date(2020, 1, 1))
 

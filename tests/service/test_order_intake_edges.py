@@ -14,10 +14,10 @@ import pytest
 from order_intake import commands, company_commands, store
 from order_intake.cursor import Position, decode_cursor, encode_cursor
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderPlaced
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import Visibility
+from support.service import ServicePool, outbox_events
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 REQUEST = OrderRequest(

@@ -12,7 +12,6 @@ import pytest
 from order_intake import commands, company_commands, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from order_intake.handlers import apply_event
-from service_support import ServicePool
 from supplychain_contracts import (
     FeedbackGiven,
     OrderAccepted,
@@ -24,6 +23,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool
 
 FULFILMENT = "fulfilment"
 

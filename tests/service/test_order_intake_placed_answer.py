@@ -13,8 +13,8 @@ import httpx
 import pytest
 from order_intake.config import OrderIntakeSettings
 from order_intake.main import create_app
-from service_support import serving
 from support import auth
+from support.service import serving
 
 NO_BROKER = "127.0.0.1:9"  # nothing listens there
 

@@ -25,7 +25,6 @@ from order_intake.domain import (
     RequestedLine,
     request_fingerprint,
 )
-from service_support import ServicePool, outbox_events
 from supplychain_contracts.company import (
     CatalogueItem,
     Company,
@@ -44,6 +43,7 @@ from supplychain_contracts.reference import (
 )
 from supplychain_kit import db, reference
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool, outbox_events
 
 SAMPLE = sample_company()
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -29,10 +29,10 @@ from order_intake.domain import (
     RequestedLine,
     request_fingerprint,
 )
-from service_support import ServicePool
 from supplychain_contracts import OrderRejected, WorkCancelled, follow_up
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
+from support.service import ServicePool
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)
 # 150 workshop cleans at 140.00 = 21,000.00: one fits LOGISTICS' 30,000.00, two do not

@@ -14,9 +14,9 @@ import pytest
 from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
-from service_support import ServicePool, apply_events
 from supplychain_contracts import OrderLine, OrderPlaced
 from supplychain_kit.auth import EVERY_ROW, NO_PARTY, Visibility
+from support.service import ServicePool, apply_events
 
 DEPARTMENTS = ("RETAIL_OPS", "ASSEMBLY", "WHEELS", "FRAMES", "METALWORKS", "PAINTSHOP")
 LINE = (OrderLine(sku="PART", quantity=1, unit_price="1.00"),)

@@ -11,10 +11,10 @@ import pytest
 from fulfilment import store
 from fulfilment.domain import WorkStatus
 from fulfilment.handlers import apply_event
-from service_support import ServicePool
 from supplychain_contracts import OrderLine, OrderPlaced
 from supplychain_contracts.company import sample_company
 from support import reference_events
+from support.service import ServicePool
 
 
 @pytest.fixture

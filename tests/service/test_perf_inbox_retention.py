@@ -3,10 +3,10 @@ within the window is still a duplicate."""
 
 from __future__ import annotations
 
-from service_support import ServicePool
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.reference import department_defined
 from supplychain_kit import inbox
+from support.service import ServicePool
 
 
 async def test_old_inbox_rows_are_purged_and_recent_ones_still_deduplicate(

@@ -18,11 +18,11 @@ import pytest
 from fastapi import FastAPI
 from fulfilment.config import FulfilmentSettings
 from fulfilment.main import create_app
-from service_support import serving
 from supplychain_contracts import OrderPlaced, topics
 from supplychain_contracts.events import OrderLine
 from supplychain_kit import outbox, outbox_parking
 from support import auth
+from support.service import serving
 
 PARKING = "/v1/operations/outbox-parking"
 OPERATOR = auth("operator")

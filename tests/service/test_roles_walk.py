@@ -1,7 +1,7 @@
 """The role table of docs/roles.md, walked against every route of every service (issue 23).
 
 The four apps run in process on one database, without a broker, with an ASSEMBLY → WHEELS
-order and an employee's purchase taken through every service (party_support). Each route
+order and an employee's purchase taken through every service (support.party). Each route
 is called once with the key of each role: a department party to the order (the one owing
 the step, for a command), PAINTSHOP (party to nothing), finance, analyst, operator, admin
 and no key; the answer's class must be the table's. A route of an app that the table does
@@ -26,7 +26,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from party_support import (
+from support import auth
+from support.party import (
     ADMIN,
     ANALYST,
     EMPLOYEE,
@@ -39,7 +40,6 @@ from party_support import (
     Stack,
     seeded_stack,
 )
-from support import auth
 
 ROLE_TABLE = Path(__file__).resolve().parents[2] / "docs" / "roles.md"
 COLUMNS = ("party", "other", "finance", "analyst", "operator", "admin", "no key")

@@ -32,11 +32,12 @@ from monitoring.main import create_app as monitoring_app
 from opentelemetry.trace import SpanKind
 from order_intake.config import OrderIntakeSettings
 from order_intake.main import create_app as intake_app
-from service_support import apply_events, outbox_events
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.registry import topic_for
 from supplychain_kit.telemetry import continue_trace
+
 from support import auth, reference_events
+from support.service import apply_events, outbox_events
 
 REQUESTER, SUPPLIER, OUTSIDER = "ASSEMBLY", "WHEELS", "PAINTSHOP"
 SHOP, EMPLOYEE = "EMPLOYEE_SHOP", "E-1001"

@@ -10,6 +10,7 @@ from typing import Any
 from supplychain_contracts import OrderLine, OrderPlaced, topics
 from supplychain_contracts.company import sample_company
 from supplychain_devstack.services import ServiceProcess
+
 from support import Record, produce, provide_company
 
 

@@ -18,6 +18,7 @@ import psutil
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
+
 from support import Record
 
 # each service's schema (also its connections' application_name, see supplychain_kit.db)

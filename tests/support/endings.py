@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from supplychain_devstack.services import ServiceProcess
+
 from support import Record, auth, poll_http
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import asyncpg
 from invoicing.evidence import recording
 from invoicing.handlers import apply_event
-from service_support import apply_events
 from supplychain_contracts import OrderDelivered, OrderLine, OrderPlaced, follow_up
 from supplychain_contracts.company import sample_company
+
 from support import reference_events
+from support.service import apply_events
 
 APPLY = recording(apply_event)  # the subscriber as main wires it: evidence noted first
 BIKES = (OrderLine(sku="BIKE-CITY", quantity=1, unit_price=Decimal("299.00")),)

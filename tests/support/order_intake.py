@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from supplychain_contracts import topics
+
 from support import auth, poll_http, produce
 
 

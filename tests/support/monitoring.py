@@ -20,6 +20,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_devstack.services import ServiceProcess
+
 from support import Record, produce
 
 SUPPLIER, REQUESTER = "WHEELS", "ASSEMBLY"

@@ -13,9 +13,10 @@ import asyncpg
 from monitoring.config import MonitoringSettings
 from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
-from service_support import ServicePool, outbox_events
 from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, follow_up
 from supplychain_contracts.reference import ReferenceEvent
+
+from support.service import ServicePool, outbox_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

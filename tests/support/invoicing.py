@@ -26,6 +26,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import sample_company
 from supplychain_devstack.services import ServiceProcess
+
 from support import poll_http, produce, provide_company
 
 

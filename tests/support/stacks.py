@@ -11,6 +11,7 @@ import pytest
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import SERVICES, ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV
+
 from support import auth
 
 ADMIN = {"Authorization": "Bearer dev-admin-1"}
