@@ -29,10 +29,19 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from store import RecordAt, SubscriberStore
 from supplychain_contracts import (
+    CancellationRefused,
+    ComponentsReceived,
+    ComponentsRequested,
+    FeedbackGiven,
+    HelpAnswered,
+    HelpAwaitingRequester,
+    HelpRequested,
     OrderAccepted,
+    OrderBlocked,
     OrderDelivered,
     OrderRejected,
     OrderShipped,
+    WorkCancelled,
     WorkStarted,
     parse_event,
     topics,
@@ -41,14 +50,25 @@ from supplychain_contracts.envelope import Event
 
 log = logging.getLogger("fulfilment-subscriber")
 
-# The order status each event leaves behind; the other fulfilment events (components
-# requested, blocked, feedback, help) are recorded but move no status.
-STATUS_AFTER: dict[type[Event], str] = {
+# The order status each fulfilment event leaves behind (the statuses order intake shows),
+# or None for an event that is recorded but moves no status. Every event of the topic is
+# named, so a decision is never forgotten; an event type added to the contracts later is
+# recorded and moves no status until you name it here.
+STATUS_AFTER: dict[type[Event], str | None] = {
     OrderAccepted: "accepted",
     OrderRejected: "rejected",
-    WorkStarted: "in work",
+    WorkStarted: "in_progress",
+    ComponentsRequested: "awaiting_components",  # the supplier waits on its own suppliers
+    ComponentsReceived: "in_progress",  # every component arrived: the work goes on
+    OrderBlocked: "blocked",  # a component was rejected or cancelled: it cannot ship
     OrderShipped: "shipped",
     OrderDelivered: "delivered",
+    WorkCancelled: "cancelled",  # the supplier settled a cancellation: nothing is charged
+    CancellationRefused: None,  # the order goes on in the status it had
+    FeedbackGiven: None,
+    HelpRequested: None,
+    HelpAwaitingRequester: None,
+    HelpAnswered: None,
 }
 
 
@@ -115,8 +135,13 @@ def create_app(settings: Settings) -> FastStream:
         else:
             log.info("duplicate %s %s: applied before", event.event_type, event.event_id)
 
+    async def close_store() -> None:
+        # async, so it runs on the event loop's thread, the one that opened the SQLite
+        # connection (FastStream runs a plain function hook in a worker thread)
+        store.close()
+
     app = FastStream(broker)
-    app.after_shutdown(store.close)
+    app.after_shutdown(close_store)
     return app
 
 
