@@ -8,11 +8,19 @@ from typing import Any
 import pytest
 from rich.console import Console
 from supplychain_cli.output import Exit
-from supplychain_cli.watch import Snapshot, chain_tree, ending, seconds, stage_line
+from supplychain_cli.watch import (
+    Snapshot,
+    chain_tree,
+    ending,
+    seconds,
+    stage_line,
+    state_from_stages,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ROOT = "11111111-1111-4111-8111-111111111111"
 SUB = "22222222-2222-4222-8222-222222222222"
+SUB_SUB = "33333333-3333-4333-8333-333333333333"
 
 
 def order(status: str) -> dict[str, Any]:
@@ -129,6 +137,65 @@ def test_the_tree_puts_sub_orders_under_the_order_they_supply() -> None:
     assert "acceptance" in lines[sub_line + 1]
     # the sub-order is indented one level deeper than the root's stages
     assert lines[sub_line + 1].index("acceptance") > lines[1].index("acceptance")
+
+
+def test_every_level_of_a_chain_shows_its_state() -> None:
+    """The root's state comes from order intake, its sub-orders' from fulfilment, a third-level
+    order's from its stages (the watcher may not read that order's work item)."""
+    done = {"started_at": NOW, "ended_at": NOW, "duration_s": 1.0, "status": "met"}
+    snapshot = Snapshot(
+        order=order("accepted"),
+        work={"status": "accepted", "sub_orders": [{"order_id": SUB, "status": "in_progress"}]},
+        handoffs=[
+            handoff("acceptance", **done),
+            handoff("acceptance", order_id=SUB, parent=ROOT, **done),
+            handoff("acceptance", order_id=SUB_SUB, parent=SUB, **done),
+            handoff("fulfilment", order_id=SUB_SUB, parent=SUB, **done),
+            handoff("delivery", order_id=SUB_SUB, parent=SUB, started_at=NOW),
+        ],
+    )
+    console = Console(width=120, record=True)
+    console.print(chain_tree(snapshot, NOW))
+    [third] = [line for line in console.export_text().splitlines() if "33333333" in line]
+    assert third.endswith("[shipped]")
+
+
+@pytest.mark.parametrize(
+    ("stages", "state"),
+    [
+        ([], None),
+        ([handoff("acceptance")], None),  # not begun
+        ([handoff("acceptance", started_at=NOW)], "placed"),
+        ([handoff("acceptance", started_at=NOW, ended_at=NOW)], "accepted"),
+        (
+            [
+                handoff("invoicing", started_at=NOW, ended_at=NOW),
+                handoff("delivery", started_at=NOW, ended_at=NOW),
+                handoff("end_to_end", started_at=NOW, ended_at=NOW),
+            ],
+            "invoiced",
+        ),
+        (
+            [
+                handoff("delivery", started_at=NOW, ended_at=NOW),
+                handoff("end_to_end", started_at=NOW, ended_at=NOW),
+            ],
+            "delivered",
+        ),
+        ([handoff("acceptance", started_at=NOW, ended_at=NOW, outcome="rejected")], "rejected"),
+        (
+            [
+                handoff("acceptance", started_at=NOW, ended_at=NOW),
+                handoff("fulfilment", started_at=NOW, ended_at=NOW, outcome="cancelled"),
+            ],
+            "cancelled",
+        ),
+    ],
+)
+def test_an_order_state_is_read_from_its_stages(
+    stages: list[dict[str, Any]], state: str | None
+) -> None:
+    assert state_from_stages(stages) == state
 
 
 def test_the_tree_tells_a_refused_cancellation_and_a_cancelled_watch_says_why() -> None:

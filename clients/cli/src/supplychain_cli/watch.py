@@ -2,7 +2,9 @@
 
 Three reads per refresh: the root order (order intake: its status), its work item
 (fulfilment: blocked, and its direct sub-orders' states) and the handoffs of the whole chain
-(monitoring: every stage of every order, with SLA target and deadline).
+(monitoring: every stage of every order, with SLA target and deadline). A deeper order's
+state is read from its stages: a department may not read the work items below its direct
+sub-orders, but it reads their handoffs.
 """
 
 from __future__ import annotations
@@ -146,12 +148,43 @@ def stage_line(handoff: Mapping[str, Any], now: datetime) -> Text:
     return line
 
 
+# The state an order's stages tell, by the last of its stages that ended: accepted when
+# acceptance ended, shipped when fulfilment did, and so on.
+STATE_AFTER_STAGE = {
+    "acceptance": "accepted",
+    "fulfilment": "shipped",
+    "delivery": "delivered",
+    "invoicing": "invoiced",
+}
+
+
+def state_from_stages(handoffs: Sequence[Mapping[str, Any]]) -> str | None:
+    """An order's state as its stages tell it: the outcome it ended with (rejected, cancelled,
+    blocked), else what its last ended stage means, else `placed` once acceptance began;
+    None when no stage began."""
+    for handoff in handoffs:
+        if handoff.get("outcome"):
+            return str(handoff["outcome"])
+    ended = [h["stage"] for h in handoffs if h.get("ended_at") and h["stage"] in STATE_AFTER_STAGE]
+    if ended:
+        return STATE_AFTER_STAGE[max(ended, key=STAGES.index)]
+    if any(h.get("started_at") for h in handoffs):
+        return "placed"
+    return None
+
+
 def order_states(snapshot: Snapshot) -> dict[str, str]:
-    """What is known of each order's state: the root's, and its direct sub-orders' (from
-    fulfilment); deeper orders are told by their stages."""
-    states = {str(snapshot.order["order_id"]): snapshot.status}
+    """Each order's state: the root's (order intake), its direct sub-orders' (fulfilment),
+    and every deeper order's as its stages tell it."""
+    by_order: dict[str, list[Mapping[str, Any]]] = {}
+    for handoff in snapshot.handoffs:
+        by_order.setdefault(str(handoff["order_id"]), []).append(handoff)
+    states = {
+        oid: state for oid, stages in by_order.items() if (state := state_from_stages(stages))
+    }
     for sub in (snapshot.work or {}).get("sub_orders") or ():
         states[str(sub["order_id"])] = str(sub["status"])
+    states[str(snapshot.order["order_id"])] = snapshot.status
     return states
 
 
