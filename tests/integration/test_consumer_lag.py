@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from supplychain_contracts import topics
+from support.metrics import samples
 from support.monitoring import accepted, publish
 
 pytestmark = pytest.mark.integration
@@ -20,12 +21,8 @@ FAST_LAG = {"KAFKA_LAG_INTERVAL_S": "0.3"}
 
 def lag_of(metrics_text: str, name: str, *, group: str, topic: str) -> float | None:
     """Sum of a lag gauge over the group's partitions of the topic (None: not reported)."""
-    values = [
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics_text.splitlines()
-        if line.startswith(name + "{") and f'group="{group}"' in line and f'topic="{topic}"' in line
-    ]
-    return sum(values) if values else None
+    reported = samples(metrics_text, name, group=group, topic=topic)
+    return sum(sample.value for sample in reported) if reported else None
 
 
 async def wait_for_lag(

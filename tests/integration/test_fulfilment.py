@@ -11,7 +11,6 @@ from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from support import (
     auth,
-    consumer_outcomes,
     events_of,
     has_event,
     placed_event_json,
@@ -21,6 +20,7 @@ from support import (
     read_records,
 )
 from support.fulfilment import start_fulfilment
+from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from supplychain_contracts import topics
-from support import consumer_outcomes, placed_event_json, poll_http
+from support import placed_event_json, poll_http
+from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
 

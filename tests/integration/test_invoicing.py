@@ -10,7 +10,6 @@ from supplychain_contracts import OrderDelivered, OrderLine, topics
 from supplychain_contracts.company import sample_company
 from support import (
     auth,
-    consumer_outcomes,
     events_of,
     has_event,
     outbox_drained,
@@ -21,6 +20,7 @@ from support import (
     read_to_end,
 )
 from support.invoicing import consumed, outcomes, start_invoicing
+from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
 

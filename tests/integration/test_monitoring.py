@@ -18,7 +18,8 @@ from supplychain_contracts import (
     topic_for,
     topics,
 )
-from support import auth, consumer_outcomes, poll_http, produce
+from support import auth, poll_http, produce
+from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -25,10 +25,10 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.events import RequestedComponent
 from support import auth, outbox_drained, poll_http, read_to_end
+from support.metrics import metric_value
 from support.monitoring import (
     SUPPLIER,
     accepted,
-    counter,
     parties,
     placed,
     publish,
@@ -121,7 +121,7 @@ async def test_pauses_through_replay(start_service, broker) -> None:
     assert fulfilment["paused_seconds"] == pytest.approx((answered_at - at["h"]).total_seconds())
     labels = {"stage": "fulfilment", "supplier": SUPPLIER}
     for reason in ("awaiting_requester", "blocked_on_sub_orders"):
-        assert counter(metrics, "supplychain_sla_pauses_total", **labels, reason=reason) == 1
+        assert metric_value(metrics, "supplychain_sla_pauses_total", **labels, reason=reason) == 1
 
     await outbox_drained(monitoring.env["DATABASE_URL"], "monitoring")
     code, report, stderr = await run_replay(monitoring)

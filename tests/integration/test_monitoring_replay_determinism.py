@@ -28,7 +28,6 @@ from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
 from supplychain_contracts import (
     OrderAccepted,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     Priority,
@@ -41,6 +40,7 @@ from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 from supplychain_devstack.topics import create_topics
 from supplychain_kit import db
 from support import auth, poll_http, reference_counts, wait_for_reference
+from support.events import order_placed
 from support.monitoring import run_replay
 
 pytestmark = pytest.mark.integration
@@ -262,16 +262,14 @@ async def test_replay_compares_only_the_window_the_topics_still_cover(
 
 
 def _order(at: datetime) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=at,
         producer="order-intake",
         supplier="ASSEMBLY",
         requester="RETAIL_OPS",
         priority=Priority.RUSH,
-        lines=(OrderLine(sku="EBIKE-CITY", quantity=1, unit_price="1290.00"),),
+        sku="EBIKE-CITY",
+        unit_price="1290.00",
     )
 
 

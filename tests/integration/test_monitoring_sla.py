@@ -13,11 +13,11 @@ import httpx
 import pytest
 from supplychain_contracts import FeedbackGiven, HelpRequested, OrderRejected, topics
 from support import auth, poll_http, read_records
+from support.metrics import metric_value
 from support.monitoring import (
     SUPPLIER,
     accepted,
     alarms_of,
-    counter,
     placed,
     policies_env,
     publish,
@@ -85,7 +85,7 @@ async def test_a_stage_that_never_ends_fires_once_across_a_crash_and_two_replica
     assert acceptance["status"] == "breached"
     assert acceptance["duration_s"] is None and acceptance["target_seconds"] == 10
     labels = {"stage": "acceptance", "supplier": SUPPLIER}
-    assert sum(counter(text, BREACH_METRIC, **labels) for text in metrics) == 1
+    assert sum(metric_value(text, BREACH_METRIC, **labels) for text in metrics) == 1
 
 
 async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
@@ -183,8 +183,8 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     assert fulfilment is not None and fulfilment["status"] == "open"
     assert fulfilment["target_seconds"] == 3600
     labels = {"stage": "acceptance", "supplier": SUPPLIER}
-    assert counter(metrics, BREACH_METRIC, **labels) == 2
-    assert counter(metrics, WARNING_METRIC, **labels) == 2
+    assert metric_value(metrics, BREACH_METRIC, **labels) == 2
+    assert metric_value(metrics, WARNING_METRIC, **labels) == 2
 
     assert [(p["supplier"], p["targets_seconds"]["acceptance"]) for p in policies] == [
         (SUPPLIER, 4.0)

@@ -14,7 +14,6 @@ from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
 from support import (
     auth,
-    consumer_outcomes,
     events_of,
     has_event,
     order_body,
@@ -26,6 +25,7 @@ from support import (
     read_records,
     read_to_end,
 )
+from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
 

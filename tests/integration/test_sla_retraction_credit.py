@@ -35,8 +35,9 @@ from support import (
     wait_for_reference,
 )
 from support.endings import command, sla_env, sla_events_of, start_together, work_item
-from support.fulfilment import metric_total, place_root_order
+from support.fulfilment import place_root_order
 from support.invoicing import outcomes
+from support.metrics import metric_value
 
 pytestmark = pytest.mark.integration
 
@@ -170,7 +171,7 @@ async def test_a_breach_the_held_relay_caused_is_retracted_and_its_credit_revers
         assert (acceptance["status"], acceptance["breach_retracted"]) == ("met", True)
         metrics_text = (await monitoring.get("/metrics")).text
         assert (
-            metric_total(
+            metric_value(
                 metrics_text, "supplychain_sla_breaches_retracted_total", supplier=SUPPLIER
             )
             == 1.0

@@ -27,11 +27,11 @@ from supplychain_contracts import (
     CancellationRefused,
     DisputeOpened,
     OrderCancelled,
-    OrderLine,
     OrderPlaced,
     follow_up,
 )
 from support import auth
+from support.events import order_placed
 from support.service import apply_events, serving
 
 EMPLOYEE = "E-4711"
@@ -54,16 +54,13 @@ async def console(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClie
 def order(
     requester: str, supplier: str, at: datetime, *, parent: OrderPlaced | None = None, **extra: Any
 ) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=parent.root_order_id if parent else order_id,
-        parent_order_id=parent.order_id if parent else None,
+    return order_placed(
+        parent=parent,
         occurred_at=at,
         producer="order-intake" if parent is None else "fulfilment",
         supplier=supplier,
         requester=requester,
-        lines=(OrderLine(sku="X", quantity=1, unit_price="10.00"),),
+        sku="X",
         **extra,
     )
 

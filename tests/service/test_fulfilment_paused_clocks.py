@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -27,7 +26,6 @@ from supplychain_contracts import (
     HelpRequested,
     OrderCancelled,
     OrderDelivered,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     follow_up,
@@ -35,6 +33,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
 from support import reference_events
+from support.events import order_placed
 from support.service import ServicePool, outbox_events
 
 
@@ -66,14 +65,13 @@ async def published(pool: asyncpg.Pool) -> list[Any]:
 
 
 async def placed(pool: asyncpg.Pool, *, supplier: str, requester: str, sku: str) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    event = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    event = order_placed(
         producer="order-intake",
         supplier=supplier,
         requester=requester,
-        lines=(OrderLine(sku=sku, quantity=2, unit_price=Decimal("104.50")),),
+        sku=sku,
+        quantity=2,
+        unit_price="104.50",
     )
     await consume(pool, event)
     return event

@@ -6,7 +6,6 @@ to zero."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +38,7 @@ from supplychain_contracts.reference import (
 )
 from supplychain_kit.auth import Principal
 from support import reference_events
+from support.events import order_placed
 from support.service import ServicePool, outbox_events
 
 FINANCE = Principal(department="finance", key_id="finance-1", role="finance")  # the whole ledger
@@ -71,14 +71,8 @@ async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
 
 
 def placed(supplier: str = "ASSEMBLY", requester: str = "RETAIL_OPS") -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier=supplier,
-        requester=requester,
-        lines=BIKES,
+    return order_placed(
+        producer="order-intake", supplier=supplier, requester=requester, lines=BIKES
     )
 
 

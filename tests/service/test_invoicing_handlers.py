@@ -7,7 +7,6 @@ handlers as the consumer would."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +31,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Department, sample_company
 from supplychain_contracts.reference import department_defined
 from support import reference_events
+from support.events import order_placed
 from support.service import ServicePool, outbox_events
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
@@ -57,14 +57,8 @@ async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
 
 def placed() -> OrderPlaced:
     """The order the other events follow up; invoicing itself ignores OrderPlaced."""
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="ASSEMBLY",
-        requester="RETAIL_OPS",
-        lines=BIKES,
+    return order_placed(
+        producer="order-intake", supplier="ASSEMBLY", requester="RETAIL_OPS", lines=BIKES
     )
 
 

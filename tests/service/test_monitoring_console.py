@@ -25,7 +25,6 @@ from supplychain_contracts import (
     DisputeSettled,
     OrderAccepted,
     OrderCancelled,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     WorkCancelled,
@@ -33,6 +32,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit.auth import key_digest
+from support.events import order_placed
 from support.service import apply_events
 
 ADMIN_KEY, DEPARTMENT_KEY, FINANCE_KEY = "ops-admin-key", "wheels-key", "finance-key"
@@ -119,15 +119,13 @@ async def apply_all(app: FastAPI, *events: Envelope) -> None:
 
 
 def placed(at: datetime, *, supplier: str = "WHEELS") -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=at,
         producer="order-intake",
         supplier=supplier,
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+        sku="WHEEL-28",
+        quantity=2,
+        unit_price="38.50",
     )
 
 

@@ -23,7 +23,6 @@ from supplychain_contracts import (
     FeedbackGiven,
     OrderAccepted,
     OrderCancelled,
-    OrderLine,
     OrderPlaced,
     OrderRejected,
     Priority,
@@ -36,6 +35,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.reference import ReferenceEvent
 from supplychain_kit.auth import EVERY_ROW
+from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events
 from support.verdicts import fire_caught_up
 
@@ -58,17 +58,15 @@ async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
 def placed(
     *, at: datetime = T0, supplier: str = SUPPLIER, priority: Priority = Priority.STANDARD
 ) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=at,
         producer="order-intake",
         supplier=supplier,
-        requester="ASSEMBLY",
         employee_id="E-1",
         priority=priority,
-        lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
+        sku="WHEEL-26",
+        quantity=2,
+        unit_price="40.00",
     )
 
 

@@ -26,7 +26,6 @@ from supplychain_contracts import (
     HelpAnswered,
     HelpAwaitingRequester,
     OrderAccepted,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     SlaPaused,
@@ -37,6 +36,7 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import RequestedComponent, SlaClockPause
 from supplychain_kit import db
+from support.events import order_placed
 from support.service import apply_events, outbox_events
 from support.verdicts import fire_caught_up
 
@@ -54,15 +54,8 @@ async def monitoring_schema(url: str, schema: str) -> asyncpg.Pool:
 
 
 def placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        occurred_at=T0,
-        producer="order-intake",
-        supplier=SUPPLIER,
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="104.50"),),
+    return order_placed(
+        occurred_at=T0, producer="order-intake", supplier=SUPPLIER, unit_price="104.50"
     )
 
 

@@ -23,10 +23,11 @@ from monitoring.reference.company import OwnedReference
 from monitoring.reference.versions import SINCE_EVER, Version, latest
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
-from supplychain_contracts import OrderAccepted, OrderLine, OrderPlaced, Stage, follow_up
+from supplychain_contracts import OrderAccepted, OrderPlaced, Stage, follow_up
 from supplychain_contracts.company import NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import BusinessCalendarDefined, SlaPolicyDefined
 from supplychain_kit import db, reference
+from support.events import order_placed
 from support.service import ServicePool, outbox_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -297,15 +298,13 @@ async def test_a_calendar_change_is_refused_when_a_policy_target_would_not_fit(
 
 
 def placed(at: datetime, supplier: str = "WHEELS") -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=at,
         producer="order-intake",
         supplier=supplier,
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
+        sku="WHEEL-26",
+        quantity=2,
+        unit_price="40.00",
     )
 
 

@@ -5,9 +5,7 @@ applying its events one by one leaves."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -25,7 +23,6 @@ from supplychain_contracts import (
     ComponentsRequested,
     OrderAccepted,
     OrderDelivered,
-    OrderLine,
     OrderPlaced,
     OrderRejected,
     OrderShipped,
@@ -41,6 +38,7 @@ from supplychain_contracts.registry import topic_for
 from supplychain_kit import db
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched
+from support.events import order_placed
 from support.service import apply_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -128,17 +126,15 @@ async def test_policies_in_memory_answer_as_the_store_and_follow_any_replicas_ch
 
 
 def placed(supplier: str, at: datetime, *, parent: OrderPlaced | None = None) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=parent.root_order_id if parent else order_id,
-        parent_order_id=parent.order_id if parent else None,
+    return order_placed(
+        parent=parent,
         occurred_at=at,
         producer="order-intake",
         supplier=supplier,
-        requester=parent.supplier if parent else "RETAIL_OPS",
+        requester=None if parent else "RETAIL_OPS",
         priority=Priority.STANDARD,
-        lines=(OrderLine(sku="WHEEL-26", quantity=1, unit_price=Decimal("40.00")),),
+        sku="WHEEL-26",
+        unit_price="40.00",
     )
 
 

@@ -26,7 +26,6 @@ from order_intake.domain import (
 from order_intake.handlers import apply_event
 from supplychain_contracts import (
     OrderAccepted,
-    OrderLine,
     OrderPlaced,
     WorkCancelled,
     follow_up,
@@ -34,6 +33,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Company, FxRate, LegalEntity, sample_company
 from supplychain_kit import metrics
 from supplychain_kit.auth import EVERY_ROW
+from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events
 
 USD_EUR = FxRate(base="USD", quote="EUR", rate=Decimal("0.9200"), valid_from=date(2020, 1, 1))
@@ -161,15 +161,15 @@ def sub_order(
     parent: OrderPlaced, *, requester: str, supplier: str, sku: str, quantity: int, **fx: Any
 ) -> OrderPlaced:
     """A component's sub-order as fulfilment raises it."""
-    return OrderPlaced(
-        order_id=uuid4(),
-        root_order_id=parent.root_order_id,
-        parent_order_id=parent.order_id,
+    return order_placed(
+        parent=parent,
         causation_id=parent.event_id,
         producer="fulfilment",
         requester=requester,
         supplier=supplier,
-        lines=(OrderLine(sku=sku, quantity=quantity, unit_price=Decimal("38.50")),),
+        sku=sku,
+        quantity=quantity,
+        unit_price="38.50",
         **fx,
     )
 

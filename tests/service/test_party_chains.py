@@ -16,6 +16,7 @@ from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
 from supplychain_contracts import OrderLine, OrderPlaced
 from supplychain_kit.auth import EVERY_ROW, NO_PARTY, Visibility
+from support.events import order_placed
 from support.service import ServicePool, apply_events
 
 DEPARTMENTS = ("RETAIL_OPS", "ASSEMBLY", "WHEELS", "FRAMES", "METALWORKS", "PAINTSHOP")
@@ -23,11 +24,8 @@ LINE = (OrderLine(sku="PART", quantity=1, unit_price="1.00"),)
 
 
 def placed(requester: str, supplier: str, parent: OrderPlaced | None = None) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=parent.root_order_id if parent else order_id,
-        parent_order_id=parent.order_id if parent else None,
+    return order_placed(
+        parent=parent,
         producer="order-intake" if parent is None else "fulfilment",
         requester=requester,
         supplier=supplier,

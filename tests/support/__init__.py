@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -177,27 +176,6 @@ async def outbox_drained(database_url: str, schema: str, *, timeout: float = 30)
         await conn.close()
 
 
-CONSUMED_SAMPLE = re.compile(
-    r"^supplychain_consumer_messages_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M
-)
-
-
-def consumer_outcomes(
-    metrics_text: str, *, service: str, outcome: str, topic: str | None = None
-) -> int:
-    """Records the service's consumer counted with `outcome` (applied, duplicate, ...), per
-    the text of its /metrics; of `topic`, or of every topic."""
-    total = 0.0
-    for match in CONSUMED_SAMPLE.finditer(metrics_text):
-        labels = match["labels"]
-        if f'service="{service}"' not in labels or f'outcome="{outcome}"' not in labels:
-            continue
-        if topic is not None and f'topic="{topic}"' not in labels:
-            continue
-        total += float(match["value"])
-    return int(total)
-
-
 def events_of(records: list[Record], order_id: str) -> list[Record]:
     return [r for r in records if r.value.startswith(b"{") and r.json.get("order_id") == order_id]
 
@@ -274,18 +252,12 @@ def placed_event_json(
     unit_price: str = "104.50",
 ) -> tuple[str, bytes]:
     """An OrderPlaced as another producer would publish it: (order_id, JSON bytes)."""
-    from supplychain_contracts import OrderLine, OrderPlaced
+    from support.events import order_placed
 
-    order_id = uuid.uuid4()
-    event = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="test",
-        supplier=supplier,
-        requester=requester,
-        lines=(OrderLine(sku=sku, quantity=quantity, unit_price=unit_price),),
+    event = order_placed(
+        supplier=supplier, requester=requester, sku=sku, quantity=quantity, unit_price=unit_price
     )
-    return str(order_id), event.model_dump_json().encode()
+    return str(event.order_id), event.model_dump_json().encode()
 
 
 def auth(department: str, key_number: int = 1) -> dict[str, str]:

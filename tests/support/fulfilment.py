@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import uuid
 from typing import Any
 
-from supplychain_contracts import OrderLine, OrderPlaced, topics
+from supplychain_contracts import topics
 from supplychain_contracts.company import sample_company
 from supplychain_devstack.services import ServiceProcess
 
 from support import Record, produce, provide_company
+from support.events import order_placed
+from support.metrics import consumer_outcomes, metric_value
 
 
 async def start_fulfilment(start_service: Any, bootstrap: str, **options: Any) -> ServiceProcess:
@@ -44,15 +44,15 @@ async def place_root_order(
     traceparent: str | None = None,
 ) -> dict[str, Any]:
     """Publish an OrderPlaced as order-intake does; returns the event as JSON."""
-    order_id = uuid.uuid4()
-    event = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    event = order_placed(
         producer="order-intake",
         supplier=supplier,
         requester=requester,
-        lines=(OrderLine(sku=sku, quantity=quantity, unit_price=transfer_price(sku)),),
+        sku=sku,
+        quantity=quantity,
+        unit_price=transfer_price(sku),
     )
+    order_id = event.order_id
     headers = {"event_type": "OrderPlaced"}
     if traceparent:
         headers["traceparent"] = traceparent
@@ -82,31 +82,15 @@ def by_order(records: list[Record]) -> dict[str, list[dict[str, Any]]]:
     return orders
 
 
-def metric_total(metrics_text: str, name: str, **labels: str) -> float:
-    """Sum of a Prometheus counter's samples whose labels include `labels`."""
-    pattern = re.compile(rf"^{name}\{{([^}}]*)\}} ([0-9.e+]+)$", re.MULTILINE)
-    wanted = [f'{key}="{value}"' for key, value in labels.items()]
-    return sum(
-        float(value)
-        for found, value in pattern.findall(metrics_text)
-        if all(label in found for label in wanted)
-    )
-
-
 def without_effect(metrics_text: str) -> float:
     """How many consumed records fulfilment had nothing (more) to do for: the ones its inbox
     recognised as already applied, and the ones of event types it has no handler for (skipped
     by their header, never claimed)."""
     return sum(
-        metric_total(
-            metrics_text,
-            "supplychain_consumer_messages_total",
-            service="fulfilment",
-            outcome=outcome,
-        )
+        consumer_outcomes(metrics_text, service="fulfilment", outcome=outcome)
         for outcome in ("duplicate", "ignored")
     )
 
 
 def events_published(metrics_text: str) -> float:
-    return metric_total(metrics_text, "supplychain_outbox_published_total", service="fulfilment")
+    return metric_value(metrics_text, "supplychain_outbox_published_total", service="fulfilment")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -28,6 +27,8 @@ from supplychain_contracts.company import sample_company
 from supplychain_devstack.services import ServiceProcess
 
 from support import poll_http, produce, provide_company
+from support.events import order_placed
+from support.metrics import CONSUMER_MESSAGES, consumer_outcomes, samples
 
 
 async def start_invoicing(start_service: Any, bootstrap: str, **options: Any) -> ServiceProcess:
@@ -48,10 +49,9 @@ def placed(
     priority: Priority = Priority.STANDARD,
     employee_id: str | None = None,
 ) -> OrderPlaced:
-    return OrderPlaced(
+    return order_placed(
         order_id=order_id,
-        root_order_id=root_order_id or order_id,
-        producer="test",
+        root_order_id=root_order_id,
         supplier=supplier,
         requester=requester,
         lines=lines,
@@ -126,38 +126,22 @@ async def publish(bootstrap: str, *events: Envelope) -> None:
         )
 
 
-CONSUMED = re.compile(
-    r"^supplychain_consumer_messages_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$", re.M
-)
-
-
 def outcomes(metrics_text: str, outcome: str) -> int:
     """How many records invoicing's consumer counted with `outcome` (retried, dead_lettered…)."""
-    return int(
-        sum(
-            float(match["value"])
-            for match in CONSUMED.finditer(metrics_text)
-            if 'service="invoicing"' in match["labels"]
-            and f'outcome="{outcome}"' in match["labels"]
-        )
-    )
+    return consumer_outcomes(metrics_text, service="invoicing", outcome=outcome)
 
 
 def consumed(metrics_text: str, *, topic: str | None = None) -> int:
     """Records invoicing finished with (applied, duplicate or ignored), per its /metrics: of
     `topic`, or (None) of the order flow, leaving out the reference data it learnt."""
-    count = 0.0
-    for match in CONSUMED.finditer(metrics_text):
-        labels = match["labels"]
-        if 'service="invoicing"' not in labels:
-            continue
-        if topic is not None and f'topic="{topic}"' not in labels:
-            continue
-        if topic is None and f'topic="{topics.REFERENCE}"' in labels:
-            continue
-        if any(f'outcome="{o}"' in labels for o in ("applied", "duplicate", "ignored")):
-            count += float(match["value"])
-    return int(count)
+    finished = [
+        sample
+        for sample in samples(metrics_text, CONSUMER_MESSAGES, service="invoicing")
+        if sample.labels["outcome"] in ("applied", "duplicate", "ignored")
+    ]
+    if topic is None:
+        return int(sum(s.value for s in finished if s.labels["topic"] != topics.REFERENCE))
+    return int(sum(s.value for s in finished if s.labels["topic"] == topic))
 
 
 async def wait_consumed(

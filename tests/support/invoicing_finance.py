@@ -4,7 +4,6 @@ sample company learnt from its owner's events, and an order ASSEMBLY supplies to
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from supplychain_contracts import OrderDelivered, OrderLine, OrderPlaced, follow
 from supplychain_contracts.company import sample_company
 
 from support import reference_events
+from support.events import order_placed
 from support.service import apply_events
 
 APPLY = recording(apply_event)  # the subscriber as main wires it: evidence noted first
@@ -27,14 +27,8 @@ async def learn_sample_company(pool: asyncpg.Pool) -> None:
 
 
 def bike_order() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="ASSEMBLY",
-        requester="RETAIL_OPS",
-        lines=BIKES,
+    return order_placed(
+        producer="order-intake", supplier="ASSEMBLY", requester="RETAIL_OPS", lines=BIKES
     )
 
 

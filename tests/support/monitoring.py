@@ -14,7 +14,6 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from supplychain_contracts import (
     OrderAccepted,
-    OrderLine,
     OrderPlaced,
     topic_for,
 )
@@ -22,6 +21,7 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_devstack.services import ServiceProcess
 
 from support import Record, produce
+from support.events import order_placed
 
 SUPPLIER, REQUESTER = "WHEELS", "ASSEMBLY"
 
@@ -56,10 +56,12 @@ def parties(order_id: uuid.UUID) -> dict[str, Any]:
 
 
 def placed(order_id: uuid.UUID, at: datetime | None = None) -> OrderPlaced:
-    return OrderPlaced(
+    return order_placed(
         **parties(order_id),
         occurred_at=at or datetime.now(UTC),
-        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+        sku="WHEEL-28",
+        quantity=2,
+        unit_price="38.50",
     )
 
 
@@ -111,15 +113,6 @@ def alarms_of(records: list[Record], order_id: uuid.UUID) -> list[str]:
         for r in records
         if r.json.get("order_id") == str(order_id)
     ]
-
-
-def counter(metrics_text: str, name: str, **labels: str) -> float:
-    """Value of one series in a text exposition (0 when absent)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in metrics_text.splitlines():
-        if line.startswith(f"{name}{{{wanted}}} "):
-            return float(line.split()[-1])
-    return 0.0
 
 
 async def stage_of(

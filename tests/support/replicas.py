@@ -20,6 +20,7 @@ from supplychain_devstack.services import ServiceProcess
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV, EmbeddedTansu
 
 from support import Record
+from support.metrics import CONSUMER_MESSAGES, metric_value
 
 # each service's schema (also its connections' application_name, see supplychain_kit.db)
 SCHEMAS = {
@@ -184,21 +185,9 @@ def facts(records: Iterable[Record]) -> dict[tuple[str, str], set[str]]:
 
 def applied(service: ServiceProcess, topic: str) -> float:
     """Records of `topic` the replica applied, per its /metrics."""
-    text = httpx.get(f"{service.url}/metrics", timeout=5).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("supplychain_consumer_messages_total{") and (
-            f'topic="{topic}"' in line and 'outcome="applied"' in line
-        ):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return metric(service, CONSUMER_MESSAGES, topic=topic, outcome="applied")
 
 
 def metric(service: ServiceProcess, name: str, **labels: str) -> float:
-    text = httpx.get(f"{service.url}/metrics", timeout=5).text
-    wanted = [f'{k}="{v}"' for k, v in labels.items()]
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{") and all(w in line for w in wanted):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    """The replica's samples of `name` with these labels, summed, per its /metrics."""
+    return metric_value(httpx.get(f"{service.url}/metrics", timeout=5).text, name, **labels)

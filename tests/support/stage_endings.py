@@ -5,7 +5,6 @@ to the outbox."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +12,10 @@ import asyncpg
 from monitoring.config import MonitoringSettings
 from monitoring.reference.commands import load_owned_reference
 from monitoring.reference.company import owned_reference
-from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, follow_up
+from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up
 from supplychain_contracts.reference import ReferenceEvent
 
+from support.events import order_placed
 from support.service import ServicePool, outbox_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -30,15 +30,13 @@ async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 
 def wheels_order() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=T0,
         producer="order-intake",
         supplier="WHEELS",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+        sku="WHEEL-28",
+        quantity=2,
+        unit_price="38.50",
     )
 
 

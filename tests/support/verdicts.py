@@ -3,7 +3,6 @@ would have stored, had monitoring's consumer read the topics that end stages tha
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -11,7 +10,9 @@ from monitoring.sla import watermark_store
 from monitoring.sla.watermarks import VerdictRule
 from monitoring.timeline.clocks import fire_due_clocks
 from monitoring.timeline.sinks import AlarmSink
-from supplychain_contracts import OrderLine, OrderPlaced
+from supplychain_contracts import OrderPlaced
+
+from support.events import order_placed
 
 # Alarms due as soon as their time is known, and known only through the watermarks.
 NO_GRACE = VerdictRule(relay_grace=timedelta(0), max_lateness=timedelta(days=365))
@@ -39,13 +40,11 @@ async def fire_caught_up(
 
 def wheels_order(at: datetime) -> OrderPlaced:
     """An order ASSEMBLY placed with WHEELS at `at` (the sample company times its stages)."""
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=at,
         producer="order-intake",
         supplier="WHEELS",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
+        sku="WHEEL-26",
+        quantity=2,
+        unit_price="40.00",
     )

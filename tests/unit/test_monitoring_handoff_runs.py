@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from monitoring.domain import Outcome
@@ -14,7 +13,6 @@ from monitoring.timeline.traced import Traced
 from supplychain_contracts import (
     ComponentsReceived,
     OrderAccepted,
-    OrderLine,
     OrderPlaced,
     OrderRejected,
     OrderShipped,
@@ -23,20 +21,18 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.envelope import Envelope
+from support.events import order_placed
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def placed() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         occurred_at=T0,
         producer="order-intake",
         supplier="WHEELS",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="WHEEL-26", quantity=1, unit_price=Decimal("40.00")),),
+        sku="WHEEL-26",
+        unit_price="40.00",
     )
 
 

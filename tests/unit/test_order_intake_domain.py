@@ -68,6 +68,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.company import FxRate
+from support.events import order_placed
 
 TODAY = date(2025, 6, 15)
 DEPARTMENTS = {"ASSEMBLY", "FRAMES", "METALWORKS", "EMPLOYEE_SHOP"}
@@ -599,15 +600,7 @@ def test_unknown_or_own_events_leave_the_status_alone() -> None:
 
 
 def placed_for(requester: str = "ASSEMBLY") -> OrderPlaced:
-    order_id = uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="FRAMES",
-        requester=requester,
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price=Decimal("104.50")),),
-    )
+    return order_placed(producer="order-intake", requester=requester, unit_price="104.50")
 
 
 def test_statuses_after_a_run_of_events_fold_them_in_order_per_order() -> None:

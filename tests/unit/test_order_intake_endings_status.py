@@ -11,25 +11,17 @@ from supplychain_contracts import (
     ComponentsRequested,
     OrderAccepted,
     OrderBlocked,
-    OrderLine,
     OrderPlaced,
     RequestedComponent,
     WorkCancelled,
     WorkStarted,
     follow_up,
 )
+from support.events import order_placed
 
 
 def order() -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="104.50"),),
-    )
+    return order_placed(producer="order-intake", unit_price="104.50")
 
 
 def test_a_block_after_components_were_requested_reads_blocked_then_cancelled() -> None:
