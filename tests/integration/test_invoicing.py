@@ -19,6 +19,7 @@ from support import (
     read_records,
     read_to_end,
 )
+from support.events import order_delivered
 from support.invoicing import consumed, outcomes, start_invoicing
 from support.metrics import consumer_outcomes
 
@@ -28,8 +29,6 @@ pytestmark = pytest.mark.integration
 def delivered(order_id: uuid.UUID, **overrides) -> OrderDelivered:
     fields = {
         "order_id": order_id,
-        "root_order_id": order_id,
-        "producer": "test",
         "supplier": "METALWORKS",
         "requester": "FRAMES",
         "lines": (
@@ -37,7 +36,7 @@ def delivered(order_id: uuid.UUID, **overrides) -> OrderDelivered:
             OrderLine(sku="DROPOUT-STEEL", quantity=1, unit_price="6.48"),
         ),
     }
-    return OrderDelivered(**{**fields, **overrides})
+    return order_delivered(**{**fields, **overrides})
 
 
 async def test_delivered_order_is_invoiced_once_even_when_redelivered(

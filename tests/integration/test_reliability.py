@@ -25,6 +25,7 @@ from support import (
     read_records,
     read_to_end,
 )
+from support.events import order_delivered
 from support.metrics import consumer_outcomes
 
 pytestmark = pytest.mark.integration
@@ -228,20 +229,18 @@ async def _backend_gone(conn: asyncpg.Connection, pid: int, timeout: float = 30)
 
 async def test_a_record_that_fails_to_apply_is_dead_lettered_alone(start_service, broker) -> None:
     """Records fetched together are applied in one transaction; a poison one is isolated."""
-    from supplychain_contracts import OrderDelivered, OrderLine
+    from supplychain_contracts import OrderDelivered
 
     invoicing = start_service("invoicing", env={"CONSUMER_MAX_ATTEMPTS": "2"})
     await provide_company(broker.bootstrap_servers, invoicing.url, sample_company())
 
     def delivered(supplier: str, *, quantity: int = 1, unit_price: str = "13.50") -> OrderDelivered:
-        order_id = uuid.uuid4()
-        return OrderDelivered(
-            order_id=order_id,
-            root_order_id=order_id,
-            producer="test",
+        return order_delivered(
             supplier=supplier,
             requester="FRAMES",
-            lines=(OrderLine(sku="TUBE-AL-6061", quantity=quantity, unit_price=unit_price),),
+            sku="TUBE-AL-6061",
+            quantity=quantity,
+            unit_price=unit_price,
         )
 
     # a valid event whose invoice cannot exist: its total overflows the contract's money

@@ -14,9 +14,10 @@ from typing import Any
 import asyncpg
 import pytest
 from invoicing.handlers import apply_event
-from supplychain_contracts import CreditNoteIssued, OrderDelivered, OrderLine
+from supplychain_contracts import CreditNoteIssued, OrderDelivered
 from supplychain_kit import db
 from supplychain_kit.db import MigrationChanged
+from support.events import order_delivered
 
 FIRST_0003 = "a54c80432742a94b8911441087a3e32dd09834d0ff29c5ae06828bee0a8ddac3"
 AMENDED = "0003_sla_credit_on_the_claim.sql"
@@ -36,13 +37,14 @@ def files() -> list[Any]:
 
 
 def delivered(order_id: uuid.UUID, requester: str) -> OrderDelivered:
-    return OrderDelivered(
+    return order_delivered(
         order_id=order_id,
-        root_order_id=order_id,
         producer="fulfilment",
         supplier="ASSEMBLY",
         requester=requester,
-        lines=(OrderLine(sku="BIKE-CITY", quantity=2, unit_price=Decimal("299.00")),),
+        sku="BIKE-CITY",
+        quantity=2,
+        unit_price="299.00",
     )
 
 

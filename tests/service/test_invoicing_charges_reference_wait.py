@@ -6,8 +6,6 @@ consumer, the invoicing subscriber, real PostgreSQL and a real broker."""
 from __future__ import annotations
 
 import time
-import uuid
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,11 +13,12 @@ from faststream.kafka import KafkaBroker
 from invoicing.config import InvoicingSettings
 from invoicing.handlers import apply_event
 from invoicing.store import DepartmentNotKnownYet
-from supplychain_contracts import OrderDelivered, OrderLine, topics
+from supplychain_contracts import OrderDelivered, topics
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched, read_to_end, reference_events
+from support.events import order_delivered
 from support.service import ServicePool
 
 WAIT_S = 0.5
@@ -27,15 +26,7 @@ GROUP = "invoicing-reference-wait"
 
 
 def _delivered(supplier: str) -> OrderDelivered:
-    order_id = uuid.uuid4()
-    return OrderDelivered(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="fulfilment",
-        supplier=supplier,
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price=Decimal("10.00")),),
-    )
+    return order_delivered(producer="fulfilment", supplier=supplier)
 
 
 def test_the_wait_is_a_setting_of_invoicing_defaulting_to_two_minutes(

@@ -1,14 +1,17 @@
 """Contract events as tests need them: one factory per event, the fields a test cares about
-as arguments, everything else a plausible default."""
+as arguments, everything else a plausible default. A follow-up of an order a test already
+has is `supplychain_contracts.follow_up(order, Model, ...)`, not a factory."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from supplychain_contracts import OrderLine, OrderPlaced
+from supplychain_contracts import OrderDelivered, OrderLine, OrderPlaced
+
+OrderEvent = TypeVar("OrderEvent", OrderPlaced, OrderDelivered)
 
 
 def order_placed(
@@ -27,18 +30,64 @@ def order_placed(
     ASSEMBLY's (its own root unless `root_order_id` is given), or with `parent` a sub-order in
     the parent's tree, its requester the parent's supplier. Any other field of OrderPlaced
     (`order_id`, `occurred_at`, `priority`, `employee_id`, ...) by keyword."""
-    order_id = fields.pop("order_id", None) or uuid.uuid4()
     if parent is not None:
         fields.setdefault("root_order_id", parent.root_order_id)
         fields.setdefault("parent_order_id", parent.order_id)
-    if lines is None:
-        lines = (OrderLine(sku=sku, quantity=quantity, unit_price=Decimal(unit_price)),)
-    return OrderPlaced(
+    return _of_one_order(
+        OrderPlaced,
+        supplier=supplier,
+        requester=requester or (parent.supplier if parent is not None else "ASSEMBLY"),
+        lines=lines or _one_line(sku, quantity, unit_price),
+        producer=producer,
+        fields=fields,
+    )
+
+
+def order_delivered(
+    *,
+    supplier: str = "FRAMES",
+    requester: str = "ASSEMBLY",
+    sku: str = "FRAME-CITY",
+    quantity: int = 1,
+    unit_price: str | Decimal = "10.00",
+    lines: Iterable[OrderLine] | None = None,
+    producer: str = "test",
+    **fields: Any,
+) -> OrderDelivered:
+    """A delivery of an order the test never placed: one line (`sku`, `quantity`,
+    `unit_price`), or `lines`; any other field of OrderDelivered by keyword."""
+    return _of_one_order(
+        OrderDelivered,
+        supplier=supplier,
+        requester=requester,
+        lines=lines or _one_line(sku, quantity, unit_price),
+        producer=producer,
+        fields=fields,
+    )
+
+
+def _one_line(sku: str, quantity: int, unit_price: str | Decimal) -> tuple[OrderLine]:
+    return (OrderLine(sku=sku, quantity=quantity, unit_price=Decimal(unit_price)),)
+
+
+def _of_one_order(
+    model: type[OrderEvent],
+    *,
+    supplier: str,
+    requester: str,
+    lines: Iterable[OrderLine],
+    producer: str,
+    fields: dict[str, Any],
+) -> OrderEvent:
+    """The event of one order: a fresh order id (unless `order_id`), its own root (unless
+    `root_order_id`)."""
+    order_id = fields.pop("order_id", None) or uuid.uuid4()
+    return model(
         order_id=order_id,
         root_order_id=fields.pop("root_order_id", None) or order_id,
         producer=producer,
         supplier=supplier,
-        requester=requester or (parent.supplier if parent is not None else "ASSEMBLY"),
+        requester=requester,
         lines=tuple(lines),
         **fields,
     )

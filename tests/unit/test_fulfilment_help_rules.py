@@ -29,6 +29,7 @@ from supplychain_contracts import (
     OrderLine,
     parse_event_strict,
 )
+from support.events import order_delivered
 
 H = HelpStatus
 S = WorkStatus
@@ -140,13 +141,14 @@ def subs(*statuses: WorkStatus) -> list[SubOrder]:
 
 
 def receipt_of(sub_order: SubOrder) -> OrderDelivered:
-    return OrderDelivered(
+    return order_delivered(
         order_id=sub_order.order_id,
         root_order_id=ROOT,
         producer="fulfilment",
         supplier=sub_order.supplier,
         requester="FRAMES",
-        lines=(OrderLine(sku=sub_order.sku, quantity=1, unit_price=Decimal("1.00")),),
+        sku=sub_order.sku,
+        unit_price="1.00",
     )
 
 

@@ -10,6 +10,7 @@ from invoicing.domain import invoice_for_delivery, invoice_period
 from invoicing.store import DepartmentNotKnownYet
 from supplychain_contracts import InvoiceLine, OrderDelivered, OrderLine, parse_event_strict
 from supplychain_kit.consumer import TRANSIENT_ERRORS
+from support.events import order_delivered
 
 INVOICE_ID = UUID("cccccccc-0000-4000-8000-000000000001")
 
@@ -17,16 +18,15 @@ INVOICE_ID = UUID("cccccccc-0000-4000-8000-000000000001")
 def delivered(
     *lines: OrderLine, occurred_at: datetime | None = None, employee_id: str | None = None
 ) -> OrderDelivered:
-    return OrderDelivered(
+    return order_delivered(
         occurred_at=occurred_at or datetime(2025, 3, 14, 12, 0, tzinfo=UTC),
-        order_id=uuid4(),
         root_order_id=uuid4(),
         causation_id=uuid4(),
         producer="fulfilment",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
         employee_id=employee_id,
-        lines=lines or (OrderLine(sku="FRAME-CITY", quantity=2, unit_price=Decimal("104.50")),),
+        lines=lines,
+        quantity=2,
+        unit_price="104.50",
         currency="EUR",
     )
 
