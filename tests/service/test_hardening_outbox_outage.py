@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import defaultdict
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from supplychain_contracts import (
     OrderAccepted,
     OrderDelivered,
-    OrderLine,
-    OrderPlaced,
     OrderShipped,
     WorkStarted,
     follow_up,
@@ -36,7 +33,8 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Event
 from supplychain_kit import metrics, outbox
 from supplychain_kit.runtime import send_record
-from support import read_to_end
+from support import Tail, read_to_end
+from support.events import order_placed
 from support.service import ServicePool
 
 ORDERS = 10
@@ -47,15 +45,7 @@ SERVICE = "hardening-relay"
 
 
 def _events_of_one_order() -> list[Event]:
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="test",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
+    placed = order_placed()
     return [
         follow_up(placed, OrderAccepted, producer="fulfilment"),
         follow_up(placed, WorkStarted, producer="fulfilment"),
@@ -76,47 +66,6 @@ async def _drained(pool: asyncpg.Pool, timeout: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
-class Tail:
-    """Reads the topic as records arrive (the embedded broker forgets them when killed)."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.seen: list[tuple[str, str]] = []  # (key, event id) in offset order per partition
-        self._consumer = AIOKafkaConsumer(
-            topics.FULFILMENT,
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=10,
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100)
-            for messages in batch.values():
-                for m in messages:
-                    self.seen.append(((m.key or b"").decode(), m.value.decode()))
-
-    async def wait_for(self, event_ids: set[str], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not event_ids <= {_event_id(value) for _, value in self.seen}:
-            if time.monotonic() > deadline:
-                raise AssertionError("the test's reader did not see the confirmed records")
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-            await self._consumer.stop()
-
-
 def _event_id(value: str) -> str:
     return str(Event.model_validate_json(value).event_id)
 
@@ -130,7 +79,7 @@ async def test_a_broker_killed_mid_batch_loses_no_row_and_keeps_each_orders_orde
         for round_ in range(4):  # interleaved: row ids alternate between orders
             await outbox.append(conn, [events[round_] for events in per_order])
 
-    tail = Tail(broker.bootstrap_servers)
+    tail = Tail(broker.bootstrap_servers, topics.FULFILMENT)
     await tail.start()
     producer = AIOKafkaProducer(
         bootstrap_servers=broker.bootstrap_servers,
@@ -156,7 +105,11 @@ async def test_a_broker_killed_mid_batch_loses_no_row_and_keeps_each_orders_orde
         if len(sent) + 1 == KILL_AT_SEND:
             # what the broker confirmed so far must survive its memory: read it first
             await asyncio.gather(*(confirmation for _, confirmation in sent))
-            await tail.wait_for({event_id for event_id, _ in sent})
+            confirmed = {event_id for event_id, _ in sent}
+            await tail.wait_until(
+                lambda records: confirmed <= {r.json["event_id"] for r in records},
+                what="the test's reader seeing the confirmed records",
+            )
             await tail.stop()
             broker.kill()
             back.clear()
@@ -187,9 +140,7 @@ async def test_a_broker_killed_mid_batch_loses_no_row_and_keeps_each_orders_orde
 
     after_restart = await read_to_end(broker.bootstrap_servers, [topics.FULFILMENT])
     on_topic: dict[str, list[str]] = defaultdict(list)  # key -> event ids as published
-    for key, value in tail.seen:
-        on_topic[key].append(_event_id(value))
-    for record in sorted(after_restart, key=lambda r: (r.partition, r.offset)):
+    for record in [*tail.records, *sorted(after_restart, key=lambda r: (r.partition, r.offset))]:
         on_topic[(record.key or b"").decode()].append(record.json["event_id"])
     for events in per_order:
         key = str(events[0].order_id)

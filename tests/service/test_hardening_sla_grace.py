@@ -35,9 +35,8 @@ from monitoring.timeline.sinks import Emitting
 from supplychain_contracts import OrderAccepted, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import SlaClockEvent
-from supplychain_kit import effects
 from supplychain_kit.effects import after_commit
-from support.service import ServicePool, apply_events, outbox_events
+from support.service import ServicePool, apply_events, consumer_transaction, outbox_events
 from support.verdicts import caught_up, wheels_order
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning: business hours
@@ -210,11 +209,9 @@ async def test_a_clock_firing_while_the_end_event_is_applied_gives_one_outcome(
     # grace
     other, other_deadline = await _placed(pool, sink)
     apply = event_applier(sink)
-    with effects.unit_of_work() as committed:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply(conn, _accepted(other, other_deadline - timedelta(seconds=1)))
-            await asyncio.wait_for(_tick(pool, sink, other_deadline + GRACE * 2), timeout=5)
-    effects.run(committed)
+    async with consumer_transaction(pool) as conn:
+        await apply(conn, _accepted(other, other_deadline - timedelta(seconds=1)))
+        await asyncio.wait_for(_tick(pool, sink, other_deadline + GRACE * 2), timeout=5)
     await _tick(pool, sink, other_deadline + GRACE * 10)
     assert other.order_id not in sink.breaches
     assert await _acceptance_breaches(pool, other.order_id) == 0

@@ -29,10 +29,9 @@ from supplychain_contracts import (
     SlaWarning,
     Stage,
 )
-from supplychain_kit import effects
 from supplychain_kit.consumer import ApplyEvent
 from supplychain_kit.telemetry import continue_trace
-from support.service import ServicePool, apply_events, outbox_headers
+from support.service import ServicePool, apply_events, consumer_transaction, outbox_headers
 from support.stage_endings import T0, monitoring_pool, sla_events, then, wheels_order
 
 BREACHED_AT = T0 + timedelta(seconds=33)
@@ -50,16 +49,14 @@ async def breached_order(pool: asyncpg.Pool, apply: ApplyEvent) -> OrderPlaced:
     acceptance not read yet)."""
     order = wheels_order()
     await apply_events(pool, apply, order)
-    with effects.unit_of_work() as committed:
-        async with pool.acquire() as conn, conn.transaction():
-            record = await conn.fetchrow(
-                "SELECT * FROM stages WHERE order_id = $1 AND stage = 'acceptance'",
-                order.order_id,
-            )
-            stage = clock_store.stage_row(record)
-            alarms = (Alarm.WARNING, Alarm.BREACH)
-            await clocks.raise_alarms(conn, Emitting(), stage, alarms, now=BREACHED_AT)
-    effects.run(committed)
+    async with consumer_transaction(pool) as conn:
+        record = await conn.fetchrow(
+            "SELECT * FROM stages WHERE order_id = $1 AND stage = 'acceptance'",
+            order.order_id,
+        )
+        stage = clock_store.stage_row(record)
+        alarms = (Alarm.WARNING, Alarm.BREACH)
+        await clocks.raise_alarms(conn, Emitting(), stage, alarms, now=BREACHED_AT)
     return order
 
 

@@ -45,6 +45,25 @@ class Record:
         return parts[1] if len(parts) == 4 else None
 
 
+def _reader(bootstrap: str, *topics: str) -> AIOKafkaConsumer:
+    """A consumer of no group reading from the beginning (nothing committed), quick to fetch;
+    of `topics`, or assigned partitions later."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+    )
+
+
+async def _fetch(consumer: AIOKafkaConsumer, *, timeout_ms: int = 200) -> list[Record]:
+    """The records one fetch returns (none after `timeout_ms`)."""
+    batch = await consumer.getmany(timeout_ms=timeout_ms)
+    return [Record.of(m) for messages in batch.values() for m in messages]
+
+
 async def read_records(
     bootstrap: str,
     topics: Iterable[str],
@@ -53,21 +72,13 @@ async def read_records(
     timeout: float = 30,
 ) -> list[Record]:
     """Read the topics from the beginning until `until(records)` holds; fail on timeout."""
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
+    consumer = _reader(bootstrap, *topics)
     await consumer.start()
     records: list[Record] = []
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            records += [Record.of(m) for messages in batch.values() for m in messages]
+            records += await _fetch(consumer)
             if until(records):
                 return records
     finally:
@@ -76,6 +87,36 @@ async def read_records(
     raise AssertionError(
         f"condition not met within {timeout}s; saw {len(records)} records: {summary}"
     )
+
+
+class Tail:
+    """Reads topics in the background from their beginning as records arrive, for a test that
+    must see them before they are gone (an embedded broker forgets its records when killed)."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self.records: list[Record] = []  # in offset order per partition
+        self._consumer = _reader(bootstrap, *topics)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            self.records += await _fetch(self._consumer, timeout_ms=100)
+
+    async def wait_until(
+        self, check: Callable[[list[Record]], bool], *, what: str, timeout: float = 10
+    ) -> None:
+        await eventually(lambda: check(self.records), what=what, timeout=timeout)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+            await self._consumer.stop()
 
 
 async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
@@ -116,13 +157,7 @@ async def read_to_end(
     `outbox_drained`). Unlike `read_records`, it never stops at a first match, so a
     duplicate published after the awaited record is seen."""
     topics = list(topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
+    consumer = _reader(bootstrap)
     await consumer.start()
     records: list[Record] = []
     try:
@@ -143,8 +178,7 @@ async def read_to_end(
                     raise AssertionError(
                         f"could not read {list(topics)} to {ends} within {timeout}s"
                     )
-                batch = await consumer.getmany(timeout_ms=200)
-                records += [Record.of(m) for messages in batch.values() for m in messages]
+                records += await _fetch(consumer)
             # Tansu was seen reporting an end offset short of records already consumed
             # elsewhere: read again until the high watermark stops moving
             again = await consumer.end_offsets(partitions)

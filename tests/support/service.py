@@ -30,13 +30,21 @@ async def outbox_headers(conn: asyncpg.Connection) -> list[dict[str, str]]:
     return [json.loads(row["headers"]) for row in rows]
 
 
+@asynccontextmanager
+async def consumer_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction as the consumer runs one: the effects noted in it (metrics, wake-ups) run
+    once it committed, never when it rolled back."""
+    with effects.unit_of_work() as committed:
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+    effects.run(committed)
+
+
 async def apply_events(pool: asyncpg.Pool, apply: ApplyEvent, *events: Envelope) -> None:
     """As the consumer applies: one transaction per event, effects run once it committed."""
     for event in events:
-        with effects.unit_of_work() as committed:
-            async with pool.acquire() as conn, conn.transaction():
-                await apply(conn, event)
-        effects.run(committed)
+        async with consumer_transaction(pool) as conn:
+            await apply(conn, event)
 
 
 @asynccontextmanager
