@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka.structs import ConsumerRecord
 from monitoring.analytics.time_split_metrics import observe_wait_and_work
 from monitoring.config import MonitoringSettings
 from monitoring.reference.commands import load_owned_reference
@@ -44,7 +44,6 @@ from supplychain_contracts import (
     InvoiceIssued,
     OrderAccepted,
     OrderDelivered,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     Priority,
@@ -53,11 +52,15 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import InvoiceLine, RequestedComponent
-from supplychain_contracts.registry import topic_for
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_kit import db
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+
+# the test support package (no pytest in it): events as fetched records, the order factory
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support import fetched
+from support.events import order_placed
 
 # the settings want an environment; the bench is one of its own
 os.environ.setdefault("SUPPLYCHAIN_ENVIRONMENT", "test")
@@ -68,18 +71,16 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def leaf_order(supplier: str, at: datetime, parent: OrderPlaced | None = None) -> list[Envelope]:
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=parent.root_order_id if parent else order_id,
-        parent_order_id=parent.order_id if parent else None,
+    placed = order_placed(
+        parent=parent,
         occurred_at=at,
         producer="order-intake",
         supplier=supplier,
-        requester=parent.supplier if parent else "ASSEMBLY",
         employee_id="E-1",
         priority=Priority.STANDARD,
-        lines=(OrderLine(sku="WHEEL-26", quantity=2, unit_price="40.00"),),
+        sku="WHEEL-26",
+        quantity=2,
+        unit_price="40.00",
     )
 
     def then(model: type[Envelope], seconds: float, **fields: Any) -> Envelope:
@@ -146,20 +147,12 @@ def interleaved(orders: list[list[Envelope]]) -> list[Envelope]:
     return out
 
 
-def record(event: Envelope, offset: int, traceparent: str) -> ConsumerRecord[Any, Any]:
-    return ConsumerRecord(
-        topic=topic_for(event),
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.message_key().encode(),
-        value=event.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=[("traceparent", traceparent.encode()), ("event_type", event.event_type.encode())],
-    )
+def traced(event: Envelope, trace_id: str) -> dict[str, str]:
+    """The headers its producer gives the event: its order's trace, its type."""
+    return {
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        "event_type": event.event_type,
+    }
 
 
 class Statements:
@@ -188,7 +181,7 @@ async def measure(url: str, orders: int, chains: int, batched: bool) -> None:
     traces = {o[0].order_id: uuid.uuid4().hex for o in built}
     events = interleaved(built)
     records = [
-        record(event, offset, f"00-{traces[event.order_id]}-00f067aa0ba902b7-01")
+        fetched(event, offset, headers=traced(event, traces[event.order_id]))
         for offset, event in enumerate(events)
     ]
     consumer = ReliableConsumer(

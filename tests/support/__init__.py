@@ -129,13 +129,22 @@ async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 3
         await asyncio.sleep(0.02)
 
 
-def fetched(event: Any, offset: int, *, topic: str, partition: int = 0) -> Any:
-    """A contract event as the broker hands it to a consumer (an aiokafka ConsumerRecord), to
-    call a consumer's `handle_batch` without a broker."""
+def fetched(
+    event: Any,
+    offset: int,
+    *,
+    topic: str | None = None,
+    partition: int = 0,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """A contract event as the broker hands it to a consumer (an aiokafka ConsumerRecord, on
+    the event's own topic unless `topic`), to call a consumer's `handle_batch` without a
+    broker. The bench imports it too: this module needs no pytest."""
     from aiokafka.structs import ConsumerRecord
+    from supplychain_contracts.registry import topic_for
 
     return ConsumerRecord(
-        topic=topic,
+        topic=topic or topic_for(event),
         partition=partition,
         offset=offset,
         timestamp=0,
@@ -145,7 +154,7 @@ def fetched(event: Any, offset: int, *, topic: str, partition: int = 0) -> Any:
         checksum=None,
         serialized_key_size=0,
         serialized_value_size=0,
-        headers=(),
+        headers=tuple((k, v.encode()) for k, v in (headers or {}).items()),
     )
 
 
