@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitoring.sla.rules import due_alarms
 from monitoring.sla.watermarks import OffsetSample, SampleWindow, VerdictRule, behind_seconds
+from monitoring.timeline.clocks import next_wake_s, scan_now
 from supplychain_contracts import Stage
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -95,3 +96,42 @@ def test_a_partition_behind_every_sample_is_not_known_and_old_samples_expire() -
     window.add(OffsetSample(T0 + seconds(11), {FULFILMENT_0: 11}))
     assert [s.taken_at for s in window.samples] == [T0 + seconds(11)]
     assert window.known_until({FULFILMENT_0: 10}) == {FULFILMENT_0: None}
+
+
+def test_no_alarm_is_due_before_its_time_plus_the_grace_however_far_the_watermarks() -> None:
+    """The clock scan sleeps until then: no cutoff reaches an alarm earlier."""
+    may_be_due, due_anyway = RULE.wake_times(DEADLINE)
+    assert (may_be_due, due_anyway) == (DEADLINE + seconds(5), DEADLINE + seconds(900))
+    just_before = may_be_due - seconds(0.001)
+    # known up to the wall clock itself (the furthest a watermark goes)
+    assert not breach_due(known_until=just_before, now=just_before)
+    assert breach_due(known_until=may_be_due, now=may_be_due)
+    assert breach_due(known_until=None, now=due_anyway)
+    # a maximum lateness shorter than the grace: due by it first
+    short = VerdictRule(relay_grace=seconds(5), max_lateness=seconds(2))
+    assert short.wake_times(DEADLINE)[0] == DEADLINE + seconds(2)
+    assert short.cutoff(known_until=None, now=DEADLINE + seconds(2)) == DEADLINE
+
+
+def test_the_clock_scan_wakes_at_the_next_point_of_the_earliest_alarm() -> None:
+    assert next_wake_s(None, now=T0, rule=RULE) is None
+    assert next_wake_s(DEADLINE, now=DEADLINE, rule=RULE) == 5
+    # past its grace (the watermarks decide now): next, the maximum lateness
+    assert next_wake_s(DEADLINE, now=DEADLINE + seconds(6), rule=RULE) == 894
+    assert next_wake_s(DEADLINE, now=DEADLINE + seconds(900), rule=RULE) is None
+
+
+def test_the_clock_scan_runs_once_an_alarm_may_be_due_then_as_the_watermarks_move() -> None:
+    def scan(now: datetime, last: datetime | None, moved: bool = False) -> bool:
+        return scan_now(DEADLINE, now=now, last_scan=last, watermarks_moved=moved, rule=RULE)
+
+    assert not scan_now(None, now=T0, last_scan=None, watermarks_moved=True, rule=RULE)
+    may_be_due, due_anyway = RULE.wake_times(DEADLINE)
+    before = may_be_due - seconds(1)
+    assert not scan(before, None, moved=True)  # nothing can be due yet, however known
+    assert scan(may_be_due, before)  # the first scan once it may be
+    after = may_be_due + seconds(1)
+    assert not scan(after + seconds(1), after)  # scanned: now the watermarks decide
+    assert scan(after + seconds(1), after, moved=True)
+    assert scan(due_anyway, after)  # the maximum lateness makes it due, known or not
+    assert not scan(due_anyway + seconds(1), due_anyway)

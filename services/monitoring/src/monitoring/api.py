@@ -8,9 +8,10 @@ ids) are shared across the company.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -45,7 +46,11 @@ class PauseInterval(BaseModel):
     resumed_at: datetime | None = Field(description="None while the clock stands still")
 
 
-class Handoff(BaseModel):
+class HandoffStage(BaseModel):
+    """One stage of one order: its parties, start and end, SLA target, warning, deadline and
+    status now. The handoffs API answers it with its time split and pauses (`Handoff`); the
+    console draws it as a waterfall bar."""
+
     order_id: UUID
     parent_order_id: UUID | None
     depth: int
@@ -74,6 +79,21 @@ class Handoff(BaseModel):
         "it ended by its deadline (SlaBreachRetracted); its status is met",
     )
     trace_id: str | None
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any], *, now: datetime, **more: Any) -> Self:
+        """The stage as the timeline store keeps it (`target_s`), with its SLA status now."""
+        return cls.model_validate(
+            {
+                **row,
+                "target_seconds": row["target_s"],
+                "status": sla.status_of(row, now=now),
+                **more,
+            }
+        )
+
+
+class Handoff(HandoffStage):
     time_split: analytics_api.TimeSplit | None = Field(
         default=None,
         description="where the stage's time went; on end_to_end rolled up over the sub-chain "
@@ -120,15 +140,12 @@ async def order_handoffs(order_id: UUID, db: Db, caller: ProcessReader) -> list[
     rows = await timeline_store.handoffs(db, order_id)
     edges = await clock_store.pause_edges(db, list({row["order_id"] for row in rows}))
     return [
-        Handoff.model_validate(
-            {
-                **row,
-                "time_split": splits.get((row["order_id"], row["stage"])),
-                "target_seconds": row["target_s"],
-                "paused_seconds": row["paused_s"],
-                "pauses": _stage_pauses(row, edges.get(row["order_id"], [])),
-                "status": sla.status_of(row, now=now),
-            }
+        Handoff.of_row(
+            row,
+            now=now,
+            time_split=splits.get((row["order_id"], row["stage"])),
+            paused_seconds=row["paused_s"],
+            pauses=_stage_pauses(row, edges.get(row["order_id"], [])),
         )
         for row in rows
     ]

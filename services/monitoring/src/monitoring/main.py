@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from monitoring.console import api as console
 from monitoring.ocel import api as exports_api
 from monitoring.reference import admin, commands
 from monitoring.reference.company import OwnedReference, owned_reference
-from monitoring.timeline.clocks import sla_clock_job
+from monitoring.timeline.clocks import ClockWakes, sla_clock_job
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
 from monitoring.timeline.watermark_sampler import watermark_sampler_job
@@ -55,7 +54,7 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
     # Refused here, before anything runs, when a clock could not run under the company's
     # policies (CompanyFileError names every problem by its path).
     owned = owned_reference(settings, at=datetime.now(UTC))
-    watermarks_moved = asyncio.Event()  # the sampler wakes the clock scan
+    wakes = ClockWakes()  # the sampler and the consumer wake the clock scan
     runtime = ServiceRuntime(
         settings=settings,
         schema=SCHEMA,
@@ -63,9 +62,11 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         consumes=topics.ALL_TOPICS,
         # with the operations topic: the redrives and outbox releases its operators ask for
         produces=(topics.SLA, topics.REFERENCE, topics.REDRIVES),
-        apply=event_applier(Emitting(observe=observe_wait_and_work), batched=True),
+        apply=event_applier(
+            Emitting(observe=observe_wait_and_work, clocks_moved=wakes.clocks_moved), batched=True
+        ),
         seed=reference_seeder(owned),
-        jobs=(watermark_sampler_job(watermarks_moved), sla_clock_job(watermarks_moved)),
+        jobs=(watermark_sampler_job(wakes.watermarks_moved), sla_clock_job(wakes)),
     )
     return create_http_app(
         runtime,

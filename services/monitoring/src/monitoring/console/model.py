@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from supplychain_kit.auth import EVERY_ROW, Principal, Visibility, visible_to
 
+from monitoring.api import HandoffStage
 from monitoring.sla import rules as sla
 
 
@@ -251,24 +252,10 @@ class Overview(BaseModel):
     service_lag: list[ServiceLag] = []
 
 
-class WaterfallBar(BaseModel):
-    order_id: UUID
-    parent_order_id: UUID | None
-    depth: int
-    stage: str
-    supplier: str
-    requester: str
-    started_at: datetime | None
-    ended_at: datetime | None
-    duration_s: float | None
-    target_s: float | None
-    warn_at: datetime | None
-    deadline: datetime | None
-    status: sla.Status
-    outcome: str | None = None
-    breach_retracted: bool = False
-    trace_id: str | None
-    # geometry, in % of the chart's width (the chain's first start to its last instant)
+class WaterfallBar(HandoffStage):
+    """A stage of the chain as the handoffs API tells it, with where its bar falls on the
+    chart: in % of the chart's width (the chain's first start to its last instant)."""
+
     left_pct: float
     width_pct: float
     target_pct: float | None  # where the target ends, if it falls within the chart
@@ -366,16 +353,13 @@ def _bar(
             target_pct = _pct(start_s + target, span_s)
         if deadline is not None and seconds_between(origin, deadline) <= span_s:
             deadline_pct = _pct(seconds_between(origin, deadline), span_s)
-    return WaterfallBar.model_validate(
-        {
-            **row,
-            "target_s": target,
-            "status": sla.status_of(row, now=now),
-            "left_pct": left,
-            "width_pct": width,
-            "target_pct": target_pct,
-            "deadline_pct": deadline_pct,
-        }
+    return WaterfallBar.of_row(
+        row,
+        now=now,
+        left_pct=left,
+        width_pct=width,
+        target_pct=target_pct,
+        deadline_pct=deadline_pct,
     )
 
 

@@ -190,3 +190,17 @@ async def claim_due_clocks(
         limit,
     )
     return [stage_row(row) for row in rows]
+
+
+async def next_alarm_at(conn: asyncpg.Connection) -> datetime | None:
+    """The earliest time of an alarm not raised yet of a running clock (what
+    `claim_due_clocks` could claim first): no alarm is due before it."""
+    at: datetime | None = await conn.fetchval(
+        """SELECT least(
+             (SELECT min(warn_at) FROM stages
+               WHERE ended_at IS NULL AND warning_raised_at IS NULL AND warn_at IS NOT NULL
+                 AND (paused_since IS NULL OR deadline IS NOT NULL)),
+             (SELECT min(deadline) FROM stages
+               WHERE ended_at IS NULL AND breach_raised_at IS NULL AND deadline IS NOT NULL))"""
+    )
+    return at

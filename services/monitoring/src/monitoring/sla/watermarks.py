@@ -55,6 +55,12 @@ class VerdictRule:
         """The cutoff of every stage, by what is known of the topics that end it."""
         return {stage: self.cutoff(known_until=known_until.get(stage), now=now) for stage in Stage}
 
+    def wake_times(self, alarm_at: datetime) -> tuple[datetime, datetime]:
+        """When an alarm timed `alarm_at` may first be due (watermarks `relay_grace` past it,
+        at best now), and when it is due whatever is known (`max_lateness` past it): no
+        cutoff reaches it earlier, since a watermark is never past its sample's time."""
+        return alarm_at + min(self.relay_grace, self.max_lateness), alarm_at + self.max_lateness
+
     def unheld_cutoff(self, now: datetime) -> datetime:
         """The cutoff if monitoring knew everything up to now: alarms between a stage's cutoff
         and this one are held back because monitoring is behind."""

@@ -6,8 +6,12 @@ stage that far, or the maximum lateness has passed).
 Clocks are rows (stored when a stage starts), so they survive restarts; every replica scans,
 and SELECT ... FOR UPDATE SKIP LOCKED gives each due row to exactly one of them. The alarm is
 marked raised in the transaction that writes the event to the outbox: raised once, or not at all.
-The scan runs when the watermarks moved (the sampler wakes it), and at least every
-MONITORING_SLA_SCAN_INTERVAL_MS for the verdicts the maximum lateness makes due.
+The scan sleeps until an alarm may be due: it knows the earliest alarm not raised yet
+(`next_alarm_at`, read after each scan and whenever this replica's consumer committed events
+that may have set, moved or ended clocks), and no alarm is due before its time plus the relay
+grace. Past that, it scans whenever the watermarks move (the sampler wakes it) and when the
+maximum lateness makes the alarm due. It also scans at least every
+MONITORING_SLA_SCAN_INTERVAL_MS (the clocks another replica's consumer set; the gauges).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -35,6 +40,9 @@ from monitoring.timeline.sinks import AlarmSink, Emitting
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 200
+# the earliest alarm is read again at most this often when the consumer moves clocks (under
+# load it commits many times a second)
+REREAD_GAP_S = 0.25
 
 
 async def raise_alarms(
@@ -107,27 +115,131 @@ async def _fire(
         await raise_alarms(conn, sink, stage, due, now=now)
 
 
-def sla_clock_job(advanced: asyncio.Event) -> BackgroundJob[MonitoringSettings]:
-    """The scheduler job, woken by `advanced` (set when the watermarks moved)."""
+class Stopwatch:
+    """Seconds since it started (never started: infinitely many)."""
+
+    def __init__(self, started_at: float = -math.inf) -> None:
+        self._started_at = started_at
+
+    @classmethod
+    def started(cls) -> Stopwatch:
+        return cls(time.monotonic())
+
+    def seconds(self) -> float:
+        return time.monotonic() - self._started_at
+
+
+class ClockWakes:
+    """What wakes the clock scan: the watermarks moved (the sampler), or events this replica
+    committed may have set, moved or ended clocks (the consumer's sink, after the commit)."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._watermarks_moved = False
+        self._clocks_moved = False
+
+    def watermarks_moved(self) -> None:
+        self._watermarks_moved = True
+        self._wake.set()
+
+    def clocks_moved(self) -> None:
+        self._clocks_moved = True
+        self._wake.set()
+
+    def take(self) -> tuple[bool, bool]:
+        """Clear the wake; whether the watermarks moved, and whether clocks moved, since the
+        last take."""
+        taken = self._watermarks_moved, self._clocks_moved
+        self._watermarks_moved = self._clocks_moved = False
+        self._wake.clear()
+        return taken
+
+    async def wait(self, seconds: float) -> None:
+        """Until woken, or `seconds` have passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+
+def next_wake_s(next_alarm: datetime | None, *, now: datetime, rule: VerdictRule) -> float | None:
+    """Seconds until the earliest alarm's next point in time (may first be due; due whatever
+    is known) still ahead of `now`; None when there is none (the watermarks or the safety
+    interval wake the scan then)."""
+    if next_alarm is None:
+        return None
+    ahead = [(at - now).total_seconds() for at in rule.wake_times(next_alarm) if at > now]
+    return min(ahead, default=None)
+
+
+def scan_now(
+    next_alarm: datetime | None,
+    *,
+    now: datetime,
+    last_scan: datetime | None,
+    watermarks_moved: bool,
+    rule: VerdictRule,
+) -> bool:
+    """Whether a scan may raise the earliest alarm now: once its time plus the grace has come
+    (a first scan then), whenever the watermarks move after it, and once its maximum
+    lateness has passed. Before, nothing can be due (the safety interval aside)."""
+    if next_alarm is None:
+        return False
+    may_be_due, due_anyway = rule.wake_times(next_alarm)
+    if now < may_be_due:
+        return False
+    if last_scan is None or last_scan < may_be_due or watermarks_moved:
+        return True
+    return last_scan < due_anyway <= now
+
+
+def sla_clock_job(wakes: ClockWakes) -> BackgroundJob[MonitoringSettings]:
+    """The scheduler job, woken by `wakes`."""
 
     async def run_sla_clocks(runtime: ServiceRuntime[MonitoringSettings]) -> None:
-        """Scan for due clocks when the watermarks move, and at least every
+        """Scan for due clocks when one may be due, and at least every
         MONITORING_SLA_SCAN_INTERVAL_MS."""
         settings = runtime.settings
         interval = settings.sla_scan_interval_ms / 1000
         rule = settings.verdict_rule()
         sink = Emitting()
+        next_alarm: datetime | None = None
+        last_scan: datetime | None = None
+        since_scan = since_read = Stopwatch()
+        clocks_moved = False
         while True:
-            advanced.clear()
+            watermarks_moved, moved = wakes.take()
+            clocks_moved |= moved
+            now = datetime.now(UTC)
             try:
-                now = datetime.now(UTC)
-                raised = SCAN_BATCH
-                while raised >= SCAN_BATCH:  # drain a backlog before sleeping
-                    raised = await fire_due_clocks(runtime.pool, sink, now=now, rule=rule)
-                await count_held_verdicts(runtime.pool, now=now, rule=rule)
+                if since_scan.seconds() >= interval or scan_now(
+                    next_alarm,
+                    now=now,
+                    last_scan=last_scan,
+                    watermarks_moved=watermarks_moved,
+                    rule=rule,
+                ):
+                    since_scan = since_read = Stopwatch.started()
+                    last_scan = now
+                    raised = SCAN_BATCH
+                    while raised >= SCAN_BATCH:  # drain a backlog before sleeping
+                        raised = await fire_due_clocks(runtime.pool, sink, now=now, rule=rule)
+                    await count_held_verdicts(runtime.pool, now=now, rule=rule)
+                    clocks_moved = False
+                    next_alarm = await _next_alarm(runtime)
+                elif clocks_moved and since_read.seconds() >= REREAD_GAP_S:
+                    since_read, clocks_moved = Stopwatch.started(), False
+                    next_alarm = await _next_alarm(runtime)
             except Exception as exc:  # the scheduler must outlive any failure, like the relay
                 log.warning("SLA clock scan failed, retrying: %r", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(advanced.wait(), timeout=interval)
+            waits = [interval - since_scan.seconds()]
+            if (alarm_in := next_wake_s(next_alarm, now=datetime.now(UTC), rule=rule)) is not None:
+                waits.append(alarm_in)
+            if clocks_moved:  # read again once the gap has passed
+                waits.append(REREAD_GAP_S - since_read.seconds())
+            await wakes.wait(max(0.0, min(waits)))
 
     return run_sla_clocks
+
+
+async def _next_alarm(runtime: ServiceRuntime[MonitoringSettings]) -> datetime | None:
+    async with runtime.pool.acquire() as conn:
+        return await clock_store.next_alarm_at(conn)

@@ -53,8 +53,13 @@ class AlarmSink(Protocol):
 class Emitting:
     """The live sink: events through the outbox, counters and histogram after the commit."""
 
-    def __init__(self, observe: EventObserver | None = None) -> None:
+    def __init__(
+        self,
+        observe: EventObserver | None = None,
+        clocks_moved: Callable[[], None] | None = None,
+    ) -> None:
         self._observe = observe
+        self._clocks_moved = clocks_moved  # the clock scan's wake (clocks.ClockWakes)
 
     async def alarms_raised(
         self, conn: asyncpg.Connection, events: Sequence[SlaClockEvent]
@@ -78,6 +83,8 @@ class Emitting:
     async def events_recorded(self, conn: asyncpg.Connection, events: Sequence[Traced]) -> None:
         if self._observe is not None:
             await self._observe(conn, events)  # e.g. the wait or the work they end, once committed
+        if self._clocks_moved is not None:  # the events may have set, moved or ended clocks
+            after_commit(self._clocks_moved)
 
 
 class Silent:

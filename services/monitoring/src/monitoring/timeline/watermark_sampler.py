@@ -5,7 +5,7 @@ partition of those topics and monitoring's committed offsets (committed only onc
 committed), keeps the recent samples in memory (`sla.watermarks.SampleWindow`) and stores each
 partition's watermark: the time of the latest sample whose end offset the group has reached.
 Every replica samples and stores (a watermark only moves forward); when one moved, the clock
-scan of this process is woken (`advanced`). While the broker cannot be reached the watermarks
+scan of this process is woken (`clocks.ClockWakes`). While the broker cannot be reached the watermarks
 stand still, and the verdicts wait (at most their maximum lateness).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
@@ -28,8 +28,8 @@ from monitoring.sla.watermarks import OffsetSample, Partition, SampleWindow
 log = logging.getLogger(__name__)
 
 
-def watermark_sampler_job(advanced: asyncio.Event) -> BackgroundJob[MonitoringSettings]:
-    """The sampler job; sets `advanced` when a watermark moved."""
+def watermark_sampler_job(moved: Callable[[], None]) -> BackgroundJob[MonitoringSettings]:
+    """The sampler job; calls `moved` when a watermark moved."""
 
     async def sample_watermarks(runtime: ServiceRuntime[MonitoringSettings]) -> None:
         settings = runtime.settings
@@ -47,7 +47,7 @@ def watermark_sampler_job(advanced: asyncio.Event) -> BackgroundJob[MonitoringSe
                 else:
                     if now_known != known:
                         known = now_known
-                        advanced.set()
+                        moved()
                 await asyncio.sleep(interval)
         finally:
             await probe.stop()
