@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -224,7 +225,9 @@ def test_work_commands_then_invoice_statement_trial_balance_scorecard(
 
     running.until(queued, what="the order in LOGISTICS' queue")
     queue = running.cli("queue", "LOGISTICS", key=key("LOGISTICS"))
-    assert queue.code == 0 and order_id in queue.stdout and "MARKETING" in queue.stdout
+    assert queue.code == 0 and order_id[:8] in queue.stdout and "MARKETING" in queue.stdout
+    assert order_id not in queue.stdout  # short ids in tables, the full one with --wide
+    assert order_id in running.cli("queue", "LOGISTICS", "--wide", key=key("LOGISTICS")).stdout
     accepted = running.cli("work", "accept", order_id, "--json", key=key("LOGISTICS"))
     assert accepted.code == 0, accepted.stderr
     assert accepted.json["event_type"] == "OrderAccepted"
@@ -312,7 +315,9 @@ def test_work_commands_then_invoice_statement_trial_balance_scorecard(
 class Terminal:
     """A command in its own tmux server (a real terminal), its screen and its exit status."""
 
-    def __init__(self, command: list[str], env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], workdir: Path, *, columns: int = 150
+    ) -> None:
         self.socket = f"cli-test-{uuid.uuid4().hex[:8]}"
         self.status_file = workdir / f"{self.socket}.status"
         exports = " ".join(
@@ -320,7 +325,7 @@ class Terminal:
         )
         script = f"env {exports} {' '.join(_quote(c) for c in command)}; echo $? > {self.status_file}; sleep 60"
         subprocess.run(
-            ["tmux", "-L", self.socket, "new-session", "-d", "-x", "150", "-y", "50", "sh", "-c", script],
+            ["tmux", "-L", self.socket, "new-session", "-d", "-x", str(columns), "-y", "50", "sh", "-c", script],
             check=True,
         )  # fmt: skip
 
@@ -360,8 +365,9 @@ def terminal(running: Running, tmp_path: Path) -> Iterator[Callable[..., Termina
         pytest.skip("tmux is not installed")
     opened: list[Terminal] = []
 
-    def open_terminal(*args: str, key: str) -> Terminal:
-        opened.append(Terminal([CLI, *args], {**running.env, "SUPPLYCHAIN_API_KEY": key}, tmp_path))
+    def open_terminal(*args: str, key: str, columns: int = 150) -> Terminal:
+        env = {**running.env, "SUPPLYCHAIN_API_KEY": key}
+        opened.append(Terminal([CLI, *args], env, tmp_path, columns=columns))
         return opened[-1]
 
     yield open_terminal
@@ -378,6 +384,9 @@ def test_watch_shows_the_chain_live_and_ends_0_when_invoiced(running: Running, t
     for parties in ("ASSEMBLY -> FRAMES", "ASSEMBLY -> WHEELS", "ASSEMBLY -> ELECTRONICS",
                     "FRAMES -> METALWORKS", "FRAMES -> PAINTSHOP"):  # fmt: skip
         assert parties in screen, screen
+    # every level shows its state, the third (below FRAMES) too: delivered before FRAMES shipped
+    for parties in ("FRAMES -> METALWORKS", "FRAMES -> PAINTSHOP"):
+        assert re.search(rf"{parties}  \[(delivered|invoiced)\]", screen), screen
     for stage in STAGES:
         assert stage in screen
     assert "met" in screen and " of " in screen  # elapsed against the SLA target
@@ -413,6 +422,22 @@ def test_watch_counts_down_and_ends_4_when_rejected(running: Running, terminal) 
     assert "OrderRejected" in rejected.stdout
     assert view.exit_status() == 4
     assert "[rejected]" in view.screen()
+
+
+def test_orders_list_fits_a_terminal_of_80_columns(running: Running, terminal) -> None:
+    """One line per order: short ids (like git's), the full ones with --wide."""
+    placed = [place(running, "MARKETING", "LOGISTICS", "PALLET-MOVE")["order"] for _ in range(2)]
+    view = terminal("orders", "list", "--limit", "5", key=key("MARKETING"), columns=80)
+    assert view.exit_status() == 0, view.screen()
+    screen = view.screen()
+    for order in placed:
+        [row] = [line for line in screen.splitlines() if line.startswith(order["order_id"][:8])]
+        assert "MARKETING" in row and "LOGISTICS" in row and " ago" in row, screen
+        assert order["order_id"] not in screen
+    assert "--wide or --json shows them in full" in screen
+    wide = terminal("orders", "list", "--limit", "5", "--wide", key=key("MARKETING"), columns=80)
+    assert wide.exit_status() == 0
+    assert all(order["order_id"] in wide.screen() for order in placed), wide.screen()
 
 
 def test_watch_times_out_with_5(running: Running) -> None:

@@ -8,14 +8,23 @@ every dispute).
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
 
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    uuid_of,
+    when,
+)
 
 app = typer.Typer(
     help="Dispute an invoice (requester), accept or reject a dispute (supplier), list them.",
@@ -23,13 +32,6 @@ app = typer.Typer(
 )
 STATUSES = ("open", "escalated", "accepted", "rejected")
 DisputeId = Annotated[str, typer.Argument(help="the dispute's id (UUID)", show_default=False)]
-
-
-def uuid_of(value: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        fail(Exit.USAGE, f"{value!r} is not {what} (a UUID)")
 
 
 def amount_of(value: str) -> str:
@@ -89,6 +91,7 @@ def list_disputes(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """The key's department's disputes as either party, newest first; a finance key sees
@@ -111,13 +114,17 @@ def list_disputes(
                     f"{d['requester']} -> {d['supplier']}",
                     f"{d['amount']} {d['currency']}",
                     d["status"],
-                    when(d["opened_at"]),
+                    d["opened_at"],
                     d["reason"],
                 )
                 for d in disputes
             ],
-            nowrap=("dispute",),
-            wide=("reason",),
+            ids=("dispute", "invoice"),
+            times=("opened",),
+            extra=("invoice",),
+            fill=("reason",),
+            nowrap=("requester -> supplier", "amount"),
+            wide=wide,
         )
     )
 

@@ -18,7 +18,16 @@ import typer
 from supplychain_contracts import topics
 
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    when,
+)
 
 app = typer.Typer(
     help="Dead letters: records a consumer gave up on, with the error; redrive them to their "
@@ -78,6 +87,7 @@ def list_dead_letters(
         str | None,
         typer.Option(help="only the dead letters of this topic (source or .dlq name)"),
     ] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Dead-letter records: coordinates, source record, consumer group, error, redrive."""
@@ -109,8 +119,10 @@ def list_dead_letters(
             f"dead letters ({len(records)})",
             ["dlq topic", "p", "offset", "source", "group", "error type", "error", "redriven"],
             rows,
+            extra=("source", "error type", "redriven"),
             nowrap=("dlq topic", "error type"),
-            wide=("error",),
+            fill=("error",),
+            wide=wide,
         )
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    uuid_of,
+    when,
+)
 
 invoices_app = typer.Typer(help="The key's department's invoices.", no_args_is_help=True)
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -59,6 +68,7 @@ def list_invoices(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Invoices the department charged or was charged, newest first (GET /v1/invoices)."""
@@ -88,10 +98,14 @@ def list_invoices(
                     i["requester"],
                     i["period"],
                     f"{i['total']} {i['currency']}",
-                    when(i["issued_at"]),
+                    i["issued_at"],
                 )
                 for i in invoices
             ],
+            ids=("invoice", "order"),
+            times=("issued",),
+            extra=("period",),
+            wide=wide,
         )
     )
 
@@ -103,12 +117,8 @@ def show_invoice_command(
     as_json: JsonOption = False,
 ) -> None:
     """One invoice with its lines and credit notes (GET /v1/invoices/{id})."""
-    try:
-        invoice_id = str(uuid.UUID(invoice_id))
-    except ValueError:
-        fail(Exit.USAGE, f"{invoice_id!r} is not an invoice id (a UUID)")
     with api_of(ctx, as_json=as_json) as api:
-        invoice = api.get("invoicing", f"/v1/invoices/{invoice_id}")
+        invoice = api.get("invoicing", f"/v1/invoices/{uuid_of(invoice_id, 'an invoice id')}")
     if as_json:
         emit_json(invoice)
     else:
@@ -122,6 +132,7 @@ def statement(
     csv: Annotated[
         Path | None, typer.Option("--csv", help="also write the statement as CSV to this file")
     ] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """What the department charged and was charged in a month
@@ -160,6 +171,8 @@ def statement(
                     )
                     for d in section["invoices"] + section["credit_notes"]
                 ],
+                ids=("document", "order"),
+                wide=wide,
             )
         )
     console.print(f"net {document['net']}")
@@ -170,6 +183,7 @@ def statement(
 def trial_balance(
     ctx: typer.Context,
     period: Annotated[str | None, typer.Option(help="month YYYY-MM (default: all periods)")] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Debit and credit per account of the internal ledger (GET /v1/ledger/trial-balance):
@@ -197,6 +211,9 @@ def trial_balance(
                 )
                 for a in balance["accounts"]
             ],
+            extra=("cost centre", "counterparty"),
+            nowrap=("account",),
+            wide=wide,
         )
     )
     for currency, totals in balance["totals"].items():
@@ -206,7 +223,12 @@ def trial_balance(
         )
 
 
-def scorecard(ctx: typer.Context, period: PeriodOption = None, as_json: JsonOption = False) -> None:
+def scorecard(
+    ctx: typer.Context,
+    period: PeriodOption = None,
+    wide: WideOption = False,
+    as_json: JsonOption = False,
+) -> None:
     """Per supplier in a month: orders, on-time % per stage, rejects, breaches, satisfaction
     (GET /v1/scorecards?period=)."""
     month = period_of(period)
@@ -216,13 +238,14 @@ def scorecard(ctx: typer.Context, period: PeriodOption = None, as_json: JsonOpti
         emit_json(cards)
         return
     stages = sorted({stage for card in cards for stage in card.get("on_time_pct") or {}})
+    per_stage = [f"on time {s} %" for s in stages]
     console.print(
         table(
-            f"scorecards {month}",
+            f"scorecards {month}" + ("" if wide else " (--wide: on time % per stage)"),
             [
                 "supplier",
                 "orders",
-                *(f"on time {s} %" for s in stages),
+                *per_stage,
                 "rejected",
                 "breaches",
                 "satisfaction",
@@ -240,6 +263,8 @@ def scorecard(ctx: typer.Context, period: PeriodOption = None, as_json: JsonOpti
                 )
                 for card in cards
             ],
+            extra=[column for column in per_stage if column != "on time end_to_end %"],
+            wide=wide,
         )
     )
 

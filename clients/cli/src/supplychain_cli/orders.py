@@ -10,7 +10,17 @@ import typer
 
 from supplychain_cli import watch as live
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    uuid_of,
+    when,
+)
 
 app = typer.Typer(help="Place, read, list, cancel, approve and watch orders.", no_args_is_help=True)
 
@@ -18,10 +28,7 @@ OrderId = Annotated[str, typer.Argument(help="the order's id (UUID)", show_defau
 
 
 def order_id_of(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        fail(Exit.USAGE, f"{value!r} is not an order id (a UUID)")
+    return uuid_of(value, "an order id")
 
 
 def show_order(order: dict[str, Any]) -> None:
@@ -130,6 +137,7 @@ def list_orders(
     since: Annotated[str | None, typer.Option(help="only orders received since (ISO 8601)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200, help="page size")] = 20,
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """The key's department's orders, newest first (GET /v1/orders)."""
@@ -158,10 +166,14 @@ def list_orders(
                     o["status"],
                     f"{o['total']} {o['currency']}",
                     o["priority"],
-                    when(o["created_at"]),
+                    o["created_at"],
                 )
                 for o in page["orders"]
             ],
+            ids=("order",),
+            times=("created",),
+            extra=("priority",),
+            wide=wide,
         )
     )
     if page.get("next_cursor"):

@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 import typer
 
 from supplychain_cli.context import api_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+)
 
 app = typer.Typer(
     help="Outbox rows the broker refused for good (too large, a missing topic), parked by their "
@@ -24,7 +32,9 @@ Service = Annotated[
 
 
 @app.command()
-def parked(ctx: typer.Context, service: Service, as_json: JsonOption = False) -> None:
+def parked(
+    ctx: typer.Context, service: Service, wide: WideOption = False, as_json: JsonOption = False
+) -> None:
     """The parked rows of a service's outbox, oldest first."""
     with api_of(ctx, as_json=as_json) as api:
         rows = api.get(service, PARKING)
@@ -42,13 +52,17 @@ def parked(ctx: typer.Context, service: Service, as_json: JsonOption = False) ->
                     r["key"],
                     r["event_type"],
                     r["attempts"],
-                    when(r["parked_at"]),
+                    r["parked_at"],
                     r["last_error"],
                 )
                 for r in rows
             ],
-            nowrap=("id", "key"),
-            wide=("error",),
+            ids=("key",),
+            times=("parked at",),
+            extra=("topic", "attempts"),
+            nowrap=("id", "event type"),
+            fill=("error",),
+            wide=wide,
         )
     )
 

@@ -13,7 +13,16 @@ import typer
 
 from supplychain_cli.context import api_of
 from supplychain_cli.money import PERIOD
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table, when
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    when,
+)
 
 app = typer.Typer(
     help="Close and reopen accounting months per legal entity (a finance key).",
@@ -46,6 +55,7 @@ def list_periods(
     ctx: typer.Context,
     legal_entity: Annotated[str | None, typer.Option(help="only this legal entity")] = None,
     status: Annotated[str | None, typer.Option(help="open or closed")] = None,
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Every month finance closed (and maybe reopened) with its history; a month not listed
@@ -72,6 +82,7 @@ def list_periods(
                 )
                 for m in months
             ],
+            wide=wide,
         )
     )
 

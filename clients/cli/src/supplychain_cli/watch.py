@@ -20,7 +20,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from supplychain_cli.api import Api
-from supplychain_cli.output import Exit, console, emit_json, short, when
+from supplychain_cli.output import Exit, console, emit_json, seconds, short, when
 
 STAGES = ("acceptance", "fulfilment", "delivery", "invoicing", "end_to_end")
 STYLE = {"open": "cyan", "warning": "yellow", "breached": "bold red", "met": "green"}
@@ -96,21 +96,6 @@ def ending(snapshot: Snapshot) -> Outcome | None:
             message += f": {cancellation['reason']}"
         return Outcome(Exit.ENDED_BADLY, message, snapshot)
     return None
-
-
-def seconds(value: float) -> str:
-    """A duration for people: 0.8s, 42s, 3m05s, 2h03m, 4d07h."""
-    value = abs(value)
-    if value < 10:
-        return f"{value:.1f}s"
-    whole = int(value)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def _time(value: Any) -> datetime | None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import typer
 
 from supplychain_cli.context import api_of
 from supplychain_cli.orders import OrderId, order_id_of
-from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail, table
+from supplychain_cli.output import (
+    Exit,
+    JsonOption,
+    WideOption,
+    console,
+    emit_json,
+    fail,
+    table,
+    uuid_of,
+)
 
 work_app = typer.Typer(
     help="A supplier's commands on an order: accept, reject, start, ship.", no_args_is_help=True
@@ -19,6 +27,7 @@ work_app = typer.Typer(
 def queue(
     ctx: typer.Context,
     department: Annotated[str, typer.Argument(help="the supplying department (the key's own)")],
+    wide: WideOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Open work of a supplier department, rush and earliest due first
@@ -46,6 +55,11 @@ def queue(
                 )
                 for item in items
             ],
+            ids=("order",),
+            extra=("priority", "needed by"),
+            fill=("lines", "sub-orders"),
+            nowrap=("status",),
+            wide=wide,
         )
     )
 
@@ -157,11 +171,7 @@ HelpEventId = Annotated[
 
 def _help_url(order_id: str, help_event_id: str) -> str:
     order = order_id_of(order_id)
-    try:
-        help_id = str(uuid.UUID(help_event_id))
-    except ValueError:
-        fail(Exit.USAGE, f"{help_event_id!r} is not a help request id (a UUID)")
-    return f"/v1/orders/{order}/help/{help_id}"
+    return f"/v1/orders/{order}/help/{uuid_of(help_event_id, 'a help request id')}"
 
 
 def help_awaiting_requester(
@@ -198,7 +208,9 @@ def help_answer(
     _show_result(result.json(), as_json)
 
 
-def help_requests(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
+def help_requests(
+    ctx: typer.Context, order_id: OrderId, wide: WideOption = False, as_json: JsonOption = False
+) -> None:
     """An order's help requests with their state and history, for its supplier or requester
     (GET /v1/orders/{id}/help)."""
     with api_of(ctx, as_json=as_json) as api:
@@ -219,5 +231,8 @@ def help_requests(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = F
                 )
                 for request in requests
             ],
+            ids=("help request",),
+            fill=("history",),
+            wide=wide,
         )
     )
