@@ -1,413 +1,65 @@
-"""Test support: helpers that talk to the real broker with plain aiokafka (this module; never project code) and contract event factories (`support.events`)."""
-
-from __future__ import annotations
-
-import asyncio
-import json
-import re
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-if TYPE_CHECKING:
-    from supplychain_contracts.company import Company
-    from supplychain_contracts.reference import ReferenceEvent
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-
-    @classmethod
-    def of(cls, message: Any) -> Record:
-        """A consumed aiokafka record, its headers decoded."""
-        headers = {k: v.decode("utf-8", "replace") for k, v in (message.headers or ())}
-        return cls(
-            message.topic, message.partition, message.offset, message.key, message.value, headers
-        )
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.value)
-
-    @property
-    def trace_id(self) -> str | None:
-        parts = self.headers.get("traceparent", "").split("-")
-        return parts[1] if len(parts) == 4 else None
-
-
-def _reader(bootstrap: str, *topics: str) -> AIOKafkaConsumer:
-    """A consumer of no group reading from the beginning (nothing committed), quick to fetch;
-    of `topics`, or assigned partitions later."""
-    return AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=10,
-    )
-
-
-async def _fetch(consumer: AIOKafkaConsumer, *, timeout_ms: int = 200) -> list[Record]:
-    """The records one fetch returns (none after `timeout_ms`)."""
-    batch = await consumer.getmany(timeout_ms=timeout_ms)
-    return [Record.of(m) for messages in batch.values() for m in messages]
-
-
-async def read_records(
-    bootstrap: str,
-    topics: Iterable[str],
-    *,
-    until: Callable[[list[Record]], bool],
-    timeout: float = 30,
-) -> list[Record]:
-    """Read the topics from the beginning until `until(records)` holds; fail on timeout."""
-    consumer = _reader(bootstrap, *topics)
-    await consumer.start()
-    records: list[Record] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            records += await _fetch(consumer)
-            if until(records):
-                return records
-    finally:
-        await consumer.stop()
-    summary = [(r.topic, r.headers.get("event_type")) for r in records][-30:]
-    raise AssertionError(
-        f"condition not met within {timeout}s; saw {len(records)} records: {summary}"
-    )
-
-
-class Tail:
-    """Reads topics in the background from their beginning as records arrive, for a test that
-    must see them before they are gone (an embedded broker forgets its records when killed)."""
-
-    def __init__(self, bootstrap: str, *topics: str) -> None:
-        self.records: list[Record] = []  # in offset order per partition
-        self._consumer = _reader(bootstrap, *topics)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        while True:
-            self.records += await _fetch(self._consumer, timeout_ms=100)
-
-    async def wait_until(
-        self, check: Callable[[list[Record]], bool], *, what: str, timeout: float = 10
-    ) -> None:
-        await eventually(lambda: check(self.records), what=what, timeout=timeout)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-            await self._consumer.stop()
-
-
-async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30) -> None:
-    """Wait until `check()` holds (polled every 20 ms); AssertionError naming `what` after
-    `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
-def fetched(
-    event: Any,
-    offset: int,
-    *,
-    topic: str | None = None,
-    partition: int = 0,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """A contract event as the broker hands it to a consumer (an aiokafka ConsumerRecord, on
-    the event's own topic unless `topic`), to call a consumer's `handle_batch` without a
-    broker. The bench imports it too: this module needs no pytest."""
-    from aiokafka.structs import ConsumerRecord
-    from supplychain_contracts.registry import topic_for
-
-    return ConsumerRecord(
-        topic=topic or topic_for(event),
-        partition=partition,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.message_key().encode(),
-        value=event.model_dump_json().encode(),
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=tuple((k, v.encode()) for k, v in (headers or {}).items()),
-    )
-
-
-async def read_to_end(
-    bootstrap: str, topics: Iterable[str], *, timeout: float = 30
-) -> list[Record]:
-    """Every record of the topics, from the beginning up to each partition's high watermark
-    as it stands when called (read it after the producers' outboxes drained: see
-    `outbox_drained`). Unlike `read_records`, it never stops at a first match, so a
-    duplicate published after the awaited record is seen."""
-    topics = list(topics)
-    consumer = _reader(bootstrap)
-    await consumer.start()
-    records: list[Record] = []
-    try:
-        await consumer.topics()  # loads the cluster metadata
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        assert partitions, f"no partitions known for {list(topics)}"
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + timeout
-        while True:
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"could not read {list(topics)} to {ends} within {timeout}s"
-                    )
-                records += await _fetch(consumer)
-            # Tansu was seen reporting an end offset short of records already consumed
-            # elsewhere: read again until the high watermark stops moving
-            again = await consumer.end_offsets(partitions)
-            if again == ends:
-                break
-            ends = again
-    finally:
-        await consumer.stop()
-    return records
-
-
-async def outbox_drained(database_url: str, schema: str, *, timeout: float = 30) -> None:
-    """Wait until the service owning `schema` has published every row of its outbox."""
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            pending = await conn.fetchval(
-                f'SELECT count(*) FROM "{schema}".outbox WHERE published_at IS NULL'
-            )
-            if pending == 0:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{schema}: {pending} outbox rows still unpublished")
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-
-
-def events_of(records: list[Record], order_id: str) -> list[Record]:
-    return [r for r in records if r.value.startswith(b"{") and r.json.get("order_id") == order_id]
-
-
-def has_event(order_id: str, event_type: str) -> Callable[[list[Record]], bool]:
-    def check(records: list[Record]) -> bool:
-        return any(r.headers.get("event_type") == event_type for r in events_of(records, order_id))
-
-    return check
-
-
-async def produce(
-    bootstrap: str,
-    topic: str,
-    value: bytes,
-    *,
-    key: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic,
-            value,
-            key=key,
-            headers=[(k, v.encode()) for k, v in (headers or {}).items()],
-        )
-    finally:
-        await producer.stop()
-
-
-async def poll_http(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    until: Callable[[httpx.Response], bool],
-    timeout: float = 30,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    response = await client.get(url, headers=headers)
-    while not until(response):
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{url} never satisfied the condition; last: {response.status_code} {response.text[:500]}"
-            )
-        await asyncio.sleep(0.2)
-        response = await client.get(url, headers=headers)
-    return response
-
-
-def order_body(
-    requester: str = "ASSEMBLY",
-    supplier: str = "FRAMES",
-    sku: str = "FRAME-CITY",
-    quantity: int = 2,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "requester": requester,
-        "supplier": supplier,
-        "lines": [{"sku": sku, "quantity": quantity}],
-        **extra,
-    }
-
-
-def placed_event_json(
-    *,
-    supplier: str = "FRAMES",
-    requester: str = "ASSEMBLY",
-    sku: str = "FRAME-CITY",
-    quantity: int = 2,
-    unit_price: str = "104.50",
-) -> tuple[str, bytes]:
-    """An OrderPlaced as another producer would publish it: (order_id, JSON bytes)."""
-    from support.events import order_placed
-
-    event = order_placed(
-        supplier=supplier, requester=requester, sku=sku, quantity=quantity, unit_price=unit_price
-    )
-    return str(event.order_id), event.model_dump_json().encode()
-
-
-def auth(department: str, key_number: int = 1) -> dict[str, str]:
-    """The development bearer key of a department (see supplychain_kit.auth)."""
-    return {"Authorization": f"Bearer dev-{department.lower()}-{key_number}"}
-
-
-def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    """(where, PromQL) of every panel target and query variable."""
-    queries: list[tuple[str, str]] = []
-    panels = list(dashboard["panels"])
-    while panels:
-        panel = panels.pop()
-        panels.extend(panel.get("panels", []))
-        queries += [(f"panel {panel['title']!r}", t["expr"]) for t in panel.get("targets", [])]
-    for variable in dashboard["templating"]["list"]:
-        query = (
-            variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
-        )
-        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
-        assert match, f"variable {variable['name']}: {query}"
-        queries.append((f"variable {variable['name']}", match.group(1)))
-    return queries
-
-
-# --- reference data, as its owner publishes it ---------------------------------------------
-
-REFERENCE_PRODUCER = "order-intake"
-
-
-def reference_events(
-    company: Company, *, producer: str = REFERENCE_PRODUCER
-) -> list[ReferenceEvent]:
-    """Every legal entity, department, catalogue item and employee of `company` as the
-    owner's reference events (fresh event ids), in that order."""
-    from supplychain_contracts.reference import (
-        catalogue_item_defined,
-        department_defined,
-        employee_defined,
-        legal_entity_defined,
-    )
-
-    return [
-        *(legal_entity_defined(e, producer=producer) for e in company.legal_entities),
-        *(department_defined(d, producer=producer) for d in company.departments),
-        *(catalogue_item_defined(i, producer=producer) for i in company.catalogue),
-        *(employee_defined(e, producer=producer) for e in company.employees),
-    ]
-
-
-def reference_counts(company: Company) -> dict[str, int]:
-    """Active entities per kind that `publish_reference(company)` defines, as
-    `GET /v1/reference/status` counts them."""
-    counts: dict[str, int] = {}
-    for event in reference_events(company):
-        kind = event.entity_key.split(":", 1)[0]
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-async def publish_reference(bootstrap: str, company: Company) -> list[ReferenceEvent]:
-    """Publish the company's reference data to `supplychain.reference.v1` as order intake
-    (its owner) does: keyed by entity, `event_type` header. Returns the events sent."""
-    from supplychain_contracts import topics
-
-    events = reference_events(company)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(
-                topics.REFERENCE,
-                event.model_dump_json().encode(),
-                key=event.message_key().encode(),
-                headers=[("event_type", event.event_type.encode())],
-            )
-            for event in events
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    return events
-
-
-def wait_for_reference(
-    base_url: str, *, at_least: dict[str, int], timeout: float = 30
-) -> dict[str, Any]:
-    """Poll the service's `GET /v1/reference/status` until it knows at least `at_least`
-    active entities of each kind (`{"department": 11, ...}`); its last answer."""
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{base_url}/v1/reference/status", timeout=5)
-        if response.status_code == 200:
-            status = response.json()
-            known = status.get("entities", {})
-            if all(known.get(kind, 0) >= count for kind, count in at_least.items()):
-                return status
-        time.sleep(0.2)
-    raise AssertionError(
-        f"{base_url} did not learn {at_least} within {timeout}s; last status: {status}"
-    )
-
-
-async def provide_company(bootstrap: str, base_url: str, company: Company) -> list[ReferenceEvent]:
-    """Play the owner for a service started without order intake: publish the company's
-    reference data and wait until the service at `base_url` has learnt all of it."""
-    events = await publish_reference(bootstrap, company)
-    await asyncio.to_thread(wait_for_reference, base_url, at_least=reference_counts(company))
-    return events
+"""Test support: every helper the tests share, once (a helper copied into a test file is a
+defect). The everyday ones are importable from the package itself (`from support import
+auth, read_records`); the rest from the module that is their home:
+
+- `support.kafka`: records read from and produced to the real broker with plain aiokafka;
+- `support.http`: a department's key, an order body, polling an API;
+- `support.reference`: reference data published as its owner does;
+- `support.waits`: waiting on a condition, never on a sleep;
+- `support.metrics`: /metrics through prometheus_client's parser, the dashboards' PromQL;
+- `support.events`: contract event factories (`order_placed`, `order_delivered`);
+- `support.service`: the service tier: events applied in process, what a service wrote;
+- `support.stacks`, `support.replicas`: services started as processes, once per module;
+- one module per service's or theme's tests: `support.order_intake`, `support.fulfilment`,
+  `support.invoicing`, `support.invoicing_finance`, `support.monitoring`, `support.endings`,
+  `support.stage_endings`, `support.verdicts`, `support.party`, `support.deploy`.
+
+Nothing here imports pytest unless a module holds fixtures (`support.stacks`): the bench
+imports `support` too.
+"""
+
+from support.http import auth, order_body, poll_http
+from support.kafka import (
+    Record,
+    Tail,
+    events_of,
+    fetched,
+    has_event,
+    outbox_drained,
+    placed_event_json,
+    produce,
+    read_records,
+    read_to_end,
+)
+from support.metrics import panel_queries
+from support.reference import (
+    provide_company,
+    publish_reference,
+    reference_counts,
+    reference_events,
+    wait_for_reference,
+)
+from support.waits import eventually
+
+__all__ = [
+    "Record",
+    "Tail",
+    "auth",
+    "events_of",
+    "eventually",
+    "fetched",
+    "has_event",
+    "order_body",
+    "outbox_drained",
+    "panel_queries",
+    "placed_event_json",
+    "poll_http",
+    "produce",
+    "provide_company",
+    "publish_reference",
+    "read_records",
+    "read_to_end",
+    "reference_counts",
+    "reference_events",
+    "wait_for_reference",
+]

@@ -1,8 +1,11 @@
-"""A service's /metrics as a test reads it: Prometheus text parsed by prometheus_client's own
-parser, never by hand (a hand-written parser misreads escaped label values, exponents, NaN and
-`+Inf`)."""
+"""Metrics as a test reads them: a service's /metrics, Prometheus text parsed by
+prometheus_client's own parser, never by hand (a hand-written parser misreads escaped label
+values, exponents, NaN and `+Inf`); the PromQL of the Grafana dashboards."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -36,3 +39,21 @@ def consumer_outcomes(
     if topic is not None:
         where["topic"] = topic
     return int(metric_value(metrics_text, CONSUMER_MESSAGES, **where))
+
+
+def panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, PromQL) of every panel target and query variable."""
+    queries: list[tuple[str, str]] = []
+    panels = list(dashboard["panels"])
+    while panels:
+        panel = panels.pop()
+        panels.extend(panel.get("panels", []))
+        queries += [(f"panel {panel['title']!r}", t["expr"]) for t in panel.get("targets", [])]
+    for variable in dashboard["templating"]["list"]:
+        query = (
+            variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
+        )
+        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
+        assert match, f"variable {variable['name']}: {query}"
+        queries.append((f"variable {variable['name']}", match.group(1)))
+    return queries
