@@ -180,7 +180,7 @@ async def test_the_console_shows_chains_newest_first_and_stages_by_time_to_breac
     assert chain["state"] == "accepted"
     stages = {bar["stage"]: bar for bar in chain["bars"]}
     assert stages["acceptance"]["status"] == "met"
-    assert stages["acceptance"]["target_s"] == 30
+    assert stages["acceptance"]["target_seconds"] == 30  # named as the handoffs API names it
     assert stages["fulfilment"]["status"] == "open"
 
     page = await client.get("/console")  # no key in the test environment

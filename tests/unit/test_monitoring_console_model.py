@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from monitoring.api import HandoffStage
 from monitoring.console.api import short_duration
 from monitoring.console.model import (
     KEYLESS,
@@ -97,6 +98,23 @@ def test_the_waterfall_spans_the_chain_and_places_each_handoff_with_its_markers(
     assert running.target_pct is None and running.deadline_pct is None  # beyond the chart
     assert (late.left_pct, late.width_pct, late.status) == (25, 50, "breached")
     assert late.deadline_pct == 50
+
+
+def test_a_bar_is_the_handoffs_api_stage_with_its_geometry() -> None:
+    """One model of a stage row: the console's bar carries the API's fields, named as the
+    API names them (`target_seconds`), and only adds where it is drawn."""
+    stage = row(uuid.uuid4(), "acceptance", start_s=0, end_s=5)
+    now = T0 + timedelta(seconds=10)
+    [bar] = waterfall_bars([stage], now=now)[1]
+    assert isinstance(bar, HandoffStage) and bar.target_seconds == 10
+    told = HandoffStage.of_row(stage, now=now).model_dump()
+    assert bar.model_dump(include=set(told)) == told
+    assert set(bar.model_dump()) - set(told) == {
+        "left_pct",
+        "width_pct",
+        "target_pct",
+        "deadline_pct",
+    }
 
 
 def test_sub_orders_follow_their_parent_depth_first_earliest_first() -> None:
