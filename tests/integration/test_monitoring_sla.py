@@ -18,6 +18,7 @@ from support.monitoring import (
     SUPPLIER,
     accepted,
     alarms_of,
+    parties,
     placed,
     policies_env,
     publish,
@@ -128,9 +129,9 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     late_accepted = accepted(late)
     await publish(bootstrap, late_accepted, trace_id=traces[late])
     extras = [
-        FeedbackGiven(**_parties(in_time), rating=4, occurred_at=datetime.now(UTC)),
-        FeedbackGiven(**_parties(historic), rating=2, occurred_at=datetime.now(UTC)),
-        HelpRequested(**_parties(late), subject="where is my order?"),
+        FeedbackGiven(**parties(in_time), rating=4, occurred_at=datetime.now(UTC)),
+        FeedbackGiven(**parties(historic), rating=2, occurred_at=datetime.now(UTC)),
+        HelpRequested(**parties(late), subject="where is my order?"),
     ]
     for event in extras:
         await publish(bootstrap, event, trace_id=traces[event.order_id])
@@ -215,13 +216,3 @@ async def test_in_time_late_and_redelivered_stages_scorecards_and_replay(
     assert report["events_replayed"] == 15, report  # 11 of the orders, 4 SLA events
     after = await read_records(bootstrap, [topics.SLA], until=lambda rs: len(rs) >= len(records))
     assert len(after) == len(records)
-
-
-def _parties(order_id: uuid.UUID) -> dict[str, object]:
-    return {
-        "order_id": order_id,
-        "root_order_id": order_id,
-        "producer": "test",
-        "supplier": SUPPLIER,
-        "requester": "ASSEMBLY",
-    }

@@ -38,7 +38,7 @@ from supplychain_contracts.reference import (
 )
 from supplychain_kit.auth import Principal
 from support import reference_events
-from support.events import order_placed
+from support.events import order_placed, sla_breached
 from support.service import ServicePool, outbox_events
 
 FINANCE = Principal(department="finance", key_id="finance-1", role="finance")  # the whole ledger
@@ -82,14 +82,11 @@ def delivered(order: OrderPlaced, **fields: Any) -> OrderDelivered:
 
 def breached(order: OrderPlaced, stage: Stage, *, deadline_ago: timedelta) -> SlaBreached:
     now = utc_now()
-    return follow_up(
+    return sla_breached(
         order,
-        SlaBreached,
-        producer="monitoring",
         stage=stage,
         started_at=now - timedelta(days=1),
         deadline=now - deadline_ago,
-        target_seconds=600,
         service_credit_pct=Decimal("10"),
     )
 

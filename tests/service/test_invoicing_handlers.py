@@ -31,7 +31,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import Department, sample_company
 from supplychain_contracts.reference import department_defined
 from support import reference_events
-from support.events import order_placed
+from support.events import order_placed, sla_breached
 from support.service import ServicePool, outbox_events
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
@@ -70,14 +70,11 @@ def breached(
     order: OrderPlaced, stage: Stage = Stage.FULFILMENT, *, pct: str | None = "10"
 ) -> SlaBreached:
     now = utc_now()
-    return follow_up(
+    return sla_breached(
         order,
-        SlaBreached,
-        producer="monitoring",
         stage=stage,
         started_at=now,
         deadline=now,
-        target_seconds=600,
         service_credit_pct=None if pct is None else Decimal(pct),
     )
 

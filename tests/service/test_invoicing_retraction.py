@@ -24,6 +24,7 @@ from supplychain_contracts import (
     Stage,
     follow_up,
 )
+from support.events import sla_breached
 from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
 from support.service import ServicePool, apply_events, outbox_events
 
@@ -39,15 +40,12 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 
 def breached(order: OrderPlaced, at: datetime) -> SlaBreached:
-    return follow_up(
+    return sla_breached(
         order,
-        SlaBreached,
-        producer="monitoring",
         occurred_at=at,
         stage=Stage.ACCEPTANCE,
-        started_at=at - timedelta(seconds=40),
         deadline=at - timedelta(seconds=10),
-        target_seconds=30,
+        target_seconds=30,  # started 40 s before `at`
         service_credit_pct=Decimal("10"),
     )
 

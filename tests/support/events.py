@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from supplychain_contracts import OrderDelivered, OrderLine, OrderPlaced
+from supplychain_contracts import (
+    OrderDelivered,
+    OrderLine,
+    OrderPlaced,
+    SlaBreached,
+    Stage,
+    follow_up,
+    utc_now,
+)
 
 OrderEvent = TypeVar("OrderEvent", OrderPlaced, OrderDelivered)
 
@@ -63,6 +72,31 @@ def order_delivered(
         lines=lines or _one_line(sku, quantity, unit_price),
         producer=producer,
         fields=fields,
+    )
+
+
+def sla_breached(
+    order: OrderPlaced,
+    *,
+    stage: Stage = Stage.FULFILMENT,
+    deadline: datetime | None = None,
+    target_seconds: int = 600,
+    producer: str = "monitoring",
+    **fields: Any,
+) -> SlaBreached:
+    """The order's `stage` breached as monitoring publishes it: its deadline `deadline` (now
+    unless given), the stage started `target_seconds` before it unless `started_at` is given.
+    Any other field (`service_credit_pct`, `occurred_at`, ...) by keyword."""
+    deadline = deadline or utc_now()
+    fields.setdefault("started_at", deadline - timedelta(seconds=target_seconds))
+    return follow_up(
+        order,
+        SlaBreached,
+        producer=producer,
+        stage=stage,
+        deadline=deadline,
+        target_seconds=target_seconds,
+        **fields,
     )
 
 

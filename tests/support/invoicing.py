@@ -27,7 +27,7 @@ from supplychain_contracts.company import sample_company
 from supplychain_devstack.services import ServiceProcess
 
 from support import poll_http, produce, provide_company
-from support.events import order_placed
+from support.events import order_placed, sla_breached
 from support.metrics import CONSUMER_MESSAGES, consumer_outcomes, samples
 
 
@@ -61,43 +61,20 @@ def placed(
 
 
 def delivered(order: OrderPlaced) -> OrderDelivered:
-    return OrderDelivered(
-        order_id=order.order_id,
-        root_order_id=order.root_order_id,
-        producer="test",
-        supplier=order.supplier,
-        requester=order.requester,
-        employee_id=order.employee_id,
-        lines=order.lines,
-        currency=order.currency,
+    return follow_up(
+        order, OrderDelivered, producer="test", lines=order.lines, currency=order.currency
     )
 
 
 def breached(order: OrderPlaced, stage: Stage = Stage.FULFILMENT) -> SlaBreached:
-    now = utc_now()
-    return SlaBreached(
-        order_id=order.order_id,
-        root_order_id=order.root_order_id,
-        producer="test",
-        supplier=order.supplier,
-        requester=order.requester,
-        stage=stage,
-        started_at=now - timedelta(seconds=700),
-        deadline=now - timedelta(seconds=100),
-        target_seconds=600,
+    return sla_breached(
+        order, stage=stage, deadline=utc_now() - timedelta(seconds=100), producer="test"
     )
 
 
 def cancelled(order: OrderPlaced) -> OrderCancelled:
     """The requester's cancellation request (order intake's event): it credits nothing."""
-    return OrderCancelled(
-        order_id=order.order_id,
-        root_order_id=order.root_order_id,
-        producer="test",
-        supplier=order.supplier,
-        requester=order.requester,
-        reason="no longer needed",
-    )
+    return follow_up(order, OrderCancelled, producer="test", reason="no longer needed")
 
 
 def work_cancelled(order: OrderPlaced) -> WorkCancelled:

@@ -15,7 +15,7 @@ from monitoring.reference.company import owned_reference
 from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up
 from supplychain_contracts.reference import ReferenceEvent
 
-from support.events import order_placed
+from support import verdicts
 from support.service import ServicePool, outbox_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -30,14 +30,8 @@ async def monitoring_pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 
 def wheels_order() -> OrderPlaced:
-    return order_placed(
-        occurred_at=T0,
-        producer="order-intake",
-        supplier="WHEELS",
-        sku="WHEEL-28",
-        quantity=2,
-        unit_price="38.50",
-    )
+    """An order ASSEMBLY placed with WHEELS at T0."""
+    return verdicts.wheels_order(T0)
 
 
 def then(order: OrderPlaced, event: type[Any], seconds: float, **fields: Any) -> Any:

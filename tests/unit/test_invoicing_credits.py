@@ -25,6 +25,7 @@ from invoicing.domain import (
     supplier_owed_end_to_end,
 )
 from supplychain_contracts import CreditKind, SlaBreached, Stage
+from support.events import order_placed, sla_breached
 
 FRAMES = Party("FRAMES", "NC-MFG", "CC-1300")
 ASSEMBLY = Party("ASSEMBLY", "NC-MFG", "CC-1600")
@@ -67,17 +68,11 @@ def claim(
 
 
 def breach(stage: Stage, pct: str | None = "5") -> SlaBreached:
-    order_id = uuid4()
-    return SlaBreached(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="monitoring",
-        supplier="ASSEMBLY",
-        requester="RETAIL_OPS",
+    return sla_breached(
+        order_placed(supplier="ASSEMBLY", requester="RETAIL_OPS"),
         stage=stage,
         started_at=MARCH,
         deadline=MARCH,
-        target_seconds=600,
         occurred_at=MARCH,
         service_credit_pct=None if pct is None else Decimal(pct),
     )
