@@ -19,8 +19,7 @@ from support import (
     provide_company,
     read_records,
 )
-from support.fulfilment import start_fulfilment
-from support.metrics import consumer_outcomes
+from support.fulfilment import orders_consumed, start_fulfilment
 
 pytestmark = pytest.mark.integration
 
@@ -138,21 +137,15 @@ async def test_redelivered_order_placed_changes_nothing(start_service, broker) -
             client,
             "/metrics",
             until=lambda r: (
-                _orders_consumed(r.text, "duplicate") > _orders_consumed(before, "duplicate")
+                orders_consumed(r.text, "duplicate") > orders_consumed(before, "duplicate")
             ),
         )
         queue = (await client.get("/v1/departments/WHEELS/queue")).json()
-    assert _orders_consumed(after.text, "duplicate") == _orders_consumed(before, "duplicate") + 1
-    assert _orders_consumed(after.text, "applied") == _orders_consumed(before, "applied")
+    assert orders_consumed(after.text, "duplicate") == orders_consumed(before, "duplicate") + 1
+    assert orders_consumed(after.text, "applied") == orders_consumed(before, "applied")
     mine = [item for item in queue if item["order_id"] == order_id]
     assert len(mine) == 1
     assert mine[0]["status"] == "accepted"  # not reset to received
-
-
-def _orders_consumed(metrics_text: str, outcome: str) -> int:
-    return consumer_outcomes(
-        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
-    )
 
 
 async def test_cancelled_order_refuses_further_work(start_service, broker) -> None:

@@ -21,7 +21,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from supplychain_contracts import topics
 from support import placed_event_json, poll_http
-from support.metrics import consumer_outcomes
+from support.fulfilment import orders_consumed
 
 pytestmark = pytest.mark.integration
 
@@ -118,13 +118,13 @@ async def test_a_consumer_losing_its_database_mid_batch_with_its_broker_frozen_a
             metrics = await poll_http(
                 client,
                 "/metrics",
-                until=lambda r: _outcome(r.text, "applied") >= ORDERS,
+                until=lambda r: orders_consumed(r.text, "applied") >= ORDERS,
             )
         # each committed once (a redelivery after an uncommitted offset is a duplicate, not
         # a second effect); the outage was met with retries, not skipped
-        assert _outcome(metrics.text, "applied") == ORDERS
-        assert _outcome(metrics.text, "retried") >= 1
-        assert _outcome(metrics.text, "dead_lettered") == 0
+        assert orders_consumed(metrics.text, "applied") == ORDERS
+        assert orders_consumed(metrics.text, "retried") >= 1
+        assert orders_consumed(metrics.text, "dead_lettered") == 0
         # and an outage is never taken for a poison record: no batch split, no record given up
         log = fulfilment.log_file.read_text()
         assert "applying one by one" not in log and "failed to apply" not in log, [
@@ -135,9 +135,3 @@ async def test_a_consumer_losing_its_database_mid_batch_with_its_broker_frozen_a
             await held.rollback()
         await blocker.close()
         await admin.close()
-
-
-def _outcome(metrics_text: str, outcome: str) -> int:
-    return consumer_outcomes(
-        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
-    )

@@ -26,7 +26,7 @@ from support import (
     read_to_end,
 )
 from support.events import order_delivered
-from support.metrics import consumer_outcomes
+from support.fulfilment import orders_consumed
 
 pytestmark = pytest.mark.integration
 
@@ -147,13 +147,13 @@ async def test_a_consumer_killed_inside_a_batch_transaction_applies_the_batch_on
             metrics = await poll_http(
                 client,
                 "/metrics",
-                until=lambda r: _orders_outcome(r.text, "applied") >= len(order_ids),
+                until=lambda r: orders_consumed(r.text, "applied") >= len(order_ids),
             )
         mine = [i["order_id"] for i in queue.json() if i["order_id"] in order_ids]
         assert sorted(mine) == sorted(order_ids)
         # the restarted consumer was handed the whole batch again and applied all of it
-        assert _orders_outcome(metrics.text, "applied") == len(order_ids)
-        assert _orders_outcome(metrics.text, "duplicate") == 0
+        assert orders_consumed(metrics.text, "applied") == len(order_ids)
+        assert orders_consumed(metrics.text, "duplicate") == 0
         rows = await blocker.fetch(
             "SELECT order_id::text AS id, count(*) AS n FROM fulfilment.work_items GROUP BY 1"
         )
@@ -164,12 +164,6 @@ async def test_a_consumer_killed_inside_a_batch_transaction_applies_the_batch_on
         assert inbox_rows == len(order_ids)
     finally:
         await blocker.close()
-
-
-def _orders_outcome(metrics_text: str, outcome: str) -> int:
-    return consumer_outcomes(
-        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
-    )
 
 
 async def _backend_waiting_on_a_lock(

@@ -82,6 +82,14 @@ def by_order(records: list[Record]) -> dict[str, list[dict[str, Any]]]:
     return orders
 
 
+def orders_consumed(metrics_text: str, outcome: str) -> int:
+    """Records of the orders topic fulfilment's consumer counted with `outcome` (applied,
+    duplicate, retried, ...), per its /metrics."""
+    return consumer_outcomes(
+        metrics_text, service="fulfilment", outcome=outcome, topic=topics.ORDERS
+    )
+
+
 def without_effect(metrics_text: str) -> float:
     """How many consumed records fulfilment had nothing (more) to do for: the ones its inbox
     recognised as already applied, and the ones of event types it has no handler for (skipped
