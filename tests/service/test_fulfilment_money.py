@@ -33,6 +33,7 @@ from supplychain_contracts.company import Company, FxRate, LegalEntity, SlaPolic
 from supplychain_contracts.reference import SlaPolicyDefined, fx_rate_defined
 from supplychain_kit.auth import EVERY_ROW
 from support import reference_events
+from support.events import order_placed
 from support.service import ServicePool
 from test_fulfilment_commands import command, consume, published
 
@@ -94,16 +95,7 @@ async def place(
     pool: asyncpg.Pool, supplier: str, lines: tuple[OrderLine, ...], **fields: Any
 ) -> OrderPlaced:
     """ASSEMBLY's order of `lines` from `supplier`, as order intake announces it."""
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="order-intake",
-        supplier=supplier,
-        requester="ASSEMBLY",
-        lines=lines,
-        **fields,
-    )
+    placed = order_placed(producer="order-intake", supplier=supplier, lines=lines, **fields)
     await consume(pool, placed)
     return placed
 

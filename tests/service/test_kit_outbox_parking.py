@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from supplychain_kit import db, outbox, outbox_parking
 from supplychain_kit.runtime import create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from support import Record, read_records
+from support.events import order_placed
 
 SCHEMA = "fulfilment"
 SERVICE = "parking-test"
@@ -38,13 +38,8 @@ PARK_AFTER_S = 1.0  # with a backoff of 0.1 s doubling, later than the third att
 
 
 def _placed(lines: int = 1) -> OrderPlaced:
-    order_id = uuid.uuid4()
-    return OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    return order_placed(
         producer=SERVICE,
-        supplier="FRAMES",
-        requester="ASSEMBLY",
         lines=tuple(
             OrderLine(sku=f"FRAME-{n:04d}-{'X' * 40}", quantity=1, unit_price="10.00")
             for n in range(lines)

@@ -33,7 +33,6 @@ from supplychain_contracts import (
     InvoiceIssued,
     OrderAccepted,
     OrderDelivered,
-    OrderLine,
     OrderPlaced,
     OrderShipped,
     RequestedComponent,
@@ -42,6 +41,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import metrics
+from support.events import order_placed
 from support.service import apply_events
 
 # Friday 5 March 2027 (CET: FACILITIES works 06:00-17:00 UTC); the sample company's policies
@@ -83,26 +83,25 @@ async def apply_all(app: FastAPI, *events: Envelope, live: bool = True) -> None:
 
 
 def chain() -> tuple[OrderPlaced, OrderPlaced, list[Envelope]]:
-    root_id, wheels_id, help_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    root = OrderPlaced(
-        order_id=root_id,
-        root_order_id=root_id,
+    help_id = uuid.uuid4()
+    root = order_placed(
         occurred_at=at(FRIDAY, "15:00"),
         producer="order-intake",
         supplier="FACILITIES",
         requester="MARKETING",
-        lines=(OrderLine(sku="WORKSHOP-CLEAN", quantity=1, unit_price="90.00"),),
+        sku="WORKSHOP-CLEAN",
+        unit_price="90.00",
     )
-    wheels = OrderPlaced(
-        order_id=wheels_id,
-        root_order_id=root_id,
-        parent_order_id=root_id,
+    wheels = order_placed(
+        parent=root,
         occurred_at=at(FRIDAY, "15:10"),
         producer="fulfilment",
         supplier="WHEELS",
-        requester="FACILITIES",
-        lines=(OrderLine(sku="WHEEL-28", quantity=2, unit_price="38.50"),),
+        sku="WHEEL-28",
+        quantity=2,
+        unit_price="38.50",
     )
+    wheels_id = wheels.order_id
 
     def on(order: OrderPlaced, model: type[Envelope], when: datetime, **fields: Any) -> Envelope:
         return follow_up(order, model, producer="fulfilment", occurred_at=when, **fields)

@@ -32,6 +32,7 @@ from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import db
 from supplychain_kit.auth import EVERY_ROW
+from support.events import order_placed
 from support.service import apply_events
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -69,10 +70,7 @@ async def monitoring_schema(url: str, schema: str) -> asyncpg.Pool:
 def chain_of(supplier: str, requester: str, priority: Priority) -> list[Envelope]:
     """One order from placement to invoice, as order intake, fulfilment and invoicing emit it:
     the fulfilment events carry the priority of the order they store."""
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    placed = order_placed(
         occurred_at=T0,
         producer="order-intake",
         supplier=supplier,

@@ -3,17 +3,14 @@ work items (a parent waiting for its parts is not due), instead of polling."""
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 import asyncpg
 import pytest
 from fulfilment import store
 from fulfilment.domain import WorkStatus
 from fulfilment.handlers import apply_event
-from supplychain_contracts import OrderLine, OrderPlaced
 from supplychain_contracts.company import sample_company
 from support import reference_events
+from support.events import order_placed
 from support.service import ServicePool
 
 
@@ -31,14 +28,13 @@ async def test_the_next_due_time_is_the_first_waiting_item_plus_its_delay(
 ) -> None:
     async with pool.acquire() as conn:
         assert await store.next_autopilot_due_s(conn, {WorkStatus.RECEIVED: 1.0}) is None
-    order_id = uuid.uuid4()
-    placed = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
+    placed = order_placed(
         producer="order-intake",
         supplier="METALWORKS",
         requester="FRAMES",
-        lines=(OrderLine(sku="TUBE-AL-6061", quantity=3, unit_price=Decimal("13.50")),),
+        sku="TUBE-AL-6061",
+        quantity=3,
+        unit_price="13.50",
     )
     async with pool.acquire() as conn, conn.transaction():
         await apply_event(conn, placed)

@@ -9,7 +9,6 @@ and the audit stay in the outbox where the test reads them.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,9 +18,9 @@ from fastapi import FastAPI
 from fulfilment.config import FulfilmentSettings
 from fulfilment.main import create_app
 from supplychain_contracts import OrderPlaced, topics
-from supplychain_contracts.events import OrderLine
 from supplychain_kit import outbox, outbox_parking
 from support import auth
+from support.events import order_placed
 from support.service import serving
 
 PARKING = "/v1/operations/outbox-parking"
@@ -42,20 +41,12 @@ async def fulfilment(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
 
 async def park_one(app: FastAPI) -> tuple[int, OrderPlaced]:
     """An event the broker refused for good: in the outbox, parked."""
-    order_id = uuid.uuid4()
-    event = OrderPlaced(
-        order_id=order_id,
-        root_order_id=order_id,
-        producer="fulfilment",
-        supplier="FRAMES",
-        requester="ASSEMBLY",
-        lines=(OrderLine(sku="FRAME-CITY", quantity=1, unit_price="10.00"),),
-    )
+    event = order_placed(producer="fulfilment")
     async with app.state.runtime.pool.acquire() as conn, conn.transaction():
         await outbox.append(conn, [event])
         outbox_id = await conn.fetchval("SELECT id FROM outbox WHERE event_id = $1", event.event_id)
         refusal = outbox_parking.Refusal(
-            outbox_id, str(order_id), topics.ORDERS, 1, "MessageSizeTooLargeError: too large"
+            outbox_id, str(event.order_id), topics.ORDERS, 1, "MessageSizeTooLargeError: too large"
         )
         policy = outbox_parking.RetryPolicy(park_after_attempts=1, park_after_s=0)
         assert await outbox_parking.record(conn, [refusal], policy)
