@@ -42,6 +42,7 @@ from supplychain_kit import db
 from support import auth, poll_http, reference_counts, wait_for_reference
 from support.events import order_placed
 from support.monitoring import run_replay
+from support.service import apply_events
 
 pytestmark = pytest.mark.integration
 
@@ -296,7 +297,4 @@ def _started_chain(placed: OrderPlaced) -> list[Any]:
 
 async def _apply(pool: asyncpg.Pool, events: list[Any]) -> None:
     """As the live consumer applied them once (its handlers, one transaction each)."""
-    apply = event_applier(Silent())
-    for event in events:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply(conn, event)
+    await apply_events(pool, event_applier(Silent()), *events)

@@ -35,7 +35,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import CatalogueItem, Component, sample_company
 from supplychain_contracts.reference import catalogue_item_defined
 from support import reference_events
-from support.service import ServicePool, outbox_events
+from support.service import ServicePool, apply_events, outbox_events
 
 # Two city frames: each is 3 aluminium tubes, 1 steel dropout and 1 paint job.
 FRAMES_ORDER = (OrderLine(sku="FRAME-CITY", quantity=2, unit_price=Decimal("104.50")),)
@@ -56,9 +56,7 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
     """Apply each event in its own transaction, as the consumer does."""
-    for event in events:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    await apply_events(pool, apply_event, *events)
 
 
 async def command(

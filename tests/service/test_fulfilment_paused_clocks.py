@@ -34,7 +34,7 @@ from supplychain_contracts.company import sample_company
 from supplychain_kit.auth import EVERY_ROW
 from support import reference_events
 from support.events import order_placed
-from support.service import ServicePool, outbox_events
+from support.service import ServicePool, apply_events, outbox_events
 
 
 @pytest.fixture
@@ -48,9 +48,7 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
     """Apply each event in its own transaction as the consumer does (without its inbox, so
     a repeat shows what the effect's own guard does)."""
-    for event in events:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    await apply_events(pool, apply_event, *events)
 
 
 async def in_transaction(pool: asyncpg.Pool, run: Any, /, **kw: Any) -> Any:

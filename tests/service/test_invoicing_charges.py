@@ -39,7 +39,7 @@ from supplychain_contracts.reference import (
 from supplychain_kit.auth import Principal
 from support import reference_events
 from support.events import order_placed, sla_breached
-from support.service import ServicePool, outbox_events
+from support.service import ServicePool, apply_events, outbox_events
 
 FINANCE = Principal(department="finance", key_id="finance-1", role="finance")  # the whole ledger
 
@@ -65,9 +65,8 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 
 async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
-    for event in events:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    """Apply each event in its own transaction, as the consumer does."""
+    await apply_events(pool, apply_event, *events)
 
 
 def placed(supplier: str = "ASSEMBLY", requester: str = "RETAIL_OPS") -> OrderPlaced:

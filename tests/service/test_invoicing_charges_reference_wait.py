@@ -19,7 +19,7 @@ from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
 from support import fetched, read_to_end, reference_events
 from support.events import order_delivered
-from support.service import ServicePool
+from support.service import ServicePool, apply_events
 
 WAIT_S = 0.5
 GROUP = "invoicing-reference-wait"
@@ -41,9 +41,7 @@ async def test_an_unknown_department_is_retried_for_the_bound_then_dead_lettered
     service_pool: ServicePool, broker: Any
 ) -> None:
     pool = await service_pool("invoicing")
-    for event in reference_events(sample_company()):
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    await apply_events(pool, apply_event, *reference_events(sample_company()))
     stuck, after = _delivered("NEVER_DEFINED"), _delivered("FRAMES")
     records = [
         fetched(stuck, 0, topic=topics.FULFILMENT),

@@ -32,7 +32,7 @@ from supplychain_contracts.company import Department, sample_company
 from supplychain_contracts.reference import department_defined
 from support import reference_events
 from support.events import order_placed, sla_breached
-from support.service import ServicePool, outbox_events
+from support.service import ServicePool, apply_events, outbox_events
 
 # ASSEMBLY (NC-MFG) supplies RETAIL_OPS (NC-RETAIL): an invoice across legal entities, so
 # both entities' books get their inter-entity lines.
@@ -50,9 +50,7 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 
 async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
     """Apply each event in its own transaction, as the consumer does."""
-    for event in events:
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    await apply_events(pool, apply_event, *events)
 
 
 def placed() -> OrderPlaced:

@@ -11,15 +11,13 @@ from fulfilment.handlers import apply_event
 from supplychain_contracts.company import sample_company
 from support import reference_events
 from support.events import order_placed
-from support.service import ServicePool
+from support.service import ServicePool, apply_events
 
 
 @pytest.fixture
 async def pool(service_pool: ServicePool) -> asyncpg.Pool:
     pool = await service_pool("fulfilment")
-    for event in reference_events(sample_company()):
-        async with pool.acquire() as conn, conn.transaction():
-            await apply_event(conn, event)
+    await apply_events(pool, apply_event, *reference_events(sample_company()))
     return pool
 
 
