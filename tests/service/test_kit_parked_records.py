@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
@@ -37,7 +36,7 @@ from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer, dispatch
 from supplychain_kit.known_events import KnownEvents
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
-from support import fetched, placed_event_json, produce, read_records
+from support import eventually, fetched, placed_event_json, produce, read_records
 from support.service import ServicePool
 
 SERVICE = "parking-test"
@@ -85,14 +84,6 @@ def counted(metric: Any, **labels: str) -> float:
 
 def parked_labels(model: type[Event]) -> dict[str, str]:
     return {"service": SERVICE, "topic": topics.FULFILMENT, "event_type": model.__name__}
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def parking_cli(*arguments: str, database_url: str) -> str:
@@ -181,8 +172,9 @@ async def test_an_older_consumer_parks_new_types_and_applies_them_once_upgraded(
                     headers={"event_type": event.event_type},
                 )
             # the partition moved on: the record after the parked ones is applied
-            await until(
-                lambda: _contains(applied, started.event_id), "WorkStarted applied by the older"
+            await eventually(
+                lambda: _contains(applied, started.event_id),
+                what="WorkStarted applied by the older",
             )
             assert await applied() == [
                 (accepted.event_id, "OrderAccepted"),
@@ -242,7 +234,7 @@ async def test_an_older_consumer_parks_new_types_and_applies_them_once_upgraded(
                     "SELECT count(*) FROM parked_records"
                 )
 
-            await until(all_applied, "the parked records applied after the upgrade")
+            await eventually(all_applied, what="the parked records applied after the upgrade")
             assert await applied() == [
                 (accepted.event_id, "OrderAccepted"),
                 (started.event_id, "WorkStarted"),
@@ -262,7 +254,7 @@ async def test_an_older_consumer_parks_new_types_and_applies_them_once_upgraded(
                     for model in NEW_TYPES
                 )
 
-            await until(gauge_cleared, "the gauge of parked records back to 0")
+            await eventually(gauge_cleared, what="the gauge of parked records back to 0")
         finally:
             await asyncio.gather(*(replica.stop() for replica in upgraded))
     finally:
@@ -332,7 +324,7 @@ async def test_a_record_is_parked_in_the_transaction_of_its_batch_only_once_and_
     )
     watching = asyncio.ensure_future(upgraded.watch_parked(0.05))
     try:
-        await until(lambda: _none_parked(pool), "the parked record applied by the watch")
+        await eventually(lambda: _none_parked(pool), what="the parked record applied by the watch")
     finally:
         watching.cancel()
     async with pool.acquire() as conn:
