@@ -22,6 +22,7 @@ import pytest
 from supplychain_contracts import topics
 from supplychain_devstack.processes import free_port, port_open
 from support import auth, events_of, has_event, order_body, poll_http, read_records
+from support.metrics import samples
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,7 @@ CHAIN = [
     "InvoiceIssued",
 ]
 STAGES = ["acceptance", "fulfilment", "delivery", "invoicing", "end_to_end"]
+HANDOFFS_COUNTED = "supplychain_handoff_duration_seconds_count"
 
 
 @dataclass
@@ -200,8 +202,7 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
 
         def all_stages_observed(r: httpx.Response) -> bool:
             return all(
-                f'supplychain_handoff_duration_seconds_count{{requester="ASSEMBLY",stage="{s}",supplier="WHEELS"}}'
-                in r.text
+                samples(r.text, HANDOFFS_COUNTED, requester="ASSEMBLY", stage=s, supplier="WHEELS")
                 for s in STAGES
             )
 
@@ -219,12 +220,8 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
 
         # the simulated demand places orders of several departments through the public API
         def placed_by_many(r: httpx.Response) -> bool:
-            requesters = {
-                line.split('requester="')[1].split('"')[0]
-                for line in r.text.splitlines()
-                if line.startswith("supplychain_orders_placed_total{")
-            }
-            return len(requesters) >= 3
+            placed = samples(r.text, "supplychain_orders_placed_total")
+            return len({sample.labels["requester"] for sample in placed}) >= 3
 
         await poll_http(
             client, f"{running.url('order-intake')}/metrics", until=placed_by_many, timeout=60
