@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -48,9 +49,37 @@ def watch_stack(stack: Stack) -> CpuMeter:
     return cpu
 
 
-async def placed_to_invoiced(bootstrap: str, since: float, until: float) -> list[float]:
+# a leaf order's events in their order, each caused by the one before
+CHAIN = (
+    "OrderPlaced",
+    "OrderAccepted",
+    "WorkStarted",
+    "OrderShipped",
+    "OrderDelivered",
+    "InvoiceIssued",
+)
+
+
+def hops(seen: dict[str, dict[str, tuple[float, float]]]) -> dict[str, list[float]]:
+    """Where placed → invoiced goes, per order: each event's way from its `occurred_at` to
+    its record on the broker (the producer's outbox relay), and from that record to the next
+    event's `occurred_at` (the next service consuming it, the autopilot's delay included)."""
+    found: dict[str, list[float]] = {}
+    for events in seen.values():
+        if not all(e in events for e in CHAIN):
+            continue
+        for before, after in itertools.pairwise(CHAIN):
+            occurred, recorded = events[before]
+            found.setdefault(f"{before} relayed", []).append(recorded - occurred)
+            found.setdefault(f"→ {after}", []).append(events[after][0] - recorded)
+    return found
+
+
+async def placed_to_invoiced(
+    bootstrap: str, since: float, until: float, into: dict[str, list[float]] | None = None
+) -> list[float]:
     """Seconds from placed to invoiced of the orders placed in [since, until) (epoch s),
-    once each is invoiced (or 30 s have passed)."""
+    once each is invoiced (or 30 s have passed); their hops added to `into`."""
     collector = EventCollector(bootstrap)
     await collector.start()
     try:
@@ -64,6 +93,9 @@ async def placed_to_invoiced(bootstrap: str, since: float, until: float) -> list
             if placed and all(collector.invoiced(order) for order in placed):
                 break
             await asyncio.sleep(0.5)
+        if into is not None:
+            for hop, seconds in hops({o: collector.seen[o] for o in placed}).items():
+                into.setdefault(hop, []).extend(seconds)
         return [
             collector.seen[order]["InvoiceIssued"][1] - at
             for order, at in placed.items()
@@ -91,12 +123,14 @@ def first_order_invoiced(stack: Stack) -> None:
     asyncio.run(wait())
 
 
-def sample(stack: Stack, cpu: CpuMeter, seconds: float) -> tuple[dict[str, float], list[float]]:
+def sample(
+    stack: Stack, cpu: CpuMeter, seconds: float, hops: dict[str, list[float]]
+) -> tuple[dict[str, float], list[float]]:
     before, since = cpu.snapshot(), time.time()
     time.sleep(seconds)
     cores = {n: s / seconds for n, s in CpuMeter.delta(cpu.snapshot(), before).items()}
     until = time.time()
-    latencies = asyncio.run(placed_to_invoiced(stack.bootstrap_servers, since, until))
+    latencies = asyncio.run(placed_to_invoiced(stack.bootstrap_servers, since, until, hops))
     return cores, latencies
 
 
@@ -132,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         first_order_invoiced(stack)
         cpu = watch_stack(stack)
         runs = []
+        legs: dict[str, list[float]] = {}
         for run in range(args.repeat):
-            cores, latencies = sample(stack, cpu, args.seconds)
+            cores, latencies = sample(stack, cpu, args.seconds, legs)
             runs.append((cores, latencies))
             print(
                 f"run {run + 1}: {sum(cores.values()):.3f} cores, {len(latencies)} orders, "
@@ -157,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             f"placed→invoiced (median over runs) p50 {ms(statistics.median(p50s))} ms, "
             f"p99 {ms(statistics.median(p99s))} ms"
         )
+    if legs:
+        print("its hops (leaf orders), ms:")
+        for hop, seconds in legs.items():
+            print(f"  {hop:<24} p50 {ms(pct(seconds, 50)):>7} p99 {ms(pct(seconds, 99)):>7}")
     return 0
 
 

@@ -761,13 +761,13 @@ def bounds_section(data: dict[str, Any]) -> list[str]:
     single = wait.get("1 topic x 1 partition", {})
     if multi and single:
         lines.append(
-            "- **Idle polling.** Tansu answers a waiting fetch on arrival only for a consumer of "
-            f"a single partition ({single.get(500, 0):.0f} ms to deliver a record with a 500 ms "
-            f"wait), not for one of several partitions ({multi.get(500, 0):.0f} ms): the "
-            "services must fetch every 10 ms to keep handoffs short, which is the CPU the "
-            "idle row of the CPU table shows (Tansu answering empty fetches, the Kafka client "
-            "in every service's profile). A Kafka broker answers on arrival; there a longer "
-            "`KAFKA_FETCH_MAX_WAIT_MS` removes most of it."
+            "- **Idle polling.** Tansu does not answer a waiting fetch when a record arrives "
+            "but at a point of its wait, for a consumer of one partition as for one of several "
+            f"({single.get(500, 0):.0f} and {multi.get(500, 0):.0f} ms to deliver a record with "
+            "a 500 ms wait): a short wait keeps handoffs short at the cost of empty fetches, "
+            "which is the CPU the idle row of the CPU table shows (Tansu answering them, the "
+            "Kafka client in every service's profile). A Kafka broker answers on arrival; "
+            "there a longer `KAFKA_FETCH_MAX_WAIT_MS` removes most of it."
         )
     r10 = at_rate(results, 10)
     if r10 and r10.e2e_p99 is not None and r10.e2e_p99 > 0.3:

@@ -39,8 +39,8 @@ class StackConfig:
             http_port_base=int(env.get("DEVSTACK_HTTP_PORT_BASE", "8000")),
             autopilot=env.get("FULFILMENT_AUTOPILOT", "true").lower() in ("1", "true", "yes"),
             fresh_database=env.get("DEVSTACK_FRESH_DATABASE", "").lower() in ("1", "true", "yes"),
-            # one service process each: one partition per topic keeps order and lets the
-            # consumers long-poll the embedded broker (TANSU_SINGLE_PARTITION_ENV)
+            # one service process each: one partition per topic keeps order, and its
+            # consumers wait long at the embedded broker (TANSU_SINGLE_PARTITION_ENV)
             partitions=int(env.get("DEVSTACK_PARTITIONS", "1")),
         )
 
@@ -88,7 +88,7 @@ class Stack:
             ),
         }
         if self.tansu is not None:
-            # Tansu holds a fetch for the whole wait even when data arrives.
+            # Tansu answers a waiting fetch at a point of its wait, not when data arrives.
             env.update(TANSU_CLIENT_ENV)
             if self.config.partitions == 1:
                 env.update(TANSU_SINGLE_PARTITION_ENV)

