@@ -48,7 +48,7 @@ from supplychain_devstack.processes import free_port
 from supplychain_devstack.services import ServiceProcess
 from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_kit import db
-from supplychain_kit.auth import development_principal
+from supplychain_kit.http.auth import development_principal
 from system_bench import (
     CONCURRENCY,
     ORDER_AUTH,

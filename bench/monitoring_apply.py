@@ -55,7 +55,8 @@ from supplychain_contracts.events import InvoiceLine, RequestedComponent
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_kit import db
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 
 # the test support package (no pytest in it): events as fetched records, the order factory
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -35,10 +35,13 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
-from supplychain_kit import db, outbox
-from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
-from supplychain_kit.known_events import KnownEvents
-from supplychain_kit.outbox import OutboxRelay
+from supplychain_kit import db
+from supplychain_kit.messaging import outbox
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.dispatch import Batched, dispatch
+from supplychain_kit.messaging.known_events import KnownEvents
+from supplychain_kit.messaging.outbox import OutboxRelay
 from supplychain_kit.runtime import create_broker, create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_tracing, tracer

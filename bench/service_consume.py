@@ -30,8 +30,11 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from supplychain_contracts import topics
 from supplychain_contracts.registry import parse_known_event
-from supplychain_kit import db, effects, inbox
-from supplychain_kit.consumer import ConsumerConfig, Dispatch, ReliableConsumer
+from supplychain_kit import db
+from supplychain_kit.messaging import effects, inbox
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.dispatch import Dispatch
 from supplychain_kit.runtime import ServiceRuntime, create_broker
 from supplychain_kit.telemetry import setup_tracing
 

@@ -31,7 +31,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import Company, FxRate, LegalEntity, SlaPolicy, sample_company
 from supplychain_contracts.reference import SlaPolicyDefined, fx_rate_defined
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support import reference_events
 from support.events import order_placed
 from support.service import ServicePool

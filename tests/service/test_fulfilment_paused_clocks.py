@@ -31,7 +31,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.company import sample_company
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support import reference_events
 from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events

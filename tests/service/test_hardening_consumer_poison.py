@@ -21,7 +21,8 @@ from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import dead_letter_topic
 from supplychain_kit import metrics
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from support import fetched, read_to_end
 from support.events import order_placed
 from support.service import ServicePool
@@ -68,7 +69,7 @@ async def test_a_poison_record_mid_batch_fails_the_batch_once_then_only_it_is_de
     )
     before = {outcome: _count(outcome) for outcome in ("applied", "dead_lettered", "duplicate")}
     try:
-        with caplog.at_level(logging.INFO, logger="supplychain_kit.consumer"):
+        with caplog.at_level(logging.INFO, logger="supplychain_kit.messaging.consumer"):
             await consumer.handle_batch(
                 [fetched(e, offset, topic=topics.ORDERS) for offset, e in enumerate(events)]
             )

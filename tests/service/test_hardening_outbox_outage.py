@@ -31,7 +31,8 @@ from supplychain_contracts import (
     topics,
 )
 from supplychain_contracts.envelope import Event
-from supplychain_kit import metrics, outbox
+from supplychain_kit import metrics
+from supplychain_kit.messaging import outbox
 from supplychain_kit.runtime import send_record
 from support import Tail, read_to_end
 from support.events import order_placed

@@ -35,7 +35,7 @@ from monitoring.timeline.sinks import Emitting
 from supplychain_contracts import OrderAccepted, OrderPlaced, SlaBreached, follow_up
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import SlaClockEvent
-from supplychain_kit.effects import after_commit
+from supplychain_kit.messaging.effects import after_commit
 from support.service import ServicePool, apply_events, consumer_transaction, outbox_events
 from support.verdicts import caught_up, wheels_order
 

@@ -36,7 +36,7 @@ from supplychain_contracts.reference import (
     fx_rate_defined,
     legal_entity_defined,
 )
-from supplychain_kit.auth import Principal
+from supplychain_kit.http.auth import Principal
 from support import reference_events
 from support.events import order_placed, sla_breached
 from support.service import ServicePool, apply_events, outbox_events

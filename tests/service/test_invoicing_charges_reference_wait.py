@@ -16,7 +16,8 @@ from invoicing.store import DepartmentNotKnownYet
 from supplychain_contracts import OrderDelivered, topics
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.topics import dead_letter_topic
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from support import fetched, read_to_end, reference_events
 from support.events import order_delivered
 from support.service import ServicePool, apply_events

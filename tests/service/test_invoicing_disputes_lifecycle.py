@@ -24,7 +24,7 @@ from supplychain_contracts import (
     OrderShipped,
     follow_up,
 )
-from supplychain_kit.auth import EVERY_ROW, Visibility
+from supplychain_kit.http.auth import EVERY_ROW, Visibility
 from support.invoicing_finance import APPLY, bike_order, delivered, learn_sample_company
 from support.service import ServicePool, apply_events, outbox_events
 

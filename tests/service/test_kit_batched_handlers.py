@@ -25,8 +25,10 @@ from supplychain_contracts import (
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.topics import FULFILMENT
-from supplychain_kit.auth import EVERY_ROW
-from supplychain_kit.consumer import Batched, ConsumerConfig, ReliableConsumer, dispatch
+from supplychain_kit.http.auth import EVERY_ROW
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.dispatch import Batched, dispatch
 from support import fetched
 from support.service import ServicePool
 

@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from supplychain_contracts import topics
 from supplychain_contracts.envelope import Event
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from support import eventually
 from support.events import order_placed
 from support.service import ServicePool

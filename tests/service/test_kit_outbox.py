@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from supplychain_contracts import OrderCancelled, follow_up, topics
-from supplychain_kit import outbox
+from supplychain_kit.messaging import outbox
 from support.events import order_placed
 from support.service import ServicePool, outbox_events
 

@@ -1,6 +1,6 @@
 """The relay never stops for one bad row: a row the broker refuses for good is retried with
 backoff, then parked (table, metric) while every other order flows on; the same order's
-later rows wait behind it, and a release (the operator route's, supplychain_kit.operator_api)
+later rows wait behind it, and a release (the operator route's, supplychain_kit.http.operator_api)
 publishes both, in order.
 
 Real Tansu and PostgreSQL: the relay publishes through the producer and send function the
@@ -24,7 +24,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 from supplychain_contracts import OrderCancelled, OrderPlaced, follow_up, topics
 from supplychain_contracts.events import OrderLine
-from supplychain_kit import db, outbox, outbox_parking
+from supplychain_kit import db
+from supplychain_kit.messaging import outbox, outbox_parking
 from supplychain_kit.runtime import create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from support import Record, read_records
@@ -153,7 +154,7 @@ def _parking_cli(*arguments: str, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
-            *("-m", "supplychain_kit.outbox_parking", *arguments),
+            *("-m", "supplychain_kit.messaging.outbox_parking", *arguments),
             *("--database-url", url, "--schema", SCHEMA),
         ],
         capture_output=True,

@@ -32,8 +32,10 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
 from supplychain_kit import db, metrics, runtime
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer, dispatch
-from supplychain_kit.known_events import KnownEvents
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.dispatch import dispatch
+from supplychain_kit.messaging.known_events import KnownEvents
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 from support import eventually, fetched, placed_event_json, produce, read_records
@@ -87,10 +89,10 @@ def parked_labels(model: type[Event]) -> dict[str, str]:
 
 
 async def parking_cli(*arguments: str, database_url: str) -> str:
-    """What `python -m supplychain_kit.consumer_parking` prints (it must succeed)."""
+    """What `python -m supplychain_kit.messaging.consumer_parking` prints (it must succeed)."""
     cli = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "supplychain_kit.consumer_parking", *arguments),
+        *("-m", "supplychain_kit.messaging.consumer_parking", *arguments),
         *("--database-url", database_url, "--schema", SCHEMA),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.reference import department_defined
-from supplychain_kit import reference
+from supplychain_kit.messaging import reference
 from support.service import ServicePool, outbox_events
 
 

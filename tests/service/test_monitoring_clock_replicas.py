@@ -23,7 +23,7 @@ from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Emitting
 from supplychain_contracts import SlaBreached, SlaWarning
 from supplychain_contracts.events import SlaClockEvent
-from supplychain_kit.effects import after_commit
+from supplychain_kit.messaging.effects import after_commit
 from support.service import ServicePool, apply_events, outbox_events
 from support.verdicts import NO_GRACE, caught_up, wheels_order
 

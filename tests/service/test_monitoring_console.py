@@ -31,7 +31,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit.auth import key_digest
+from supplychain_kit.http.auth import key_digest
 from support.events import order_placed
 from support.service import apply_events
 

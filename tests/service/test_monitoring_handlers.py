@@ -34,7 +34,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.reference import ReferenceEvent
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events
 from support.verdicts import fire_caught_up

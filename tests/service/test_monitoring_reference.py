@@ -26,7 +26,8 @@ from monitoring.timeline.sinks import Emitting
 from supplychain_contracts import OrderAccepted, OrderPlaced, Stage, follow_up
 from supplychain_contracts.company import NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import BusinessCalendarDefined, SlaPolicyDefined
-from supplychain_kit import db, reference
+from supplychain_kit import db
+from supplychain_kit.messaging import reference
 from support.events import order_placed
 from support.service import ServicePool, outbox_events
 

@@ -29,7 +29,7 @@ from supplychain_contracts import (
     SlaWarning,
     Stage,
 )
-from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit.messaging.dispatch import ApplyEvent
 from supplychain_kit.telemetry import continue_trace
 from support.service import ServicePool, apply_events, consumer_transaction, outbox_headers
 from support.stage_endings import T0, monitoring_pool, sla_events, then, wheels_order

@@ -36,7 +36,8 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.events import RequestedComponent
 from supplychain_contracts.registry import topic_for
 from supplychain_kit import db
-from supplychain_kit.consumer import ConsumerConfig, ReliableConsumer
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from support import fetched
 from support.events import order_placed
 from support.service import apply_events

@@ -31,7 +31,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import SlaPolicy
 from supplychain_contracts.envelope import Envelope
 from supplychain_kit import db
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support.events import order_placed
 from support.service import apply_events
 

@@ -32,7 +32,7 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import Company, FxRate, LegalEntity, sample_company
 from supplychain_kit import metrics
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events
 

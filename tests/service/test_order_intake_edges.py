@@ -16,7 +16,7 @@ from order_intake.cursor import Position, decode_cursor, encode_cursor
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from supplychain_contracts import OrderPlaced
 from supplychain_contracts.company import sample_company
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 from support.service import ServicePool, outbox_events
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)

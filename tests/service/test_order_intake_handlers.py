@@ -22,7 +22,7 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.company import sample_company
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support.service import ServicePool
 
 FULFILMENT = "fulfilment"

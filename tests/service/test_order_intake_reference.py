@@ -41,8 +41,9 @@ from supplychain_contracts.reference import (
     EmployeeDefined,
     LegalEntityDefined,
 )
-from supplychain_kit import db, reference
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit import db
+from supplychain_kit.http.auth import EVERY_ROW
+from supplychain_kit.messaging import reference
 from support.service import ServicePool, outbox_events
 
 SAMPLE = sample_company()

@@ -31,7 +31,7 @@ from order_intake.domain import (
 )
 from supplychain_contracts import OrderRejected, WorkCancelled, follow_up
 from supplychain_contracts.company import sample_company
-from supplychain_kit.auth import EVERY_ROW
+from supplychain_kit.http.auth import EVERY_ROW
 from support.service import ServicePool
 
 LIMITS = Limits(max_lines=50, max_quantity=10_000)

@@ -15,7 +15,7 @@ from monitoring.timeline import store
 from monitoring.timeline.handlers import event_applier
 from monitoring.timeline.sinks import Silent
 from supplychain_contracts import OrderLine, OrderPlaced
-from supplychain_kit.auth import EVERY_ROW, NO_PARTY, Visibility
+from supplychain_kit.http.auth import EVERY_ROW, NO_PARTY, Visibility
 from support.events import order_placed
 from support.service import ServicePool, apply_events
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from supplychain_contracts import topics
-from supplychain_kit import db, outbox
+from supplychain_kit import db
+from supplychain_kit.messaging import outbox
 from supplychain_kit.runtime import create_relay_producer, send_record
 from supplychain_kit.settings import ServiceSettings
 from support import read_records

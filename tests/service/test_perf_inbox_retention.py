@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supplychain_contracts.company import sample_company
 from supplychain_contracts.reference import department_defined
-from supplychain_kit import inbox
+from supplychain_kit.messaging import inbox
 from support.service import ServicePool
 
 

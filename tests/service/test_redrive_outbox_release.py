@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fulfilment.config import FulfilmentSettings
 from fulfilment.main import create_app
 from supplychain_contracts import OrderPlaced, topics
-from supplychain_kit import outbox, outbox_parking
+from supplychain_kit.messaging import outbox, outbox_parking
 from support import auth
 from support.events import order_placed
 from support.service import serving

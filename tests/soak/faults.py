@@ -28,7 +28,7 @@ from supplychain_contracts.registry import EVENTS_BY_TOPIC, event_type_of
 from supplychain_devstack.stack import Stack
 from supplychain_devstack.supervisor import Supervisor
 from supplychain_devstack.topics import create_topics
-from supplychain_kit.lag import LagProbe
+from supplychain_kit.messaging.lag import LagProbe
 from support import Record, produce, read_to_end
 
 from soak.load import Load

@@ -13,7 +13,7 @@ import httpx
 from supplychain_contracts.company import sample_company
 from supplychain_devstack.processes import free_port, port_open
 from supplychain_devstack.stack import Stack
-from supplychain_kit.lag import LagProbe
+from supplychain_kit.messaging.lag import LagProbe
 
 SETTLE_QUIET_S = 6.0  # no new outbox row for this long (longest autopilot step: 2.5 s)
 # the services whose outboxes carry the orders' flow (monitoring's carries SLA clock events)

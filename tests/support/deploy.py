@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 from supplychain_contracts.topics import ALL_TOPICS, REDRIVES, dead_letter_topic
-from supplychain_kit.consumer import ConsumerConfig
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.settings import ServiceSettings, environment_variables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ def kafka_acls() -> dict[str, set[Acl]]:
     (its runtime's consumes/produces, consumer group and lag groups), not from a copy: it
     writes what it produces and its dead letters (the .dlq twins of what it consumes), reads
     what it consumes in its own group, describes the groups whose lag it measures, and for its
-    operator routes (supplychain_kit.operator_api) reads the dead letters of what it produces
+    operator routes (supplychain_kit.http.operator_api) reads the dead letters of what it produces
     and the redrives (produces includes the operations topic, where it records them)."""
     acls: dict[str, set[Acl]] = {}
     for name, spec in SERVICES.items():

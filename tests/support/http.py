@@ -32,7 +32,7 @@ async def poll_http(
 
 
 def auth(department: str, key_number: int = 1) -> dict[str, str]:
-    """The development bearer key of a department (see supplychain_kit.auth)."""
+    """The development bearer key of a department (see supplychain_kit.http.auth)."""
     return {"Authorization": f"Bearer dev-{department.lower()}-{key_number}"}
 
 

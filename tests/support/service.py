@@ -12,8 +12,8 @@ import httpx
 from fastapi import FastAPI
 from supplychain_contracts.envelope import Envelope
 from supplychain_contracts.registry import parse_event_strict
-from supplychain_kit import effects
-from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit.messaging import effects
+from supplychain_kit.messaging.dispatch import ApplyEvent
 
 # The `service_pool` fixture: `await service_pool("fulfilment")` gives a migrated pool.
 ServicePool = Callable[[str], Awaitable[asyncpg.Pool]]

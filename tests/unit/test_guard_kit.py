@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from supplychain_devstack.stack import Stack, StackConfig
-from supplychain_kit.asgi import ObserveRequests, method_label
+from supplychain_kit.http.asgi import ObserveRequests, method_label
+from supplychain_kit.http.rate_limit import Buckets, RateLimit, TokenBucket
 from supplychain_kit.kafka_security import broker_security, kafka_client_options
-from supplychain_kit.rate_limit import Buckets, RateLimit, TokenBucket
 from supplychain_kit.settings import ServiceSettings, load_settings
 
 KEYS = json.dumps(
@@ -118,7 +118,7 @@ def test_sasl_scram_options_reach_every_client_kind() -> None:
 
 async def test_the_kit_builds_its_clients_with_the_options() -> None:
     """The broker (consumers and publishers), the relay's producer and the lag probe."""
-    from supplychain_kit.lag import LagProbe
+    from supplychain_kit.messaging.lag import LagProbe
     from supplychain_kit.runtime import create_broker, create_relay_producer
 
     scram = settings(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from supplychain_kit import db
-from supplychain_kit.consumer import ConsumerConfig
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.settings import ServiceSettings
 
 EARLIER = "a" * 64

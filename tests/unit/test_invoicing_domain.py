@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from invoicing.domain import invoice_for_delivery, invoice_period
 from invoicing.store import DepartmentNotKnownYet
 from supplychain_contracts import InvoiceLine, OrderDelivered, OrderLine, parse_event_strict
-from supplychain_kit.consumer import TRANSIENT_ERRORS
+from supplychain_kit.messaging.consumer_errors import TRANSIENT_ERRORS
 from support.events import order_delivered
 
 INVOICE_ID = UUID("cccccccc-0000-4000-8000-000000000001")

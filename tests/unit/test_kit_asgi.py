@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
-from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
+from supplychain_kit.http.asgi import ObserveRequests, fastapi_telemetry
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from supplychain_kit.auth import identify, key_digest
+from supplychain_kit.http.auth import identify, key_digest
 
 CONFIGURED = json.dumps(
     [{"key_id": "frames-ci", "department": "FRAMES", "sha256": key_digest("s3cret")}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from supplychain_kit import effects
+from supplychain_kit.messaging import effects
 
 
 def test_effects_wait_for_the_unit_of_work_and_run_once() -> None:

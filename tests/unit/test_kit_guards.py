@@ -17,9 +17,9 @@ import uvicorn
 from fastapi import FastAPI, Query
 from pydantic import BaseModel
 from supplychain_devstack.processes import free_port
-from supplychain_kit.inputs import MAX_JSON_DEPTH, body_problems, install_input_guards
-from supplychain_kit.openapi import install_openapi
-from supplychain_kit.problems import install_problem_handlers
+from supplychain_kit.http.inputs import MAX_JSON_DEPTH, body_problems, install_input_guards
+from supplychain_kit.http.openapi import install_openapi
+from supplychain_kit.http.problems import install_problem_handlers
 
 LIMIT = 4096
 received: list[object] = []

@@ -11,7 +11,12 @@ import pytest
 from pydantic import ValidationError
 from supplychain_contracts import OrderPlaced, OrderShipped, follow_up, topics
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
-from supplychain_kit.known_events import KnownEvents, Misrouted, UnknownType, contract_events
+from supplychain_kit.messaging.known_events import (
+    KnownEvents,
+    Misrouted,
+    UnknownType,
+    contract_events,
+)
 from support import placed_event_json
 
 PLACED = OrderPlaced.model_validate_json(placed_event_json()[1])

@@ -19,7 +19,7 @@ from monitoring.console.model import (
     trace_url,
     waterfall_bars,
 )
-from supplychain_kit.auth import Principal
+from supplychain_kit.http.auth import Principal
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

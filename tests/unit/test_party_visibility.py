@@ -4,7 +4,7 @@ its SQL text; the reads themselves are walked in tests/service/test_party_*.py).
 from __future__ import annotations
 
 import pytest
-from supplychain_kit.auth import EVERY_ROW, NO_PARTY, Principal, Visibility, visible_to
+from supplychain_kit.http.auth import EVERY_ROW, NO_PARTY, Principal, Visibility, visible_to
 
 WHEELS = Principal(department="WHEELS", key_id="wheels-1")
 FINANCE = Principal(department="finance", key_id="finance-1", role="finance")

@@ -1,4 +1,4 @@
-"""What a redrive may republish and where (supplychain_kit.redrive_rules, issue 23): the
+"""What a redrive may republish and where (supplychain_kit.messaging.redrive_rules, issue 23): the
 dead-letter topic's name says the target, only its producer redrives it, and a corrected value
 is the same event fixed, never another one."""
 
@@ -12,7 +12,7 @@ import pytest
 from supplychain_contracts import OrderLine, OrderPlaced, topics
 from supplychain_contracts.company import Department
 from supplychain_contracts.reference import department_defined
-from supplychain_kit.redrive_rules import RedriveRefused, republished_value, source_topic
+from supplychain_kit.messaging.redrive_rules import RedriveRefused, republished_value, source_topic
 
 ORDER_ID = uuid.UUID(int=7)
 PLACED = OrderPlaced(

@@ -19,7 +19,7 @@ from supplychain_cli.output import Exit, JsonOption, console, emit_json, fail
 
 
 def development_key(department: str) -> str:
-    """The development key `make run` accepts for a department (supplychain_kit.auth)."""
+    """The development key `make run` accepts for a department (supplychain_kit.http.auth)."""
     return f"dev-{department.lower()}-1"
 
 

@@ -27,7 +27,7 @@ class Purchase:
     weight: int = 1
 
 
-# The development admin key of local and test (supplychain_kit.auth): it reads the company.
+# The development admin key of local and test (supplychain_kit.http.auth): it reads the company.
 DEVELOPMENT_ADMIN_KEY: Final = "dev-admin-1"
 # How often the simulator reads the company again (departments, catalogue and employees
 # change while it runs).
@@ -131,7 +131,7 @@ class DemandSimulator:
             json=order_request(purchase, self._rng),
             headers={
                 "Idempotency-Key": f"demand-{uuid.uuid4()}",
-                # the development key of the requesting department (see supplychain_kit.auth)
+                # the development key of the requesting department (see supplychain_kit.http.auth)
                 "Authorization": f"Bearer dev-{purchase.requester.lower()}-1",
             },
         )

@@ -20,7 +20,7 @@ from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from supplychain_kit.asgi import UNOBSERVED_PREFIXES
+from supplychain_kit.http.asgi import UNOBSERVED_PREFIXES
 from supplychain_kit.settings import ServiceSettings
 
 LogFormat = Literal["json", "text"]

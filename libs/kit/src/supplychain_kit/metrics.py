@@ -112,7 +112,7 @@ CONSUMED: Final = Counter(
     ["service", "topic", "outcome"],
 )
 # Records of event types the consumer does not know (a producer upgraded first): parked, not
-# lost, until a consumer that knows them starts (supplychain_kit.consumer_parking).
+# lost, until a consumer that knows them starts (supplychain_kit.messaging.consumer_parking).
 CONSUMER_PARKED: Final = Counter(
     "supplychain_consumer_parked",
     "Consumed records of an event type the consumer does not know, parked",
@@ -129,7 +129,7 @@ CONSUME_DURATION: Final = Histogram(
     ["service", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-# Measured from the broker by a background task (supplychain_kit.lag), for the process's own
+# Measured from the broker by a background task (supplychain_kit.messaging.lag), for the process's own
 # group and, in monitoring, every service's: they keep rising while a consumer stalls.
 CONSUMER_LAG_RECORDS: Final = Gauge(
     "supplychain_consumer_lag_records",

@@ -19,14 +19,17 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from supplychain_kit import db, inbox
-from supplychain_kit.asyncapi import document as asyncapi_document
-from supplychain_kit.consumer import ApplyEvent, ConsumerConfig, ReliableConsumer
+from supplychain_kit import db
+from supplychain_kit.http.asyncapi import document as asyncapi_document
 from supplychain_kit.kafka_security import broker_security, kafka_client_options
-from supplychain_kit.known_events import KnownEvents
-from supplychain_kit.lag import LagMonitor
-from supplychain_kit.outbox import OutboxRelay
-from supplychain_kit.outbox_parking import RetryPolicy, refuse_unknown_topic
+from supplychain_kit.messaging import inbox
+from supplychain_kit.messaging.consumer import ReliableConsumer
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.dispatch import ApplyEvent
+from supplychain_kit.messaging.known_events import KnownEvents
+from supplychain_kit.messaging.lag import LagMonitor
+from supplychain_kit.messaging.outbox import OutboxRelay
+from supplychain_kit.messaging.outbox_parking import RetryPolicy, refuse_unknown_topic
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_service_tracing
 

@@ -11,10 +11,10 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
-from supplychain_kit.auth import Caller, require_department, visible_to
-from supplychain_kit.http import Db
-from supplychain_kit.params import department_code_path
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.app import Db
+from supplychain_kit.http.auth import Caller, require_department, visible_to
+from supplychain_kit.http.params import department_code_path
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
 
 from fulfilment import commands, store
 from fulfilment.chain import ReferenceNotKnownYet, UnknownCatalogueItem

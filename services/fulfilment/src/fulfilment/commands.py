@@ -11,7 +11,7 @@ import asyncpg
 from supplychain_contracts import ComponentsRequested, OrderPlaced
 from supplychain_contracts.business_time import most_specific_policy
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit import outbox
+from supplychain_kit.messaging import outbox
 from supplychain_kit.telemetry import join_trace, set_order_attributes
 
 from fulfilment import chain, domain, receipt_window, store, work_signal

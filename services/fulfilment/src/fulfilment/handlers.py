@@ -26,8 +26,8 @@ from supplychain_contracts.reference import (
     LegalEntityDefined,
     SlaPolicyDefined,
 )
-from supplychain_kit import outbox
-from supplychain_kit.consumer import dispatch
+from supplychain_kit.messaging import outbox
+from supplychain_kit.messaging.dispatch import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
 from fulfilment import chain, domain, store, work_signal

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import OrderLine, OrderPlaced, Priority
 from supplychain_contracts.company import BusinessCalendar, FxRate, SlaPolicy
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 from fulfilment.chain import Catalogue, CatalogueEntry
 from fulfilment.domain import HelpRequest, HelpStatus, HelpStep, SubOrder, WorkItem, WorkStatus

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import contextvars
 
-from supplychain_kit.effects import after_commit
+from supplychain_kit.messaging.effects import after_commit
 
 
 class Signal:

@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from supplychain_contracts.money import round_money
-from supplychain_kit.auth import DepartmentOrFinance, Principal, Role, visible_to
-from supplychain_kit.http import Db, get_settings
-from supplychain_kit.params import department_code_query
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.app import Db, get_settings
+from supplychain_kit.http.auth import DepartmentOrFinance, Principal, Role, visible_to
+from supplychain_kit.http.params import department_code_query
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
 
 from invoicing import ledger, store
 from invoicing.config import InvoicingSettings

@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from supplychain_contracts import CreditKind, CreditNoteIssued
-from supplychain_kit import outbox
-from supplychain_kit.effects import after_commit
+from supplychain_kit.messaging import outbox
+from supplychain_kit.messaging.effects import after_commit
 
 from invoicing import domain, ledger, periods, store
 from invoicing.domain import DocumentKind, IssuedInvoice

@@ -23,8 +23,8 @@ from supplychain_contracts import (
     DisputeStatus,
 )
 from supplychain_contracts.envelope import utc_now
-from supplychain_kit import outbox
-from supplychain_kit.auth import EVERY_ROW, Visibility
+from supplychain_kit.http.auth import EVERY_ROW, Visibility
+from supplychain_kit.messaging import outbox
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.telemetry import current_trace_id
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 _DISPUTE = """SELECT d.*, i.period AS invoice_period FROM disputes d
     JOIN invoices i USING (invoice_id)"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.events import OrderParties
-from supplychain_kit.consumer import Batched, Dispatch
+from supplychain_kit.messaging.dispatch import Batched, Dispatch
 from supplychain_kit.telemetry import current_trace_id
 
 from invoicing import disputes_store

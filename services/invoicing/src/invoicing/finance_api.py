@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import DisputeStatus
 from supplychain_contracts.company import CODE_PATTERN
-from supplychain_kit.auth import Caller, DepartmentOrFinance, Finance, visible_to
-from supplychain_kit.http import Db, get_settings
-from supplychain_kit.params import decimal_body_schema, department_code_path
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
-from supplychain_kit.strict_body import refuse_unknown_fields
+from supplychain_kit.http.app import Db, get_settings
+from supplychain_kit.http.auth import Caller, DepartmentOrFinance, Finance, visible_to
+from supplychain_kit.http.params import decimal_body_schema, department_code_path
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.strict_body import refuse_unknown_fields
 
 from invoicing import closing, dispute_commands
 from invoicing.api import FINANCE_READS_ALL, forbid_other_department

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from supplychain_contracts import topics
-from supplychain_kit import operator_api
-from supplychain_kit.http import create_http_app
+from supplychain_kit.http import operator_api
+from supplychain_kit.http.app import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
 from invoicing import api, dispute_commands, evidence, finance_api

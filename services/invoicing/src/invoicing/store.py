@@ -11,8 +11,8 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import CreditKind, CreditNoteIssued, InvoiceIssued, Stage
 from supplychain_contracts.company import FxRate
-from supplychain_kit.auth import Visibility
-from supplychain_kit.consumer import NotKnownYet
+from supplychain_kit.http.auth import Visibility
+from supplychain_kit.messaging.consumer_errors import NotKnownYet
 
 from invoicing.domain import (
     CreditClaim,

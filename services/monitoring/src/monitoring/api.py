@@ -17,10 +17,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts.company import BusinessCalendar, SlaPolicy
-from supplychain_kit.auth import Principal, Role, authenticate_roles, visible_to
-from supplychain_kit.http import Db
-from supplychain_kit.params import department_code_query
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.app import Db
+from supplychain_kit.http.auth import Principal, Role, authenticate_roles, visible_to
+from supplychain_kit.http.params import department_code_query
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
 
 from monitoring.analytics import api as analytics_api
 from monitoring.analytics import scorecards

@@ -25,11 +25,11 @@ from supplychain_contracts.company import (
     FxRate,
     InvalidDefinition,
 )
-from supplychain_kit.auth import Admin
-from supplychain_kit.http import Db
-from supplychain_kit.params import decimal_body_schema, department_code_path
-from supplychain_kit.problems import Problem, refused_definitions
-from supplychain_kit.strict_body import refuse_unknown_fields
+from supplychain_kit.http.app import Db
+from supplychain_kit.http.auth import Admin
+from supplychain_kit.http.params import decimal_body_schema, department_code_path
+from supplychain_kit.http.problems import Problem, refused_definitions
+from supplychain_kit.http.strict_body import refuse_unknown_fields
 
 from order_intake import company_commands, company_store
 from order_intake.company import (

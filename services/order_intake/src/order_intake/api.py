@@ -14,10 +14,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BeforeValidator
-from supplychain_kit.auth import Caller, Principal, require_department, visible_to
-from supplychain_kit.http import Db, get_settings
-from supplychain_kit.params import department_code_path, department_code_query
-from supplychain_kit.problems import Problem
+from supplychain_kit.http.app import Db, get_settings
+from supplychain_kit.http.auth import Caller, Principal, require_department, visible_to
+from supplychain_kit.http.params import department_code_path, department_code_query
+from supplychain_kit.http.problems import Problem
 
 from order_intake import commands, domain, store
 from order_intake.config import OrderIntakeSettings

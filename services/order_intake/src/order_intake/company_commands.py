@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 from supplychain_contracts.company import Company, FieldProblem, InvalidDefinition
-from supplychain_kit import reference
+from supplychain_kit.messaging import reference
 
 from order_intake import company_store
 from order_intake.company import (

@@ -26,8 +26,9 @@ from supplychain_contracts import (
     WorkCancelled,
     WorkStarted,
 )
-from supplychain_kit import effects, metrics
-from supplychain_kit.consumer import Batched, dispatch
+from supplychain_kit import metrics
+from supplychain_kit.messaging import effects
+from supplychain_kit.messaging.dispatch import Batched, dispatch
 
 from order_intake import store
 from order_intake.domain import (

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from supplychain_contracts import topics
 from supplychain_contracts.company import Company
-from supplychain_kit import operator_api
-from supplychain_kit.http import create_http_app
+from supplychain_kit.http import operator_api
+from supplychain_kit.http.app import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
 from order_intake import admin, api, company_commands

@@ -10,8 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import Priority
 from supplychain_contracts.envelope import DepartmentCode
-from supplychain_kit.inputs import BODY_TEXT_PATTERN
-from supplychain_kit.problems import ProblemDetail
+from supplychain_kit.http.inputs import BODY_TEXT_PATTERN
+from supplychain_kit.http.problems import ProblemDetail
 
 from order_intake.domain import CancellationStatus, OrderStatus
 

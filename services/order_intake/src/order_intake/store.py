@@ -14,7 +14,7 @@ import asyncpg
 from supplychain_contracts import Envelope, OrderPlaced
 from supplychain_contracts.company import FxRate
 from supplychain_contracts.registry import topic_for
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 from order_intake.cursor import Position
 from order_intake.domain import (

@@ -15,9 +15,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from supplychain_contracts import Stage
-from supplychain_kit.auth import Principal, authenticate_roles
-from supplychain_kit.http import Db
-from supplychain_kit.problems import PROBLEM_RESPONSE
+from supplychain_kit.http.app import Db
+from supplychain_kit.http.auth import Principal, authenticate_roles
+from supplychain_kit.http.problems import PROBLEM_RESPONSE
 
 from monitoring.analytics import bottlenecks, store, time_split
 from monitoring.analytics.scorecards import SplitSeconds, period_bounds

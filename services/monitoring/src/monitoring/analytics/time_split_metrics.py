@@ -13,7 +13,7 @@ import asyncpg
 from prometheus_client import Histogram
 from supplychain_contracts import Envelope, OrderPlaced, OrderShipped, WorkStarted
 from supplychain_kit import metrics
-from supplychain_kit.effects import after_commit
+from supplychain_kit.messaging.effects import after_commit
 
 from monitoring.analytics import store
 from monitoring.analytics.time_split import Category, segments

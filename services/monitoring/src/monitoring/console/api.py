@@ -27,9 +27,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, PackageLoader, select_autoescape
 from supplychain_contracts import topics
-from supplychain_kit.auth import authenticate_roles
-from supplychain_kit.http import Db, Runtime
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.app import Db, Runtime
+from supplychain_kit.http.auth import authenticate_roles
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
 from supplychain_kit.runtime import ServiceRuntime
 
 from monitoring.analytics import scorecards

@@ -10,7 +10,7 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
-from supplychain_kit.auth import EVERY_ROW, Principal, Visibility, visible_to
+from supplychain_kit.http.auth import EVERY_ROW, Principal, Visibility, visible_to
 
 from monitoring.api import HandoffStage
 from monitoring.sla import rules as sla

@@ -1,5 +1,5 @@
 """SQL of the operator console: reads of monitoring's own tables only, each showing its reader
-what it may see (a `Visibility`, supplychain_kit.auth: a department the orders it is party to
+what it may see (a `Visibility`, supplychain_kit.http.auth: a department the orders it is party to
 and the chains below them, a reader of every order all of them)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 # The heads of the chains a reader sees: the root orders for a reader of every order; for a
 # department, each order it is party to whose parent it is not party to (the top of what it

@@ -10,11 +10,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from supplychain_kit import downloads
-from supplychain_kit.auth import Principal, authenticate_roles
-from supplychain_kit.downloads import FileDownload
-from supplychain_kit.http import Runtime
-from supplychain_kit.problems import PROBLEM_RESPONSE
+from supplychain_kit.http import downloads
+from supplychain_kit.http.app import Runtime
+from supplychain_kit.http.auth import Principal, authenticate_roles
+from supplychain_kit.http.downloads import FileDownload
+from supplychain_kit.http.problems import PROBLEM_RESPONSE
 from supplychain_kit.runtime import ServiceRuntime
 
 from monitoring.ocel import export

@@ -22,10 +22,10 @@ from supplychain_contracts.company import (
 )
 from supplychain_contracts.envelope import UtcDatetime
 from supplychain_contracts.reference import entity_key
-from supplychain_kit.auth import Admin
-from supplychain_kit.http import Db
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem, refused_definitions
-from supplychain_kit.strict_body import refuse_unknown_fields
+from supplychain_kit.http.app import Db
+from supplychain_kit.http.auth import Admin
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem, refused_definitions
+from supplychain_kit.http.strict_body import refuse_unknown_fields
 
 from monitoring.reference import commands, store
 from monitoring.reference.company import CALENDAR_KIND, POLICY_KIND

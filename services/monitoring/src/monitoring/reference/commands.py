@@ -17,7 +17,7 @@ from typing import Generic
 import asyncpg
 from supplychain_contracts.company import FieldProblem, InvalidDefinition, NamedCalendar, SlaPolicy
 from supplychain_contracts.reference import entity_key
-from supplychain_kit import reference
+from supplychain_kit.messaging import reference
 
 from monitoring.reference import calendars, company, store, versions
 from monitoring.reference.company import CALENDAR_KIND, POLICY_KIND, OwnedReference

@@ -32,9 +32,10 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from supplychain_contracts import topics
 from supplychain_contracts.registry import parse_event_strict
-from supplychain_kit import db, inbox
-from supplychain_kit.consumer import ApplyEvent
+from supplychain_kit import db
 from supplychain_kit.kafka_security import kafka_client_options
+from supplychain_kit.messaging import inbox
+from supplychain_kit.messaging.dispatch import ApplyEvent
 from supplychain_kit.telemetry import continue_trace, headers_to_dict, setup_tracing
 
 from monitoring.config import MonitoringSettings

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 from opentelemetry.trace import SpanKind
-from supplychain_kit import effects, metrics
+from supplychain_kit import metrics
+from supplychain_kit.messaging import effects
 from supplychain_kit.runtime import BackgroundJob, ServiceRuntime
 from supplychain_kit.telemetry import ATTR_STAGE, continue_trace, set_order_attributes
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 from supplychain_contracts import DisputeEscalated, DisputeOpened, DisputeSettled
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 _UPSERT = """INSERT INTO disputes (dispute_id, invoice_id, order_id, supplier, requester,
                  amount, currency, reason, opened_at, escalated_at, settled_at, outcome)

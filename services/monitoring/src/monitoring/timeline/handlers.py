@@ -16,7 +16,7 @@ from supplychain_contracts import (
     SlaBreachRetracted,
 )
 from supplychain_contracts.events import OrderParties, SlaClockEvent
-from supplychain_kit.consumer import Batched, Dispatch, dispatch
+from supplychain_kit.messaging.dispatch import Batched, Dispatch, dispatch
 
 from monitoring.sla import alarms
 from monitoring.sla import store as clock_store

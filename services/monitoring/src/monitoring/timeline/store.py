@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 from supplychain_contracts import FeedbackGiven, OrderPlaced
-from supplychain_kit.auth import Visibility
+from supplychain_kit.http.auth import Visibility
 
 # --- events, orders, stages ------------------------------------------------------------------
 

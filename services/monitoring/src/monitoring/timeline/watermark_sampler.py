@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
-from supplychain_kit.consumer import ConsumerConfig
-from supplychain_kit.lag import LagProbe, started_probe
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.lag import LagProbe, started_probe
 from supplychain_kit.runtime import BackgroundJob, ServiceRuntime
 
 from monitoring.config import MonitoringSettings

@@ -1,8 +1,8 @@
 """Dead letters of the topics a service produces, read from the broker, and their redrive.
 
 A consumer group that gives up on a record publishes it to `<topic>.dlq` with the error and
-the record's source coordinates in headers (supplychain_kit.consumer). An operator redrives it
-through the service that produces `<topic>` (supplychain_kit.operator_api): the service
+the record's source coordinates in headers (supplychain_kit.messaging.consumer). An operator redrives it
+through the service that produces `<topic>` (supplychain_kit.http.operator_api): the service
 republishes it (or a corrected value, redrive_rules) to `<topic>` with a `redriven_from`
 header, then records a RecordRedriven on the compacted operations topic, keyed by the
 dead-letter record and naming the operator key's owner, so it is never redriven twice by
@@ -27,10 +27,10 @@ from supplychain_contracts import topics
 from supplychain_contracts.operations import RecordRedriven, dead_letter_coordinates
 from supplychain_contracts.registry import parse_known_event
 
-from supplychain_kit import redrive_rules
-from supplychain_kit.auth import Principal
+from supplychain_kit.http.auth import Principal
+from supplychain_kit.http.problems import Problem
 from supplychain_kit.kafka_security import kafka_client_options
-from supplychain_kit.problems import Problem
+from supplychain_kit.messaging import redrive_rules
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 

@@ -4,6 +4,10 @@ Offsets are committed only after the effect committed (FastStream NACK_ON_ERROR:
 error seeks back to the record, so it is fetched again). Nothing is skipped: a record of an
 event type the consumer does not know is parked (`consumer_parking`) and applied once a
 consumer that knows it starts; one whose type travels on another topic is dead-lettered.
+
+This module is the loop; what it applies is a dispatch table (`dispatch`), how it reads is
+its configuration (`consumer_config`), a batch handler's span is `batch_tracing`, and what
+it retries rather than dead-letters is `consumer_errors`.
 """
 
 from __future__ import annotations
@@ -13,9 +17,7 @@ import contextlib
 import functools
 import logging
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -24,12 +26,10 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.reference import ReferenceEvent
-from supplychain_contracts.registry import all_event_models
 from supplychain_contracts.topics import (
     HEADER_DLQ_ATTEMPTS,
     HEADER_DLQ_CONSUMER_GROUP,
@@ -42,212 +42,35 @@ from supplychain_contracts.topics import (
     dead_letter_topic,
 )
 
-from supplychain_kit import consumer_parking, effects, inbox, logs, metrics, reference
-from supplychain_kit.fetch_wait import AdaptiveFetchWait, FetchWaits
-from supplychain_kit.known_events import (
+from supplychain_kit import logs, metrics
+from supplychain_kit.messaging import consumer_parking, effects, inbox, reference
+from supplychain_kit.messaging.batch_tracing import BatchRun
+from supplychain_kit.messaging.consumer_config import ConsumerConfig
+from supplychain_kit.messaging.consumer_errors import TRANSIENT_ERRORS, NotKnownYet
+from supplychain_kit.messaging.dispatch import ApplyEvent, Batched, Dispatch
+from supplychain_kit.messaging.fetch_wait import AdaptiveFetchWait, FetchWaits
+from supplychain_kit.messaging.known_events import (
     KnownEvents,
     Misrouted,
     MisroutedEvent,
     UnknownType,
     contract_events,
 )
-from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import (
     MESSAGING_MESSAGE_ID,
     headers_to_dict,
     processing,
-    run_spans,
     set_error,
     set_order_attributes,
-    tracer,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_LINKS = 128  # OpenTelemetry's default span link limit
-
-# An effect: applied inside the transaction that also records the event in the inbox.
-ApplyEvent = Callable[[asyncpg.Connection, Event], Awaitable[None]]
-# One event class's effect; the table of them is the service's subscriber.
-EventHandler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 # What a batch's transaction does besides its events' effects: park the records of unknown
 # types it fetched, or delete the parked records it applies.
 Bookkeeping = Callable[[asyncpg.Connection], Awaitable[Any]]
 # A fetched record and its event.
 Parsed = tuple[ConsumerRecord[Any, Any], Event]
-
-
-# A handler of several events at once: a run of consecutive events of a fetched batch that
-# it handles, in their order (set-based SQL: a statement per kind of effect, not per event).
-BatchHandler = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Batched:
-    """Registers a BatchHandler in a dispatch table: the consumer hands it every consecutive
-    event of a fetched batch it handles at once (alone, an event comes as a list of one)."""
-
-    handle: BatchHandler
-
-
-class Dispatch:
-    """The effect of a dispatch table (an ApplyEvent); `batched(event)` tells the consumer
-    which events a batch handler takes together."""
-
-    def __init__(self, resolved: Mapping[type[Event], EventHandler | Batched]) -> None:
-        self._resolved = dict(resolved)
-
-    async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
-        handler = self._resolved.get(type(event))
-        if isinstance(handler, Batched):
-            await handler.handle(conn, [event])
-        elif handler is not None:
-            await handler(conn, event)
-
-    def batched(self, event: Event) -> Batched | None:
-        handler = self._resolved.get(type(event))
-        return handler if isinstance(handler, Batched) else None
-
-    def handles(self, model: type[Event]) -> bool:
-        """Whether an event of this class has an effect (a handler of its own or a base's)."""
-        return model in self._resolved
-
-
-def dispatch(handlers: Mapping[type[Event], EventHandler | Batched]) -> Dispatch:
-    """One effect from a table of event class → handler; events without one are ignored.
-
-    A handler registered for a base class (OrderParties) handles every event deriving from
-    it that has no handler of its own. The table is resolved once, over every contract event.
-    A `Batched` handler takes the consecutive events of a batch it handles in one call.
-    """
-    for model in handlers:
-        if not (isinstance(model, type) and issubclass(model, Event)):
-            raise TypeError(f"{model!r} is not an event class")
-    resolved: dict[type[Event], EventHandler | Batched] = {}
-    for model in (*all_event_models(), *handlers):
-        handler = next((handlers[base] for base in model.__mro__ if base in handlers), None)
-        if handler is not None:
-            resolved[model] = handler
-    return Dispatch(resolved)
-
-
-@dataclass(frozen=True)
-class ConsumerConfig:
-    """How a service's consumer group reads, batches, retries and gives up."""
-
-    group_id: str
-    batch_size: int = 100
-    max_attempts: int = 3
-    retry_backoff_s: float = 0.1
-    fetch_max_wait_ms: int = 100
-    # the wait once no record came for `fetch_idle_after_s` (not above fetch_max_wait_ms: off)
-    fetch_idle_wait_ms: int = 0
-    fetch_idle_after_s: float = 2.0
-    consumer_per_topic: bool = False
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3000
-    # How long a record whose reference data is not known yet (NotKnownYet) is retried before
-    # it is dead-lettered and the partition moves on; None retries it until the data comes.
-    not_known_wait_s: float | None = None
-    # How often a running consumer looks for parked records it knows (an older replica of a
-    # rolling upgrade parked them after this one started); None: at start only.
-    parked_check_s: float | None = 30.0
-
-    @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> ConsumerConfig:
-        return cls(
-            group_id=settings.consumer_group or settings.service_name,
-            batch_size=settings.consumer_batch_size,
-            max_attempts=settings.consumer_max_attempts,
-            retry_backoff_s=settings.consumer_retry_backoff_ms / 1000,
-            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-            fetch_idle_wait_ms=settings.kafka_fetch_idle_wait_ms,
-            fetch_idle_after_s=settings.kafka_fetch_idle_after_ms / 1000,
-            consumer_per_topic=settings.kafka_consumer_per_topic,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-            not_known_wait_s=settings.consumer_not_known_wait_seconds,
-            parked_check_s=settings.consumer_parked_check_seconds,
-        )
-
-
-class BatchRun:
-    """Consecutive claimed events of one batch handler, applied together when the run ends,
-    in a `process` span that continues the first event's trace and links every event's own
-    (the messaging conventions for a batch)."""
-
-    def __init__(self, handler: Batched | None = None) -> None:
-        self.handler = handler
-        self.events: list[Event] = []
-        self.topics: set[str] = set()
-        self.contexts: list[SpanContext] = []
-        self.spans: dict[uuid.UUID, SpanContext] = {}  # each event's own (telemetry.consumed_in)
-
-    def add(self, event: Event, topic: str, span: Span) -> None:
-        self.events.append(event)
-        self.topics.add(topic)
-        context = span.get_span_context()
-        if context.is_valid:
-            self.spans[event.event_id] = context
-            if len(self.contexts) < MAX_LINKS:
-                self.contexts.append(context)
-
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        if self.handler is None or not self.events:
-            return
-        parent = (
-            trace.set_span_in_context(NonRecordingSpan(self.contexts[0])) if self.contexts else None
-        )
-        attributes: dict[str, str | int] = {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.batch.message_count": len(self.events),
-        }
-        name = "process"
-        if len(self.topics) == 1:
-            (topic,) = self.topics
-            attributes["messaging.destination.name"] = topic
-            name = f"process {topic}"
-        with (
-            tracer().start_as_current_span(
-                name,
-                context=parent,
-                kind=SpanKind.CONSUMER,
-                links=[Link(context) for context in self.contexts],
-                attributes=attributes,
-            ),
-            run_spans(self.spans),
-        ):
-            await self.handler.handle(conn, self.events)
-        self.events, self.topics, self.contexts, self.spans = [], set(), [], {}
-
-
-class NotKnownYet(Exception):
-    """The event refers to reference data this service has not learnt yet: it travels on
-    another topic and is on its way. Retried like an outage (nothing committed, fetched
-    again): the event is not bad, it is early. With `ConsumerConfig.not_known_wait_s` set,
-    a record still waiting after that long is dead-lettered with the error as its reason,
-    so one record naming data that never comes does not stall its partition."""
-
-
-# Errors that say "the world is not reachable right now", not "this message is bad":
-# the record is fetched again later instead of being dead-lettered.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    NotKnownYet,
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    # a pooled connection the database terminated (a restart, pg_terminate_backend) can fail
-    # its next statement with "cannot switch to state ...; another operation is in
-    # progress": the connection, never the record (seen in test_hardening_consumer_outage)
-    asyncpg.InternalClientError,
-)
 
 MAX_ERROR_HEADER = 2000
 

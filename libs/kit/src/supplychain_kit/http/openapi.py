@@ -1,6 +1,6 @@
 """Every service's OpenAPI document says what the service answers: the errors each operation
 can give (as problem+json) and the input rules the kit enforces for every route
-(supplychain_kit.inputs), so a client, or a fuzzer, generating from the document sends what
+(supplychain_kit.http.inputs), so a client, or a fuzzer, generating from the document sends what
 the service accepts.
 
 A client generator takes the document whole: each operation's id is its route function's
@@ -33,8 +33,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from supplychain_kit.inputs import BODY_TEXT_PATTERN, INT64_MAX, INT64_MIN, PARAMETER_TEXT_PATTERN
-from supplychain_kit.problems import PROBLEM_JSON, ProblemDetail
+from supplychain_kit.http.inputs import (
+    BODY_TEXT_PATTERN,
+    INT64_MAX,
+    INT64_MIN,
+    PARAMETER_TEXT_PATTERN,
+)
+from supplychain_kit.http.problems import PROBLEM_JSON, ProblemDetail
 
 _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetail"}
 _REF_PREFIX = "#/components/schemas/"
@@ -45,7 +50,7 @@ DOCS_ASSETS = "/docs/assets"
 _DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 # What every operation can answer, by what it has: the kit's guards and handlers give these
-# whatever the route does (supplychain_kit.inputs, auth, the router).
+# whatever the route does (supplychain_kit.http.inputs, auth, the router).
 _GUARDED = (
     "400",
     "the request cannot be read: a body that is not JSON (`line`, `column`, `position`) or "

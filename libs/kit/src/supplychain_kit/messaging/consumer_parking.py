@@ -10,7 +10,7 @@ their order, and deletes them (`ReliableConsumer.apply_parked`); one replica at 
 
 An operator sees what waits with the service's database and schema:
 
-    python -m supplychain_kit.consumer_parking list --schema invoicing
+    python -m supplychain_kit.messaging.consumer_parking list --schema invoicing
 
 (`--database-url` defaults to DATABASE_URL).
 """
@@ -30,7 +30,8 @@ from typing import Any, Final
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from supplychain_kit import db, effects, metrics
+from supplychain_kit import db, metrics
+from supplychain_kit.messaging import effects
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ async def parked_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m supplychain_kit.consumer_parking",
+        prog="python -m supplychain_kit.messaging.consumer_parking",
         description="Consumed records of event types the consumer did not know, parked "
         "until a consumer that knows them starts.",
     )

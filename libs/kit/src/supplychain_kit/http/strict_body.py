@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from supplychain_contracts.unknown_keys import unknown_keys
 
-from supplychain_kit.problems import Problem
+from supplychain_kit.http.problems import Problem
 
 
 def refuse_unknown_fields(

@@ -9,11 +9,11 @@ keep their order on the topic and every other order flows on.
 An operator sees parked rows and releases them (after fixing the cause: creating the topic,
 raising the broker's message size limit) through the service's authenticated routes with an
 operator key (`GET /v1/operations/outbox-parking`, `POST /v1/operations/outbox-parking/release`,
-supplychain_kit.operator_api; the CLI's `supplychain outbox parked|release`), which records who
+supplychain_kit.http.operator_api; the CLI's `supplychain outbox parked|release`), which records who
 released them. Released rows are retried in id order, each with a fresh set of attempts; the
 relay is woken at once. Whoever holds the database's credentials may list them too:
 
-    python -m supplychain_kit.outbox_parking list --schema fulfilment
+    python -m supplychain_kit.messaging.outbox_parking list --schema fulfilment
 
 (`--database-url` defaults to DATABASE_URL).
 """
@@ -196,7 +196,7 @@ async def release(
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m supplychain_kit.outbox_parking",
+        prog="python -m supplychain_kit.messaging.outbox_parking",
         description="Outbox rows the broker refused for good: list them (release them through "
         "the service's operator route: supplychain outbox release).",
     )

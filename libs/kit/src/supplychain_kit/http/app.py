@@ -10,13 +10,15 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from supplychain_kit import asyncapi_page, metrics, reference
-from supplychain_kit.asgi import ObserveRequests, fastapi_telemetry
+from supplychain_kit import metrics
 from supplychain_kit.db import PoolExhausted
-from supplychain_kit.inputs import install_input_guards
-from supplychain_kit.openapi import install_docs_pages, install_openapi, operation_id
-from supplychain_kit.problems import install_problem_handlers, problem_response
-from supplychain_kit.rate_limit import RateLimit
+from supplychain_kit.http import asyncapi_page
+from supplychain_kit.http.asgi import ObserveRequests, fastapi_telemetry
+from supplychain_kit.http.inputs import install_input_guards
+from supplychain_kit.http.openapi import install_docs_pages, install_openapi, operation_id
+from supplychain_kit.http.problems import install_problem_handlers, problem_response
+from supplychain_kit.http.rate_limit import RateLimit
+from supplychain_kit.messaging import reference
 from supplychain_kit.runtime import ServiceRuntime
 from supplychain_kit.settings import ServiceSettings
 

@@ -34,8 +34,8 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from supplychain_kit.paths import integer_parameters, path_parameters
-from supplychain_kit.problems import PROBLEM_JSON, problem_body
+from supplychain_kit.http.paths import integer_parameters, path_parameters
+from supplychain_kit.http.problems import PROBLEM_JSON, problem_body
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from supplychain_contracts.company import InvalidDefinition
 
-from supplychain_kit.paths import allowed_methods
+from supplychain_kit.http.paths import allowed_methods
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -120,7 +120,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
         return problem_response(request, exc.status_code, str(exc.detail), headers=headers)
 
-    # Any other exception is answered by supplychain_kit.inputs.AnswerUnexpected: an
+    # Any other exception is answered by supplychain_kit.http.inputs.AnswerUnexpected: an
     # `Exception` handler here would go to Starlette's error middleware, which re-raises after
     # answering, and uvicorn then drops the client's kept-alive connection.
 

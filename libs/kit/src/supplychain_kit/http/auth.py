@@ -35,7 +35,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 
-from supplychain_kit.problems import Problem
+from supplychain_kit.http.problems import Problem
 from supplychain_kit.settings import ServiceSettings
 
 Role = Literal["department", "finance", "analyst", "operator", "admin"]

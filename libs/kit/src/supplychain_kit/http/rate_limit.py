@@ -24,9 +24,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from supplychain_kit import metrics
-from supplychain_kit.asgi import unobserved
-from supplychain_kit.auth import identify_with
-from supplychain_kit.inputs import send_problem
+from supplychain_kit.http.asgi import unobserved
+from supplychain_kit.http.auth import identify_with
+from supplychain_kit.http.inputs import send_problem
 
 MAX_CALLERS = 10_000
 

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from supplychain_contracts import topics
 from supplychain_contracts.operations import OutboxRowsReleased, RecordRedriven
 
-from supplychain_kit import dead_letters, outbox, outbox_parking
-from supplychain_kit.auth import Principal, authenticate_roles
-from supplychain_kit.http import Db, Runtime
-from supplychain_kit.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.http.app import Db, Runtime
+from supplychain_kit.http.auth import Principal, authenticate_roles
+from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
+from supplychain_kit.messaging import dead_letters, outbox, outbox_parking
 from supplychain_kit.runtime import ServiceRuntime
 
 Operator = Annotated[Principal, Depends(authenticate_roles("operator"))]

@@ -16,7 +16,8 @@ from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import topic_for
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
-from supplychain_kit import metrics, outbox_parking
+from supplychain_kit import metrics
+from supplychain_kit.messaging import outbox_parking
 from supplychain_kit.telemetry import current_trace_headers, end_send, start_send
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class OutboxRelay:
                 log.error(
                     "outbox row %d of %s (topic %s, key %s) refused %d times, parked: %s; "
                     "the key's later rows wait. Fix the cause, then: python -m "
-                    "supplychain_kit.outbox_parking release --schema %s --id %d",
+                    "supplychain_kit.messaging.outbox_parking release --schema %s --id %d",
                     refusal.outbox_id,
                     self._service,
                     refusal.topic,

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from supplychain_contracts.reference import ReferenceEvent
 
-from supplychain_kit import outbox
+from supplychain_kit.messaging import outbox
 
 
 async def publish(conn: asyncpg.Connection, events: Sequence[ReferenceEvent]) -> None:
