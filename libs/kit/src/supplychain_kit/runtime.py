@@ -30,6 +30,7 @@ from supplychain_kit.messaging.known_events import KnownEvents
 from supplychain_kit.messaging.lag import LagMonitor
 from supplychain_kit.messaging.outbox import OutboxRelay
 from supplychain_kit.messaging.outbox_parking import RetryPolicy, refuse_unknown_topic
+from supplychain_kit.retry import Backoff, keep_trying
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import setup_service_tracing
 
@@ -255,23 +256,12 @@ class ServiceRuntime(Generic[S]):
 
         The consumer applies the parked records it knows before it consumes (connected
         first: a parked record may have to be dead-lettered)."""
-        delay = 0.5
-        while True:
-            try:
-                await self.broker.connect()
-                if self.consumer is not None:
-                    await self.consumer.apply_parked()
-                await self.broker.start()
-                self._producer = create_relay_producer(self.settings)
-                await self._producer.start()
-                break
-            except Exception as exc:  # the broker may be down at start; the outbox holds events
-                log.warning("not started yet (%r); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await self.broker.stop()
-                await self._stop_producer()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        # the broker may be down at start; the outbox holds events meanwhile
+        await keep_trying(
+            self._connect_broker,
+            backoff=Backoff(first_s=0.5, cap_s=5.0),
+            on_failure=self._not_started,
+        )
         self.broker_started = True
         relay = OutboxRelay(
             pool=self.pool,
@@ -294,6 +284,20 @@ class ServiceRuntime(Generic[S]):
             self._spawn(self.consumer.watch_parked(self.consumer.config.parked_check_s), "parked")
         for job in self.jobs:
             self._spawn(job(self), getattr(job, "__name__", "job"))
+
+    async def _connect_broker(self) -> None:
+        await self.broker.connect()
+        if self.consumer is not None:
+            await self.consumer.apply_parked()
+        await self.broker.start()
+        self._producer = create_relay_producer(self.settings)
+        await self._producer.start()
+
+    async def _not_started(self, exc: Exception, delay: float) -> None:
+        log.warning("not started yet (%r); retrying in %.1fs", exc, delay)
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self._stop_producer()
 
     async def _publish(
         self, topic: str, key: bytes, payload: bytes, headers: dict[str, str]

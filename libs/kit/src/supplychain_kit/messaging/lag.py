@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from supplychain_kit import metrics
 from supplychain_kit.kafka_security import kafka_client_options
+from supplychain_kit.retry import Backoff, keep_trying
 from supplychain_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -312,23 +313,27 @@ class LagMonitor:
 async def started_probe(settings: ServiceSettings, *, client_id: str) -> LagProbe:
     """A probe with clients of its own, started once the broker answers: it may be down when
     the process starts."""
-    delay = 0.5
-    while True:
+    probe: LagProbe | None = None
+
+    async def start() -> LagProbe:
+        nonlocal probe
         probe = LagProbe(
             settings.kafka_bootstrap_servers,
             client_id=client_id,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             security=kafka_client_options(settings),
         )
-        try:
-            await probe.start()
-        except Exception as exc:  # the broker may be down at start
-            log.warning("%s: broker not reachable yet (%r); retrying", client_id, exc)
-            await probe.stop()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            continue
+        await probe.start()
         return probe
+
+    async def not_reachable(exc: Exception, _delay: float) -> None:
+        log.warning("%s: broker not reachable yet (%r); retrying", client_id, exc)
+        if probe is not None:
+            await probe.stop()
+
+    return await keep_trying(
+        start, backoff=Backoff(first_s=0.5, cap_s=5.0), on_failure=not_reachable
+    )
 
 
 def publish(lag: GroupLag) -> None:

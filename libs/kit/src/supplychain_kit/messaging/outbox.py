@@ -18,6 +18,7 @@ from supplychain_contracts.topics import HEADER_EVENT_TYPE
 
 from supplychain_kit import metrics
 from supplychain_kit.messaging import outbox_parking
+from supplychain_kit.retry import Backoff
 from supplychain_kit.telemetry import current_trace_headers, end_send, start_send
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 # publish(topic, key, payload, headers) -> awaitable that completes when the broker confirmed.
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
-FIRST_BACKOFF_S = 0.1  # after a failed round; doubles up to 5 s
+FIRST_RETRY_S = 0.2  # after a failed round; doubles up to MAX_RETRY_S
+MAX_RETRY_S = 5.0
 HOUSEKEEPING_EVERY_S = 60.0
 LISTEN_TIMEOUT_S = 2.0  # a connection to listen on, or sweep meanwhile
 DELETE_BATCH = 1000  # published rows deleted per statement (short locks, small WAL bursts)
@@ -110,7 +112,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         listener: asyncpg.Connection | None = None
-        backoff = FIRST_BACKOFF_S
+        backoff = Backoff(first_s=FIRST_RETRY_S, cap_s=MAX_RETRY_S)
         try:
             while True:
                 self._wakeup.clear()  # before the batch: a NOTIFY during it calls for another
@@ -121,13 +123,12 @@ class OutboxRelay:
                         listener = await self._listen()
                     published = await self.publish_batch()
                     await self._housekeeping()
-                    backoff = FIRST_BACKOFF_S
+                    backoff.reset()
                 except Exception as exc:  # the relay must outlive any failure
                     self._errors.inc()
                     log.warning("outbox relay of %s failed, retrying: %r", self._service, exc)
                     published = 0
-                    backoff = min(backoff * 2, 5.0)
-                    await asyncio.sleep(backoff)
+                    await asyncio.sleep(backoff.next_delay())
                     continue
                 if published < self._batch_size:
                     with contextlib.suppress(TimeoutError):
