@@ -12,8 +12,6 @@ is bound for a topic that does not exist (and must not be auto-created).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -150,20 +148,6 @@ def _of(records: list[Record], order: OrderPlaced) -> list[str]:
     return [r.json["event_type"] for r in records if r.key == str(order.order_id).encode()]
 
 
-def _parking_cli(*arguments: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            *("-m", "supplychain_kit.messaging.outbox_parking", *arguments),
-            *("--database-url", url, "--schema", SCHEMA),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
 async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publishes_in_order(
     broker: Any, database_url: str
 ) -> None:
@@ -218,10 +202,13 @@ async def test_a_refused_row_parks_others_flow_its_order_waits_and_release_publi
             ("OrderPlaced", None),
             ("OrderCancelled", None),
         ]
-        listed = _parking_cli("list", url=database_url)
-        assert listed.returncode == 0, listed.stderr
-        assert str(bad.order_id) in listed.stdout and "OrderPlaced" in listed.stdout
-        assert "MessageSizeTooLargeError" in listed.stdout
+        async with pool.acquire() as conn:  # what the operator route lists
+            listed = await outbox_parking.parked_rows(conn)
+        assert [(r["key"], r["event_type"]) for r in listed] == [
+            (str(bad.order_id), "OrderPlaced"),
+            (str(lost.order_id), "OrderPlaced"),
+        ]
+        assert "MessageSizeTooLargeError" in listed[0]["last_error"]
 
     # the fixes: a limit the record fits (as after raising the broker's and the relay's
     # limit), and the missing topic created

@@ -251,15 +251,15 @@ class OutboxRelay:
             if refusal in parked:
                 log.error(
                     "outbox row %d of %s (topic %s, key %s) refused %d times, parked: %s; "
-                    "the key's later rows wait. Fix the cause, then: python -m "
-                    "supplychain_kit.messaging.outbox_parking release --schema %s --id %d",
+                    "the key's later rows wait. Fix the cause, then: supplychain outbox "
+                    "release --service %s --id %d",
                     refusal.outbox_id,
                     self._service,
                     refusal.topic,
                     refusal.key,
                     refusal.attempts,
                     refusal.error,
-                    self._schema,
+                    self._schema.replace("_", "-"),  # the CLI names services as `make run` does
                     refusal.outbox_id,
                 )
             else:

@@ -11,18 +11,11 @@ raising the broker's message size limit) through the service's authenticated rou
 operator key (`GET /v1/operations/outbox-parking`, `POST /v1/operations/outbox-parking/release`,
 supplychain_kit.http.operator_api; the CLI's `supplychain outbox parked|release`), which records who
 released them. Released rows are retried in id order, each with a fresh set of attempts; the
-relay is woken at once. Whoever holds the database's credentials may list them too:
-
-    python -m supplychain_kit.messaging.outbox_parking list --schema fulfilment
-
-(`--database-url` defaults to DATABASE_URL).
+relay is woken at once.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,8 +23,6 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, errors
-
-from supplychain_kit import db
 
 # Errors that say "this record (or its topic) will never be accepted as it is".
 RECORD_REFUSALS: Final[tuple[type[Exception], ...]] = (
@@ -192,41 +183,3 @@ async def release(
         ]
         await conn.execute("SELECT pg_notify($1, 'released')", channel)
     return released
-
-
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m supplychain_kit.messaging.outbox_parking",
-        description="Outbox rows the broker refused for good: list them (release them through "
-        "the service's operator route: supplychain outbox release).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    text = "the parked rows of a service's outbox"
-    db.add_schema_options(
-        commands.add_parser("list", help=text, description=text), example="order_intake"
-    )
-    return parser.parse_args(argv)
-
-
-async def _run(arguments: argparse.Namespace) -> int:
-    conn = await db.connect_to_schema(arguments)
-    try:
-        rows = await parked_rows(conn)
-        for row in rows:
-            print(
-                f"{row['outbox_id']}\t{row['topic']}\t{row['key']}\t{row['event_type']}\t"
-                f"attempts={row['attempts']}\tparked_at={row['parked_at'].isoformat()}\t"
-                f"{row['last_error']}"
-            )
-        print(f"{len(rows)} parked rows in {arguments.schema}", file=sys.stderr)
-        return 0
-    finally:
-        await conn.close()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return asyncio.run(_run(_arguments(argv)))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
