@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from monitoring import metrics
 from monitoring.analytics.time_split_metrics import observe_wait_and_work
 from monitoring.config import MonitoringSettings
 from monitoring.main import create_app
@@ -40,7 +41,6 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.envelope import Envelope
-from supplychain_kit import metrics
 from support.events import order_placed
 from support.service import apply_events
 

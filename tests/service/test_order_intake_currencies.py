@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
-from order_intake import commands, company_commands, store
+from order_intake import commands, company_commands, metrics, store
 from order_intake.domain import (
     Limits,
     OrderRefused,
@@ -31,7 +31,6 @@ from supplychain_contracts import (
     follow_up,
 )
 from supplychain_contracts.company import Company, FxRate, LegalEntity, sample_company
-from supplychain_kit import metrics
 from supplychain_kit.http.auth import EVERY_ROW
 from support.events import order_placed
 from support.service import ServicePool, apply_events, outbox_events

@@ -1,4 +1,10 @@
-"""Prometheus metrics of the platform, each declared once under the project prefix."""
+"""Prometheus metrics of the platform itself, each declared once under the project prefix.
+
+The kit keeps what every service emits through it: the outbox and its relay, the consumer,
+consumer lag, HTTP and the database pool. A metric only one service emits (orders placed,
+invoiced amounts, SLA verdicts, handoff times) is declared in that service's own `metrics`
+module; all of them share the one registry that `exposition` serves.
+"""
 
 from __future__ import annotations
 
@@ -15,81 +21,9 @@ from prometheus_client import (
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-HANDOFF_BUCKETS: Final = (
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-    10,
-    30,
-    60,
-    120,
-    300,
-    600,
-    1800,
-    3600,
-    14400,
-    86400,
-)
-
-# --- contract metrics --------------------------------------------------------------------
-HANDOFF_DURATION: Final = Histogram(
-    "supplychain_handoff_duration_seconds",
-    "Duration of a production-chain handoff stage",
-    ["stage", "supplier", "requester"],
-    buckets=HANDOFF_BUCKETS,
-)
-# Where a handoff's time goes (monitoring's time split, issue 15): the supplier's wait before
-# it starts work, then its work until it ships (less the time blocked on sub-orders or paused).
-HANDOFF_WAIT: Final = Histogram(
-    "supplychain_handoff_wait_seconds",
-    "Time an order waited before its supplier started work (not blocked, not paused)",
-    ["supplier", "requester"],
-    buckets=HANDOFF_BUCKETS,
-)
-HANDOFF_WORK: Final = Histogram(
-    "supplychain_handoff_work_seconds",
-    "Time a supplier worked on an order until it shipped (less blocked and paused time)",
-    ["supplier", "requester"],
-    buckets=HANDOFF_BUCKETS,
-)
-SLA_BREACHES: Final = Counter(
-    "supplychain_sla_breaches", "SLA deadlines that ran out", ["stage", "supplier"]
-)
-SLA_BREACHES_RETRACTED: Final = Counter(
-    "supplychain_sla_breaches_retracted",
-    "SLA breaches retracted: a late ending event showed the stage ended by its deadline "
-    "(breaches standing = supplychain_sla_breaches_total - this)",
-    ["stage", "supplier"],
-)
-SLA_WARNINGS: Final = Counter(
-    "supplychain_sla_warnings", "SLA stages past their warning threshold", ["stage", "supplier"]
-)
-SLA_PAUSES: Final = Counter(
-    "supplychain_sla_pauses",
-    "SLA clocks stopped: the supplier waits on the requester or on its sub-orders",
-    ["stage", "supplier", "reason"],
-)
-ORDERS_PLACED: Final = Counter(
-    "supplychain_orders_placed", "Internal orders placed", ["requester", "supplier"]
-)
-BUDGET_OVERRUNS: Final = Counter(
-    "supplychain_budget_overruns",
-    "Sub-orders of a production chain that took their requester over its monthly budget "
-    "(recorded, never refused: a chain never stops half-way)",
-    ["department"],
-)
-INVOICED_AMOUNT: Final = Counter(
-    "supplychain_invoiced_amount", "Amount invoiced between departments", ["supplier", "requester"]
-)
 OUTBOX_PENDING: Final = Gauge(
     "supplychain_outbox_pending", "Outbox rows not yet published to Kafka", ["service"]
 )
-
-# --- service health ----------------------------------------------------------------------
 OUTBOX_PUBLISHED: Final = Counter(
     "supplychain_outbox_published", "Outbox rows published to Kafka", ["service", "topic"]
 )
@@ -146,17 +80,6 @@ CONSUMER_GROUP_LAG_SECONDS: Final = Gauge(
     "Age of the oldest record the consumer group (a service) has not consumed, of all the topics "
     "it reads (0: caught up)",
     ["group"],
-)
-# Monitoring's SLA verdicts wait until it knows a stage had not ended by its deadline (issue 22).
-SLA_VERDICTS_HELD: Final = Gauge(
-    "supplychain_sla_verdicts_held",
-    "SLA warnings and breaches past their time that monitoring holds back until it has read the "
-    "topics that could end their stages that far",
-)
-SLA_VERDICT_LAG_SECONDS: Final = Gauge(
-    "supplychain_sla_verdict_lag_seconds",
-    "How far behind the wall clock monitoring knows the topics that end SLA stages (now minus "
-    "the oldest watermark of their partitions)",
 )
 HTTP_DURATION: Final = Histogram(
     "supplychain_http_request_duration_seconds",

@@ -32,12 +32,11 @@ from supplychain_contracts import (
     WorkCancelled,
 )
 from supplychain_contracts.reference import DepartmentDefined, FxRateDefined, LegalEntityDefined
-from supplychain_kit import metrics
 from supplychain_kit.messaging import outbox
 from supplychain_kit.messaging.dispatch import dispatch
 from supplychain_kit.messaging.effects import after_commit
 
-from invoicing import domain, ledger, periods, store
+from invoicing import domain, ledger, metrics, periods, store
 from invoicing.credit_notes import issue_credit_note
 from invoicing.domain import DocumentKind
 from invoicing.metrics import CANCELLED_DELIVERIES, DROPPED_CLAIMS, UNOWED_BREACHES

@@ -1,4 +1,7 @@
-"""Metrics of invoicing beyond the contract ones in supplychain_kit.metrics.
+"""Metrics invoicing emits: amounts invoiced and credited, settled cancellations.
+
+Declared here, by the one service that emits them; the platform's own metrics are the kit's
+(supplychain_kit.metrics). Names and labels are what the dashboards and alert rules read.
 
 A Prometheus counter cannot go down, so credit notes are counted here rather than
 subtracted from `supplychain_invoiced_amount_total`: net invoiced = invoiced - credited.
@@ -10,6 +13,9 @@ from typing import Final
 
 from prometheus_client import Counter
 
+INVOICED_AMOUNT: Final = Counter(
+    "supplychain_invoiced_amount", "Amount invoiced between departments", ["supplier", "requester"]
+)
 CREDITED_AMOUNT: Final = Counter(
     "supplychain_credited_amount",
     "Amount credited between departments by credit notes (SLA credits, accepted disputes)",

@@ -16,12 +16,11 @@ from uuid import UUID
 import asyncpg
 from supplychain_contracts import OrderCancelled, OrderLine, OrderPlaced, Priority
 from supplychain_contracts.topics import HEADER_EVENT_TYPE
-from supplychain_kit import metrics
 from supplychain_kit.http.auth import Visibility
 from supplychain_kit.messaging import outbox
 from supplychain_kit.telemetry import current_trace_headers, join_trace
 
-from order_intake import domain, store
+from order_intake import domain, metrics, store
 from order_intake.domain import (
     Limits,
     OrderRefused,

@@ -26,11 +26,10 @@ from supplychain_contracts import (
     WorkCancelled,
     WorkStarted,
 )
-from supplychain_kit import metrics
 from supplychain_kit.messaging import effects
 from supplychain_kit.messaging.dispatch import Batched, dispatch
 
-from order_intake import store
+from order_intake import metrics, store
 from order_intake.domain import (
     PRODUCER,
     CancellationStatus,

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import asyncpg
 from prometheus_client import Histogram
 from supplychain_contracts import Envelope, OrderPlaced, OrderShipped, WorkStarted
-from supplychain_kit import metrics
 from supplychain_kit.messaging.effects import after_commit
 
+from monitoring import metrics
 from monitoring.analytics import store
 from monitoring.analytics.time_split import Category, segments
 from monitoring.timeline.traced import Traced

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 from opentelemetry.trace import SpanKind
-from supplychain_kit import metrics
 from supplychain_kit.messaging import effects
 from supplychain_kit.runtime import BackgroundJob, ServiceRuntime
 from supplychain_kit.telemetry import ATTR_STAGE, continue_trace, set_order_attributes
 
+from monitoring import metrics
 from monitoring.config import MonitoringSettings
 from monitoring.sla import alarms, watermark_store
 from monitoring.sla import store as clock_store

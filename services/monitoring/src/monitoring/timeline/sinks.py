@@ -14,10 +14,10 @@ from typing import Protocol
 import asyncpg
 from supplychain_contracts import SlaBreached, SlaBreachRetracted, SlaWarning
 from supplychain_contracts.events import SlaClockEvent, SlaClockPause, SlaPaused
-from supplychain_kit import metrics
 from supplychain_kit.messaging import outbox
 from supplychain_kit.messaging.effects import after_commit
 
+from monitoring import metrics
 from monitoring.sla.rules import StageRow
 from monitoring.timeline.traced import Traced
 
