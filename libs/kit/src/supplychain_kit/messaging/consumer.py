@@ -111,8 +111,8 @@ class ReliableConsumer:
 
     def register(self) -> None:
         """Subscribe one consumer (one group member) to all of this service's topics, or with
-        `consumer_per_topic` one per topic (the same group): a broker that answers a waiting
-        fetch of a single partition at once lets each of them wait long (see FetchWaits)."""
+        `consumer_per_topic` one per topic (the same group; each one's fetch wait then goes
+        idle on its own, see FetchWaits)."""
         topic_sets = (
             [(topic,) for topic in self.topics] if self.config.consumer_per_topic else [self.topics]
         )
@@ -145,9 +145,15 @@ class ReliableConsumer:
             self.fetch_waits.append(fetch_wait)
         self._broker.include_router(router)
 
-    def _on_records(self, fetch_wait: AdaptiveFetchWait) -> Callable[[KafkaMessage], Any]:
-        async def on_records(message: KafkaMessage) -> None:
+    def _on_records(self, fetch_wait: AdaptiveFetchWait) -> Callable[[], Any]:
+        # No parameter: the framework would resolve a `KafkaMessage` one through a context
+        # field, which it calls in a worker thread, a thread hop per batch. The message is in
+        # the broker's context for the handler's call.
+        context = self._broker.context
+
+        async def on_records() -> None:
             fetch_wait.arrived()
+            message: KafkaMessage = context.get_local("message")
             records = message.raw_message
             batch = list(records) if isinstance(records, tuple) else [records]
             await self.handle_batch(batch)
