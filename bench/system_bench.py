@@ -56,6 +56,7 @@ from supplychain_devstack.processes import free_port, port_open, wait_until
 from supplychain_devstack.stack import Stack, StackConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import before_after
 import broker_wait
 import profiles
 import run_bench  # bench/ is not a package
@@ -1131,7 +1132,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         print("does the broker answer a waiting fetch when a record arrives?", flush=True)
-        data["broker_wait"] = asyncio.run(broker_wait.measure(stack.bootstrap_servers))
+        data["broker_wait"] = asyncio.run(
+            broker_wait.measure(
+                stack.bootstrap_servers, waits=broker_wait.SHORT_WAITS_MS if args.short else None
+            )
+        )
         print(
             "each service's consume path with its real handlers vs a raw batched loop", flush=True
         )
@@ -1145,10 +1150,7 @@ def main(argv: list[str] | None = None) -> int:
             bare.kill()
             bare.wait()
         stack.stop()
-    text = report(data, profile, args.short, time.monotonic() - began)
-    (args.out / "report.md").write_text(text, encoding="utf-8")
-    plot(data["rates"], args.out / "latency-vs-rate.png")
-    summary = {
+    results = {
         "rates": [{k: v for k, v in asdict(r).items() if k != "e2e_all"} for r in data["rates"]],
         "health": data["health"],
         "intake": data["intake"],
@@ -1171,7 +1173,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, summary in data.get("profiles", {}).get("services", {}).items()
         },
     }
-    (args.out / "results.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    text = report(data, profile, args.short, time.monotonic() - began)
+    if not args.short:
+        text += "\n" + "\n".join(before_after.section(results))
+    (args.out / "report.md").write_text(text, encoding="utf-8")
+    plot(data["rates"], args.out / "latency-vs-rate.png")
+    (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
     print(text)
     print(f"written to {args.out / 'report.md'} and {args.out / 'latency-vs-rate.png'}")

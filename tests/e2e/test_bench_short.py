@@ -79,9 +79,7 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
         )
     assert "### What bounds the targets missed" in report
     # the broker's long-poll check: a median delivery time per wait and consumer shape
-    assert re.search(
-        r"^\| 3 topics x 3 partitions \| \d+ ms \| \d+ ms \| \d+ ms \|$", report, flags=re.MULTILINE
-    )
+    assert re.search(r"^\| 3 topics x 3 partitions( \| \d+ ms){2,} \|$", report, flags=re.MULTILINE)
     # py-spy on every service under load (a dev dependency: always there after make install)
     assert "## Profiles under load (py-spy" in report
     samples = re.search(
