@@ -59,8 +59,7 @@ typecheck: install  ## mypy (strict on libs/)
 PYTEST_WORKERS ?= 2
 # Tests marked serial (they time failovers of replicas) run alone afterwards.
 pytest: install  ## every test; "no tests ran" is a failure
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 -m "not serial"; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; [ $$status -eq 0 ] || exit $$status; \
-	$(VENV)/bin/pytest -m serial --durations=5
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25; status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
 unit: install  ## unit and contract tests (no broker, no database)
 	$(VENV)/bin/pytest tests/unit tests/contract

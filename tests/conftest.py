@@ -167,13 +167,15 @@ def start_service(broker: Broker, database: Database, tmp_path: Path) -> Iterato
 
 def _start_order(item: pytest.Item) -> int:
     """Where a test module starts when pytest-xdist hands modules to its workers in collection
-    order: the longest first (the short soak, then the other end-to-end runs, then the
-    integration stacks), so that the short modules fill the end instead of a long one
+    order: the longest first (the short soak, then the other end-to-end runs and the failover
+    module, then the integration stacks), so that the short modules fill the end instead of a long one
     running alone."""
     path = item.path.as_posix()
     if "/tests/e2e/test_soak_short" in path:
         return 0
-    if "/tests/e2e/" in path and "test_bench_short" not in path:
+    if ("/tests/e2e/" in path and "test_bench_short" not in path) or path.endswith(
+        "/tests/integration/test_failover.py"
+    ):
         return 1
     if "/tests/integration/" in path:
         return 2

@@ -46,7 +46,7 @@ from support.replicas import (
     wait_drained,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 # (requester, supplier, sku): parts without a bill of materials, so one order = one chain
 PAIRS = (("ASSEMBLY", "WHEELS", "WHEEL-28"), ("FRAMES", "METALWORKS", "TUBE-AL-6061"))
