@@ -6,8 +6,10 @@ Events are observed with a plain aiokafka consumer, the invoice and metrics over
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -233,6 +235,95 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
         ).json()
         assert {h["stage"] for h in handoffs} == set(STAGES)
         assert {h["trace_id"] for h in handoffs} == {trace_id}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_URLS = {  # the ports the README's commands assume (make run's defaults)
+    "order-intake": "http://127.0.0.1:8001",
+    "fulfilment": "http://127.0.0.1:8002",
+    "invoicing": "http://127.0.0.1:8003",
+    "monitoring": "http://127.0.0.1:8004",
+}
+# what runs elsewhere or needs another `make run`: `make demo` is the CLI's demo command
+# (tests/integration/test_cli.py runs it); the first terminal's `make run` is the fixture
+NOT_HERE = ("make demo", "make run")
+
+
+def sh_blocks(page: Path, *sections: str) -> str:
+    """The `sh` blocks of these sections of a page, in order, as one script (but NOT_HERE)."""
+    text = page.read_text(encoding="utf-8")
+    blocks = []
+    for title in sections:
+        assert f"\n## {title}\n" in text, f"{page.name} has no section {title!r}"
+        section = text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+        blocks += re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    assert blocks, f"{page.name}: no commands in {sections}"
+    return "\n".join(b for b in blocks if not b.strip().endswith(NOT_HERE))
+
+
+def run_as_written(running: RunningSystem, script: str) -> str:
+    """Bash at the repository root, after the `export` block `make run` printed."""
+    exports = [line.strip() for line in running.output if line.strip().startswith("export ")]
+    assert exports, "make run printed no export block"
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", "\n".join([*exports, script])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_readme_first_order_runs_as_written(system) -> None:
+    """The README's commands assume the default ports; this stack's replace them, as the
+    README says to do when they moved."""
+    running, _ = system
+    script = sh_blocks(ROOT / "README.md", "A first order")
+    for name, url in DEFAULT_URLS.items():
+        assert url in script or name == "fulfilment", f"the README no longer calls {name}"
+        script = script.replace(url, running.url(name))
+    out = run_as_written(running, script)
+    order_id = out.splitlines()[0]
+    assert str(uuid.UUID(order_id)) == order_id, out
+    # what the curls printed (one JSON document each, one after the other)
+    arrays = json_arrays(out)
+    handoffs = next(a for a in arrays if a and all("stage" in row for row in a))
+    assert {row["order_id"] for row in handoffs} == {order_id}, out
+    invoices = next(a for a in arrays if a and all("invoice_id" in row for row in a))
+    assert order_id in {row["order_id"] for row in invoices}, out
+
+
+def test_the_first_hour_runs_as_written(system) -> None:
+    """docs/quickstart.md up to its production chain (working a queue by hand needs a `make
+    run` with two workers off: the page says so)."""
+    running, _ = system
+    script = sh_blocks(
+        ROOT / "docs" / "quickstart.md",
+        "What `make run` prints",
+        "A first order",
+        "A production chain",
+    )
+    out = run_as_written(running, script)
+    order_id = out.splitlines()[0]
+    assert str(uuid.UUID(order_id)) == order_id, out
+    assert "supplychain_handoff_duration_seconds_count{" in out, out
+
+
+def json_arrays(text: str) -> list[list[dict[str, object]]]:
+    """Every JSON array of objects in `text`, in order (curl prints no newline after one)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("[", at)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            found.append(value)
+        at = end
+    return found
 
 
 async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
