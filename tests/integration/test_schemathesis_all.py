@@ -30,7 +30,7 @@ from support.stacks import ADMIN, DEPARTMENT, four_services  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 6
 # Generated requests every operation gets at least (examples, coverage and fuzzing phases).
 MIN_CASES_PER_OPERATION = 3
 # Operations that refuse a request the document cannot tell from a valid one (422 naming the
