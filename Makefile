@@ -99,7 +99,7 @@ bench: install  ## the whole system under rising load vs bare baselines -> bench
 	$(VENV)/bin/python bench/system_bench.py
 
 bench-idle: install  ## make run's idle CPU per process (one order / 5 s, 60 s) and placed→invoiced
-	$(VENV)/bin/python bench/idle.py
+	$(VENV)/bin/python bench/idle.py --report bench/idle.md
 
 bench-short: install  ## the same, 2 rates x 3 s: proves the benchmark works (figures mean little)
 	$(VENV)/bin/python bench/system_bench.py --short --out .data/bench-short

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -134,6 +135,50 @@ def sample(
     return cores, latencies
 
 
+Run = tuple[dict[str, float], list[float]]
+
+
+def summary(runs: list[Run], legs: dict[str, list[float]], args: argparse.Namespace) -> list[str]:
+    """The run as markdown: cores per process (medians over the runs), placed → invoiced, and
+    where it went hop by hop."""
+    settings = ", ".join(args.env) or "make run's defaults"
+    lines = [
+        f"`make bench-idle`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the stack as "
+        f"`make run` starts it, an order every {args.interval:g} s, {settings}; CPU (user + "
+        f"system, PostgreSQL's backends included) over {args.seconds:g} s, median of "
+        f"{len(runs)} run(s), on a machine of {os.cpu_count()} cores.",
+        "",
+        "| process | cores |",
+        "|---|---|",
+    ]
+    names = list(runs[0][0]) if runs else []
+    for name in names:
+        lines.append(f"| {name} | {statistics.median(r[0].get(name, 0.0) for r in runs):.3f} |")
+    total = statistics.median(sum(r[0].values()) for r in runs) if runs else 0.0
+    lines += [f"| **total** | **{total:.3f}** |", ""]
+    p50s = [p for r in runs if (p := pct(r[1], 50)) is not None]
+    p99s = [p for r in runs if (p := pct(r[1], 99)) is not None]
+    if p50s:
+        lines += [
+            f"Placed → invoiced of the {sum(len(r[1]) for r in runs)} orders placed meanwhile "
+            f"(chains included; the autopilot's simulated delays dominate): p50 "
+            f"{ms(statistics.median(p50s))} ms, p99 {ms(statistics.median(p99s))} ms.",
+            "",
+        ]
+    if legs:
+        lines += [
+            "Its leaf orders hop by hop (ms): an event's way to the broker (its producer's "
+            "outbox relay), then to the next event (the next service consuming it, or the "
+            "autopilot's delay):",
+            "",
+            "| hop | p50 | p99 |",
+            "|---|---|---|",
+            *(f"| {hop} | {ms(pct(v, 50))} | {ms(pct(v, 99))} |" for hop, v in legs.items()),
+            "",
+        ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -142,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "--interval", type=float, default=DEMAND_INTERVAL_S, help="seconds between orders"
     )
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--report", type=Path, help="also write the summary (markdown) there")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="idle-bench-"))
     config = StackConfig(
@@ -179,23 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         if demand is not None:
             demand.stop()
         stack.stop()
-    names = list(runs[0][0]) if runs else []
-    print(f"\nmedian of {len(runs)} run(s) of {args.seconds:g} s, cores:")
-    for name in names:
-        print(f"  {name:<14} {statistics.median(r[0].get(name, 0.0) for r in runs):.3f}")
-    total = statistics.median(sum(r[0].values()) for r in runs) if runs else 0.0
-    print(f"  {'total':<14} {total:.3f}")
-    p50s = [p for r in runs if (p := pct(r[1], 50)) is not None]
-    p99s = [p for r in runs if (p := pct(r[1], 99)) is not None]
-    if p50s:
-        print(
-            f"placed→invoiced (median over runs) p50 {ms(statistics.median(p50s))} ms, "
-            f"p99 {ms(statistics.median(p99s))} ms"
-        )
-    if legs:
-        print("its hops (leaf orders), ms:")
-        for hop, seconds in legs.items():
-            print(f"  {hop:<24} p50 {ms(pct(seconds, 50)):>7} p99 {ms(pct(seconds, 99)):>7}")
+    text = "\n".join(summary(runs, legs, args))
+    print("\n" + text)
+    if args.report is not None:
+        args.report.write_text(text + "\n", encoding="utf-8")
+        print(f"written to {args.report}")
     return 0
 
 

@@ -115,6 +115,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         await supervising
         outboxes = await evidence.read_outboxes(stack.database_url)
+        tables = await evidence.table_sizes(stack.database_url)
         await faults.read_last_epoch()
         departments = sorted(
             d["code"]
@@ -144,6 +145,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     if sigkills > faults.planned_kills:
         unplanned.append(f"{sigkills - faults.planned_kills} SIGKILL(s) the run did not send")
     return {
+        "tables": tables,
         "orders": args.orders,
         "rate_offered": args.rate,
         "placing_s": placing_s,

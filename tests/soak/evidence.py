@@ -47,6 +47,26 @@ async def read_outboxes(database_url: str) -> Outboxes:
     return found
 
 
+async def table_sizes(database_url: str) -> dict[str, dict[str, int]]:
+    """Rows and bytes (indexes included) of each service's inbox and outbox at the end: what
+    their retention keeps at the run's rate."""
+    conn = await asyncpg.connect(database_url)
+    sizes: dict[str, dict[str, int]] = {}
+    try:
+        for schema in SCHEMAS:
+            for table in ("inbox", "outbox"):
+                name = f'"{schema}".{table}'
+                sizes[f"{schema}.{table}"] = {
+                    "rows": await conn.fetchval(f"SELECT count(*) FROM {name}"),
+                    "bytes": await conn.fetchval(
+                        "SELECT pg_total_relation_size($1::regclass)", name
+                    ),
+                }
+    finally:
+        await conn.close()
+    return sizes
+
+
 async def read_invoices(
     invoicing_url: str, departments: list[str], periods: list[str]
 ) -> dict[str, dict[str, Any]]:

@@ -77,6 +77,19 @@ def report(data: dict[str, Any]) -> str:
             lines.append(f"- {name}: {shown}")
         lines.append("")
     lines += [
+        "## Inbox and outbox at the end",
+        "",
+        "Rows and size (indexes included) of each service's tables once the system settled: the"
+        " outbox keeps published rows `OUTBOX_RETENTION_S` (1 h), the inbox its event ids "
+        "`INBOX_RETENTION_HOURS` (31 days), each deleted in small batches after that.",
+        "",
+        "| table | rows | size |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {size['rows']:,} | {size['bytes'] / 1e6:.1f} MB |"
+            for name, size in data.get("tables", {}).items()
+        ),
+        "",
         "## What the broker restart guarantees",
         "",
         "Tansu's memory storage forgets its topics on restart. The platform's promise is in "
