@@ -81,9 +81,9 @@ async def execute(
     Accepting an order made from components raises its sub-orders in the same transaction
     (or blocks the order when a pair of currencies has no rate). Shipping schedules the
     auto-receipt. A sub-order's new state moves its record on the parent in the same
-    transaction (see progress: the lock order is this item, then its parent's). Raises UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or
-    (accepting an order whose reference data has not reached fulfilment yet)
-    chain.ReferenceNotKnownYet.
+    transaction (see progress: this item is locked first, then its parent's). Raises
+    UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or (accepting an order whose
+    reference data has not reached fulfilment yet) chain.ReferenceNotKnownYet.
     """
     item, order_trace = await _load(
         conn,
