@@ -4,9 +4,10 @@ moved it (no round trip through the broker).
 
 Lock order, bottom-up: the sub-order's work item (locked by the command or handler that moved
 it) → the parent's work item → the parent's record of the sub-order; a parent it blocks is in
-turn a sub-order, so its own parent's item and record follow. No code locks work items
-top-down (a parent's command locks its own item, then at most its records of its sub-orders),
-so two transactions can wait on each other's locks only in this one order.
+turn a sub-order, so the grandparent's item and its record of the parent follow. No code locks
+work items top-down: a command on an order locks its own item, then at most its records of
+its own sub-orders (cancel, ship), never a sub-order's item. So a transaction waits only on
+an item above the ones it holds, or on a record of a sub-order of an item it holds: no cycle.
 """
 
 from __future__ import annotations
