@@ -1,8 +1,10 @@
 """Fulfilment's commands and handlers in process on the real PostgreSQL: the production chain.
 
-Events fulfilment publishes for sub-orders come back to it through its consumer (it reads
-its own topics); `consume` plays that part, so each test runs the chain as deployed. Its
-catalogue comes the same way: the owner's reference events, applied by its handlers.
+The sub-orders fulfilment raises (OrderPlaced) and its cancellation requests (OrderCancelled)
+come back to it through its consumer of the orders topic; `consume` plays that part. A
+sub-order's progress moves its parent in the transaction of the command that made it (no
+topic in between). Its catalogue comes the same way: the owner's reference events, applied
+by its handlers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from supplychain_contracts import (
     OrderAccepted,
     OrderBlocked,
     OrderCancelled,
-    OrderDelivered,
     OrderLine,
     OrderPlaced,
     OrderRejected,
@@ -35,6 +36,7 @@ from supplychain_contracts import (
 from supplychain_contracts.company import CatalogueItem, Component, sample_company
 from supplychain_contracts.reference import catalogue_item_defined
 from support import reference_events
+from support.fulfilment_commands import command, work_through
 from support.service import ServicePool, apply_events, outbox_events
 
 # Two city frames: each is 3 aluminium tubes, 1 steel dropout and 1 paint job.
@@ -57,16 +59,6 @@ async def pool(service_pool: ServicePool) -> asyncpg.Pool:
 async def consume(pool: asyncpg.Pool, *events: Envelope) -> None:
     """Apply each event in its own transaction, as the consumer does."""
     await apply_events(pool, apply_event, *events)
-
-
-async def command(
-    pool: asyncpg.Pool, order_id: uuid.UUID, what: Command, department: str, **kw: Any
-) -> commands.Outcome:
-    """Give a command the way the route does: one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        return await commands.execute(
-            conn, order_id=order_id, command=what, department=department, **kw
-        )
 
 
 async def published(pool: asyncpg.Pool) -> list[Any]:
@@ -157,19 +149,19 @@ async def test_ship_is_refused_until_every_sub_order_is_delivered(pool: asyncpg.
     parent, raised = await frames_order_accepted(pool)
     await command(pool, parent.order_id, Command.START, "FRAMES")
     tube, *others = raised
-    await consume(pool, follow_up(tube, OrderDelivered, producer="fulfilment", lines=tube.lines))
+    await work_through(pool, tube, until=Command.RECEIPT)
 
     with pytest.raises(WaitingForSubOrders) as refused:
         await command(pool, parent.order_id, Command.SHIP, "FRAMES")
 
     assert {s.order_id for s in refused.value.waiting} == {s.order_id for s in others}
     assert await status_of(pool, parent.order_id) == "in_progress"
-    assert not any(isinstance(e, OrderShipped) for e in await published(pool))
-
-    await consume(
-        pool,
-        *(follow_up(s, OrderDelivered, producer="fulfilment", lines=s.lines) for s in others),
+    assert not any(
+        isinstance(e, OrderShipped) and e.order_id == parent.order_id for e in await published(pool)
     )
+
+    for sub_order in others:
+        await work_through(pool, sub_order, until=Command.RECEIPT)
     shipped = await command(pool, parent.order_id, Command.SHIP, "FRAMES")
     assert shipped.status is WorkStatus.SHIPPED
     assert isinstance(shipped.event, OrderShipped)
@@ -185,8 +177,8 @@ async def test_a_rejected_sub_order_blocks_its_parent(pool: asyncpg.Pool) -> Non
         pool, tube.order_id, Command.REJECT, "METALWORKS", reason="alloy shortage"
     )
     assert isinstance(rejected.event, OrderRejected)
-    await consume(pool, rejected.event, rejected.event)  # the sub-order's event, redelivered
 
+    # in the rejection's own transaction: no event travels back to fulfilment first
     assert await status_of(pool, parent.order_id) == "blocked"
     assert (await sub_order_statuses(pool, parent.order_id))["TUBE-AL-6061"] == "rejected"
     blocks = [e for e in await published(pool) if isinstance(e, OrderBlocked)]
@@ -204,7 +196,7 @@ async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stoppe
 ) -> None:
     parent, raised = await frames_order_accepted(pool)
     paint = next(s for s in raised if s.lines[0].sku == "PAINT-FRAME")
-    await consume(pool, follow_up(paint, OrderShipped, producer="fulfilment"))
+    await work_through(pool, paint, until=Command.SHIP)
     cancellation = follow_up(parent, OrderCancelled, producer="order-intake", reason="no budget")
 
     await consume(pool, cancellation)
@@ -228,12 +220,10 @@ async def test_cancelling_an_order_compensates_the_sub_orders_that_can_be_stoppe
         assert "no budget" in compensation.reason
 
     # The requests reach the sub-orders' suppliers through the consumer, which settle them:
-    # their work stops, and their WorkCancelled (back through the consumer) moves the parent's
-    # records of them.
+    # their work stops, and the parent's records of them follow in the same transaction.
     await consume(pool, *compensations)
     for order_id in stoppable:
         assert await status_of(pool, order_id) == "cancelled"
-    await consume(pool, *[e for e in await published(pool) if isinstance(e, WorkCancelled)])
     assert await sub_order_statuses(pool, parent.order_id) == {
         "TUBE-AL-6061": "cancelled",
         "DROPOUT-STEEL": "cancelled",

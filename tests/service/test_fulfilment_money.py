@@ -199,8 +199,8 @@ async def test_a_cancelled_sub_order_blocks_its_parent(pool: asyncpg.Pool) -> No
     await consume(pool, request)
     [settled] = settlements(await published(pool), request)
     assert isinstance(settled, WorkCancelled)
-    await consume(pool, settled)  # back through the consumer: changes nothing more
 
+    # in the settlement's own transaction: nothing travels back through the broker first
     shown = await view(pool, order_id)
     assert shown["status"] == "blocked"
     assert {s["sku"]: s["status"] for s in shown["sub_orders"]}["PAINT-FRAME"] == "cancelled"
@@ -370,3 +370,33 @@ async def test_a_missing_rate_blocks_the_parent_naming_the_pair(
     assert blocked.order_id == order_id and "USD/EUR" in blocked.reason
     shown = await view(pool, order_id)
     assert shown["status"] == "blocked" and "USD/EUR" in shown["reason"]
+
+
+async def test_a_sub_order_blocked_by_a_missing_rate_blocks_its_parent(
+    service_pool: ServicePool,
+) -> None:
+    pool = await service_pool("fulfilment")
+    company, _ = us_metalworks(with_rate=False)
+    await consume(pool, *reference_events(company))
+    bike = await place(
+        pool, "ASSEMBLY", (OrderLine(sku="EBIKE-CITY", quantity=1, unit_price=Decimal("1")),)
+    )
+    await command(pool, bike.order_id, Command.ACCEPT, "ASSEMBLY")  # all in EUR: no rate needed
+    raised = [e for e in await published(pool) if isinstance(e, OrderPlaced)]
+    await consume(pool, *raised)
+    frame = next(e for e in raised if e.lines[0].sku == "FRAME-CITY")
+
+    accepted = await command(pool, frame.order_id, Command.ACCEPT, "FRAMES")
+
+    assert accepted.status is WorkStatus.BLOCKED
+    frame_blocked, bike_blocked = [e for e in await published(pool) if isinstance(e, OrderBlocked)]
+    assert frame_blocked.order_id == frame.order_id and "USD/EUR" in frame_blocked.reason
+    assert (bike_blocked.order_id, bike_blocked.blocking_order_id) == (
+        bike.order_id,
+        frame.order_id,
+    )
+    assert bike_blocked.causation_id == frame_blocked.event_id
+    assert "USD/EUR" in bike_blocked.reason
+    shown = await view(pool, bike.order_id)
+    assert shown["status"] == "blocked"
+    assert {s["sku"]: s["status"] for s in shown["sub_orders"]}["FRAME-CITY"] == "blocked"

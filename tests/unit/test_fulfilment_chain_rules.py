@@ -13,12 +13,14 @@ from fulfilment.autopilot import STEPS, next_move, shortest_delay, worker_for
 from fulfilment.chain import (
     CatalogueEntry,
     Currencies,
+    Reported,
     UnknownCatalogueItem,
     block_parent,
     catalogue_entry,
     compensate,
     explode,
     raise_sub_orders,
+    reported,
     sub_order_id,
     sub_order_status_after,
 )
@@ -40,6 +42,7 @@ from supplychain_contracts import (
     OrderRejected,
     Priority,
     WorkCancelled,
+    WorkStarted,
     parse_event_strict,
 )
 from supplychain_contracts.company import sample_company
@@ -284,6 +287,21 @@ def _rejection(order_id: UUID) -> OrderRejected:
     )
 
 
+def test_what_an_orders_event_reports_to_its_parents_record() -> None:
+    rejection = _rejection(ORDER)
+    assert reported(rejection, S.REJECTED) == Reported(
+        order_id=ORDER, event_id=rejection.event_id, status=S.REJECTED, reason="alloy shortage"
+    )
+    started = WorkStarted(
+        order_id=ORDER,
+        root_order_id=ROOT,
+        producer="fulfilment",
+        supplier="METALWORKS",
+        requester="FRAMES",
+    )
+    assert reported(started, S.IN_PROGRESS) == Reported(ORDER, started.event_id, S.IN_PROGRESS)
+
+
 @pytest.mark.parametrize("blocking", [S.REJECTED, S.CANCELLED, S.BLOCKED])
 @pytest.mark.parametrize("parent_status", [S.ACCEPTED, S.IN_PROGRESS])
 def test_a_sub_order_that_cannot_be_delivered_blocks_its_parent(
@@ -291,7 +309,9 @@ def test_a_sub_order_that_cannot_be_delivered_blocks_its_parent(
 ) -> None:
     tube = sub("TUBE-AL-6061", blocking)
     cause = _rejection(tube.order_id)
-    blocked = block_parent(frame_order(parent_status), tube, cause=cause, reason="alloy shortage")
+    blocked = block_parent(
+        frame_order(parent_status), tube, cause_id=cause.event_id, reason="alloy shortage"
+    )
     assert blocked is not None
     assert blocked.order_id == ORDER
     assert blocked.root_order_id == ROOT
@@ -304,17 +324,13 @@ def test_a_sub_order_that_cannot_be_delivered_blocks_its_parent(
 @pytest.mark.parametrize("progress", [S.ACCEPTED, S.IN_PROGRESS, S.SHIPPED, S.DELIVERED])
 def test_progress_of_a_sub_order_blocks_nothing(progress: WorkStatus) -> None:
     tube = sub("TUBE-AL-6061", progress)
-    assert (
-        block_parent(frame_order(S.IN_PROGRESS), tube, cause=_rejection(ORDER), reason="") is None
-    )
+    assert block_parent(frame_order(S.IN_PROGRESS), tube, cause_id=LAST, reason="") is None
 
 
 @pytest.mark.parametrize("parent_status", [S.CANCELLED, S.BLOCKED, S.RECEIVED, S.REJECTED])
 def test_a_parent_not_in_work_is_not_blocked_again(parent_status: WorkStatus) -> None:
     tube = sub("TUBE-AL-6061", S.REJECTED)
-    assert (
-        block_parent(frame_order(parent_status), tube, cause=_rejection(ORDER), reason="x") is None
-    )
+    assert block_parent(frame_order(parent_status), tube, cause_id=LAST, reason="x") is None
 
 
 # --- compensation --------------------------------------------------------------------------

@@ -152,6 +152,14 @@ def receipt_of(sub_order: SubOrder) -> OrderDelivered:
     )
 
 
+def received_after(
+    parent: WorkItem, sub_orders: list[SubOrder], delivered: OrderDelivered
+) -> ComponentsReceived | None:
+    return components_received(
+        parent, sub_orders, delivered_id=delivered.order_id, cause_id=delivered.event_id
+    )
+
+
 @pytest.mark.parametrize("parent_status", [S.ACCEPTED, S.IN_PROGRESS])
 def test_the_last_delivered_component_tells_the_parent_all_its_components_are_in(
     parent_status: WorkStatus,
@@ -159,7 +167,12 @@ def test_the_last_delivered_component_tells_the_parent_all_its_components_are_in
     sub_orders = subs(S.DELIVERED, S.DELIVERED, S.DELIVERED)
     delivered = receipt_of(sub_orders[1])
 
-    received = components_received(order(parent_status), sub_orders, delivered=delivered)
+    received = components_received(
+        order(parent_status),
+        sub_orders,
+        delivered_id=delivered.order_id,
+        cause_id=delivered.event_id,
+    )
 
     assert isinstance(received, ComponentsReceived)
     assert received.order_id == ORDER  # the parent's event, with the parent's parties
@@ -183,7 +196,7 @@ def test_nothing_while_another_component_is_outstanding(
     others: tuple[WorkStatus, WorkStatus],
 ) -> None:
     sub_orders = subs(S.DELIVERED, *others)
-    assert components_received(order(), sub_orders, delivered=receipt_of(sub_orders[0])) is None
+    assert received_after(order(), sub_orders, receipt_of(sub_orders[0])) is None
 
 
 @pytest.mark.parametrize("parent_status", [S.CANCELLED, S.BLOCKED, S.SHIPPED, S.DELIVERED])
@@ -191,17 +204,14 @@ def test_nothing_for_a_parent_that_no_longer_waits_on_components(
     parent_status: WorkStatus,
 ) -> None:
     sub_orders = subs(S.DELIVERED, S.DELIVERED, S.DELIVERED)
-    received = components_received(
-        order(parent_status), sub_orders, delivered=receipt_of(sub_orders[2])
-    )
-    assert received is None
+    assert received_after(order(parent_status), sub_orders, receipt_of(sub_orders[2])) is None
 
 
 def test_nothing_for_a_receipt_of_another_order_or_without_sub_orders() -> None:
     sub_orders = subs(S.DELIVERED, S.DELIVERED, S.DELIVERED)
     stranger = SubOrder(UUID(int=7), ORDER, "X", 1, "WHEELS", S.DELIVERED)
-    assert components_received(order(), sub_orders, delivered=receipt_of(stranger)) is None
-    assert components_received(order(), [], delivered=receipt_of(sub_orders[0])) is None
+    assert received_after(order(), sub_orders, receipt_of(stranger)) is None
+    assert received_after(order(), [], receipt_of(sub_orders[0])) is None
 
 
 def test_its_id_is_one_per_parent() -> None:

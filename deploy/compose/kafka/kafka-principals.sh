@@ -38,8 +38,8 @@ allow order-intake Read topic supplychain.orders.v1 supplychain.fulfilment.v1 su
 allow order-intake Read group order-intake
 
 principal fulfilment "${FULFILMENT_PASSWORD:?}"
-allow fulfilment Write topic supplychain.orders.v1 supplychain.fulfilment.v1 supplychain.operations.redrives.v1 supplychain.orders.v1.dlq supplychain.fulfilment.v1.dlq supplychain.reference.v1.dlq
-allow fulfilment Read topic supplychain.orders.v1 supplychain.fulfilment.v1 supplychain.reference.v1 supplychain.operations.redrives.v1 supplychain.orders.v1.dlq supplychain.fulfilment.v1.dlq supplychain.operations.redrives.v1.dlq
+allow fulfilment Write topic supplychain.orders.v1 supplychain.fulfilment.v1 supplychain.operations.redrives.v1 supplychain.orders.v1.dlq supplychain.reference.v1.dlq
+allow fulfilment Read topic supplychain.orders.v1 supplychain.reference.v1 supplychain.operations.redrives.v1 supplychain.orders.v1.dlq supplychain.fulfilment.v1.dlq supplychain.operations.redrives.v1.dlq
 allow fulfilment Read group fulfilment
 
 principal invoicing "${INVOICING_PASSWORD:?}"

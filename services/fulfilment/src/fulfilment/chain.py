@@ -11,17 +11,12 @@ from uuid import UUID, uuid5
 from supplychain_contracts import (
     ComponentsReceived,
     ComponentsRequested,
-    OrderAccepted,
     OrderBlocked,
     OrderCancelled,
-    OrderDelivered,
     OrderLine,
     OrderPlaced,
-    OrderRejected,
-    OrderShipped,
     RequestedComponent,
     WorkCancelled,
-    WorkStarted,
 )
 from supplychain_contracts.company import FxRate
 from supplychain_contracts.envelope import Envelope
@@ -238,16 +233,27 @@ def raise_sub_orders(
     return requested, placed, sub_orders
 
 
-# What a sub-order's own events say about its state, as the parent records it.
-REPORTED_STATUS: Mapping[type[Envelope], WorkStatus] = {
-    OrderAccepted: WorkStatus.ACCEPTED,
-    WorkStarted: WorkStatus.IN_PROGRESS,
-    OrderShipped: WorkStatus.SHIPPED,
-    OrderDelivered: WorkStatus.DELIVERED,
-    OrderRejected: WorkStatus.REJECTED,
-    OrderBlocked: WorkStatus.BLOCKED,
-    WorkCancelled: WorkStatus.CANCELLED,  # settled: a cancellation request alone moves nothing
-}
+@dataclass(frozen=True)
+class Reported:
+    """What a sub-order's own state tells its parent's record of it: the state it reached,
+    the event it reached it by (the cause of what the parent does about it) and why."""
+
+    order_id: UUID
+    event_id: UUID
+    status: WorkStatus
+    reason: str | None = None
+
+
+def reported(event: Envelope, status: WorkStatus) -> Reported:
+    """An order's event that moved it to `status`, as its parent would record it."""
+    return Reported(
+        order_id=event.order_id,
+        event_id=event.event_id,
+        status=status,
+        reason=getattr(event, "reason", None) or None,
+    )
+
+
 FINAL = frozenset({WorkStatus.DELIVERED, WorkStatus.REJECTED, WorkStatus.CANCELLED})
 _PROGRESS = {
     WorkStatus.RECEIVED: 0,
@@ -278,7 +284,7 @@ def sub_order_status_after(current: WorkStatus, reported: WorkStatus) -> WorkSta
 
 
 def block_parent(
-    parent: WorkItem, sub_order: SubOrder, *, cause: Envelope, reason: str
+    parent: WorkItem, sub_order: SubOrder, *, cause_id: UUID, reason: str
 ) -> OrderBlocked | None:
     """OrderBlocked when a sub-order can no longer be delivered while the parent is in work."""
     if sub_order.status not in BLOCKING or parent.status not in (
@@ -288,7 +294,7 @@ def block_parent(
         return None
     return OrderBlocked(
         **parties(parent),
-        causation_id=cause.event_id,
+        causation_id=cause_id,
         reason=(
             f"sub-order {sub_order.order_id} for {sub_order.quantity} x {sub_order.sku} "
             f"from {sub_order.supplier} is {sub_order.status.value}: {reason}"
@@ -308,25 +314,26 @@ def components_received_id(parent_order_id: UUID) -> UUID:
 
 
 def components_received(
-    parent: WorkItem, sub_orders: Sequence[SubOrder], *, delivered: OrderDelivered
+    parent: WorkItem, sub_orders: Sequence[SubOrder], *, delivered_id: UUID, cause_id: UUID
 ) -> ComponentsReceived | None:
-    """ComponentsReceived on the parent when `delivered` (a sub-order's receipt, already
-    recorded in `sub_orders`) was its last undelivered component; None while any other is
-    outstanding or when the parent no longer waits (cancelled, say).
+    """ComponentsReceived on the parent, caused by `cause_id` (the receipt), when the
+    sub-order `delivered_id` (its delivery already recorded in `sub_orders`) was its last
+    undelivered component; None while any other is outstanding or when the parent no longer
+    waits (cancelled, say).
 
     Called once per sub-order reaching delivered (a final state: a redelivered receipt moves
     nothing), so the last delivery of a parent raises it once.
     """
     if (
         parent.status not in WAITING_ON_COMPONENTS
-        or delivered.order_id not in {s.order_id for s in sub_orders}
+        or delivered_id not in {s.order_id for s in sub_orders}
         or undelivered(sub_orders)
     ):
         return None
     return ComponentsReceived(
         **parties(parent),
         event_id=components_received_id(parent.order_id),
-        causation_id=delivered.event_id,
+        causation_id=cause_id,
         sub_order_ids=tuple(s.order_id for s in sub_orders),
     )
 

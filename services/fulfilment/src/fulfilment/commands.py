@@ -14,7 +14,7 @@ from supplychain_contracts.envelope import Envelope
 from supplychain_kit.messaging import outbox
 from supplychain_kit.telemetry import join_trace, set_order_attributes
 
-from fulfilment import chain, domain, receipt_window, store, work_signal
+from fulfilment import chain, domain, progress, receipt_window, store, work_signal
 from fulfilment.domain import Command, ConfirmedBy, WorkItem, WorkStatus
 
 
@@ -80,9 +80,10 @@ async def execute(
 
     Accepting an order made from components raises its sub-orders in the same transaction
     (or blocks the order when a pair of currencies has no rate). Shipping schedules the
-    auto-receipt. Raises UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or
-    (accepting an order whose reference data has not reached fulfilment yet)
-    chain.ReferenceNotKnownYet.
+    auto-receipt. A sub-order's new state moves its record on the parent in the same
+    transaction (see progress: this item is locked first, then its parent's). Raises
+    UnknownOrder, domain.NotYourOrder, domain.IllegalTransition, or (accepting an order whose
+    reference data has not reached fulfilment yet) chain.ReferenceNotKnownYet.
     """
     item, order_trace = await _load(
         conn,
@@ -99,6 +100,7 @@ async def execute(
         set_order_attributes(span, event)
         events: list[Envelope] = [event]
         last_event_id = event.event_id
+        reporting = event  # what the order's parent, if it is a sub-order, records of it
         raised: tuple[domain.SubOrder, ...] = ()
         if command is Command.ACCEPT:
             try:
@@ -107,6 +109,7 @@ async def execute(
                 blocked = chain.blocked_by_missing_rate(item, missing, cause_id=event.event_id)
                 events.append(blocked)
                 status, last_event_id, reason = WorkStatus.BLOCKED, blocked.event_id, blocked.reason
+                reporting = blocked
             else:
                 if chained is not None:
                     requested, placed, raised = chained
@@ -118,6 +121,7 @@ async def execute(
         await store.set_status(conn, order_id, status, event_id=last_event_id, reason=reason)
         work_signal.work_changed()
         await outbox.append(conn, events)
+        await progress.record(conn, chain.reported(reporting, status))
     return Outcome(status=status, event=event, sub_orders=raised)
 
 

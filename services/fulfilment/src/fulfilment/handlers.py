@@ -1,19 +1,14 @@
 """Consumed events: orders placed with a supplier department and requests to cancel them
-(which the supplier settles here), the fulfilment events of the sub-orders this service
-raised for components, and the reference data it keeps copies of: the catalogue, legal
-entities, departments and exchange rates (order intake's), SLA policies and business
+(which the supplier settles here), and the reference data it keeps copies of: the catalogue,
+legal entities, departments and exchange rates (order intake's), SLA policies and business
 calendars (monitoring's)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import asyncpg
 from supplychain_contracts import (
     CancellationRefused,
-    Envelope,
     OrderCancelled,
-    OrderDelivered,
     OrderPlaced,
     follow_up,
 )
@@ -30,8 +25,8 @@ from supplychain_kit.messaging import outbox
 from supplychain_kit.messaging.dispatch import dispatch
 from supplychain_kit.telemetry import current_trace_headers
 
-from fulfilment import chain, domain, store, work_signal
-from fulfilment.domain import WorkItem, WorkStatus
+from fulfilment import chain, domain, progress, store, work_signal
+from fulfilment.domain import WorkStatus
 
 
 async def define_catalogue_item(conn: asyncpg.Connection, defined: CatalogueItemDefined) -> None:
@@ -77,59 +72,8 @@ async def cancel(conn: asyncpg.Connection, request: OrderCancelled) -> None:
     )
     await outbox.append(conn, [settled, *compensations])
     work_signal.work_changed()
-    await record_sub_order_progress(conn, settled)  # this order may itself be a sub-order
-
-
-async def record_sub_order_progress(conn: asyncpg.Connection, event: Envelope) -> None:
-    """A sub-order's own event updates its record on the parent; one that can no longer be
-    delivered blocks the parent, the last one delivered tells it its components are in."""
-    parent_order_id = await store.parent_of(conn, event.order_id)
-    if parent_order_id is None:
-        return  # not a sub-order raised by this service
-    locked = await store.lock_item(conn, parent_order_id)  # parent first: the lock order of `ship`
-    sub_order = await store.lock_sub_order(conn, event.order_id)
-    if locked is None or sub_order is None:
-        return
-    parent = locked.item
-    status = chain.sub_order_status_after(sub_order.status, chain.REPORTED_STATUS[type(event)])
-    if status is None:
-        return
-    reason: str | None = getattr(event, "reason", None) or None
-    await store.set_sub_order_status(conn, sub_order.order_id, status, reason=reason)
-    work_signal.work_changed()  # a delivered component may let the parent ship
-    blocked = chain.block_parent(
-        parent, replace(sub_order, status=status), cause=event, reason=reason or status.value
-    )
-    if blocked is not None:
-        await store.set_status(
-            conn,
-            parent.order_id,
-            WorkStatus.BLOCKED,
-            event_id=blocked.event_id,
-            reason=blocked.reason,
-        )
-        await outbox.append(conn, [blocked])
-    if isinstance(event, OrderDelivered):
-        await _components_received(conn, parent, event)
-
-
-async def _components_received(
-    conn: asyncpg.Connection, parent: WorkItem, delivered: OrderDelivered
-) -> None:
-    """ComponentsReceived once the last sub-order is delivered. Exactly once: the sub-order
-    reached delivered just now (a redelivered receipt returned above, as the inbox would
-    already have dropped it), under the parent's lock, so two last deliveries cannot both see
-    the others outstanding; its id is derived from the parent, so even a repeat would be one
-    outbox row."""
-    received = chain.components_received(
-        parent, await store.sub_orders_of(conn, parent.order_id), delivered=delivered
-    )
-    if received is None:
-        return
-    # the parent's next event (WorkStarted, OrderShipped) follows from it, as after
-    # ComponentsRequested; its status (and the autopilot's wait in it) does not change
-    await store.set_last_event_id(conn, parent.order_id, received.event_id)
-    await outbox.append(conn, [received])
+    # this order may itself be a sub-order: its parent's record of it follows
+    await progress.record(conn, chain.reported(settled, WorkStatus.CANCELLED))
 
 
 async def define_legal_entity(conn: asyncpg.Connection, defined: LegalEntityDefined) -> None:
@@ -176,12 +120,11 @@ async def define_calendar(conn: asyncpg.Connection, defined: BusinessCalendarDef
     )
 
 
-# The subscriber: every event a sub-order reports moves its record on the parent; a
-# cancellation request is settled (and the settlement reported, as the order may be a
-# sub-order).
+# The subscriber: orders placed with a supplier, cancellation requests settled, and the
+# reference data. Not fulfilment's own topic: a sub-order's progress moves its parent in the
+# transaction of the command that made it (see progress).
 apply_event = dispatch(
     {
-        **dict.fromkeys(chain.REPORTED_STATUS, record_sub_order_progress),
         OrderPlaced: receive,
         OrderCancelled: cancel,
         CatalogueItemDefined: define_catalogue_item,

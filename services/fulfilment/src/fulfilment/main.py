@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import FastAPI
 from supplychain_contracts import topics
 from supplychain_kit.http import operator_api
 from supplychain_kit.http.app import create_http_app
 from supplychain_kit.runtime import ServiceRuntime
 
-from fulfilment import api
+from fulfilment import api, progress
 from fulfilment.auto_receipt import run_auto_receipt
 from fulfilment.autopilot import run_autopilot
 from fulfilment.config import FulfilmentSettings
 from fulfilment.handlers import apply_event
 
 SCHEMA = "fulfilment"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
@@ -23,10 +27,10 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
         settings=settings,
         schema=SCHEMA,
         migrations_package="fulfilment",
-        # its own topic too: the events of the sub-orders it raised move their parents; and
-        # the reference topic, from which it builds its copies of the catalogue, the
-        # departments' currencies, the exchange rates, the SLA policies and calendars
-        consumes=(topics.ORDERS, topics.FULFILMENT, topics.REFERENCE),
+        # and the reference topic, from which it builds its copies of the catalogue, the
+        # departments' currencies, the exchange rates, the SLA policies and calendars. Not its
+        # own topic: a sub-order's progress moves its parent in the same transaction (progress)
+        consumes=(topics.ORDERS, topics.REFERENCE),
         # with the operations topic: the redrives and outbox releases its operators ask for
         produces=(topics.FULFILMENT, topics.ORDERS, topics.REDRIVES),
         apply=apply_event,
@@ -40,4 +44,15 @@ def create_app(settings: FulfilmentSettings | None = None) -> FastAPI:
             "sub-orders of the production chain."
         ),
         routers=[api.router, operator_api.router],
+        on_started=catch_up_sub_orders,
     )
+
+
+async def catch_up_sub_orders(runtime: ServiceRuntime[Any]) -> None:
+    """Records of sub-orders an older version left behind (it moved them from its own topic's
+    events, some not consumed when it stopped) are brought forward before the service
+    answers; once caught up, a start finds nothing to move."""
+    async with runtime.pool.acquire() as conn:
+        moved = await progress.catch_up(conn)
+    if moved:
+        log.info("brought %d sub-order records forward to their sub-orders' state", moved)

@@ -14,7 +14,7 @@ from supplychain_contracts import OrderLine, OrderPlaced, Priority
 from supplychain_contracts.company import BusinessCalendar, FxRate, SlaPolicy
 from supplychain_kit.http.auth import Visibility
 
-from fulfilment.chain import Catalogue, CatalogueEntry
+from fulfilment.chain import Catalogue, CatalogueEntry, Reported
 from fulfilment.domain import HelpRequest, HelpStatus, HelpStep, SubOrder, WorkItem, WorkStatus
 
 
@@ -283,6 +283,34 @@ async def parent_of(conn: asyncpg.Connection, order_id: UUID) -> UUID | None:
 async def lock_sub_order(conn: asyncpg.Connection, order_id: UUID) -> SubOrder | None:
     row = await conn.fetchrow("SELECT * FROM sub_orders WHERE order_id = $1 FOR UPDATE", order_id)
     return None if row is None else _sub_order(row)
+
+
+async def sub_orders_behind(conn: asyncpg.Connection) -> list[UUID]:
+    """Sub-orders whose record on the parent is not final and differs from their own work
+    item's status (whether that is behind, the progress rule decides)."""
+    rows = await conn.fetch(
+        """SELECT s.order_id FROM sub_orders s JOIN work_items w USING (order_id)
+           WHERE s.status NOT IN ('delivered', 'rejected', 'cancelled') AND s.status <> w.status
+           ORDER BY s.order_id"""
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def lock_reported(conn: asyncpg.Connection, order_id: UUID) -> Reported | None:
+    """An order's state as its parent would record it, its work item locked."""
+    row = await conn.fetchrow(
+        """SELECT order_id, last_event_id, status, reason FROM work_items
+           WHERE order_id = $1 FOR UPDATE""",
+        order_id,
+    )
+    if row is None:
+        return None
+    return Reported(
+        order_id=row["order_id"],
+        event_id=row["last_event_id"],
+        status=WorkStatus(row["status"]),
+        reason=row["reason"],
+    )
 
 
 async def set_sub_order_status(
