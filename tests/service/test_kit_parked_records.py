@@ -11,7 +11,6 @@ one whose known event types (`KnownEvents`) leave out OrderShipped and OrderDeli
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType
@@ -32,6 +31,7 @@ from supplychain_contracts import (
 from supplychain_contracts.envelope import Event
 from supplychain_contracts.registry import EVENTS_BY_TOPIC
 from supplychain_kit import db, metrics, runtime
+from supplychain_kit.messaging import consumer_parking
 from supplychain_kit.messaging.consumer import ReliableConsumer
 from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.messaging.dispatch import dispatch
@@ -86,20 +86,6 @@ def counted(metric: Any, **labels: str) -> float:
 
 def parked_labels(model: type[Event]) -> dict[str, str]:
     return {"service": SERVICE, "topic": topics.FULFILMENT, "event_type": model.__name__}
-
-
-async def parking_cli(*arguments: str, database_url: str) -> str:
-    """What `python -m supplychain_kit.messaging.consumer_parking` prints (it must succeed)."""
-    cli = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "supplychain_kit.messaging.consumer_parking", *arguments),
-        *("--database-url", database_url, "--schema", SCHEMA),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(cli.communicate(), timeout=30)
-    assert cli.returncode == 0, err.decode()
-    return out.decode()
 
 
 @pytest.fixture
@@ -210,11 +196,10 @@ async def test_an_older_consumer_parks_new_types_and_applies_them_once_upgraded(
             assert dead.headers["dlq_error"] == (
                 "OrderPlaced belongs to supplychain.orders.v1, not supplychain.fulfilment.v1"
             )
-            listed = await parking_cli("list", database_url=database_url)
-            assert [line.split("\t")[3] for line in listed.splitlines()] == [
-                "OrderShipped",
-                "OrderDelivered",
-            ]
+            # what the operator route lists (GET /v1/operations/consumer-parking)
+            listed = await consumer_parking.parked_rows(conn)
+            assert [row["event_type"] for row in listed] == ["OrderShipped", "OrderDelivered"]
+            assert {row["consumer_group"] for row in listed} == {group}
             # known to the older consumer, handled by nobody: skipped by its header, unparsed
             # and never claimed in the inbox (it has no effect to make idempotent)
             assert not await conn.fetchval(

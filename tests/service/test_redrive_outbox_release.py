@@ -14,16 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 from fulfilment.config import FulfilmentSettings
 from fulfilment.main import create_app
 from supplychain_contracts import OrderPlaced, topics
-from supplychain_kit.messaging import outbox, outbox_parking
+from supplychain_kit.messaging import consumer_parking, outbox, outbox_parking
 from support import auth
 from support.events import order_placed
 from support.service import serving
 
 PARKING = "/v1/operations/outbox-parking"
+CONSUMER_PARKING = "/v1/operations/consumer-parking"
 OPERATOR = auth("operator")
 
 
@@ -100,3 +102,26 @@ async def test_an_operator_lists_and_releases_parked_rows_and_the_release_names_
     assert recorded["released_by"] == "operator-1"
     again = await client.post(f"{PARKING}/release", json={"outbox_ids": "all"}, headers=OPERATOR)
     assert again.json() == {"released": [], "not_parked": [], "audit": None}
+
+
+async def test_an_operator_lists_the_records_the_consumer_parked(
+    fulfilment: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """GET /v1/operations/consumer-parking: what `supplychain consumer parked` prints."""
+    app, client = fulfilment
+    newer = ConsumerRecord(
+        topic=topics.ORDERS, partition=1, offset=42, timestamp=0, timestamp_type=0,
+        key=b"k", value=b'{"event_type": "OrderReturned"}', checksum=None,
+        serialized_key_size=1, serialized_value_size=31, headers=[],
+    )  # fmt: skip
+    async with app.state.runtime.pool.acquire() as conn, conn.transaction():
+        parked = [(newer, "OrderReturned")]
+        assert await consumer_parking.park(conn, service="fulfilment", group="g", records=parked)
+    for key, status in ((auth("FRAMES"), 403), (auth("admin"), 403), ({}, 401)):
+        assert (await client.get(CONSUMER_PARKING, headers=key)).status_code == status
+    listed = await client.get(CONSUMER_PARKING, headers=OPERATOR)
+    assert listed.status_code == 200, listed.text
+    assert [
+        (r["consumer_group"], r["topic"], r["partition"], r["offset"], r["event_type"])
+        for r in listed.json()
+    ] == [("g", topics.ORDERS, 1, 42, "OrderReturned")]

@@ -245,6 +245,9 @@ DEAD_LETTER = {"topic": "supplychain.fulfilment.v1.dlq", "partition": 0, "offset
 PARKED = {"outbox_id": 120345, "topic": "supplychain.fulfilment.v1", "key": ORDER,
           "event_type": "ComponentsRequested", "attempts": 12, "parked_at": AT,
           "last_error": "MessageSizeTooLargeError: the message is 1288001 bytes"}  # fmt: skip
+CONSUMER_PARKED = {"id": 7, "consumer_group": "invoicing", "topic": "supplychain.fulfilment.v1",
+                   "partition": 2, "offset": 88123, "event_type": "OrderReturned",
+                   "first_seen_at": AT}  # fmt: skip
 ORDER_ROW = {"order_id": ORDER, "requester": "RETAIL_OPS", "supplier": "ELECTRONICS",
              "status": "pending_approval", "total": "12713.00", "currency": "EUR",
              "priority": "standard", "created_at": AT}  # fmt: skip
@@ -316,6 +319,7 @@ TABLES: list[tuple[tuple[str, ...], Any, tuple[str, ...]]] = [
     ),
     (("dlq", "list", "--topic", "supplychain.fulfilment.v1"), [DEAD_LETTER], ()),
     (("outbox", "parked", "--service", "fulfilment"), [PARKED], (ORDER,)),
+    (("consumer", "parked", "--service", "invoicing"), [CONSUMER_PARKED], ()),
 ]
 
 

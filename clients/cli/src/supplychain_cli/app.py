@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from supplychain_cli import demo, disputes, dlq, money, operations, orders, outbox, periods, work
+from supplychain_cli import (
+    consumer,
+    demo,
+    disputes,
+    dlq,
+    money,
+    operations,
+    orders,
+    outbox,
+    periods,
+    work,
+)
 from supplychain_cli.config import Config
 from supplychain_cli.output import EXIT_CODES_HELP, Exit, errors
 
@@ -15,9 +26,10 @@ app = typer.Typer(
     name="supplychain",
     help="The internal supply chain from the command line: place and watch orders, work a "
     "supplier's queue, read invoices and statements, dispute a charge, close a month, inspect "
-    "and redrive dead letters, release parked outbox rows.\n\n"
+    "and redrive dead letters, release parked outbox rows, list the records a consumer parked."
+    "\n\n"
     "Environment: SUPPLYCHAIN_API_KEY (a department, finance or admin key; an operator key for "
-    "dlq and outbox; make run accepts dev-<department>-1, dev-finance-1, dev-operator-1), "
+    "dlq, outbox and consumer; make run accepts dev-<department>-1, dev-finance-1, dev-operator-1), "
     "SUPPLYCHAIN_URL_INTAKE|FULFILMENT|INVOICING|MONITORING (default "
     "http://127.0.0.1:8001..8004, as make run prints), KAFKA_BOOTSTRAP_SERVERS and "
     "DATABASE_URL (replay; default 127.0.0.1:9092).\n\n" + EXIT_CODES_HELP,
@@ -60,6 +72,7 @@ app.command("trial-balance")(money.trial_balance)
 app.command("scorecard")(money.scorecard)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(consumer.app, name="consumer")
 app.command("simulate")(operations.simulate)
 app.command("replay")(operations.replay)
 app.add_typer(operations.company_app, name="company")

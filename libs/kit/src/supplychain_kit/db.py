@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
-import os
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -228,23 +226,3 @@ async def _verify_applied(
             schema,
         )
     return set(recorded)
-
-
-def add_schema_options(command: argparse.ArgumentParser, *, example: str) -> None:
-    """--database-url (default DATABASE_URL) and --schema: the tables of one service an
-    operator command reads (`connect_to_schema`)."""
-    command.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="the service's database (default: DATABASE_URL)",
-    )
-    command.add_argument("--schema", required=True, help=f"the service's schema, e.g. {example}")
-
-
-async def connect_to_schema(arguments: argparse.Namespace) -> asyncpg.Connection:
-    """A connection that sees the schema the operator named (`add_schema_options`)."""
-    if not arguments.database_url:
-        raise SystemExit("--database-url or DATABASE_URL is required")
-    return await asyncpg.connect(
-        arguments.database_url, server_settings={"search_path": arguments.schema}
-    )

@@ -1,5 +1,5 @@
-"""The operator's routes every service mounts (issue 23): the dead letters of the topics it
-produces and their redrive, and its parked outbox rows and their release. Operator keys only
+"""The operator's routes every service mounts: the dead letters of the topics it produces and
+their redrive, its parked outbox rows and their release, and the records its consumer parked. Operator keys only
 (OPERATOR_API_KEYS; `dev-operator-1` in local and test); any other key gets 403.
 
 A service redrives only the topics it produces: the producer owns a topic's writes, as the
@@ -21,7 +21,7 @@ from supplychain_contracts.operations import OutboxRowsReleased, RecordRedriven
 from supplychain_kit.http.app import Db, Runtime
 from supplychain_kit.http.auth import Principal, authenticate_roles
 from supplychain_kit.http.problems import PROBLEM_RESPONSE, Problem
-from supplychain_kit.messaging import dead_letters, outbox, outbox_parking
+from supplychain_kit.messaging import consumer_parking, dead_letters, outbox, outbox_parking
 from supplychain_kit.runtime import ServiceRuntime
 
 Operator = Annotated[Principal, Depends(authenticate_roles("operator"))]
@@ -81,6 +81,19 @@ class ParkedRow(BaseModel):
     last_error: str
     first_failed_at: Any
     parked_at: Any
+
+
+class ConsumerParkedRecord(BaseModel):
+    """A consumed record of an event type the consumer did not know, parked until a version
+    that knows it starts (and applies it, in order, once)."""
+
+    id: int
+    consumer_group: str
+    topic: str
+    partition: int
+    offset: int
+    event_type: str
+    first_seen_at: Any
 
 
 class ReleaseRequest(BaseModel):
@@ -186,6 +199,13 @@ async def redrive_dead_letter(
 async def list_parked_rows(caller: Operator, db: Db) -> list[dict[str, Any]]:
     """Outbox rows of this service the broker refused for good, parked until released."""
     return [dict(row) for row in await outbox_parking.parked_rows(db)]
+
+
+@router.get("/consumer-parking", response_model=list[ConsumerParkedRecord], responses=REFUSALS)
+async def list_consumer_parked_records(caller: Operator, db: Db) -> list[dict[str, Any]]:
+    """Records this service's consumer parked: event types newer than its contracts (a
+    producer upgraded first). Deploying a version that knows them applies them at start."""
+    return [dict(row) for row in await consumer_parking.parked_rows(db)]
 
 
 @router.post("/outbox-parking/release", response_model=ReleaseResult, responses=REFUSALS)

@@ -8,20 +8,14 @@ counts them and the gauge `supplychain_consumer_parked_records` (alert
 applies the parked records at start, before it consumes, through its handlers and inbox, in
 their order, and deletes them (`ReliableConsumer.apply_parked`); one replica at a time.
 
-An operator sees what waits with the service's database and schema:
-
-    python -m supplychain_kit.messaging.consumer_parking list --schema invoicing
-
-(`--database-url` defaults to DATABASE_URL).
+An operator sees what waits through the service's operator route
+(`GET /v1/operations/consumer-parking`; `supplychain consumer parked --service S`).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import json
-import sys
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +24,7 @@ from typing import Any, Final
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from supplychain_kit import db, metrics
+from supplychain_kit import metrics
 from supplychain_kit.messaging import effects
 
 
@@ -215,40 +209,3 @@ async def parked_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
            FROM parked_records ORDER BY id"""
     )
     return rows
-
-
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m supplychain_kit.messaging.consumer_parking",
-        description="Consumed records of event types the consumer did not know, parked "
-        "until a consumer that knows them starts.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    db.add_schema_options(
-        commands.add_parser("list", help="the parked records of a service"), example="invoicing"
-    )
-    return parser.parse_args(argv)
-
-
-async def _run(arguments: argparse.Namespace) -> int:
-    conn = await db.connect_to_schema(arguments)
-    try:
-        rows = await parked_rows(conn)
-    finally:
-        await conn.close()
-    for row in rows:
-        print(
-            f"{row['id']}\t{row['consumer_group']}\t{row['topic']}[{row['partition']}]"
-            f"@{row['offset']}\t{row['event_type']}\tfirst_seen_at="
-            f"{row['first_seen_at'].isoformat()}"
-        )
-    print(f"{len(rows)} parked records in {arguments.schema}", file=sys.stderr)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return asyncio.run(_run(_arguments(argv)))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
