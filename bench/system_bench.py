@@ -791,13 +791,15 @@ def bounds_section(data: dict[str, Any]) -> list[str]:
     if intake["ratio"] < 0.5:
         where = sampled.get("order-intake")
         lines.append(
-            f"- **Intake {intake['ratio']:.2f}x the bare endpoint**: placing an order is one "
-            "transaction of seven round trips (idempotency, the department and catalogue "
-            "rows, the budget's running total under its row lock, the order, its lines and "
-            "the outbox) against the bare endpoint's two inserts, and all orders of one "
-            "department serialise on that department's budget row until commit; intake's "
-            "relay also publishes each OrderPlaced and its consumer keeps polling the broker, "
-            "where the bare endpoint only writes its rows"
+            f"- **Intake {intake['ratio']:.2f}x the bare endpoint**: placing an order is two "
+            "round trips (the reference read; one statement that locks the budget's running "
+            "total, claims the idempotency key and writes the order, its lines, its timeline "
+            "and its outbox row) against the bare endpoint's two inserts, but the statement "
+            "is larger, the request is validated against the catalogue and the budget, and "
+            "all orders of one department serialise on that department's budget row until "
+            "commit (the bench's orders all come from one); intake's relay also publishes "
+            "each OrderPlaced and its consumer polls the broker, where the bare endpoint only "
+            "writes its rows"
             + (f"; intake's profile: {top_categories(where)}" if where else "")
             + "."
         )
