@@ -62,7 +62,9 @@ def test_the_short_soak_survives_one_fault_of_each_kind(tmp_path: Path) -> None:
     figures = {name: c["figures"] for name, c in checks.items()}
     sent = figures["every order sent was accepted (retried with its key through the faults)"]
     assert sent["sent"] == sent["accepted"] == sent["distinct orders"] == 300
-    assert sent["sent more than once (same key)"] > 0  # PostgreSQL's restart was felt
+    postgres = next(f for f in results["faults"] if f["target"] == "PostgreSQL")
+    if postgres["elapsed_s"] < results["placing_s"]:  # restarted while orders were placed
+        assert sent["sent more than once (same key)"] > 0  # it was felt, and resent
     delivered = figures["invoices issued = orders delivered (each exactly once)"]
     assert (
         delivered["invoices issued (invoicing API)"] == delivered["orders delivered (fulfilment)"]
