@@ -161,14 +161,16 @@ async def test_an_order_is_one_trace_tree_across_the_four_services(
         } <= processed_by_monitoring
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not complete(spans_of_trace()):
+    # and every span's parent exported (a span ends, and is exported, after its children)
+    while time.monotonic() < deadline and not (
+        complete(spans_of_trace()) and len(roots_of(spans_of_trace())) == 1
+    ):
         await asyncio.sleep(0.2)
     spans = spans_of_trace()
     assert {s.service for s in spans} >= set(SERVICES), {s.service for s in spans}
     # a single tree: one root (the intake request, child of its caller), every other span's
     # parent is in the trace
-    ids = {s.span_id for s in spans}
-    roots = [s for s in spans if s.parent_id == "" or s.parent_id not in ids]
+    roots = roots_of(spans)
     assert [(r.service, r.name, r.parent_id) for r in roots] == [
         ("order-intake", "POST /v1/orders", CALLER_SPAN)
     ], roots
@@ -206,6 +208,12 @@ async def test_an_order_is_one_trace_tree_across_the_four_services(
         assert span.resource["service.version"] == "0.1.0", span
         assert span.resource["deployment.environment.name"] == "test", span
     _assert_request_logs(services["order-intake"].log_file, request, order_id)
+
+
+def roots_of(spans: list[ExportedSpan]) -> list[ExportedSpan]:
+    """The spans whose parent is not among them."""
+    ids = {s.span_id for s in spans}
+    return [s for s in spans if s.parent_id == "" or s.parent_id not in ids]
 
 
 def _assert_messaging_conventions(
