@@ -23,7 +23,15 @@ import httpx
 import pytest
 from supplychain_contracts import topics
 from supplychain_devstack.processes import free_port, port_open
-from support import auth, events_of, has_event, order_body, poll_http, read_records
+from support import (
+    auth,
+    events_of,
+    has_event,
+    order_body,
+    poll_http,
+    read_records,
+    read_to_end,
+)
 from support.metrics import samples
 
 pytestmark = pytest.mark.e2e
@@ -215,7 +223,18 @@ async def test_an_order_flows_through_all_four_services_in_one_trace(system) -> 
             f"{running.url('monitoring')}/metrics",
             headers={"Accept": "application/openmetrics-text"},
         )
-        assert f'trace_id="{trace_id}"' in openmetrics.text
+        # each bucket keeps its latest exemplar, which the simulated demand may have replaced:
+        # every exemplar of the handoff histogram names the trace of an order on the topics
+        exemplars = {
+            m.group(1)
+            for line in openmetrics.text.splitlines()
+            if line.startswith("supplychain_handoff_duration_seconds_bucket")
+            for m in [re.search(r'# \{trace_id="([0-9a-f]{32})"', line)]
+            if m
+        }
+        assert exemplars, openmetrics.text
+        on_topics = {r.trace_id for r in await read_to_end(running.kafka, topics.ALL_TOPICS)}
+        assert trace_id in on_topics and exemplars <= on_topics, exemplars - on_topics
         assert "supplychain_handoff_duration_seconds_bucket" in metrics.text
         assert "faststream_received_messages_total" in metrics.text  # FastStream's own metrics
         assert "supplychain_consumer_lag_records{group=" in metrics.text
