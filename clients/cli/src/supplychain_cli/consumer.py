@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import read
 from supplychain_cli.outbox import Service
-from supplychain_cli.output import JsonOption, WideOption, console, emit_json, table
+from supplychain_cli.output import JsonOption, WideOption, console, table
 
 app = typer.Typer(
     help="Records a service's consumer parked (event types newer than its contracts): list "
@@ -23,11 +23,7 @@ def parked(
     ctx: typer.Context, service: Service, wide: WideOption = False, as_json: JsonOption = False
 ) -> None:
     """The records the service's consumer parked, in the order they came."""
-    with api_of(ctx, as_json=as_json) as api:
-        rows = api.get(service, PARKING)
-    if as_json:
-        emit_json(rows)
-        return
+    rows = read(ctx, service, PARKING, as_json=as_json)
     console.print(
         table(
             f"records parked by {service}'s consumer ({len(rows)})",

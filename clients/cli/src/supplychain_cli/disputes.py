@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
     Exit,
     JsonOption,
@@ -98,11 +98,9 @@ def list_disputes(
     every one (--status escalated: those finance takes up) (GET /v1/disputes)."""
     if status is not None and status not in STATUSES:
         fail(Exit.USAGE, f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
-    with api_of(ctx, as_json=as_json) as api:
-        disputes = api.get("invoicing", "/v1/disputes", status=status, limit=limit, offset=offset)
-    if as_json:
-        emit_json(disputes)
-        return
+    disputes = read(
+        ctx, "invoicing", "/v1/disputes", status=status, limit=limit, offset=offset, as_json=as_json
+    )
     console.print(
         table(
             "disputes",
@@ -132,12 +130,11 @@ def list_disputes(
 @app.command()
 def show(ctx: typer.Context, dispute_id: DisputeId, as_json: JsonOption = False) -> None:
     """One dispute with its evidence: the order's timeline and trace (GET /v1/disputes/{id})."""
-    with api_of(ctx, as_json=as_json) as api:
-        dispute = api.get("invoicing", f"/v1/disputes/{uuid_of(dispute_id, 'a dispute id')}")
-    if as_json:
-        emit_json(dispute)
-    else:
-        show_dispute(dispute)
+    show_dispute(
+        read(
+            ctx, "invoicing", f"/v1/disputes/{uuid_of(dispute_id, 'a dispute id')}", as_json=as_json
+        )
+    )
 
 
 @app.command("open")

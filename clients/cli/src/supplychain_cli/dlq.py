@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 import typer
 from supplychain_contracts import topics
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
     Exit,
     JsonOption,
@@ -148,11 +148,9 @@ def show(
 ) -> None:
     """One dead-letter record: every header and its value."""
     name = _dlq_name(topic)
-    with api_of(ctx, as_json=as_json) as api:
-        record = api.get(owner_of(name), f"{DEAD_LETTERS}/{name}/{partition}/{offset}")
-    if as_json:
-        emit_json(record)
-        return
+    record = read(
+        ctx, owner_of(name), f"{DEAD_LETTERS}/{name}/{partition}/{offset}", as_json=as_json
+    )
     console.print(
         f"[bold]{record['coordinates']}[/]  from {record['source_topic']}"
         f"[{record['source_partition']}]@{record['source_offset']}"

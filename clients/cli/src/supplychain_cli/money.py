@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
     Exit,
     JsonOption,
@@ -74,18 +74,16 @@ def list_invoices(
     """Invoices the department charged or was charged, newest first (GET /v1/invoices)."""
     if period is not None:
         period_of(period)
-    with api_of(ctx, as_json=as_json) as api:
-        invoices = api.get(
-            "invoicing",
-            "/v1/invoices",
-            period=period,
-            department=department,
-            limit=limit,
-            offset=offset,
-        )
-    if as_json:
-        emit_json(invoices)
-        return
+    invoices = read(
+        ctx,
+        "invoicing",
+        "/v1/invoices",
+        period=period,
+        department=department,
+        limit=limit,
+        offset=offset,
+        as_json=as_json,
+    )
     console.print(
         table(
             "invoices",
@@ -117,12 +115,14 @@ def show_invoice_command(
     as_json: JsonOption = False,
 ) -> None:
     """One invoice with its lines and credit notes (GET /v1/invoices/{id})."""
-    with api_of(ctx, as_json=as_json) as api:
-        invoice = api.get("invoicing", f"/v1/invoices/{uuid_of(invoice_id, 'an invoice id')}")
-    if as_json:
-        emit_json(invoice)
-    else:
-        show_invoice(invoice)
+    show_invoice(
+        read(
+            ctx,
+            "invoicing",
+            f"/v1/invoices/{uuid_of(invoice_id, 'an invoice id')}",
+            as_json=as_json,
+        )
+    )
 
 
 def statement(
@@ -190,11 +190,7 @@ def trial_balance(
     the whole ledger with a finance key, a department's own cost centre's lines with its key."""
     if period is not None:
         period_of(period)
-    with api_of(ctx, as_json=as_json) as api:
-        balance = api.get("invoicing", "/v1/ledger/trial-balance", period=period)
-    if as_json:
-        emit_json(balance)
-        return
+    balance = read(ctx, "invoicing", "/v1/ledger/trial-balance", period=period, as_json=as_json)
     console.print(
         table(
             f"trial balance {balance['period'] or '(all periods)'}: " + _balance_title(balance),
@@ -232,11 +228,7 @@ def scorecard(
     """Per supplier in a month: orders, on-time % per stage, rejects, breaches, satisfaction
     (GET /v1/scorecards?period=)."""
     month = period_of(period)
-    with api_of(ctx, as_json=as_json) as api:
-        cards = api.get("monitoring", "/v1/scorecards", period=month)
-    if as_json:
-        emit_json(cards)
-        return
+    cards = read(ctx, "monitoring", "/v1/scorecards", period=month, as_json=as_json)
     stages = sorted({stage for card in cards for stage in card.get("on_time_pct") or {}})
     per_stage = [f"on time {s} %" for s in stages]
     console.print(

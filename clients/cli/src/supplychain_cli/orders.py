@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from supplychain_cli import watch as live
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
     Exit,
     JsonOption,
@@ -121,12 +121,7 @@ def place(
 @app.command()
 def show(ctx: typer.Context, order_id: OrderId, as_json: JsonOption = False) -> None:
     """An order with its lines, status and timeline (GET /v1/orders/{id})."""
-    with api_of(ctx, as_json=as_json) as api:
-        order = api.get("order-intake", f"/v1/orders/{order_id_of(order_id)}")
-    if as_json:
-        emit_json(order)
-    else:
-        show_order(order)
+    show_order(read(ctx, "order-intake", f"/v1/orders/{order_id_of(order_id)}", as_json=as_json))
 
 
 @app.command("list")
@@ -141,19 +136,17 @@ def list_orders(
     as_json: JsonOption = False,
 ) -> None:
     """The key's department's orders, newest first (GET /v1/orders)."""
-    with api_of(ctx, as_json=as_json) as api:
-        page = api.get(
-            "order-intake",
-            "/v1/orders",
-            status=status,
-            supplier=supplier,
-            since=since,
-            limit=limit,
-            cursor=cursor,
-        )
-    if as_json:
-        emit_json(page)
-        return
+    page = read(
+        ctx,
+        "order-intake",
+        "/v1/orders",
+        status=status,
+        supplier=supplier,
+        since=since,
+        limit=limit,
+        cursor=cursor,
+        as_json=as_json,
+    )
     console.print(
         table(
             "orders",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
     Exit,
     JsonOption,
@@ -36,11 +36,7 @@ def parked(
     ctx: typer.Context, service: Service, wide: WideOption = False, as_json: JsonOption = False
 ) -> None:
     """The parked rows of a service's outbox, oldest first."""
-    with api_of(ctx, as_json=as_json) as api:
-        rows = api.get(service, PARKING)
-    if as_json:
-        emit_json(rows)
-        return
+    rows = read(ctx, service, PARKING, as_json=as_json)
     console.print(
         table(
             f"parked outbox rows of {service} ({len(rows)})",

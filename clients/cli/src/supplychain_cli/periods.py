@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.money import PERIOD
 from supplychain_cli.output import (
     Exit,
@@ -62,11 +62,9 @@ def list_periods(
     is open (GET /v1/periods)."""
     if status is not None and status not in ("open", "closed"):
         fail(Exit.USAGE, f"--status must be open or closed, not {status!r}")
-    with api_of(ctx, as_json=as_json) as api:
-        months = api.get("invoicing", "/v1/periods", legal_entity=legal_entity, status=status)
-    if as_json:
-        emit_json(months)
-        return
+    months = read(
+        ctx, "invoicing", "/v1/periods", legal_entity=legal_entity, status=status, as_json=as_json
+    )
     console.print(
         table(
             "periods",

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from supplychain_cli.context import api_of
+from supplychain_cli.context import api_of, read
 from supplychain_cli.orders import OrderId, order_id_of
 from supplychain_cli.output import (
     Exit,
@@ -32,11 +32,7 @@ def queue(
 ) -> None:
     """Open work of a supplier department, rush and earliest due first
     (GET /v1/departments/{code}/queue)."""
-    with api_of(ctx, as_json=as_json) as api:
-        items = api.get("fulfilment", f"/v1/departments/{department.upper()}/queue")
-    if as_json:
-        emit_json(items)
-        return
+    items = read(ctx, "fulfilment", f"/v1/departments/{department.upper()}/queue", as_json=as_json)
     console.print(
         table(
             f"queue of {department.upper()}",
@@ -213,11 +209,7 @@ def help_requests(
 ) -> None:
     """An order's help requests with their state and history, for its supplier or requester
     (GET /v1/orders/{id}/help)."""
-    with api_of(ctx, as_json=as_json) as api:
-        requests = api.get("fulfilment", f"/v1/orders/{order_id_of(order_id)}/help")
-    if as_json:
-        emit_json(requests)
-        return
+    requests = read(ctx, "fulfilment", f"/v1/orders/{order_id_of(order_id)}/help", as_json=as_json)
     console.print(
         table(
             f"help requests on {order_id}",
