@@ -108,7 +108,7 @@ bench-short: install  ## the same, 2 rates x 3 s: proves the benchmark works (fi
 soak: install  ## long fault run: SOAK_ORDERS (10000) at SOAK_RATE (10/s), broker/service/database faults -> .data/soak/report.md
 	PYTHONPATH=tests $(VENV)/bin/python -m soak
 
-soak-short: install  ## the same with 300 orders and one fault of each kind (make test runs it)
+soak-short: install  ## the same with 200 orders and one fault of each kind (make test runs it)
 	PYTHONPATH=tests $(VENV)/bin/python -m soak --short --out .data/soak-short
 
 clean:  ## remove the virtualenv and embedded data

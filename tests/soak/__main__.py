@@ -207,10 +207,10 @@ async def report_progress(load: Load) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, help="default SOAK_ORDERS, else 10000 (short: 300)")
+    parser.add_argument("--orders", type=int, help="default SOAK_ORDERS, else 10000 (short: 200)")
     parser.add_argument("--rate", type=float, help="orders/s; default SOAK_RATE, else 10")
     parser.add_argument(
-        "--short", action="store_true", help="300 orders, one fault of each kind, quicker workers"
+        "--short", action="store_true", help="200 orders, one fault of each kind, quicker workers"
     )
     parser.add_argument("--out", type=Path, default=Path(".data/soak"))
     parser.add_argument("--seed", type=int, default=16)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     if args.orders is None:
-        args.orders = 300 if args.short else int(os.environ.get("SOAK_ORDERS", "10000"))
+        args.orders = 200 if args.short else int(os.environ.get("SOAK_ORDERS", "10000"))
     if args.rate is None:
         args.rate = float(os.environ.get("SOAK_RATE", "10"))
     began = time.monotonic()
