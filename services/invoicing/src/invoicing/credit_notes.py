@@ -60,15 +60,15 @@ async def issue_credit_note(
     note = domain.credit_note_for(invoice, terms, credit_note_id=uuid4())
     if not await store.save_credit_note(conn, note):
         return None
-    await store.save_postings(
-        conn,
-        ledger.postings_for_credit_note(invoice, note.amount),
-        document_kind=DocumentKind.CREDIT_NOTE,
+    posted = ledger.PostedDocument(
+        kind=DocumentKind.CREDIT_NOTE,
         document_id=note.credit_note_id,
         period=note.period,
         currency=note.currency,
         posted_at=note.occurred_at,
+        postings=ledger.postings_for_credit_note(invoice, note.amount),
     )
+    await store.save_postings(conn, [posted])
     await outbox.append(conn, [note])
     # a counter never goes down: a reversal counts what it takes back in a counter of its own
     counter = CREDITED_AMOUNT if note.amount > 0 else REVERSED_AMOUNT

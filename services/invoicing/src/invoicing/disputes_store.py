@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from supplychain_contracts.events import OrderParties
 from supplychain_kit.http.auth import Visibility
 
 _DISPUTE = """SELECT d.*, i.period AS invoice_period FROM disputes d
@@ -145,21 +147,21 @@ async def next_due(conn: asyncpg.Connection) -> datetime | None:
 
 async def save_evidence(
     conn: asyncpg.Connection,
+    events: Sequence[OrderParties],
     *,
-    order_id: UUID,
-    event_id: UUID,
-    event_type: str,
-    occurred_at: datetime,
-    trace_id: str | None,
+    trace_ids: Sequence[str | None],
 ) -> None:
+    """Note the order events, each with the trace its record carried, in one statement."""
     await conn.execute(
         """INSERT INTO order_evidence (order_id, event_id, event_type, occurred_at, trace_id)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-        order_id,
-        event_id,
-        event_type,
-        occurred_at,
-        trace_id,
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
+               $5::text[])
+           ON CONFLICT DO NOTHING""",
+        [event.order_id for event in events],
+        [event.event_id for event in events],
+        [event.event_type for event in events],
+        [event.occurred_at for event in events],
+        list(trace_ids),
     )
 
 

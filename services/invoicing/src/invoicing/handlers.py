@@ -19,12 +19,14 @@ credit note of kind `reversal`, once.
 from __future__ import annotations
 
 import logging
-from uuid import uuid4
+from collections.abc import Sequence
+from uuid import UUID, uuid4
 
 import asyncpg
 from supplychain_contracts import (
     CreditKind,
     CreditNoteIssued,
+    InvoiceIssued,
     OrderDelivered,
     OrderShipped,
     SlaBreached,
@@ -33,8 +35,9 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.reference import DepartmentDefined, FxRateDefined, LegalEntityDefined
 from supplychain_kit.messaging import outbox
-from supplychain_kit.messaging.dispatch import dispatch
+from supplychain_kit.messaging.dispatch import Batched, dispatch
 from supplychain_kit.messaging.effects import after_commit
+from supplychain_kit.telemetry import consumed_in
 
 from invoicing import domain, ledger, metrics, periods, store
 from invoicing.credit_notes import issue_credit_note
@@ -72,9 +75,9 @@ async def define_fx_rate(conn: asyncpg.Connection, defined: FxRateDefined) -> No
     await store.save_fx_rate(conn, defined.fx_rate, active=defined.active)
 
 
-async def record_shipment(conn: asyncpg.Connection, shipped: OrderShipped) -> None:
-    """When the supplier shipped: from then on the requester holds the order."""
-    await store.record_shipment(conn, shipped.order_id, shipped.occurred_at)
+async def record_shipments(conn: asyncpg.Connection, shipments: Sequence[OrderShipped]) -> None:
+    """When the suppliers shipped: from then on the requester holds the order."""
+    await store.record_shipments(conn, [(s.order_id, s.occurred_at) for s in shipments])
 
 
 async def cancel_order(conn: asyncpg.Connection, cancelled: WorkCancelled) -> None:
@@ -93,61 +96,108 @@ async def cancel_order(conn: asyncpg.Connection, cancelled: WorkCancelled) -> No
         after_commit(lambda: counted.inc(dropped))
 
 
-async def issue_invoice(conn: asyncpg.Connection, delivered: OrderDelivered) -> None:
-    await store.lock_order(conn, delivered.order_id)
-    if await store.is_cancelled(conn, delivered.order_id):
-        # a cancelled order is never charged; a delivery after its settlement is a bug upstream
-        log.error(
-            "order %s was delivered after its cancellation was settled: not invoiced",
-            delivered.order_id,
-        )
-        counted = CANCELLED_DELIVERIES.labels(supplier=delivered.supplier)
-        after_commit(counted.inc)
+async def issue_invoices(conn: asyncpg.Connection, deliveries: Sequence[OrderDelivered]) -> None:
+    """Invoice each delivered order once, in a statement per kind of effect for the run (the
+    orders' locks, cancellations, parties, periods, invoices, postings, waiting claims); a
+    redelivered OrderDelivered changes nothing. Each invoice and the credits it settles are
+    published in the trace of its delivery."""
+    firsts: dict[UUID, OrderDelivered] = {}
+    for delivered in deliveries:
+        firsts.setdefault(delivered.order_id, delivered)
+    await store.lock_orders(conn, firsts)
+    cancelled = await store.cancelled_among(conn, firsts)
+    for delivered in deliveries:
+        if delivered.order_id in cancelled:
+            _delivered_after_cancellation(delivered)
+    await store.record_shipments(
+        conn,
+        [
+            (d.order_id, d.shipped_at)
+            for d in deliveries
+            if d.shipped_at is not None and d.order_id not in cancelled
+        ],
+    )
+    charged = [d for d in firsts.values() if d.order_id not in cancelled]
+    if not charged:
         return
-    if delivered.shipped_at is not None:
-        await store.record_shipment(conn, delivered.order_id, delivered.shipped_at)
-    supplier = await store.party(conn, delivered.supplier)
-    requester = await store.party(conn, delivered.requester)
-    period, original = await periods.posting_period(
+    parties = await store.parties(
+        conn, [code for d in charged for code in (d.supplier, d.requester)]
+    )
+    postings = await periods.posting_periods(
         conn,
-        legal_entity=supplier.legal_entity,
-        period=domain.invoice_period(delivered),
-        counterparty_entity=requester.legal_entity,
+        [
+            periods.Dated(
+                parties[d.supplier].legal_entity,
+                domain.invoice_period(d),
+                parties[d.requester].legal_entity,
+            )
+            for d in charged
+        ],
     )
-    invoice = domain.invoice_for_delivery(
-        delivered,
-        invoice_id=uuid4(),
-        legal_entity=supplier.legal_entity,
-        period=period,
-        original_period=original,
-    )
-    issued = await store.save_invoice(
-        conn,
-        invoice,
-        supplier=supplier,
-        requester=requester,
-        delivered_event_id=delivered.event_id,
-    )
-    if issued is None:
-        return  # the order is invoiced already: a redelivered OrderDelivered changes nothing
+    invoices = [
+        store.NewInvoice(
+            domain.invoice_for_delivery(
+                delivered,
+                invoice_id=uuid4(),
+                legal_entity=parties[delivered.supplier].legal_entity,
+                period=posting.period,
+                original_period=posting.original_period,
+            ),
+            supplier=parties[delivered.supplier],
+            requester=parties[delivered.requester],
+            delivered_event_id=delivered.event_id,
+        )
+        for delivered, posting in zip(charged, postings, strict=True)
+    ]
+    issued = await store.save_invoices(conn, invoices)
+    new = [(d, i) for d, i in zip(charged, invoices, strict=True) if d.order_id in issued]
     await store.save_postings(
-        conn,
-        ledger.postings_for_invoice(issued),
-        document_kind=DocumentKind.INVOICE,
+        conn, [_invoice_posted(issued[i.invoice.order_id], i.invoice) for _, i in new]
+    )
+    for delivered, invoice in new:
+        with consumed_in(delivered):
+            await outbox.append(conn, [invoice.invoice])
+        _count_invoiced(invoice.invoice)
+    if not new:
+        return  # invoiced already: redelivered OrderDelivered events change nothing
+    # Breaches that arrived before the invoices are credited right after them, in this
+    # transaction.
+    waiting = await store.take_pending_claims(
+        conn, {order_id: invoice.requester.code for order_id, invoice in issued.items()}
+    )
+    for delivered, _ in new:
+        stored = issued[delivered.order_id]
+        for claim in domain.claims_for_invoice(stored, waiting.get(delivered.order_id, [])):
+            with consumed_in(delivered):
+                await settle_claim(conn, stored, claim)
+
+
+def _delivered_after_cancellation(delivered: OrderDelivered) -> None:
+    # a cancelled order is never charged; a delivery after its settlement is a bug upstream
+    log.error(
+        "order %s was delivered after its cancellation was settled: not invoiced",
+        delivered.order_id,
+    )
+    counted = CANCELLED_DELIVERIES.labels(supplier=delivered.supplier)
+    after_commit(counted.inc)
+
+
+def _invoice_posted(issued: domain.IssuedInvoice, invoice: InvoiceIssued) -> ledger.PostedDocument:
+    return ledger.PostedDocument(
+        kind=DocumentKind.INVOICE,
         document_id=issued.invoice_id,
         period=issued.period,
         currency=issued.currency,
         posted_at=invoice.occurred_at,
+        postings=ledger.postings_for_invoice(issued),
     )
-    await outbox.append(conn, [invoice])
+
+
+def _count_invoiced(invoice: InvoiceIssued) -> None:
     invoiced = metrics.INVOICED_AMOUNT.labels(
         supplier=invoice.supplier, requester=invoice.requester
     )
     after_commit(lambda: invoiced.inc(float(invoice.total)))
-    # Breaches that arrived before the invoice are credited right after it, in this transaction.
-    waiting = await store.take_pending_claims(conn, issued.order_id, requester=requester.code)
-    for claim in domain.claims_for_invoice(issued, waiting):
-        await settle_claim(conn, issued, claim)
 
 
 async def credit_breach(conn: asyncpg.Connection, breach: SlaBreached) -> None:
@@ -226,8 +276,8 @@ async def settle_claim(
 # The subscriber: what each consumed event class does; other events are ignored.
 apply_event = dispatch(
     {
-        OrderDelivered: issue_invoice,
-        OrderShipped: record_shipment,
+        OrderDelivered: Batched(issue_invoices),
+        OrderShipped: Batched(record_shipments),
         WorkCancelled: cancel_order,
         SlaBreached: credit_breach,
         SlaBreachRetracted: reverse_breach_credit,

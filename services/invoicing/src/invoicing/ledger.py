@@ -20,15 +20,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from uuid import UUID
 
 from supplychain_contracts.company import FxRate
 from supplychain_contracts.fx import rate_on
 from supplychain_contracts.money import round_money, translate
 
-from invoicing.domain import IssuedInvoice, Party
+from invoicing.domain import DocumentKind, IssuedInvoice, Party
 
 ZERO = Decimal("0.00")
 
@@ -56,6 +57,18 @@ class Posting:
 
     def reversed(self) -> Posting:
         return replace(self, debit=self.credit, credit=self.debit)
+
+
+@dataclass(frozen=True)
+class PostedDocument:
+    """A document's ledger lines and where they post: its period and currency, its date."""
+
+    kind: DocumentKind
+    document_id: UUID
+    period: str
+    currency: str
+    posted_at: datetime
+    postings: Sequence[Posting]
 
 
 def _debit(

@@ -10,7 +10,7 @@ before the close looks at the month or sees it closed.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -45,6 +45,42 @@ def posting_for(period: str, closed: Collection[str]) -> Posting:
     return Posting(posting, None if posting == period else period)
 
 
+@dataclass(frozen=True)
+class Dated:
+    """A document of `legal_entity` dated in `period`; `counterparty_entity` the other
+    party's legal entity of an intercompany document."""
+
+    legal_entity: str
+    period: str
+    counterparty_entity: str | None = None
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        return (self.legal_entity, self.counterparty_entity or self.legal_entity)
+
+
+async def posting_periods(conn: asyncpg.Connection, documents: Sequence[Dated]) -> list[Posting]:
+    """Where each document posts: the first month from its own on that is open for every
+    entity it names (so neither side's closed statement changes). Call it in the transaction
+    that stores the documents: it holds their entities' period locks (shared) until commit, so
+    a concurrent close of a month waits for the documents, or they wait and go to the next
+    month."""
+    if not documents:
+        return []
+    entities = {entity for document in documents for entity in document.entities}
+    await periods_store.lock_for_posting(conn, entities)
+    closed = await periods_store.closed_months(
+        conn, legal_entities=entities, since=min(document.period for document in documents)
+    )
+    return [
+        posting_for(
+            document.period,
+            set().union(*(closed.get(entity, set()) for entity in document.entities)),
+        )
+        for document in documents
+    ]
+
+
 async def posting_period(
     conn: asyncpg.Connection,
     *,
@@ -53,14 +89,6 @@ async def posting_period(
     counterparty_entity: str | None = None,
 ) -> tuple[str, str | None]:
     """The month a document of `legal_entity` dated in `period` posts into, and the original
-    month when it differs (None otherwise). Call it in the transaction that stores the
-    document: it holds the entity's period lock (shared) until commit, so a concurrent close
-    of that month waits for the document, or the document waits and goes to the next month.
-
-    `counterparty_entity` (the other party's legal entity of an intercompany document): the
-    month must be open for both, so neither side's closed statement changes."""
-    entities = sorted({legal_entity, counterparty_entity or legal_entity})
-    await periods_store.lock_for_posting(conn, entities)
-    closed = await periods_store.closed_months(conn, legal_entities=entities, since=period)
-    posting = posting_for(period, closed)
+    month when it differs (None otherwise): `posting_periods` of one document."""
+    [posting] = await posting_periods(conn, [Dated(legal_entity, period, counterparty_entity)])
     return posting.period, posting.original_period

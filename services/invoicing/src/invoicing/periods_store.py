@@ -4,7 +4,7 @@ statements of closed months."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +15,14 @@ def _entity_lock(legal_entity: str) -> str:
     return f"invoicing-period:{legal_entity}"
 
 
-async def lock_for_posting(conn: asyncpg.Connection, legal_entities: Sequence[str]) -> None:
-    """Shared: postings of an entity do not wait for each other, only for its close."""
-    for entity in sorted(legal_entities):
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", _entity_lock(entity)
-        )
+async def lock_for_posting(conn: asyncpg.Connection, legal_entities: Collection[str]) -> None:
+    """Shared: postings of an entity do not wait for each other, only for its close. One
+    statement, the entities' locks in the order of their codes (unnest yields the array in
+    order)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key",
+        [_entity_lock(entity) for entity in sorted(set(legal_entities))],
+    )
 
 
 async def lock_for_close(conn: asyncpg.Connection, legal_entity: str) -> None:
@@ -31,15 +33,19 @@ async def lock_for_close(conn: asyncpg.Connection, legal_entity: str) -> None:
 
 
 async def closed_months(
-    conn: asyncpg.Connection, *, legal_entities: Sequence[str], since: str
-) -> set[str]:
+    conn: asyncpg.Connection, *, legal_entities: Collection[str], since: str
+) -> dict[str, set[str]]:
+    """The closed months from `since` on, per legal entity (those with none left out)."""
     rows = await conn.fetch(
-        """SELECT period FROM accounting_periods
+        """SELECT legal_entity, period FROM accounting_periods
            WHERE legal_entity = ANY($1::text[]) AND status = 'closed' AND period >= $2""",
         list(legal_entities),
         since,
     )
-    return {row["period"] for row in rows}
+    closed: dict[str, set[str]] = {}
+    for row in rows:
+        closed.setdefault(row["legal_entity"], set()).add(row["period"])
+    return closed
 
 
 async def legal_entity_known(conn: asyncpg.Connection, legal_entity: str) -> bool:

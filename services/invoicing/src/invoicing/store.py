@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,12 +17,11 @@ from supplychain_kit.messaging.consumer_errors import NotKnownYet
 
 from invoicing.domain import (
     CreditClaim,
-    DocumentKind,
     IssuedCredit,
     IssuedInvoice,
     Party,
 )
-from invoicing.ledger import AccountBalance, DatedAmounts, Posting
+from invoicing.ledger import AccountBalance, DatedAmounts, PostedDocument
 
 # --- reference data ------------------------------------------------------------------------
 
@@ -108,15 +108,21 @@ async def fx_rates(conn: asyncpg.Connection) -> list[FxRate]:
     return [FxRate.model_validate(dict(row)) for row in rows]
 
 
-async def party(conn: asyncpg.Connection, department: str) -> Party:
-    """The department as it stands now, removed ones included (an order placed while it was
-    active is still invoiced); DepartmentNotKnownYet when invoicing has not learnt it."""
-    row = await conn.fetchrow(
-        "SELECT code, legal_entity, cost_centre FROM departments WHERE code = $1", department
+async def parties(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, Party]:
+    """The departments as they stand now, removed ones included (an order placed while one was
+    active is still invoiced); DepartmentNotKnownYet names the first of `codes` invoicing has
+    not learnt."""
+    rows = await conn.fetch(
+        "SELECT code, legal_entity, cost_centre FROM departments WHERE code = ANY($1::text[])",
+        list(set(codes)),
     )
-    if row is None:
-        raise DepartmentNotKnownYet(department)
-    return Party(row["code"], row["legal_entity"], row["cost_centre"])
+    known = {
+        row["code"]: Party(row["code"], row["legal_entity"], row["cost_centre"]) for row in rows
+    }
+    missing = next((code for code in codes if code not in known), None)
+    if missing is not None:
+        raise DepartmentNotKnownYet(missing)
+    return known
 
 
 # --- orders --------------------------------------------------------------------------------
@@ -126,7 +132,17 @@ async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> None:
     """Serialise the events of one order across topics and replicas until commit: a breach
     and the delivery of the same order arrive on different topics, possibly at different
     replicas, and each must see the other's effect (else the credit would be lost)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(order_id))
+    await lock_orders(conn, [order_id])
+
+
+async def lock_orders(conn: asyncpg.Connection, order_ids: Collection[UUID]) -> None:
+    """The orders' locks (lock_order's) in one statement, taken in the order of their ids
+    (unnest yields the array in order), the same order for every transaction that takes
+    several."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS id",
+        sorted({str(order_id) for order_id in order_ids}),
+    )
 
 
 async def mark_cancelled(
@@ -148,17 +164,28 @@ async def mark_cancelled(
 
 
 async def is_cancelled(conn: asyncpg.Connection, order_id: UUID) -> bool:
-    return bool(
-        await conn.fetchval("SELECT true FROM cancelled_orders WHERE order_id = $1", order_id)
+    return bool(await cancelled_among(conn, [order_id]))
+
+
+async def cancelled_among(conn: asyncpg.Connection, order_ids: Collection[UUID]) -> set[UUID]:
+    """Those of the orders whose cancellation the supplier settled."""
+    rows = await conn.fetch(
+        "SELECT order_id FROM cancelled_orders WHERE order_id = ANY($1::uuid[])", list(order_ids)
     )
+    return {row["order_id"] for row in rows}
 
 
-async def record_shipment(conn: asyncpg.Connection, order_id: UUID, shipped_at: datetime) -> None:
-    """When the supplier shipped (the first time known wins)."""
+async def record_shipments(
+    conn: asyncpg.Connection, shipped: Sequence[tuple[UUID, datetime]]
+) -> None:
+    """When the suppliers shipped (order id, time; the first time known wins)."""
+    if not shipped:
+        return
     await conn.execute(
-        "INSERT INTO shipments (order_id, shipped_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        order_id,
-        shipped_at,
+        """INSERT INTO shipments (order_id, shipped_at)
+           SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) ON CONFLICT DO NOTHING""",
+        [order_id for order_id, _ in shipped],
+        [at for _, at in shipped],
     )
 
 
@@ -172,59 +199,81 @@ async def shipped_at(conn: asyncpg.Connection, order_id: UUID) -> datetime | Non
 # --- invoices ------------------------------------------------------------------------------
 
 
-async def save_invoice(
-    conn: asyncpg.Connection,
-    invoice: InvoiceIssued,
-    *,
-    supplier: Party,
-    requester: Party,
-    delivered_event_id: UUID,
-) -> IssuedInvoice | None:
-    """The invoice as stored, or None when the order already has one (the unique order_id
-    is the guard against a second invoice, safe under concurrency)."""
-    row = await conn.fetchrow(
+@dataclass(frozen=True)
+class NewInvoice:
+    """An invoice to store, with the parties it freezes and the delivery it charges."""
+
+    invoice: InvoiceIssued
+    supplier: Party
+    requester: Party
+    delivered_event_id: UUID
+
+
+async def save_invoices(
+    conn: asyncpg.Connection, invoices: Sequence[NewInvoice]
+) -> dict[UUID, IssuedInvoice]:
+    """The invoices stored, by order id, and their lines (a statement each for all of them);
+    an order that already has one gets none (the unique order_id is the guard against a
+    second invoice, safe under concurrency)."""
+    if not invoices:
+        return {}
+    columns = [
+        (
+            new.invoice.invoice_id,
+            new.invoice.order_id,
+            new.invoice.root_order_id,
+            new.invoice.supplier,
+            new.invoice.requester,
+            new.invoice.employee_id,
+            new.supplier.cost_centre,
+            new.requester.cost_centre,
+            new.invoice.employee_id is not None,
+            new.invoice.period,
+            new.invoice.currency,
+            new.invoice.total,
+            new.invoice.occurred_at,
+            new.delivered_event_id,
+            new.supplier.legal_entity,
+            new.requester.legal_entity,
+            new.invoice.requester_currency,
+            new.invoice.fx_rate,
+            new.invoice.requester_total,
+            new.invoice.original_period,
+        )
+        for new in invoices
+    ]
+    rows = await conn.fetch(
         f"""INSERT INTO invoices (invoice_id, order_id, root_order_id, supplier, requester,
                employee_id, supplier_cost_centre, requester_cost_centre, payroll_deduction,
                period, currency, total, issued_at, delivered_event_id,
                supplier_legal_entity, requester_legal_entity, requester_currency, fx_rate,
                requester_total, original_period)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-               $17, $18, $19, $20)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+               $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[],
+               $12::numeric[], $13::timestamptz[], $14::uuid[], $15::text[], $16::text[],
+               $17::text[], $18::numeric[], $19::numeric[], $20::text[])
            ON CONFLICT (order_id) DO NOTHING
            RETURNING {_ISSUED_COLUMNS}, supplier_legal_entity AS supplier_entity,
                requester_legal_entity AS requester_entity""",
-        invoice.invoice_id,
-        invoice.order_id,
-        invoice.root_order_id,
-        invoice.supplier,
-        invoice.requester,
-        invoice.employee_id,
-        supplier.cost_centre,
-        requester.cost_centre,
-        invoice.employee_id is not None,
-        invoice.period,
-        invoice.currency,
-        invoice.total,
-        invoice.occurred_at,
-        delivered_event_id,
-        supplier.legal_entity,
-        requester.legal_entity,
-        invoice.requester_currency,
-        invoice.fx_rate,
-        invoice.requester_total,
-        invoice.original_period,
+        *(list(column) for column in zip(*columns, strict=True)),
     )
-    if row is None:
-        return None
-    await conn.executemany(
+    issued = {row["order_id"]: _issued_invoice(row) for row in rows}
+    lines = [
+        (new.invoice.invoice_id, n, line.sku, line.quantity, line.unit_price, line.amount)
+        for new in invoices
+        if new.invoice.order_id in issued
+        and issued[new.invoice.order_id].invoice_id == new.invoice.invoice_id
+        for n, line in enumerate(new.invoice.lines, 1)
+    ]
+    if not lines:
+        return issued
+    await conn.execute(
         """INSERT INTO invoice_lines (invoice_id, line_no, sku, quantity, unit_price, amount)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        [
-            (invoice.invoice_id, n, line.sku, line.quantity, line.unit_price, line.amount)
-            for n, line in enumerate(invoice.lines, 1)
-        ],
+           SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::integer[],
+               $5::numeric[], $6::numeric[])""",
+        *(list(column) for column in zip(*lines, strict=True)),
     )
-    return _issued_invoice(row)
+    return issued
 
 
 _ISSUED_COLUMNS = """invoice_id, order_id, root_order_id, supplier, requester, employee_id,
@@ -374,37 +423,45 @@ async def drop_pending_claims(conn: asyncpg.Connection, order_id: UUID) -> int:
 
 
 async def take_pending_claims(
-    conn: asyncpg.Connection, order_id: UUID, *, requester: str
-) -> list[CreditClaim]:
-    """The claims waiting for this order's invoice, removed: they are settled now. A claim
-    stored before breaches carried their percentage gets the one its policy gave this
-    requester (kept by migration 0003)."""
+    conn: asyncpg.Connection, requesters: Mapping[UUID, str]
+) -> dict[UUID, list[CreditClaim]]:
+    """The claims waiting for these orders' invoices (order id -> its requester), removed:
+    they are settled now; by order id. A claim stored before breaches carried their
+    percentage gets the one its policy gave the order's requester (kept by migration 0003)."""
     rows = await conn.fetch(
-        """WITH taken AS (DELETE FROM pending_credits WHERE order_id = $1 RETURNING *)
+        """WITH invoiced AS (
+               SELECT * FROM unnest($1::uuid[], $2::text[]) AS i(order_id, requester)),
+           taken AS (
+               DELETE FROM pending_credits p USING invoiced i WHERE p.order_id = i.order_id
+               RETURNING p.*, i.requester),
+           legacy AS (
+               DELETE FROM legacy_claim_credits l USING invoiced i WHERE l.order_id = i.order_id
+               RETURNING l.*)
            SELECT t.*, coalesce(t.service_credit_pct, (
-                   SELECT l.service_credit_pct FROM legacy_claim_credits l
+                   SELECT l.service_credit_pct FROM legacy l
                    WHERE l.order_id = t.order_id AND l.supplier = t.supplier
-                     AND l.requester IN ($2, '')
-                   ORDER BY l.requester = $2 DESC LIMIT 1)) AS pct
+                     AND l.requester IN (t.requester, '')
+                   ORDER BY l.requester = t.requester DESC LIMIT 1)) AS pct
            FROM taken t""",
-        order_id,
-        requester,
+        list(requesters),
+        list(requesters.values()),
     )
-    await conn.execute("DELETE FROM legacy_claim_credits WHERE order_id = $1", order_id)
-    return [
-        CreditClaim(
-            kind=CreditKind(row["kind"]),
-            order_id=row["order_id"],
-            supplier=row["supplier"],
-            detail=row["detail"],
-            cause_event_id=row["cause_event_id"],
-            caused_at=row["caused_at"],
-            service_credit_pct=row["pct"],
-            stage=Stage(row["stage"]) if row["stage"] else None,
-            deadline=row["deadline"],
+    taken: dict[UUID, list[CreditClaim]] = {}
+    for row in rows:
+        taken.setdefault(row["order_id"], []).append(
+            CreditClaim(
+                kind=CreditKind(row["kind"]),
+                order_id=row["order_id"],
+                supplier=row["supplier"],
+                detail=row["detail"],
+                cause_event_id=row["cause_event_id"],
+                caused_at=row["caused_at"],
+                service_credit_pct=row["pct"],
+                stage=Stage(row["stage"]) if row["stage"] else None,
+                deadline=row["deadline"],
+            )
         )
-        for row in rows
-    ]
+    return taken
 
 
 async def record_retraction(
@@ -513,41 +570,39 @@ async def save_credit_note(conn: asyncpg.Connection, note: CreditNoteIssued) -> 
 # --- ledger --------------------------------------------------------------------------------
 
 
-async def save_postings(
-    conn: asyncpg.Connection,
-    postings: Sequence[Posting],
-    *,
-    document_kind: DocumentKind,
-    document_id: UUID,
-    period: str,
-    currency: str,
-    posted_at: datetime,
-) -> None:
-    await conn.executemany(
+async def save_postings(conn: asyncpg.Connection, documents: Sequence[PostedDocument]) -> None:
+    """The documents' ledger lines, one statement for all of them."""
+    lines = [
+        (
+            document.kind.value,
+            document.document_id,
+            n,
+            document.period,
+            document.currency,
+            p.legal_entity,
+            p.account.value,
+            p.department,
+            p.cost_centre,
+            p.counterparty_entity,
+            p.counterparty,
+            p.debit,
+            p.credit,
+            document.posted_at,
+        )
+        for document in documents
+        for n, p in enumerate(document.postings, 1)
+    ]
+    if not lines:
+        return
+    await conn.execute(
         """INSERT INTO postings (document_kind, document_id, line_no, period, currency,
                legal_entity, account, department, cost_centre, counterparty_entity,
                counterparty, debit, credit, posted_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           SELECT * FROM unnest($1::text[], $2::uuid[], $3::integer[], $4::text[], $5::text[],
+               $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+               $12::numeric[], $13::numeric[], $14::timestamptz[])
            ON CONFLICT DO NOTHING""",
-        [
-            (
-                document_kind.value,
-                document_id,
-                n,
-                period,
-                currency,
-                p.legal_entity,
-                p.account.value,
-                p.department,
-                p.cost_centre,
-                p.counterparty_entity,
-                p.counterparty,
-                p.debit,
-                p.credit,
-                posted_at,
-            )
-            for n, p in enumerate(postings, 1)
-        ],
+        *(list(column) for column in zip(*lines, strict=True)),
     )
 
 
