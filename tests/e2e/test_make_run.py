@@ -10,13 +10,15 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,7 @@ CHAIN = [
     "OrderDelivered",
     "InvoiceIssued",
 ]
+SERVICES = ["order-intake", "fulfilment", "invoicing", "monitoring"]
 STAGES = ["acceptance", "fulfilment", "delivery", "invoicing", "end_to_end"]
 HANDOFFS_COUNTED = "supplychain_handoff_duration_seconds_count"
 
@@ -57,6 +60,10 @@ class RunningSystem:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
 
 
 def _free_port_block(size: int) -> int:
@@ -84,16 +91,34 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
             raise AssertionError("make run exited before it was ready:\n" + "".join(output))
         output.append(line)
         if line.startswith("ready"):
+            # keep reading: the supervisor reports on the same pipe
+            reader = threading.Thread(target=_drain, args=(process, output), daemon=True)
+            reader.start()
+            _READERS[process.pid] = reader
             return process, output
     process.kill()
     raise AssertionError("make run was not ready in time:\n" + "".join(output))
 
 
+_READERS: dict[int, threading.Thread] = {}
+
+
+def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+
+
+def _wait_exit(process: subprocess.Popen[str], timeout: float) -> int:
+    """The run's exit code, once it exited and everything it printed has been read."""
+    code = process.wait(timeout=timeout)
+    _READERS.pop(process.pid).join(timeout=10)
+    return code
+
+
 def _stop(process: subprocess.Popen[str], output: list[str]) -> None:
     process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    remaining, _ = process.communicate(timeout=90)
-    output.append(remaining)
-    assert process.returncode == 0, "".join(output)
+    assert _wait_exit(process, timeout=90) == 0, "".join(output)
 
 
 def _leftovers(marker: str) -> list[str]:
@@ -128,6 +153,11 @@ def system(
         "FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S": "0.3",
         "FULFILMENT_AUTOPILOT_SHIP_DELAY_S": "0.5",
         "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.3",
+        "DEVSTACK_PROMETHEUS_PORT": str(free_port()),
+        # a short crash policy: the supervision tests crash invoicing three times in a minute
+        "DEVSTACK_RESTART_LIMIT": "3",
+        "DEVSTACK_RESTART_WINDOW_S": "60",
+        "DEVSTACK_RESTART_BACKOFF_S": "0.2",
         "PYTHONUNBUFFERED": "1",
     }
     process, output = _start(env)
@@ -345,7 +375,60 @@ def json_arrays(text: str) -> list[list[dict[str, object]]]:
     return found
 
 
-async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
+def test_make_run_starts_a_prometheus_that_scrapes_all_four_services(system) -> None:
+    running, env = system
+    if shutil.which("prometheus") is None:
+        assert "make promtool" in running.text  # it says how to get one and runs on
+        pytest.skip("no prometheus binary (Debian package `prometheus`, `make promtool`)")
+    port = env["DEVSTACK_PROMETHEUS_PORT"]
+    assert f"prometheus http://127.0.0.1:{port}" in running.text
+    url = f"http://127.0.0.1:{port}"
+
+    def all_up() -> dict[str, str] | None:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        health = {
+            t["labels"]["app"]: t["health"]
+            for t in targets
+            if t["labels"].get("job") == "supplychain"
+        }
+        return health if health == dict.fromkeys(SERVICES, "up") else None
+
+    _wait(all_up, timeout=30, what="Prometheus scraping the four services")
+    targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    assert sorted(t["scrapeUrl"] for t in targets) == sorted(
+        f"http://127.0.0.1:{port}/metrics" for port in running.ports.values()
+    )
+    rules = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    alerts = {rule["name"] for group in rules for rule in group["rules"]}
+    assert {"OutboxRowsParked", "SupplychainServiceDown", "SlaBreached"} <= alerts
+
+
+def test_a_killed_service_is_restarted_and_says_why_it_died(system) -> None:
+    running, _ = system
+    pid = _service_pid(running.process, "invoicing")
+    assert pid is not None and _ready(running.ports["invoicing"])
+    os.kill(pid, signal.SIGKILL)
+
+    _wait(
+        lambda: (_service_pid(running.process, "invoicing") or pid) != pid,
+        timeout=15,
+        what="a new invoicing process",
+    )
+    _wait(lambda: _ready(running.ports["invoicing"]), timeout=30, what="invoicing ready again")
+    assert "invoicing killed by signal SIGKILL; restarting in 0.2 s (crash 1 of 3" in running.text
+    assert "--- last lines of" in running.text and "invoicing.log ---" in running.text
+    assert running.process.poll() is None  # the run goes on
+
+
+@pytest.fixture(scope="module")
+def second_run() -> dict[str, RunningSystem]:
+    """The run the Ctrl-C test starts after the first one stopped, for the crash test."""
+    return {}
+
+
+async def test_ctrl_c_stops_everything_and_a_second_run_works(
+    system, second_run: dict[str, RunningSystem]
+) -> None:
     running, env = system
     data_dir = env["DEVSTACK_DATA_DIR"]
     _stop(running.process, running.output)
@@ -357,16 +440,103 @@ async def test_ctrl_c_stops_everything_and_a_second_run_works(system) -> None:
     assert _leftovers(f"127.0.0.1:{env['DEVSTACK_KAFKA_PORT']}") == []
 
     process, output = _start(env)  # the same data folder: PostgreSQL keeps its data
+    second_run["run"] = replace(running, process=process, output=output)
+    async with httpx.AsyncClient(timeout=30) as client:
+        departments = await client.get(
+            f"{running.url('order-intake')}/v1/departments", headers=auth("FACILITIES")
+        )
+        assert departments.status_code == 200
+        assert len(departments.json()) >= 8
+
+
+def test_repeated_crashes_stop_everything_with_a_non_zero_exit(
+    system, second_run: dict[str, RunningSystem]
+) -> None:
+    """The second run's invoicing crashes three times within the window: the run gives up."""
+    _, env = system
+    running = second_run.pop("run")
+    seen: set[int] = set()
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
-            departments = await client.get(
-                f"{running.url('order-intake')}/v1/departments", headers=auth("FACILITIES")
+        for _ in range(3):
+            pid = _wait(
+                lambda: _service_pid(running.process, "invoicing", seen),
+                timeout=15,
+                what="an invoicing process",
             )
-            assert departments.status_code == 200
-            assert len(departments.json()) >= 8
+            assert isinstance(pid, int)
+            for name in ("order_intake", "fulfilment", "monitoring"):
+                _service_pid(running.process, name, seen)
+            os.kill(pid, signal.SIGKILL)
+            _wait(lambda killed=pid: not _alive(killed), timeout=5, what="the killed process gone")
+
+        assert _wait_exit(running.process, timeout=60) == 1
     finally:
-        _stop(process, output)
-    assert _leftovers(data_dir) == []
+        if running.process.poll() is None:
+            running.process.kill()
+    assert "stopped\n" in running.output, running.text
+    assert "invoicing killed by signal SIGKILL; 3 crashes within 60 s: giving up" in running.text
+    assert "invoicing crashed 3 times: stopping everything" in running.text
+    _wait(
+        lambda: not any(_alive(pid) for pid in seen),
+        timeout=10,
+        what="every service process gone",
+    )
+    assert not any(port_open(port) for port in running.ports.values())
+    assert not port_open(int(env["DEVSTACK_KAFKA_PORT"]))
+    assert not port_open(int(env["DEVSTACK_POSTGRES_PORT"]))
+    assert not port_open(int(env["DEVSTACK_PROMETHEUS_PORT"]))
+    assert _leftovers(env["DEVSTACK_DATA_DIR"]) == []
+
+
+def _service_pid(
+    run: subprocess.Popen[str], module: str, seen: set[int] | None = None
+) -> int | None:
+    """The run's living child running `python -m <module>` (remembered in `seen`)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
+        state = re.search(r"^State:\s+(\w)", status, re.MULTILINE)
+        if (
+            parent
+            and int(parent.group(1)) == run.pid
+            and state
+            and state.group(1) != "Z"
+            and module.encode() in cmdline
+        ):
+            if seen is not None:
+                seen.add(int(pid))
+            return int(pid)
+    return None
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait(check: Callable[[], object], *, timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
 
 
 def test_make_run_refuses_a_bad_company_file_before_starting_anything(tmp_path: Path) -> None:
