@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from supplychain_kit.settings import ServiceSettings
+
+# the rates the projection is made for: make run's demand, the bench's target
+PROJECTED_RATES = (5, 150)
+
 
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
@@ -90,6 +95,7 @@ def report(data: dict[str, Any]) -> str:
             for name, size in data.get("tables", {}).items()
         ),
         "",
+        *steady_state(data),
         "## What the broker restart guarantees",
         "",
         "Tansu's memory storage forgets its topics on restart. The platform's promise is in "
@@ -103,3 +109,48 @@ def report(data: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def retention_s() -> dict[str, float]:
+    """How long each table keeps a row (the services' defaults, which the soak runs with)."""
+    fields = ServiceSettings.model_fields
+    return {
+        "inbox": float(fields["inbox_retention_hours"].default) * 3600,
+        "outbox": float(fields["outbox_retention_s"].default),
+    }
+
+
+def steady_state(data: dict[str, Any]) -> list[str]:
+    """What the tables hold once their retention deletes as fast as rows come: the run kept
+    every row (it is shorter than either retention), so its rows per order and bytes per row
+    give the steady state at a rate: rows per order x rate x retention."""
+    tables, orders = data.get("tables", {}), data.get("orders_total", 0)
+    if not tables or not orders:
+        return []
+    keeps = retention_s()
+    lines = [
+        "Steady state at a constant rate, from this run's rows per order (sub-orders "
+        "included) and bytes per row, once retention deletes as fast as rows arrive:",
+        "",
+        "| tables | retention | rows per order | bytes per row | "
+        + " | ".join(f"at {rate} orders/s" for rate in PROJECTED_RATES)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(PROJECTED_RATES),
+    ]
+    for kind, kept_s in keeps.items():
+        sizes = [size for name, size in tables.items() if name.endswith(f".{kind}")]
+        rows = sum(size["rows"] for size in sizes)
+        if not rows:
+            continue
+        per_order, per_row = rows / orders, sum(size["bytes"] for size in sizes) / rows
+        projected = [per_order * rate * kept_s for rate in PROJECTED_RATES]
+        lines.append(
+            f"| every {kind} | {_duration(kept_s)} | {per_order:.1f} | {per_row:,.0f} | "
+            + " | ".join(f"{n / 1e6:,.1f} M rows, {n * per_row / 1e9:,.1f} GB" for n in projected)
+            + " |"
+        )
+    return [*lines, ""]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds / 3600:g} h"
