@@ -64,6 +64,10 @@ IDLE_LEAVES = (
     "EpollSelector.select (selectors.py",
     "Queue.get (queue.py",
 )
+# the simulated workers (fulfilment's autopilot): part of the bench's load, not of the product;
+# below them, the fulfilment commands they drive (a person's request would run those too)
+SIMULATION_FILES = ("fulfilment/autopilot",)
+COMMAND_FILES = ("fulfilment/commands",)
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):\d+\)$")
 LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
@@ -114,9 +118,19 @@ class Summary:
     samples: int = 0
     categories: Counter[str] = field(default_factory=Counter)
     functions: Counter[str] = field(default_factory=Counter)  # platform code's self time
+    simulation: int = 0  # samples with a frame of the simulated workers on the stack
+    simulation_commands: int = 0  # of those, with a command they drive below them
 
     def share(self, counter: Counter[str], key: str) -> float:
         return counter[key] / self.samples if self.samples else 0.0
+
+    @property
+    def simulation_share(self) -> float:
+        return self.simulation / self.samples if self.samples else 0.0
+
+    @property
+    def simulation_commands_share(self) -> float:
+        return self.simulation_commands / self.samples if self.samples else 0.0
 
 
 def compress(path: Path) -> Path:
@@ -154,6 +168,12 @@ def summarise(path: Path) -> Summary:
                 where = found
                 break
         summary.categories[where] += count
+        files = [file for _func, file in parsed]
+        simulated = next((i for i, f in enumerate(files) if f.startswith(SIMULATION_FILES)), None)
+        if simulated is not None:
+            summary.simulation += count
+            if any(f.startswith(COMMAND_FILES) for f in files[simulated:]):
+                summary.simulation_commands += count
         if parsed and category_of(parsed[-1][1]) == "platform code":  # its own (self) time
             func, file = parsed[-1]
             summary.functions[f"{func} ({file})"] += count

@@ -6,7 +6,9 @@ order intake the orders it had taken over HTTP) consume the same records of the 
 service subscribes to:
 
 - raw: aiokafka `getmany` (100 records), one transaction per batch doing the same SQL effect
-  (the inbox claim of the batch and the service's own handlers), then an offset commit;
+  (the inbox claim of the batch and the service's own handlers), then an offset commit; like
+  the kit's consumer it skips, unparsed and unclaimed, the records whose `event_type` header
+  names an event the service has no effect for;
 - platform: the kit's ReliableConsumer on FastStream, as the service runs it (batching,
   spans, metrics middleware, retry and dead-letter paths), with the same handlers.
 
@@ -29,12 +31,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from supplychain_contracts import topics
+from supplychain_contracts.reference import ReferenceEvent
 from supplychain_contracts.registry import parse_known_event
+from supplychain_contracts.topics import HEADER_EVENT_TYPE
 from supplychain_kit import db
 from supplychain_kit.messaging import effects, inbox
 from supplychain_kit.messaging.consumer import ReliableConsumer
 from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.messaging.dispatch import Dispatch
+from supplychain_kit.messaging.known_events import contract_events
 from supplychain_kit.runtime import ServiceRuntime, create_broker
 from supplychain_kit.telemetry import setup_tracing
 
@@ -114,6 +119,16 @@ async def apply_in_runs(conn: asyncpg.Connection, apply: Any, events: list[Any])
             await handler.handle(conn, list(run))
 
 
+def has_effect(record: Any, apply: Any) -> bool:
+    """False for a record the kit's consumer skips: its `event_type` header names a known,
+    non-reference event of its topic that the service's dispatch table has no handler for."""
+    if not isinstance(apply, Dispatch):
+        return True
+    names = [v for k, v in record.headers or () if k == HEADER_EVENT_TYPE]
+    model = contract_events().model_on(names[0].decode(), record.topic) if names else None
+    return model is None or issubclass(model, ReferenceEvent) or apply.handles(model)
+
+
 async def raw_consume(
     bootstrap: str,
     pool: asyncpg.Pool,
@@ -162,7 +177,11 @@ async def raw_consume(
             started = started or time.perf_counter()
             events = [
                 e
-                for e in (parse_known_event(r.value or b"", topic=r.topic) for r in fetched)
+                for e in (
+                    parse_known_event(r.value or b"", topic=r.topic)
+                    for r in fetched
+                    if has_effect(r, runtime.apply)
+                )
                 if e is not None
             ]
             with effects.unit_of_work() as pending:
@@ -203,7 +222,15 @@ async def platform_consume(
         pool=pool,
         broker=broker,
         apply=runtime.apply,
-        config=ConsumerConfig(group_id=group, batch_size=BATCH, fetch_max_wait_ms=10),
+        # Tansu holds a group's first JoinGroup for half the session timeout: seconds of
+        # setup, never timed (the clock starts with the first applied batch)
+        config=ConsumerConfig(
+            group_id=group,
+            batch_size=BATCH,
+            fetch_max_wait_ms=10,
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=300,
+        ),
         middlewares=(
             KafkaPrometheusMiddleware(
                 registry=CollectorRegistry(), app_name=runtime.settings.service_name

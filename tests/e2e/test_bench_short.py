@@ -44,6 +44,7 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     assert measured == [5, 10]
 
     report = (tmp_path / "report.md").read_text()
+    assert_the_realistic_mix(report, results)
     for rate in measured:  # a row per measured rate: ramp, handoff and CPU tables
         assert len(re.findall(rf"^\| {rate} \|", report, flags=re.MULTILINE)) == 3
     assert "## Where the CPU goes" in report
@@ -54,7 +55,7 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
         "placed → invoiced p99 ≤ 300 ms at 10 orders/s",
         "intake ≥ 0.5x the bare insert endpoint",
         "health ≥ 0.8x a bare route",
-        "outbox relay ≥ 0.5x raw produce",
+        "outbox relay ≥ 0.5x raw produce with the same acks",
         "the kit consumer alone (a one-row effect) ≥ 0.5x a raw batched baseline",
         *(
             f"{service}: consume path with its handlers ≥ 0.5x a raw batched loop"
@@ -68,7 +69,13 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     # ratios to the baselines of the same run
     assert re.search(r"`GET /health/live`.*\| \d+\.\d\d \|", report)
     assert re.search(r"`POST /v1/orders`.*\| \d+\.\d\d \|", report)
-    assert re.search(r"outbox relay / raw produce \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \|", report)
+    assert re.search(
+        r"outbox relay / raw produce with the same acks .*\| [\d,]+ \| [\d,]+ \| \d+\.\d\d \|$",
+        report,
+        flags=re.MULTILINE,
+    )
+    assert re.search(r"^\| ceiling: raw produce, streaming .*\| [\d,]+ \| \| \|$", report, re.M)
+    assert results["kit"]["raw_produce_acked"] > 0
     for service in ("order-intake", "fulfilment", "invoicing", "monitoring"):
         assert re.search(rf"^\| {service} \| \d+ \| \d+ \|", report, flags=re.MULTILINE)
         # its consume path with its real handlers: records, events applied, both rates, ratio
@@ -87,4 +94,41 @@ def test_the_short_benchmark_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     )
     assert samples is not None and all(int(n) > 0 for n in samples.groups())
     assert (tmp_path / "profiles" / "order-intake.txt.gz").stat().st_size > 0
+    # the simulated workers' part of fulfilment's CPU, in the CPU section and the bounds
+    assert re.search(
+        r"In fulfilment's profile at \d+ orders/s, \d+ % of the samples .*"
+        r"\*\*~\d+\.\d ms per order\*\* of fulfilment's \d+\.\d ms",
+        report,
+    )
+    assert re.search(
+        r"About \d+\.\d ms of an order's CPU .* the simulation, not the product", report
+    )
     assert all(results["rss_peak_bytes"][s] > 0 for s in ("order-intake", "monitoring"))
+
+
+def assert_the_realistic_mix(report: str, results: dict[str, object]) -> None:
+    """Every kind of root order with its counts and latencies, chains per second, the
+    console's reads, CPU per root order and the machine's busy share."""
+    assert "## Realistic mix" in report
+    for kind, route in (
+        ("leaf order", r"ASSEMBLY → WHEELS \(WHEEL-28\)"),
+        ("production chain", r"RETAIL_OPS → ASSEMBLY \(EBIKE-CITY\)"),
+        ("rejected half the time", r"FACILITIES → LOGISTICS \(PALLET-MOVE\)"),
+        ("cancelled by its requester", r"MARKETING → FACILITIES \(WORKSHOP-CLEAN\)"),
+    ):
+        row = re.search(
+            rf"^\| {kind} \| {route} \| (\d+) \| (\d+) \|( \d+ \|){{3}} (— |\d+ of \d+ )\| \d+ \| "
+            r"([\d,]+|—) / ([\d,]+|—) \|$",
+            report,
+            flags=re.MULTILINE,
+        )
+        assert row is not None, kind
+        assert int(row[1]) > 0 and int(row[2]) > 0, row[0]
+    assert re.search(r"production chains invoiced: \*\*\d+\.\d\d chains/s\*\*", report)
+    assert re.search(r"console reads .*: [1-9]\d*, p50 [\d,]+ ms, p99 [\d,]+ ms", report)
+    assert re.search(r"the machine was \*\*\d+ % busy\*\*", report)
+    assert re.search(r"^(\| \d+\.\d ){7}\| \d+\.\d ms \|$", report, flags=re.MULTILINE)
+    target = next(line for line in report.splitlines() if "production chains per second" in line)
+    assert re.search(r"\d+\.\d\d chains/s invoiced", target), target
+    mixed = results["mix"]
+    assert isinstance(mixed, dict) and len(mixed["kinds"]) == 4
