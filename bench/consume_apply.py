@@ -19,6 +19,10 @@ company's reference events first, as its owner publishes them at start.
     .venv/bin/python bench/consume_apply.py --service invoicing [--orders 2000] [--chains 100]
     .venv/bin/python bench/consume_apply.py --service monitoring [--batched]
 
+Records come in the order of the orders' steps, the topics interleaved; with --by-topic each
+batch hands over each topic's records together, as a fetch of one partition per topic does
+(the consumer's batches in `make run`).
+
 Monitoring without --batched takes one event at a time, as the service runs it today (each
 event in its own trace); with it, the kit hands the handler each run of a batch at once.
 
@@ -382,7 +386,14 @@ class Statements:
 
 
 async def measure(
-    url: str, service: Service, orders: int, chains: int, *, batched: bool, troubles: bool
+    url: str,
+    service: Service,
+    orders: int,
+    chains: int,
+    *,
+    batched: bool,
+    troubles: bool,
+    by_topic: bool,
 ) -> None:
     schema = service.name
     pool = await db.create_pool(url, schema=schema, max_size=2, min_size=2)
@@ -421,20 +432,31 @@ async def measure(
         conn.add_query_logger(counter)
     for conn in held:
         await pool.release(conn)
+    batches = [records[start : start + BATCH] for start in range(0, len(records), BATCH)]
+    if by_topic:
+        batches = [grouped_by_topic(batch) for batch in batches]
     started, cpu = time.perf_counter(), time.process_time()
-    for start in range(0, len(records), BATCH):
-        await consumer.handle_batch(records[start : start + BATCH])
+    for batch in batches:
+        await consumer.handle_batch(batch)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     async with pool.acquire() as conn:
         summary = await service.summary(conn)
     await pool.close()
     print(
         f"{service.name}: {len(records)} events ({orders} leaf orders, {chains} chains"
-        f"{', troubles' if troubles else ''}) in {elapsed:.2f} s: "
+        f"{', troubles' if troubles else ''}{', fetched by topic' if by_topic else ''}) "
+        f"in {elapsed:.2f} s: "
         f"{len(records) / elapsed:,.0f} events/s{' (batched)' if batched else ''}, "
         f"{counter.count / len(records):.2f} SQL statements per event; "
         f"this process's CPU {cpu / elapsed:.0%} of the wall time; {summary}"
     )
+
+
+def grouped_by_topic(batch: list[Any]) -> list[Any]:
+    """The batch as a fetch of one partition per topic hands it over: each partition's
+    records together (in their order), partitions in the order they first came."""
+    first = {topic: n for n, topic in enumerate(dict.fromkeys(r.topic for r in batch))}
+    return sorted(batch, key=lambda record: first[record.topic])
 
 
 def _topic(event: Event) -> str:
@@ -461,13 +483,27 @@ def main() -> None:
         help="breaches, retractions, cancellations, parties across entities, reference "
         "changes (default: on for invoicing, off for monitoring)",
     )
+    parser.add_argument(
+        "--by-topic",
+        action="store_true",
+        help="each batch's records grouped by topic, as a fetch of one partition per topic "
+        "hands them over (default: interleaved as the orders' steps come)",
+    )
     args = parser.parse_args()
     service = SERVICES[args.service]
     troubles = service.troubles if args.troubles is None else args.troubles
 
     def run(url: str) -> None:
         asyncio.run(
-            measure(url, service, args.orders, args.chains, batched=args.batched, troubles=troubles)
+            measure(
+                url,
+                service,
+                args.orders,
+                args.chains,
+                batched=args.batched,
+                troubles=troubles,
+                by_topic=args.by_topic,
+            )
         )
 
     if args.database_url:
