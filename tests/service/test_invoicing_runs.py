@@ -157,3 +157,37 @@ async def test_a_delivery_fetched_again_in_a_later_batch_changes_nothing(
     assert len(await rows(pool, "SELECT 1 FROM invoices WHERE order_id = $1", order.order_id)) == 1
     assert len(await rows(pool, "SELECT 1 FROM invoices")) == 2
     assert len(await rows(pool, "SELECT 1 FROM postings")) == 8
+
+
+async def test_a_run_of_breaches_credits_as_one_at_a_time_would(pool: asyncpg.Pool) -> None:
+    invoiced, waiting, cancelled = placed(), placed(), placed()
+    await consume_batch(
+        pool,
+        [
+            delivered(invoiced),
+            follow_up(cancelled, WorkCancelled, producer="fulfilment", reason="not needed"),
+        ],
+    )
+    deadline = utc_now()
+    credited = sla_breached(invoiced, deadline=deadline, service_credit_pct=Decimal("10"))
+    breaches: list[Event] = [
+        credited,
+        sla_breached(invoiced, deadline=deadline, service_credit_pct=Decimal("50")),  # 2nd
+        sla_breached(waiting, deadline=deadline, service_credit_pct=Decimal("10")),
+        sla_breached(cancelled, deadline=deadline, service_credit_pct=Decimal("10")),
+    ]
+    traces = await consume_batch(pool, breaches)
+
+    # one SLA credit per invoice: the first breach's; the second changes nothing
+    [note] = await rows(pool, "SELECT order_id, amount, cause_event_id FROM credit_notes")
+    assert note == {
+        "order_id": invoiced.order_id,
+        "amount": Decimal("59.80"),
+        "cause_event_id": credited.event_id,
+    }
+    # the order not invoiced yet keeps its claim; the cancelled one claims nothing
+    waiting_claims = await rows(pool, "SELECT order_id FROM pending_credits")
+    assert waiting_claims == [{"order_id": waiting.order_id}]
+    async with pool.acquire() as conn:
+        headers = await outbox_headers(conn)
+    assert headers[-1]["traceparent"].split("-")[1] == traces[credited.event_id]

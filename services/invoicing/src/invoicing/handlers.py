@@ -200,22 +200,30 @@ def _count_invoiced(invoice: InvoiceIssued) -> None:
     after_commit(lambda: invoiced.inc(float(invoice.total)))
 
 
-async def credit_breach(conn: asyncpg.Connection, breach: SlaBreached) -> None:
-    """Credit the order's invoice now, or remember the claim until the invoice is issued (a
-    cancelled order's breach claims nothing: it is never charged)."""
-    claim = domain.claim_for_breach(breach)
-    if claim is None:
+async def credit_breaches(conn: asyncpg.Connection, breaches: Sequence[SlaBreached]) -> None:
+    """Credit each breached order's invoice now, or remember the claim until the invoice is
+    issued; a statement per kind of check for the run, a credit note per claim settled (in the
+    trace of its breach). A cancelled order's breach claims nothing (it is never charged), nor
+    does one already retracted (a redriven breach)."""
+    claims = [(b, claim) for b in breaches if (claim := domain.claim_for_breach(b)) is not None]
+    if not claims:
         return
-    await store.lock_order(conn, claim.order_id)
-    if await store.is_cancelled(conn, claim.order_id):
-        return
-    if await store.is_retracted(conn, breach.event_id):
-        return  # its retraction came first (a redriven breach): it credits nothing
-    invoice = await store.issued_invoice(conn, claim.order_id)
-    if invoice is None:
-        await store.remember_claim(conn, claim)
-    elif claim.supplier == invoice.supplier.code:
-        await settle_claim(conn, invoice, claim)
+    orders = {claim.order_id for _, claim in claims}
+    await store.lock_orders(conn, orders)
+    cancelled = await store.cancelled_among(conn, orders)
+    retracted = await store.retracted_among(conn, [breach.event_id for breach, _ in claims])
+    standing = [
+        (breach, claim)
+        for breach, claim in claims
+        if claim.order_id not in cancelled and breach.event_id not in retracted
+    ]
+    invoices = await store.issued_invoices(conn, {claim.order_id for _, claim in standing})
+    await store.remember_claims(conn, [c for _, c in standing if c.order_id not in invoices])
+    for breach, claim in standing:
+        invoice = invoices.get(claim.order_id)
+        if invoice is not None and claim.supplier == invoice.supplier.code:
+            with consumed_in(breach):
+                await settle_claim(conn, invoice, claim)
 
 
 async def reverse_breach_credit(conn: asyncpg.Connection, retracted: SlaBreachRetracted) -> None:
@@ -279,7 +287,7 @@ apply_event = dispatch(
         OrderDelivered: Batched(issue_invoices),
         OrderShipped: Batched(record_shipments),
         WorkCancelled: cancel_order,
-        SlaBreached: credit_breach,
+        SlaBreached: Batched(credit_breaches),
         SlaBreachRetracted: reverse_breach_credit,
         DepartmentDefined: define_department,
         LegalEntityDefined: define_legal_entity,

@@ -305,10 +305,14 @@ _STORED_INVOICE = """SELECT i.*,
    LEFT JOIN departments r ON r.code = i.requester"""
 
 
-async def issued_invoice(conn: asyncpg.Connection, order_id: UUID) -> IssuedInvoice | None:
-    """The order's invoice as stored, or None when it has none."""
-    row = await conn.fetchrow(f"{_STORED_INVOICE} WHERE i.order_id = $1", order_id)
-    return None if row is None else _issued_invoice(row)
+async def issued_invoices(
+    conn: asyncpg.Connection, order_ids: Collection[UUID]
+) -> dict[UUID, IssuedInvoice]:
+    """The orders' invoices as stored, by order id (those without one left out)."""
+    rows = await conn.fetch(
+        f"{_STORED_INVOICE} WHERE i.order_id = ANY($1::uuid[])", list(order_ids)
+    )
+    return {row["order_id"]: _issued_invoice(row) for row in rows}
 
 
 async def invoice_by_id(conn: asyncpg.Connection, invoice_id: UUID) -> IssuedInvoice | None:
@@ -397,20 +401,26 @@ async def _with_documents(
 # --- credit notes --------------------------------------------------------------------------
 
 
-async def remember_claim(conn: asyncpg.Connection, claim: CreditClaim) -> None:
+async def remember_claims(conn: asyncpg.Connection, claims: Sequence[CreditClaim]) -> None:
+    """Keep the claims until their orders' invoices come (the first of an order's kind and
+    supplier wins)."""
+    if not claims:
+        return
     await conn.execute(
         """INSERT INTO pending_credits (order_id, kind, supplier, detail, cause_event_id,
                caused_at, service_credit_pct, stage, deadline)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
-        claim.order_id,
-        claim.kind.value,
-        claim.supplier,
-        claim.detail,
-        claim.cause_event_id,
-        claim.caused_at,
-        claim.service_credit_pct,
-        claim.stage.value if claim.stage else None,
-        claim.deadline,
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[],
+               $6::timestamptz[], $7::numeric[], $8::text[], $9::timestamptz[])
+           ON CONFLICT DO NOTHING""",
+        [claim.order_id for claim in claims],
+        [claim.kind.value for claim in claims],
+        [claim.supplier for claim in claims],
+        [claim.detail for claim in claims],
+        [claim.cause_event_id for claim in claims],
+        [claim.caused_at for claim in claims],
+        [claim.service_credit_pct for claim in claims],
+        [claim.stage.value if claim.stage else None for claim in claims],
+        [claim.deadline for claim in claims],
     )
 
 
@@ -485,12 +495,15 @@ async def record_retraction(
     return bool(inserted)
 
 
-async def is_retracted(conn: asyncpg.Connection, breach_event_id: UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT true FROM retracted_breaches WHERE breach_event_id = $1", breach_event_id
-        )
+async def retracted_among(
+    conn: asyncpg.Connection, breach_event_ids: Collection[UUID]
+) -> set[UUID]:
+    """Those of the breaches monitoring retracted."""
+    rows = await conn.fetch(
+        "SELECT breach_event_id FROM retracted_breaches WHERE breach_event_id = ANY($1::uuid[])",
+        list(breach_event_ids),
     )
+    return {row["breach_event_id"] for row in rows}
 
 
 async def drop_claim_of(conn: asyncpg.Connection, breach_event_id: UUID) -> bool:
