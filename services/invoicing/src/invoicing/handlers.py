@@ -1,8 +1,11 @@
 """Consumed events: a delivered order is invoiced, and credited, exactly once.
 
-Each handler runs inside the consumer's transaction (inbox + state + outbox). Events of one
-order arrive on several topics, so every handler that issues a document first takes the
-order's advisory lock. The departments invoices are issued between come from their owner's
+Each handler runs inside the consumer's transaction (inbox + state + outbox). Deliveries,
+shipments and breaches are batch handlers: the consecutive ones of a fetched batch come
+together and take effect in a statement per kind of effect for all of them (each document
+still published in the trace of its cause). Events of one order arrive on several topics, so
+every handler that issues a document first takes the order's advisory lock (a run takes its
+orders' locks in one statement, in the order of their ids). The departments invoices are issued between come from their owner's
 DepartmentDefined on the reference topic; a delivery between departments not learnt yet
 waits for them (store.DepartmentNotKnownYet, retried by the consumer for a bounded time,
 then dead-lettered with the reason).
