@@ -26,6 +26,9 @@ batch hands over each topic's records together, as a fetch of one partition per 
 Monitoring without --batched takes one event at a time, as the service runs it today (each
 event in its own trace); with it, the kit hands the handler each run of a batch at once.
 
+--kit-alone runs the same records through the kit's consumer with a subscriber that does
+nothing: the floor under the service's handlers.
+
 The wall time is set beside the process's CPU time: what is not CPU of this process is the
 database's (and the round trips to it). A before/after on the same machine: run it again with
 another source tree of the service first on the path, e.g.
@@ -71,14 +74,14 @@ from supplychain_contracts import (
 )
 from supplychain_contracts.company import FxRate, sample_company
 from supplychain_contracts.envelope import Envelope, Event
-from supplychain_contracts.events import InvoiceLine, RequestedComponent
+from supplychain_contracts.events import InvoiceLine, OrderParties, RequestedComponent
 from supplychain_contracts.reference import department_defined, fx_rate_defined
 from supplychain_devstack.postgres import EmbeddedPostgres
 from supplychain_devstack.processes import free_port
 from supplychain_kit import db
 from supplychain_kit.messaging.consumer import ReliableConsumer
 from supplychain_kit.messaging.consumer_config import ConsumerConfig
-from supplychain_kit.messaging.dispatch import ApplyEvent
+from supplychain_kit.messaging.dispatch import ApplyEvent, dispatch
 
 # the test support package (no pytest in it): events as fetched records, the order factory
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -344,7 +347,7 @@ async def _invoicing_summary(conn: asyncpg.Connection) -> str:
                   (SELECT count(*) FROM credit_notes) AS notes,
                   (SELECT coalesce(sum(amount), 0) FROM credit_notes) AS credited,
                   (SELECT count(*) FROM pending_credits) AS waiting,
-                  (SELECT sum(debit) - sum(credit) FROM postings) AS unbalanced"""
+                  (SELECT coalesce(sum(debit - credit), 0) FROM postings) AS unbalanced"""
     )
     return (
         f"{row['invoices']} invoices ({row['invoiced']}), {row['notes']} credit notes "
@@ -394,6 +397,7 @@ async def measure(
     batched: bool,
     troubles: bool,
     by_topic: bool,
+    floor: bool,
 ) -> None:
     schema = service.name
     pool = await db.create_pool(url, schema=schema, max_size=2, min_size=2)
@@ -420,7 +424,7 @@ async def measure(
         topics=service.topics,
         pool=pool,
         broker=None,  # type: ignore[arg-type]  # nothing is dead-lettered here
-        apply=service.applier(batched),
+        apply=_nothing_applied() if floor else service.applier(batched),
         config=ConsumerConfig(group_id=f"bench-{service.name}"),
     )
     for start in range(0, len(reference), BATCH):  # the owner's start-up publish, untimed
@@ -444,12 +448,23 @@ async def measure(
     await pool.close()
     print(
         f"{service.name}: {len(records)} events ({orders} leaf orders, {chains} chains"
-        f"{', troubles' if troubles else ''}{', fetched by topic' if by_topic else ''}) "
+        f"{', troubles' if troubles else ''}{', fetched by topic' if by_topic else ''}"
+        f"{', the kit alone' if floor else ''}) "
         f"in {elapsed:.2f} s: "
         f"{len(records) / elapsed:,.0f} events/s{' (batched)' if batched else ''}, "
         f"{counter.count / len(records):.2f} SQL statements per event; "
         f"this process's CPU {cpu / elapsed:.0%} of the wall time; {summary}"
     )
+
+
+def _nothing_applied() -> ApplyEvent:
+    """A subscriber of every order event that does nothing: the kit's consume path alone
+    (parse, inbox claim, spans, transaction), the floor under any service's handlers."""
+
+    async def nothing(conn: asyncpg.Connection, event: Event) -> None:
+        return None
+
+    return dispatch({OrderParties: nothing})
 
 
 def grouped_by_topic(batch: list[Any]) -> list[Any]:
@@ -489,6 +504,12 @@ def main() -> None:
         help="each batch's records grouped by topic, as a fetch of one partition per topic "
         "hands them over (default: interleaved as the orders' steps come)",
     )
+    parser.add_argument(
+        "--kit-alone",
+        action="store_true",
+        help="the same records through the kit's consumer with a subscriber that does "
+        "nothing: the floor under the service's handlers",
+    )
     args = parser.parse_args()
     service = SERVICES[args.service]
     troubles = service.troubles if args.troubles is None else args.troubles
@@ -503,6 +524,7 @@ def main() -> None:
                 batched=args.batched,
                 troubles=troubles,
                 by_topic=args.by_topic,
+                floor=args.kit_alone,
             )
         )
 
