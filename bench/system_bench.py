@@ -58,6 +58,7 @@ from supplychain_contracts import topics
 from supplychain_contracts.company import Department
 from supplychain_devstack.processes import free_port, port_open, wait_until
 from supplychain_devstack.stack import Stack, StackConfig
+from supplychain_devstack.tansu import TANSU_CLIENT_ENV, TANSU_SINGLE_PARTITION_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import before_after
@@ -81,6 +82,9 @@ CHAIN = [
 REQUESTER, SUPPLIER, SKU = "ASSEMBLY", "WHEELS", "WHEEL-28"
 ORDER_AUTH = {"Authorization": "Bearer dev-assembly-1"}
 ADMIN_AUTH = {"Authorization": "Bearer dev-admin-1"}
+# topics of several partitions and consumers that wait 10 ms at the embedded broker (its
+# answers come at points of a wait, not on arrival): latency over a quiet idle
+BENCH_PARTITIONS = 3
 CONCURRENCY = 16  # closed-loop comparisons (intake, health), both sides alike
 
 
@@ -1047,7 +1051,11 @@ def report(data: dict[str, Any], profile: Profile, short: bool, elapsed: float) 
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"- **the load generator, the event reader, Tansu, PostgreSQL and the four services share "
         f"these {os.cpu_count()} cores**: every figure is the system plus its own measurement",
-        "- stack as `make run` starts it (embedded Tansu and PostgreSQL, fresh data dir), autopilot "
+        "- stack as `make run` starts it (embedded Tansu and PostgreSQL, fresh data dir) but set "
+        f"for latency: {BENCH_PARTITIONS} partitions per topic, consumers waiting "
+        f"{TANSU_CLIENT_ENV['KAFKA_FETCH_MAX_WAIT_MS']} ms at the broker (`make run`: 1 partition, "
+        f"{TANSU_SINGLE_PARTITION_ENV['KAFKA_FETCH_MAX_WAIT_MS']} ms, for a quiet idle: "
+        "`make bench-idle` measures that); autopilot "
         "delays 0, reject probability 0 (but for the realistic mix's suppliers, see its "
         "section), no simulated demand; the ordering departments' budgets raised through the "
         "admin API",
@@ -1214,6 +1222,7 @@ def main(argv: list[str] | None = None) -> int:
         http_port_base=base,
         autopilot=True,
         fresh_database=True,
+        partitions=BENCH_PARTITIONS,
         extra_env={
             "FULFILMENT_AUTOPILOT": "true",
             "FULFILMENT_AUTOPILOT_ACCEPT_DELAY_S": "0",
