@@ -23,8 +23,9 @@ Records come in the order of the orders' steps, the topics interleaved; with --b
 batch hands over each topic's records together, as a fetch of one partition per topic does
 (the consumer's batches in `make run`).
 
-Monitoring without --batched takes one event at a time, as the service runs it today (each
-event in its own trace); with it, the kit hands the handler each run of a batch at once.
+Monitoring with --batched takes each run of a batch at once, as the service registers it
+(monitoring.main); without it one event at a time, as it did before (each event in its own
+trace).
 
 --kit-alone runs the same records through the kit's consumer with a subscriber that does
 nothing: the floor under the service's handlers.

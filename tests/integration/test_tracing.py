@@ -179,13 +179,13 @@ async def test_an_order_is_one_trace_tree_across_the_four_services(
     assert request.attributes["http.route"] == "/v1/orders"
     assert request.attributes["http.request.method"] == "POST"
     assert request.attributes["http.response.status_code"] == 201
-    # a batch handler's span (order intake's subscriber and monitoring's timelines take a
-    # fetched run of events at once): inside the trace, under the process span of the run's
+    # a batch handler's span (order intake's subscriber, invoicing's deliveries and shipments
+    # and monitoring's timelines take a fetched run of events at once): inside the trace, under the process span of the run's
     # first record
     batches = [s for s in spans if "messaging.batch.message_count" in s.attributes]
     per_record = [s for s in spans if s not in batches]
     by_id = {s.span_id: s for s in spans}
-    assert {b.service for b in batches} == {"order-intake", "monitoring"}, batches
+    assert {b.service for b in batches} == {"order-intake", "invoicing", "monitoring"}, batches
     for batch in batches:
         assert batch.kind == "CONSUMER"
         assert batch.attributes["messaging.operation.type"] == "process"
