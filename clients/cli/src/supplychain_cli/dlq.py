@@ -9,13 +9,13 @@ credentials.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import typer
-from supplychain_contracts import topics
 
 from supplychain_cli.context import api_of, read
 from supplychain_cli.output import (
@@ -36,31 +36,42 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+
 # The service that produces each topic holds its dead letters and redrives them (the orders
 # topic has two producers, fulfilment raising sub-orders; the reference topic two owners,
 # monitoring for policies and calendars: either redrives any record of it).
-TOPIC_OWNERS: Final = {
-    topics.ORDERS: "order-intake",
-    topics.FULFILMENT: "fulfilment",
-    topics.INVOICING: "invoicing",
-    topics.SLA: "monitoring",
-    topics.REFERENCE: "order-intake",
-}
+@functools.cache
+def topic_owners() -> dict[str, str]:
+    # the contracts are imported by the commands that need them: importing them costs every
+    # other command about half a second of start-up
+    from supplychain_contracts import topics
+
+    return {
+        topics.ORDERS: "order-intake",
+        topics.FULFILMENT: "fulfilment",
+        topics.INVOICING: "invoicing",
+        topics.SLA: "monitoring",
+        topics.REFERENCE: "order-intake",
+    }
+
+
 DEAD_LETTERS = "/v1/operations/dead-letters"
 
 
 def source_of(topic: str) -> str:
     """The source topic of a topic name given as source or `.dlq`."""
+    from supplychain_contracts import topics
+
     return topic.removesuffix(topics.DLQ_SUFFIX)
 
 
 def owner_of(topic: str) -> str:
-    owner = TOPIC_OWNERS.get(source_of(topic))
+    owner = topic_owners().get(source_of(topic))
     if owner is None:
         fail(
             Exit.USAGE,
             f"{topic} is no topic with dead letters to redrive (one of "
-            f"{', '.join(TOPIC_OWNERS)}, or its .dlq)",
+            f"{', '.join(topic_owners())}, or its .dlq)",
         )
     return owner
 
@@ -91,7 +102,7 @@ def list_dead_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Dead-letter records: coordinates, source record, consumer group, error, redrive."""
-    wanted = [source_of(topic)] if topic else list(TOPIC_OWNERS)
+    wanted = [source_of(topic)] if topic else list(topic_owners())
     with api_of(ctx, as_json=as_json) as api:
         records = [
             record
@@ -135,6 +146,8 @@ Offset = Annotated[int, typer.Argument(min=0, help="its offset")]
 
 
 def _dlq_name(topic: str) -> str:
+    from supplychain_contracts import topics
+
     return topics.dead_letter_topic(source_of(topic))
 
 
