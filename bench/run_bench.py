@@ -463,6 +463,23 @@ async def bench(bootstrap: str, database_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def relay_only(bootstrap: str, database_url: str) -> None:
+    """`run_bench.py --only relay`: the relay against raw produce with its acks, taking turns
+    round by round (the machine's drift falls on both), printed, no report written."""
+    setup_tracing("bench", otlp_endpoint=None)
+    payloads = [sample_event().model_dump_json().encode() for _ in range(MESSAGES)]
+    raw: list[float] = []
+    relay: list[float] = []
+    for _ in range(ROUNDS):
+        raw.append(await raw_produce_acked(bootstrap, payloads))
+        relay.append(
+            await outbox_publish(bootstrap, database_url, [sample_event() for _ in range(MESSAGES)])
+        )
+    for name, rates in (("raw produce, acks=all", raw), ("outbox relay", relay)):
+        print(f"  {name}: {', '.join(f'{r:,.0f}' for r in rates)} msg/s", flush=True)
+    print(f"  ratio (medians): {statistics.median(relay) / statistics.median(raw):.2f}")
+
+
 def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
     database_url = os.environ.get("DATABASE_URL", "")
@@ -477,6 +494,9 @@ def main() -> int:
             postgres = EmbeddedPostgres(data_dir=workdir / "pgdata", port=free_port())
             postgres.start()
             database_url = postgres.url()
+        if sys.argv[1:] == ["--only", "relay"]:  # the relay and its baseline, nothing else
+            asyncio.run(relay_only(bootstrap, database_url))
+            return 0
         report = asyncio.run(bench(bootstrap, database_url))
     finally:
         if tansu is not None:

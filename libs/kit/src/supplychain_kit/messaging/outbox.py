@@ -223,15 +223,22 @@ class OutboxRelay:
                 if not outbox_parking.refused(exc):
                     raise
                 refusals.append(self._refusal(row, exc))
-        outcomes = await asyncio.gather(*(c for _, c in sent), return_exceptions=True)
         published: list[Mapping[str, Any]] = []
-        for (row, _), outcome in zip(sent, outcomes, strict=True):
-            if not isinstance(outcome, BaseException):
-                published.append(row)
-            elif outbox_parking.refused(outcome):
-                refusals.append(self._refusal(row, outcome))
+        failure: BaseException | None = None
+        # awaited in order, not gathered: the broker confirms a whole record batch at once, so
+        # most are done when awaited and cost no suspension (gather's callbacks cost one each)
+        for row, confirmation in sent:
+            try:
+                await confirmation
+            except Exception as exc:
+                if not outbox_parking.refused(exc):
+                    failure = failure or exc  # raised once every confirmation is in
+                    continue
+                refusals.append(self._refusal(row, exc))
             else:
-                raise outcome
+                published.append(row)
+        if failure is not None:
+            raise failure
         return published, refusals
 
     def _refusal(self, row: Mapping[str, Any], exc: BaseException) -> outbox_parking.Refusal:
