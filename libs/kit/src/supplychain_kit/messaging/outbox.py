@@ -33,6 +33,14 @@ LISTEN_TIMEOUT_S = 2.0  # a connection to listen on, or sweep meanwhile
 DELETE_BATCH = 1000  # published rows deleted per statement (short locks, small WAL bursts)
 
 
+# The relay's leadership (one relay per schema: a transaction-scoped advisory lock), and its
+# transaction's commit not waiting for the WAL flush: after a database crash a mark lost with
+# it publishes its rows again, as a crash between the broker's confirmation and the commit
+# does (delivery is at least once; consumers apply an event once through their inbox).
+LEAD = """SELECT pg_try_advisory_xact_lock(hashtext($1)),
+                 set_config('synchronous_commit', 'off', true)"""
+
+
 def notify_channel(schema: str) -> str:
     """The channel a service's relay listens on: one per schema, so one per service."""
     return f"{schema}_outbox"
@@ -168,27 +176,24 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows were published."""
         async with self._pool.acquire() as conn, conn.transaction():
-            leader = await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._schema}"
-            )
-            if not leader:
+            if not await conn.fetchval(LEAD, f"outbox:{self._schema}"):
                 return 0
             # leaves out the rows of keys that wait behind a refused row (outbox_parking)
             rows = await conn.fetch(outbox_parking.UNPUBLISHED_ROWS, self._batch_size)
-            # before publishing: a broker outage shows as backlog (counted only when there may
-            # be more than this batch)
-            pending = len(rows)
-            if pending == self._batch_size:
-                pending = await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                )
-            self._pending_gauge.set(pending)
             if not self._parked_counted:
                 self._parked_gauge.set(await outbox_parking.parked_count(conn))
                 self._parked_counted = True
             if not rows:
+                self._pending_gauge.set(0)
                 return 0
-            published, refusals = await self._send_rows(rows)
+            try:
+                sent, refusals = await self._send_rows(rows)
+            except Exception:
+                await self._count_backlog(conn, rows)  # a broker outage shows as backlog
+                raise
+            # while the records are on their way to the broker
+            pending = await self._count_backlog(conn, rows)
+            published = await self._confirmed(sent, refusals)
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in published],
@@ -205,17 +210,27 @@ class OutboxRelay:
             metrics.OUTBOX_PUBLISHED.labels(service=self._service, topic=topic).inc(count)
         return len(published)
 
+    async def _count_backlog(self, conn: asyncpg.Connection, rows: Sequence[object]) -> int:
+        """Set the backlog gauge before the batch is confirmed: counted only when there may
+        be more than this batch."""
+        pending = len(rows)
+        if pending == self._batch_size:
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        self._pending_gauge.set(pending)
+        return pending
+
     async def _send_rows(
         self, rows: Sequence[Mapping[str, Any]]
-    ) -> tuple[list[Mapping[str, Any]], list[outbox_parking.Refusal]]:
-        """Send rows in id order: the published ones, and the ones the broker refused for
-        good (noted for a retry, then parked). Once a row is refused before it left (the
-        producer's size check, an unknown topic), the later rows of its key stay for after
-        it. Any other failure (the broker away) fails the batch, which is retried as it is."""
+    ) -> tuple[list[tuple[Mapping[str, Any], Awaitable[Any]]], list[outbox_parking.Refusal]]:
+        """Send rows in id order: each sent row with its confirmation to come, and the rows
+        refused before they left (the producer's size check, an unknown topic), noted for a
+        retry, then parked; the later rows of a refused row's key stay for after it. Any
+        other failure (the broker away) fails the batch, which is retried as it is."""
         sent: list[tuple[Mapping[str, Any], Awaitable[Any]]] = []
         refusals: list[outbox_parking.Refusal] = []
+        refused_keys: set[str] = set()
         for row in rows:
-            if any(refusal.key == row["key"] for refusal in refusals):
+            if row["key"] in refused_keys:
                 continue
             try:
                 sent.append((row, await self._send(row)))
@@ -223,6 +238,16 @@ class OutboxRelay:
                 if not outbox_parking.refused(exc):
                     raise
                 refusals.append(self._refusal(row, exc))
+                refused_keys.add(row["key"])
+        return sent, refusals
+
+    async def _confirmed(
+        self,
+        sent: Sequence[tuple[Mapping[str, Any], Awaitable[Any]]],
+        refusals: list[outbox_parking.Refusal],
+    ) -> list[Mapping[str, Any]]:
+        """The sent rows the broker confirmed; the ones it refused for good join `refusals`.
+        Any other failure fails the batch once every confirmation is in."""
         published: list[Mapping[str, Any]] = []
         failure: BaseException | None = None
         # awaited in order, not gathered: the broker confirms a whole record batch at once, so
@@ -232,14 +257,14 @@ class OutboxRelay:
                 await confirmation
             except Exception as exc:
                 if not outbox_parking.refused(exc):
-                    failure = failure or exc  # raised once every confirmation is in
+                    failure = failure or exc
                     continue
                 refusals.append(self._refusal(row, exc))
             else:
                 published.append(row)
         if failure is not None:
             raise failure
-        return published, refusals
+        return published
 
     def _refusal(self, row: Mapping[str, Any], exc: BaseException) -> outbox_parking.Refusal:
         metrics.OUTBOX_REFUSALS.labels(service=self._service, error=type(exc).__name__).inc()
