@@ -27,6 +27,9 @@ Monitoring with --batched takes each run of a batch at once, as the service regi
 (monitoring.main); without it one event at a time, as it did before (each event in its own
 trace).
 
+--console ROUNDS (monitoring) then times the operator console's reads on the history the run
+left: each query of its overview, and the overview and newest chain fragments rendered.
+
 --kit-alone runs the same records through the kit's consumer with a subscriber that does
 nothing: the floor under the service's handlers.
 
@@ -399,6 +402,7 @@ async def measure(
     troubles: bool,
     by_topic: bool,
     floor: bool,
+    console_rounds: int = 0,
 ) -> None:
     schema = service.name
     pool = await db.create_pool(url, schema=schema, max_size=2, min_size=2)
@@ -446,6 +450,7 @@ async def measure(
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     async with pool.acquire() as conn:
         summary = await service.summary(conn)
+        console = await console_reads(conn, rounds=console_rounds) if console_rounds else []
     await pool.close()
     print(
         f"{service.name}: {len(records)} events ({orders} leaf orders, {chains} chains"
@@ -456,6 +461,77 @@ async def measure(
         f"{counter.count / len(records):.2f} SQL statements per event; "
         f"this process's CPU {cpu / elapsed:.0%} of the wall time; {summary}"
     )
+    for line in console:
+        print(line)
+
+
+async def console_reads(conn: asyncpg.Connection, *, rounds: int) -> list[str]:
+    """The operator console's overview and its newest chain read `rounds` times from the
+    history the run left, as of an hour after its first order (the month's scorecards and
+    today's alarms cover it): the median and the highest milliseconds of each part, then of
+    the whole overview with its page fragment rendered (the broker's sizes not included)."""
+    from monitoring.analytics import scorecards
+    from monitoring.analytics import store as analytics
+    from monitoring.console import store
+    from monitoring.console.model import KEYLESS
+    from monitoring.sla import watermark_store
+    from monitoring.sla.watermarks import VerdictRule
+    from monitoring.timeline import dispute_store
+
+    now, everyone = T0 + timedelta(hours=1), KEYLESS.visibility
+    start, end = scorecards.period_bounds(now.strftime("%Y-%m"))
+    newest = await store.recent_chains(conn, limit=1, visible=everyone)
+    parts: dict[str, Callable[[], Awaitable[Any]]] = {
+        "recent chains": lambda: store.recent_chains(conn, limit=15, visible=everyone),
+        "open stages": lambda: store.open_stages(conn, limit=25, visible=everyone),
+        "alarms today": lambda: store.alarms_since(conn, since=T0.replace(hour=0)),
+        "scorecards of the month": lambda: scorecards.for_period(
+            conn, period=now.strftime("%Y-%m"), now=now
+        ),
+        "  delivered splits": lambda: scorecards.delivered_splits(
+            conn, start=start, end=end, now=now
+        ),
+        "  orders handled": lambda: analytics.orders_handled(conn, start=start, end=end),
+        "  stage outcomes": lambda: analytics.stage_outcomes(conn, start=start, end=end, now=now),
+        "  rejections": lambda: analytics.event_counts(
+            conn, event_type="OrderRejected", start=start, end=end
+        ),
+        "  satisfaction": lambda: analytics.satisfaction(conn, start=start, end=end),
+        "held verdicts": lambda: watermark_store.held_verdicts(conn, rule=VerdictRule(), now=now),
+        "unsettled disputes": lambda: dispute_store.unsettled(conn, limit=25, visible=everyone),
+        "overview, rendered": lambda: _overview_fragment(conn, now),
+    }
+    if newest:
+        parts["newest chain, rendered"] = lambda: _chain_fragment(conn, newest[0]["order_id"], now)
+    lines = [f"console reads ({rounds} rounds, ms: median / highest):"]
+    for name, read in parts.items():
+        took = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            await read()
+            took.append((time.perf_counter() - started) * 1000)
+        took.sort()
+        lines.append(f"  {name:<26} {took[len(took) // 2]:8.1f} / {took[-1]:8.1f}")
+    return lines
+
+
+async def _overview_fragment(conn: asyncpg.Connection, now: datetime) -> str:
+    from monitoring.console import api
+    from monitoring.console.model import FINISHED, KEYLESS
+    from monitoring.sla.watermarks import VerdictRule
+
+    view = await api.overview(
+        conn, now=now, dead_letters={}, lag=[], verdicts=VerdictRule(), audience=KEYLESS
+    )
+    return api.templates.get_template("overview.html").render(finished=FINISHED, view=view)
+
+
+async def _chain_fragment(conn: asyncpg.Connection, order_id: uuid.UUID, now: datetime) -> str:
+    from monitoring.console import api
+    from monitoring.console.model import FINISHED, KEYLESS
+
+    chain = await api.waterfall(conn, order_id, tracing_ui_url=None, now=now, audience=KEYLESS)
+    return api.templates.get_template("chain.html").render(finished=FINISHED, chain=chain)
 
 
 def _nothing_applied() -> ApplyEvent:
@@ -511,6 +587,14 @@ def main() -> None:
         help="the same records through the kit's consumer with a subscriber that does "
         "nothing: the floor under the service's handlers",
     )
+    parser.add_argument(
+        "--console",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="monitoring: then time the operator console's reads (each part of its overview, "
+        "the page fragments) ROUNDS times on the history the run left",
+    )
     args = parser.parse_args()
     service = SERVICES[args.service]
     troubles = service.troubles if args.troubles is None else args.troubles
@@ -526,6 +610,7 @@ def main() -> None:
                 troubles=troubles,
                 by_topic=args.by_topic,
                 floor=args.kit_alone,
+                console_rounds=args.console if args.service == "monitoring" else 0,
             )
         )
 

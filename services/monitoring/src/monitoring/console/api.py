@@ -34,6 +34,7 @@ from supplychain_kit.runtime import ServiceRuntime
 
 from monitoring.analytics import scorecards
 from monitoring.console import store
+from monitoring.console.dead_letters import DeadLetterSizes
 from monitoring.console.model import (
     FINISHED,
     KEYLESS,
@@ -162,7 +163,7 @@ async def overview(
         for row in await store.open_stages(conn, limit=OPEN_STAGES, visible=visible)
     ]
     alarms = [AlarmCount.model_validate(row) for row in await store.alarms_since(conn, since=today)]
-    cards = await scorecards.for_period(conn, period=period, now=now)
+    cards = await scorecards.for_period(conn, period=period, now=now, with_time_split=False)
     held = await watermark_store.held_verdicts(conn, rule=verdicts, now=now)
     return Overview(
         generated_at=now,
@@ -189,7 +190,8 @@ async def overview(
 
 
 async def dead_letter_counts(runtime: ServiceRuntime[Any]) -> dict[str, int] | None:
-    """Records in each dead-letter topic (end minus start offsets)."""
+    """Records in each dead-letter topic (end minus start offsets); None while the broker is
+    not reachable."""
     try:
         sizes: dict[str, int] | None = await runtime.lag.topic_sizes(
             [topics.dead_letter_topic(topic) for topic in topics.ALL_TOPICS]
@@ -254,13 +256,29 @@ def _html(template: str, **context: Any) -> HTMLResponse:
 # The caller is checked first: a request without the key it needs never touches the database.
 
 
+def dead_letter_sizes(request: Request) -> DeadLetterSizes:
+    """The app's dead-letter sizes (one per app: every open console page shares them)."""
+    state = request.app.state
+    if not hasattr(state, "dead_letter_sizes"):
+        runtime = state.runtime
+        state.dead_letter_sizes = DeadLetterSizes(lambda: dead_letter_counts(runtime))
+    sizes: DeadLetterSizes = state.dead_letter_sizes
+    return sizes
+
+
+DeadLetters = Annotated[DeadLetterSizes, Depends(dead_letter_sizes)]
+
+
 async def _overview(
-    db: asyncpg.Connection, runtime: ServiceRuntime[Any], audience: Audience
+    db: asyncpg.Connection,
+    runtime: ServiceRuntime[Any],
+    dead_letters: DeadLetterSizes,
+    audience: Audience,
 ) -> Overview:
     return await overview(
         db,
         now=datetime.now(UTC),
-        dead_letters=await dead_letter_counts(runtime),
+        dead_letters=await dead_letters.read(),
         lag=consumer_lag(runtime),
         verdicts=runtime.settings.verdict_rule(),
         audience=audience,
@@ -280,17 +298,21 @@ async def _waterfall(
 
 
 @router.get("/console", response_class=HTMLResponse)
-async def console_page(caller: Reader, db: Db, runtime: Runtime) -> HTMLResponse:
+async def console_page(
+    caller: Reader, db: Db, runtime: Runtime, dead_letters: DeadLetters
+) -> HTMLResponse:
     """The operator console: chains, SLA board, waterfall, open disputes, scorecards, dead
     letters, lag (what the key it is opened with may see)."""
-    view = await _overview(db, runtime, caller)
+    view = await _overview(db, runtime, dead_letters, caller)
     chain = await _waterfall(db, runtime, view.chains[0].order_id, caller) if view.chains else None
     return _html("console.html", view=view, chain=chain)
 
 
 @router.get("/console/fragments/overview", response_class=HTMLResponse, include_in_schema=False)
-async def overview_fragment(caller: Reader, db: Db, runtime: Runtime) -> HTMLResponse:
-    return _html("overview.html", view=await _overview(db, runtime, caller))
+async def overview_fragment(
+    caller: Reader, db: Db, runtime: Runtime, dead_letters: DeadLetters
+) -> HTMLResponse:
+    return _html("overview.html", view=await _overview(db, runtime, dead_letters, caller))
 
 
 @router.get(
@@ -310,11 +332,13 @@ async def console_asset(name: str) -> Response:
 
 
 @router.get("/v1/console/overview", response_model=Overview)
-async def console_overview(caller: Reader, db: Db, runtime: Runtime) -> Overview:
+async def console_overview(
+    caller: Reader, db: Db, runtime: Runtime, dead_letters: DeadLetters
+) -> Overview:
     """What the console shows: recent chains, the SLA board, open disputes, scorecards of the
     month, dead-letter counts and consumer lag (what the key may see: a department the chains,
     stages and disputes it is party to)."""
-    return await _overview(db, runtime, caller)
+    return await _overview(db, runtime, dead_letters, caller)
 
 
 @router.get(

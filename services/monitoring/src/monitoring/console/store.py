@@ -38,23 +38,29 @@ async def recent_chains(
            tree AS (
                SELECT order_id AS head, order_id FROM heads
                UNION ALL
-               SELECT t.head, c.order_id FROM orders c JOIN tree t ON c.parent_order_id = t.order_id)
+               SELECT t.head, c.order_id FROM orders c JOIN tree t ON c.parent_order_id = t.order_id),
+           -- each order's stages counted by its key (a join of the tree with every stage
+           -- scanned the whole table, for a page of chains)
+           chain AS (
+               SELECT t.head,
+                      count(DISTINCT t.order_id) FILTER (WHERE t.order_id <> t.head)
+                          AS sub_orders,
+                      sum(s.open_stages)::bigint AS open_stages,
+                      sum(s.breaches)::bigint AS breaches
+               FROM tree t CROSS JOIN LATERAL (
+                   SELECT count(*) FILTER (WHERE started_at IS NOT NULL
+                                             AND ended_at IS NULL) AS open_stages,
+                          count(*) FILTER (WHERE (breach_raised_at IS NOT NULL
+                                                  AND breach_retracted_at IS NULL)
+                                              OR (outcome IS NULL
+                                                  AND ended_at > deadline)) AS breaches
+                   FROM stages WHERE stages.order_id = t.order_id) AS s
+               GROUP BY t.head)
            SELECT h.*,
                   (SELECT coalesce(array_agg(DISTINCT e.event_type), '{{}}')
                      FROM handoff_events e WHERE e.order_id = h.order_id) AS event_types,
                   chain.sub_orders, chain.open_stages, chain.breaches
-           FROM heads h
-           CROSS JOIN LATERAL (
-               SELECT count(DISTINCT t.order_id) FILTER (WHERE t.order_id <> h.order_id)
-                          AS sub_orders,
-                      count(s.stage) FILTER (WHERE s.started_at IS NOT NULL
-                                                AND s.ended_at IS NULL) AS open_stages,
-                      count(s.stage) FILTER (WHERE (s.breach_raised_at IS NOT NULL
-                                                    AND s.breach_retracted_at IS NULL)
-                                                OR (s.outcome IS NULL
-                                                    AND s.ended_at > s.deadline)) AS breaches
-               FROM tree t LEFT JOIN stages s ON s.order_id = t.order_id
-               WHERE t.head = h.order_id) AS chain
+           FROM heads h JOIN chain ON chain.head = h.order_id
            ORDER BY h.placed_at DESC NULLS LAST""",
         *args,
     )
