@@ -11,7 +11,8 @@ in KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), so the ratios compare like with like
 - raw consume (`getmany`) as the ceiling
 
 Writes bench-report.md and prints it. Figures are for this machine at this moment: compare
-ratios, not absolute numbers.
+ratios, not absolute numbers. `run_bench.py --only relay` measures the relay and its baseline
+alone, round by round in turns, and writes no report.
 """
 
 from __future__ import annotations
