@@ -8,11 +8,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from supplychain_kit.settings import ServiceSettings
 from supplychain_kit.telemetry import (
     InTraceClientCalls,
+    _sampled,
     package_version,
     sampler_named,
     service_resource,
@@ -83,3 +85,25 @@ def test_client_calls_are_traced_only_inside_a_trace() -> None:
     (insert,) = (s for s in exporter.get_finished_spans() if s.name == "INSERT")
     assert insert.parent is not None
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
+
+
+@pytest.mark.parametrize(
+    ("flags", "sampled"),
+    [("00", False), ("02", False), ("01", True), ("03", True), ("zz", True)],
+)
+def test_the_sampled_bit_of_a_traceparent(flags: str, sampled: bool) -> None:
+    # 02: W3C Trace Context 2's random-trace-id flag, without the sampled bit
+    assert _sampled(f"{TRACE}-{flags}") is sampled
+
+
+def test_an_unsampled_trace_as_the_sdk_writes_it_reads_as_unsampled() -> None:
+    """The SDK's own traceparent of an unsampled span: a record carrying it gets no span of
+    its own (the consumers and the relay carry its context on)."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    carrier: dict[str, str] = {}
+    with provider.get_tracer("test").start_as_current_span("unsampled"):
+        TraceContextTextMapPropagator().inject(carrier)
+    assert not _sampled(carrier["traceparent"]), carrier

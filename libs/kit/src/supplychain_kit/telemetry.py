@@ -340,10 +340,20 @@ def processing(
 
 
 def _carry_on(headers: Mapping[str, str]) -> bool:
-    """The traceparent says its trace is not sampled (flags 00) and the sampler is
-    parent-based: no span would record, the context is carried on as it is."""
+    """The traceparent says its trace is not sampled (the sampled bit of its flags clear:
+    `-00`, or `-02` with W3C Trace Context 2's random-trace-id flag, which the SDK sets) and
+    the sampler is parent-based: no span would record, the context is carried on as it is."""
     traceparent = headers.get("traceparent")
-    return _carry_unsampled and traceparent is not None and traceparent.endswith("-00")
+    return _carry_unsampled and traceparent is not None and not _sampled(traceparent)
+
+
+def _sampled(traceparent: str) -> bool:
+    """The sampled bit of a traceparent's flags (a malformed one counts as sampled: the
+    propagator then starts a new trace, which is recorded as any other)."""
+    try:
+        return bool(int(traceparent[-2:], 16) & 0x01)
+    except ValueError:
+        return True
 
 
 @contextmanager
