@@ -17,6 +17,7 @@ from monitoring.sla.rules import (
     Alarm,
     Status,
     business_deadline,
+    business_deadlines,
     business_seconds,
     clock_for,
     due_alarms,
@@ -226,6 +227,20 @@ def test_a_calendar_in_another_zone_than_the_event() -> None:
 def test_a_calendar_without_working_days_is_refused() -> None:
     with pytest.raises(ValueError, match="working day"):
         business_deadline(berlin(2026, 11, 2, 9), 1, BusinessCalendar(working_days=()))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+    ),
+    st.lists(st.floats(min_value=0, max_value=200 * HOUR), min_size=1, max_size=3),
+)
+def test_deadlines_of_one_walk_are_those_of_one_walk_each(
+    start: datetime, targets: list[float]
+) -> None:
+    """A clock's warning and deadline come from one walk over the windows (in any order)."""
+    one_each = [business_deadline(start, target, OFFICE) for target in targets]
+    assert business_deadlines(start, targets, OFFICE) == one_each
 
 
 @given(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -106,17 +106,39 @@ def clock_for(
     if target is None:
         return None
     warning = target * policy.warning_threshold
+    warn_at, deadline = business_deadlines(started_at, (warning, target), calendar)
     return Clock(
         policy_id=version.number,
         target_seconds=target,
-        warn_at=business_deadline(started_at, warning, calendar),
-        deadline=business_deadline(started_at, target, calendar),
+        warn_at=warn_at,
+        deadline=deadline,
         policy_key=version.key,
         policy_version=version.version,
         service_credit_pct=policy.service_credit_pct,
         warning_seconds=warning,
         calendar=calendar,
     )
+
+
+def business_deadlines(
+    start: datetime, seconds: Sequence[float], calendar: BusinessCalendar
+) -> list[datetime]:
+    """`business_deadline` of each of `seconds` from the same start, in one walk over the
+    calendar's working windows (every stage start times a warning and a deadline: the walk
+    is most of a clock's cost)."""
+    wanted = sorted((timedelta(seconds=s), n) for n, s in enumerate(seconds))
+    found: list[datetime] = [start] * len(wanted)
+    counted, next_one = timedelta(), 0
+    for begin, closes in working_windows(start, calendar):
+        while next_one < len(wanted) and wanted[next_one][0] - counted <= closes - begin:
+            remaining, n = wanted[next_one]
+            found[n] = begin + (remaining - counted)
+            next_one += 1
+        if next_one == len(wanted):
+            return found
+        counted += closes - begin
+    missing = wanted[next_one][0].total_seconds()
+    raise ValueError(f"a target of {missing}s does not fit in {MAX_CALENDAR_DAYS} calendar days")
 
 
 def target_problems(

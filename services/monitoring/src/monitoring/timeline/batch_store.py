@@ -49,8 +49,10 @@ class Marks:
 
 @dataclass(frozen=True)
 class Marked:
-    """The stages a batch marked as they stand now, the reference token, and the orders of
-    those stages whose end (domain.ORDER_ENDINGS) was recorded before this batch."""
+    """The stages a batch marked that the run acts on further (to time, to close, whose
+    clock a pause may move, of an ended order) as they stand now, the reference token (None
+    when there is no such stage), and the orders of those stages whose end
+    (domain.ORDER_ENDINGS) was recorded before this batch."""
 
     stages: list[StageRow]
     reference_token: UUID | None
@@ -67,7 +69,8 @@ async def record_and_mark(
 ) -> Marked:
     """Record the events and upsert the stage boundaries they mark, in one statement. A stage
     this statement starts gets its clock from `clocks` (one per mark, computed from the
-    policies read under `reference_token`) if that token is still the store's."""
+    policies read under `reference_token`) if that token is still the store's. Returns the
+    marked stages the run acts on further (`Marked`)."""
     rows = await conn.fetch(
         """WITH recorded AS (
                INSERT INTO handoff_events (event_id, order_id, root_order_id, event_type,
@@ -128,11 +131,20 @@ async def record_and_mark(
                       calendar = CASE WHEN s.started_at IS NULL THEN EXCLUDED.calendar ELSE s.calendar END,
                       pause_reasons = CASE WHEN s.started_at IS NULL THEN EXCLUDED.pause_reasons ELSE s.pause_reasons END
                RETURNING s.*)
-           SELECT m.*, (SELECT token FROM reference_token) AS reference_token,
-                  EXISTS (SELECT 1 FROM handoff_events h
-                          WHERE h.order_id = m.order_id
-                            AND h.event_type = ANY($24::text[])) AS order_ended
-           FROM marked m""",
+           SELECT m.*, (SELECT token FROM reference_token) AS reference_token, e.order_ended
+           FROM marked m
+           CROSS JOIN LATERAL (
+               SELECT EXISTS (SELECT 1 FROM handoff_events h
+                              WHERE h.order_id = m.order_id
+                                AND h.event_type = ANY($24::text[])) AS order_ended) e
+           -- the stages the rest of the run acts on (StageRow.needs_clock, can_close, a clock
+           -- that pauses may move) and those of ended orders: most stages a run starts were
+           -- timed by this statement and need nothing more
+           WHERE e.order_ended
+              OR (m.started_at IS NOT NULL AND m.deadline IS NULL AND m.policy_id IS NULL)
+              OR (m.started_at IS NOT NULL AND m.ended_at IS NOT NULL
+                  AND m.duration_s IS NULL)
+              OR (cardinality(m.pause_reasons) > 0 AND m.duration_s IS NULL)""",
         [t.event.event_id for t in events],
         [t.event.order_id for t in events],
         [t.event.root_order_id for t in events],
