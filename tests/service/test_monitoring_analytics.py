@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from monitoring import metrics
+from monitoring.analytics import scorecards
 from monitoring.analytics.time_split_metrics import observe_wait_and_work
 from monitoring.config import MonitoringSettings
 from monitoring.main import create_app
@@ -224,6 +225,16 @@ async def test_a_chain_over_a_weekend_split_scored_and_ranked(
         "with_requester": 0.0,  # FACILITIES confirmed on a Saturday
         "paused": 0.0,
     }
+
+    # the console's cards leave the split out (costly, not shown), nothing else
+    async with app.state.runtime.pool.acquire() as conn:
+        console_cards = await scorecards.for_period(
+            conn, period="2027-03", now=datetime.now(UTC), with_time_split=False
+        )
+    assert {c.supplier for c in console_cards} == set(by_supplier)
+    for card in console_cards:
+        expected = {**by_supplier[card.supplier], "time_split": None, "time_split_by_requester": []}
+        assert card.model_dump(mode="json") == expected
 
     ranked = await client.get(
         "/v1/analytics/bottlenecks", params={"period": "2027-03"}, headers=ANALYST

@@ -143,6 +143,12 @@ async def for_period(
     far the costliest part, and the counts are read without it."""
     start, end = period_bounds(period)
     splits = await delivered_splits(conn, start=start, end=end, now=now) if with_time_split else {}
+    # the suppliers that delivered in the period have a card either way
+    delivering = (
+        set(splits)
+        if with_time_split
+        else set(await store.event_counts(conn, event_type="OrderDelivered", start=start, end=end))
+    )
     handled = await store.orders_handled(conn, start=start, end=end)
     rejected = await store.event_counts(conn, event_type="OrderRejected", start=start, end=end)
     help_requests = await store.event_counts(conn, event_type="HelpRequested", start=start, end=end)
@@ -157,12 +163,7 @@ async def for_period(
             counts.met, counts.breached
         )
     suppliers = sorted(
-        set(handled)
-        | set(rejected)
-        | set(help_requests)
-        | set(ratings)
-        | set(on_time)
-        | set(splits)
+        set(handled) | set(rejected) | set(help_requests) | set(ratings) | set(on_time) | delivering
     )
     return [
         Scorecard(
