@@ -316,12 +316,16 @@ async def test_a_record_is_parked_in_the_transaction_of_its_batch_only_once_and_
     watching = asyncio.ensure_future(upgraded.watch_parked(0.05))
     try:
         await eventually(lambda: _none_parked(pool), what="the parked record applied by the watch")
+        # the gauge is read from the table after the applying transaction committed
+        await eventually(
+            lambda: counted(metrics.CONSUMER_PARKED_RECORDS, **labels) == 0,
+            what="the parked-records gauge back to 0",
+        )
     finally:
         watching.cancel()
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_id FROM applied ORDER BY seq")
     assert [row["event_id"] for row in rows] == [accepted.event_id, shipped.event_id]
-    assert counted(metrics.CONSUMER_PARKED_RECORDS, **labels) == 0
 
 
 async def _none_parked(pool: asyncpg.Pool) -> bool:
