@@ -38,7 +38,6 @@ import itertools
 import json
 import os
 import platform
-import random
 import statistics
 import subprocess
 import sys
@@ -56,7 +55,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 from supplychain_contracts import topics
 from supplychain_contracts.company import Department
-from supplychain_devstack.processes import free_port, port_open, wait_until
+from supplychain_devstack.processes import free_port, free_port_block, wait_until
 from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_devstack.tansu import TANSU_CLIENT_ENV, TANSU_SINGLE_PARTITION_ENV
 
@@ -461,14 +460,6 @@ async def compare(name: str, seconds: float, ours: Any, bare: Any) -> dict[str, 
 
 
 # --- the run -------------------------------------------------------------------------------
-
-
-def free_port_block(size: int) -> int:
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
-        if not any(port_open(base + i) for i in range(size + 1)):
-            return base
-    raise RuntimeError("no free block of ports")
 
 
 def start_bare_app(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:

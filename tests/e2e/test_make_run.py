@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from supplychain_contracts import topics
-from supplychain_devstack.processes import free_port, port_open
+from supplychain_devstack.processes import free_port, free_port_block, port_open
 from support import (
     auth,
     events_of,
@@ -64,14 +63,6 @@ class RunningSystem:
     @property
     def text(self) -> str:
         return "".join(self.output)
-
-
-def _free_port_block(size: int) -> int:
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
-        if not any(port_open(base + i) for i in range(size + 1)):
-            return base
-    raise RuntimeError("no free block of ports")
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
@@ -140,7 +131,7 @@ def system(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningSystem, dict[str, str]]]:
     data_dir = tmp_path_factory.mktemp("make-run")
-    base = _free_port_block(4)
+    base = free_port_block(4)
     env = {
         **os.environ,
         "DEVSTACK_DATA_DIR": str(data_dir),

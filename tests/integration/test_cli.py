@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from supplychain_contracts import topics
-from supplychain_devstack.processes import free_port, port_open
+from supplychain_devstack.processes import free_port, free_port_block
 from supplychain_devstack.stack import Stack, StackConfig
 from support import placed_event_json, produce, read_records
 
@@ -90,14 +89,6 @@ def key(department: str, number: int = 1) -> str:
     return f"dev-{department.lower()}-{number}"
 
 
-def _free_port_block(size: int) -> int:
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
-        if not any(port_open(base + i) for i in range(size + 1)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data_dir = tmp_path_factory.mktemp("cli-stack")
@@ -105,7 +96,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         data_dir=data_dir,
         kafka_port=free_port(),
         postgres_port=free_port(),
-        http_port_base=_free_port_block(4),
+        http_port_base=free_port_block(4),
         autopilot=True,
         fresh_database=True,
         extra_env={

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from supplychain_devstack.processes import free_port
+from supplychain_devstack.processes import free_port, free_port_block
 from supplychain_devstack.stack import Stack, StackConfig
 from supplychain_devstack.supervisor import RestartPolicy, Supervisor
 
@@ -37,7 +37,7 @@ from soak import checks, evidence
 from soak.faults import Faults
 from soak.load import Load, plan, unlimit_company
 from soak.report import report
-from soak.system import free_block, groups_by_topic, settle, stack_env
+from soak.system import groups_by_topic, settle, stack_env
 
 
 def fault_plan(short: bool) -> list[tuple[float, str, str]]:
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=stack_dir,
         kafka_port=free_port(),
         postgres_port=free_port(),
-        http_port_base=free_block(),
+        http_port_base=free_port_block(4),
         autopilot=True,
         fresh_database=True,
         extra_env=stack_env(args.short),

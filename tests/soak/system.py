@@ -11,7 +11,6 @@ import time
 import asyncpg
 import httpx
 from supplychain_contracts.company import sample_company
-from supplychain_devstack.processes import free_port, port_open
 from supplychain_devstack.stack import Stack
 from supplychain_kit.messaging.lag import LagProbe
 
@@ -49,15 +48,6 @@ def stack_env(short: bool) -> dict[str, str]:
             "FULFILMENT_AUTOPILOT_RECEIPT_DELAY_S": "0.5",
         }
     return env
-
-
-def free_block(size: int = 4) -> int:
-    """A base port whose next `size` ports are free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65000 and not any(port_open(base + i) for i in range(1, size + 1)):
-            return base
-    raise RuntimeError("no free block of ports")
 
 
 async def groups_by_topic(stack: Stack) -> dict[str, list[str]]:

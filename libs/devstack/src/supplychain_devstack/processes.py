@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -65,6 +66,35 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_port_block(size: int) -> int:
+    """A base port whose next `size` ports (base+1 .. base+size) are free, taken below the
+    range the system hands ephemeral ports out from: a port another process binds to port 0
+    (or connects from) meanwhile cannot land in the block between this check and its use."""
+    high = _ephemeral_ports_start() - size - 1
+    low = min(20_000, high - 1_000)
+    for _ in range(200):
+        base = random.randint(low, high)
+        if all(_bindable(base + i) for i in range(size + 1)):
+            return base
+    raise RuntimeError(f"no {size + 1} free ports in a row between {low} and {high + size}")
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
