@@ -120,11 +120,17 @@ async def delivered_splits(
         conn, start=start, end=end, roots_only=False
     )
     calendar_of = await store.calendars(conn)
+    # an order's sub-orders are of its chain: each order is cut against its chain's orders
+    # alone (against the month's, finding the sub-orders took time growing with its square)
+    chains: dict[UUID, dict[UUID, OrderFacts]] = {}
+    for order in orders.values():
+        chains.setdefault(order.root_order_id, {})[order.order_id] = order
     found: dict[str, dict[str, list[time_split.Split]]] = {}
     for order in orders.values():
         if order.delivered_at is None or not start <= order.delivered_at < end:
             continue
-        own = time_split.end_to_end(time_split.order_segments(order.order_id, orders, now=now))
+        chain = chains[order.root_order_id]
+        own = time_split.end_to_end(time_split.order_segments(order.order_id, chain, now=now))
         pairs = found.setdefault(order.supplier, {})
         pairs.setdefault(order.requester, []).append(time_split.split(own, calendar_of))
     return found

@@ -152,6 +152,14 @@ MILESTONES = tuple(
 )
 
 
+# the milestones whose payload the split reads (pauses, the sub-orders components name);
+# the others' payloads are not fetched
+PAYLOAD_READ = tuple(
+    event_class.__name__
+    for event_class in (ComponentsRequested, HelpAwaitingRequester, HelpAnswered)
+)
+
+
 def _name(event_class: type) -> str:
     return event_class.__name__
 
