@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 -include make/deploy.mk
 
-.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit service integration e2e schemas bench bench-idle bench-short bench-consume up down clean
+.PHONY: help install test-tools run demo test lint fmt typecheck pytest unit service integration e2e schemas bench bench-idle bench-retention bench-short bench-consume up down clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -103,6 +103,9 @@ bench-idle: install  ## make run's idle CPU per process (one order / 5 s, 60 s) 
 
 bench-short: install  ## the same, 2 rates x 3 s: proves the benchmark works (figures mean little)
 	$(VENV)/bin/python bench/system_bench.py --short --out .data/bench-short
+
+bench-retention: install  ## 85 min at 5 orders/s: the inbox and outbox stay bounded -> bench/retention.md
+	$(VENV)/bin/python bench/retention.py
 
 bench-consume: install  ## invoicing's and monitoring's handlers alone: events/s and SQL statements per event
 	$(VENV)/bin/python bench/consume_apply.py --service invoicing --by-topic

@@ -22,12 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from supplychain_devstack.demand import DemandSimulator
 from supplychain_devstack.processes import free_port
@@ -138,9 +140,37 @@ def sample(
 Run = tuple[dict[str, float], list[float]]
 
 
-def summary(runs: list[Run], legs: dict[str, list[float]], args: argparse.Namespace) -> list[str]:
-    """The run as markdown: cores per process (medians over the runs), placed → invoiced, and
-    where it went hop by hop."""
+def quiet(stack: Stack, still_s: float = 10.0, timeout_s: float = 120.0) -> None:
+    """Wait until no new record reached the topics for `still_s` (the demand's last chains
+    ended, the autopilot's delays included)."""
+
+    async def wait() -> None:
+        collector = EventCollector(stack.bootstrap_servers)
+        await collector.start()
+        try:
+            deadline = time.monotonic() + timeout_s
+            count, since = -1, time.monotonic()
+            while time.monotonic() < deadline:
+                now = sum(len(events) for events in collector.seen.values())
+                if now != count:
+                    count, since = now, time.monotonic()
+                elif time.monotonic() - since >= still_s:
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await collector.stop()
+
+    asyncio.run(wait())
+
+
+def summary(
+    runs: list[Run],
+    legs: dict[str, list[float]],
+    args: argparse.Namespace,
+    floor: dict[str, float] | None = None,
+) -> list[str]:
+    """The run as markdown: cores per process (medians over the runs) with the floor of the
+    same stack without demand beside them, placed → invoiced, and where it went hop by hop."""
     settings = ", ".join(args.env) or "make run's defaults"
     lines = [
         f"`make bench-idle`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: the stack as "
@@ -148,14 +178,34 @@ def summary(runs: list[Run], legs: dict[str, list[float]], args: argparse.Namesp
         f"system, PostgreSQL's backends included) over {args.seconds:g} s, median of "
         f"{len(runs)} run(s), on a machine of {os.cpu_count()} cores.",
         "",
-        "| process | cores |",
-        "|---|---|",
+        "| process | cores at the default demand | cores without demand (the floor) |",
+        "|---|---|---|",
     ]
+    floor = floor or {}
     names = list(runs[0][0]) if runs else []
     for name in names:
-        lines.append(f"| {name} | {statistics.median(r[0].get(name, 0.0) for r in runs):.3f} |")
+        lines.append(
+            f"| {name} | {statistics.median(r[0].get(name, 0.0) for r in runs):.3f} | "
+            f"{floor.get(name, 0.0):.3f} |"
+        )
     total = statistics.median(sum(r[0].values()) for r in runs) if runs else 0.0
-    lines += [f"| **total** | **{total:.3f}** |", ""]
+    lines += [f"| **total** | **{total:.3f}** | **{sum(floor.values()):.3f}** |", ""]
+    if floor:
+        orders = statistics.median(len(r[1]) for r in runs) if runs else 0
+        work = total - sum(floor.values())
+        lines += [
+            f"Of the {total:.3f} cores, {sum(floor.values()):.3f} are the floor (consumers "
+            "waiting at the broker, heartbeats, the relays' and the SLA scan's sweeps, metrics) "
+            f"and {work:.3f} the demand's orders: {orders:g} placed per {args.seconds:g} s "
+            "(chains' sub-orders included), "
+            + (
+                f"{1000 * work * args.seconds / orders:.0f} ms of CPU per order at this rate"
+                if orders
+                else "no order placed"
+            )
+            + ". A whole stack at ≤ 0.10 core needs the floor and the work together below it.",
+            "",
+        ]
     p50s = [p for r in runs if (p := pct(r[1], 50)) is not None]
     p99s = [p for r in runs if (p := pct(r[1], 99)) is not None]
     if p50s:
@@ -177,6 +227,21 @@ def summary(runs: list[Run], legs: dict[str, list[float]], args: argparse.Namesp
             "",
         ]
     return lines
+
+
+def figures(runs: list[Run], floor: dict[str, float], args: argparse.Namespace) -> dict[str, Any]:
+    """The run's totals: cores at the default demand and without it, placed → invoiced."""
+    p99s = [p for r in runs if (p := pct(r[1], 99)) is not None]
+    return {
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "seconds": args.seconds,
+        "interval_s": args.interval,
+        "settings": args.env,
+        "cores": statistics.median(sum(r[0].values()) for r in runs) if runs else None,
+        "cores_without_demand": sum(floor.values()) if floor else None,
+        "orders": statistics.median(len(r[1]) for r in runs) if runs else 0,
+        "placed_to_invoiced_p99_s": statistics.median(p99s) if p99s else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,14 +286,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"placed→invoiced p50 {ms(pct(latencies, 50))} p99 {ms(pct(latencies, 99))} ms",
                 flush=True,
             )
+        # the floor: the same stack with no demand once its last orders ended (polling,
+        # heartbeats, housekeeping: what no order costs)
+        demand.stop()
+        demand = None
+        quiet(stack)
+        floor, _ = sample(stack, cpu, args.seconds, {})
+        print(f"no demand: {sum(floor.values()):.3f} cores", flush=True)
     finally:
         if demand is not None:
             demand.stop()
         stack.stop()
-    text = "\n".join(summary(runs, legs, args))
+    text = "\n".join(summary(runs, legs, args, floor))
     print("\n" + text)
     if args.report is not None:
         args.report.write_text(text + "\n", encoding="utf-8")
+        # the figures `make bench`'s table of targets quotes
+        args.report.with_suffix(".json").write_text(
+            json.dumps(figures(runs, floor, args), indent=2) + "\n", encoding="utf-8"
+        )
         print(f"written to {args.report}")
     return 0
 

@@ -129,6 +129,9 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         invoices = await evidence.read_invoices(invoicing_url, departments, months_since(started))
         balance = await evidence.read_trial_balance(invoicing_url)
         statuses = await evidence.read_statuses(intake.url, departments)
+        diagnosis = await evidence.intake_view(
+            stack.database_url, checks.intake_behind(outboxes, statuses)
+        )
     accepted = load.accepted
     results = [
         checks.invoices_match_deliveries(outboxes, invoices),
@@ -136,7 +139,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         checks.trial_balance_nets_to_zero(balance),
         checks.no_event_lost(outboxes, faults.epochs, crashed(faults, outboxes)),
         checks.dead_letters_are_the_poison(faults.epochs, faults.poison, groups),
-        checks.intake_saw_the_invoices(outboxes, statuses),
+        checks.intake_saw_the_invoices(outboxes, statuses, diagnosis),
         checks.every_order_accepted(load.placements),
     ]
     deaths = [n for n in notes if "; restarting in" in n or "giving up" in n]

@@ -219,11 +219,25 @@ def dead_letters_are_the_poison(
     )
 
 
-def intake_saw_the_invoices(outboxes: Outboxes, statuses: dict[str, str]) -> Check:
-    """Order intake's read model: every order it placed that was invoiced shows `invoiced`."""
-    invoiced = {e["order_id"] for e in outboxes.payloads.get("InvoiceIssued", [])}
+def intake_behind(outboxes: Outboxes, statuses: dict[str, str]) -> list[dict[str, Any]]:
+    """The InvoiceIssued events of the orders intake shows otherwise than `invoiced`."""
     placed = {e["order_id"] for e in outboxes.payloads.get("OrderPlaced", [])} & set(statuses)
-    behind = sorted(o for o in placed & invoiced if statuses[o] != "invoiced")
+    return sorted(
+        (
+            e
+            for e in outboxes.payloads.get("InvoiceIssued", [])
+            if e["order_id"] in placed and statuses[e["order_id"]] != "invoiced"
+        ),
+        key=lambda e: str(e["order_id"]),
+    )
+
+
+def intake_saw_the_invoices(
+    outboxes: Outboxes, statuses: dict[str, str], diagnosis: list[dict[str, Any]]
+) -> Check:
+    """Order intake's read model: every order it placed that was invoiced shows `invoiced`
+    (`diagnosis`: evidence.intake_view of those that are not)."""
+    behind = sorted({e["order_id"] for e in intake_behind(outboxes, statuses)})
     return Check(
         "order intake shows every invoiced order as invoiced",
         not behind,
@@ -232,6 +246,10 @@ def intake_saw_the_invoices(outboxes: Outboxes, statuses: dict[str, str]) -> Che
             "by status": dict(Counter(statuses.values()).most_common()),
             "invoiced, shown otherwise": len(behind),
             "examples": behind[:5],
+            "of those, InvoiceIssued consumed by intake": sum(
+                1 for d in diagnosis if d["consumed"]
+            ),
+            "diagnosis": diagnosis[:20],
         },
     )
 

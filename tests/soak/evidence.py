@@ -104,6 +104,34 @@ async def read_trial_balance(invoicing_url: str) -> dict[str, Any]:
         return result
 
 
+async def intake_view(database_url: str, invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why intake shows an invoiced order otherwise (a diagnosis, read from its tables): for
+    each of those invoices, whether intake's inbox holds the InvoiceIssued (consumed) or not
+    (never read from the topic), the order's timeline, and when the invoice was sent."""
+    if not invoices:
+        return []
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT e.event_id::text AS event_id, e.order_id::text AS order_id,
+                   EXISTS (SELECT 1 FROM order_intake.inbox i WHERE i.event_id = e.event_id)
+                       AS consumed,
+                   (SELECT status FROM order_intake.orders o WHERE o.order_id = e.order_id)
+                       AS status,
+                   (SELECT string_agg(t.event_type, ',' ORDER BY t.occurred_at)
+                    FROM order_intake.order_timeline t WHERE t.order_id = e.order_id)
+                       AS timeline,
+                   (SELECT published_at::text FROM invoicing.outbox b
+                    WHERE b.event_id = e.event_id) AS published_at
+               FROM unnest($1::uuid[], $2::uuid[]) AS e(event_id, order_id)""",
+            [i["event_id"] for i in invoices],
+            [i["order_id"] for i in invoices],
+        )
+    finally:
+        await conn.close()
+    return [dict(row) for row in rows]
+
+
 async def read_statuses(intake_url: str, departments: list[str]) -> dict[str, str]:
     """Order intake's status of every order each department placed (order id → status)."""
     statuses: dict[str, str] = {}
