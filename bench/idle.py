@@ -41,6 +41,23 @@ from system_bench import CpuMeter, EventCollector, free_port_block, ms, pct
 DEMAND_INTERVAL_S = 5.0  # make run's default (DEVSTACK_DEMAND_INTERVAL_S)
 
 
+def make_run_stack(prefix: str, extra_env: dict[str, str]) -> tuple[Stack, Path]:
+    """A stack as `make run` starts it (autopilot, one partition per topic) in a fresh data
+    dir on free ports, with `extra_env` for its services; not started yet."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    config = StackConfig(
+        data_dir=workdir,
+        kafka_port=free_port(),
+        postgres_port=free_port(),
+        http_port_base=free_port_block(4),
+        autopilot=True,
+        fresh_database=True,
+        partitions=1,  # as make run (StackConfig.from_environment)
+        extra_env=extra_env,
+    )
+    return Stack(config), workdir
+
+
 def watch_stack(stack: Stack) -> CpuMeter:
     cpu = CpuMeter()
     for name, service in stack.services.items():
@@ -254,18 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--report", type=Path, help="also write the summary (markdown) there")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="idle-bench-"))
-    config = StackConfig(
-        data_dir=workdir,
-        kafka_port=free_port(),
-        postgres_port=free_port(),
-        http_port_base=free_port_block(4),
-        autopilot=True,
-        fresh_database=True,
-        partitions=1,  # as make run (StackConfig.from_environment)
-        extra_env=dict(item.split("=", 1) for item in args.env),
-    )
-    stack = Stack(config)
+    stack, workdir = make_run_stack("idle-bench-", dict(item.split("=", 1) for item in args.env))
     demand: DemandSimulator | None = None
     print(f"starting the stack (data in {workdir}) ...", flush=True)
     try:

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,9 @@ from typing import Any
 import asyncpg
 import httpx
 from supplychain_devstack.demand import DemandSimulator
-from supplychain_devstack.processes import free_port, free_port_block
-from supplychain_devstack.stack import Stack, StackConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from idle import make_run_stack
 from system_bench import raise_budget
 
 HERE = Path(__file__).resolve().parent
@@ -138,23 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outbox-retention-s", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="retention-bench-"))
-    config = StackConfig(
-        data_dir=workdir,
-        kafka_port=free_port(),
-        postgres_port=free_port(),
-        http_port_base=free_port_block(4),
-        autopilot=True,
-        fresh_database=True,
-        partitions=1,  # as make run
-        extra_env={
+    stack, workdir = make_run_stack(
+        "retention-bench-",
+        {
             "INBOX_RETENTION_HOURS": str(args.inbox_retention_hours),
             "OUTBOX_RETENTION_S": str(args.outbox_retention_s),
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_SECOND": "0",
         },
     )
-    stack = Stack(config)
     demand: DemandSimulator | None = None
     samples: list[Sample] = []
     print(f"starting the stack (data in {workdir}) ...", flush=True)
