@@ -4,6 +4,8 @@ intake's subscriber is such a handler. Real PostgreSQL, records built as the bro
 
 from __future__ import annotations
 
+import itertools
+import random
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -15,7 +17,10 @@ from order_intake import commands, company_commands, store
 from order_intake.domain import Limits, OrderRequest, RequestedLine, request_fingerprint
 from order_intake.handlers import apply_event as intake_apply
 from supplychain_contracts import (
+    InvoiceIssued,
+    InvoiceLine,
     OrderAccepted,
+    OrderDelivered,
     OrderPlaced,
     OrderRejected,
     OrderShipped,
@@ -30,6 +35,7 @@ from supplychain_kit.messaging.consumer import ReliableConsumer
 from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.messaging.dispatch import Batched, dispatch
 from support import fetched
+from support.events import order_placed
 from support.service import ServicePool
 
 FROM_FULFILMENT = "fulfilment"
@@ -162,3 +168,78 @@ async def test_intake_applies_a_batch_of_handoffs_of_several_orders_as_one_at_a_
     # a handoff of an order intake has not seen placed is kept for it (a sub-order's OrderPlaced
     # comes on another topic and may arrive later), but makes no order of its own
     assert stray == 1 and unknown is None
+
+
+def merged(rng: random.Random, *topics: list[Event]) -> list[Event]:
+    """The events of several topics as one consumer may read them: each topic's in its order,
+    the topics interleaved at random."""
+    queues = [list(t) for t in topics if t]
+    out: list[Event] = []
+    while queues:
+        queue = rng.choice(queues)
+        out.append(queue.pop(0))
+        queues = [q for q in queues if q]
+    return out
+
+
+def life(order: OrderPlaced, supplier: str) -> tuple[list[Event], list[Event]]:
+    """An order's life after its placement: the supplier's events (fulfilment's topic), then
+    its invoice (invoicing's topic)."""
+    accepted = follow_up(order, OrderAccepted, producer=FROM_FULFILMENT)
+    started = follow_up(accepted, WorkStarted, producer=FROM_FULFILMENT)
+    shipped = follow_up(started, OrderShipped, producer=FROM_FULFILMENT)
+    delivered = follow_up(shipped, OrderDelivered, producer=FROM_FULFILMENT, lines=order.lines)
+    line = order.lines[0]
+    invoiced = follow_up(
+        delivered,
+        InvoiceIssued,
+        producer="invoicing",
+        invoice_id=uuid4(),
+        period=f"{delivered.occurred_at:%Y-%m}",
+        currency="EUR",
+        lines=(
+            InvoiceLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.unit_price * line.quantity,
+            ),
+        ),
+        total=line.unit_price * line.quantity,
+    )
+    assert supplier == order.supplier
+    return [accepted, started, shipped, delivered], [invoiced]
+
+
+async def test_intake_shows_every_invoiced_order_invoiced_whatever_order_its_topics_arrive_in(
+    pool: asyncpg.Pool,
+) -> None:
+    """A root order and a sub-order fulfilment raised for it, each invoiced: whichever of the
+    orders, fulfilment and invoicing topics the consumer reads first, in whatever batches
+    (some fetched twice), intake ends with both invoiced and every event on their timelines
+    once. A sub-order's handoffs (its invoice too) may come before its OrderPlaced."""
+    rng = random.Random(7)
+    intake = consumer(pool, intake_apply, "order-intake")
+    offsets = itertools.count()
+    for round_no in range(12):
+        async with pool.acquire() as conn:
+            root = await placed(conn, f"po-arrival-{round_no:06d}")
+        sub = order_placed(parent=root, supplier="WHEELS", sku="WHEEL-28", producer=FROM_FULFILMENT)
+        root_handoffs, root_invoice = life(root, "FRAMES")
+        sub_handoffs, sub_invoice = life(sub, "WHEELS")
+        events = merged(rng, [sub], root_handoffs + sub_handoffs, root_invoice + sub_invoice)
+        records = [fetched(event, next(offsets)) for event in events]
+        cuts = sorted(rng.sample(range(1, len(records)), rng.randint(0, 4)))
+        batches = [records[a:b] for a, b in itertools.pairwise([0, *cuts, len(records)])]
+        for batch in batches:
+            await intake.handle_batch(batch)
+            if rng.random() < 0.3:  # fetched again (a retry after an outage): no effect
+                await intake.handle_batch(batch)
+        async with pool.acquire() as conn:
+            for order, handoffs in ((root, root_handoffs), (sub, sub_handoffs)):
+                shown = await store.get_order(conn, order.order_id, visible=EVERY_ROW)
+                assert shown is not None, (round_no, [e.event_type for e in events])
+                assert shown["status"] == "invoiced", (round_no, [e.event_type for e in events])
+                assert sorted(t["event_type"] for t in shown["timeline"]) == sorted(
+                    ["OrderPlaced", *(e.event_type for e in handoffs), "InvoiceIssued"]
+                )
