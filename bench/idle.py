@@ -199,19 +199,20 @@ def summary(
         "|---|---|---|",
     ]
     floor = floor or {}
+    totals = figures(runs, floor, args)
     names = list(runs[0][0]) if runs else []
     for name in names:
         lines.append(
             f"| {name} | {statistics.median(r[0].get(name, 0.0) for r in runs):.3f} | "
             f"{floor.get(name, 0.0):.3f} |"
         )
-    total = statistics.median(sum(r[0].values()) for r in runs) if runs else 0.0
+    total = totals["cores"] or 0.0
     lines += [f"| **total** | **{total:.3f}** | **{sum(floor.values()):.3f}** |", ""]
     if floor:
-        orders = statistics.median(len(r[1]) for r in runs) if runs else 0
-        work = total - sum(floor.values())
+        orders = totals["orders"]
+        work = total - totals["cores_without_demand"]
         lines += [
-            f"Of the {total:.3f} cores, {sum(floor.values()):.3f} are the floor (consumers "
+            f"Of the {total:.3f} cores, {totals['cores_without_demand']:.3f} are the floor (consumers "
             "waiting at the broker, heartbeats, the relays' and the SLA scan's sweeps, metrics) "
             f"and {work:.3f} the demand's orders: {orders:g} placed per {args.seconds:g} s "
             "(chains' sub-orders included), "

@@ -25,45 +25,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from supplychain_devstack.demand import DemandSimulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from idle import make_run_stack
+from soak.evidence import SCHEMAS, table_sizes
 from system_bench import raise_budget
 
 HERE = Path(__file__).resolve().parent
-SCHEMAS = ("order_intake", "fulfilment", "invoicing", "monitoring")
 TABLES = tuple(f"{schema}.{table}" for schema in SCHEMAS for table in ("inbox", "outbox"))
 
 Sample = dict[str, Any]  # minute, orders placed, and rows/bytes per table
 
 
 async def sizes(database_url: str) -> dict[str, tuple[int, int]]:
-    """Rows and bytes (indexes included) of each service's inbox and outbox."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        found = {}
-        for name in TABLES:
-            schema, table = name.split(".")
-            quoted = f'"{schema}".{table}'
-            rows = await conn.fetchval(f"SELECT count(*) FROM {quoted}")
-            size = await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", quoted)
-            found[name] = (int(rows), int(size))
-        return found
-    finally:
-        await conn.close()
+    """Rows and bytes (indexes included) of each service's inbox and outbox, read as the
+    soak reads them at its end."""
+    return {
+        name: (size["rows"], size["bytes"])
+        for name, size in (await table_sizes(database_url)).items()
+    }
 
 
 async def raise_every_budget(intake_url: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.get(
-            f"{intake_url}/v1/admin/departments",
-            headers={"Authorization": "Bearer dev-admin-1"},
-        )
-        answer.raise_for_status()
-        await raise_budget(client, intake_url, tuple(d["code"] for d in answer.json()))
+        await raise_budget(client, intake_url, None)
 
 
 def steady(samples: list[Sample], table: str, after_min: float) -> tuple[int, int]:

@@ -302,13 +302,13 @@ async def post_order(pool: Pool, sent: Sent) -> None:
 
 
 async def raise_budget(
-    client: httpx.AsyncClient, url: str, departments: tuple[str, ...] = (REQUESTER,)
+    client: httpx.AsyncClient, url: str, departments: tuple[str, ...] | None = (REQUESTER,)
 ) -> None:
     """No order of the run may be refused for budget (or wait for an approval): a very large
-    monthly budget for each ordering department."""
+    monthly budget for each ordering department (None: every department)."""
     response = await client.get(f"{url}/v1/admin/departments", headers=ADMIN_AUTH)
     response.raise_for_status()
-    for current in (d for d in response.json() if d["code"] in departments):
+    for current in (d for d in response.json() if departments is None or d["code"] in departments):
         body = {k: v for k, v in current.items() if k in Department.model_fields}
         body["monthly_budget"] = "999999999999.00"
         body["approval_threshold"] = None
