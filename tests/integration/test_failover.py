@@ -37,10 +37,12 @@ from support.replicas import (
     applied,
     event_counts,
     facts,
+    log_lines,
     metric,
     outbox_event_ids,
     owner_of_port,
     relay_leader,
+    sla_clock_state,
     stack_env,
     unpublished_event_ids,
     wait_drained,
@@ -373,7 +375,12 @@ async def test_the_sla_clocks_of_a_killed_replica_fire_once_from_the_other(
 
             return check
 
-        await read_records(stack.bootstrap, [topics.SLA], until=breached(4), timeout=90)
+        try:
+            await read_records(stack.bootstrap, [topics.SLA], until=breached(4), timeout=90)
+        except AssertionError as exc:
+            logs = [log_lines(s, "group_coordinator", "WARNING", "ERROR") for s in (worker, other)]
+            state = await sla_clock_state(stack.database_url, order_ids)
+            raise AssertionError("\n".join([str(exc), state, *logs])) from None
         worker.pause()
         raised_by_worker = await breaches_raised(stack.database_url, order_ids)
         in_flight = await unpublished_event_ids(stack.database_url, "monitoring")

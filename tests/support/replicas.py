@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -159,6 +160,58 @@ async def wait_drained(database_url: str, schemas: Iterable[str], *, timeout: fl
     finally:
         await conn.close()
     raise AssertionError(f"outboxes not drained within {timeout}s: {pending}")
+
+
+async def sla_clock_state(database_url: str, order_ids: list[str]) -> str:
+    """What monitoring's tables say of these orders' acceptance clocks, its stored watermarks,
+    its unpublished outbox rows and its connections: why an alarm has not reached the topic."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        stages = await conn.fetch(
+            """SELECT order_id::text, started_at, deadline, warning_raised_at, breach_raised_at
+               FROM monitoring.stages WHERE stage = 'acceptance' AND order_id = ANY($1::uuid[])
+               ORDER BY started_at""",
+            order_ids,
+        )
+        marks = await conn.fetch(
+            """SELECT topic, partition, known_until, sampled_at FROM monitoring.verdict_watermarks
+               ORDER BY topic, partition"""
+        )
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM monitoring.outbox WHERE published_at IS NULL"
+        )
+        sessions = await conn.fetch(
+            """SELECT pid, client_port, state, wait_event_type, wait_event, xact_start,
+                      left(query, 80) AS query
+               FROM pg_stat_activity WHERE application_name = 'monitoring'
+               ORDER BY xact_start NULLS LAST"""
+        )
+        now = await conn.fetchval("SELECT now()")
+    finally:
+        await conn.close()
+
+    def row(record: asyncpg.Record) -> str:
+        return " ".join(
+            f"{key}={value:%H:%M:%S.%f}" if isinstance(value, datetime) else f"{key}={value!r}"
+            for key, value in record.items()
+        )
+
+    lines = [f"database now {now:%H:%M:%S.%f}"]
+    lines += [f"{len(stages)} of {len(order_ids)} acceptance stages started:"]
+    lines += [f"  {row(r)}" for r in stages]
+    lines += ["watermarks:"] + [f"  {row(r)}" for r in marks]
+    lines += [f"unpublished outbox rows: {unpublished}", "sessions:"]
+    lines += [f"  {row(r)}" for r in sessions]
+    return "\n".join(lines)
+
+
+def log_lines(service: ServiceProcess, *needles: str, lines: int = 25) -> str:
+    """The replica's last log lines holding any of `needles` (every line without any)."""
+    if not service.log_file.exists():
+        return ""
+    text = service.log_file.read_text(errors="replace").splitlines()
+    kept = [line for line in text if not needles or any(n in line for n in needles)]
+    return f"{service.name}@{service.port}:\n" + "\n".join(kept[-lines:])
 
 
 # --- the broker: topics read to their end ---------------------------------------------------
