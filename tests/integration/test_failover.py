@@ -30,7 +30,14 @@ from supplychain_contracts.topics import dead_letter_topic
 from supplychain_devstack.processes import free_port
 from supplychain_devstack.tansu import EmbeddedTansu
 from supplychain_devstack.topics import create_topics
-from support import auth, read_records, read_to_end, reference_counts, wait_for_reference
+from support import (
+    auth,
+    eventually,
+    read_records,
+    read_to_end,
+    reference_counts,
+    wait_for_reference,
+)
 from support.replicas import (
     SCHEMAS,
     ReplicaStack,
@@ -93,8 +100,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database: Any) -> Iterator[R
         MONITORING_SLA_POLICIES_JSON=json.dumps(POLICIES),
         MONITORING_SLA_SCAN_INTERVAL_MS="100",
         MONITORING_SLA_VERDICT_RELAY_GRACE_SECONDS="0.2",
-        # a frozen replica's transaction (its relay's leadership) is ended after 5 s
+        # a frozen replica's transaction (its relay's leadership) is ended after 5 s, or
+        # after 20 s when it froze in the middle of a query (its transaction 'active'); above
+        # the relay's 15 s send timeout, which a frozen broker makes it wait
         DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS="5000",
+        DATABASE_TRANSACTION_TIMEOUT_MS="20000",
     )
     replicas = ReplicaStack(tansu=tansu, database_url=env["DATABASE_URL"], env=env, log_dir=root)
     try:
@@ -339,7 +349,8 @@ async def test_the_sla_clocks_of_a_killed_replica_fire_once_from_the_other(
     (other,) = stack.start("monitoring")  # the killed one's replacement joins the group
     intake = stack.of("order-intake")[0].url
     # A (worker) does the work meanwhile: B's partitions move to A after 2 s, and whatever
-    # B was doing in a transaction (its relay may hold the relay's lock) ends after 5 s
+    # B was doing in a transaction (its relay may hold the relay's lock) ends after 5 s, or
+    # 20 s if B froze in the middle of a query
     other.pause()
     try:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -375,8 +386,13 @@ async def test_the_sla_clocks_of_a_killed_replica_fire_once_from_the_other(
 
             return check
 
+        # A is stopped once it has raised a third of the breaches (in its tables: on the
+        # topic they may wait for B's frozen relay transaction to be ended, 20 s)
+        async def a_third_raised() -> bool:
+            return await breaches_raised(stack.database_url, order_ids) >= 4
+
         try:
-            await read_records(stack.bootstrap, [topics.SLA], until=breached(4), timeout=90)
+            await eventually(a_third_raised, what="4 breaches raised", timeout=90)
         except AssertionError as exc:
             logs = [log_lines(s, "group_coordinator", "WARNING", "ERROR") for s in (worker, other)]
             state = await sla_clock_state(stack.database_url, order_ids)

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from monitoring.config import MonitoringSettings
 from monitoring.main import create_app
+from supplychain_kit import db
 from support import auth
 
 WAIT_S = 0.3
@@ -31,6 +33,7 @@ async def monitoring(database: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
         database_export_pool_size=1,
         database_acquire_timeout_s=WAIT_S,
         database_idle_in_transaction_timeout_ms=1000,
+        database_transaction_timeout_ms=1500,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -102,3 +105,34 @@ async def test_the_server_ends_what_a_caller_leaves_waiting(
         assert await conn.fetchval("SHOW statement_timeout") == "0"
         with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
             await _leave_a_transaction_idle(conn, seconds=1.8)
+
+
+async def _keep_a_transaction_busy(conn: asyncpg.Connection, *, seconds: float) -> None:
+    """Never idle in it (as a client frozen between the messages of one query: 'active')."""
+    async with conn.transaction():
+        for _ in range(int(seconds / 0.3)):
+            await conn.execute("SELECT pg_sleep(0.3)")
+
+
+async def test_the_server_ends_a_transaction_that_outlasts_the_limit_whatever_its_state(
+    monitoring: tuple[FastAPI, httpx.AsyncClient], database: Any, tmp_path: Path
+) -> None:
+    """A transaction that is never idle is ended by the transaction limit (the service's own
+    pool and the requests'), not an export's; a migration is not limited."""
+    app, _ = monitoring
+    runtime = app.state.runtime
+    for pool in (runtime.pool, runtime.request_pool):
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SHOW transaction_timeout") == "1500ms"
+            with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+                await _keep_a_transaction_busy(conn, seconds=2.4)
+    async with runtime.export_pool.acquire() as conn:
+        assert await conn.fetchval("SHOW transaction_timeout") == "0"
+    (tmp_path / "0000_slow.sql").write_text("SELECT pg_sleep(2);\nCREATE TABLE slow (n int);\n")
+    pool = await db.create_pool(database.new_database(), schema="slow", transaction_timeout_ms=500)
+    try:
+        assert await db.migrate(pool, schema="slow", files=[tmp_path / "0000_slow.sql"]) == [
+            "0000_slow.sql"
+        ]
+    finally:
+        await pool.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -27,14 +27,18 @@ async def create_pool(
     min_size: int = 1,
     statement_timeout_ms: int | None = None,
     idle_in_transaction_timeout_ms: int | None = None,
+    transaction_timeout_ms: int | None = None,
     application_name: str | None = None,
     ensure: bool = True,
 ) -> asyncpg.Pool:
     """A pool whose connections see `schema` first: a service never names another's tables.
 
-    `statement_timeout_ms` and `idle_in_transaction_timeout_ms` are the server's limits of
-    each connection (statement_timeout, idle_in_transaction_session_timeout): a statement
-    or a transaction left waiting is ended by PostgreSQL, whatever the client does."""
+    `statement_timeout_ms`, `idle_in_transaction_timeout_ms` and `transaction_timeout_ms`
+    are the server's limits of each connection (statement_timeout,
+    idle_in_transaction_session_timeout, transaction_timeout): a statement or a transaction
+    left waiting is ended by PostgreSQL, whatever the client does. A client frozen between
+    the messages of one query leaves its transaction `active`, which only the transaction
+    limit ends (PostgreSQL 17 and later; older servers go without it)."""
     if ensure:
         await ensure_schema(database_url, schema=schema)
     server_settings = {"search_path": schema, "application_name": application_name or schema}
@@ -50,6 +54,7 @@ async def create_pool(
         # the client's own limit, past the server's statement timeout when there is one
         command_timeout=max(30.0, (statement_timeout_ms or 0) / 1000 + 5),
         reset=_keep_session,
+        init=_transaction_limit(transaction_timeout_ms) if transaction_timeout_ms else None,
     )
     assert pool is not None
     return pool
@@ -91,6 +96,23 @@ class GuardedPool:
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+TRANSACTION_TIMEOUT_SINCE = (17, 0)  # the server version that has transaction_timeout
+
+
+def has_transaction_timeout(conn: asyncpg.Connection) -> bool:
+    return tuple(conn.get_server_version()[:2]) >= TRANSACTION_TIMEOUT_SINCE
+
+
+def _transaction_limit(timeout_ms: int) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """A pool's `init`: each new connection's transactions last at most `timeout_ms`."""
+
+    async def limit(conn: asyncpg.Connection) -> None:
+        if has_transaction_timeout(conn):
+            await conn.execute(f"SET transaction_timeout = {int(timeout_ms)}")
+
+    return limit
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -174,6 +196,8 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, files: Iterable[Traversabl
                 if file.name in done:
                     continue
                 async with conn.transaction():
+                    if has_transaction_timeout(conn):  # a migration takes as long as it takes
+                        await conn.execute("SET LOCAL transaction_timeout = 0")
                     await conn.execute(file.read_text(encoding="utf-8"))
                     await conn.execute(
                         "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",

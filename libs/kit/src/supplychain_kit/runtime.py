@@ -178,6 +178,8 @@ class ServiceRuntime(Generic[S]):
             # a frozen replica's transaction (the relay's leadership, claimed SLA clocks) is
             # ended by the server, so the other replicas take its work over
             idle_in_transaction_timeout_ms=self.settings.database_idle_in_transaction_timeout_ms,
+            # and one frozen in the middle of a query (its transaction stays 'active')
+            transaction_timeout_ms=self.settings.database_transaction_timeout_ms,
         )
         files = db.kit_migrations() + db.package_migrations(self.migrations_package)
         await db.migrate(self._pool, schema=self.schema, files=files)
@@ -198,6 +200,7 @@ class ServiceRuntime(Generic[S]):
             min_size=1,
             max_size=settings.database_request_pool_size,
             statement_timeout_ms=settings.database_statement_timeout_ms,
+            transaction_timeout_ms=settings.database_transaction_timeout_ms,
             retry_after_s=2,
         )
         self._export_pool = await self._caller_pool(
@@ -205,6 +208,7 @@ class ServiceRuntime(Generic[S]):
             min_size=0,
             max_size=settings.database_export_pool_size,
             statement_timeout_ms=settings.database_export_statement_timeout_ms,
+            transaction_timeout_ms=None,  # an export streams for as long as it has rows
             retry_after_s=10,
         )
 
@@ -215,6 +219,7 @@ class ServiceRuntime(Generic[S]):
         min_size: int,
         max_size: int,
         statement_timeout_ms: int,
+        transaction_timeout_ms: int | None,
         retry_after_s: int,
     ) -> db.GuardedPool:
         """A pool for callers: server-side timeouts, a bounded wait for a connection."""
@@ -225,6 +230,7 @@ class ServiceRuntime(Generic[S]):
             max_size=max_size,
             statement_timeout_ms=statement_timeout_ms,
             idle_in_transaction_timeout_ms=self.settings.database_idle_in_transaction_timeout_ms,
+            transaction_timeout_ms=transaction_timeout_ms,
             application_name=f"{self.schema}:{name}s",
             ensure=False,
         )

@@ -175,6 +175,16 @@ class ServiceSettings(BaseSettings):
         "(the outbox relay's leadership, claimed SLA clocks) pass to the others. Keep it "
         "above the relay's send timeout (15 s)",
     )
+    database_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        validation_alias="DATABASE_TRANSACTION_TIMEOUT_MS",
+        description="PostgreSQL transaction_timeout of the service's own and its request "
+        "connections (PostgreSQL 17 and later; 0 = none): a replica frozen in the middle of a "
+        "query keeps its transaction 'active', which the idle limit does not end, so this "
+        "one passes its locks on. Keep it above the relay's send timeout (15 s) and the "
+        "longest consumer batch; migrations and exports are not limited by it",
+    )
     http_host: str = Field(
         default="127.0.0.1",
         validation_alias="HTTP_HOST",

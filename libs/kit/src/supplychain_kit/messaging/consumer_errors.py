@@ -29,4 +29,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     # its next statement with "cannot switch to state ...; another operation is in
     # progress": the connection, never the record (seen in test_hardening_consumer_outage)
     asyncpg.InternalClientError,
+    # the server ended the connection's transaction for lasting too long (an overloaded
+    # database, or this process frozen): the connection, never the record
+    asyncpg.TransactionTimeoutError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
 )
