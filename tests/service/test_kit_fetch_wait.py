@@ -60,8 +60,13 @@ async def test_the_fetch_wait_grows_when_idle_and_shrinks_when_records_come(
         fetcher = getattr(fetch_wait._subscriber.consumer, "_fetcher", None)
         return getattr(fetcher, "_fetch_max_wait_ms", None)
 
+    def recheck_s() -> float:
+        """The fetch loop's own re-check while a fetch is out: as long as the fetch waits."""
+        return float(fetch_wait._subscriber.consumer._fetcher._fetcher_timeout)
+
     try:
         await eventually(lambda: wait_now() == IDLE_MS, timeout=30, what="the idle wait")
+        assert recheck_s() == IDLE_MS / 1000
         for _ in range(2):  # from idle: delivered, and the wait is short again
             event = order_placed()
             await producer.send_and_wait(
@@ -72,6 +77,7 @@ async def test_the_fetch_wait_grows_when_idle_and_shrinks_when_records_come(
             )
             await eventually(lambda e=event: e.event_id in applied, timeout=15, what="applied")
             assert wait_now() == BUSY_MS
+            assert recheck_s() == 0.2  # aiokafka's, for a fetch wait shorter than that
             # and long again once nothing more came
             await eventually(lambda: wait_now() == IDLE_MS, timeout=15, what="idle again")
     finally:

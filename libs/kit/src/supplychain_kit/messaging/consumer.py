@@ -45,6 +45,7 @@ from supplychain_contracts.topics import (
 from supplychain_kit import logs, metrics
 from supplychain_kit.messaging import consumer_parking, effects, inbox, reference
 from supplychain_kit.messaging.batch_tracing import BatchRun
+from supplychain_kit.messaging.batch_wait import wait_in_fetch
 from supplychain_kit.messaging.consumer_config import ConsumerConfig
 from supplychain_kit.messaging.consumer_errors import TRANSIENT_ERRORS, NotKnownYet
 from supplychain_kit.messaging.dispatch import ApplyEvent, Batched, Dispatch
@@ -125,7 +126,7 @@ class ReliableConsumer:
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 batch=True,
                 max_records=self.config.batch_size,
-                batch_timeout_ms=200,
+                batch_timeout_ms=200,  # (its own loop's; wait_in_fetch replaces it)
                 fetch_max_wait_ms=self.config.fetch_max_wait_ms,
                 session_timeout_ms=self.config.session_timeout_ms,
                 heartbeat_interval_ms=self.config.heartbeat_interval_ms,
@@ -141,6 +142,8 @@ class ReliableConsumer:
                     idle_after_s=self.config.fetch_idle_after_s,
                 ),
             )
+            if not wait_in_fetch(subscriber):
+                log.warning("%s: the batch subscriber sleeps after empty fetches", self.service)
             subscriber(self._on_records(fetch_wait))
             self.fetch_waits.append(fetch_wait)
         self._broker.include_router(router)

@@ -10,6 +10,9 @@ at most the long wait, the ones behind it the short one.
 
 aiokafka has no setter for the wait; its fetcher reads `_fetch_max_wait_ms` at each fetch
 request, so it is changed there (checked at start: without it the wait stays as configured).
+With it goes the fetch loop's own re-check while a fetch is out (`_fetcher_timeout`, 0.2 s):
+a fetch's answer, a consumed batch or a new assignment wake the loop anyway, so it waits as
+long as the fetch may.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+FETCHER_TIMEOUT_S = 0.2  # aiokafka's default re-check of its fetch loop
+STARTED_CHECK_S = 0.5
 
 
 class HasConsumer(Protocol):
@@ -61,6 +67,13 @@ class AdaptiveFetchWait:
     async def run(self) -> None:
         """Switch to the long wait after `idle_after_s` without records (one wakeup per
         quiet spell, one per `idle_after_s` while busy)."""
+        while True:  # until FastStream started the consumer (nothing signals it)
+            if getattr(self._subscriber.consumer, "_fetcher", None) is not None:
+                break
+            await asyncio.sleep(STARTED_CHECK_S)
+        if not self._set(self._waits.busy_ms):
+            log.warning("the consumer's fetch wait cannot be changed: it stays as configured")
+            return
         if not self._waits.adaptive:
             return
         while True:
@@ -82,4 +95,6 @@ class AdaptiveFetchWait:
         if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
             return False
         fetcher._fetch_max_wait_ms = wait_ms
+        if hasattr(fetcher, "_fetcher_timeout"):
+            fetcher._fetcher_timeout = max(FETCHER_TIMEOUT_S, wait_ms / 1000)
         return True
