@@ -27,6 +27,11 @@ LATE_SHIPMENTS = 3  # of the pairs, shipped only after the cancellation was sett
 REQUESTER, SUPPLIER, SKU = "ASSEMBLY", "WHEELS", "WHEEL-28"
 
 
+def shipped_in_intake(response: httpx.Response) -> bool:
+    """Intake's read shows the order shipped."""
+    return response.status_code == 200 and response.json()["status"] == "shipped"
+
+
 def settled(response: httpx.Response) -> bool:
     """Intake's read shows the supplier's settlement of the cancellation request."""
     if response.status_code != 200:
@@ -75,7 +80,7 @@ async def ship_then_cancel(
         intake,
         f"/v1/orders/{order_id}",
         headers=auth(REQUESTER),
-        until=lambda r: r.status_code == 200 and r.json()["status"] == "shipped",
+        until=shipped_in_intake,
     )
     cancel = await intake.post(
         f"/v1/orders/{order_id}/cancel", json={"reason": "too late"}, headers=auth(REQUESTER)
@@ -139,7 +144,7 @@ async def test_concurrent_ship_and_cancel_end_delivered_and_charged_or_cancelled
                     intake,
                     f"/v1/orders/{order_id}",
                     headers=auth(REQUESTER),
-                    until=lambda r: r.status_code == 200 and r.json()["status"] == "shipped",
+                    until=shipped_in_intake,
                 )
                 types = [entry["event_type"] for entry in read.json()["timeline"]]
                 assert "OrderCancelled" not in types, types

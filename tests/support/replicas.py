@@ -177,9 +177,6 @@ async def sla_clock_state(database_url: str, order_ids: list[str]) -> str:
             """SELECT topic, partition, known_until, sampled_at FROM monitoring.verdict_watermarks
                ORDER BY topic, partition"""
         )
-        unpublished = await conn.fetchval(
-            "SELECT count(*) FROM monitoring.outbox WHERE published_at IS NULL"
-        )
         sessions = await conn.fetch(
             """SELECT pid, client_port, state, wait_event_type, wait_event, xact_start,
                       left(query, 80) AS query
@@ -189,6 +186,7 @@ async def sla_clock_state(database_url: str, order_ids: list[str]) -> str:
         now = await conn.fetchval("SELECT now()")
     finally:
         await conn.close()
+    unpublished = len(await unpublished_event_ids(database_url, "monitoring"))
 
     def row(record: asyncpg.Record) -> str:
         return " ".join(

@@ -84,10 +84,9 @@ class AdaptiveFetchWait:
             quiet = time.monotonic() - self._last_records
             if quiet < self._waits.idle_after_s:
                 await asyncio.sleep(self._waits.idle_after_s - quiet)
-            elif self._set(self._waits.idle_ms):
+            else:  # (started above: the fetcher takes it)
+                self._set(self._waits.idle_ms)
                 self._idle = True
-            else:  # the consumer has not started yet
-                await asyncio.sleep(self._waits.idle_after_s)
 
     def _set(self, wait_ms: int) -> bool:
         """Whether the running consumer's fetcher took the wait (False before it started)."""
